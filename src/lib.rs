@@ -1,0 +1,1 @@
+//! streamgate: an API manager for Server-Sent Events APIs in one binary.
