@@ -1,1 +1,5 @@
 //! streamgate: an API manager for Server-Sent Events APIs in one binary.
+pub mod catalog;
+pub mod datadir;
+pub mod keys;
+pub mod store;

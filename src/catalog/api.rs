@@ -1,0 +1,700 @@
+//! SSE APIs, their immutable revisions, gateway environments and deployments.
+
+use serde::{Deserialize, Serialize};
+
+use super::{LifecycleState, Millis, RuleError, SubscriptionPolicy};
+
+/// The topic a new SSE API gets: every resource, subscribe-only.
+pub const DEFAULT_TOPIC: &str = "/*";
+
+/// At most this many revisions per API (WSO2: the sixth is refused with 900351).
+pub const MAX_REVISIONS: usize = 5;
+
+/// Context prefixes that belong to the management API and so can't be an API's context.
+pub const RESERVED_CONTEXTS: [&str; 4] = ["/api", "/oauth2", "/health", "/metrics"];
+
+/// What a person or a script asks for when creating or updating an API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiDraft {
+    /// Display name, e.g. `Observer`.
+    pub name: String,
+    /// URL prefix on the gateway, e.g. `/observer`.
+    pub context: String,
+    /// Version, the second path segment on the gateway, e.g. `1.0.0`.
+    pub version: String,
+    /// Free text.
+    pub description: String,
+    /// Where production tokens are sent.
+    pub production_endpoint: Option<String>,
+    /// Where sandbox tokens are sent.
+    pub sandbox_endpoint: Option<String>,
+    /// Business plans; empty means the default `AsyncUnlimited`.
+    pub policies: Vec<String>,
+    /// Subscribe-only topics; empty means the default `/*`.
+    pub topics: Vec<String>,
+}
+
+/// An SSE API: the Publisher's working copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Api {
+    /// Stable identifier (UUID).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// URL prefix on the gateway, starting with `/`.
+    pub context: String,
+    /// Version string.
+    pub version: String,
+    /// Free text.
+    pub description: String,
+    /// Production endpoint URL.
+    pub production_endpoint: Option<String>,
+    /// Sandbox endpoint URL.
+    pub sandbox_endpoint: Option<String>,
+    /// Business plans subscribers may pick.
+    pub policies: Vec<String>,
+    /// Subscribe-only topics (resource paths; `/*` is every resource).
+    pub topics: Vec<String>,
+    /// Where the API is in its lifecycle.
+    pub lifecycle: LifecycleState,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When it last changed.
+    pub updated_at: Millis,
+}
+
+impl Api {
+    /// A new API in state CREATED from a draft that [`validate_api`] accepted.
+    pub fn from_draft(id: String, draft: ApiDraft, now: Millis) -> Self {
+        let mut api = Api {
+            id,
+            name: String::new(),
+            context: String::new(),
+            version: String::new(),
+            description: String::new(),
+            production_endpoint: None,
+            sandbox_endpoint: None,
+            policies: Vec::new(),
+            topics: Vec::new(),
+            lifecycle: LifecycleState::Created,
+            created_at: now,
+            updated_at: now,
+        };
+        api.apply_draft(draft, now);
+        api
+    }
+
+    /// Replaces the editable fields with a draft's, normalised.
+    pub fn apply_draft(&mut self, draft: ApiDraft, now: Millis) {
+        self.name = draft.name.trim().to_string();
+        self.context = normalise_context(&draft.context);
+        self.version = draft.version.trim().to_string();
+        self.description = draft.description;
+        self.production_endpoint = draft.production_endpoint.map(|u| u.trim().to_string());
+        self.sandbox_endpoint = draft.sandbox_endpoint.map(|u| u.trim().to_string());
+        self.policies = if draft.policies.is_empty() {
+            vec!["AsyncUnlimited".to_string()]
+        } else {
+            draft.policies
+        };
+        self.topics = if draft.topics.is_empty() {
+            vec![DEFAULT_TOPIC.to_string()]
+        } else {
+            draft.topics
+        };
+        self.updated_at = now;
+    }
+
+    /// The draft that would recreate this API's editable fields.
+    pub fn to_draft(&self) -> ApiDraft {
+        ApiDraft {
+            name: self.name.clone(),
+            context: self.context.clone(),
+            version: self.version.clone(),
+            description: self.description.clone(),
+            production_endpoint: self.production_endpoint.clone(),
+            sandbox_endpoint: self.sandbox_endpoint.clone(),
+            policies: self.policies.clone(),
+            topics: self.topics.clone(),
+        }
+    }
+
+    /// `Name:version`, the handle the CLI accepts for an API.
+    pub fn handle(&self) -> String {
+        format!("{}:{}", self.name, self.version)
+    }
+
+    /// The gateway path prefix: `/{context}/{version}`.
+    pub fn base_path(&self) -> String {
+        format!("{}/{}", self.context, self.version)
+    }
+
+    /// Whether `resource` (e.g. `/memory`) is one of the API's topics.
+    pub fn has_topic(&self, resource: &str) -> bool {
+        self.topics.iter().any(|t| topic_matches(t, resource))
+    }
+}
+
+/// Whether a topic pattern (`/*`, `/memory`, `/prices/*`) matches a resource path.
+pub fn topic_matches(topic: &str, resource: &str) -> bool {
+    match topic.strip_suffix('*') {
+        Some(prefix) => resource.starts_with(prefix) || resource == prefix.trim_end_matches('/'),
+        None => topic == resource,
+    }
+}
+
+/// `observer` and ` /observer/ ` both become `/observer`.
+fn normalise_context(context: &str) -> String {
+    let trimmed = context.trim().trim_end_matches('/');
+    if trimmed.starts_with('/') {
+        trimmed.to_string()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+/// Checks every field of a draft, naming the first field that is wrong.
+pub fn validate_api(draft: &ApiDraft, plans: &[SubscriptionPolicy]) -> Result<(), RuleError> {
+    let name = draft.name.trim();
+    if name.is_empty() {
+        return Err(RuleError::invalid("name", "the name must not be empty"));
+    }
+    if name.chars().count() > 60 {
+        return Err(RuleError::invalid(
+            "name",
+            "the name must be at most 60 characters",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(RuleError::invalid(
+            "name",
+            "the name must not contain control characters",
+        ));
+    }
+    validate_context(&draft.context)?;
+    let version = draft.version.trim();
+    if version.is_empty() {
+        return Err(RuleError::invalid(
+            "version",
+            "the version must not be empty",
+        ));
+    }
+    if version.len() > 30 {
+        return Err(RuleError::invalid(
+            "version",
+            "the version must be at most 30 characters",
+        ));
+    }
+    if version
+        .chars()
+        .any(|c| c == '/' || c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    {
+        return Err(RuleError::invalid(
+            "version",
+            format!("'{version}' must not contain '/', '?', '#' or spaces"),
+        ));
+    }
+    if draft.production_endpoint.is_none() && draft.sandbox_endpoint.is_none() {
+        return Err(RuleError::invalid(
+            "endpoint",
+            "give at least one endpoint (production or sandbox)",
+        ));
+    }
+    if let Some(url) = &draft.production_endpoint {
+        validate_endpoint("productionEndpoint", url)?;
+    }
+    if let Some(url) = &draft.sandbox_endpoint {
+        validate_endpoint("sandboxEndpoint", url)?;
+    }
+    for policy in &draft.policies {
+        if !plans.iter().any(|p| &p.name == policy) {
+            let known: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+            return Err(RuleError::invalid(
+                "policies",
+                format!("unknown plan '{policy}'; known plans: {}", known.join(", ")),
+            ));
+        }
+    }
+    for topic in &draft.topics {
+        if !topic.starts_with('/') || topic.chars().any(char::is_whitespace) {
+            return Err(RuleError::invalid(
+                "topics",
+                format!("topic '{topic}' must start with '/' and contain no spaces"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_context(context: &str) -> Result<(), RuleError> {
+    let ctx = context.trim();
+    if ctx.is_empty() || ctx == "/" {
+        return Err(RuleError::invalid(
+            "context",
+            "the context must not be empty",
+        ));
+    }
+    if !ctx.starts_with('/') {
+        return Err(RuleError::invalid(
+            "context",
+            format!("the context must start with '/', e.g. '/{ctx}'"),
+        ));
+    }
+    if ctx.len() > 100 {
+        return Err(RuleError::invalid(
+            "context",
+            "the context must be at most 100 characters",
+        ));
+    }
+    if ctx.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(RuleError::invalid(
+            "context",
+            "the context must not contain spaces",
+        ));
+    }
+    if ctx.contains('?') || ctx.contains('#') {
+        return Err(RuleError::invalid(
+            "context",
+            "the context must not contain a query ('?') or fragment ('#')",
+        ));
+    }
+    if ctx.contains("//") || ctx.split('/').any(|seg| seg == "." || seg == "..") {
+        return Err(RuleError::invalid(
+            "context",
+            "the context must not contain empty, '.' or '..' segments",
+        ));
+    }
+    let normal = normalise_context(ctx).to_ascii_lowercase();
+    for reserved in RESERVED_CONTEXTS {
+        if normal == reserved || normal.starts_with(&format!("{reserved}/")) {
+            return Err(RuleError::invalid(
+                "context",
+                format!("'{reserved}' is reserved for the management API; choose another context"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_endpoint(field: &'static str, url: &str) -> Result<(), RuleError> {
+    let url = url.trim();
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            RuleError::invalid(
+                field,
+                format!("'{url}' must be an absolute http:// or https:// URL"),
+            )
+        })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host_only = if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    if host_only.is_empty() {
+        return Err(RuleError::invalid(field, format!("'{url}' has no host")));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(RuleError::invalid(
+            field,
+            format!("'{url}' must not contain spaces"),
+        ));
+    }
+    if let Some(port) = host
+        .strip_prefix('[')
+        .and_then(|h| h.split("]:").nth(1))
+        .or_else(|| {
+            (!host.starts_with('['))
+                .then(|| host.split_once(':').map(|(_, p)| p))
+                .flatten()
+        })
+        && port.parse::<u16>().is_err()
+    {
+        return Err(RuleError::invalid(
+            field,
+            format!("'{url}' has an invalid port '{port}'"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that no other API has the same context+version or name+version.
+pub fn check_api_unique(draft: &ApiDraft, others: &[&Api]) -> Result<(), RuleError> {
+    let context = normalise_context(&draft.context);
+    let version = draft.version.trim();
+    let name = draft.name.trim();
+    for other in others {
+        if other.version == version && other.context.eq_ignore_ascii_case(&context) {
+            return Err(RuleError::conflict(
+                900250,
+                format!(
+                    "context '{context}' with version '{version}' is already used by API '{}'",
+                    other.name
+                ),
+            ));
+        }
+        if other.version == version && other.name.eq_ignore_ascii_case(name) {
+            return Err(RuleError::conflict(
+                900300,
+                format!("an API named '{name}' with version '{version}' already exists"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An immutable snapshot of an API, the thing that gets deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    /// Stable identifier (UUID).
+    pub id: String,
+    /// The API it snapshots.
+    pub api_id: String,
+    /// 1, 2, 3 ... per API; shown as "Revision N".
+    pub number: u32,
+    /// Free text.
+    pub description: String,
+    /// When it was made.
+    pub created_at: Millis,
+    /// The API as it was.
+    pub snapshot: Api,
+}
+
+impl Revision {
+    /// "Revision 3".
+    pub fn display_name(&self) -> String {
+        format!("Revision {}", self.number)
+    }
+}
+
+/// Refuses a sixth revision.
+pub fn check_revision_limit(existing: usize) -> Result<(), RuleError> {
+    if existing >= MAX_REVISIONS {
+        return Err(RuleError::conflict(
+            900351,
+            format!(
+                "an API may have at most {MAX_REVISIONS} revisions; delete an undeployed revision first"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses to delete a deployed revision.
+pub fn check_can_delete_revision(
+    revision: &Revision,
+    deployments: &[Deployment],
+) -> Result<(), RuleError> {
+    let envs: Vec<&str> = deployments
+        .iter()
+        .filter(|d| d.revision_id == revision.id)
+        .map(|d| d.environment.as_str())
+        .collect();
+    if !envs.is_empty() {
+        return Err(RuleError::conflict(
+            900348,
+            format!(
+                "{} is deployed to {}; undeploy it before deleting it",
+                revision.display_name(),
+                envs.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Which key types a gateway environment accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvironmentKind {
+    /// Production and sandbox keys alike.
+    Hybrid,
+    /// Production keys only.
+    Production,
+    /// Sandbox keys only.
+    Sandbox,
+}
+
+/// A gateway environment that revisions are deployed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Environment {
+    /// Its name, e.g. `Production and Sandbox`.
+    pub name: String,
+    /// The name shown to people.
+    pub display_name: String,
+    /// The virtual host, e.g. `localhost`.
+    pub vhost: String,
+    /// Key types accepted.
+    pub kind: EnvironmentKind,
+}
+
+/// The default environments: one hybrid gateway, vhost `localhost`, as in the tutorial.
+pub fn default_environments() -> Vec<Environment> {
+    vec![Environment {
+        name: "Production and Sandbox".to_string(),
+        display_name: "Production and Sandbox".to_string(),
+        vhost: "localhost".to_string(),
+        kind: EnvironmentKind::Hybrid,
+    }]
+}
+
+/// A revision deployed to an environment. One per (API, environment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// The API.
+    pub api_id: String,
+    /// The revision served there.
+    pub revision_id: String,
+    /// The environment's name.
+    pub environment: String,
+    /// The vhost chosen.
+    pub vhost: String,
+    /// Whether the Developer Portal shows this gateway URL.
+    pub display_on_devportal: bool,
+    /// When it was deployed.
+    pub deployed_at: Millis,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::builtin_subscription_policies;
+
+    fn observer() -> ApiDraft {
+        ApiDraft {
+            name: "Observer".into(),
+            context: "/observer".into(),
+            version: "1.0.0".into(),
+            production_endpoint: Some("http://localhost:8080".into()),
+            sandbox_endpoint: Some("http://localhost:8080".into()),
+            ..ApiDraft::default()
+        }
+    }
+
+    fn field_of(draft: &ApiDraft) -> (&'static str, String) {
+        match validate_api(draft, &builtin_subscription_policies()) {
+            Err(RuleError::Invalid { field, message }) => (field, message),
+            other => panic!("expected invalid, got {other:?} for {draft:?}"),
+        }
+    }
+
+    #[test]
+    fn the_tutorial_api_is_valid_and_gets_the_defaults() {
+        assert_eq!(
+            validate_api(&observer(), &builtin_subscription_policies()),
+            Ok(())
+        );
+        let api = Api::from_draft("id".into(), observer(), 1);
+        assert_eq!(api.policies, vec!["AsyncUnlimited"]);
+        assert_eq!(api.topics, vec![DEFAULT_TOPIC]);
+        assert_eq!(api.lifecycle, LifecycleState::Created);
+        assert_eq!(api.base_path(), "/observer/1.0.0");
+        assert_eq!(api.handle(), "Observer:1.0.0");
+    }
+
+    #[test]
+    fn each_bad_field_is_named_with_a_specific_message() {
+        let cases: Vec<(Box<dyn Fn(&mut ApiDraft)>, &str, &str)> = vec![
+            (
+                Box::new(|d| d.name = "  ".into()),
+                "name",
+                "must not be empty",
+            ),
+            (Box::new(|d| d.name = "x".repeat(61)), "name", "at most 60"),
+            (
+                Box::new(|d| d.name = "a\u{7}b".into()),
+                "name",
+                "control characters",
+            ),
+            (
+                Box::new(|d| d.context = "observer".into()),
+                "context",
+                "start with '/'",
+            ),
+            (
+                Box::new(|d| d.context = "/obs erver".into()),
+                "context",
+                "spaces",
+            ),
+            (
+                Box::new(|d| d.context = "/obs?x=1".into()),
+                "context",
+                "query",
+            ),
+            (
+                Box::new(|d| d.context = "/obs#x".into()),
+                "context",
+                "fragment",
+            ),
+            (
+                Box::new(|d| d.context = "/api".into()),
+                "context",
+                "reserved",
+            ),
+            (
+                Box::new(|d| d.context = "/oauth2/x".into()),
+                "context",
+                "reserved",
+            ),
+            (
+                Box::new(|d| d.context = "/health".into()),
+                "context",
+                "reserved",
+            ),
+            (
+                Box::new(|d| d.context = "/metrics".into()),
+                "context",
+                "reserved",
+            ),
+            (
+                Box::new(|d| d.context = "/a/../b".into()),
+                "context",
+                "'..'",
+            ),
+            (
+                Box::new(|d| d.context = "".into()),
+                "context",
+                "must not be empty",
+            ),
+            (
+                Box::new(|d| d.version = "".into()),
+                "version",
+                "must not be empty",
+            ),
+            (Box::new(|d| d.version = "1/0".into()), "version", "'/'"),
+            (Box::new(|d| d.version = "1 0".into()), "version", "spaces"),
+            (
+                Box::new(|d| {
+                    d.production_endpoint = None;
+                    d.sandbox_endpoint = None;
+                }),
+                "endpoint",
+                "at least one endpoint",
+            ),
+            (
+                Box::new(|d| d.production_endpoint = Some("localhost:8080".into())),
+                "productionEndpoint",
+                "absolute http:// or https://",
+            ),
+            (
+                Box::new(|d| d.production_endpoint = Some("ftp://h/x".into())),
+                "productionEndpoint",
+                "absolute",
+            ),
+            (
+                Box::new(|d| d.sandbox_endpoint = Some("http:///memory".into())),
+                "sandboxEndpoint",
+                "no host",
+            ),
+            (
+                Box::new(|d| d.sandbox_endpoint = Some("http://h:99999".into())),
+                "sandboxEndpoint",
+                "invalid port",
+            ),
+            (
+                Box::new(|d| d.policies = vec!["AsyncPlatinum".into()]),
+                "policies",
+                "unknown plan 'AsyncPlatinum'",
+            ),
+            (
+                Box::new(|d| d.topics = vec!["memory".into()]),
+                "topics",
+                "start with '/'",
+            ),
+        ];
+        for (change, field, needle) in cases {
+            let mut draft = observer();
+            change(&mut draft);
+            let (f, message) = field_of(&draft);
+            assert_eq!(f, field, "{draft:?}: {message}");
+            assert!(
+                message.contains(needle),
+                "{field}: {message} lacks {needle}"
+            );
+        }
+    }
+
+    #[test]
+    fn contexts_like_apis_are_not_mistaken_for_reserved_ones() {
+        let mut draft = observer();
+        draft.context = "/apis-weather".into();
+        assert_eq!(
+            validate_api(&draft, &builtin_subscription_policies()),
+            Ok(())
+        );
+        draft.production_endpoint = Some("https://user@[::1]:8443/x".into());
+        assert_eq!(
+            validate_api(&draft, &builtin_subscription_policies()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn context_and_name_must_be_unique_per_version() {
+        let existing = Api::from_draft("a".into(), observer(), 1);
+        let mut same_context = observer();
+        same_context.name = "Other".into();
+        let err = check_api_unique(&same_context, &[&existing]).expect_err("dup context");
+        assert!(err.to_string().contains("context '/observer'"), "{err}");
+        let mut same_name = observer();
+        same_name.context = "/other".into();
+        let err = check_api_unique(&same_name, &[&existing]).expect_err("dup name");
+        assert!(err.to_string().contains("named 'Observer'"), "{err}");
+        let mut next_version = observer();
+        next_version.version = "2.0.0".into();
+        assert_eq!(check_api_unique(&next_version, &[&existing]), Ok(()));
+    }
+
+    #[test]
+    fn a_sixth_revision_is_refused_with_900351() {
+        for n in 0..MAX_REVISIONS {
+            assert_eq!(check_revision_limit(n), Ok(()));
+        }
+        assert!(matches!(
+            check_revision_limit(MAX_REVISIONS),
+            Err(RuleError::Conflict { code: 900351, .. })
+        ));
+    }
+
+    #[test]
+    fn a_deployed_revision_cannot_be_deleted() {
+        let api = Api::from_draft("a".into(), observer(), 1);
+        let rev = Revision {
+            id: "r1".into(),
+            api_id: "a".into(),
+            number: 1,
+            description: String::new(),
+            created_at: 1,
+            snapshot: api,
+        };
+        let dep = Deployment {
+            api_id: "a".into(),
+            revision_id: "r1".into(),
+            environment: "Production and Sandbox".into(),
+            vhost: "localhost".into(),
+            display_on_devportal: true,
+            deployed_at: 2,
+        };
+        let err =
+            check_can_delete_revision(&rev, std::slice::from_ref(&dep)).expect_err("deployed");
+        assert!(matches!(err, RuleError::Conflict { code: 900348, .. }));
+        assert!(err.to_string().contains("Production and Sandbox"));
+        assert_eq!(check_can_delete_revision(&rev, &[]), Ok(()));
+    }
+
+    #[test]
+    fn topics_match_wildcards_and_exact_paths() {
+        assert!(topic_matches("/*", "/memory"));
+        assert!(topic_matches("/prices/*", "/prices/eur"));
+        assert!(topic_matches("/prices/*", "/prices"));
+        assert!(!topic_matches("/prices/*", "/pricesx"));
+        assert!(topic_matches("/memory", "/memory"));
+        assert!(!topic_matches("/memory", "/cpu"));
+    }
+}

@@ -1,0 +1,83 @@
+//! The data dir: where it is, and writing its secret files with owner-only permissions.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The environment variable that names the data dir when `--data-dir` is absent.
+pub const DATA_DIR_ENV: &str = "STREAMGATE_DATA_DIR";
+
+/// `--data-dir`, else `$STREAMGATE_DATA_DIR`, else the platform data dir
+/// (`~/.local/share/streamgate` on Linux), else `./.streamgate`.
+pub fn resolve(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| std::env::var_os(DATA_DIR_ENV).map(PathBuf::from))
+        .or_else(|| dirs::data_dir().map(|d| d.join("streamgate")))
+        .unwrap_or_else(|| PathBuf::from(".streamgate"))
+}
+
+/// Writes `contents` to `path` with mode 0600 (owner read/write only), atomically:
+/// a temp file in the same dir, then a rename.
+pub fn write_secret(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("secret")
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)
+}
+
+/// Reads a secret file, or creates it with `make()` when absent.
+pub fn read_or_create_secret(
+    path: &Path,
+    make: impl FnOnce() -> std::io::Result<Vec<u8>>,
+) -> std::io::Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let bytes = make()?;
+            write_secret(path, &bytes)?;
+            Ok(bytes)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn secrets_are_owner_only_and_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested").join("admin-token");
+        let first = read_or_create_secret(&path, || Ok(b"one".to_vec())).unwrap();
+        let second = read_or_create_secret(&path, || Ok(b"two".to_vec())).unwrap();
+        assert_eq!(first, b"one");
+        assert_eq!(second, b"one");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn the_flag_wins_over_the_environment() {
+        assert_eq!(resolve(Some(PathBuf::from("/x"))), PathBuf::from("/x"));
+    }
+}

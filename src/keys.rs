@@ -1,0 +1,464 @@
+//! The key manager: consumer keys and hashed secrets, the Ed25519 signing key kept in the
+//! data dir, JWT access tokens (EdDSA, pinned on verification), the JWKS and the admin token.
+
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{Application, KeyPair, KeyType};
+use crate::datadir;
+
+/// The signing key's file in the data dir (PKCS#8 PEM, mode 0600).
+pub const SIGNING_KEY_FILE: &str = "signing-key.pem";
+/// The admin token's file in the data dir (mode 0600).
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// The `iss` of every access token.
+pub const ISSUER: &str = "https://localhost:9443/oauth2/token";
+/// The `aud` of every access token: streamgate's gateway.
+pub const AUDIENCE: &str = "streamgate-gateway";
+/// Token validity when none is asked for, as WSO2's 3600 s.
+pub const DEFAULT_VALIDITY_SECS: i64 = 3600;
+/// The longest validity that may be asked for (one year).
+pub const MAX_VALIDITY_SECS: i64 = 365 * 24 * 3600;
+/// The JWS algorithm: Ed25519.
+pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
+
+/// What can go wrong in the key manager.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// A key file could not be read or written.
+    #[error("key file {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The signing key file is not a valid Ed25519 PKCS#8 key.
+    #[error("signing key {0} is not a valid Ed25519 PKCS#8 PEM key")]
+    BadKey(std::path::PathBuf),
+    /// The operating system's random source failed.
+    #[error("no randomness available: {0}")]
+    Random(String),
+    /// Signing failed.
+    #[error("cannot sign token: {0}")]
+    Sign(String),
+}
+
+/// Why a token was refused. Every variant maps to 401/900901 at the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Past `exp`.
+    #[error("the access token has expired")]
+    Expired,
+    /// Before `nbf`.
+    #[error("the access token is not valid yet")]
+    NotYetValid,
+    /// Signature, algorithm, key id, issuer, audience or shape wrong.
+    #[error("the access token is invalid: {0}")]
+    Invalid(String),
+}
+
+/// The `application` claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationClaim {
+    /// The application's id.
+    pub uuid: String,
+    /// Its name.
+    pub name: String,
+    /// Its owner.
+    pub owner: String,
+    /// Its application policy.
+    pub tier: String,
+}
+
+/// The claims of a streamgate access token, as WSO2 puts them in its JWTs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: the application's owner.
+    pub sub: String,
+    /// Audience: the gateway.
+    pub aud: String,
+    /// Authorised party: the consumer key.
+    pub azp: String,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Not before (seconds).
+    pub nbf: i64,
+    /// Expires (seconds).
+    pub exp: i64,
+    /// Token id, the handle for revocation.
+    pub jti: String,
+    /// Scopes, space separated.
+    pub scope: String,
+    /// PRODUCTION or SANDBOX.
+    pub keytype: KeyType,
+    /// The application.
+    pub application: ApplicationClaim,
+}
+
+/// A token just issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The JWT.
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// Its scopes.
+    pub scope: String,
+    /// Its claims.
+    pub claims: AccessClaims,
+}
+
+/// The key manager. Cheap to share behind an `Arc`.
+pub struct KeyManager {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    kid: String,
+    public_x: String,
+}
+
+impl std::fmt::Debug for KeyManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyManager")
+            .field("kid", &self.kid)
+            .finish()
+    }
+}
+
+/// `len` random bytes from the operating system.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], KeyError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(buf)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}"); // writing to a String cannot fail
+            s
+        })
+}
+
+/// A new consumer key: 28 URL-safe characters, like WSO2's.
+pub fn new_consumer_key() -> Result<String, KeyError> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<21>()?))
+}
+
+/// A new consumer secret: 256 random bits, URL-safe.
+pub fn new_consumer_secret() -> Result<String, KeyError> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
+}
+
+/// The stored form of a secret: SHA-256, hex. Secrets are 256 random bits, so a plain hash
+/// is enough: there is nothing to brute-force.
+pub fn hash_secret(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Compares a presented secret with a stored hash in constant time.
+pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
+    let presented = hash_secret(secret);
+    presented.len() == stored_hash.len()
+        && presented
+            .bytes()
+            .zip(stored_hash.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// Reads the admin token from the data dir, creating it (mode 0600) at first start.
+pub fn load_or_create_admin_token(data_dir: &Path) -> Result<String, KeyError> {
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    let bytes = datadir::read_or_create_secret(&path, || {
+        random_bytes::<32>()
+            .map(|b| hex(&b).into_bytes())
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    })
+    .map_err(|source| KeyError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(String::from_utf8_lossy(&bytes).trim().to_string())
+}
+
+impl KeyManager {
+    /// Loads the signing key from the data dir, creating it (mode 0600) at first start.
+    pub fn load_or_create(data_dir: &Path) -> Result<KeyManager, KeyError> {
+        let path = data_dir.join(SIGNING_KEY_FILE);
+        let pem = datadir::read_or_create_secret(&path, || {
+            let seed = random_bytes::<32>().map_err(|e| std::io::Error::other(e.to_string()))?;
+            let key = SigningKey::from_bytes(&seed);
+            key.to_pkcs8_pem(LineEnding::LF)
+                .map(|pem| pem.as_bytes().to_vec())
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })
+        .map_err(|source| KeyError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let pem = String::from_utf8(pem).map_err(|_| KeyError::BadKey(path.clone()))?;
+        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::BadKey(path.clone()))?;
+        Self::from_signing_key(&key).map_err(|_| KeyError::BadKey(path))
+    }
+
+    /// A key manager around an in-memory key (tests).
+    pub fn from_signing_key(key: &SigningKey) -> Result<KeyManager, KeyError> {
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|e| KeyError::Sign(e.to_string()))?;
+        let public = key.verifying_key().to_bytes();
+        let public_x = URL_SAFE_NO_PAD.encode(public);
+        let decoding = DecodingKey::from_ed_components(&public_x)
+            .map_err(|e| KeyError::Sign(e.to_string()))?;
+        let mut validation = Validation::new(ALGORITHM);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
+        validation.validate_nbf = true;
+        validation.leeway = 0;
+        Ok(KeyManager {
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            decoding,
+            validation,
+            kid: hex(&Sha256::digest(public))[..16].to_string(),
+            public_x,
+        })
+    }
+
+    /// The key id in every token's header and in the JWKS.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Issues an access token for `key` of `app`, valid for `validity_secs` from `now_secs`.
+    pub fn issue(
+        &self,
+        app: &Application,
+        key: &KeyPair,
+        validity_secs: i64,
+        scope: &str,
+        now_secs: i64,
+    ) -> Result<IssuedToken, KeyError> {
+        let validity = validity_secs.clamp(1, MAX_VALIDITY_SECS);
+        let claims = AccessClaims {
+            iss: ISSUER.to_string(),
+            sub: app.owner.clone(),
+            aud: AUDIENCE.to_string(),
+            azp: key.consumer_key.clone(),
+            iat: now_secs,
+            nbf: now_secs,
+            exp: now_secs + validity,
+            jti: uuid::Uuid::new_v4().to_string(),
+            scope: scope.to_string(),
+            keytype: key.key_type,
+            application: ApplicationClaim {
+                uuid: app.id.clone(),
+                name: app.name.clone(),
+                owner: app.owner.clone(),
+                tier: app.throttling_policy.clone(),
+            },
+        };
+        let token = self.sign(&claims)?;
+        Ok(IssuedToken {
+            access_token: token,
+            expires_in: validity,
+            scope: scope.to_string(),
+            claims,
+        })
+    }
+
+    /// Signs arbitrary claims with the managed key (also used by tests to forge claims).
+    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
+        let mut header = Header::new(ALGORITHM);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some("JWT".to_string());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| KeyError::Sign(e.to_string()))
+    }
+
+    /// Verifies signature (EdDSA only), key id, `exp`, `nbf`, issuer and audience.
+    /// Revocation and subscriptions are the caller's to check against live data.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| TokenError::Invalid(format!("malformed header: {e}")))?;
+        if header.alg != ALGORITHM {
+            return Err(TokenError::Invalid(format!(
+                "algorithm {:?} is not accepted",
+                header.alg
+            )));
+        }
+        if header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(TokenError::Invalid("unknown key id".to_string()));
+        }
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                other => TokenError::Invalid(format!("{other:?}")),
+            })
+    }
+
+    /// Reads a token's claims without verifying it (for revoking a token that may be expired).
+    pub fn peek_claims(&self, token: &str) -> Option<AccessClaims> {
+        jsonwebtoken::dangerous::insecure_decode::<AccessClaims>(token)
+            .ok()
+            .map(|d| d.claims)
+    }
+
+    /// The JSON Web Key Set publishing the public key.
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({
+            "keys": [{
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": self.public_x,
+                "kid": self.kid,
+                "alg": "EdDSA",
+                "use": "sig",
+            }]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn fixtures() -> (Application, KeyPair) {
+        let app = Application {
+            id: "app-1".into(),
+            name: "Tutorial".into(),
+            throttling_policy: "Unlimited".into(),
+            description: String::new(),
+            token_type: "JWT".into(),
+            owner: "admin".into(),
+            created_at: 0,
+        };
+        let key = KeyPair {
+            key_mapping_id: "km".into(),
+            application_id: "app-1".into(),
+            key_type: KeyType::Production,
+            consumer_key: "ck".into(),
+            secret_hash: hash_secret("s"),
+            grant_types: vec!["client_credentials".into()],
+            created_at: 0,
+        };
+        (app, key)
+    }
+
+    fn now() -> i64 {
+        crate::catalog::now_millis() / 1000
+    }
+
+    #[test]
+    fn a_token_round_trips_with_the_reference_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let km = KeyManager::load_or_create(dir.path()).unwrap();
+        let (app, key) = fixtures();
+        let issued = km.issue(&app, &key, 3600, "default", now()).unwrap();
+        let claims = km.verify(&issued.access_token).unwrap();
+        assert_eq!(claims, issued.claims);
+        assert_eq!(claims.azp, "ck");
+        assert_eq!(claims.exp - claims.iat, 3600);
+        assert_eq!(claims.application.name, "Tutorial");
+        let header = jsonwebtoken::decode_header(&issued.access_token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(km.kid()));
+    }
+
+    #[test]
+    fn the_signing_key_persists_and_is_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, key) = fixtures();
+        let token = KeyManager::load_or_create(dir.path())
+            .unwrap()
+            .issue(&app, &key, 60, "default", now())
+            .unwrap()
+            .access_token;
+        let again = KeyManager::load_or_create(dir.path()).unwrap();
+        assert!(again.verify(&token).is_ok());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(SIGNING_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn expired_future_and_foreign_tokens_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let km = KeyManager::load_or_create(dir.path()).unwrap();
+        let (app, key) = fixtures();
+        let old = km.issue(&app, &key, 10, "default", now() - 100).unwrap();
+        assert_eq!(km.verify(&old.access_token), Err(TokenError::Expired));
+        let mut future = km.issue(&app, &key, 10, "default", now()).unwrap().claims;
+        future.nbf = now() + 100;
+        future.exp = now() + 200;
+        assert_eq!(
+            km.verify(&km.sign(&future).unwrap()),
+            Err(TokenError::NotYetValid)
+        );
+        let other = KeyManager::from_signing_key(&SigningKey::from_bytes(&[7u8; 32])).unwrap();
+        let foreign = other.issue(&app, &key, 60, "default", now()).unwrap();
+        assert!(matches!(
+            km.verify(&foreign.access_token),
+            Err(TokenError::Invalid(_))
+        ));
+        assert!(matches!(km.verify("garbage"), Err(TokenError::Invalid(_))));
+    }
+
+    #[test]
+    fn secrets_are_hashed_and_compared() {
+        let secret = new_consumer_secret().unwrap();
+        let hash = hash_secret(&secret);
+        assert_ne!(hash, secret);
+        assert!(secret_matches(&secret, &hash));
+        assert!(!secret_matches("wrong", &hash));
+        assert_eq!(new_consumer_key().unwrap().len(), 28);
+    }
+
+    #[test]
+    fn the_jwks_verifies_tokens_with_a_standard_library() {
+        let dir = tempfile::tempdir().unwrap();
+        let km = KeyManager::load_or_create(dir.path()).unwrap();
+        let (app, key) = fixtures();
+        let token = km
+            .issue(&app, &key, 60, "default", now())
+            .unwrap()
+            .access_token;
+        let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(km.jwks()).unwrap();
+        let jwk = jwks.find(km.kid()).unwrap();
+        let decoding = DecodingKey::from_jwk(jwk).unwrap();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[AUDIENCE]);
+        let data = jsonwebtoken::decode::<AccessClaims>(&token, &decoding, &validation).unwrap();
+        assert_eq!(data.claims.azp, "ck");
+    }
+
+    #[test]
+    fn the_admin_token_is_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create_admin_token(dir.path()).unwrap();
+        let b = load_or_create_admin_token(dir.path()).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 64);
+    }
+}
