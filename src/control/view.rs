@@ -1,0 +1,194 @@
+//! The gateway's view of the catalog: an immutable snapshot that control rebuilds after
+//! every change and swaps in atomically, so the data plane never reads the store.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::catalog::{
+    EnvironmentKind, KeyType, LifecycleState, Quota, SubscriptionStatus, topic_matches,
+};
+
+use super::Catalog;
+
+/// One API as the gateway serves it: the deployed revision's snapshot plus the API's
+/// current lifecycle state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The API's id.
+    pub api_id: String,
+    /// The API's name.
+    pub name: String,
+    /// `/{context}/{version}`.
+    pub base_path: String,
+    /// The API's lifecycle state now.
+    pub state: LifecycleState,
+    /// The deployed revision's id.
+    pub revision_id: String,
+    /// The deployed revision's number.
+    pub revision_number: u32,
+    /// Production endpoint of the deployed revision.
+    pub production_endpoint: Option<String>,
+    /// Sandbox endpoint of the deployed revision.
+    pub sandbox_endpoint: Option<String>,
+    /// Topics of the deployed revision.
+    pub topics: Vec<String>,
+    /// Whether some environment it is deployed to takes production keys.
+    pub accepts_production: bool,
+    /// Whether some environment it is deployed to takes sandbox keys.
+    pub accepts_sandbox: bool,
+}
+
+impl Route {
+    /// The endpoint for a key type, if the deployed revision has one.
+    pub fn endpoint(&self, key_type: KeyType) -> Option<&str> {
+        match key_type {
+            KeyType::Production => self.production_endpoint.as_deref(),
+            KeyType::Sandbox => self.sandbox_endpoint.as_deref(),
+        }
+    }
+
+    /// Whether `resource` is one of the revision's topics.
+    pub fn has_topic(&self, resource: &str) -> bool {
+        self.topics.iter().any(|t| topic_matches(t, resource))
+    }
+}
+
+/// A subscription as the gateway checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionView {
+    /// The subscription's id: the key of its quota counter.
+    pub id: String,
+    /// The plan's name.
+    pub policy: String,
+    /// The plan's quota.
+    pub quota: Quota,
+    /// Whether it delivers.
+    pub status: SubscriptionStatus,
+}
+
+/// Everything the gateway needs to decide a request, immutable.
+#[derive(Debug, Default, Clone)]
+pub struct GatewayView {
+    /// Bumped on every change; streams recheck their rights when it moves.
+    pub version: u64,
+    /// Routes by `/{context}/{version}`.
+    pub routes: HashMap<String, Route>,
+    /// Subscriptions by (application id, API id).
+    pub subscriptions: HashMap<(String, String), SubscriptionView>,
+    /// Requests per minute by application id (`None`: unlimited).
+    pub app_rate_limits: HashMap<String, Option<u32>>,
+    /// Revoked token ids.
+    pub revoked: HashSet<String>,
+}
+
+impl GatewayView {
+    /// Finds the route for a request path: the longest `/{context}/{version}` prefix that
+    /// ends at a segment boundary. Returns the route and the remaining resource path.
+    pub fn route_for<'a>(&self, path: &'a str) -> Option<(&Route, &'a str)> {
+        let mut best: Option<(&Route, &'a str)> = None;
+        for (i, _) in path.match_indices('/').skip(1) {
+            if let Some(route) = self.routes.get(&path[..i]) {
+                best = Some((route, &path[i..]));
+            }
+        }
+        if let Some(route) = self.routes.get(path) {
+            best = Some((route, "/"));
+        }
+        best
+    }
+
+    /// Builds the view from the catalog.
+    pub fn build(catalog: &Catalog, version: u64) -> GatewayView {
+        let mut routes: HashMap<String, Route> = HashMap::new();
+        let mut newest: HashMap<&str, i64> = HashMap::new();
+        for dep in catalog.deployments.values() {
+            let (Some(api), Some(rev)) = (
+                catalog.apis.get(&dep.api_id),
+                catalog.revisions.get(&dep.revision_id),
+            ) else {
+                continue;
+            };
+            if api.lifecycle == LifecycleState::Retired {
+                continue;
+            }
+            let kind = catalog
+                .environments
+                .iter()
+                .find(|e| e.name == dep.environment)
+                .map(|e| e.kind)
+                .unwrap_or(EnvironmentKind::Hybrid);
+            let (prod, sand) = match kind {
+                EnvironmentKind::Hybrid => (true, true),
+                EnvironmentKind::Production => (true, false),
+                EnvironmentKind::Sandbox => (false, true),
+            };
+            let snap = &rev.snapshot;
+            let base = snap.base_path();
+            let is_newer = newest
+                .get(dep.api_id.as_str())
+                .is_none_or(|t| dep.deployed_at >= *t);
+            let entry = routes.entry(base.clone()).or_insert_with(|| Route {
+                api_id: api.id.clone(),
+                name: snap.name.clone(),
+                base_path: base,
+                state: api.lifecycle,
+                revision_id: rev.id.clone(),
+                revision_number: rev.number,
+                production_endpoint: snap.production_endpoint.clone(),
+                sandbox_endpoint: snap.sandbox_endpoint.clone(),
+                topics: snap.topics.clone(),
+                accepts_production: false,
+                accepts_sandbox: false,
+            });
+            if is_newer {
+                newest.insert(dep.api_id.as_str(), dep.deployed_at);
+                entry.revision_id = rev.id.clone();
+                entry.revision_number = rev.number;
+                entry.production_endpoint = snap.production_endpoint.clone();
+                entry.sandbox_endpoint = snap.sandbox_endpoint.clone();
+                entry.topics = snap.topics.clone();
+            }
+            entry.accepts_production |= prod;
+            entry.accepts_sandbox |= sand;
+        }
+        let subscriptions = catalog
+            .subscriptions
+            .values()
+            .map(|s| {
+                let quota = catalog
+                    .subscription_policies
+                    .iter()
+                    .find(|p| p.name == s.policy)
+                    .map(|p| p.quota)
+                    .unwrap_or(Quota::Unlimited);
+                (
+                    (s.application_id.clone(), s.api_id.clone()),
+                    SubscriptionView {
+                        id: s.id.clone(),
+                        policy: s.policy.clone(),
+                        quota,
+                        status: s.status,
+                    },
+                )
+            })
+            .collect();
+        let app_rate_limits = catalog
+            .applications
+            .values()
+            .map(|a| {
+                let rpm = catalog
+                    .application_policies
+                    .iter()
+                    .find(|p| p.name == a.throttling_policy)
+                    .and_then(|p| p.requests_per_minute);
+                (a.id.clone(), rpm)
+            })
+            .collect();
+        GatewayView {
+            version,
+            routes,
+            subscriptions,
+            app_rate_limits,
+            revoked: catalog.revoked.keys().cloned().collect(),
+        }
+    }
+}
