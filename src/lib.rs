@@ -4,3 +4,4 @@ pub mod control;
 pub mod datadir;
 pub mod keys;
 pub mod store;
+pub mod telemetry;
