@@ -1,4 +1,8 @@
 //! streamgate: an API manager for Server-Sent Events APIs in one binary.
+//! The control plane (catalog, store, keys, control), the data plane (gateway), the
+//! management REST API, the sample memory backend and the terminal UI live here.
+
+pub mod backend;
 pub mod catalog;
 pub mod control;
 pub mod datadir;
