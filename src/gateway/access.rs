@@ -35,27 +35,46 @@ pub(crate) struct Caller {
     pub subscription: Option<SubscriptionView>,
 }
 
-/// The token of a request: `Authorization: Bearer` first, then `access_token` in the query.
-/// Another scheme in `Authorization` counts as no token.
-pub(crate) fn request_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    let from_header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
+/// The token of a request: from `Authorization: Bearer` or from `access_token` in the
+/// query. Another scheme in `Authorization` counts as no token. A token sent more than once
+/// (header and query, two headers, two query parameters) is refused as ambiguous, as RFC
+/// 6750 §2 asks: which copy was checked must never be in doubt.
+pub(crate) fn request_token(
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<String>, Reject> {
+    let mut found: Vec<String> = headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| {
             let (scheme, token) = v.trim().split_once(' ')?;
             scheme
                 .eq_ignore_ascii_case("bearer")
                 .then(|| token.trim().to_string())
         })
-        .filter(|t| !t.is_empty());
-    from_header.or_else(|| {
-        query?
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(k, _)| *k == ACCESS_TOKEN_PARAM)
-            .map(|(_, v)| percent_decode(v))
-            .filter(|t| !t.is_empty())
-    })
+        .filter(|t| !t.is_empty())
+        .collect();
+    let in_query = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|pair| pair.split('=').next() == Some(ACCESS_TOKEN_PARAM))
+        .count();
+    if found.len() + in_query > 1 {
+        return Err(Reject::AmbiguousCredentials);
+    }
+    if found.is_empty() {
+        found.extend(
+            query
+                .into_iter()
+                .flat_map(|q| q.split('&'))
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(k, _)| *k == ACCESS_TOKEN_PARAM)
+                .map(|(_, v)| percent_decode(v))
+                .filter(|t| !t.is_empty()),
+        );
+    }
+    Ok(found.pop())
 }
 
 /// The query string without `access_token`, so the token never reaches the backend.
@@ -310,22 +329,40 @@ mod tests {
     use axum::http::HeaderValue;
 
     #[test]
-    fn header_token_wins_and_query_token_is_decoded() {
+    fn the_token_comes_from_the_header_or_the_query_never_both() {
         let mut headers = HeaderMap::new();
         assert_eq!(
             request_token(&headers, Some("a=1&access_token=x%2Ey")),
-            Some("x.y".into())
+            Ok(Some("x.y".into()))
+        );
+        assert_eq!(request_token(&headers, Some("access_token=")), Ok(None));
+        assert_eq!(
+            request_token(&headers, Some("access_token=a&access_token=b")),
+            Err(Reject::AmbiguousCredentials)
         );
         headers.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("bearer abc"),
         );
+        assert_eq!(request_token(&headers, None), Ok(Some("abc".into())));
         assert_eq!(
             request_token(&headers, Some("access_token=q")),
-            Some("abc".into())
+            Err(Reject::AmbiguousCredentials)
+        );
+        headers.append(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer other"),
+        );
+        assert_eq!(
+            request_token(&headers, None),
+            Err(Reject::AmbiguousCredentials)
         );
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(request_token(&headers, None), None);
+        assert_eq!(request_token(&headers, None), Ok(None));
+        assert_eq!(
+            request_token(&headers, Some("access_token=q")),
+            Ok(Some("q".into()))
+        );
     }
 
     #[test]

@@ -289,7 +289,7 @@ impl Gateway {
         let view_rx = inner.control.watch_view();
         let view = inner.control.view();
         let query = req.uri().query();
-        let token = access::request_token(req.headers(), query);
+        let token = access::request_token(req.headers(), query)?;
         let admission = access::admit(
             &view,
             inner.control.keys(),

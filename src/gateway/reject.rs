@@ -19,6 +19,9 @@ pub enum Reject {
     MethodNotAllowed,
     /// 503, code 700700: the API is BLOCKED.
     ApiBlocked,
+    /// 400, code 400: the token was sent more than once (header and query, two headers or
+    /// two `access_token` parameters), so which one counts is ambiguous (RFC 6750 §2).
+    AmbiguousCredentials,
     /// 401, code 900902: no token in `Authorization: Bearer` or `access_token`.
     MissingCredentials,
     /// 401, code 900901: the token is malformed, tampered, expired, not yet valid, revoked
@@ -55,6 +58,7 @@ impl Reject {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::ApiBlocked | Self::BackendUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
             Self::MissingCredentials | Self::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             Self::NotSubscribed(_) | Self::SubscriptionBlocked(_) | Self::NoEndpoint(_) => {
                 StatusCode::FORBIDDEN
@@ -70,6 +74,7 @@ impl Reject {
         match self {
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed => 405,
+            Self::AmbiguousCredentials => 400,
             Self::ApiBlocked => 700700,
             Self::MissingCredentials => 900902,
             Self::InvalidCredentials(_) | Self::NoEndpoint(_) => 900901,
@@ -86,6 +91,7 @@ impl Reject {
         match self {
             Self::NotFound(_) => "Not Found",
             Self::MethodNotAllowed => "Method Not Allowed",
+            Self::AmbiguousCredentials => "Bad Request",
             Self::ApiBlocked => "API blocked",
             Self::MissingCredentials => "Missing Credentials",
             Self::InvalidCredentials(_) | Self::NoEndpoint(_) => "Invalid Credentials",
@@ -112,6 +118,10 @@ impl Reject {
             }
             Self::ApiBlocked => "This API has been blocked temporarily. Please try again later \
                  or contact the system administrators."
+                .to_string(),
+            Self::AmbiguousCredentials => "The access token was sent more than once: send it \
+                 either in the 'Authorization: Bearer' header or in the 'access_token' query \
+                 parameter, once"
                 .to_string(),
             Self::MissingCredentials => "Invalid Credentials. Make sure your API invocation call \
                  has a header: 'Authorization: Bearer ACCESS_TOKEN' or an 'access_token' query \
@@ -185,6 +195,15 @@ impl IntoResponse for Reject {
                     HeaderValue::from_str(&value).unwrap_or_else(|_| {
                         HeaderValue::from_static("Bearer error=\"invalid_token\"")
                     }),
+                );
+            }
+            Self::AmbiguousCredentials => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Bearer error=\"invalid_request\", error_description=\"the access token \
+                         was sent more than once\"",
+                    ),
                 );
             }
             Self::AppThrottled { retry_after, .. } => {
