@@ -122,8 +122,62 @@ fn key_label(key_type: KeyType) -> &'static str {
     }
 }
 
-/// Decides whether a request may be served: routing, lifecycle, token, subscription and
-/// endpoint, in the order WSO2 checks them. Quotas are the caller's to check next.
+/// Why a request path may not be routed, if it may not. The resource is appended to the
+/// backend endpoint and resolved there as a URL, where `..` (also as `%2e%2e`, or with a
+/// `;` parameter), `\` (taken as `/`) and, in many servers, `%2f` and `%5c` would climb
+/// out of the API's topics and the endpoint's base path; and `//` makes the route
+/// ambiguous. So none of them is routed.
+pub(crate) fn path_problem(path: &str) -> Option<&'static str> {
+    let bytes = path.as_bytes();
+    if path.contains("//") {
+        return Some("empty path segments ('//') are not allowed");
+    }
+    if path.contains('\\') {
+        return Some("'\\' is not allowed in the path");
+    }
+    let encoded_separator = bytes.windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1], w[2].to_ascii_lowercase()),
+                (b'2', b'f') | (b'5', b'c')
+            )
+    });
+    if encoded_separator {
+        return Some("encoded '/' or '\\' (%2F, %5C) is not allowed in the path");
+    }
+    if path.split('/').any(is_dot_segment) {
+        return Some("'.' and '..' path segments (also as %2E) are not allowed");
+    }
+    None
+}
+
+/// `.` or `..`, each dot plain or `%2e`, ignoring a `;parameter`.
+fn is_dot_segment(segment: &str) -> bool {
+    let mut rest = segment.split(';').next().unwrap_or_default();
+    let mut dots = 0;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            rest = after;
+        } else if let Some(after) = rest
+            .get(..3)
+            .filter(|p| p.eq_ignore_ascii_case("%2e"))
+            .and_then(|_| rest.get(3..))
+        {
+            rest = after;
+        } else {
+            return false;
+        }
+        dots += 1;
+        if dots > 2 {
+            return false;
+        }
+    }
+    dots == 1 || dots == 2
+}
+
+/// Decides whether a request may be served: path sanity, routing, lifecycle, token,
+/// subscription and endpoint, in the order WSO2 checks them. Quotas are the caller's to
+/// check next.
 pub(crate) fn admit(
     view: &GatewayView,
     keys: &KeyManager,
@@ -131,6 +185,11 @@ pub(crate) fn admit(
     path: &str,
     token: Option<&str>,
 ) -> Result<Admission, Reject> {
+    if let Some(problem) = path_problem(path) {
+        return Err(Reject::BadRequest(format!(
+            "The request path cannot be routed: {problem}"
+        )));
+    }
     let Some((route, resource)) = view.route_for(path) else {
         return Err(Reject::NotFound(
             "The requested resource is not available: no API is deployed at this path.".to_string(),
@@ -370,6 +429,38 @@ mod tests {
         assert_eq!(strip_access_token("a=1&access_token=x&b=%20"), "a=1&b=%20");
         assert_eq!(strip_access_token("access_token=x"), "");
         assert_eq!(strip_access_token("access_tokenx=1"), "access_tokenx=1");
+    }
+
+    #[test]
+    fn paths_that_could_climb_out_of_the_resource_are_refused() {
+        for bad in [
+            "/a/1/../b",
+            "/a/1/..",
+            "/a/1/./b",
+            "/a/1/%2e%2E/b",
+            "/a/1/.%2e",
+            "/a/1/..;x/b",
+            "/a/1/x%2fy",
+            "/a/1/x%5Cy",
+            "/a/1/x\\y",
+            "//a/1/b",
+            "/a/1//b",
+        ] {
+            assert!(path_problem(bad).is_some(), "{bad}");
+        }
+        for good in [
+            "/a/1/b",
+            "/a/1/",
+            "/a/1/...",
+            "/a/1/.x",
+            "/a/1/x..y",
+            "/a/1/%2e2",
+            "/a/1/caf\u{e9}",
+            "/a/1/\u{e9}\u{e9}",
+            "/a/1/.\u{e9}",
+        ] {
+            assert_eq!(path_problem(good), None, "{good}");
+        }
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub enum Reject {
     MethodNotAllowed,
     /// 503, code 700700: the API is BLOCKED.
     ApiBlocked,
+    /// 400, code 400: the request path has `.`/`..` segments, `//`, `\` or an encoded
+    /// slash, which could climb out of the API's topics or its endpoint's base path.
+    BadRequest(String),
     /// 400, code 400: the token was sent more than once (header and query, two headers or
     /// two `access_token` parameters), so which one counts is ambiguous (RFC 6750 §2).
     AmbiguousCredentials,
@@ -58,7 +61,7 @@ impl Reject {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::ApiBlocked | Self::BackendUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
             Self::MissingCredentials | Self::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             Self::NotSubscribed(_) | Self::SubscriptionBlocked(_) | Self::NoEndpoint(_) => {
                 StatusCode::FORBIDDEN
@@ -74,7 +77,7 @@ impl Reject {
         match self {
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed => 405,
-            Self::AmbiguousCredentials => 400,
+            Self::BadRequest(_) | Self::AmbiguousCredentials => 400,
             Self::ApiBlocked => 700700,
             Self::MissingCredentials => 900902,
             Self::InvalidCredentials(_) | Self::NoEndpoint(_) => 900901,
@@ -91,7 +94,7 @@ impl Reject {
         match self {
             Self::NotFound(_) => "Not Found",
             Self::MethodNotAllowed => "Method Not Allowed",
-            Self::AmbiguousCredentials => "Bad Request",
+            Self::BadRequest(_) | Self::AmbiguousCredentials => "Bad Request",
             Self::ApiBlocked => "API blocked",
             Self::MissingCredentials => "Missing Credentials",
             Self::InvalidCredentials(_) | Self::NoEndpoint(_) => "Invalid Credentials",
@@ -106,6 +109,7 @@ impl Reject {
     pub fn description(&self) -> String {
         match self {
             Self::NotFound(d)
+            | Self::BadRequest(d)
             | Self::InvalidCredentials(d)
             | Self::NotSubscribed(d)
             | Self::SubscriptionBlocked(d)
