@@ -265,7 +265,8 @@ impl Gateway {
             Err(reject) => {
                 let metrics = self.inner.telemetry.metrics();
                 metrics.reject(reject.code());
-                if let Reject::BackendUnreachable(detail) = &reject {
+                if let Reject::BackendUnreachable(detail) | Reject::BackendNotSse(detail) = &reject
+                {
                     metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!("gateway: {path}: {detail}");
                 }
@@ -355,6 +356,13 @@ impl Gateway {
         let path = format!("{}{}", admission.route.base_path, admission.resource);
         if upstream.status() != reqwest::StatusCode::OK {
             return Ok(self.pass_on(upstream, path, client));
+        }
+        if let Some(why) = not_an_event_stream(upstream.headers()) {
+            // Neither relayed nor metered: an event quota cannot count what is not events.
+            return Err(Reject::BackendNotSse(format!(
+                "The back end {} answered 200 with {why}, not an event stream",
+                admission.endpoint
+            )));
         }
         let application = admission
             .caller
@@ -530,6 +538,34 @@ fn upstream_headers(incoming: &HeaderMap, client: Option<SocketAddr>) -> HeaderM
         }
     }
     out
+}
+
+/// Why a backend's 200 answer is no event stream the gateway may relay, if it is not: a
+/// content type other than `text/event-stream` (parameters and case aside), or a content
+/// encoding the event counter cannot read.
+fn not_an_event_stream(headers: &HeaderMap) -> Option<String> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let essence = content_type
+        .as_deref()
+        .and_then(|ct| ct.split(';').next())
+        .map(str::trim);
+    if !essence.is_some_and(|e| e.eq_ignore_ascii_case("text/event-stream")) {
+        return Some(match content_type {
+            Some(ct) => format!("Content-Type {ct:?}"),
+            None => "no Content-Type".to_string(),
+        });
+    }
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
+    match encoding {
+        Some(e) if !e.is_empty() && !e.eq_ignore_ascii_case("identity") => {
+            Some(format!("Content-Encoding {e:?}"))
+        }
+        _ => None,
+    }
 }
 
 /// An error with its causes, e.g. `error sending request: connection refused`.

@@ -52,6 +52,10 @@ pub enum Reject {
     /// 503, code 101503: the backend could not be reached in time. The text (which names
     /// the backend) is for the operator; the client gets a generic description.
     BackendUnreachable(String),
+    /// 502, code 101503: the backend answered 200 with something other than an
+    /// uncompressed `text/event-stream`, which can be neither relayed as SSE nor metered.
+    /// The text is for the operator; the client gets a generic description.
+    BackendNotSse(String),
 }
 
 impl Reject {
@@ -61,6 +65,7 @@ impl Reject {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::ApiBlocked | Self::BackendUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BackendNotSse(_) => StatusCode::BAD_GATEWAY,
             Self::BadRequest(_) | Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
             Self::MissingCredentials | Self::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             Self::NotSubscribed(_) | Self::SubscriptionBlocked(_) | Self::NoEndpoint(_) => {
@@ -85,7 +90,7 @@ impl Reject {
             Self::SubscriptionBlocked(_) => 900907,
             Self::AppThrottled { .. } => 900803,
             Self::QuotaExhausted { .. } => 900804,
-            Self::BackendUnreachable(_) => 101503,
+            Self::BackendUnreachable(_) | Self::BackendNotSse(_) => 101503,
         }
     }
 
@@ -101,7 +106,9 @@ impl Reject {
             Self::NotSubscribed(_) => "Resource forbidden",
             Self::SubscriptionBlocked(_) => "The requested API is temporarily blocked",
             Self::AppThrottled { .. } | Self::QuotaExhausted { .. } => "Message throttled out",
-            Self::BackendUnreachable(_) => "Error connecting to the back end",
+            Self::BackendUnreachable(_) | Self::BackendNotSse(_) => {
+                "Error connecting to the back end"
+            }
         }
     }
 
@@ -116,6 +123,9 @@ impl Reject {
             | Self::NoEndpoint(d) => d.clone(),
             Self::BackendUnreachable(_) => {
                 "The API's back end could not be reached; try again later".to_string()
+            }
+            Self::BackendNotSse(_) => {
+                "The API's back end did not answer with an event stream".to_string()
             }
             Self::MethodNotAllowed => {
                 "SSE topics are subscribe-only: open the stream with GET".to_string()
@@ -151,7 +161,7 @@ impl Reject {
     /// failures the detail the client is not shown.
     pub fn detail(&self) -> String {
         match self {
-            Self::BackendUnreachable(detail) => detail.clone(),
+            Self::BackendUnreachable(detail) | Self::BackendNotSse(detail) => detail.clone(),
             other => other.description(),
         }
     }
