@@ -188,6 +188,12 @@ impl Relay {
                     self.metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
                     self.close("the backend connection failed".to_string());
                 }
+                Wake::Upstream(None) if !self.at_boundary => {
+                    // The partial event is never completed: the final comment ends its
+                    // line without the blank line that would dispatch it.
+                    self.metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
+                    self.close("the backend ended the stream in the middle of an event".into());
+                }
                 Wake::Upstream(None) => {
                     self.done = true;
                     self.reason = "the backend ended the stream".to_string();
