@@ -140,6 +140,9 @@ impl Gateway {
         let client = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .no_proxy()
+            // The endpoint is what the publisher configured: a backend's redirect is passed
+            // on (without its Location), never followed to a host nobody configured.
+            .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
             .build()
             .map_err(|e| GatewayError::Client(e.to_string()))?;
