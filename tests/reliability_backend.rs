@@ -388,3 +388,40 @@ async fn a_backend_answering_other_than_an_event_stream_gets_502() {
         assert_eq!(events, vec!["ok"]);
     }
 }
+
+#[tokio::test]
+async fn a_backend_redirect_is_not_followed_and_its_location_stays_hidden() {
+    let env = Env::start_with(quick()).await;
+    let elsewhere = Backend::start(events("\n", Duration::from_millis(5), Some(1))).await;
+    let target = format!("{}/internal/secret", elsewhere.url());
+    let redirector = RawBackend::start(move |mut socket: TcpStream, _| {
+        let target = target.clone();
+        async move {
+            read_head(&mut socket).await;
+            let resp = format!(
+                "HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = socket.write_all(resp.as_bytes()).await;
+            wait_closed(&mut socket).await;
+        }
+    })
+    .await;
+    let (url, token) = api_on(&env, "Redirect", &redirector.url()).await;
+    let resp = client()
+        .get(&url)
+        .bearer_auth(&token)
+        .header("X-Custom", "kept")
+        .send()
+        .await
+        .unwrap();
+    // This client follows redirects: had the Location crossed, it would have been used.
+    assert_eq!(resp.status(), 302);
+    assert!(resp.headers().get("location").is_none());
+    assert_eq!(
+        elsewhere.request_count(),
+        0,
+        "the gateway followed the redirect"
+    );
+    assert_eq!(redirector.accepted(), 1);
+    assert_eq!(open_streams(&env), 0);
+}
