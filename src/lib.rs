@@ -3,5 +3,6 @@ pub mod catalog;
 pub mod control;
 pub mod datadir;
 pub mod keys;
+pub mod mgmt;
 pub mod store;
 pub mod telemetry;
