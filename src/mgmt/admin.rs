@@ -277,7 +277,7 @@ async fn environments(State(state): State<AppState>) -> axum::Json<ListDto<Envir
         catalog
             .environments
             .iter()
-            .map(|e| EnvironmentDto::from_environment(e, &state.gateway_url))
+            .map(|e| EnvironmentDto::for_admin(e, &state.gateway_url))
             .collect(),
     ))
 }

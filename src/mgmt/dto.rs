@@ -248,6 +248,16 @@ fn operations_of(api: &Api) -> Vec<OperationDto> {
         .collect()
 }
 
+/// The Developer Portal's `APIOperations`: a topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortalOperationDto {
+    /// The topic, e.g. `/*`.
+    pub target: String,
+    /// Always `SUBSCRIBE`.
+    pub verb: String,
+}
+
 /// The Publisher's `APIInfo`, an entry of `APIList`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -606,7 +616,8 @@ pub struct VhostDto {
     pub http_port: u16,
 }
 
-/// `Environment` (fits both the Publisher's and the Admin's schema).
+/// `Environment`: the Publisher's shape (with `type`, `serverUrl`, `showInApiConsole`) or
+/// the Admin's (with `gatewayType`, `isReadOnly`); the other's fields are left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct EnvironmentDto {
@@ -616,46 +627,68 @@ pub struct EnvironmentDto {
     pub name: String,
     /// The name shown to people.
     pub display_name: String,
-    /// `hybrid`, `production` or `sandbox`.
-    #[serde(rename = "type")]
-    pub env_type: String,
-    /// The gateway's URL.
-    pub server_url: String,
     /// `wso2`.
     pub provider: String,
-    /// Shown in the API console.
-    pub show_in_api_console: bool,
     /// Its vhosts.
     pub vhosts: Vec<VhostDto>,
-    /// `Regular`.
-    pub gateway_type: String,
-    /// Configured at start, not through the API.
-    pub is_read_only: bool,
+    /// Publisher: `hybrid`, `production` or `sandbox`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub env_type: Option<String>,
+    /// Publisher: the gateway's URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_url: Option<String>,
+    /// Publisher: shown in the API console.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub show_in_api_console: Option<bool>,
+    /// Admin: `Regular`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway_type: Option<String>,
+    /// Admin: configured at start, not through the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_read_only: Option<bool>,
+}
+
+/// `hybrid`, `production` or `sandbox`.
+fn kind_name(kind: EnvironmentKind) -> &'static str {
+    match kind {
+        EnvironmentKind::Hybrid => "hybrid",
+        EnvironmentKind::Production => "production",
+        EnvironmentKind::Sandbox => "sandbox",
+    }
 }
 
 impl EnvironmentDto {
-    /// An environment served by the gateway at `gateway_url`.
-    pub fn from_environment(env: &Environment, gateway_url: &str) -> Self {
+    fn common(env: &Environment, gateway_url: &str) -> Self {
         Self {
             id: env.name.clone(),
             name: env.name.clone(),
             display_name: env.display_name.clone(),
-            env_type: match env.kind {
-                EnvironmentKind::Hybrid => "hybrid",
-                EnvironmentKind::Production => "production",
-                EnvironmentKind::Sandbox => "sandbox",
-            }
-            .to_string(),
-            server_url: gateway_url.to_string(),
             provider: "wso2".to_string(),
-            show_in_api_console: true,
             vhosts: vec![VhostDto {
                 host: env.vhost.clone(),
                 http_context: String::new(),
                 http_port: port_of(gateway_url),
             }],
-            gateway_type: "Regular".to_string(),
-            is_read_only: true,
+            ..Self::default()
+        }
+    }
+
+    /// The Publisher's view of an environment served by the gateway at `gateway_url`.
+    pub fn for_publisher(env: &Environment, gateway_url: &str) -> Self {
+        Self {
+            env_type: Some(kind_name(env.kind).to_string()),
+            server_url: Some(gateway_url.to_string()),
+            show_in_api_console: Some(true),
+            ..Self::common(env, gateway_url)
+        }
+    }
+
+    /// The Admin API's view of an environment.
+    pub fn for_admin(env: &Environment, gateway_url: &str) -> Self {
+        Self {
+            gateway_type: Some("Regular".to_string()),
+            is_read_only: Some(true),
+            ..Self::common(env, gateway_url)
         }
     }
 }
@@ -889,7 +922,7 @@ pub struct PortalApiDto {
     /// `http`.
     pub transport: Vec<String>,
     /// Topics.
-    pub operations: Vec<OperationDto>,
+    pub operations: Vec<PortalOperationDto>,
     /// `Authorization`.
     pub authorization_header: String,
     /// `oauth2`.
@@ -940,7 +973,14 @@ impl PortalApiDto {
             is_default_version: false,
             api_type: "SSE".to_string(),
             transport: vec!["http".to_string()],
-            operations: operations_of(api),
+            operations: api
+                .topics
+                .iter()
+                .map(|t| PortalOperationDto {
+                    target: t.clone(),
+                    verb: "SUBSCRIBE".to_string(),
+                })
+                .collect(),
             authorization_header: "Authorization".to_string(),
             security_scheme: vec!["oauth2".to_string()],
             tags: Vec::new(),
@@ -961,9 +1001,7 @@ impl PortalApiDto {
                         environment_name: d.environment.clone(),
                         environment_display_name: env
                             .map_or_else(|| d.environment.clone(), |e| e.display_name.clone()),
-                        environment_type: env
-                            .map(|e| EnvironmentDto::from_environment(e, gateway_url).env_type)
-                            .unwrap_or_else(|| "hybrid".to_string()),
+                        environment_type: env.map_or("hybrid", |e| kind_name(e.kind)).to_string(),
                         urls: UrlsDto {
                             http: format!(
                                 "{}{}",
