@@ -8,6 +8,8 @@ pub mod control;
 pub mod datadir;
 pub mod gateway;
 pub mod keys;
+pub mod mgmt;
+pub mod server;
 pub mod sse;
 pub mod store;
 pub mod telemetry;
