@@ -1,5 +1,6 @@
 //! streamgate: an API manager for Server-Sent Events APIs in one binary.
 pub mod catalog;
+pub mod cli;
 pub mod control;
 pub mod datadir;
 pub mod keys;
