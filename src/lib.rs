@@ -1,9 +1,16 @@
 //! streamgate: an API manager for Server-Sent Events APIs in one binary.
+//! The control plane (catalog, store, keys, control), the data plane (gateway), the
+//! management REST API, the sample memory backend and the terminal UI live here.
+
+pub mod backend;
 pub mod catalog;
 pub mod cli;
 pub mod control;
 pub mod datadir;
+pub mod gateway;
 pub mod keys;
 pub mod mgmt;
+pub mod server;
+pub mod sse;
 pub mod store;
 pub mod telemetry;

@@ -1,12 +1,13 @@
-//! The `streamgate` binary. (Minimal dispatch of the client subcommands; the lead merges it
-//! with `serve`, `backend` and the TUI.)
+//! The `streamgate` command. (Dispatch of `backend` and of the management API's client
+//! subcommands; the lead adds `serve` and the TUI.)
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use streamgate::backend;
 use streamgate::cli::{ClientCommand, ClientOptions, run_client};
 
-/// streamgate: an API manager for Server-Sent Events APIs.
+/// streamgate: an API manager for Server-Sent Events APIs in one binary.
 #[derive(Debug, Parser)]
 #[command(name = "streamgate", version, about)]
 struct Cli {
@@ -16,16 +17,25 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the sample memory backend: streams this machine's memory use as
+    /// Server-Sent Events on GET /memory.
+    Backend(backend::BackendArgs),
     #[command(flatten)]
     Client(ClientCommand),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Client(cmd) => run_client(cmd, &cli.client).await,
+        Command::Backend(args) => backend::run_cli(args),
+        Command::Client(cmd) => match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime.block_on(run_client(cmd, &cli.client)),
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

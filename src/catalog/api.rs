@@ -500,7 +500,8 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named_with_a_specific_message() {
-        let cases: Vec<(Box<dyn Fn(&mut ApiDraft)>, &str, &str)> = vec![
+        type Case = (Box<dyn Fn(&mut ApiDraft)>, &'static str, &'static str);
+        let cases: Vec<Case> = vec![
             (
                 Box::new(|d| d.name = "  ".into()),
                 "name",
