@@ -30,12 +30,18 @@ fn the_tutorial_script_streams_memory_events_through_the_gateway() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "tutorial.sh failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "tutorial.sh failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("Created API Observer:1.0.0"), "{stdout}");
-    assert!(stdout.contains("Observer:1.0.0: CREATED -> PUBLISHED"), "{stdout}");
+    assert!(
+        stdout.contains("Observer:1.0.0: CREATED -> PUBLISHED"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Deployed Revision 1 of Observer:1.0.0 to Production and Sandbox"));
     let events = stdout.lines().filter(|l| l.starts_with("data:")).count();
     assert!(events >= 1, "no events in:\n{stdout}");
-    assert!(stdout.contains("\"heap\""), "{stdout}");
+    assert!(stdout.contains("\"identifier\":\"ram_"), "{stdout}");
     assert!(stdout.contains("memory events streamed through the gateway"));
 }
