@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod catalog;
+pub mod cli;
 pub mod control;
 pub mod datadir;
 pub mod gateway;

@@ -276,6 +276,9 @@ async fn unknown_ids_routes_and_methods_answer_json() {
             .unwrap()
             .contains("/no/such/route")
     );
+    let (status, err) = s.get(&publisher("/no-such-resource")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(err["code"], 404, "{err}");
     let (status, err) = s.call(Method::PATCH, &publisher("/apis"), None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{err}");
     assert_eq!(err["code"], 405);
