@@ -1,4 +1,5 @@
 //! streamgate: an API manager for Server-Sent Events APIs in one binary.
+pub mod backend;
 pub mod catalog;
 pub mod control;
 pub mod datadir;
