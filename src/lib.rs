@@ -4,5 +4,7 @@ pub mod catalog;
 pub mod control;
 pub mod datadir;
 pub mod keys;
+pub mod sse;
 pub mod store;
 pub mod telemetry;
+pub mod tui;
