@@ -125,6 +125,8 @@ pub enum Action {
     ToggleFollow,
     /// `C`: clear the live pane.
     ClearLive,
+    /// `w`: wrap long lines in the live pane, or cut them.
+    ToggleWrap,
 
     // ---- feeds from the runtime ----
     /// A fresh catalog snapshot.

@@ -223,8 +223,9 @@ fn ui_line(app: &App, kind: LineKind, text: impl Into<String>) -> LiveLine {
 }
 
 impl App {
-    /// A fresh UI over a catalog snapshot.
-    pub fn new(config: AppConfig, theme: Theme, catalog: Arc<Catalog>) -> App {
+    /// A fresh UI over a catalog snapshot; `now_ms` stamps the first lines (the wall
+    /// clock is otherwise read only by the runtime, on each tick).
+    pub fn new(config: AppConfig, theme: Theme, catalog: Arc<Catalog>, now_ms: i64) -> App {
         let backend_port = config.backend_addr.port();
         let mut app = App {
             config,
@@ -244,7 +245,10 @@ impl App {
                 next_stream_id: 1,
                 ..Session::default()
             },
-            stats: ServerStats::default(),
+            stats: ServerStats {
+                wall_ms: now_ms,
+                ..ServerStats::default()
+            },
             events_per_sec: 0.0,
             rate_samples: VecDeque::new(),
             should_quit: false,
@@ -341,6 +345,9 @@ impl App {
                 Vec::new()
             }
             Action::SwitchTab(tab) => {
+                if tab == Tab::Tutorial && self.tab != Tab::Tutorial {
+                    self.tutorial_cursor = screens::tutorial::next_step(self).unwrap_or(0);
+                }
                 self.tab = tab;
                 self.focus = Focus::Main;
                 self.live.filter_editing = false;

@@ -85,6 +85,8 @@ pub struct LivePane {
     pub filter_editing: bool,
     /// Lines ever pushed (including dropped ones).
     pub total: u64,
+    /// Whether long lines wrap (else they are cut with `...`).
+    pub wrap: bool,
 }
 
 impl Default for LivePane {
@@ -104,6 +106,7 @@ impl LivePane {
             filter: TextInput::new(),
             filter_editing: false,
             total: 0,
+            wrap: false,
         }
     }
 

@@ -120,7 +120,7 @@ impl Runtime {
             traffic: Some(ctx.telemetry.subscribe()),
             tick,
         };
-        let app = App::new(config, theme, ctx.control.catalog());
+        let app = App::new(config, theme, ctx.control.catalog(), now_millis());
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()

@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use crate::tui::action::Action;
 use crate::tui::app::{App, Focus};
 use crate::tui::live::LineKind;
-use crate::tui::widgets::{block, clock, ellipsis};
+use crate::tui::widgets::{block, clock, ellipsis, wrap_chars};
 
 /// The pane's letter keys.
 pub fn keymap(c: char) -> Option<Action> {
@@ -17,6 +17,7 @@ pub fn keymap(c: char) -> Option<Action> {
         'f' | ' ' => Some(Action::ToggleFollow),
         '/' => Some(Action::StartFilter),
         'C' => Some(Action::ClearLive),
+        'w' => Some(Action::ToggleWrap),
         _ => None,
     }
 }
@@ -28,6 +29,7 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
         ("g / G", "oldest / newest line (G follows again)"),
         ("f or Space", "follow or pause"),
         ("/", "filter: type, Enter keeps it, Esc clears it"),
+        ("w", "wrap long lines, or cut them"),
         ("C", "clear the pane"),
         ("z", "give the pane the whole screen"),
         ("Tab", "back to the screen above"),
@@ -77,6 +79,7 @@ pub fn update(app: &mut App, action: Action) {
         Action::ToggleFollow | Action::Toggle => live.toggle_follow(),
         Action::StartFilter => live.filter_editing = true,
         Action::ClearLive => live.clear(),
+        Action::ToggleWrap => live.wrap = !live.wrap,
         Action::Back => {
             if live.filter.value().is_empty() {
                 app.focus = Focus::Main;
@@ -104,7 +107,8 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             if live.filter_editing { "_" } else { "" }
         )
     };
-    let title = format!("Live events [{mode}]{filter}  {} lines", live.len());
+    let wrap = if live.wrap { " wrap" } else { "" };
+    let title = format!("Live events [{mode}{wrap}]{filter}  {} lines", live.len());
     let outer = block(theme, &title, focused);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
@@ -112,31 +116,44 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     let width = usize::from(inner.width);
+    let height = usize::from(inner.height);
     let lines: Vec<Line> = if live.is_empty() {
         vec![Line::from(Span::styled(
             "Events of Try-it streams and the gateway's traffic (curl too) appear here.",
             theme.muted(),
         ))]
     } else {
-        live.view(usize::from(inner.height))
-            .into_iter()
-            .map(|l| {
-                let style = match l.kind {
-                    LineKind::Event => theme.event(),
-                    LineKind::Comment => theme.muted(),
-                    LineKind::Opened => theme.ok(),
-                    LineKind::Rejected | LineKind::Error => theme.error(),
-                    LineKind::Closed => theme.warning(),
-                    LineKind::Info => theme.accent(),
-                };
-                let prefix = format!("{} {:<10} ", clock(l.at), l.source);
-                let rest = width.saturating_sub(prefix.len());
-                Line::from(vec![
+        let mut rows = Vec::new();
+        for l in live.view(height) {
+            let style = match l.kind {
+                LineKind::Event => theme.event(),
+                LineKind::Comment => theme.muted(),
+                LineKind::Opened => theme.ok(),
+                LineKind::Rejected | LineKind::Error => theme.error(),
+                LineKind::Closed => theme.warning(),
+                LineKind::Info => theme.accent(),
+            };
+            let prefix = format!("{} {:<10} ", clock(l.at), l.source);
+            let rest = width.saturating_sub(prefix.len()).max(1);
+            if live.wrap {
+                for (i, piece) in wrap_chars(&l.text, rest).into_iter().enumerate() {
+                    let lead = if i == 0 {
+                        Span::styled(prefix.clone(), theme.muted())
+                    } else {
+                        Span::raw(" ".repeat(prefix.len()))
+                    };
+                    rows.push(Line::from(vec![lead, Span::styled(piece, style)]));
+                }
+            } else {
+                rows.push(Line::from(vec![
                     Span::styled(prefix, theme.muted()),
                     Span::styled(ellipsis(&l.text, rest), style),
-                ])
-            })
-            .collect()
+                ]));
+            }
+        }
+        // Wrapped lines take more rows: keep the newest that fit.
+        let skip = rows.len().saturating_sub(height);
+        rows.split_off(skip)
     };
     frame.render_widget(Paragraph::new(lines), inner);
 }

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::catalog::{Api, LifecycleState};
 use crate::tui::action::{Action, Command, Tab};
-use crate::tui::app::{App, Focus};
+use crate::tui::app::{App, Focus, display_host};
 use crate::tui::widgets::{block, checkbox, hints, marker};
 
 use super::move_cursor;
@@ -22,8 +22,11 @@ pub const SAMPLE_NAME: &str = "Observer";
 pub const SAMPLE_CONTEXT: &str = "/observer";
 /// The sample version.
 pub const SAMPLE_VERSION: &str = "1.0.0";
-/// The sample endpoint: the memory backend.
-pub const SAMPLE_ENDPOINT: &str = "http://localhost:8080";
+
+/// The sample endpoint: where the memory backend listens (`http://localhost:8080`).
+pub fn sample_endpoint(app: &App) -> String {
+    format!("http://{}", display_host(app.config.backend_addr))
+}
 
 /// One step: a title and what to press.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,13 +43,14 @@ pub fn steps(app: &App) -> Vec<Step> {
         .config
         .gateway_host()
         .unwrap_or_else(|| "localhost:8280".to_string());
+    let endpoint = sample_endpoint(app);
     vec![
         Step {
             title: "Design the SSE API",
             how: format!(
                 "Press 1 (Publisher), then n (Create API). Enter on Streaming API, Enter on SSE API. \
                  Type Name {SAMPLE_NAME}, Context {SAMPLE_CONTEXT}, Version {SAMPLE_VERSION}, \
-                 Endpoint {SAMPLE_ENDPOINT} (Enter moves to the next field), then Enter on [ Create ]."
+                 Endpoint {endpoint} (Enter moves to the next field), then Enter on [ Create ]."
             ),
         },
         Step {
@@ -214,7 +218,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
     frame.render_widget(outer, area);
     let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     let [list, detail] =
-        Layout::horizontal([Constraint::Length(34), Constraint::Min(10)]).areas(body);
+        Layout::horizontal([Constraint::Length(37), Constraint::Min(10)]).areas(body);
     let steps = steps(app);
     let next = next_step(app);
     let mut lines = Vec::new();
