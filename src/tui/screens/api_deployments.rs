@@ -359,7 +359,7 @@ fn draw_dialog(app: &App, api: &Api, d: &DeployDialog, frame: &mut Frame, area: 
         None => "Deploy New Revision".to_string(),
         Some((_, n)) => format!("Deploy Revision {n}"),
     };
-    let height = u16::try_from(d.envs.len()).unwrap_or(1) + 8;
+    let height = u16::try_from(d.envs.len()).unwrap_or(1) + 7;
     let rect = centered(area, 64, height);
     frame.render_widget(Clear, rect);
     let outer = block(theme, &title, true);

@@ -42,7 +42,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
                     Span::styled(what, theme.text()),
                 ]));
             }
-            let height = u16::try_from(lines.len() + 3).unwrap_or(u16::MAX);
+            let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
             let rect = centered(area, 74, height);
             frame.render_widget(Clear, rect);
             let outer = block(theme, "Keys (any key closes)", true);
@@ -51,7 +51,9 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             frame.render_widget(Paragraph::new(lines), inner);
         }
         Overlay::Confirm { title, message, .. } => {
-            let rect = centered(area, 60, 8);
+            // The message wraps at about 56 columns; two more lines for the keys.
+            let rows = message.len().div_ceil(50) + 4;
+            let rect = centered(area, 60, u16::try_from(rows).unwrap_or(8));
             frame.render_widget(Clear, rect);
             let outer = block(theme, title, true);
             let inner = outer.inner(rect);

@@ -272,7 +272,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
         addr_line(
             "Management API",
             &app.config.admin,
-            "REST: /api/am/publisher/v4, /devportal/v3",
+            "REST: /api/am/..., /oauth2/token",
         ),
         addr_line("Gateway", &app.config.gateway, "serves deployed APIs"),
         Line::from(vec![
