@@ -7,14 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use futures_util::stream::{self, Pending};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::action::Action;
 use super::app::App;
-use super::runtime::{Clipboard, Inputs, Runtime};
+use super::runtime::{Clipboard, Flow, Inputs, Runtime};
 use super::theme::Theme;
 use super::{TuiContext, TuiError, TuiOptions};
 
@@ -27,7 +28,8 @@ pub struct Harness {
     runtime: Runtime,
     inputs: Inputs,
     terminal: Terminal<TestBackend>,
-    events: Pending<io::Result<Event>>,
+    events: UnboundedReceiverStream<io::Result<Event>>,
+    events_tx: mpsc::UnboundedSender<io::Result<Event>>,
     copies: Arc<Mutex<Vec<String>>>,
 }
 
@@ -50,11 +52,13 @@ impl Harness {
         let (runtime, inputs) = Runtime::new(ctx, theme, Clipboard::Recorder(copies.clone()));
         let terminal = Terminal::new(TestBackend::new(width, height))
             .map_err(|e| TuiError::Io(io::Error::other(e.to_string())))?;
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
         Ok(Harness {
             runtime,
             inputs,
             terminal,
-            events: stream::pending(),
+            events: UnboundedReceiverStream::new(events_rx),
+            events_tx,
             copies,
         })
     }
@@ -77,6 +81,27 @@ impl Harness {
     /// Presses a key with modifiers.
     pub fn key_event(&mut self, key: KeyEvent) {
         self.runtime.on_terminal_event(&Event::Key(key));
+    }
+
+    /// Queues a terminal event for the loop, as a real terminal delivers it: it is
+    /// handled by a later [`Harness::step`], in the loop's order of priority.
+    pub fn queue_event(&mut self, event: Event) {
+        // The receiver lives in `self`, so the send cannot fail.
+        let _ = self.events_tx.send(Ok(event));
+    }
+
+    /// A sender of actions into the loop's channel (as commands' tasks use).
+    pub fn sender(&self) -> mpsc::UnboundedSender<Action> {
+        self.runtime.sender()
+    }
+
+    /// One wake of the loop: waits (at most a few milliseconds) for one input and
+    /// handles it.
+    pub async fn step(&mut self) -> Result<Flow, TuiError> {
+        let deadline = Instant::now() + POLL;
+        self.runtime
+            .step(&mut self.inputs, &mut self.events, Some(deadline))
+            .await
     }
 
     /// Types each character as a key press.
