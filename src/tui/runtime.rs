@@ -286,12 +286,35 @@ impl Runtime {
                 Ok(Flow::Changed)
             }
             Got::Tick => {
+                // Ticks come ten times a second; redraw only when one shows something new.
+                let before = self.visible_on_tick();
                 let stats = self.stats();
                 self.dispatch(Action::Tick(stats));
-                Ok(Flow::Changed)
+                Ok(if self.visible_on_tick() == before {
+                    Flow::Idle
+                } else {
+                    Flow::Changed
+                })
             }
             Got::Deadline => Ok(Flow::Idle),
         }
+    }
+
+    /// What a tick can change on screen: counters, the rate and whether the status
+    /// message still shows.
+    fn visible_on_tick(&self) -> (i64, u64, u64, Option<BackendCounters>, String, bool) {
+        let s = &self.app.stats;
+        (
+            s.open_streams,
+            s.events_total,
+            s.rejections,
+            s.backend,
+            format!("{:.1}", self.app.events_per_sec),
+            self.app
+                .status
+                .as_ref()
+                .is_some_and(|st| st.age < super::app::STATUS_TICKS),
+        )
     }
 
     /// Turns a terminal event into an action and applies it.

@@ -8,7 +8,7 @@ use crossterm::cursor::{Hide, Show};
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use crossterm::execute;
 use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -63,16 +63,18 @@ impl TerminalGuard {
             restore();
             e
         };
+        // Clearing by escape code, not `Terminal::clear`, which asks the terminal where the
+        // cursor is: some terminals (and bare pseudo-terminals) never answer.
         execute!(
             io::stdout(),
             EnterAlternateScreen,
             EnableBracketedPaste,
-            Hide
+            Hide,
+            Clear(ClearType::All)
         )
         .map_err(guard_on_error)?;
-        let mut terminal =
+        let terminal =
             Terminal::new(CrosstermBackend::new(io::stdout())).map_err(guard_on_error)?;
-        terminal.clear().map_err(guard_on_error)?;
         Ok(TerminalGuard { terminal })
     }
 
