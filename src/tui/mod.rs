@@ -90,6 +90,16 @@ pub enum TuiError {
     Io(#[from] std::io::Error),
 }
 
+/// Refuses early when stdout is not a terminal, so a caller can say so before starting
+/// the servers (the message points to `streamgate serve`).
+pub fn check_terminal() -> Result<(), TuiError> {
+    if std::io::stdout().is_terminal() {
+        Ok(())
+    } else {
+        Err(TuiError::NotATerminal)
+    }
+}
+
 /// Whether `NO_COLOR` asks for no colours (set and not empty, per no-color.org).
 pub fn no_color_from_env() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
@@ -122,9 +132,7 @@ pub fn init_logging(data_dir: &Path) -> Result<PathBuf, TuiError> {
 /// Restores the terminal on exit and on panic; stops the memory backend and Try-it
 /// streams it started. The servers themselves belong to the caller.
 pub async fn run(ctx: TuiContext, opts: TuiOptions) -> Result<(), TuiError> {
-    if !std::io::stdout().is_terminal() {
-        return Err(TuiError::NotATerminal);
-    }
+    check_terminal()?;
     let no_color = opts.no_color || no_color_from_env();
     let theme = Theme::load(&opts.theme, no_color, &ctx.data_dir)?;
     // The caller may have set up logging already (it should, to the same file).

@@ -87,7 +87,8 @@ pub fn steps(app: &App) -> Vec<Step> {
         Step {
             title: "Copy the access token",
             how: "On the wizard's last step press c to copy the token (y copies the whole curl \
-                  command; copying uses OSC 52, which works over SSH), then Enter to finish."
+                  command; copying uses OSC 52, which works over SSH), then Enter to finish. \
+                  Later, c copies it on the API's Try it page too."
                 .to_string(),
         },
         Step {
