@@ -1,5 +1,5 @@
-//! The `streamgate` command: `serve` for the headless servers, `backend` for the sample
-//! memory backend, and client subcommands of the management API for scripts.
+//! The `streamgate` command: the terminal UI by default, `serve` for the headless servers,
+//! `backend` for the sample memory backend, and client subcommands of the management API.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,16 +14,26 @@ use streamgate::datadir;
 use streamgate::gateway::GatewayOptions;
 use streamgate::server::{self, ServeConfig};
 use streamgate::telemetry::Telemetry;
+use streamgate::tui::{self, TuiContext, TuiOptions};
 
 /// streamgate: design, publish, deploy, subscribe to and stream Server-Sent Events APIs,
-/// from one terminal.
+/// from one terminal. With no subcommand it opens the terminal UI, with the management API
+/// and the gateway running in process.
 #[derive(Debug, Parser)]
 #[command(name = "streamgate", version, about, long_about = None)]
 struct Cli {
     #[command(flatten)]
     client: ClientOptions,
+    #[command(flatten)]
+    servers: ServerArgs,
+    /// Terminal UI colour theme: dark, light, high-contrast, or a theme file.
+    #[arg(long, default_value = "dark", env = "STREAMGATE_THEME")]
+    theme: String,
+    /// Terminal UI without colours (also when NO_COLOR is set).
+    #[arg(long)]
+    no_color: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 /// Where the in-process servers keep their data and listen.
@@ -73,7 +83,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let Some(command) = cli.command else {
+        let options = TuiOptions {
+            theme: cli.theme,
+            no_color: cli.no_color,
+        };
+        return run_async(run_tui(cli.client.data_dir, cli.servers, options));
+    };
+    match command {
         Command::Backend(args) => backend::run_cli(args),
         Command::Serve {
             servers,
@@ -166,6 +183,33 @@ async fn serve(
     }
     running.shutdown().await;
     Ok(())
+}
+
+/// The terminal UI with the servers in process. A taken port is shown in the UI, which
+/// keeps working with the rest.
+async fn run_tui(
+    data_dir: Option<PathBuf>,
+    args: ServerArgs,
+    options: TuiOptions,
+) -> Result<(), String> {
+    tui::check_terminal().map_err(|e| e.to_string())?;
+    let control = open_control(data_dir)?;
+    tui::init_logging(control.data_dir()).map_err(|e| e.to_string())?;
+    let telemetry = Telemetry::new();
+    let running = server::start(control.clone(), telemetry.clone(), args.serve_config()).await;
+    let ctx = TuiContext {
+        control: control.clone(),
+        telemetry,
+        admin: running.admin.clone(),
+        gateway: running.gateway.clone(),
+        backend_addr: server::DEFAULT_BACKEND_ADDR
+            .parse()
+            .map_err(|e| format!("backend address: {e}"))?,
+        data_dir: control.data_dir().to_path_buf(),
+    };
+    let result = tui::run(ctx, options).await;
+    running.shutdown().await;
+    result.map_err(|e| e.to_string())
 }
 
 /// Waits for Ctrl-C or SIGTERM.

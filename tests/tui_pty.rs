@@ -42,11 +42,7 @@ fn wait_until(output: &Arc<Mutex<Vec<u8>>>, what: &str, done: impl Fn(&str) -> b
     }
 }
 
-// The lead's `main.rs` launches the UI when `streamgate` runs without a subcommand; until
-// that is wired on this branch, run with `--ignored` (and `STREAMGATE_TUI_BIN` pointing at
-// target/debug/examples/tui_demo to try it).
 #[test]
-#[ignore = "needs main.rs to launch the TUI when streamgate runs without arguments"]
 fn the_binary_starts_draws_and_quits_with_the_terminal_restored() {
     if !has_script() {
         eprintln!("skipped: util-linux `script` is not installed");
@@ -107,7 +103,6 @@ fn the_binary_starts_draws_and_quits_with_the_terminal_restored() {
 }
 
 #[test]
-#[ignore = "needs main.rs to launch the TUI when streamgate runs without arguments"]
 fn without_a_terminal_streamgate_says_to_use_serve() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(binary())
