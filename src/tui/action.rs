@@ -91,6 +91,8 @@ pub enum Action {
     Char(char),
     /// Backspace in a text field.
     Backspace,
+    /// Ctrl-U in a text field: clear it, as in a shell.
+    ClearField,
     /// Delete in a text field.
     Delete,
     /// Text pasted into a text field.

@@ -123,6 +123,25 @@ impl TextInput {
         self.cursor = 0;
     }
 
+    /// Applies an editing action (typing, paste, deletion, cursor moves, Ctrl-U);
+    /// returns false for an action that doesn't edit text.
+    pub fn edit(&mut self, action: &crate::tui::action::Action) -> bool {
+        use crate::tui::action::Action;
+        match action {
+            Action::Char(c) => self.insert(*c),
+            Action::Paste(s) => self.insert_str(s),
+            Action::Backspace => self.backspace(),
+            Action::Delete => self.delete(),
+            Action::ClearField => self.clear(),
+            Action::Left => self.left(),
+            Action::Right => self.right(),
+            Action::Top => self.home(),
+            Action::Bottom => self.end(),
+            _ => return false,
+        }
+        true
+    }
+
     /// The part of the text that fits in `width` columns with the cursor visible, and the
     /// cursor's column within it.
     pub fn visible(&self, width: usize) -> (String, usize) {

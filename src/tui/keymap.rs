@@ -50,6 +50,7 @@ pub fn on_key(app: &App, key: KeyEvent) -> Option<Action> {
     if app.is_typing() {
         return match key.code {
             KeyCode::Char(c) if !ctrl => Some(Action::Char(c)),
+            KeyCode::Char('u') => Some(Action::ClearField),
             KeyCode::Backspace => Some(Action::Backspace),
             KeyCode::Delete => Some(Action::Delete),
             KeyCode::Enter => Some(Action::Enter),

@@ -234,17 +234,8 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                     return vec![Command::CreateApi(draft)];
                 }
                 other if row < CREATE_ROW => {
-                    let input = &mut form.fields[row];
-                    match other {
-                        Action::Char(c) => input.insert(c),
-                        Action::Paste(s) => input.insert_str(&s),
-                        Action::Backspace => input.backspace(),
-                        Action::Delete => input.delete(),
-                        Action::Left => input.left(),
-                        Action::Right => input.right(),
-                        Action::Top => input.home(),
-                        Action::Bottom => input.end(),
-                        _ => return Vec::new(),
+                    if !form.fields[row].edit(&other) {
+                        return Vec::new();
                     }
                     form.touched[row] = true;
                     form.error = None;

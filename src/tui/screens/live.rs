@@ -59,6 +59,10 @@ pub fn update(app: &mut App, action: Action) {
                 live.filter.backspace();
                 live.filter_changed();
             }
+            Action::ClearField => {
+                live.filter.clear();
+                live.filter_changed();
+            }
             Action::Delete => {
                 live.filter.delete();
                 live.filter_changed();

@@ -135,17 +135,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             }
             other => {
                 if let Some(input) = s.input(row) {
-                    match other {
-                        Action::Char(c) => input.insert(c),
-                        Action::Paste(p) => input.insert_str(&p),
-                        Action::Backspace => input.backspace(),
-                        Action::Delete => input.delete(),
-                        Action::Left => input.left(),
-                        Action::Right => input.right(),
-                        Action::Top => input.home(),
-                        Action::Bottom => input.end(),
-                        _ => {}
-                    }
+                    input.edit(&other);
                 }
             }
         }

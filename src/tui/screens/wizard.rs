@@ -323,17 +323,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
 }
 
 fn edit(input: &mut TextInput, action: Action) {
-    match action {
-        Action::Char(c) => input.insert(c),
-        Action::Paste(s) => input.insert_str(&s),
-        Action::Backspace => input.backspace(),
-        Action::Delete => input.delete(),
-        Action::Left => input.left(),
-        Action::Right => input.right(),
-        Action::Top => input.home(),
-        Action::Bottom => input.end(),
-        _ => {}
-    }
+    input.edit(&action);
 }
 
 /// Leaves the wizard for the API's page, with its application selected.
