@@ -179,6 +179,17 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_u_clears_and_non_editing_actions_are_left_alone() {
+        use crate::tui::action::Action;
+        let mut input = TextInput::with_value("observer");
+        assert!(input.edit(&Action::ClearField));
+        assert_eq!(input.value(), "");
+        assert!(input.edit(&Action::Char('/')));
+        assert!(!input.edit(&Action::Enter));
+        assert_eq!(input.value(), "/");
+    }
+
+    #[test]
     fn digit_fields_refuse_letters_and_long_values_scroll() {
         let mut input = TextInput::digits("50");
         input.insert_str("0x0");
