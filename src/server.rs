@@ -76,11 +76,9 @@ impl Running {
     }
 }
 
-fn stopped(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        // An error means the sender is gone: stop as well.
-        let _ = rx.wait_for(|stop| *stop).await;
-    }
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    // An error means the sender is gone: stop as well.
+    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 /// Starts the gateway and the management API. A bind failure is reported in
