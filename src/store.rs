@@ -188,8 +188,17 @@ impl Store {
         Ok(store)
     }
 
+    /// A write transaction that records redb's allocator state with its commit ("quick
+    /// repair"), so a process killed at any moment leaves a file that opens at once,
+    /// without the full repair redb otherwise runs after an unclean shutdown.
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_quick_repair(true);
+        Ok(txn)
+    }
+
     fn init(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.begin_write()?;
         {
             let mut meta = txn.open_table(META).map_err(db_err)?;
             let found = meta
@@ -235,7 +244,7 @@ impl Store {
         if ops.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin_write().map_err(db_err)?;
+        let txn = self.begin_write()?;
         for op in ops {
             match op {
                 Op::Put { table, key, value } => {
