@@ -194,6 +194,12 @@ pub fn validate_api(draft: &ApiDraft, plans: &[SubscriptionPolicy]) -> Result<()
             format!("'{version}' must not contain '/', '?', '#' or spaces"),
         ));
     }
+    if version == "." || version == ".." || version.contains(['%', '\\']) {
+        return Err(RuleError::invalid(
+            "version",
+            format!("'{version}' must not be '.' or '..' or contain '%' or '\\'"),
+        ));
+    }
     if draft.production_endpoint.is_none() && draft.sandbox_endpoint.is_none() {
         return Err(RuleError::invalid(
             "endpoint",
@@ -256,6 +262,12 @@ fn validate_context(context: &str) -> Result<(), RuleError> {
         return Err(RuleError::invalid(
             "context",
             "the context must not contain a query ('?') or fragment ('#')",
+        ));
+    }
+    if ctx.contains(['%', '\\']) {
+        return Err(RuleError::invalid(
+            "context",
+            "the context must not contain '%' or '\\' (the gateway routes no such path)",
         ));
     }
     if ctx.contains("//") || ctx.split('/').any(|seg| seg == "." || seg == "..") {
@@ -570,6 +582,14 @@ mod tests {
             ),
             (Box::new(|d| d.version = "1/0".into()), "version", "'/'"),
             (Box::new(|d| d.version = "1 0".into()), "version", "spaces"),
+            (Box::new(|d| d.version = "..".into()), "version", "'..'"),
+            (Box::new(|d| d.version = "%2e".into()), "version", "'%'"),
+            (
+                Box::new(|d| d.context = "/a/%2e%2e/b".into()),
+                "context",
+                "'%'",
+            ),
+            (Box::new(|d| d.context = "/a\\b".into()), "context", "'\\'"),
             (
                 Box::new(|d| {
                     d.production_endpoint = None;
