@@ -2,8 +2,8 @@
 //! (everything logged at TRACE during a full flow is captured, `log` records included);
 //! consumer secrets are stored hashed (the raw redb file is scanned); the signing key and
 //! admin token files are owner-only; Debug output of the long-lived handles shows no key
-//! material. One test per file owns the global subscriber, so this file has one
-//! `#[tokio::test]` that captures.
+//! material; the management API listens on loopback by default. One test per file owns
+//! the global subscriber, so this file has one `#[tokio::test]` that captures.
 #![allow(clippy::unwrap_used)]
 
 mod support_gateway;
@@ -234,4 +234,36 @@ fn the_signing_key_and_admin_token_files_are_owner_only() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "{file}");
     }
+}
+
+#[test]
+fn the_management_api_listens_on_loopback_by_default() {
+    use std::net::SocketAddr;
+    for addr in [
+        streamgate::server::DEFAULT_ADMIN_ADDR,
+        streamgate::mgmt::DEFAULT_ADDR,
+        streamgate::server::DEFAULT_GATEWAY_ADDR,
+    ] {
+        let addr: SocketAddr = addr.parse().unwrap();
+        assert!(addr.ip().is_loopback(), "{addr}");
+    }
+    assert!(
+        streamgate::cli::DEFAULT_ADMIN_URL.starts_with("http://127.0.0.1:"),
+        "{}",
+        streamgate::cli::DEFAULT_ADMIN_URL
+    );
+    // What `serve` actually defaults to, as its help shows it.
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    let admin = text
+        .split("--admin-addr")
+        .nth(1)
+        .and_then(|rest| rest.split("[default: ").nth(1))
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("no default shown for --admin-addr:\n{text}"));
+    let admin: SocketAddr = admin.parse().unwrap();
+    assert!(admin.ip().is_loopback(), "{admin}");
 }
