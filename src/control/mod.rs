@@ -333,6 +333,14 @@ impl Tx {
     fn delete(&mut self, table: Table, key: &str) {
         self.ops.push(Op::delete(table, key));
     }
+
+    /// Writes an API's working copy and announces it.
+    fn save_api(&mut self, api: &Api) -> Result<()> {
+        self.put(Table::Apis, &api.id, api)?;
+        self.changes.push(Change::Api(api.id.clone()));
+        self.catalog.apis.insert(api.id.clone(), api.clone());
+        Ok(())
+    }
 }
 
 impl Control {
@@ -438,9 +446,7 @@ impl Control {
             let others: Vec<&Api> = tx.catalog.apis.values().collect();
             catalog::check_api_unique(&draft, &others)?;
             let api = Api::from_draft(new_id(), draft, now_millis());
-            tx.put(Table::Apis, &api.id, &api)?;
-            tx.changes.push(Change::Api(api.id.clone()));
-            tx.catalog.apis.insert(api.id.clone(), api.clone());
+            tx.save_api(&api)?;
             Ok(api)
         })
         .await
@@ -459,9 +465,7 @@ impl Control {
                 .collect();
             catalog::check_api_unique(&draft, &others)?;
             api.apply_draft(draft, now_millis());
-            tx.put(Table::Apis, &api.id, &api)?;
-            tx.changes.push(Change::Api(api.id.clone()));
-            tx.catalog.apis.insert(api.id.clone(), api.clone());
+            tx.save_api(&api)?;
             Ok(api)
         })
         .await
@@ -542,9 +546,7 @@ impl Control {
                         api.lifecycle.label()
                     )
                 });
-            tx.put(Table::Apis, &api.id, &api)?;
-            tx.changes.push(Change::Api(api.id.clone()));
-            tx.catalog.apis.insert(api.id.clone(), api.clone());
+            tx.save_api(&api)?;
             Ok(LifecycleOutcome { api, previous, warning })
         })
         .await
@@ -766,9 +768,7 @@ impl Control {
                 .filter(|a| a.id != api.id)
                 .collect();
             catalog::check_api_unique(&api.to_draft(), &others)?;
-            tx.put(Table::Apis, &api.id, &api)?;
-            tx.changes.push(Change::Api(api.id.clone()));
-            tx.catalog.apis.insert(api.id.clone(), api.clone());
+            tx.save_api(&api)?;
             Ok(api)
         })
         .await
