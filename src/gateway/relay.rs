@@ -92,6 +92,9 @@ pub(crate) struct Relay {
     stream_id: u64,
     delivered: u64,
     heartbeat: Duration,
+    /// When the backend last sent bytes. The idle timer is moved only when it fires, not
+    /// on every chunk: resetting a tokio timer takes the runtime's timer lock.
+    last_activity: Instant,
     idle: std::pin::Pin<Box<Sleep>>,
     expiry: std::pin::Pin<Box<Sleep>>,
     rights: Rights,
@@ -117,7 +120,7 @@ impl Relay {
             }
             None => Instant::now() + FAR_FUTURE,
         };
-        Self {
+        let mut relay = Self {
             upstream: parts.upstream,
             counter: EventCounter::new(),
             ends: Vec::new(),
@@ -130,6 +133,7 @@ impl Relay {
             stream_id: parts.stream_id,
             delivered: 0,
             heartbeat: parts.heartbeat,
+            last_activity: Instant::now(),
             idle: Box::pin(tokio::time::sleep(parts.heartbeat)),
             expiry: Box::pin(tokio::time::sleep_until(expiry)),
             rights: parts.rights,
@@ -139,7 +143,11 @@ impl Relay {
             pending: VecDeque::with_capacity(2),
             done: false,
             reason: "client left".to_string(),
+        };
+        if *relay.shutdown.borrow_and_update() {
+            relay.close("gateway shutting down".to_string());
         }
+        relay
     }
 
     /// The client's body: the relay as a stream of chunks.
@@ -164,9 +172,9 @@ impl Relay {
             }
             let wake = tokio::select! {
                 biased;
-                _ = async { self.shutdown.wait_for(|stopping| *stopping).await.is_ok() } => {
-                    Wake::Stop
-                }
+                // The flag only ever turns true, so any change (or the sender's end) is a stop;
+                // `changed` is a version check, cheaper per poll than reading the value.
+                _ = self.shutdown.changed() => Wake::Stop,
                 changed = self.view_rx.changed() => Wake::View(changed.is_ok()),
                 () = &mut self.expiry => Wake::Expired,
                 item = self.upstream.next() => Wake::Upstream(item),
@@ -181,7 +189,7 @@ impl Relay {
                 }
                 Wake::Expired => self.close("the access token expired".to_string()),
                 Wake::Upstream(Some(Ok(chunk))) => {
-                    self.idle.as_mut().reset(Instant::now() + self.heartbeat);
+                    self.last_activity = Instant::now();
                     self.forward(chunk);
                 }
                 Wake::Upstream(Some(Err(_))) => {
@@ -199,7 +207,14 @@ impl Relay {
                     self.reason = "the backend ended the stream".to_string();
                 }
                 Wake::Idle => {
-                    self.idle.as_mut().reset(Instant::now() + self.heartbeat);
+                    let due = self.last_activity + self.heartbeat;
+                    if due > Instant::now() {
+                        // Bytes came since the timer was set: wait out the rest.
+                        self.idle.as_mut().reset(due);
+                        continue;
+                    }
+                    self.last_activity = Instant::now();
+                    self.idle.as_mut().reset(self.last_activity + self.heartbeat);
                     // Never inside an event: a blank line there would dispatch it early.
                     if self.at_boundary {
                         self.pending.push_back(Bytes::from_static(HEARTBEAT));
