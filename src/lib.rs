@@ -6,6 +6,8 @@ pub mod backend;
 pub mod catalog;
 pub mod control;
 pub mod datadir;
+pub mod gateway;
 pub mod keys;
+pub mod sse;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,186 @@
+//! Why the gateway refused a request, and how each refusal looks on the wire: WSO2's
+//! `{"code","message","description"}` JSON with its status and error code, except the
+//! connect-time quota refusal, which is an SSE comment as the reference sends it.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// The body of a stream refused because its subscription's quota is used up, as WSO2
+/// sends it (an SSE comment, so an `EventSource` sees no event).
+pub const THROTTLED_BODY: &str =
+    ": request is throttled out by the server, try again at later point of time\n\n";
+
+/// A refused request. Each variant names its status and WSO2 error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reject {
+    /// 404, code 404: no deployed API at this path, or no topic matches the resource.
+    NotFound(String),
+    /// 405, code 405: SSE topics are subscribe-only, so only GET is served.
+    MethodNotAllowed,
+    /// 503, code 700700: the API is BLOCKED.
+    ApiBlocked,
+    /// 401, code 900902: no token in `Authorization: Bearer` or `access_token`.
+    MissingCredentials,
+    /// 401, code 900901: the token is malformed, tampered, expired, not yet valid, revoked
+    /// or for another audience.
+    InvalidCredentials(String),
+    /// 403, code 900908: the token's application is not subscribed to the API.
+    NotSubscribed(String),
+    /// 403, code 900907: the subscription is blocked for this key type.
+    SubscriptionBlocked(String),
+    /// 403, code 900901: a production (sandbox) key for an API with no production
+    /// (sandbox) endpoint where it is deployed.
+    NoEndpoint(String),
+    /// 429, code 900803: the application's policy allows no more connections this minute.
+    AppThrottled {
+        /// Seconds until the next minute.
+        retry_after: u64,
+        /// The policy's limit, for the description.
+        per_minute: u32,
+    },
+    /// 429, code 900804: the subscription's event quota is used up (SSE comment body).
+    QuotaExhausted {
+        /// Seconds until the quota window resets.
+        retry_after: u64,
+    },
+    /// 503, code 101503: the backend could not be reached in time.
+    BackendUnreachable(String),
+}
+
+impl Reject {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::ApiBlocked | Self::BackendUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MissingCredentials | Self::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
+            Self::NotSubscribed(_) | Self::SubscriptionBlocked(_) | Self::NoEndpoint(_) => {
+                StatusCode::FORBIDDEN
+            }
+            Self::AppThrottled { .. } | Self::QuotaExhausted { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+        }
+    }
+
+    /// The WSO2 error code.
+    pub fn code(&self) -> u32 {
+        match self {
+            Self::NotFound(_) => 404,
+            Self::MethodNotAllowed => 405,
+            Self::ApiBlocked => 700700,
+            Self::MissingCredentials => 900902,
+            Self::InvalidCredentials(_) | Self::NoEndpoint(_) => 900901,
+            Self::NotSubscribed(_) => 900908,
+            Self::SubscriptionBlocked(_) => 900907,
+            Self::AppThrottled { .. } => 900803,
+            Self::QuotaExhausted { .. } => 900804,
+            Self::BackendUnreachable(_) => 101503,
+        }
+    }
+
+    /// The short message.
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "Not Found",
+            Self::MethodNotAllowed => "Method Not Allowed",
+            Self::ApiBlocked => "API blocked",
+            Self::MissingCredentials => "Missing Credentials",
+            Self::InvalidCredentials(_) | Self::NoEndpoint(_) => "Invalid Credentials",
+            Self::NotSubscribed(_) => "Resource forbidden",
+            Self::SubscriptionBlocked(_) => "The requested API is temporarily blocked",
+            Self::AppThrottled { .. } | Self::QuotaExhausted { .. } => "Message throttled out",
+            Self::BackendUnreachable(_) => "Error connecting to the back end",
+        }
+    }
+
+    /// The longer explanation.
+    pub fn description(&self) -> String {
+        match self {
+            Self::NotFound(d)
+            | Self::InvalidCredentials(d)
+            | Self::NotSubscribed(d)
+            | Self::SubscriptionBlocked(d)
+            | Self::NoEndpoint(d)
+            | Self::BackendUnreachable(d) => d.clone(),
+            Self::MethodNotAllowed => {
+                "SSE topics are subscribe-only: open the stream with GET".to_string()
+            }
+            Self::ApiBlocked => "This API has been blocked temporarily. Please try again later \
+                 or contact the system administrators."
+                .to_string(),
+            Self::MissingCredentials => "Invalid Credentials. Make sure your API invocation call \
+                 has a header: 'Authorization: Bearer ACCESS_TOKEN' or an 'access_token' query \
+                 parameter"
+                .to_string(),
+            Self::AppThrottled {
+                retry_after,
+                per_minute,
+            } => format!(
+                "You have exceeded your quota: the application's policy allows {per_minute} \
+                 connection requests per minute. Try again in {retry_after} s."
+            ),
+            Self::QuotaExhausted { retry_after } => format!(
+                "You have exceeded your quota: the subscription's event quota is used up. Try \
+                 again in {retry_after} s."
+            ),
+        }
+    }
+}
+
+impl IntoResponse for Reject {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::QuotaExhausted { retry_after } = self {
+            return (
+                status,
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/event-stream"),
+                    ),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                    (header::RETRY_AFTER, HeaderValue::from(retry_after)),
+                ],
+                THROTTLED_BODY,
+            )
+                .into_response();
+        }
+        let body = serde_json::json!({
+            "code": self.code(),
+            "message": self.message(),
+            "description": self.description(),
+        });
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::MissingCredentials => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"streamgate\""),
+                );
+            }
+            Self::InvalidCredentials(why) => {
+                let value = format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    why.replace(['"', '\\'], "'")
+                );
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_str(&value).unwrap_or_else(|_| {
+                        HeaderValue::from_static("Bearer error=\"invalid_token\"")
+                    }),
+                );
+            }
+            Self::AppThrottled { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            Self::MethodNotAllowed => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("GET, OPTIONS"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

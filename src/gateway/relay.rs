@@ -1,0 +1,293 @@
+//! The relay: one client stream fed from one backend response. Forwards each chunk as it
+//! arrives while the SSE counter meters events, writes heartbeats only between events, and
+//! ends the stream, with a final comment saying why, when quota, rights or the gateway end.
+//! Dropping it (the client left) drops the backend response, which closes that connection.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
+
+use crate::catalog::now_millis;
+use crate::control::Control;
+use crate::sse::{self, EventCounter};
+use crate::telemetry::{Metrics, Telemetry, TrafficEvent};
+
+use super::access::Rights;
+use super::meter::EventWindow;
+
+/// What the gateway writes on an idle stream: a comment a client ignores.
+const HEARTBEAT: &[u8] = b": heartbeat\n\n";
+/// A deadline that never comes, for streams without a token.
+const FAR_FUTURE: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// A stream's event quota: the subscription's window and the plan, for the final comment.
+pub(crate) struct Metering {
+    /// The subscription's window, shared with its other streams.
+    pub window: Arc<EventWindow>,
+    /// E.g. `plan Gold10 (10 events / 1 min)`.
+    pub plan: String,
+}
+
+/// What woke a relay up.
+enum Wake {
+    /// The gateway is shutting down.
+    Stop,
+    /// The view changed (`false`: control is gone).
+    View(bool),
+    /// The token expired.
+    Expired,
+    /// The backend sent a chunk, failed or ended.
+    Upstream(Option<reqwest::Result<Bytes>>),
+    /// Nothing was written for a heartbeat interval.
+    Idle,
+}
+
+/// Everything a relay is built from.
+pub(crate) struct RelayParts {
+    /// The backend's body.
+    pub upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    /// The quota, if the subscription's plan has one.
+    pub metering: Option<Metering>,
+    /// Events delivered for this stream's API and application.
+    pub api_events: Arc<AtomicU64>,
+    /// Where to report.
+    pub telemetry: Telemetry,
+    /// The stream's number in traffic events.
+    pub stream_id: u64,
+    /// Idle time before a heartbeat.
+    pub heartbeat: Duration,
+    /// When the token expires (seconds since the epoch), if there is one.
+    pub token_exp: Option<i64>,
+    /// What the stream was admitted on.
+    pub rights: Rights,
+    /// To read the current view.
+    pub control: Control,
+    /// Bumped on every view change.
+    pub view_rx: watch::Receiver<u64>,
+    /// Turns true when the gateway shuts down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// One live stream.
+pub(crate) struct Relay {
+    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    counter: EventCounter,
+    /// Offsets where events end in the chunk being metered (reused, so no allocation).
+    ends: Vec<usize>,
+    /// Whether what the client got so far ends between events.
+    at_boundary: bool,
+    /// The last byte the client got.
+    last_byte: Option<u8>,
+    metering: Option<Metering>,
+    api_events: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
+    telemetry: Telemetry,
+    stream_id: u64,
+    delivered: u64,
+    heartbeat: Duration,
+    idle: std::pin::Pin<Box<Sleep>>,
+    expiry: std::pin::Pin<Box<Sleep>>,
+    rights: Rights,
+    control: Control,
+    view_rx: watch::Receiver<u64>,
+    shutdown: watch::Receiver<bool>,
+    /// Bytes to hand out before anything else (a cut chunk and a final comment).
+    pending: VecDeque<Bytes>,
+    done: bool,
+    reason: String,
+}
+
+impl Relay {
+    /// Starts a relay; counts the stream as open until it is dropped.
+    pub(crate) fn new(parts: RelayParts) -> Self {
+        let metrics = parts.telemetry.metrics().clone();
+        metrics.open_streams.fetch_add(1, Ordering::Relaxed);
+        metrics.streams_total.fetch_add(1, Ordering::Relaxed);
+        let expiry = match parts.token_exp {
+            Some(exp) => {
+                let left = exp.saturating_mul(1000).saturating_sub(now_millis()).max(0);
+                Instant::now() + Duration::from_millis(u64::try_from(left).unwrap_or(0))
+            }
+            None => Instant::now() + FAR_FUTURE,
+        };
+        Self {
+            upstream: parts.upstream,
+            counter: EventCounter::new(),
+            ends: Vec::new(),
+            at_boundary: true,
+            last_byte: None,
+            metering: parts.metering,
+            api_events: parts.api_events,
+            metrics,
+            telemetry: parts.telemetry,
+            stream_id: parts.stream_id,
+            delivered: 0,
+            heartbeat: parts.heartbeat,
+            idle: Box::pin(tokio::time::sleep(parts.heartbeat)),
+            expiry: Box::pin(tokio::time::sleep_until(expiry)),
+            rights: parts.rights,
+            control: parts.control,
+            view_rx: parts.view_rx,
+            shutdown: parts.shutdown,
+            pending: VecDeque::with_capacity(2),
+            done: false,
+            reason: "client left".to_string(),
+        }
+    }
+
+    /// The client's body: the relay as a stream of chunks.
+    pub(crate) fn into_stream(
+        self,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static
+    {
+        futures_util::stream::unfold(self, |mut relay| async move {
+            let chunk = relay.next_chunk().await?;
+            Some((Ok(chunk), relay))
+        })
+    }
+
+    /// The next bytes for the client, or `None` when the stream is over.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(bytes) = self.pending.pop_front() {
+                return Some(bytes);
+            }
+            if self.done {
+                return None;
+            }
+            let wake = tokio::select! {
+                biased;
+                _ = async { self.shutdown.wait_for(|stopping| *stopping).await.is_ok() } => {
+                    Wake::Stop
+                }
+                changed = self.view_rx.changed() => Wake::View(changed.is_ok()),
+                () = &mut self.expiry => Wake::Expired,
+                item = self.upstream.next() => Wake::Upstream(item),
+                () = &mut self.idle => Wake::Idle,
+            };
+            match wake {
+                Wake::Stop | Wake::View(false) => self.close("gateway shutting down".to_string()),
+                Wake::View(true) => {
+                    if let Some(why) = self.rights.lost(&self.control.view()) {
+                        self.close(why);
+                    }
+                }
+                Wake::Expired => self.close("the access token expired".to_string()),
+                Wake::Upstream(Some(Ok(chunk))) => {
+                    self.idle.as_mut().reset(Instant::now() + self.heartbeat);
+                    self.forward(chunk);
+                }
+                Wake::Upstream(Some(Err(_))) => {
+                    self.metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
+                    self.close("the backend connection failed".to_string());
+                }
+                Wake::Upstream(None) => {
+                    self.done = true;
+                    self.reason = "the backend ended the stream".to_string();
+                }
+                Wake::Idle => {
+                    self.idle.as_mut().reset(Instant::now() + self.heartbeat);
+                    // Never inside an event: a blank line there would dispatch it early.
+                    if self.at_boundary {
+                        self.pending.push_back(Bytes::from_static(HEARTBEAT));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Meters a backend chunk and queues what may be forwarded of it.
+    fn forward(&mut self, chunk: Bytes) {
+        let Some(metering) = &self.metering else {
+            let n = self.counter.count_events(&chunk) as u64;
+            self.count(n);
+            self.queue_whole(chunk);
+            return;
+        };
+        let window = metering.window.clone();
+        self.ends.clear();
+        let mut pos = 0;
+        while let Some(end) = self.counter.next_dispatch(&chunk, pos) {
+            self.ends.push(end);
+            pos = end;
+        }
+        let n = self.ends.len() as u64;
+        if n == 0 {
+            self.queue_whole(chunk);
+            return;
+        }
+        let now = now_millis();
+        let granted = window.reserve(n, now);
+        self.count(granted);
+        if granted == n && window.remaining(now) > 0 {
+            self.queue_whole(chunk);
+            return;
+        }
+        // Forward exactly up to the end of the last granted event, then stop.
+        let granted = usize::try_from(granted).unwrap_or(0);
+        if let Some(&cut) = granted.checked_sub(1).and_then(|i| self.ends.get(i)) {
+            self.at_boundary = true;
+            self.last_byte = cut.checked_sub(1).and_then(|i| chunk.get(i)).copied();
+            self.pending.push_back(chunk.slice(..cut));
+        }
+        let wait = (window.millis_until_reset(now) + 999) / 1000;
+        let plan = self
+            .metering
+            .as_ref()
+            .map(|m| m.plan.as_str())
+            .unwrap_or("");
+        self.close(format!("quota exhausted: {plan}; try again in {wait} s"));
+    }
+
+    fn queue_whole(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        self.at_boundary = self.counter.at_event_boundary();
+        self.last_byte = chunk.last().copied();
+        self.pending.push_back(chunk);
+    }
+
+    fn count(&mut self, n: u64) {
+        if n > 0 {
+            self.delivered += n;
+            self.api_events.fetch_add(n, Ordering::Relaxed);
+            self.metrics.events_total.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Ends the stream with a final comment saying why. Inside an event the comment goes
+    /// on its own line without the blank line, so the partial event is never dispatched.
+    fn close(&mut self, why: String) {
+        let text = why.replace(['\r', '\n'], " ");
+        let comment = if self.at_boundary {
+            sse::comment(&text)
+        } else if matches!(self.last_byte, Some(b'\n' | b'\r')) {
+            Bytes::from(format!(": {text}\n"))
+        } else {
+            Bytes::from(format!("\n: {text}\n"))
+        };
+        self.pending.push_back(comment);
+        self.done = true;
+        self.reason = why;
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.metrics.open_streams.fetch_sub(1, Ordering::Relaxed);
+        self.telemetry.report(TrafficEvent::Closed {
+            stream_id: self.stream_id,
+            events: self.delivered,
+            reason: std::mem::take(&mut self.reason),
+            at: now_millis(),
+        });
+    }
+}

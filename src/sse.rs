@@ -1,0 +1,1194 @@
+//! Incremental Server-Sent Events (`text/event-stream`) parsing and writing.
+//!
+//! This module implements the stream interpretation rules of the WHATWG HTML
+//! specification ("Server-sent events", section 9.2.6) for three audiences:
+//!
+//! * [`EventCounter`] — the gateway's hot-path metering scanner. It keeps a few
+//!   bytes of line state, never allocates and never copies payload bytes. It
+//!   reports the byte offset at which each *dispatched* event ends, so the
+//!   gateway can forward exactly up to the end of the N-th event and stop
+//!   (quota enforcement with zero overshoot).
+//! * [`Parser`] — a full incremental parser for clients (tests, the benchmark
+//!   client, the terminal UI) producing [`Event`]s and comment [`Item`]s.
+//! * [`comment`] and [`event_bytes`] — small helpers for writing well-formed
+//!   event-stream output.
+//!
+//! Both parsers accept input in arbitrary chunks: a line, a multi-byte UTF-8
+//! character, the byte order mark or a CRLF pair may be split anywhere between
+//! two chunks and the result is the same as if the whole stream had been fed at
+//! once (except for the one documented offset rule of
+//! [`EventCounter::next_dispatch`] for a CRLF split between chunks).
+//!
+//! Stream rules implemented (identically by both parsers):
+//!
+//! * Lines end in LF, CRLF or a lone CR. A CR at the end of one chunk followed
+//!   by an LF at the start of the next is a single line end.
+//! * One leading UTF-8 byte order mark (`EF BB BF`) at the start of the stream
+//!   is ignored.
+//! * A line starting with `:` is a comment. Other lines are `name: value`
+//!   fields; a single space after the first colon is removed and a line
+//!   without a colon is a field with an empty value.
+//! * `data` appends to the data buffer (several data lines are joined by LF),
+//!   `event` sets the event type, `id` sets the last event ID unless the value
+//!   contains NUL, `retry` sets the reconnection time if the value consists of
+//!   ASCII digits only. Unknown fields are ignored.
+//! * A blank line dispatches the event, unless no `data` line was seen since
+//!   the previous blank line; then the buffers are reset and nothing is
+//!   dispatched.
+//! * An event that is not terminated by a blank line at the end of the stream
+//!   is never dispatched.
+
+use std::mem;
+
+use bytes::Bytes;
+
+/// The UTF-8 encoding of U+FEFF BYTE ORDER MARK.
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// The only field name that [`EventCounter`] needs to recognise.
+const DATA: &[u8; 4] = b"data";
+
+/// Progress of byte order mark detection at the start of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum BomState {
+    /// Still at the start of the stream; this many BOM bytes matched so far.
+    #[default]
+    Start,
+    /// Matched one BOM byte (`EF`).
+    One,
+    /// Matched two BOM bytes (`EF BB`).
+    Two,
+    /// BOM detection is over (a BOM was skipped or the stream had none).
+    Done,
+}
+
+impl BomState {
+    /// Number of BOM bytes matched (and held back) so far.
+    const fn matched(self) -> usize {
+        match self {
+            Self::Start | Self::Done => 0,
+            Self::One => 1,
+            Self::Two => 2,
+        }
+    }
+
+    /// Advances BOM detection over `chunk[from..]`.
+    ///
+    /// Returns the index of the first byte that is stream content, and the
+    /// number of previously held-back BOM prefix bytes that turned out not to
+    /// be a BOM and therefore belong to the first line (`0` if none). While
+    /// the state is still undecided at the end of the chunk, the returned
+    /// index equals `chunk.len()`.
+    fn advance(&mut self, chunk: &[u8], from: usize) -> (usize, usize) {
+        let mut i = from;
+        while let Some(&byte) = chunk.get(i) {
+            let matched = self.matched();
+            if BOM.get(matched) != Some(&byte) {
+                *self = Self::Done;
+                return (i, matched);
+            }
+            i += 1;
+            *self = match self {
+                Self::Start => Self::One,
+                Self::One => Self::Two,
+                Self::Two | Self::Done => Self::Done,
+            };
+            if *self == Self::Done {
+                return (i, 0);
+            }
+        }
+        (i, 0)
+    }
+}
+
+/// Finds the first CR or LF in `hay`.
+///
+/// Scans eight bytes at a time (SWAR): for each word it computes a mask of
+/// bytes equal to LF or CR with the classic "has zero byte" trick. The lowest
+/// flagged byte of that trick is always exact (false positives can only occur
+/// above a genuine match), so the first match is found correctly.
+fn find_eol(hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LF: u64 = LO * b'\n' as u64;
+    const CR: u64 = LO * b'\r' as u64;
+
+    let (words, tail) = hay.as_chunks::<8>();
+    for (k, word) in words.iter().enumerate() {
+        let x = u64::from_le_bytes(*word);
+        let lf = x ^ LF;
+        let cr = x ^ CR;
+        let mask = ((lf.wrapping_sub(LO) & !lf) | (cr.wrapping_sub(LO) & !cr)) & HI;
+        if mask != 0 {
+            return Some(k * 8 + (mask.trailing_zeros() / 8) as usize);
+        }
+    }
+    let base = words.len() * 8;
+    tail.iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map(|p| base + p)
+}
+
+/// Consumes the line terminator at `chunk[eol]` (which must be CR or LF).
+///
+/// Returns the index just past it: past the LF of a CRLF pair if both are in
+/// the chunk, otherwise just past the single byte. The second value is `true`
+/// if the chunk ends right after a CR, in which case an LF at the start of the
+/// next chunk belongs to this line end and must be skipped.
+fn consume_eol(chunk: &[u8], eol: usize) -> (usize, bool) {
+    let next = eol + 1;
+    if chunk.get(eol) != Some(&b'\r') {
+        return (next, false);
+    }
+    match chunk.get(next) {
+        Some(b'\n') => (next + 1, false),
+        Some(_) => (next, false),
+        None => (next, true),
+    }
+}
+
+/// Removes a single leading space, as the spec does for field values.
+fn strip_one_space(value: &[u8]) -> &[u8] {
+    value.strip_prefix(b" ").unwrap_or(value)
+}
+
+/// Parses a `retry` value: ASCII digits only (at least one). Values that do
+/// not fit in a `u64` are ignored like any other invalid value.
+fn parse_retry(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    value.iter().try_fold(0u64, |ms, &digit| {
+        ms.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+    })
+}
+
+/// What [`EventCounter`] knows about the line it is currently inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum LineKind {
+    /// No byte of the current line has been seen yet.
+    #[default]
+    Start,
+    /// The line so far is this many bytes (1 to 4) of `data`.
+    DataPrefix(u8),
+    /// A `data` field line (`data:` seen).
+    Data,
+    /// A comment line (starts with `:`).
+    Comment,
+    /// Any other field line.
+    Field,
+}
+
+/// Allocation-free scanner that finds where dispatched events end.
+///
+/// The counter tracks only line state (a handful of bytes), so it can meter a
+/// stream of any size without buffering or copying it. An event is counted
+/// exactly when the spec would dispatch it: at a blank line, if at least one
+/// `data` field line was seen since the previous blank line. Comment lines
+/// (`: heartbeat`) and blocks without data (`id: 7` + blank line) are never
+/// counted.
+///
+/// Typical quota enforcement, forwarding exactly `quota` events:
+///
+/// ```
+/// use streamgate::sse::EventCounter;
+///
+/// let mut counter = EventCounter::new();
+/// let chunk = b"data: a\n\n: ping\n\ndata: b\r\n\r\ndata: c\n\n";
+/// let (quota, mut count, mut pos) = (2, 0, 0);
+/// let mut forward = &chunk[..];
+/// while let Some(end) = counter.next_dispatch(chunk, pos) {
+///     count += 1;
+///     pos = end;
+///     if count == quota {
+///         forward = &chunk[..end];
+///         break;
+///     }
+/// }
+/// assert_eq!(forward, b"data: a\n\n: ping\n\ndata: b\r\n\r\n");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct EventCounter {
+    /// Byte order mark detection at the start of the stream.
+    bom: BomState,
+    /// Classification of the current (possibly incomplete) line.
+    line: LineKind,
+    /// A `data` line was seen since the last blank line.
+    has_data: bool,
+    /// A non-comment field line was seen since the last blank line.
+    has_fields: bool,
+    /// The previous chunk ended with CR: an LF at the start of the next chunk
+    /// completes that line end.
+    skip_lf: bool,
+}
+
+impl EventCounter {
+    /// Creates a counter positioned at the start of a stream.
+    pub const fn new() -> Self {
+        Self {
+            bom: BomState::Start,
+            line: LineKind::Start,
+            has_data: false,
+            has_fields: false,
+            skip_lf: false,
+        }
+    }
+
+    /// Scans `chunk[from..]` for the next blank line that dispatches an event.
+    ///
+    /// Returns the offset in `chunk` (not relative to `from`) just past the
+    /// line terminator of the dispatching blank line, or `None` if the chunk
+    /// ended first; all line state is kept for the next call.
+    ///
+    /// Offsets at chunk boundaries:
+    ///
+    /// * For an LF or a CRLF terminator inside the chunk, the offset is just
+    ///   past the LF.
+    /// * For a lone CR the offset is just past the CR. If the CR is the last
+    ///   byte of the chunk, the offset is `chunk.len()`: the event is already
+    ///   complete, and an LF at the start of the next chunk is swallowed as the
+    ///   second half of the same CRLF line end (it is not another blank line).
+    ///   Forwarding `chunk[..offset]` therefore always yields a stream prefix
+    ///   in which the event is complete for any conforming client.
+    ///
+    /// Call it with `from = 0` for each new chunk and, after `Some(end)`,
+    /// again with `from = end` on the same chunk. Every byte of the stream
+    /// must be scanned exactly once and in order; a `from` beyond the chunk
+    /// returns `None` without changing state.
+    pub fn next_dispatch(&mut self, chunk: &[u8], from: usize) -> Option<usize> {
+        let len = chunk.len();
+        let mut i = from;
+        if i >= len {
+            return None;
+        }
+        if self.bom != BomState::Done {
+            let (next, held) = self.bom.advance(chunk, i);
+            if held > 0 {
+                // The held-back bytes were not a BOM: they start a line whose
+                // name is neither `data` nor a comment.
+                self.line = LineKind::Field;
+            }
+            i = next;
+        }
+        if self.skip_lf && i < len {
+            self.skip_lf = false;
+            if chunk[i] == b'\n' {
+                i += 1;
+            }
+        }
+        while let Some(&byte) = chunk.get(i) {
+            match self.line {
+                LineKind::Data | LineKind::Comment | LineKind::Field => {
+                    let p = find_eol(&chunk[i..])?;
+                    if let Some(end) = self.end_line(chunk, i + p, &mut i) {
+                        return Some(end);
+                    }
+                }
+                LineKind::Start => {
+                    self.line = match byte {
+                        b'\n' | b'\r' => {
+                            if let Some(end) = self.end_line(chunk, i, &mut i) {
+                                return Some(end);
+                            }
+                            continue;
+                        }
+                        b':' => LineKind::Comment,
+                        // Fast path: the whole field name is in this chunk.
+                        b'd' if chunk[i..].starts_with(DATA) => {
+                            self.line = LineKind::DataPrefix(4);
+                            i += DATA.len();
+                            continue;
+                        }
+                        b'd' => LineKind::DataPrefix(1),
+                        _ => LineKind::Field,
+                    };
+                    i += 1;
+                }
+                LineKind::DataPrefix(n) => {
+                    self.line = match byte {
+                        b'\n' | b'\r' => {
+                            if let Some(end) = self.end_line(chunk, i, &mut i) {
+                                return Some(end);
+                            }
+                            continue;
+                        }
+                        b':' if n == 4 => LineKind::Data,
+                        _ if DATA.get(usize::from(n)) == Some(&byte) => LineKind::DataPrefix(n + 1),
+                        _ => LineKind::Field,
+                    };
+                    i += 1;
+                }
+            }
+        }
+        None
+    }
+
+    /// Ends the current line at the terminator `chunk[eol]`, advancing `*pos`
+    /// past the terminator. Returns `Some(*pos)` if the line dispatched an
+    /// event.
+    fn end_line(&mut self, chunk: &[u8], eol: usize, pos: &mut usize) -> Option<usize> {
+        let dispatch = match self.line {
+            LineKind::Start => {
+                let dispatch = self.has_data;
+                self.has_data = false;
+                self.has_fields = false;
+                dispatch
+            }
+            LineKind::Data | LineKind::DataPrefix(4) => {
+                self.has_data = true;
+                self.has_fields = true;
+                false
+            }
+            LineKind::Field | LineKind::DataPrefix(_) => {
+                self.has_fields = true;
+                false
+            }
+            LineKind::Comment => false,
+        };
+        self.line = LineKind::Start;
+        let (next, skip_lf) = consume_eol(chunk, eol);
+        self.skip_lf = skip_lf;
+        *pos = next;
+        dispatch.then_some(next)
+    }
+
+    /// Scans a whole chunk and returns how many events were dispatched in it.
+    pub fn count_events(&mut self, chunk: &[u8]) -> usize {
+        let mut count = 0;
+        let mut pos = 0;
+        while let Some(end) = self.next_dispatch(chunk, pos) {
+            count += 1;
+            pos = end;
+        }
+        count
+    }
+
+    /// Returns `true` if the stream scanned so far ends between events.
+    ///
+    /// That is: at the start of a line, with no field line (`data`, `event`,
+    /// `id`, `retry` or unknown) pending since the last blank line. Only then
+    /// may a writer inject a blank-line-terminated block such as
+    /// [`comment`] (for example a heartbeat) without altering the upstream
+    /// events: a blank line in the middle of an event would dispatch or
+    /// reset it. Pending comment lines do not matter.
+    ///
+    /// After a chunk ending in CR this returns `true` even though an LF may
+    /// follow in the next chunk; a client then just sees an extra blank line
+    /// after the injected block, which has no effect.
+    pub fn at_event_boundary(&self) -> bool {
+        self.line == LineKind::Start
+            && !self.has_fields
+            && matches!(self.bom, BomState::Start | BomState::Done)
+    }
+}
+
+/// A dispatched event.
+///
+/// `id` and `retry` describe the fields present in this event's block; the
+/// spec's persistent "last event ID" is available from
+/// [`Parser::last_event_id`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Event {
+    /// Value of the last valid `id` field in this event's block, if any (may
+    /// be empty: `id:` resets the last event ID). Ids containing NUL are
+    /// ignored.
+    pub id: Option<String>,
+    /// Event type from the last `event` field, or `None` if absent or empty
+    /// (which clients treat as `message`).
+    pub event: Option<String>,
+    /// The `data` field values joined by LF.
+    pub data: String,
+    /// Value of the last valid `retry` field in this event's block, in
+    /// milliseconds.
+    pub retry: Option<u64>,
+}
+
+/// One item produced by [`Parser`], in stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// A dispatched event.
+    Event(Event),
+    /// A comment line: the text after the `:`, with a single leading space
+    /// removed (`": quota exhausted"` yields `"quota exhausted"`).
+    Comment(String),
+}
+
+/// Incremental parser producing complete events and comments.
+///
+/// Feed chunks of any size with [`Parser::feed`], [`Parser::push`] or
+/// [`Parser::push_items`]. Invalid UTF-8 is replaced by U+FFFD (per line, which
+/// equals decoding the whole stream); the parser never panics on input.
+///
+/// The parser buffers at most one incomplete line between chunks.
+///
+/// ```
+/// use streamgate::sse::{Event, Parser};
+///
+/// let mut parser = Parser::new();
+/// assert!(parser.push(b"id: 1\ndata: hel").is_empty());
+/// let events = parser.push(b"lo\ndata: world\n\n");
+/// assert_eq!(
+///     events,
+///     [Event { id: Some("1".into()), event: None, data: "hello\nworld".into(), retry: None }]
+/// );
+/// assert_eq!(parser.last_event_id(), "1");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Parser {
+    /// Byte order mark detection at the start of the stream.
+    bom: BomState,
+    /// Bytes of the current line carried over from previous chunks.
+    line: Vec<u8>,
+    /// The previous chunk ended with CR.
+    skip_lf: bool,
+    /// Data buffer (without the spec's trailing LF).
+    data: String,
+    /// A `data` line was seen since the last blank line.
+    has_data: bool,
+    /// Event type buffer.
+    event_type: String,
+    /// Last valid `id` field of the current block.
+    block_id: Option<String>,
+    /// Last valid `retry` field of the current block.
+    block_retry: Option<u64>,
+    /// The spec's "last event ID buffer" (persists across events).
+    id_buffer: String,
+    /// The spec's "last event ID string", updated at every blank line.
+    last_event_id: String,
+    /// Latest reconnection time set by a `retry` field.
+    retry: Option<u64>,
+}
+
+impl Parser {
+    /// Creates a parser positioned at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses `chunk` and appends every completed event and comment to `out`.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Item>) {
+        let len = chunk.len();
+        let mut i = 0;
+        if self.bom != BomState::Done {
+            let (next, held) = self.bom.advance(chunk, 0);
+            self.line.extend_from_slice(&BOM[..held]);
+            i = next;
+        }
+        if self.skip_lf && i < len {
+            self.skip_lf = false;
+            if chunk[i] == b'\n' {
+                i += 1;
+            }
+        }
+        while i < len {
+            let rest = &chunk[i..];
+            let Some(p) = find_eol(rest) else {
+                self.line.extend_from_slice(rest);
+                return;
+            };
+            let eol = i + p;
+            if self.line.is_empty() {
+                self.process_line(&chunk[i..eol], out);
+            } else {
+                self.line.extend_from_slice(&chunk[i..eol]);
+                let mut line = mem::take(&mut self.line);
+                self.process_line(&line, out);
+                line.clear();
+                self.line = line;
+            }
+            let (next, skip_lf) = consume_eol(chunk, eol);
+            self.skip_lf = skip_lf;
+            i = next;
+        }
+    }
+
+    /// Parses `chunk` and returns the events it completed (comments are
+    /// dropped; use [`Parser::push_items`] to see them).
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<Event> {
+        let mut items = Vec::new();
+        self.feed(chunk, &mut items);
+        items
+            .into_iter()
+            .filter_map(|item| match item {
+                Item::Event(event) => Some(event),
+                Item::Comment(_) => None,
+            })
+            .collect()
+    }
+
+    /// Parses `chunk` and returns the events and comments it completed.
+    pub fn push_items(&mut self, chunk: &[u8]) -> Vec<Item> {
+        let mut items = Vec::new();
+        self.feed(chunk, &mut items);
+        items
+    }
+
+    /// The spec's "last event ID string": the value of the most recent valid
+    /// `id` field that was followed by a blank line (whether or not an event
+    /// was dispatched). Persists across events; empty initially. This is what
+    /// a client sends as `Last-Event-ID` when reconnecting.
+    pub fn last_event_id(&self) -> &str {
+        &self.last_event_id
+    }
+
+    /// The most recent reconnection time in milliseconds set by a valid
+    /// `retry` field (applied immediately, even without a dispatch).
+    pub const fn retry(&self) -> Option<u64> {
+        self.retry
+    }
+
+    /// Handles one complete line (without its terminator).
+    fn process_line(&mut self, line: &[u8], out: &mut Vec<Item>) {
+        if line.is_empty() {
+            self.dispatch(out);
+            return;
+        }
+        if let Some(text) = line.strip_prefix(b":") {
+            let text = String::from_utf8_lossy(strip_one_space(text)).into_owned();
+            out.push(Item::Comment(text));
+            return;
+        }
+        let (name, value) = match line.iter().position(|&b| b == b':') {
+            Some(colon) => (&line[..colon], strip_one_space(&line[colon + 1..])),
+            None => (line, &[][..]),
+        };
+        match name {
+            b"data" => {
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.has_data = true;
+                self.data.push_str(&String::from_utf8_lossy(value));
+            }
+            b"event" => {
+                self.event_type.clear();
+                self.event_type.push_str(&String::from_utf8_lossy(value));
+            }
+            // An id containing NUL is ignored.
+            b"id" if !value.contains(&0) => {
+                let id = String::from_utf8_lossy(value).into_owned();
+                self.id_buffer.clone_from(&id);
+                self.block_id = Some(id);
+            }
+            b"retry" => {
+                let ms = parse_retry(value);
+                if ms.is_some() {
+                    self.retry = ms;
+                    self.block_retry = ms;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Handles a blank line: dispatches the pending event, if it has data.
+    fn dispatch(&mut self, out: &mut Vec<Item>) {
+        if self.last_event_id != self.id_buffer {
+            self.last_event_id.clone_from(&self.id_buffer);
+        }
+        let block_id = self.block_id.take();
+        let block_retry = self.block_retry.take();
+        if !mem::take(&mut self.has_data) {
+            self.event_type.clear();
+            return;
+        }
+        let event_type = mem::take(&mut self.event_type);
+        out.push(Item::Event(Event {
+            id: block_id,
+            event: (!event_type.is_empty()).then_some(event_type),
+            data: mem::take(&mut self.data),
+            retry: block_retry,
+        }));
+    }
+}
+
+/// Splits `text` at every CRLF, CR or LF (an empty text yields one empty line;
+/// a trailing line end yields a trailing empty line).
+fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\r', '\n']) {
+            Some(p) => {
+                let skip = if current[p..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
+                rest = Some(&current[p + skip..]);
+                Some(&current[..p])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
+/// Encodes a comment block: `": text\n\n"` (just `":\n\n"` for empty text).
+///
+/// Line breaks (CRLF, CR, LF) in `text` are replaced by a single space so the
+/// result is always one comment line followed by a blank line. The blank line
+/// makes the block self-contained, so it must only be written at an event
+/// boundary (see [`EventCounter::at_event_boundary`]).
+pub fn comment(text: &str) -> Bytes {
+    let mut out = String::with_capacity(text.len() + 4);
+    out.push(':');
+    if !text.is_empty() {
+        out.push(' ');
+        for (k, line) in split_lines(text).enumerate() {
+            if k > 0 {
+                out.push(' ');
+            }
+            out.push_str(line);
+        }
+    }
+    out.push_str("\n\n");
+    Bytes::from(out)
+}
+
+/// Encodes an event: an optional `id` line, one `data` line per line of
+/// `data`, and the terminating blank line.
+///
+/// `data` is split at CRLF, CR and LF; a client joins the lines with LF, so the
+/// data round-trips exactly when it contains no CR. CR and LF characters are
+/// removed from `id` (an id containing NUL is still written, and clients
+/// ignore it).
+///
+/// ```
+/// assert_eq!(
+///     streamgate::sse::event_bytes(Some("7"), "a\nb"),
+///     "id: 7\ndata: a\ndata: b\n\n"
+/// );
+/// ```
+pub fn event_bytes(id: Option<&str>, data: &str) -> String {
+    let mut out = String::with_capacity(data.len() + 16);
+    if let Some(id) = id {
+        out.push_str("id: ");
+        out.extend(id.chars().filter(|&c| c != '\r' && c != '\n'));
+        out.push('\n');
+    }
+    for line in split_lines(data) {
+        if line.is_empty() {
+            out.push_str("data:\n");
+        } else {
+            out.push_str("data: ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Parses `chunks` in order with a fresh parser.
+    fn parse_chunks(chunks: &[&[u8]]) -> (Vec<Item>, Parser) {
+        let mut parser = Parser::new();
+        let mut items = Vec::new();
+        for chunk in chunks {
+            parser.feed(chunk, &mut items);
+        }
+        (items, parser)
+    }
+
+    /// Parses `chunks` and keeps only the events.
+    fn events(chunks: &[&[u8]]) -> Vec<Event> {
+        parse_chunks(chunks)
+            .0
+            .into_iter()
+            .filter_map(|item| match item {
+                Item::Event(event) => Some(event),
+                Item::Comment(_) => None,
+            })
+            .collect()
+    }
+
+    /// Absolute end offsets reported by a fresh counter over `chunks`.
+    fn counter_offsets(chunks: &[&[u8]]) -> Vec<usize> {
+        let mut counter = EventCounter::new();
+        let mut offsets = Vec::new();
+        let mut base = 0;
+        for chunk in chunks {
+            let mut pos = 0;
+            while let Some(end) = counter.next_dispatch(chunk, pos) {
+                offsets.push(base + end);
+                pos = end;
+            }
+            base += chunk.len();
+        }
+        offsets
+    }
+
+    fn data_event(data: &str) -> Event {
+        Event {
+            data: data.to_owned(),
+            ..Event::default()
+        }
+    }
+
+    /// Checks parser events and counter offsets for the whole stream fed at
+    /// once and split at every single position.
+    fn check_all_splits(stream: &[u8], expected: &[Event], offsets: &[usize]) {
+        assert_eq!(events(&[stream]), expected, "whole stream");
+        assert_eq!(counter_offsets(&[stream]), offsets, "whole stream");
+        for cut in 0..=stream.len() {
+            let (a, b) = stream.split_at(cut);
+            assert_eq!(events(&[a, b]), expected, "cut at {cut}");
+            let got = counter_offsets(&[a, b]);
+            let want: Vec<usize> = offsets
+                .iter()
+                .map(|&end| {
+                    // A CRLF split between chunks ends the event after the CR.
+                    if cut + 1 == end && stream[end - 2] == b'\r' && stream[end - 1] == b'\n' {
+                        end - 1
+                    } else {
+                        end
+                    }
+                })
+                .collect();
+            assert_eq!(got, want, "cut at {cut}");
+        }
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(events(&bytes), expected, "byte by byte");
+    }
+
+    #[test]
+    fn lf_line_endings() {
+        check_all_splits(
+            b"data: a\n\ndata: b\n\n",
+            &[data_event("a"), data_event("b")],
+            &[9, 18],
+        );
+    }
+
+    #[test]
+    fn crlf_line_endings() {
+        check_all_splits(
+            b"data: a\r\n\r\ndata: b\r\n\r\n",
+            &[data_event("a"), data_event("b")],
+            &[11, 22],
+        );
+    }
+
+    #[test]
+    fn cr_line_endings() {
+        check_all_splits(
+            b"data: a\r\rdata: b\r\r",
+            &[data_event("a"), data_event("b")],
+            &[9, 18],
+        );
+    }
+
+    #[test]
+    fn mixed_line_endings() {
+        check_all_splits(
+            b"data: a\r\ndata: b\rdata: c\n\r\ndata: d\n\r",
+            &[data_event("a\nb\nc"), data_event("d")],
+            &[27, 36],
+        );
+    }
+
+    #[test]
+    fn crlf_split_across_chunks() {
+        let chunks: [&[u8]; 3] = [b"data: a\r", b"\n\r", b"\ndata: b\r\n\r\n"];
+        assert_eq!(events(&chunks), [data_event("a"), data_event("b")]);
+        assert_eq!(counter_offsets(&chunks), [10, 22]);
+    }
+
+    #[test]
+    fn cr_at_chunk_end_then_lf_is_one_line_end() {
+        // The dispatching CR is the last byte of the chunk: the counter
+        // reports the chunk end and swallows the LF of the next chunk instead
+        // of treating it as a second blank line.
+        let mut counter = EventCounter::new();
+        let first = b"data: a\r\n\r";
+        assert_eq!(counter.next_dispatch(first, 0), Some(first.len()));
+        assert_eq!(counter.next_dispatch(first, first.len()), None);
+        // The LF completes the CRLF; only the blank line after `data: b`
+        // dispatches the next event.
+        let second = b"\ndata: b\n\n";
+        assert_eq!(counter.next_dispatch(second, 0), Some(second.len()));
+
+        // A lone CR followed by LF in the next chunk is also one line end for
+        // the parser: no empty line between `data: a` and `data: b`.
+        let (items, _) = parse_chunks(&[b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]);
+        assert_eq!(items, [Item::Event(data_event("a\nb"))]);
+    }
+
+    #[test]
+    fn comments_not_counted_and_reported() {
+        let stream = b": hello\n\n:no space\n:\n\n:  two spaces\r\ndata: x\n\n";
+        let mut counter = EventCounter::new();
+        assert_eq!(counter.count_events(stream), 1);
+        let (items, _) = parse_chunks(&[stream]);
+        assert_eq!(
+            items,
+            [
+                Item::Comment("hello".into()),
+                Item::Comment("no space".into()),
+                Item::Comment(String::new()),
+                Item::Comment(" two spaces".into()),
+                Item::Event(data_event("x")),
+            ]
+        );
+        // A heartbeat-only stream dispatches nothing.
+        let heartbeats = ": ping\n\n".repeat(10);
+        assert_eq!(EventCounter::new().count_events(heartbeats.as_bytes()), 0);
+        assert!(events(&[heartbeats.as_bytes()]).is_empty());
+    }
+
+    #[test]
+    fn id_only_event_not_counted() {
+        let stream = b"id: 1\n\nevent: x\nretry: 5\n\nid: 2\ndata: d\n\n";
+        check_all_splits(
+            stream,
+            &[Event {
+                id: Some("2".into()),
+                data: "d".into(),
+                ..Event::default()
+            }],
+            &[stream.len()],
+        );
+        // The id of a block without data still becomes the last event ID.
+        let (items, parser) = parse_chunks(&[b"id: 1\n\n"]);
+        assert!(items.is_empty());
+        assert_eq!(parser.last_event_id(), "1");
+        assert_eq!(EventCounter::new().count_events(b"id: 1\n\n"), 0);
+    }
+
+    #[test]
+    fn last_event_id_persists_and_resets() {
+        let mut parser = Parser::new();
+        assert_eq!(parser.last_event_id(), "");
+        let out = parser.push(b"id: 5\ndata: a\n\ndata: b\n\n");
+        assert_eq!(out[0].id.as_deref(), Some("5"));
+        assert_eq!(out[1].id, None);
+        assert_eq!(parser.last_event_id(), "5");
+        // An id without a following blank line is not yet the last event ID.
+        parser.push(b"id: 6\n");
+        assert_eq!(parser.last_event_id(), "5");
+        parser.push(b"\n");
+        assert_eq!(parser.last_event_id(), "6");
+        // `id` with an empty value resets it.
+        let out = parser.push(b"id\ndata: c\n\n");
+        assert_eq!(out[0].id.as_deref(), Some(""));
+        assert_eq!(parser.last_event_id(), "");
+    }
+
+    #[test]
+    fn id_with_nul_ignored() {
+        let mut parser = Parser::new();
+        let out = parser.push(b"id: 1\n\nid: a\0b\ndata: x\n\n");
+        assert_eq!(out, [data_event("x")]);
+        assert_eq!(parser.last_event_id(), "1");
+    }
+
+    #[test]
+    fn data_joined_with_lf() {
+        check_all_splits(
+            b"data: a\ndata:\ndata: c\ndata\n\n",
+            &[data_event("a\n\nc\n")],
+            &[28],
+        );
+    }
+
+    #[test]
+    fn single_leading_space_removed() {
+        let stream = b"data:a\n\ndata: b\n\ndata:  c\n\ndata: d \n\nevent:  e\ndata: \n\n";
+        let out = events(&[stream]);
+        assert_eq!(
+            out,
+            [
+                data_event("a"),
+                data_event("b"),
+                data_event(" c"),
+                data_event("d "),
+                Event {
+                    event: Some(" e".into()),
+                    ..Event::default()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn line_without_colon_is_field_with_empty_value() {
+        // `data` alone is a data line with an empty value: the event is
+        // dispatched with empty data.
+        check_all_splits(b"data\n\n", &[data_event("")], &[6]);
+        check_all_splits(b"data\r\n\r\n", &[data_event("")], &[8]);
+        // Other names without colon, and prefixes/extensions of `data`, are not
+        // data lines.
+        let stream = b"dat\n\ndatax\n\nDATA\n\nd\n\n datab\n\nevent\ndata:x\n\n";
+        check_all_splits(stream, &[data_event("x")], &[stream.len()]);
+        // A colon inside the value is kept.
+        assert_eq!(events(&[b"data: a:b\n\n"]), [data_event("a:b")]);
+    }
+
+    #[test]
+    fn retry_digits_only() {
+        let mut parser = Parser::new();
+        let out = parser.push(b"retry: 1500\ndata: a\n\n");
+        assert_eq!(out[0].retry, Some(1500));
+        assert_eq!(parser.retry(), Some(1500));
+        for bad in [
+            "retry: 15s",
+            "retry: -1",
+            "retry: +1",
+            "retry: 1.5",
+            "retry:",
+            "retry",
+            "retry:  1",
+            "retry: 99999999999999999999999",
+        ] {
+            let out = parser.push(format!("{bad}\ndata: b\n\n").as_bytes());
+            assert_eq!(out, [data_event("b")], "{bad}");
+            assert_eq!(parser.retry(), Some(1500), "{bad}");
+        }
+        // retry applies even without a dispatched event.
+        assert!(parser.push(b"retry: 7\n\n").is_empty());
+        assert_eq!(parser.retry(), Some(7));
+        assert_eq!(EventCounter::new().count_events(b"retry: 7\n\n"), 0);
+    }
+
+    #[test]
+    fn event_type_is_reset_after_blank_line() {
+        let out = events(&[b"event: a\n\nevent: b\ndata: 1\n\ndata: 2\n\nevent:\ndata: 3\n\n"]);
+        assert_eq!(
+            out,
+            [
+                Event {
+                    event: Some("b".into()),
+                    data: "1".into(),
+                    ..Event::default()
+                },
+                data_event("2"),
+                data_event("3"),
+            ]
+        );
+    }
+
+    #[test]
+    fn bom_skipped() {
+        let stream = b"\xEF\xBB\xBFdata: a\n\n";
+        check_all_splits(stream, &[data_event("a")], &[stream.len()]);
+        // Only one BOM is skipped: a second one is part of the field name.
+        let stream = b"\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n";
+        check_all_splits(stream, &[data_event("b")], &[stream.len()]);
+        // A BOM later in the stream is not skipped.
+        let stream = b"data: a\n\n\xEF\xBB\xBFdata: b\n\n";
+        check_all_splits(stream, &[data_event("a")], &[9]);
+        // A partial BOM is line content (and invalid UTF-8).
+        let stream = b"\xEF\xBBdata: a\n\ndata: b\n\n";
+        check_all_splits(stream, &[data_event("b")], &[stream.len()]);
+        let stream = b"\xEF\n\ndata: b\n\n";
+        check_all_splits(stream, &[data_event("b")], &[stream.len()]);
+        // A BOM followed directly by a blank line.
+        let stream = b"\xEF\xBB\xBF\n\ndata: b\n\n";
+        check_all_splits(stream, &[data_event("b")], &[stream.len()]);
+    }
+
+    #[test]
+    fn unterminated_event_at_eof_dropped() {
+        for stream in [
+            &b"data: a\n\ndata: b"[..],
+            b"data: a\n\ndata: b\n",
+            b"data: a\n\ndata: b\r",
+            b"data: a\n\ndata: b\r\n",
+        ] {
+            check_all_splits(stream, &[data_event("a")], &[9]);
+        }
+    }
+
+    #[test]
+    fn multibyte_utf8_split_across_chunks() {
+        let stream = "id: é1\nevent: ü\ndata: 😀 € ∑\n\n".as_bytes();
+        check_all_splits(
+            stream,
+            &[Event {
+                id: Some("é1".into()),
+                event: Some("ü".into()),
+                data: "😀 € ∑".into(),
+                retry: None,
+            }],
+            &[stream.len()],
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_replaced_lossily() {
+        let out = events(&[b"data: a\xFFb\xF0\x9F\n", b"data: \xC3\n\n"]);
+        assert_eq!(out, [data_event("a\u{FFFD}b\u{FFFD}\n\u{FFFD}")]);
+        let (items, _) = parse_chunks(&[b":\xFE\n"]);
+        assert_eq!(items, [Item::Comment("\u{FFFD}".into())]);
+    }
+
+    #[test]
+    fn empty_chunks_and_from_past_end() {
+        let mut counter = EventCounter::new();
+        assert_eq!(counter.next_dispatch(b"", 0), None);
+        assert_eq!(counter.next_dispatch(b"data: a\r", 0), None);
+        assert_eq!(counter.next_dispatch(b"", 0), None);
+        assert_eq!(counter.next_dispatch(b"\r", 0), Some(1));
+        assert_eq!(counter.next_dispatch(b"", 0), None);
+        assert_eq!(counter.next_dispatch(b"abc", 7), None);
+        // The pending LF is still swallowed after the empty chunks.
+        assert_eq!(counter.next_dispatch(b"\ndata: b\n\n", 0), Some(10));
+    }
+
+    #[test]
+    fn quota_forwarding_stops_exactly_after_nth_event() {
+        let stream = b": hi\n\ndata: 1\n\nid: x\n\ndata: 2\r\n\r\ndata: 3\rdata: 3b\r\rdata: 4\n\n";
+        for quota in 1..=4 {
+            for cut in 0..=stream.len() {
+                let chunks = [&stream[..cut], &stream[cut..]];
+                let mut counter = EventCounter::new();
+                let mut forwarded = Vec::new();
+                let mut count = 0;
+                'chunks: for chunk in chunks {
+                    let mut pos = 0;
+                    while let Some(end) = counter.next_dispatch(chunk, pos) {
+                        count += 1;
+                        pos = end;
+                        if count == quota {
+                            forwarded.extend_from_slice(&chunk[..end]);
+                            break 'chunks;
+                        }
+                    }
+                    forwarded.extend_from_slice(chunk);
+                }
+                forwarded.extend_from_slice(&comment("quota exhausted"));
+                let (items, _) = parse_chunks(&[&forwarded]);
+                let got_events = items
+                    .iter()
+                    .filter(|item| matches!(item, Item::Event(_)))
+                    .count();
+                assert_eq!(got_events, quota, "quota {quota} cut {cut}");
+                assert_eq!(
+                    items.last(),
+                    Some(&Item::Comment("quota exhausted".into())),
+                    "quota {quota} cut {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn event_boundary_tracking() {
+        let mut counter = EventCounter::new();
+        assert!(counter.at_event_boundary());
+        counter.count_events(b"\xEF");
+        assert!(!counter.at_event_boundary());
+        counter.count_events(b"\xBB\xBF: comment\n");
+        assert!(counter.at_event_boundary());
+        counter.count_events(b"data: partial");
+        assert!(!counter.at_event_boundary());
+        counter.count_events(b"\n");
+        assert!(!counter.at_event_boundary());
+        counter.count_events(b"\n");
+        assert!(counter.at_event_boundary());
+        counter.count_events(b"id: 3\n");
+        assert!(!counter.at_event_boundary());
+        counter.count_events(b"\r\n: c\n");
+        assert!(counter.at_event_boundary());
+        counter.count_events(b"data: x\n\r");
+        assert!(counter.at_event_boundary());
+    }
+
+    #[test]
+    fn comment_helper() {
+        assert_eq!(&comment("quota exhausted")[..], b": quota exhausted\n\n");
+        assert_eq!(&comment("")[..], b":\n\n");
+        assert_eq!(&comment("a\r\nb\rc\nd")[..], b": a b c d\n\n");
+        let (items, _) = parse_chunks(&[&comment("a\nb")]);
+        assert_eq!(items, [Item::Comment("a b".into())]);
+        assert_eq!(
+            EventCounter::new().count_events(&comment("x\n\ndata: y")),
+            0
+        );
+    }
+
+    #[test]
+    fn event_bytes_helper() {
+        assert_eq!(event_bytes(None, "x"), "data: x\n\n");
+        assert_eq!(event_bytes(Some("1"), ""), "id: 1\ndata:\n\n");
+        assert_eq!(
+            event_bytes(Some("a\r\nb"), "l1\r\nl2\rl3\n\n l5"),
+            "id: ab\ndata: l1\ndata: l2\ndata: l3\ndata:\ndata:  l5\n\n"
+        );
+        for data in ["", "x", "a\nb", "\n", " lead", "a\n\nb\n", "😀:é"] {
+            let stream = event_bytes(Some("id"), data);
+            let out = events(&[stream.as_bytes()]);
+            assert_eq!(
+                out,
+                [Event {
+                    id: Some("id".into()),
+                    data: data.into(),
+                    ..Event::default()
+                }],
+                "{data:?}"
+            );
+            assert_eq!(EventCounter::new().count_events(stream.as_bytes()), 1);
+        }
+    }
+
+    #[test]
+    fn find_eol_matches_naive_search() {
+        let mut hay = vec![b'a'; 40];
+        assert_eq!(find_eol(&hay), None);
+        for pos in 0..hay.len() {
+            for eol in [b'\n', b'\r'] {
+                hay[pos] = eol;
+                assert_eq!(find_eol(&hay), Some(pos));
+                // Bytes that trip the SWAR borrow trick must not confuse it.
+                for (k, byte) in hay.iter_mut().enumerate().skip(pos + 1) {
+                    *byte = [0x0B, 0x0C, 0x0E, 0x09, 0x80, 0x8D][k % 6];
+                }
+                assert_eq!(find_eol(&hay), Some(pos));
+                hay.fill(b'a');
+            }
+        }
+        for byte in 0..=255u8 {
+            let hay = [byte; 17];
+            let want = hay.iter().position(|&b| b == b'\n' || b == b'\r');
+            assert_eq!(find_eol(&hay), want, "{byte}");
+        }
+    }
+
+    /// Rough throughput numbers; run with
+    /// `cargo test --release --lib sse::tests::throughput -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "manual throughput measurement"]
+    fn throughput() {
+        let event = format!(
+            "id: 12345\nevent: completion\ndata: {{\"text\":\"{}\"}}\n\n",
+            "x".repeat(200)
+        );
+        let stream = event.repeat(64 * 1024 * 1024 / event.len());
+        let chunks: Vec<&[u8]> = stream.as_bytes().chunks(16 * 1024).collect();
+        let mut counter = EventCounter::new();
+        let start = std::time::Instant::now();
+        let count: usize = chunks.iter().map(|c| counter.count_events(c)).sum();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "EventCounter: {count} events, {:.0} MB/s",
+            stream.len() as f64 / secs / 1e6
+        );
+        let mut parser = Parser::new();
+        let mut items = Vec::new();
+        let start = std::time::Instant::now();
+        for chunk in &chunks {
+            parser.feed(chunk, &mut items);
+            items.clear();
+        }
+        let secs = start.elapsed().as_secs_f64();
+        println!("Parser: {:.0} MB/s", stream.len() as f64 / secs / 1e6);
+    }
+}
