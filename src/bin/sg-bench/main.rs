@@ -1,10 +1,11 @@
 //! `sg-bench`: the benchmark of issue 7. `origin` is the SSE origin (timestamped events),
 //! `load` the load client (many streams, latency from the timestamps, proxy CPU from
-//! `/proc`), `run` the whole side-by-side benchmark (direct, streamgate's gateway, nginx)
+//! `/proc`), `gateway` hosts streamgate's gateway alone, `run` the whole side-by-side benchmark (direct, streamgate's gateway, nginx)
 //! that `scripts/bench.sh` drives.
 
 mod clock;
 mod hist;
+mod host;
 mod load;
 mod origin;
 mod procstat;
@@ -33,6 +34,8 @@ enum Command {
     Origin(origin::OriginArgs),
     /// Open SSE streams against a URL and measure delivery, latency and a process's CPU.
     Load(load::LoadArgs),
+    /// Host streamgate's gateway alone over a data dir (when `streamgate serve` is missing).
+    Gateway(host::HostArgs),
     /// Run the whole benchmark: direct, through streamgate, through nginx; print the table.
     Run(run::RunArgs),
 }
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Origin(args) => origin::run(args).await,
             Command::Load(args) => load::run(args).await,
+            Command::Gateway(args) => host::run(args).await,
             Command::Run(args) => run::run(args).await,
         }
     });

@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// Paths to measure (default all): direct, gateway, nginx.
     #[arg(long, value_delimiter = ',')]
     pub paths: Option<Vec<String>>,
+    /// What hosts the gateway: `streamgate` (`streamgate serve`), `sg-bench`
+    /// (`sg-bench gateway`) or `auto` (serve when the streamgate binary has it).
+    #[arg(long, default_value = "auto")]
+    pub gateway_host: String,
     /// Concurrent workers of the connection-rate workload.
     #[arg(long, default_value_t = 50)]
     pub connect_workers: usize,
@@ -268,6 +272,9 @@ struct Bench {
     args: RunArgs,
     work: PathBuf,
     streamgate: PathBuf,
+    /// Whether `streamgate serve` exists; else the gateway runs in `sg-bench gateway`.
+    serve: bool,
+    me: PathBuf,
     origin: Proc,
     origin_addr: String,
     gateway: Option<(Proc, String)>,
@@ -282,16 +289,25 @@ impl Bench {
         if let Some((old, _)) = self.gateway.take() {
             old.stop();
         }
-        let mut cmd = Command::new(&self.streamgate);
-        cmd.args(["serve", "--data-dir"])
-            .arg(self.work.join("data"))
-            .args([
-                "--admin-addr",
-                "127.0.0.1:0",
-                "--gateway-addr",
-                "127.0.0.1:0",
-            ])
-            .env_remove("RUST_LOG");
+        let mut cmd = if self.serve {
+            let mut cmd = Command::new(&self.streamgate);
+            cmd.args(["serve", "--data-dir"])
+                .arg(self.work.join("data"))
+                .args([
+                    "--admin-addr",
+                    "127.0.0.1:0",
+                    "--gateway-addr",
+                    "127.0.0.1:0",
+                ]);
+            cmd
+        } else {
+            let mut cmd = Command::new(&self.me);
+            cmd.args(["gateway", "--data-dir"])
+                .arg(self.work.join("data"))
+                .args(["--addr", "127.0.0.1:0"]);
+            cmd
+        };
+        cmd.env_remove("RUST_LOG");
         let (proc, addrs) = spawn_waiting(
             "streamgate",
             &mut cmd,
@@ -506,6 +522,23 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         None => std::env::temp_dir().join(format!("sg-bench-{}", std::process::id())),
     };
     fs::create_dir_all(&work)?;
+    let serve = match args.gateway_host.as_str() {
+        "streamgate" => true,
+        "sg-bench" => false,
+        _ => Command::new(&streamgate)
+            .args(["serve", "--help"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+    };
+    let mut notes = Vec::new();
+    if !serve {
+        notes.push(format!(
+            "gateway: hosted by `sg-bench gateway` (streamgate's Gateway with default options, no management API), as `{} serve` is not available",
+            streamgate.display()
+        ));
+    }
     let nginx_bin = if args.no_nginx {
         None
     } else {
@@ -569,6 +602,8 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     let mut bench = Bench {
         args: args.clone(),
         work: work.clone(),
+        serve,
+        me: me.clone(),
         streamgate,
         origin,
         origin_addr: origin_addr.clone(),
@@ -635,7 +670,7 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         load_before,
         load_after: loadavg(),
         elapsed_secs: started.elapsed().as_secs_f64(),
-        notes: nginx_note.into_iter().collect(),
+        notes: notes.into_iter().chain(nginx_note).collect(),
         families: workloads.iter().map(|w| w.family().to_string()).collect(),
     };
     let table = report::render(&records, &meta);
