@@ -165,6 +165,8 @@ pub struct LoadResult {
     pub cpu_us_per_event: Option<f64>,
     /// Cores the measured processes used on average during the window.
     pub cpu_cores: Option<f64>,
+    /// The kernel's share of that CPU time (system / (user + system)).
+    pub cpu_sys_share: Option<f64>,
     /// Resident memory of the measured processes before opening, KiB.
     pub rss_base_kib: Option<u64>,
     /// Resident memory at the end of the window, KiB.
@@ -277,10 +279,10 @@ async fn measure_streams(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
     shared.hist.reset();
     shared.events.store(0, Ordering::Relaxed);
     shared.recording.store(true, Ordering::Relaxed);
-    let cpu0 = procstat::cpu_micros_of(&pids).ok();
+    let cpu0 = procstat::cpu_of(&pids).ok();
     let t0 = Instant::now();
     tokio::time::sleep(spec.duration).await;
-    let cpu1 = procstat::cpu_micros_of(&pids).ok();
+    let cpu1 = procstat::cpu_of(&pids).ok();
     let window = t0.elapsed().as_secs_f64();
     shared.recording.store(false, Ordering::Relaxed);
     let events = shared.events.load(Ordering::Relaxed);
@@ -301,7 +303,8 @@ async fn measure_streams(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
         let _ = task.await;
     }
     let opened = shared.opened.load(Ordering::Relaxed);
-    let cpu_us = cpu0.zip(cpu1).map(|(a, b)| b.saturating_sub(a));
+    let cpu = cpu0.zip(cpu1).map(|(a, b)| b.since(a));
+    let cpu_us = cpu.map(|c| c.total_us());
     if healthy < spec.streams
         && shared
             .first_error
@@ -329,6 +332,9 @@ async fn measure_streams(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
             .filter(|_| events > 0)
             .map(|c| c as f64 / events as f64),
         cpu_cores: cpu_us.map(|c| c as f64 / 1e6 / window),
+        cpu_sys_share: cpu
+            .filter(|c| c.total_us() > 0)
+            .map(|c| c.sys_us as f64 / c.total_us() as f64),
         rss_base_kib: rss_base,
         rss_kib: rss,
         rss_per_stream_kib: rss_base
@@ -569,10 +575,10 @@ async fn measure_connects(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
     shared.events.store(0, Ordering::Relaxed);
     shared.failures.store(0, Ordering::Relaxed);
     shared.recording.store(true, Ordering::Relaxed);
-    let cpu0 = procstat::cpu_micros_of(&pids).ok();
+    let cpu0 = procstat::cpu_of(&pids).ok();
     let t0 = Instant::now();
     tokio::time::sleep(spec.duration).await;
-    let cpu1 = procstat::cpu_micros_of(&pids).ok();
+    let cpu1 = procstat::cpu_of(&pids).ok();
     let window = t0.elapsed().as_secs_f64();
     shared.recording.store(false, Ordering::Relaxed);
     shared.stop.store(true, Ordering::Relaxed);
@@ -585,7 +591,8 @@ async fn measure_connects(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
         // A worker ends after its current open; a cancellation here is not an error.
         let _ = tokio::time::timeout(OPEN_TIMEOUT, task).await;
     }
-    let cpu_us = cpu0.zip(cpu1).map(|(a, b)| b.saturating_sub(a));
+    let cpu = cpu0.zip(cpu1).map(|(a, b)| b.since(a));
+    let cpu_us = cpu.map(|c| c.total_us());
     Ok(LoadResult {
         mode: "connect".to_string(),
         streams: spec.streams,
@@ -604,6 +611,9 @@ async fn measure_connects(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
             .filter(|_| opens > 0)
             .map(|c| c as f64 / opens as f64),
         cpu_cores: cpu_us.map(|c| c as f64 / 1e6 / window),
+        cpu_sys_share: cpu
+            .filter(|c| c.total_us() > 0)
+            .map(|c| c.sys_us as f64 / c.total_us() as f64),
         rss_base_kib: None,
         rss_kib: rss,
         rss_per_stream_kib: None,

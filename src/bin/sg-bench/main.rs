@@ -34,6 +34,9 @@ enum Command {
     Origin(origin::OriginArgs),
     /// Open SSE streams against a URL and measure delivery, latency and a process's CPU.
     Load(load::LoadArgs),
+    /// Set up a data dir for the benchmark: an API on the origin, published and deployed,
+    /// an application subscribed on AsyncUnlimited; prints its token and the stream path.
+    Setup(run::SetupArgs),
     /// Host streamgate's gateway alone over a data dir (when `streamgate serve` is missing).
     Gateway(host::HostArgs),
     /// Run the whole benchmark: direct, through streamgate, through nginx; print the table.
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Origin(args) => origin::run(args).await,
             Command::Load(args) => load::run(args).await,
+            Command::Setup(args) => run::setup(args).await,
             Command::Gateway(args) => host::run(args).await,
             Command::Run(args) => run::run(args).await,
         }

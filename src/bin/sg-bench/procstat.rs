@@ -43,11 +43,37 @@ impl ProcSet {
     }
 }
 
-/// CPU time (user + system) in microseconds, summed over `pids`.
-pub fn cpu_micros_of(pids: &[u32]) -> io::Result<u64> {
-    let mut total = 0;
+/// CPU time of processes, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTime {
+    /// In user space.
+    pub user_us: u64,
+    /// In the kernel on their behalf.
+    pub sys_us: u64,
+}
+
+impl CpuTime {
+    /// User plus system time.
+    pub fn total_us(self) -> u64 {
+        self.user_us + self.sys_us
+    }
+
+    /// The time spent between `earlier` and `self`.
+    pub fn since(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user_us: self.user_us.saturating_sub(earlier.user_us),
+            sys_us: self.sys_us.saturating_sub(earlier.sys_us),
+        }
+    }
+}
+
+/// CPU time (user and system) in microseconds, summed over `pids`.
+pub fn cpu_of(pids: &[u32]) -> io::Result<CpuTime> {
+    let mut total = CpuTime::default();
     for &pid in pids {
-        total += cpu_ticks(pid)? * (1_000_000 / CLK_TCK);
+        let (user, sys) = cpu_ticks(pid)?;
+        total.user_us += user * (1_000_000 / CLK_TCK);
+        total.sys_us += sys * (1_000_000 / CLK_TCK);
     }
     Ok(total)
 }
@@ -71,8 +97,8 @@ fn stat_fields(pid: u32) -> io::Result<Vec<String>> {
     Ok(after.split_whitespace().map(str::to_string).collect())
 }
 
-/// utime + stime of a process, in clock ticks.
-pub fn cpu_ticks(pid: u32) -> io::Result<u64> {
+/// (utime, stime) of a process, in clock ticks.
+pub fn cpu_ticks(pid: u32) -> io::Result<(u64, u64)> {
     // Fields after ')': state(3) ppid(4) ... utime(14) stime(15), so utime is index 11.
     let fields = stat_fields(pid)?;
     let field = |i: usize| -> io::Result<u64> {
@@ -81,7 +107,7 @@ pub fn cpu_ticks(pid: u32) -> io::Result<u64> {
             .and_then(|f| f.parse().ok())
             .ok_or_else(|| io::Error::other(format!("no field {i} in /proc/{pid}/stat")))
     };
-    Ok(field(11)? + field(12)?)
+    Ok((field(11)?, field(12)?))
 }
 
 /// Resident set size of a process in KiB (`VmRSS`).
@@ -138,7 +164,8 @@ mod tests {
         }
         assert!(x != 1);
         assert!(rss_kib_of(&me.pids()).unwrap() > 0);
-        cpu_micros_of(&me.pids()).unwrap();
+        let cpu = cpu_of(&me.pids()).unwrap();
+        assert!(cpu.since(CpuTime::default()).total_us() == cpu.total_us());
         assert!(open_files_limit().unwrap() > 0);
     }
 }

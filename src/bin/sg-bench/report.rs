@@ -58,6 +58,7 @@ struct Summary {
     events: Option<f64>,
     rate: Option<f64>,
     cpu: Option<f64>,
+    sys: Option<f64>,
     p50: Option<f64>,
     p99: Option<f64>,
     rss: Option<f64>,
@@ -73,6 +74,7 @@ fn summarize(records: &[&Record]) -> Summary {
         events: pick(&|r| Some(r.result.events as f64)),
         rate: pick(&|r| Some(r.result.rate)),
         cpu: pick(&|r| r.result.cpu_us_per_event),
+        sys: pick(&|r| r.result.cpu_sys_share),
         p50: pick(&|r| r.result.p50_ms),
         p99: pick(&|r| r.result.p99_ms),
         rss: pick(&|r| r.result.rss_per_stream_kib),
@@ -124,8 +126,8 @@ pub fn render(records: &[Record], meta: &Meta) -> String {
         meta.date, meta.cores, meta.reps, meta.load_before, meta.load_after, meta.elapsed_secs
     );
     out.push('\n');
-    out.push_str("| workload | path | events delivered (per window) | CPU µs/event | p50 ms | p99 ms | RSS/stream KiB | failures |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| workload | path | events delivered (per window) | CPU µs/event | p50 ms | p99 ms | RSS/stream KiB | failures | CPU in kernel |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for w in &workloads {
         let is_rate = w == "rate";
         let is_fanout = w.starts_with("fanout");
@@ -148,21 +150,26 @@ pub fn render(records: &[Record], meta: &Meta) -> String {
             };
             let _ = writeln!(
                 out,
-                "| {w} | {p} | {events} | {cpu} | {} | {} | {rss} | {} |",
+                "| {w} | {p} | {events} | {cpu} | {} | {} | {rss} | {} | {} |",
                 num(s.p50, 2),
                 num(s.p99, 2),
-                s.failures
+                s.failures,
+                s.sys
+                    .map(|f| format!("{:.0}%", f * 100.0))
+                    .unwrap_or_else(|| "-".to_string())
             );
         }
     }
-    out.push_str("| tui | live pane, 1,000 events/s | n/a (TUI not built) | - | - | - | - | - |\n");
+    out.push_str("| tui | live pane, 1,000 events/s | n/a (TUI not built) | - | - | - | - | - | - |\n");
     out.push('\n');
     out.push_str(
         "CPU is the proxy process's (nginx: master + workers) user+system time during the window, \
 divided by the events (rate: streams opened) delivered in it; on the direct path it is the \
 origin's own, for scale. Latency is origin timestamp to parse in the client (rate: connect \
 to first event). RSS/stream is the proxy's resident memory growth from a fresh start over \
-the open streams.\n\n",
+the open streams. CPU in kernel is the system-time share of that CPU: loopback TCP \
+(including the receiving side's protocol work, which Linux charges to the sender) and \
+scheduling.\n\n",
     );
 
     out.push_str("Ratios (of the medians):\n\n");

@@ -225,6 +225,26 @@ fn spawn_waiting(
     Ok((proc, found.into_iter().flatten().collect()))
 }
 
+/// Command-line arguments of `sg-bench setup`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SetupArgs {
+    /// The data dir to set up (created if missing; must not be in use).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The origin's address, IP:PORT.
+    #[arg(long)]
+    pub origin: String,
+}
+
+/// Runs `sg-bench setup`: prints the token, then the stream path on the gateway.
+pub async fn setup(args: SetupArgs) -> Result<(), BoxError> {
+    fs::create_dir_all(&args.data_dir)?;
+    let token = set_up_gateway(&args.data_dir, &args.origin).await?;
+    println!("{token}");
+    println!("{API_CONTEXT}/{API_VERSION}{RESOURCE}");
+    Ok(())
+}
+
 /// The gateway state for the benchmark: one API on the origin, published and deployed;
 /// one application on the Unlimited policy subscribed with AsyncUnlimited; its token.
 async fn set_up_gateway(data_dir: &Path, origin: &str) -> Result<String, BoxError> {
