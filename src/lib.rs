@@ -4,10 +4,14 @@
 
 pub mod backend;
 pub mod catalog;
+pub mod cli;
 pub mod control;
 pub mod datadir;
 pub mod gateway;
 pub mod keys;
+pub mod mgmt;
+pub mod server;
 pub mod sse;
 pub mod store;
 pub mod telemetry;
+pub mod tui;

@@ -1,27 +1,236 @@
-//! The `streamgate` command.
+//! The `streamgate` command: the terminal UI by default, `serve` for the headless servers,
+//! `backend` for the sample memory backend, and client subcommands of the management API.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use streamgate::backend;
+use clap::{Args, Parser, Subcommand};
+use streamgate::backend::{self, BackendHandle, BackendOptions};
+use streamgate::cli::{ClientCommand, ClientOptions, run_client};
+use streamgate::control::{Control, ControlOptions};
+use streamgate::datadir;
+use streamgate::gateway::GatewayOptions;
+use streamgate::server::{self, ServeConfig};
+use streamgate::telemetry::Telemetry;
+use streamgate::tui::{self, TuiContext, TuiOptions};
 
-/// streamgate: an API manager for Server-Sent Events APIs in one binary.
+/// streamgate: design, publish, deploy, subscribe to and stream Server-Sent Events APIs,
+/// from one terminal. With no subcommand it opens the terminal UI, with the management API
+/// and the gateway running in process.
 #[derive(Debug, Parser)]
-#[command(name = "streamgate", version, about)]
+#[command(name = "streamgate", version, about, long_about = None)]
 struct Cli {
+    #[command(flatten)]
+    client: ClientOptions,
+    #[command(flatten)]
+    servers: ServerArgs,
+    /// Terminal UI colour theme: dark, light, high-contrast, or a theme file.
+    #[arg(long, default_value = "dark", env = "STREAMGATE_THEME")]
+    theme: String,
+    /// Terminal UI without colours (also when NO_COLOR is set).
+    #[arg(long)]
+    no_color: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+}
+
+/// Where the in-process servers keep their data and listen.
+#[derive(Debug, Clone, Args)]
+struct ServerArgs {
+    /// Management REST API address.
+    #[arg(long, default_value = server::DEFAULT_ADMIN_ADDR)]
+    admin_addr: SocketAddr,
+    /// Gateway address.
+    #[arg(long, default_value = server::DEFAULT_GATEWAY_ADDR)]
+    gateway_addr: SocketAddr,
+    /// Seconds of silence on a stream before the gateway writes a heartbeat comment.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    heartbeat_secs: u64,
+}
+
+impl ServerArgs {
+    fn serve_config(&self) -> ServeConfig {
+        ServeConfig {
+            admin_addr: self.admin_addr,
+            gateway_addr: self.gateway_addr,
+            gateway: GatewayOptions {
+                heartbeat: Duration::from_secs(self.heartbeat_secs),
+                ..GatewayOptions::default()
+            },
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the management API and the gateway without a terminal UI (servers, CI, scripts).
+    /// Stops cleanly on Ctrl-C or SIGTERM.
+    Serve {
+        #[command(flatten)]
+        servers: ServerArgs,
+        /// Also run the memory backend (tutorial step 3) on this address, e.g. 127.0.0.1:8080.
+        #[arg(long, value_name = "ADDR")]
+        with_backend: Option<SocketAddr>,
+    },
     /// Run the sample memory backend: streams this machine's memory use as
     /// Server-Sent Events on GET /memory.
     Backend(backend::BackendArgs),
+    #[command(flatten)]
+    Client(ClientCommand),
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let Some(command) = cli.command else {
+        let options = TuiOptions {
+            theme: cli.theme,
+            no_color: cli.no_color,
+        };
+        return run_async(run_tui(cli.client.data_dir, cli.servers, options));
+    };
+    match command {
         Command::Backend(args) => backend::run_cli(args),
+        Command::Serve {
+            servers,
+            with_backend,
+        } => run_async(serve(cli.client.data_dir.clone(), servers, with_backend)),
+        Command::Client(cmd) => match tokio::runtime::Runtime::new() {
+            Ok(runtime) => runtime.block_on(run_client(cmd, &cli.client)),
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run_async(fut: impl Future<Output = Result<(), String>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_control(data_dir: Option<PathBuf>) -> Result<Control, String> {
+    let dir = datadir::resolve(data_dir);
+    Control::open(ControlOptions::new(&dir)).map_err(|e| e.to_string())
+}
+
+async fn serve(
+    data_dir: Option<PathBuf>,
+    args: ServerArgs,
+    with_backend: Option<SocketAddr>,
+) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let control = open_control(data_dir)?;
+    let telemetry = Telemetry::new();
+    let running = server::start(control.clone(), telemetry, args.serve_config()).await;
+    let (admin, gateway) = match (&running.admin, &running.gateway) {
+        (Ok(a), Ok(g)) => (*a, *g),
+        (a, g) => {
+            let why: Vec<String> = [a, g]
+                .into_iter()
+                .filter_map(|r| r.as_ref().err().cloned())
+                .collect();
+            running.shutdown().await;
+            return Err(why.join("; "));
+        }
+    };
+    let backend = match with_backend {
+        Some(addr) => Some(
+            BackendHandle::start(addr, BackendOptions::default())
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    println!("data dir {}", control.data_dir().display());
+    println!(
+        "admin token in {}",
+        control
+            .data_dir()
+            .join(streamgate::keys::ADMIN_TOKEN_FILE)
+            .display()
+    );
+    println!("management API listening on http://{admin}");
+    println!("gateway listening on http://{gateway}");
+    if let Some(b) = &backend {
+        println!("memory backend listening on http://{}/memory", b.addr());
+    }
+    wait_for_signal().await;
+    eprintln!("shutting down");
+    if let Some(b) = backend {
+        // Best effort: the process is exiting anyway.
+        let _ = b.stop().await;
+    }
+    running.shutdown().await;
+    Ok(())
+}
+
+/// The terminal UI with the servers in process. A taken port is shown in the UI, which
+/// keeps working with the rest.
+async fn run_tui(
+    data_dir: Option<PathBuf>,
+    args: ServerArgs,
+    options: TuiOptions,
+) -> Result<(), String> {
+    tui::check_terminal().map_err(|e| e.to_string())?;
+    let control = open_control(data_dir)?;
+    tui::init_logging(control.data_dir()).map_err(|e| e.to_string())?;
+    let telemetry = Telemetry::new();
+    let running = server::start(control.clone(), telemetry.clone(), args.serve_config()).await;
+    let ctx = TuiContext {
+        control: control.clone(),
+        telemetry,
+        admin: running.admin.clone(),
+        gateway: running.gateway.clone(),
+        backend_addr: server::DEFAULT_BACKEND_ADDR
+            .parse()
+            .map_err(|e| format!("backend address: {e}"))?,
+        data_dir: control.data_dir().to_path_buf(),
+    };
+    let result = tui::run(ctx, options).await;
+    running.shutdown().await;
+    result.map_err(|e| e.to_string())
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -517,6 +517,11 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
     )
     .await;
     assert_eq!(body["message"], "Error connecting to the back end");
+    // The client is not told where the back end lives.
+    assert!(
+        !body["description"].as_str().unwrap().contains("127.0.0.1"),
+        "{body}"
+    );
 
     // A backend that accepts and never answers: 503 within the connect timeout.
     let mute = Backend::start(Script::Mute).await;

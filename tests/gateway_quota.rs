@@ -124,7 +124,12 @@ async fn crlf_and_cr_delimited_events_are_counted_exactly() {
         let raw = String::from_utf8(reader.raw.clone()).unwrap();
         let fifth_end = format!("id: 5{line_end}data: {{\"n\":5}}{line_end}{line_end}");
         let cut = raw.find(&fifth_end).unwrap() + fifth_end.len();
-        assert!(raw[cut..].starts_with(": quota exhausted"), "{raw:?}");
+        // A retry hint for EventSource (the window's rest, in ms), then the comment.
+        let tail = &raw[cut..];
+        let (retry, comment) = tail.split_once('\n').unwrap();
+        let ms: u64 = retry.strip_prefix("retry: ").unwrap().parse().unwrap();
+        assert!((1000..=60_000).contains(&ms), "{tail:?}");
+        assert!(comment.starts_with(": quota exhausted"), "{tail:?}");
         assert!(!raw.contains("\"n\":6"), "{raw:?}");
     }
 }

@@ -1079,17 +1079,13 @@ impl Control {
         consumer_secret: &str,
         validity_secs: Option<i64>,
     ) -> Result<IssuedToken> {
+        let kp = self.authenticate_client(consumer_key, consumer_secret)?;
         let catalog = self.catalog();
-        let kp = catalog
-            .key_pairs
-            .get(consumer_key)
-            .filter(|k| keys::secret_matches(consumer_secret, &k.secret_hash))
-            .ok_or(ControlError::InvalidClient)?;
         let app = catalog
             .applications
             .get(&kp.application_id)
             .ok_or(ControlError::InvalidClient)?;
-        self.issue(app, kp, validity_secs)
+        self.issue(app, &kp, validity_secs)
     }
 
     /// Checks client credentials, returning the key pair.

@@ -196,8 +196,10 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // A gateway served again after a shutdown starts afresh.
+        self.inner.stop.send_replace(false);
         let stop = self.inner.stop.clone();
-        let flusher = AbortOnDrop(tokio::spawn(self.clone().flush_periodically()));
+        let mut flusher = AbortOnDrop(tokio::spawn(self.clone().flush_periodically()));
         let app = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -219,7 +221,9 @@ impl Gateway {
             }
         };
         self.inner.stop.send_replace(true);
-        drop(flusher);
+        // Wait for the flusher to be gone, so its handle on control is released on return.
+        flusher.0.abort();
+        let _ = (&mut flusher.0).await;
         self.flush_counters().await;
         result
     }
@@ -261,14 +265,15 @@ impl Gateway {
             Err(reject) => {
                 let metrics = self.inner.telemetry.metrics();
                 metrics.reject(reject.code());
-                if matches!(reject, Reject::BackendUnreachable(_)) {
+                if let Reject::BackendUnreachable(detail) = &reject {
                     metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("gateway: {path}: {detail}");
                 }
                 self.inner.telemetry.report(TrafficEvent::Rejected {
                     path,
                     status: reject.status().as_u16(),
                     code: reject.code(),
-                    message: reject.description(),
+                    message: reject.detail(),
                     client: client.map(|c| c.to_string()).unwrap_or_default(),
                     at: now_millis(),
                 });
@@ -347,8 +352,9 @@ impl Gateway {
             }
         };
         let api = api_handle(&admission);
+        let path = format!("{}{}", admission.route.base_path, admission.resource);
         if upstream.status() != reqwest::StatusCode::OK {
-            return Ok(self.pass_on(upstream, &api, client));
+            return Ok(self.pass_on(upstream, path, client));
         }
         let application = admission
             .caller
@@ -365,7 +371,7 @@ impl Gateway {
                 .as_ref()
                 .map(|c| c.claims.keytype.as_str().to_string())
                 .unwrap_or_default(),
-            path: format!("{}{}", admission.route.base_path, admission.resource),
+            path,
             client: client.map(|c| c.to_string()).unwrap_or_default(),
             at: now,
         });
@@ -403,7 +409,7 @@ impl Gateway {
     fn pass_on(
         &self,
         upstream: reqwest::Response,
-        api: &str,
+        path: String,
         client: Option<SocketAddr>,
     ) -> Response {
         let status =
@@ -411,7 +417,7 @@ impl Gateway {
         let metrics = self.inner.telemetry.metrics();
         metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
         self.inner.telemetry.report(TrafficEvent::Rejected {
-            path: api.to_string(),
+            path,
             status: status.as_u16(),
             code: u32::from(status.as_u16()),
             message: format!("the back end answered {status}"),

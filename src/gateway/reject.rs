@@ -43,7 +43,8 @@ pub enum Reject {
         /// Seconds until the quota window resets.
         retry_after: u64,
     },
-    /// 503, code 101503: the backend could not be reached in time.
+    /// 503, code 101503: the backend could not be reached in time. The text (which names
+    /// the backend) is for the operator; the client gets a generic description.
     BackendUnreachable(String),
 }
 
@@ -102,8 +103,10 @@ impl Reject {
             | Self::InvalidCredentials(d)
             | Self::NotSubscribed(d)
             | Self::SubscriptionBlocked(d)
-            | Self::NoEndpoint(d)
-            | Self::BackendUnreachable(d) => d.clone(),
+            | Self::NoEndpoint(d) => d.clone(),
+            Self::BackendUnreachable(_) => {
+                "The API's back end could not be reached; try again later".to_string()
+            }
             Self::MethodNotAllowed => {
                 "SSE topics are subscribe-only: open the stream with GET".to_string()
             }
@@ -125,6 +128,17 @@ impl Reject {
                 "You have exceeded your quota: the subscription's event quota is used up. Try \
                  again in {retry_after} s."
             ),
+        }
+    }
+}
+
+impl Reject {
+    /// What the operator should read in the traffic pane: the description, or for backend
+    /// failures the detail the client is not shown.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::BackendUnreachable(detail) => detail.clone(),
+            other => other.description(),
         }
     }
 }

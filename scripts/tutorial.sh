@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# WSO2 API Manager's tutorial "Create and Publish a Server Sent Events API", end to end and
+# headless, with streamgate's CLI: start the servers on free ports with a temporary data dir,
+# design the Observer API, attach AsyncGold, publish, deploy, subscribe an application,
+# generate keys and a token, then run the tutorial's own curl and print the live memory
+# events. Stops everything it started on exit.
+#
+# Usage: scripts/tutorial.sh [--bin PATH] [--admin-port P] [--gateway-port P]
+#                            [--backend-port P] [--stream-seconds N] [--keep]
+# Ports default to 0 (free ports). STREAMGATE_BIN may name the binary; otherwise
+# target/debug/streamgate is used (built with cargo when missing).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${STREAMGATE_BIN:-}"
+ADMIN_PORT=0
+GATEWAY_PORT=0
+BACKEND_PORT=0
+STREAM_SECONDS=7
+KEEP=0
+STARTUP_TIMEOUT=30
+
+usage() {
+    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+while (($#)); do
+    case "$1" in
+        --bin) BIN="$2"; shift 2 ;;
+        --admin-port) ADMIN_PORT="$2"; shift 2 ;;
+        --gateway-port) GATEWAY_PORT="$2"; shift 2 ;;
+        --backend-port) BACKEND_PORT="$2"; shift 2 ;;
+        --stream-seconds) STREAM_SECONDS="$2"; shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "tutorial.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+if [[ -z "$BIN" ]]; then
+    BIN="$ROOT/target/debug/streamgate"
+    if [[ ! -x "$BIN" ]]; then
+        echo "Building streamgate ..." >&2
+        (cd "$ROOT" && cargo build --quiet --bin streamgate)
+    fi
+fi
+if [[ ! -x "$BIN" ]]; then
+    echo "tutorial.sh: no streamgate binary at $BIN" >&2
+    exit 1
+fi
+
+DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/streamgate-tutorial.XXXXXX")"
+PIDS=()
+
+cleanup() {
+    local status=$?
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if ((KEEP)); then
+        echo "Kept the data dir and logs in $DATA_DIR" >&2
+    else
+        rm -rf "$DATA_DIR"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Prints the first http:// URL on a line of FILE matching PATTERN, waiting for it while PID
+# lives.
+wait_for_url() {
+    local file="$1" pattern="$2" pid="$3" what="$4"
+    local deadline=$((SECONDS + STARTUP_TIMEOUT))
+    local url=""
+    while ((SECONDS < deadline)); do
+        url="$(grep -E "$pattern" "$file" 2>/dev/null | grep -oE 'http://[^[:space:],;)]+' | head -n1 || true)"
+        if [[ -n "$url" ]]; then
+            echo "$url"
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "tutorial.sh: $what exited before it was ready:" >&2
+            cat "$file" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "tutorial.sh: $what did not say where it listens within ${STARTUP_TIMEOUT}s:" >&2
+    cat "$file" >&2
+    return 1
+}
+
+# Echoes a streamgate command as a person would type it, then runs it.
+sg() {
+    local shown="streamgate"
+    local arg
+    for arg in "$@"; do
+        if [[ "$arg" =~ [[:space:]] ]]; then shown+=" \"$arg\""; else shown+=" $arg"; fi
+    done
+    echo "\$ $shown" >&2
+    "$BIN" "$@"
+}
+
+echo "== Step 3 first: start the SSE server (the sample memory backend)"
+"$BIN" backend --port "$BACKEND_PORT" --interval 1000 --time 5000 >"$DATA_DIR/backend.log" 2>&1 &
+PIDS+=($!)
+BACKEND_URL="$(wait_for_url "$DATA_DIR/backend.log" '/memory' "${PIDS[-1]}" "streamgate backend")"
+BACKEND_PORT="${BACKEND_URL##*:}"
+BACKEND_PORT="${BACKEND_PORT%%/*}"
+echo "memory backend: $BACKEND_URL"
+
+echo "== Start streamgate (management API and gateway), data dir $DATA_DIR"
+"$BIN" serve --data-dir "$DATA_DIR" \
+    --admin-addr "127.0.0.1:$ADMIN_PORT" \
+    --gateway-addr "127.0.0.1:$GATEWAY_PORT" >"$DATA_DIR/serve.log" 2>&1 &
+PIDS+=($!)
+SERVE_PID="${PIDS[-1]}"
+ADMIN_URL="$(wait_for_url "$DATA_DIR/serve.log" 'management API listening' "$SERVE_PID" "streamgate serve")"
+GATEWAY_URL="$(wait_for_url "$DATA_DIR/serve.log" 'gateway listening' "$SERVE_PID" "streamgate serve")"
+GATEWAY_PORT="${GATEWAY_URL##*:}"
+GATEWAY_PORT="${GATEWAY_PORT%%/*}"
+echo "management API: $ADMIN_URL"
+echo "gateway:        $GATEWAY_URL"
+
+export STREAMGATE_ADMIN_URL="$ADMIN_URL"
+export STREAMGATE_DATA_DIR="$DATA_DIR"
+unset STREAMGATE_ADMIN_TOKEN
+deadline=$((SECONDS + STARTUP_TIMEOUT))
+until [[ "$("$BIN" health --quiet 2>/dev/null || true)" == "UP" ]]; do
+    if ((SECONDS >= deadline)); then
+        echo "tutorial.sh: the management API at $ADMIN_URL never answered /health" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+
+echo
+echo "== Step 1 - Design a SSE API"
+sg api create --name Observer --context /observer --version 1.0.0 \
+    --endpoint "http://localhost:$BACKEND_PORT"
+echo "-- attach the AsyncGold business plan"
+sg api plans Observer:1.0.0 AsyncGold
+
+echo
+echo "== Step 2 - Publish the SSE API"
+sg api lifecycle Observer:1.0.0 Publish
+echo "-- Deploy New Revision to Production and Sandbox, vhost localhost"
+sg api deploy Observer:1.0.0 --env "Production and Sandbox" --vhost localhost
+sg api deployments Observer:1.0.0
+
+echo
+echo "== Step 4 - Invoke the SSE API"
+echo "-- the Subscription & Key Generation Wizard: application, subscription, keys, token"
+sg app create TutorialApp --policy Unlimited
+sg subscribe TutorialApp Observer:1.0.0 --plan AsyncGold
+sg keys generate TutorialApp --key-type PRODUCTION --quiet >/dev/null
+TOKEN="$(sg token TutorialApp --key-type PRODUCTION --quiet)"
+echo "access token: ${TOKEN:0:24}..."
+
+echo "-- try it out, with the tutorial's curl (for up to ${STREAM_SECONDS}s)"
+echo "\$ curl http://localhost:$GATEWAY_PORT/observer/1.0.0/memory -H \"Authorization: Bearer [accesstoken]\""
+set +e
+curl -sN --max-time "$STREAM_SECONDS" "http://localhost:$GATEWAY_PORT/observer/1.0.0/memory" \
+    -H "Authorization: Bearer $TOKEN" | tee "$DATA_DIR/events.txt"
+curl_status=${PIPESTATUS[0]}
+set -e
+# 28 is curl's "time limit reached": the stream was still open, which is fine.
+if ((curl_status != 0 && curl_status != 28)); then
+    echo "tutorial.sh: curl failed with status $curl_status" >&2
+    exit 1
+fi
+events="$(grep -c '^data:' "$DATA_DIR/events.txt" || true)"
+echo
+if ((events == 0)); then
+    echo "tutorial.sh: no events arrived through the gateway" >&2
+    exit 1
+fi
+echo "== Done: $events memory events streamed through the gateway"

@@ -1,0 +1,194 @@
+//! The management REST API: WSO2 API Manager 4.x's Publisher v4, Developer Portal v3 and
+//! Admin v4 routes (streamgate's subset), the OAuth2 key manager, health and metrics. A thin
+//! translation to [`Control`]; every `/api/am/...` route needs the admin token.
+
+mod admin;
+pub mod asyncapi;
+mod devportal;
+pub mod dto;
+mod error;
+mod oauth;
+mod publisher;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::control::Control;
+use crate::keys::ADMIN_TOKEN_FILE;
+use crate::telemetry::Telemetry;
+
+pub use error::{ApiError, Json, OptionalJson, Query};
+
+/// The management API's default address, as WSO2's (plain HTTP here).
+pub const DEFAULT_ADDR: &str = "127.0.0.1:9443";
+/// Where the Publisher API is mounted.
+pub const PUBLISHER_BASE: &str = "/api/am/publisher/v4";
+/// Where the Developer Portal API is mounted.
+pub const DEVPORTAL_BASE: &str = "/api/am/devportal/v3";
+/// Where the Admin API is mounted.
+pub const ADMIN_BASE: &str = "/api/am/admin/v4";
+/// The largest request body read (bodies here are small JSON documents).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler needs.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) control: Control,
+    pub(crate) telemetry: Telemetry,
+    /// The gateway's public URL, e.g. `http://localhost:8280`, for the URLs we hand out.
+    pub(crate) gateway_url: Arc<str>,
+}
+
+/// The management API's routes. `gateway_url` is the gateway's public URL (e.g.
+/// `http://localhost:8280`), used for the Developer Portal's endpoint URLs and AsyncAPI.
+pub fn router(control: Control, telemetry: Telemetry, gateway_url: String) -> Router {
+    let state = AppState {
+        control,
+        telemetry,
+        gateway_url: Arc::from(gateway_url.trim_end_matches('/')),
+    };
+    let protected = Router::new()
+        .nest(PUBLISHER_BASE, with_json_405(publisher::routes()))
+        .nest(DEVPORTAL_BASE, with_json_405(devportal::routes()))
+        .nest(ADMIN_BASE, with_json_405(admin::routes()))
+        .layer(middleware::from_fn_with_state(state.clone(), require_admin));
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .merge(with_json_405(oauth::routes()))
+        .merge(protected)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+fn with_json_405(router: Router<AppState>) -> Router<AppState> {
+    router.method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn health() -> Response {
+    axum::Json(serde_json::json!({"status": "UP"})).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        state.telemetry.metrics().render_prometheus(),
+    )
+        .into_response()
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::NOT_FOUND,
+        code: 404,
+        message: "Not Found".to_string(),
+        description: format!("no resource at {method} {}", uri.path()),
+        challenge: None,
+    }
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        code: 405,
+        message: "Method Not Allowed".to_string(),
+        description: format!("{} does not accept {method}", uri.path()),
+        challenge: None,
+    }
+}
+
+/// Compares in time independent of where the strings differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Lets a request through only with `Authorization: Bearer <admin token>`.
+async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    match presented {
+        None => ApiError::unauthorized(
+            900902,
+            "Missing Credentials",
+            format!(
+                "send `Authorization: Bearer <admin token>`; the token is in the file \
+                 {ADMIN_TOKEN_FILE} of streamgate's data dir"
+            ),
+        )
+        .into_response(),
+        Some(token) if !same_secret(token, state.control.admin_token()) => ApiError::unauthorized(
+            900901,
+            "Invalid Credentials",
+            format!(
+                "the bearer token is not the admin token (file {ADMIN_TOKEN_FILE} of \
+                     streamgate's data dir)"
+            ),
+        )
+        .into_response(),
+        Some(_) => next.run(req).await,
+    }
+}
+
+/// The API named by an id or `Name:version`, or 404.
+fn api_or_404<'a>(
+    catalog: &'a crate::control::Catalog,
+    id: &str,
+) -> Result<&'a crate::catalog::Api, ApiError> {
+    catalog
+        .find_api(id)
+        .ok_or_else(|| ApiError::not_found("API", id))
+}
+
+/// The application named by an id or name, or 404.
+fn app_or_404<'a>(
+    catalog: &'a crate::control::Catalog,
+    id: &str,
+) -> Result<&'a crate::catalog::Application, ApiError> {
+    catalog
+        .find_application(id)
+        .ok_or_else(|| ApiError::not_found("application", id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "ab"));
+    }
+}

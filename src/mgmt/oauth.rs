@@ -1,0 +1,220 @@
+//! The OAuth2 key manager's endpoints: the client-credentials token endpoint (RFC 6749
+//! §4.4), token revocation (RFC 7009) and the JWKS that verifies the JWTs it signs.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::AppState;
+use super::dto::{OAuthError, TokenResponse};
+use crate::control::ControlError;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/oauth2/token", post(token))
+        .route("/oauth2/revoke", post(revoke))
+        .route("/oauth2/jwks", get(jwks))
+}
+
+/// An RFC 6749 §5.2 error answer, never cached.
+#[derive(Debug)]
+struct OAuthFailure {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+impl IntoResponse for OAuthFailure {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            [
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (header::PRAGMA, HeaderValue::from_static("no-cache")),
+            ],
+            axum::Json(OAuthError {
+                error: self.error.to_string(),
+                error_description: self.description,
+            }),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"streamgate\""),
+            );
+        }
+        response
+    }
+}
+
+fn oauth_error(
+    status: StatusCode,
+    error: &'static str,
+    description: impl Into<String>,
+) -> OAuthFailure {
+    OAuthFailure {
+        status,
+        error,
+        description: description.into(),
+    }
+}
+
+fn invalid_client(description: impl Into<String>) -> OAuthFailure {
+    oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description)
+}
+
+fn invalid_request(description: impl Into<String>) -> OAuthFailure {
+    oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description)
+}
+
+/// The client's id and secret: HTTP Basic, or `client_id`/`client_secret` in the body.
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<(String, String), OAuthFailure> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| invalid_client("the Authorization header is not ASCII"))?;
+        let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+            return Err(invalid_client(
+                "use `Authorization: Basic base64(consumerKey:consumerSecret)`",
+            ));
+        };
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(invalid_client(format!(
+                "authenticate the client with HTTP Basic, not {scheme}"
+            )));
+        }
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| invalid_client("the Basic credentials are not valid base64"))?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(|| {
+            invalid_client("the Basic credentials must be consumerKey:consumerSecret")
+        })?;
+        return Ok((id.to_string(), secret.to_string()));
+    }
+    match (form.get("client_id"), form.get("client_secret")) {
+        (Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
+        _ => Err(invalid_client(
+            "client authentication is required: HTTP Basic consumerKey:consumerSecret",
+        )),
+    }
+}
+
+fn read_form(
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<HashMap<String, String>, OAuthFailure> {
+    form.map(|Form(f)| f).map_err(|rejection| {
+        invalid_request(format!(
+            "send an application/x-www-form-urlencoded body: {}",
+            rejection.body_text()
+        ))
+    })
+}
+
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<Response, OAuthFailure> {
+    let form = read_form(form)?;
+    match form.get("grant_type").map(String::as_str) {
+        None | Some("") => return Err(invalid_request("grant_type is required")),
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!("'{other}' is not supported; use grant_type=client_credentials"),
+            ));
+        }
+    }
+    let validity = match form.get("validity_period").map(|v| v.trim()) {
+        None | Some("") => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(secs) if secs > 0 => Some(secs),
+            _ => {
+                return Err(invalid_request(format!(
+                    "validity_period must be a positive number of seconds, not '{v}'"
+                )));
+            }
+        },
+    };
+    let (id, secret) = client_credentials(&headers, &form)?;
+    match state.control.client_credentials(&id, &secret, validity) {
+        Ok(issued) => Ok((
+            [
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (header::PRAGMA, HeaderValue::from_static("no-cache")),
+            ],
+            axum::Json(TokenResponse {
+                access_token: issued.access_token,
+                token_type: "Bearer".to_string(),
+                expires_in: issued.expires_in,
+                scope: issued.scope,
+            }),
+        )
+            .into_response()),
+        Err(ControlError::InvalidClient) => Err(invalid_client(
+            "unknown consumer key or wrong consumer secret",
+        )),
+        Err(ControlError::Rule(rule)) => Err(invalid_request(rule.to_string())),
+        Err(other) => {
+            tracing::error!(error = %other, "token endpoint failed");
+            Err(oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the key manager failed; its log has the details",
+            ))
+        }
+    }
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
+) -> Result<StatusCode, OAuthFailure> {
+    let form = read_form(form)?;
+    let (id, secret) = client_credentials(&headers, &form)?;
+    let client = state
+        .control
+        .authenticate_client(&id, &secret)
+        .map_err(|_| invalid_client("unknown consumer key or wrong consumer secret"))?;
+    let token = form
+        .get("token")
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| invalid_request("token is required"))?;
+    // RFC 7009 §2.2: unknown, foreign and already revoked tokens still answer 200.
+    match state
+        .control
+        .revoke_token(token, Some(&client.consumer_key))
+        .await
+    {
+        Ok(_) => Ok(StatusCode::OK),
+        Err(err) => {
+            tracing::error!(error = %err, "revocation failed");
+            Err(oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "the revocation could not be stored; try again",
+            ))
+        }
+    }
+}
+
+async fn jwks(State(state): State<AppState>) -> Response {
+    axum::Json(state.control.keys().jwks()).into_response()
+}

@@ -1,0 +1,150 @@
+//! The terminal UI, streamgate's face: design, publish, deploy and subscribe to SSE APIs
+//! and watch their events live, from the keyboard, over SSH.
+//!
+//! Event -> Action -> `App::update` -> draw. Terminal events become [`Action`]s
+//! ([`keymap`]); `App::update` is the only place state changes and is pure; it returns
+//! [`Command`]s that the runtime runs on tokio tasks, which report back as actions. `draw`
+//! only reads the state. One screen per file under `screens/`.
+
+pub mod action;
+pub mod app;
+pub mod harness;
+pub mod input;
+pub mod keymap;
+pub mod live;
+pub mod runtime;
+pub mod screens;
+pub mod terminal;
+pub mod theme;
+pub mod ui;
+pub mod widgets;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use action::{Action, Command};
+pub use app::App;
+pub use harness::Harness;
+pub use theme::Theme;
+
+use crate::control::Control;
+use crate::telemetry::Telemetry;
+
+/// The log file's name in the data dir.
+pub const LOG_FILE: &str = "streamgate.log";
+
+/// What the UI needs from whoever starts it: the control layer, the traffic feed, and
+/// where the servers run (or why they don't).
+#[derive(Debug, Clone)]
+pub struct TuiContext {
+    /// The service layer.
+    pub control: Control,
+    /// The gateway's traffic events and metrics.
+    pub telemetry: Telemetry,
+    /// The management API's address, or why it could not start (e.g. port taken).
+    pub admin: Result<SocketAddr, String>,
+    /// The gateway's address, or why it could not start.
+    pub gateway: Result<SocketAddr, String>,
+    /// Where the memory backend listens when started from the UI (default
+    /// 127.0.0.1:8080).
+    pub backend_addr: SocketAddr,
+    /// The data dir (the log file goes there).
+    pub data_dir: PathBuf,
+}
+
+/// How the UI looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TuiOptions {
+    /// `--theme NAME`: a built-in theme, `<data-dir>/themes/NAME.toml`, or a file path.
+    pub theme: String,
+    /// No colours (also when the `NO_COLOR` environment variable is set and not empty).
+    pub no_color: bool,
+}
+
+impl Default for TuiOptions {
+    fn default() -> Self {
+        TuiOptions {
+            theme: "dark".to_string(),
+            no_color: false,
+        }
+    }
+}
+
+/// Why the UI could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    /// stdout is not a terminal (piped, redirected, or no TTY).
+    #[error(
+        "stdout is not a terminal, so the terminal UI cannot draw; run `streamgate serve` to start the servers without it"
+    )]
+    NotATerminal,
+    /// A theme could not be loaded.
+    #[error("theme: {0}")]
+    Theme(String),
+    /// The log file could not be set up.
+    #[error("log file: {0}")]
+    Logging(String),
+    /// The terminal failed.
+    #[error("terminal: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Refuses early when stdout is not a terminal, so a caller can say so before starting
+/// the servers (the message points to `streamgate serve`).
+pub fn check_terminal() -> Result<(), TuiError> {
+    if std::io::stdout().is_terminal() {
+        Ok(())
+    } else {
+        Err(TuiError::NotATerminal)
+    }
+}
+
+/// Whether `NO_COLOR` asks for no colours (set and not empty, per no-color.org).
+pub fn no_color_from_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// Sends `tracing` logs to `<data_dir>/streamgate.log` (never to the screen). Call it
+/// before starting the servers, so their logs go there too. Fails if a global
+/// subscriber is already set.
+pub fn init_logging(data_dir: &Path) -> Result<PathBuf, TuiError> {
+    std::fs::create_dir_all(data_dir).map_err(|e| TuiError::Logging(e.to_string()))?;
+    let path = data_dir.join(LOG_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| TuiError::Logging(format!("{}: {e}", path.display())))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|e| TuiError::Logging(e.to_string()))?;
+    Ok(path)
+}
+
+/// Runs the terminal UI until the person quits. Refuses when stdout is not a terminal.
+/// Restores the terminal on exit and on panic; stops the memory backend and Try-it
+/// streams it started. The servers themselves belong to the caller.
+pub async fn run(ctx: TuiContext, opts: TuiOptions) -> Result<(), TuiError> {
+    check_terminal()?;
+    let no_color = opts.no_color || no_color_from_env();
+    let theme = Theme::load(&opts.theme, no_color, &ctx.data_dir)?;
+    // The caller may have set up logging already (it should, to the same file).
+    if let Err(e) = init_logging(&ctx.data_dir) {
+        tracing::debug!("logging already set up: {e}");
+    }
+    let (mut rt, mut inputs) = runtime::Runtime::new(ctx, theme, runtime::Clipboard::Terminal);
+    let result = {
+        let mut guard = terminal::TerminalGuard::enter()?;
+        let events = crossterm::event::EventStream::new();
+        rt.run(&mut inputs, guard.terminal(), events).await
+    };
+    rt.shutdown().await;
+    result
+}

@@ -1,0 +1,741 @@
+//! The runtime: one loop `select!`s over terminal events, the app's action channel,
+//! catalog changes, gateway traffic and a tick; it runs the commands `update` returns on
+//! tokio tasks (never blocking the loop) and redraws at most every frame, only when dirty.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use crossterm::event::Event;
+use futures_util::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::AbortHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::backend::{BackendHandle, BackendOptions};
+use crate::catalog::now_millis;
+use crate::control::{Change, Control, ControlError};
+use crate::sse;
+use crate::telemetry::{Telemetry, TrafficEvent};
+
+use super::action::{
+    Action, BackendCounters, Command, Done, KeysInfo, ServerStats, StreamItem, StreamUpdate,
+    TokenInfo,
+};
+use super::app::{App, AppConfig};
+use super::theme::Theme;
+use super::{LOG_FILE, TuiContext, TuiError, keymap, ui};
+
+/// The tick: counters, rates and message ageing (100 ms, i.e. ten a second).
+pub const TICK: Duration = Duration::from_millis(100);
+/// At most one frame per this long (about 30 frames a second).
+pub const FRAME: Duration = Duration::from_millis(33);
+/// Actions handled per wake before the loop looks at the keyboard again.
+pub const MAX_BATCH: usize = 512;
+/// How long shutdown waits for the memory backend to stop.
+const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest error body a Try-it stream reports.
+const MAX_ERROR_BODY: usize = 300;
+
+/// Where copied text goes.
+#[derive(Debug, Clone)]
+pub enum Clipboard {
+    /// The terminal, by OSC 52 (works over SSH when the terminal allows it).
+    Terminal,
+    /// A list, for tests.
+    Recorder(Arc<Mutex<Vec<String>>>),
+}
+
+/// The OSC 52 sequence that puts `text` on the terminal's clipboard.
+pub fn osc52(text: &str) -> String {
+    format!("\x1b]52;c;{}\x07", STANDARD.encode(text))
+}
+
+/// The inputs the loop waits on.
+#[derive(Debug)]
+pub struct Inputs {
+    rx: mpsc::UnboundedReceiver<Action>,
+    changes: Option<broadcast::Receiver<Change>>,
+    traffic: Option<broadcast::Receiver<TrafficEvent>>,
+    tick: tokio::time::Interval,
+}
+
+/// What one wake of the loop did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// State changed: redraw.
+    Changed,
+    /// Nothing changed (a frame deadline passed).
+    Idle,
+    /// The terminal's event stream ended.
+    Closed,
+}
+
+/// The app plus what runs its commands.
+pub struct Runtime {
+    /// The state.
+    pub app: App,
+    control: Control,
+    telemetry: Telemetry,
+    backend: Arc<Mutex<Option<BackendHandle>>>,
+    streams: HashMap<u64, AbortHandle>,
+    http: reqwest::Client,
+    clipboard: Clipboard,
+    tx: mpsc::UnboundedSender<Action>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
+fn message(e: ControlError) -> String {
+    e.to_string()
+}
+
+impl Runtime {
+    /// A runtime over a context; returns the inputs its loop waits on.
+    pub fn new(ctx: TuiContext, theme: Theme, clipboard: Clipboard) -> (Runtime, Inputs) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let config = AppConfig {
+            admin: ctx.admin,
+            gateway: ctx.gateway,
+            backend_addr: ctx.backend_addr,
+            log_file: ctx.data_dir.join(LOG_FILE),
+            data_dir: ctx.data_dir,
+        };
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let inputs = Inputs {
+            rx,
+            changes: Some(ctx.control.subscribe_changes()),
+            traffic: Some(ctx.telemetry.subscribe()),
+            tick,
+        };
+        let app = App::new(config, theme, ctx.control.catalog(), now_millis());
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        let rt = Runtime {
+            app,
+            control: ctx.control,
+            telemetry: ctx.telemetry,
+            backend: Arc::default(),
+            streams: HashMap::new(),
+            http,
+            clipboard,
+            tx,
+            started: Instant::now(),
+        };
+        (rt, inputs)
+    }
+
+    /// Runs the loop until the person quits or the terminal's events end.
+    pub async fn run<B, S>(
+        &mut self,
+        inputs: &mut Inputs,
+        terminal: &mut Terminal<B>,
+        mut events: S,
+    ) -> Result<(), TuiError>
+    where
+        B: Backend,
+        S: Stream<Item = io::Result<Event>> + Unpin,
+    {
+        let mut dirty = true;
+        let mut last_draw: Option<Instant> = None;
+        loop {
+            let due = last_draw.map(|t| t + FRAME);
+            if dirty && due.is_none_or(|d| Instant::now() >= d) {
+                self.draw(terminal)?;
+                dirty = false;
+                last_draw = Some(Instant::now());
+            }
+            let deadline = if dirty { due } else { None };
+            match self.step(inputs, &mut events, deadline).await? {
+                Flow::Changed => dirty = true,
+                Flow::Idle => {}
+                Flow::Closed => return Ok(()),
+            }
+            if self.app.should_quit {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Draws one frame.
+    pub fn draw<B: Backend>(&self, terminal: &mut Terminal<B>) -> Result<(), TuiError> {
+        terminal
+            .draw(|frame| ui::draw(&self.app, frame))
+            .map_err(|e| TuiError::Io(io::Error::other(e.to_string())))?;
+        Ok(())
+    }
+
+    /// Waits for one input (or `deadline`) and handles it, draining queued actions in a
+    /// bounded batch so keys are never starved.
+    pub async fn step<S>(
+        &mut self,
+        inputs: &mut Inputs,
+        events: &mut S,
+        deadline: Option<Instant>,
+    ) -> Result<Flow, TuiError>
+    where
+        S: Stream<Item = io::Result<Event>> + Unpin,
+    {
+        let Inputs {
+            rx,
+            changes: changes_rx,
+            traffic: traffic_rx,
+            tick,
+        } = inputs;
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let changes = async {
+            match changes_rx.as_mut() {
+                Some(rx) => Some(rx.recv().await),
+                None => std::future::pending().await,
+            }
+        };
+        let traffic = async {
+            match traffic_rx.as_mut() {
+                Some(rx) => Some(rx.recv().await),
+                None => std::future::pending().await,
+            }
+        };
+        enum Got {
+            Term(Option<io::Result<Event>>),
+            Action(Option<Action>),
+            Change(Option<Result<Change, broadcast::error::RecvError>>),
+            Traffic(Option<Result<TrafficEvent, broadcast::error::RecvError>>),
+            Tick,
+            Deadline,
+        }
+        let got = tokio::select! {
+            biased;
+            ev = events.next() => Got::Term(ev),
+            a = rx.recv() => Got::Action(a),
+            c = changes => Got::Change(c),
+            t = traffic => Got::Traffic(t),
+            _ = tick.tick() => Got::Tick,
+            () = sleep => Got::Deadline,
+        };
+        match got {
+            Got::Term(None) => Ok(Flow::Closed),
+            Got::Term(Some(Err(e))) => Err(TuiError::Io(e)),
+            Got::Term(Some(Ok(ev))) => {
+                self.on_terminal_event(&ev);
+                Ok(Flow::Changed)
+            }
+            Got::Action(Some(a)) => {
+                self.dispatch(a);
+                for _ in 0..MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(a) => self.dispatch(a),
+                        Err(_) => break,
+                    }
+                }
+                Ok(Flow::Changed)
+            }
+            // We hold a sender, so the channel never closes.
+            Got::Action(None) => Ok(Flow::Idle),
+            Got::Change(c) => {
+                if matches!(c, Some(Err(broadcast::error::RecvError::Closed))) {
+                    *changes_rx = None;
+                }
+                // Many changes in a row need one fresh snapshot.
+                if let Some(rx) = changes_rx.as_mut() {
+                    while rx.try_recv().is_ok() {}
+                }
+                self.dispatch(Action::Catalog(self.control.catalog()));
+                Ok(Flow::Changed)
+            }
+            Got::Traffic(t) => {
+                match t {
+                    Some(Ok(event)) => self.dispatch(Action::Traffic(event)),
+                    Some(Err(broadcast::error::RecvError::Lagged(n))) => {
+                        self.dispatch(Action::TrafficMissed(n));
+                    }
+                    Some(Err(broadcast::error::RecvError::Closed)) | None => {
+                        *traffic_rx = None;
+                        return Ok(Flow::Idle);
+                    }
+                }
+                if let Some(rx) = traffic_rx.as_mut() {
+                    for _ in 0..MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(event) => self.dispatch(Action::Traffic(event)),
+                            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                                self.dispatch(Action::TrafficMissed(n));
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Ok(Flow::Changed)
+            }
+            Got::Tick => {
+                // Ticks come ten times a second; redraw only when one shows something new.
+                let before = self.visible_on_tick();
+                let stats = self.stats();
+                self.dispatch(Action::Tick(stats));
+                Ok(if self.visible_on_tick() == before {
+                    Flow::Idle
+                } else {
+                    Flow::Changed
+                })
+            }
+            Got::Deadline => Ok(Flow::Idle),
+        }
+    }
+
+    /// What a tick can change on screen: counters, the rate and whether the status
+    /// message still shows.
+    fn visible_on_tick(&self) -> (i64, u64, u64, Option<BackendCounters>, String, bool) {
+        let s = &self.app.stats;
+        (
+            s.open_streams,
+            s.events_total,
+            s.rejections,
+            s.backend,
+            format!("{:.1}", self.app.events_per_sec),
+            self.app
+                .status
+                .as_ref()
+                .is_some_and(|st| st.age < super::app::STATUS_TICKS),
+        )
+    }
+
+    /// Turns a terminal event into an action and applies it.
+    pub fn on_terminal_event(&mut self, event: &Event) {
+        if let Some(action) = keymap::on_event(&self.app, event) {
+            self.dispatch(action);
+        }
+    }
+
+    /// Applies an action and runs the commands it asks for.
+    pub fn dispatch(&mut self, action: Action) {
+        for command in self.app.update(action) {
+            self.execute(command);
+        }
+    }
+
+    /// A sender for actions (for tests and embedding).
+    pub fn sender(&self) -> mpsc::UnboundedSender<Action> {
+        self.tx.clone()
+    }
+
+    /// The counters for a tick.
+    pub fn stats(&self) -> ServerStats {
+        let m = self.telemetry.metrics();
+        let backend = self
+            .backend
+            .lock()
+            .ok()
+            .and_then(|slot| slot.as_ref().map(|h| h.stats()))
+            .map(|s| BackendCounters {
+                open_streams: s.open_streams,
+                events_sent: s.events_sent,
+            });
+        ServerStats {
+            uptime_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            wall_ms: now_millis(),
+            open_streams: m.open_streams.load(Ordering::Relaxed),
+            events_total: m.events_total.load(Ordering::Relaxed),
+            rejections: m.rejections().values().sum(),
+            backend,
+        }
+    }
+
+    /// Runs a control call on a task; sends the fresh catalog, then the result, so the
+    /// result never arrives before the state it describes.
+    fn spawn_control<F, Fut>(&self, f: F)
+    where
+        F: FnOnce(Control) -> Fut,
+        Fut: Future<Output = Done> + Send + 'static,
+    {
+        let control = self.control.clone();
+        let tx = self.tx.clone();
+        let fut = f(self.control.clone());
+        tokio::spawn(async move {
+            let done = fut.await;
+            // The UI may be gone when a late result arrives; nothing to tell then.
+            let _ = tx.send(Action::Catalog(control.catalog()));
+            let _ = tx.send(Action::Done(done));
+        });
+    }
+
+    fn handle_of(&self, api_id: &str) -> String {
+        self.control
+            .catalog()
+            .apis
+            .get(api_id)
+            .map(|a| a.handle())
+            .unwrap_or_else(|| api_id.to_string())
+    }
+
+    /// Runs one command off the loop.
+    pub fn execute(&mut self, command: Command) {
+        match command {
+            Command::CreateApi(draft) => self.spawn_control(|c| async move {
+                Done::ApiCreated(c.create_api(draft).await.map_err(message))
+            }),
+            Command::SetPlans { api_id, plans } => self.spawn_control(|c| async move {
+                Done::PlansSaved(c.set_plans(&api_id, plans).await.map_err(message))
+            }),
+            Command::ChangeLifecycle { api_id, action } => self.spawn_control(|c| async move {
+                Done::LifecycleChanged(
+                    c.change_lifecycle(&api_id, action)
+                        .await
+                        .map(|o| (o.previous, o.api, o.warning))
+                        .map_err(message),
+                )
+            }),
+            Command::DeployNewRevision { api_id, targets } => {
+                let handle = self.handle_of(&api_id);
+                let gateway = self.app.config.gateway_host();
+                self.spawn_control(|c| async move {
+                    Done::Deployed(
+                        c.deploy_new_revision(&api_id, "", &targets)
+                            .await
+                            .map(|(rev, deps)| {
+                                deployed(&handle, &rev.display_name(), &deps, gateway)
+                            })
+                            .map_err(message),
+                    )
+                })
+            }
+            Command::DeployRevision {
+                api_id,
+                revision_id,
+                targets,
+            } => {
+                let handle = self.handle_of(&api_id);
+                let gateway = self.app.config.gateway_host();
+                let name = self
+                    .control
+                    .catalog()
+                    .revisions
+                    .get(&revision_id)
+                    .map(|r| r.display_name())
+                    .unwrap_or_default();
+                self.spawn_control(|c| async move {
+                    Done::Deployed(
+                        c.deploy_revision(&api_id, &revision_id, &targets)
+                            .await
+                            .map(|deps| deployed(&handle, &name, &deps, gateway))
+                            .map_err(message),
+                    )
+                })
+            }
+            Command::UndeployRevision {
+                api_id,
+                revision_id,
+            } => {
+                let handle = self.handle_of(&api_id);
+                self.spawn_control(|c| async move {
+                    Done::Message(
+                        c.undeploy_revision(&api_id, &revision_id, &[])
+                            .await
+                            .map(|deps| {
+                                let envs: Vec<String> =
+                                    deps.iter().map(|d| d.environment.clone()).collect();
+                                format!("Undeployed {handle} from {}", envs.join(", "))
+                            })
+                            .map_err(message),
+                    )
+                })
+            }
+            Command::RestoreRevision {
+                api_id,
+                revision_id,
+            } => self.spawn_control(|c| async move {
+                Done::Message(
+                    c.restore_revision(&api_id, &revision_id)
+                        .await
+                        .map(|api| format!("Restored the working copy of {}", api.handle()))
+                        .map_err(message),
+                )
+            }),
+            Command::DeleteRevision {
+                api_id,
+                revision_id,
+            } => self.spawn_control(|c| async move {
+                Done::Message(
+                    c.delete_revision(&api_id, &revision_id)
+                        .await
+                        .map(|rev| format!("Deleted {}", rev.display_name()))
+                        .map_err(message),
+                )
+            }),
+            Command::DeleteApi { api_id } => self.spawn_control(|c| async move {
+                Done::Message(
+                    c.delete_api(&api_id)
+                        .await
+                        .map(|api| format!("Deleted API {}", api.handle()))
+                        .map_err(message),
+                )
+            }),
+            Command::CreateApplication(draft) => self.spawn_control(|c| async move {
+                Done::AppCreated(c.create_application(draft).await.map_err(message))
+            }),
+            Command::Subscribe {
+                app_id,
+                api_id,
+                plan,
+            } => self.spawn_control(|c| async move {
+                Done::Subscribed(c.subscribe(&app_id, &api_id, &plan).await.map_err(message))
+            }),
+            Command::GenerateKeys { app_id, key_type } => self.spawn_control(|c| async move {
+                let result = c
+                    .generate_keys(&app_id, key_type, None)
+                    .await
+                    .map(|g| {
+                        (
+                            KeysInfo {
+                                key_type: g.key_pair.key_type,
+                                consumer_key: g.key_pair.consumer_key,
+                                consumer_secret: g.consumer_secret,
+                            },
+                            token_info(key_type, &g.token),
+                        )
+                    })
+                    .map_err(message);
+                Done::KeysGenerated { app_id, result }
+            }),
+            Command::GenerateToken {
+                app_id,
+                key_type,
+                validity_secs,
+            } => self.spawn_control(|c| async move {
+                let id = app_id.clone();
+                let result = tokio::task::spawn_blocking(move || {
+                    c.generate_token(&id, key_type.as_str(), Some(validity_secs))
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(message))
+                .map(|t| token_info(key_type, &t));
+                Done::TokenGenerated { app_id, result }
+            }),
+            Command::DeleteApplication { app_id } => self.spawn_control(|c| async move {
+                Done::Message(
+                    c.delete_application(&app_id)
+                        .await
+                        .map(|a| format!("Deleted application {}", a.name))
+                        .map_err(message),
+                )
+            }),
+            Command::Unsubscribe { subscription_id } => self.spawn_control(|c| async move {
+                Done::Message(
+                    c.unsubscribe(&subscription_id)
+                        .await
+                        .map(|_| "Unsubscribed".to_string())
+                        .map_err(message),
+                )
+            }),
+            Command::StartBackend {
+                addr,
+                interval,
+                time,
+            } => {
+                let slot = self.backend.clone();
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let result =
+                        match BackendHandle::start(addr, BackendOptions { interval, time }).await {
+                            Ok(handle) => {
+                                let bound = handle.addr();
+                                if let Ok(mut s) = slot.lock() {
+                                    // A handle dropped here stops its server: only one runs.
+                                    *s = Some(handle);
+                                }
+                                Ok(bound)
+                            }
+                            Err(e) => Err(e.to_string()),
+                        };
+                    // The UI may be gone; nothing to tell then.
+                    let _ = tx.send(Action::Done(Done::BackendStarted(result)));
+                });
+            }
+            Command::StopBackend => {
+                let slot = self.backend.clone();
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let handle = slot.lock().ok().and_then(|mut s| s.take());
+                    let result = match handle {
+                        Some(h) => h.stop().await.map_err(|e| e.to_string()),
+                        None => Ok(()),
+                    };
+                    // The UI may be gone; nothing to tell then.
+                    let _ = tx.send(Action::Done(Done::BackendStopped(result)));
+                });
+            }
+            Command::OpenStream {
+                stream_id,
+                url,
+                token,
+            } => {
+                let task = tokio::spawn(try_it(
+                    self.http.clone(),
+                    stream_id,
+                    url,
+                    token,
+                    self.tx.clone(),
+                ));
+                self.streams.insert(stream_id, task.abort_handle());
+            }
+            Command::CloseStream { stream_id } => {
+                if let Some(task) = self.streams.remove(&stream_id) {
+                    task.abort();
+                }
+            }
+            Command::Copy(text) => {
+                let what = if text.starts_with("curl ") {
+                    "the curl command"
+                } else {
+                    "the token"
+                };
+                let result = match &self.clipboard {
+                    Clipboard::Terminal => {
+                        let mut out = io::stdout();
+                        out.write_all(osc52(&text).as_bytes())
+                            .and_then(|()| out.flush())
+                            .map_err(|e| e.to_string())
+                    }
+                    Clipboard::Recorder(list) => {
+                        if let Ok(mut l) = list.lock() {
+                            l.push(text);
+                        }
+                        Ok(())
+                    }
+                };
+                self.dispatch(Action::Done(Done::Copied(
+                    result.map(|()| what.to_string()),
+                )));
+            }
+        }
+    }
+
+    /// Ends Try-it streams and stops the memory backend.
+    pub async fn shutdown(&mut self) {
+        for (_, task) in self.streams.drain() {
+            task.abort();
+        }
+        let handle = self.backend.lock().ok().and_then(|mut s| s.take());
+        if let Some(h) = handle
+            && tokio::time::timeout(STOP_TIMEOUT, h.stop()).await.is_err()
+        {
+            tracing::warn!("the memory backend did not stop within {STOP_TIMEOUT:?}");
+        }
+    }
+}
+
+fn deployed(
+    handle: &str,
+    revision: &str,
+    deps: &[crate::catalog::Deployment],
+    gateway: Option<String>,
+) -> String {
+    let envs: Vec<String> = deps
+        .iter()
+        .map(|d| format!("{} ({})", d.environment, d.vhost))
+        .collect();
+    let url = gateway
+        .map(|g| format!(": served at http://{g}"))
+        .unwrap_or_default();
+    format!(
+        "Deployed {revision} of {handle} to {}{url}",
+        envs.join(", ")
+    )
+}
+
+fn token_info(key_type: crate::catalog::KeyType, t: &crate::keys::IssuedToken) -> TokenInfo {
+    TokenInfo {
+        key_type,
+        access_token: t.access_token.clone(),
+        expires_in: t.expires_in,
+        issued_at: t.claims.iat,
+    }
+}
+
+/// One Try-it stream: GET through the gateway, parse SSE, report each network read's
+/// events as one action.
+async fn try_it(
+    http: reqwest::Client,
+    stream_id: u64,
+    url: String,
+    token: Option<String>,
+    tx: mpsc::UnboundedSender<Action>,
+) {
+    // Each send may fail only when the UI is gone, and then nobody needs the news.
+    let send = |u: StreamUpdate| {
+        let _ = tx.send(Action::Stream(u));
+    };
+    let mut request = http.get(&url).header("Accept", "text/event-stream");
+    if let Some(token) = &token {
+        request = request.bearer_auth(token);
+    }
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            send(StreamUpdate::Ended {
+                stream_id,
+                reason: format!("cannot reach the gateway: {e}"),
+            });
+            return;
+        }
+    };
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        let body: String = body.trim().chars().take(MAX_ERROR_BODY).collect();
+        send(StreamUpdate::Rejected {
+            stream_id,
+            status: status.as_u16(),
+            body,
+        });
+        return;
+    }
+    send(StreamUpdate::Opened { stream_id });
+    let mut parser = sse::Parser::new();
+    let mut body = response.bytes_stream();
+    let reason = loop {
+        match body.next().await {
+            Some(Ok(chunk)) => {
+                let items: Vec<StreamItem> = parser
+                    .push_items(&chunk)
+                    .into_iter()
+                    .map(|item| match item {
+                        sse::Item::Event(e) => StreamItem::Event {
+                            id: e.id,
+                            data: e.data,
+                        },
+                        sse::Item::Comment(c) => StreamItem::Comment(c),
+                    })
+                    .collect();
+                if !items.is_empty() {
+                    send(StreamUpdate::Items {
+                        stream_id,
+                        at: now_millis(),
+                        items,
+                    });
+                }
+            }
+            Some(Err(e)) => break format!("read failed: {e}"),
+            None => break "the server ended the stream".to_string(),
+        }
+    };
+    send(StreamUpdate::Ended { stream_id, reason });
+}

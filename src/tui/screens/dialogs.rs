@@ -1,0 +1,87 @@
+//! Dialogs drawn over everything: the keys of the current screen (`?`), "are you sure?"
+//! before a command, and quitting while streams are open.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+
+use crate::tui::app::{App, Overlay};
+use crate::tui::widgets::{block, centered, hints};
+
+/// Keys that work everywhere (outside text fields).
+pub const GLOBAL_KEYS: [(&str, &str); 8] = [
+    ("1 2 3 4", "Publisher, Dev Portal, Servers, Tutorial"),
+    ("Tab", "switch between the screen and the live pane"),
+    ("Enter / Esc", "open or choose / back or cancel"),
+    ("j k h l", "or the arrow keys: move"),
+    ("z", "zoom the focused pane"),
+    ("T", "next colour theme"),
+    ("?  F1", "this help"),
+    ("q  Ctrl-C", "quit (asks while streams are open)"),
+];
+
+/// Draws the overlay, if any.
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(overlay) = &app.overlay else { return };
+    let theme = &app.theme;
+    match overlay {
+        Overlay::Help => {
+            let (name, keys) = super::help(app);
+            let mut lines = vec![Line::from(Span::styled(format!("{name}:"), theme.title()))];
+            for (k, what) in &keys {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {k:<20}"), theme.key()),
+                    Span::styled(*what, theme.text()),
+                ]));
+            }
+            lines.push(Line::from(Span::styled("Everywhere:", theme.title())));
+            for (k, what) in GLOBAL_KEYS {
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {k:<20}"), theme.key()),
+                    Span::styled(what, theme.text()),
+                ]));
+            }
+            let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+            let rect = centered(area, 74, height);
+            frame.render_widget(Clear, rect);
+            let outer = block(theme, "Keys (any key closes)", true);
+            let inner = outer.inner(rect);
+            frame.render_widget(outer, rect);
+            frame.render_widget(Paragraph::new(lines), inner);
+        }
+        Overlay::Confirm { title, message, .. } => {
+            // The message wraps at about 56 columns; two more lines for the keys.
+            let rows = message.len().div_ceil(50) + 4;
+            let rect = centered(area, 60, u16::try_from(rows).unwrap_or(8));
+            frame.render_widget(Clear, rect);
+            let outer = block(theme, title, true);
+            let inner = outer.inner(rect);
+            frame.render_widget(outer, rect);
+            let lines = vec![
+                Line::from(Span::styled(message.clone(), theme.text())),
+                Line::from(""),
+                hints(theme, &[("y / Enter", "yes"), ("n / Esc", "no")]),
+            ];
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+        }
+        Overlay::Quit { open_streams } => {
+            let rect = centered(area, 56, 7);
+            frame.render_widget(Clear, rect);
+            let outer = block(theme, "Quit streamgate?", true);
+            let inner = outer.inner(rect);
+            frame.render_widget(outer, rect);
+            let lines = vec![
+                Line::from(Span::styled(
+                    format!(
+                        "{open_streams} stream(s) are open. Quitting stops the gateway, the management API and the memory backend, and ends them."
+                    ),
+                    theme.warning(),
+                )),
+                Line::from(""),
+                hints(theme, &[("y", "quit"), ("n / Esc", "stay")]),
+            ];
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The live events pane: in-process stream events and the gateway's traffic log, with
+//! follow/pause, scrolling and a filter. Always on screen, reached with Tab.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::tui::action::Action;
+use crate::tui::app::{App, Focus};
+use crate::tui::live::LineKind;
+use crate::tui::widgets::{block, clock, ellipsis, wrap_chars};
+
+/// The pane's letter keys.
+pub fn keymap(c: char) -> Option<Action> {
+    match c {
+        'f' | ' ' => Some(Action::ToggleFollow),
+        '/' => Some(Action::StartFilter),
+        'C' => Some(Action::ClearLive),
+        'w' => Some(Action::ToggleWrap),
+        _ => None,
+    }
+}
+
+/// Keys, for help.
+pub fn keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("j/k, PgUp/PgDn", "scroll (pauses following)"),
+        ("g / G", "oldest / newest line (G follows again)"),
+        ("f or Space", "follow or pause"),
+        ("/", "filter: type, Enter keeps it, Esc clears it"),
+        ("w", "wrap long lines, or cut them"),
+        ("C", "clear the pane"),
+        ("z", "give the pane the whole screen"),
+        ("Tab", "back to the screen above"),
+    ]
+}
+
+/// The pane's part of `update`.
+pub fn update(app: &mut App, action: Action) {
+    let live = &mut app.live;
+    if live.filter_editing {
+        match action {
+            Action::Enter => live.filter_editing = false,
+            Action::Back => {
+                live.filter.clear();
+                live.filter_editing = false;
+                live.filter_changed();
+            }
+            Action::Char(c) => {
+                live.filter.insert(c);
+                live.filter_changed();
+            }
+            Action::Paste(s) => {
+                live.filter.insert_str(&s);
+                live.filter_changed();
+            }
+            Action::Backspace => {
+                live.filter.backspace();
+                live.filter_changed();
+            }
+            Action::ClearField => {
+                live.filter.clear();
+                live.filter_changed();
+            }
+            Action::Delete => {
+                live.filter.delete();
+                live.filter_changed();
+            }
+            Action::Left => live.filter.left(),
+            Action::Right => live.filter.right(),
+            _ => {}
+        }
+        return;
+    }
+    match action {
+        Action::Up => live.scroll_up(1),
+        Action::Down => live.scroll_down(1),
+        Action::PageUp => live.scroll_up(10),
+        Action::PageDown => live.scroll_down(10),
+        Action::Top => live.top(),
+        Action::Bottom => live.bottom(),
+        Action::ToggleFollow | Action::Toggle => live.toggle_follow(),
+        Action::StartFilter => live.filter_editing = true,
+        Action::ClearLive => live.clear(),
+        Action::ToggleWrap => live.wrap = !live.wrap,
+        Action::Back => {
+            if live.filter.value().is_empty() {
+                app.focus = Focus::Main;
+            } else {
+                live.filter.clear();
+                live.filter_changed();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Draws the pane.
+pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
+    let theme = &app.theme;
+    let live = &app.live;
+    let focused = app.focus == Focus::Live;
+    let mode = if live.follow { "following" } else { "paused" };
+    let filter = if live.filter.value().is_empty() && !live.filter_editing {
+        String::new()
+    } else {
+        format!(
+            " filter: {}{}",
+            live.filter.value(),
+            if live.filter_editing { "_" } else { "" }
+        )
+    };
+    let wrap = if live.wrap { " wrap" } else { "" };
+    let title = format!("Live events [{mode}{wrap}]{filter}  {} lines", live.len());
+    let outer = block(theme, &title, focused);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    if inner.height == 0 {
+        return;
+    }
+    let width = usize::from(inner.width);
+    let height = usize::from(inner.height);
+    let lines: Vec<Line> = if live.is_empty() {
+        vec![Line::from(Span::styled(
+            "Events of Try-it streams and the gateway's traffic (curl too) appear here.",
+            theme.muted(),
+        ))]
+    } else {
+        let mut rows = Vec::new();
+        for l in live.view(height) {
+            let style = match l.kind {
+                LineKind::Event => theme.event(),
+                LineKind::Comment => theme.muted(),
+                LineKind::Opened => theme.ok(),
+                LineKind::Rejected | LineKind::Error => theme.error(),
+                LineKind::Closed => theme.warning(),
+                LineKind::Info => theme.accent(),
+            };
+            let prefix = format!("{} {:<10} ", clock(l.at), l.source);
+            let rest = width.saturating_sub(prefix.len()).max(1);
+            if live.wrap {
+                for (i, piece) in wrap_chars(&l.text, rest).into_iter().enumerate() {
+                    let lead = if i == 0 {
+                        Span::styled(prefix.clone(), theme.muted())
+                    } else {
+                        Span::raw(" ".repeat(prefix.len()))
+                    };
+                    rows.push(Line::from(vec![lead, Span::styled(piece, style)]));
+                }
+            } else {
+                rows.push(Line::from(vec![
+                    Span::styled(prefix, theme.muted()),
+                    Span::styled(ellipsis(&l.text, rest), style),
+                ]));
+            }
+        }
+        // Wrapped lines take more rows: keep the newest that fit.
+        let skip = rows.len().saturating_sub(height);
+        rows.split_off(skip)
+    };
+    frame.render_widget(Paragraph::new(lines), inner);
+}

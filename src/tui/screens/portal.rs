@@ -1,0 +1,242 @@
+//! The Developer Portal tab: its state, the published APIs (its first screen) and the
+//! switch to Applications.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table, TableState};
+
+use crate::tui::action::{Action, Command};
+use crate::tui::app::{App, Level};
+use crate::tui::theme::Theme;
+use crate::tui::widgets::{block, hints};
+
+use super::applications::AppDetail;
+use super::portal_api::{PortalApi, PortalPage};
+use super::wizard::Wizard;
+use super::{ScreenId, applications, move_cursor, portal_api, wizard};
+
+/// The Developer Portal's state.
+#[derive(Debug, Clone, Default)]
+pub struct Portal {
+    /// What it shows.
+    pub view: PortalView,
+    /// The selected published API.
+    pub api_cursor: usize,
+    /// The selected application.
+    pub app_cursor: usize,
+}
+
+/// What the Developer Portal shows.
+#[derive(Debug, Clone, Default)]
+pub enum PortalView {
+    /// Published APIs.
+    #[default]
+    Apis,
+    /// Applications.
+    Applications,
+    /// One API.
+    Api(PortalApi),
+    /// One application.
+    App(AppDetail),
+    /// The Subscription & Key Generation Wizard.
+    Wizard(Box<Wizard>),
+}
+
+/// The screen the portal shows.
+pub fn screen(app: &App) -> ScreenId {
+    match &app.portal.view {
+        PortalView::Apis => ScreenId::PortalApis,
+        PortalView::Applications | PortalView::App(_) => ScreenId::Applications,
+        PortalView::Api(_) => ScreenId::PortalApi,
+        PortalView::Wizard(_) => ScreenId::Wizard,
+    }
+}
+
+/// The list's letter keys.
+pub fn keymap(c: char) -> Option<Action> {
+    match c {
+        'w' => Some(Action::OpenWizard),
+        't' => Some(Action::TryIt),
+        _ => None,
+    }
+}
+
+/// Keys, for help.
+pub fn keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("j/k", "select an API"),
+        ("Enter", "open its overview"),
+        ("w", "Subscription & Key Generation Wizard"),
+        ("t", "Try it (stream into the live pane)"),
+        ("h/l", "APIs / Applications"),
+    ]
+}
+
+/// Opens an API's portal page.
+pub fn open_api(app: &mut App, api_id: &str, page: PortalPage) {
+    app.portal.view = PortalView::Api(PortalApi::new(api_id, page));
+}
+
+/// Routes an action within the portal.
+pub fn update(app: &mut App, action: Action) -> Vec<Command> {
+    match &app.portal.view {
+        PortalView::Apis => update_list(app, action),
+        PortalView::Applications | PortalView::App(_) => applications::update(app, action),
+        PortalView::Api(_) => portal_api::update(app, action),
+        PortalView::Wizard(_) => wizard::update(app, action),
+    }
+}
+
+fn update_list(app: &mut App, action: Action) -> Vec<Command> {
+    let catalog = app.catalog.clone();
+    let apis = catalog.portal_apis();
+    if move_cursor(&mut app.portal.api_cursor, apis.len(), &action) {
+        return Vec::new();
+    }
+    let selected = apis.get(app.portal.api_cursor).copied();
+    match (action, selected) {
+        (Action::Left | Action::Right, _) => app.portal.view = PortalView::Applications,
+        (Action::Enter, Some(api)) => open_api(app, &api.id, PortalPage::Overview),
+        (Action::OpenWizard, Some(api)) => return wizard::open(app, api),
+        (Action::TryIt, Some(api)) => {
+            open_api(app, &api.id, PortalPage::TryIt);
+            return portal_api::try_it(app);
+        }
+        (Action::Enter | Action::OpenWizard | Action::TryIt, None) => app.set_status(
+            Level::Info,
+            "No published API yet: publish one in the Publisher (1), Lifecycle page",
+        ),
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Leaves views of things that are gone; clamps cursors.
+pub fn on_catalog(app: &mut App) {
+    let catalog = app.catalog.clone();
+    app.portal.api_cursor = app
+        .portal
+        .api_cursor
+        .min(catalog.portal_apis().len().saturating_sub(1));
+    app.portal.app_cursor = app
+        .portal
+        .app_cursor
+        .min(catalog.applications.len().saturating_sub(1));
+    let gone = match &app.portal.view {
+        PortalView::Api(v) => !catalog
+            .apis
+            .get(&v.api_id)
+            .is_some_and(|a| a.lifecycle.visible_in_portal()),
+        PortalView::App(v) => !catalog.applications.contains_key(&v.app_id),
+        _ => false,
+    };
+    if gone {
+        app.portal.view = PortalView::Apis;
+    }
+    portal_api::on_catalog(app);
+    applications::on_catalog(app);
+}
+
+/// The `APIs | Applications` line.
+pub fn sub_tabs<'a>(theme: &Theme, apis: bool) -> Line<'a> {
+    let style = |on: bool| {
+        if on {
+            theme.tab_active()
+        } else {
+            theme.muted()
+        }
+    };
+    Line::from(vec![
+        Span::styled("APIs", style(apis)),
+        Span::styled(" | ", theme.muted()),
+        Span::styled("Applications", style(!apis)),
+        Span::styled("   h/l", theme.key()),
+    ])
+}
+
+/// Draws the portal.
+pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
+    match &app.portal.view {
+        PortalView::Apis => draw_list(app, frame, area, focused),
+        PortalView::Applications | PortalView::App(_) => {
+            applications::draw(app, frame, area, focused)
+        }
+        PortalView::Api(v) => portal_api::draw(app, v, frame, area, focused),
+        PortalView::Wizard(w) => wizard::draw(app, w, frame, area, focused),
+    }
+}
+
+fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = &app.theme;
+    let outer = block(theme, "Developer Portal", focused);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [tabs, body, foot] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    frame.render_widget(sub_tabs(theme, true), tabs);
+    let apis = app.catalog.portal_apis();
+    if apis.is_empty() {
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::from(Span::styled("  No published APIs yet.", theme.text())),
+                Line::from(Span::styled(
+                    "  Publish one in the Publisher (press 1): open the API, Lifecycle, Publish.",
+                    theme.muted(),
+                )),
+            ]),
+            body,
+        );
+    } else {
+        let rows = apis.iter().map(|api| {
+            let subs = app.catalog.subscriptions_of_api(&api.id).len();
+            Row::new(vec![
+                api.name.clone(),
+                api.version.clone(),
+                api.context.clone(),
+                api.lifecycle.label().to_string(),
+                api.policies.join(","),
+                subs.to_string(),
+            ])
+        });
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Fill(2),
+                Constraint::Length(8),
+                Constraint::Fill(2),
+                Constraint::Length(12),
+                Constraint::Fill(3),
+                Constraint::Length(4),
+            ],
+        )
+        .header(
+            Row::new(vec!["Name", "Version", "Context", "State", "Plans", "Subs"])
+                .style(theme.muted()),
+        )
+        .row_highlight_style(if focused {
+            theme.selection()
+        } else {
+            theme.text()
+        })
+        .highlight_symbol("> ");
+        let mut state = TableState::default().with_selected(Some(app.portal.api_cursor));
+        frame.render_stateful_widget(table, body, &mut state);
+    }
+    frame.render_widget(
+        hints(
+            theme,
+            &[
+                ("Enter", "overview"),
+                ("w", "wizard"),
+                ("t", "try it"),
+                ("h/l", "Applications"),
+            ],
+        ),
+        foot,
+    );
+}

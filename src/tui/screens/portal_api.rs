@@ -1,0 +1,517 @@
+//! Developer Portal > API: its Overview, its Subscriptions (with the Subscription & Key
+//! Generation Wizard) and "Try it", which opens a stream through the gateway into the
+//! live pane.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::catalog::{Api, Application, LifecycleState};
+use crate::tui::action::{Action, Command};
+use crate::tui::app::{App, Level, Overlay, StreamState};
+use crate::tui::widgets::{block, clock, ellipsis, hints, marker};
+
+use super::api_overview::{gateway_line, label_line};
+use super::portal::PortalView;
+use super::{move_cursor, wizard};
+
+/// The pages of an API in the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortalPage {
+    /// What the API is and where to call it.
+    Overview,
+    /// Who subscribed; the wizard.
+    Subscriptions,
+    /// Open a stream into the live pane.
+    TryIt,
+}
+
+impl PortalPage {
+    /// Every page, in order.
+    pub const ALL: [PortalPage; 3] = [
+        PortalPage::Overview,
+        PortalPage::Subscriptions,
+        PortalPage::TryIt,
+    ];
+
+    /// The tab label.
+    pub fn label(self) -> &'static str {
+        match self {
+            PortalPage::Overview => "Overview",
+            PortalPage::Subscriptions => "Subscriptions",
+            PortalPage::TryIt => "Try it",
+        }
+    }
+}
+
+/// An API's portal pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalApi {
+    /// The API.
+    pub api_id: String,
+    /// The page shown.
+    pub page: PortalPage,
+    /// The selected subscription (Subscriptions and Try it).
+    pub cursor: usize,
+}
+
+impl PortalApi {
+    /// An API on a page.
+    pub fn new(api_id: &str, page: PortalPage) -> Self {
+        PortalApi {
+            api_id: api_id.to_string(),
+            page,
+            cursor: 0,
+        }
+    }
+}
+
+/// The pages' letter keys.
+pub fn keymap(c: char) -> Option<Action> {
+    match c {
+        'w' => Some(Action::OpenWizard),
+        't' => Some(Action::TryIt),
+        's' => Some(Action::Save),
+        'c' => Some(Action::CopyToken),
+        'y' => Some(Action::CopyCurl),
+        'g' => Some(Action::GenerateToken),
+        'u' => Some(Action::Undeploy),
+        _ => None,
+    }
+}
+
+/// Keys, for help.
+pub fn keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("h/l", "Overview / Subscriptions / Try it"),
+        ("w", "Subscription & Key Generation Wizard"),
+        ("t", "Try it: stream events into the live pane"),
+        ("s", "stop this API's Try-it streams"),
+        ("j/k", "select an application (Subscriptions, Try it)"),
+        ("g", "generate a new token for it"),
+        ("c / y", "copy its token / the curl command (OSC 52)"),
+        ("u", "unsubscribe it (asks first)"),
+        ("Esc", "back to the portal's APIs"),
+    ]
+}
+
+/// The applications subscribed to an API, by name.
+pub fn subscribers<'a>(
+    app: &'a App,
+    api_id: &str,
+) -> Vec<(&'a Application, &'a crate::catalog::Subscription)> {
+    let mut out: Vec<_> = app
+        .catalog
+        .subscriptions_of_api(api_id)
+        .into_iter()
+        .filter_map(|s| {
+            app.catalog
+                .applications
+                .get(&s.application_id)
+                .map(|a| (a, s))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    out
+}
+
+fn view(app: &App) -> Option<&PortalApi> {
+    match &app.portal.view {
+        PortalView::Api(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// Opens a Try-it stream for the selected subscriber.
+pub fn try_it(app: &mut App) -> Vec<Command> {
+    let catalog = app.catalog.clone();
+    let Some(v) = view(app) else {
+        return Vec::new();
+    };
+    let Some(api) = catalog.apis.get(&v.api_id) else {
+        return Vec::new();
+    };
+    let subs = subscribers(app, &api.id);
+    let chosen = subs
+        .get(v.cursor.min(subs.len().saturating_sub(1)))
+        .map(|(a, _)| (a.id.clone(), a.name.clone()));
+    match chosen {
+        Some((app_id, name)) => match app.session.latest_token(&app_id).cloned() {
+            Some(token) => app.open_stream(api, &name, Some(token.access_token)),
+            None => {
+                app.error(format!(
+                    "No access token for {name} in this session: press g to generate one"
+                ));
+                Vec::new()
+            }
+        },
+        None if api.lifecycle == LifecycleState::Prototyped => {
+            app.open_stream(api, "no token", None)
+        }
+        None => {
+            app.error("Subscribe first: press w for the Subscription & Key Generation Wizard");
+            Vec::new()
+        }
+    }
+}
+
+/// The pages' part of `update`.
+pub fn update(app: &mut App, action: Action) -> Vec<Command> {
+    let catalog = app.catalog.clone();
+    let Some(v) = view(app).cloned() else {
+        return Vec::new();
+    };
+    let Some(api) = catalog.apis.get(&v.api_id) else {
+        return Vec::new();
+    };
+    let subs: Vec<(String, String, String)> = subscribers(app, &api.id)
+        .into_iter()
+        .map(|(a, s)| (a.id.clone(), a.name.clone(), s.id.clone()))
+        .collect();
+    let selected = subs
+        .get(v.cursor.min(subs.len().saturating_sub(1)))
+        .cloned();
+    let set_view = |app: &mut App, f: &dyn Fn(&mut PortalApi)| {
+        if let PortalView::Api(v) = &mut app.portal.view {
+            f(v);
+        }
+    };
+    match action {
+        Action::Back => app.portal.view = PortalView::Apis,
+        Action::Left | Action::Right => {
+            let i = PortalPage::ALL
+                .iter()
+                .position(|p| *p == v.page)
+                .unwrap_or(0);
+            let n = PortalPage::ALL.len();
+            let next = if matches!(action, Action::Left) {
+                (i + n - 1) % n
+            } else {
+                (i + 1) % n
+            };
+            set_view(app, &|v| v.page = PortalPage::ALL[next]);
+        }
+        Action::Up
+        | Action::Down
+        | Action::Top
+        | Action::Bottom
+        | Action::PageUp
+        | Action::PageDown => {
+            let mut cursor = v.cursor;
+            move_cursor(&mut cursor, subs.len(), &action);
+            set_view(app, &|v| v.cursor = cursor);
+        }
+        Action::OpenWizard => return wizard::open(app, api),
+        Action::TryIt => {
+            set_view(app, &|v| v.page = PortalPage::TryIt);
+            return try_it(app);
+        }
+        Action::Enter if v.page == PortalPage::TryIt => return try_it(app),
+        Action::Enter if v.page == PortalPage::Subscriptions && subs.is_empty() => {
+            return wizard::open(app, api);
+        }
+        Action::Save => return app.stop_streams(&api.handle()),
+        Action::GenerateToken => match selected {
+            Some((app_id, name, _)) => match app.key_type_of(&app_id) {
+                Some(key_type) => {
+                    app.set_status(Level::Info, format!("Generating a token for {name}..."));
+                    return vec![Command::GenerateToken {
+                        app_id,
+                        key_type,
+                        validity_secs: crate::keys::DEFAULT_VALIDITY_SECS,
+                    }];
+                }
+                None => app.error(format!("{name} has no keys yet: run the wizard (w)")),
+            },
+            None => app.error("No subscribed application: press w for the wizard"),
+        },
+        Action::CopyToken | Action::CopyCurl => match selected {
+            Some((app_id, name, _)) => match app.session.latest_token(&app_id).cloned() {
+                Some(token) => {
+                    let mut cmds = app.copy_token(&token.access_token);
+                    if matches!(action, Action::CopyCurl) {
+                        cmds = vec![Command::Copy(app.curl_command(api, &token.access_token))];
+                    }
+                    return cmds;
+                }
+                None => app.error(format!("No token for {name} in this session: press g")),
+            },
+            None => app.error("No subscribed application: press w for the wizard"),
+        },
+        Action::Undeploy => {
+            if let Some((_, name, sub_id)) = selected {
+                app.overlay = Some(Overlay::Confirm {
+                    title: "Unsubscribe".to_string(),
+                    message: format!(
+                        "Unsubscribe {name} from {}? Its open streams are closed at once.",
+                        api.handle()
+                    ),
+                    command: Box::new(Command::Unsubscribe {
+                        subscription_id: sub_id,
+                    }),
+                });
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Keeps the cursor on a subscriber.
+pub fn on_catalog(app: &mut App) {
+    let Some(v) = view(app) else { return };
+    let n = subscribers(app, &v.api_id).len();
+    if let PortalView::Api(v) = &mut app.portal.view {
+        v.cursor = v.cursor.min(n.saturating_sub(1));
+    }
+}
+
+/// Draws an API's portal pages.
+pub fn draw(app: &App, v: &PortalApi, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = &app.theme;
+    let Some(api) = app.api(&v.api_id) else {
+        return;
+    };
+    let title = format!("Developer Portal - {} {}", api.name, api.version);
+    let outer = block(theme, &title, focused);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [tabs, body, foot] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let mut spans = Vec::new();
+    for (i, p) in PortalPage::ALL.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" | ", theme.muted()));
+        }
+        spans.push(Span::styled(
+            p.label(),
+            if *p == v.page {
+                theme.tab_active()
+            } else {
+                theme.muted()
+            },
+        ));
+    }
+    spans.push(Span::styled("   h/l", theme.key()));
+    frame.render_widget(Line::from(spans), tabs);
+    let foot_hints: &[(&str, &str)] = match v.page {
+        PortalPage::Overview => &[
+            ("w", "wizard"),
+            ("t", "try it"),
+            ("h/l", "pages"),
+            ("Esc", "back"),
+        ],
+        PortalPage::Subscriptions => &[
+            ("w", "SUBSCRIPTION & KEY GENERATION WIZARD"),
+            ("u", "unsubscribe"),
+        ],
+        PortalPage::TryIt => &[
+            ("Enter/t", "open stream"),
+            ("s", "stop"),
+            ("y", "copy curl"),
+            ("c", "copy token"),
+            ("g", "new token"),
+        ],
+    };
+    frame.render_widget(hints(theme, foot_hints), foot);
+    match v.page {
+        PortalPage::Overview => draw_overview(app, api, frame, body),
+        PortalPage::Subscriptions => draw_subscriptions(app, api, v, frame, body, focused),
+        PortalPage::TryIt => draw_try_it(app, api, v, frame, body, focused),
+    }
+}
+
+fn draw_overview(app: &App, api: &Api, frame: &mut Frame, area: Rect) {
+    let theme = &app.theme;
+    let (gateway, deployed) = gateway_line(app, api);
+    let plans: Vec<String> = api
+        .policies
+        .iter()
+        .map(|p| match app.catalog.subscription_policy(p) {
+            Some(plan) => format!("{p} ({})", plan.quota.describe()),
+            None => p.clone(),
+        })
+        .collect();
+    let subs: Vec<String> = subscribers(app, &api.id)
+        .iter()
+        .map(|(a, s)| format!("{} ({})", a.name, s.policy))
+        .collect();
+    let lines = vec![
+        label_line(
+            theme,
+            "State",
+            Span::styled(api.lifecycle.label(), theme.ok()),
+        ),
+        label_line(
+            theme,
+            "Gateway URL",
+            Span::styled(
+                gateway,
+                if deployed {
+                    theme.accent()
+                } else {
+                    theme.warning()
+                },
+            ),
+        ),
+        label_line(
+            theme,
+            "Topics",
+            Span::styled(
+                format!("{} (subscribe; e.g. /memory)", api.topics.join(", ")),
+                theme.text(),
+            ),
+        ),
+        label_line(theme, "Plans", Span::styled(plans.join(", "), theme.text())),
+        label_line(
+            theme,
+            "Subscribers",
+            Span::styled(
+                if subs.is_empty() {
+                    "none yet: press w".to_string()
+                } else {
+                    subs.join(", ")
+                },
+                theme.text(),
+            ),
+        ),
+    ];
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn draw_subscriptions(
+    app: &App,
+    api: &Api,
+    v: &PortalApi,
+    frame: &mut Frame,
+    area: Rect,
+    focused: bool,
+) {
+    let theme = &app.theme;
+    let subs = subscribers(app, &api.id);
+    let mut lines = Vec::new();
+    if subs.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "No application is subscribed yet.",
+            theme.text(),
+        )));
+        lines.push(Line::from(vec![
+            Span::styled("Press ", theme.text()),
+            Span::styled("w", theme.key()),
+            Span::styled(
+                " (or Enter) for the SUBSCRIPTION & KEY GENERATION WIZARD: it creates an",
+                theme.text(),
+            ),
+        ]));
+        lines.push(Line::from(Span::styled(
+            "application, subscribes it, generates keys and an access token.",
+            theme.text(),
+        )));
+    } else {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{:<2}{:<22} {:<16} {:<10} {}",
+                "", "Application", "Plan", "Status", "Token"
+            ),
+            theme.muted(),
+        )));
+        for (i, (a, s)) in subs.iter().enumerate() {
+            let selected = i == v.cursor;
+            let token = if app.session.latest_token(&a.id).is_some() {
+                "this session"
+            } else if app.catalog.keys_of(&a.id).is_empty() {
+                "no keys"
+            } else {
+                "g for one"
+            };
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "{}{:<22} {:<16} {:<10} {token}",
+                    marker(selected),
+                    ellipsis(&a.name, 22),
+                    s.policy,
+                    s.status.as_str()
+                ),
+                if selected && focused {
+                    theme.selection()
+                } else {
+                    theme.text()
+                },
+            )));
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn draw_try_it(app: &App, api: &Api, v: &PortalApi, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = &app.theme;
+    let subs = subscribers(app, &api.id);
+    let width = usize::from(area.width);
+    let mut lines = Vec::new();
+    if subs.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "No subscribed application yet: press w for the wizard.",
+            theme.warning(),
+        )));
+    }
+    for (i, (a, _)) in subs.iter().enumerate().take(3) {
+        let selected = i == v.cursor;
+        let token = match app.session.latest_token(&a.id) {
+            Some(t) => format!(
+                "token issued {} UTC, valid {} s",
+                clock(t.issued_at * 1000),
+                t.expires_in
+            ),
+            None => "no token in this session (g generates one)".to_string(),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{}{:<22}", marker(selected), ellipsis(&a.name, 22)),
+                if selected && focused {
+                    theme.selection()
+                } else {
+                    theme.text()
+                },
+            ),
+            Span::styled(format!(" {token}"), theme.muted()),
+        ]));
+    }
+    let chosen = subs.get(v.cursor.min(subs.len().saturating_sub(1)));
+    if let Some((a, _)) = chosen
+        && let Some(t) = app.session.latest_token(&a.id)
+    {
+        lines.push(Line::from(Span::styled(
+            "curl (y copies it whole):",
+            theme.muted(),
+        )));
+        lines.push(Line::from(Span::styled(
+            ellipsis(&app.curl_command(api, &t.access_token), width),
+            theme.accent(),
+        )));
+    }
+    let streams: Vec<String> = app
+        .session
+        .streams
+        .iter()
+        .filter(|(_, s)| s.api == api.handle())
+        .rev()
+        .take(2)
+        .map(|(id, s)| match &s.state {
+            StreamState::Opening => format!("#{id} opening..."),
+            StreamState::Open => format!("#{id} open, {} events", s.events),
+            StreamState::Ended(r) => format!("#{id} ended after {} events: {r}", s.events),
+        })
+        .collect();
+    if !streams.is_empty() {
+        lines.push(Line::from(Span::styled(
+            ellipsis(&format!("Streams: {}", streams.join("; ")), width),
+            theme.text(),
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}

@@ -1,0 +1,353 @@
+//! The Publisher tab: its state, the list of APIs (its first screen), and the frame around
+//! an API's pages (Overview, Business Plans, Lifecycle, Deployments, AsyncAPI).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table, TableState};
+
+use crate::tui::action::{Action, Command};
+use crate::tui::app::{App, Level, Overlay};
+use crate::tui::widgets::{block, hints};
+
+use super::api_deployments::DeploymentsPage;
+use super::api_plans::PlansPage;
+use super::create_api::CreateApi;
+use super::{
+    ScreenId, api_definition, api_deployments, api_lifecycle, api_overview, api_plans, create_api,
+    move_cursor,
+};
+
+/// The Publisher tab's state.
+#[derive(Debug, Clone, Default)]
+pub struct Publisher {
+    /// What it shows.
+    pub view: PublisherView,
+    /// The selected row of the API list.
+    pub cursor: usize,
+}
+
+/// What the Publisher shows.
+#[derive(Debug, Clone, Default)]
+pub enum PublisherView {
+    /// The list of APIs.
+    #[default]
+    List,
+    /// Create API.
+    Create(CreateApi),
+    /// One API's pages.
+    Api(ApiView),
+}
+
+/// One API's pages and their state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiView {
+    /// The API's id.
+    pub api_id: String,
+    /// The page shown.
+    pub page: ApiPage,
+    /// Business Plans.
+    pub plans: PlansPage,
+    /// The selected lifecycle action.
+    pub lifecycle_cursor: usize,
+    /// Deployments.
+    pub deployments: DeploymentsPage,
+    /// The AsyncAPI definition's scroll.
+    pub definition_scroll: usize,
+}
+
+impl ApiView {
+    /// An API's view on a page.
+    pub fn new(api_id: &str, page: ApiPage) -> Self {
+        ApiView {
+            api_id: api_id.to_string(),
+            page,
+            plans: PlansPage::default(),
+            lifecycle_cursor: 0,
+            deployments: DeploymentsPage::default(),
+            definition_scroll: 0,
+        }
+    }
+}
+
+/// An API's pages, in the order of WSO2's Publisher menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiPage {
+    /// Overview.
+    Overview,
+    /// Business Plans (Subscriptions).
+    Plans,
+    /// Lifecycle.
+    Lifecycle,
+    /// Deployments.
+    Deployments,
+    /// The AsyncAPI definition.
+    Definition,
+}
+
+impl ApiPage {
+    /// Every page, in menu order.
+    pub const ALL: [ApiPage; 5] = [
+        ApiPage::Overview,
+        ApiPage::Plans,
+        ApiPage::Lifecycle,
+        ApiPage::Deployments,
+        ApiPage::Definition,
+    ];
+
+    /// The menu label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ApiPage::Overview => "Overview",
+            ApiPage::Plans => "Business Plans",
+            ApiPage::Lifecycle => "Lifecycle",
+            ApiPage::Deployments => "Deployments",
+            ApiPage::Definition => "AsyncAPI",
+        }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+}
+
+/// The screen the Publisher shows.
+pub fn screen(app: &App) -> ScreenId {
+    match &app.publisher.view {
+        PublisherView::List => ScreenId::ApiList,
+        PublisherView::Create(_) => ScreenId::CreateApi,
+        PublisherView::Api(v) => match v.page {
+            ApiPage::Overview => ScreenId::ApiOverview,
+            ApiPage::Plans => ScreenId::ApiPlans,
+            ApiPage::Lifecycle => ScreenId::ApiLifecycle,
+            ApiPage::Deployments => ScreenId::ApiDeployments,
+            ApiPage::Definition => ScreenId::ApiDefinition,
+        },
+    }
+}
+
+/// The list's letter keys.
+pub fn keymap(c: char) -> Option<Action> {
+    match c {
+        'n' | 'c' => Some(Action::New),
+        'd' | 'x' => Some(Action::DeleteSelected),
+        _ => None,
+    }
+}
+
+/// The list's keys, for help.
+pub fn keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("j/k, Up/Down", "select an API"),
+        ("Enter", "open the API's pages"),
+        ("n", "Create API (Streaming API > SSE API)"),
+        ("d", "delete the selected API (asks first)"),
+    ]
+}
+
+/// Opens an API on a page.
+pub fn open_api(app: &mut App, api_id: &str, page: ApiPage) {
+    app.publisher.view = PublisherView::Api(ApiView::new(api_id, page));
+}
+
+/// Routes an action within the Publisher.
+pub fn update(app: &mut App, action: Action) -> Vec<Command> {
+    match &app.publisher.view {
+        PublisherView::List => update_list(app, action),
+        PublisherView::Create(_) => create_api::update(app, action),
+        PublisherView::Api(view) => {
+            let page = view.page;
+            let dialog_open = view.deployments.dialog.is_some();
+            if !dialog_open {
+                match action {
+                    Action::Left | Action::Right => {
+                        let i = page.index();
+                        let n = ApiPage::ALL.len();
+                        let next = if matches!(action, Action::Left) {
+                            (i + n - 1) % n
+                        } else {
+                            (i + 1) % n
+                        };
+                        if let PublisherView::Api(v) = &mut app.publisher.view {
+                            v.page = ApiPage::ALL[next];
+                        }
+                        return Vec::new();
+                    }
+                    Action::Back => {
+                        app.publisher.view = PublisherView::List;
+                        return Vec::new();
+                    }
+                    _ => {}
+                }
+            }
+            match page {
+                ApiPage::Overview => api_overview::update(app, action),
+                ApiPage::Plans => api_plans::update(app, action),
+                ApiPage::Lifecycle => api_lifecycle::update(app, action),
+                ApiPage::Deployments => api_deployments::update(app, action),
+                ApiPage::Definition => api_definition::update(app, action),
+            }
+        }
+    }
+}
+
+fn update_list(app: &mut App, action: Action) -> Vec<Command> {
+    let catalog = app.catalog.clone();
+    let apis = catalog.apis_sorted();
+    if move_cursor(&mut app.publisher.cursor, apis.len(), &action) {
+        return Vec::new();
+    }
+    match action {
+        Action::Enter => {
+            if let Some(api) = apis.get(app.publisher.cursor) {
+                open_api(app, &api.id, ApiPage::Overview);
+            } else {
+                app.set_status(Level::Info, "No APIs yet: press n to create one");
+            }
+        }
+        Action::New => app.publisher.view = PublisherView::Create(CreateApi::default()),
+        Action::DeleteSelected => {
+            if let Some(api) = apis.get(app.publisher.cursor) {
+                app.overlay = Some(Overlay::Confirm {
+                    title: "Delete API".to_string(),
+                    message: format!(
+                        "Delete {} with its revisions and deployments? This cannot be undone.",
+                        api.handle()
+                    ),
+                    command: Box::new(Command::DeleteApi {
+                        api_id: api.id.clone(),
+                    }),
+                });
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Leaves the view of an API that is gone; clamps the list cursor.
+pub fn on_catalog(app: &mut App) {
+    let count = app.catalog.apis.len();
+    app.publisher.cursor = app.publisher.cursor.min(count.saturating_sub(1));
+    if let PublisherView::Api(v) = &app.publisher.view
+        && !app.catalog.apis.contains_key(&v.api_id)
+    {
+        app.publisher.view = PublisherView::List;
+    }
+    let catalog = app.catalog.clone();
+    if let PublisherView::Api(v) = &mut app.publisher.view
+        && let Some(api) = catalog.apis.get(&v.api_id)
+    {
+        let n = api.lifecycle.allowed_actions().len();
+        v.lifecycle_cursor = v.lifecycle_cursor.min(n.saturating_sub(1));
+    }
+    api_plans::on_catalog(app);
+    api_deployments::on_catalog(app);
+}
+
+/// Draws the Publisher.
+pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
+    match &app.publisher.view {
+        PublisherView::List => draw_list(app, frame, area, focused),
+        PublisherView::Create(form) => create_api::draw(app, form, frame, area, focused),
+        PublisherView::Api(view) => draw_api(app, view, frame, area, focused),
+    }
+}
+
+fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = &app.theme;
+    let outer = block(theme, "Publisher - APIs", focused);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let apis = app.catalog.apis_sorted();
+    if apis.is_empty() {
+        let text = vec![
+            Line::from(""),
+            Line::from(Span::styled("  No APIs yet.", theme.text())),
+            Line::from(vec![
+                Span::styled("  Press ", theme.text()),
+                Span::styled("n", theme.key()),
+                Span::styled(
+                    " to create one: Create API > Streaming API > SSE API.",
+                    theme.text(),
+                ),
+            ]),
+        ];
+        frame.render_widget(Paragraph::new(text), body);
+    } else {
+        let rows = apis.iter().map(|api| {
+            Row::new(vec![
+                api.name.clone(),
+                api.version.clone(),
+                api.context.clone(),
+                "SSE".to_string(),
+                api.lifecycle.label().to_string(),
+            ])
+        });
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Fill(2),
+                Constraint::Length(9),
+                Constraint::Fill(2),
+                Constraint::Length(5),
+                Constraint::Length(13),
+            ],
+        )
+        .header(Row::new(vec!["Name", "Version", "Context", "Type", "State"]).style(theme.muted()))
+        .row_highlight_style(if focused {
+            theme.selection()
+        } else {
+            theme.text()
+        })
+        .highlight_symbol("> ");
+        let mut state = TableState::default().with_selected(Some(app.publisher.cursor));
+        frame.render_stateful_widget(table, body, &mut state);
+    }
+    frame.render_widget(
+        hints(
+            theme,
+            &[
+                ("n", "create API"),
+                ("Enter", "open"),
+                ("d", "delete"),
+                ("?", "keys"),
+            ],
+        ),
+        foot,
+    );
+}
+
+fn draw_api(app: &App, view: &ApiView, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = &app.theme;
+    let Some(api) = app.api(&view.api_id) else {
+        return;
+    };
+    let title = format!("{} {} - {}", api.name, api.version, api.lifecycle.label());
+    let outer = block(theme, &title, focused);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [tabs, page] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(inner);
+    let mut spans = Vec::new();
+    for (i, p) in ApiPage::ALL.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" | ", theme.muted()));
+        }
+        let style = if *p == view.page {
+            theme.tab_active()
+        } else {
+            theme.muted()
+        };
+        spans.push(Span::styled(p.label(), style));
+    }
+    spans.push(Span::styled("   h/l", theme.key()));
+    frame.render_widget(Line::from(spans), tabs);
+    match view.page {
+        ApiPage::Overview => api_overview::draw(app, api, frame, page),
+        ApiPage::Plans => api_plans::draw(app, api, view, frame, page, focused),
+        ApiPage::Lifecycle => api_lifecycle::draw(app, api, view, frame, page, focused),
+        ApiPage::Deployments => api_deployments::draw(app, api, view, frame, page, focused),
+        ApiPage::Definition => api_definition::draw(app, api, view, frame, page),
+    }
+}

@@ -1,0 +1,395 @@
+//! Servers: the management API and the gateway (addresses, open streams, events per
+//! second) and the memory backend with its Time and Interval fields, start and stop.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::tui::action::{Action, Command};
+use crate::tui::app::{App, Level};
+use crate::tui::input::TextInput;
+use crate::tui::live::LineKind;
+use crate::tui::widgets::{block, field, hints, marker};
+
+/// The memory backend as the UI knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendState {
+    /// Not running.
+    Stopped,
+    /// Start asked.
+    Starting,
+    /// Listening here.
+    Running(SocketAddr),
+    /// Stop asked.
+    Stopping,
+    /// Could not start.
+    Failed(String),
+}
+
+const TIME_ROW: usize = 0;
+const INTERVAL_ROW: usize = 1;
+const PORT_ROW: usize = 2;
+const BUTTON_ROW: usize = 3;
+
+/// The Servers tab's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Servers {
+    /// The selected row.
+    pub row: usize,
+    /// Whether the selected field is being edited.
+    pub editing: bool,
+    backup: Option<String>,
+    /// How long one request is served, ms (0: no limit).
+    pub time: TextInput,
+    /// Time between events, ms.
+    pub interval: TextInput,
+    /// The port to listen on.
+    pub port: TextInput,
+    /// The backend's state.
+    pub backend: BackendState,
+}
+
+impl Servers {
+    /// The tutorial's values: `--time=5000 --interval=1000`, on the given port.
+    pub fn new(port: u16) -> Self {
+        Servers {
+            row: BUTTON_ROW,
+            editing: false,
+            backup: None,
+            time: TextInput::digits("5000"),
+            interval: TextInput::digits("1000"),
+            port: TextInput::digits(&port.to_string()),
+            backend: BackendState::Stopped,
+        }
+    }
+
+    fn input(&mut self, row: usize) -> Option<&mut TextInput> {
+        match row {
+            TIME_ROW => Some(&mut self.time),
+            INTERVAL_ROW => Some(&mut self.interval),
+            PORT_ROW => Some(&mut self.port),
+            _ => None,
+        }
+    }
+
+    /// Whether the backend runs (or is about to).
+    pub fn running(&self) -> bool {
+        matches!(
+            self.backend,
+            BackendState::Running(_) | BackendState::Starting
+        )
+    }
+}
+
+/// The letter keys.
+pub fn keymap(c: char) -> Option<Action> {
+    match c {
+        's' => Some(Action::Save),
+        'e' => Some(Action::Edit),
+        _ => None,
+    }
+}
+
+/// Keys, for help.
+pub fn keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("s", "start or stop the memory backend"),
+        ("j/k", "select Time, Interval, Port or the button"),
+        (
+            "Enter / e",
+            "edit the selected field (Enter again to keep, Esc to undo)",
+        ),
+        ("Enter on the button", "start or stop"),
+    ]
+}
+
+/// The Servers part of `update`.
+pub fn update(app: &mut App, action: Action) -> Vec<Command> {
+    let s = &mut app.servers;
+    if s.editing {
+        let row = s.row;
+        match action {
+            Action::Enter => {
+                s.editing = false;
+                s.backup = None;
+            }
+            Action::Back => {
+                let backup = s.backup.take().unwrap_or_default();
+                if let Some(input) = s.input(row) {
+                    input.set(&backup);
+                }
+                s.editing = false;
+            }
+            Action::Up | Action::Down => {
+                s.editing = false;
+                s.backup = None;
+                s.row = if matches!(action, Action::Up) {
+                    row.saturating_sub(1)
+                } else {
+                    (row + 1).min(BUTTON_ROW)
+                };
+            }
+            other => {
+                if let Some(input) = s.input(row) {
+                    input.edit(&other);
+                }
+            }
+        }
+        return Vec::new();
+    }
+    match action {
+        Action::Up => s.row = s.row.saturating_sub(1),
+        Action::Down => s.row = (s.row + 1).min(BUTTON_ROW),
+        Action::Top => s.row = 0,
+        Action::Bottom => s.row = BUTTON_ROW,
+        Action::Enter | Action::Edit if s.row < BUTTON_ROW => {
+            let row = s.row;
+            let value = s.input(row).map(|i| i.value().to_string());
+            s.backup = value;
+            s.editing = true;
+        }
+        Action::Enter | Action::Save => return start_stop(app),
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Starts or stops the backend with the fields' values.
+pub fn start_stop(app: &mut App) -> Vec<Command> {
+    match app.servers.backend.clone() {
+        BackendState::Starting | BackendState::Stopping => Vec::new(),
+        BackendState::Running(_) => {
+            app.servers.backend = BackendState::Stopping;
+            app.set_status(Level::Info, "Stopping the memory backend...");
+            vec![Command::StopBackend]
+        }
+        BackendState::Stopped | BackendState::Failed(_) => {
+            let s = &app.servers;
+            let time: u64 = s.time.value().parse().unwrap_or(0);
+            let interval: u64 = s.interval.value().parse().unwrap_or(0);
+            let port: Option<u16> = s.port.value().parse().ok();
+            if interval == 0 {
+                app.error("Interval must be at least 1 ms");
+                return Vec::new();
+            }
+            let Some(port) = port else {
+                app.error("Port must be a number from 0 to 65535");
+                return Vec::new();
+            };
+            let mut addr = app.config.backend_addr;
+            addr.set_port(port);
+            app.servers.backend = BackendState::Starting;
+            app.set_status(
+                Level::Info,
+                format!("Starting the memory backend on {addr}..."),
+            );
+            vec![Command::StartBackend {
+                addr,
+                interval: Duration::from_millis(interval),
+                time: (time > 0).then(|| Duration::from_millis(time)),
+            }]
+        }
+    }
+}
+
+/// The runtime answered `StartBackend`.
+pub fn on_started(app: &mut App, result: Result<SocketAddr, String>) {
+    match result {
+        Ok(addr) => {
+            app.servers.backend = BackendState::Running(addr);
+            app.servers.port.set(&addr.port().to_string());
+            let text = format!(
+                "memory backend listening on http://{addr}/memory (time {} ms, interval {} ms)",
+                app.servers.time.value(),
+                app.servers.interval.value()
+            );
+            app.log(LineKind::Info, text.clone());
+            app.set_status(Level::Ok, format!("Started the {text}"));
+        }
+        Err(e) => {
+            app.log(LineKind::Error, format!("memory backend: {e}"));
+            app.servers.backend = BackendState::Failed(e.clone());
+            app.error(format!("Memory backend did not start: {e}"));
+        }
+    }
+}
+
+/// The runtime answered `StopBackend`.
+pub fn on_stopped(app: &mut App, result: Result<(), String>) {
+    app.servers.backend = BackendState::Stopped;
+    match result {
+        Ok(()) => {
+            app.log(LineKind::Info, "memory backend stopped");
+            app.set_status(Level::Ok, "Memory backend stopped");
+        }
+        Err(e) => app.error(format!("memory backend stopped with an error: {e}")),
+    }
+}
+
+/// Nothing to do per tick yet: the counters are in `app.stats`.
+pub fn on_tick(_app: &mut App) {}
+
+/// Draws the Servers tab.
+pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = &app.theme;
+    let outer = block(theme, "Servers", focused);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [top, rows, foot] = Layout::vertical([
+        Constraint::Length(5),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let label = |s: &str| Span::styled(format!("{s:<16}"), theme.muted());
+    let addr_line = |name: &str, addr: &Result<SocketAddr, String>, what: &str| match addr {
+        Ok(a) => Line::from(vec![
+            label(name),
+            Span::styled(format!("http://{a}"), theme.accent()),
+            Span::styled(format!("  {what}"), theme.muted()),
+        ]),
+        Err(e) => Line::from(vec![
+            label(name),
+            Span::styled(format!("not running: {e}"), theme.error()),
+        ]),
+    };
+    let stats = &app.stats;
+    let lines = vec![
+        addr_line(
+            "Management API",
+            &app.config.admin,
+            "REST: /api/am/..., /oauth2/token",
+        ),
+        addr_line("Gateway", &app.config.gateway, "serves deployed APIs"),
+        Line::from(vec![
+            label("Gateway traffic"),
+            Span::styled(
+                format!(
+                    "open streams {}   events/s {:.1}   events {}   rejected {}",
+                    stats.open_streams, app.events_per_sec, stats.events_total, stats.rejections
+                ),
+                theme.text(),
+            ),
+        ]),
+        Line::from(vec![
+            label("Data dir"),
+            Span::styled(app.config.data_dir.display().to_string(), theme.text()),
+        ]),
+        Line::from(vec![
+            label("Log file"),
+            Span::styled(app.config.log_file.display().to_string(), theme.text()),
+        ]),
+    ];
+    frame.render_widget(Paragraph::new(lines), top);
+
+    let s = &app.servers;
+    let row = |i: u16| Rect::new(rows.x, rows.y + i, rows.width, 1);
+    if rows.height < 6 {
+        return;
+    }
+    frame.render_widget(
+        Line::from(Span::styled(
+            "Memory backend - the tutorial's sample SSE server (GET /memory)",
+            theme.title(),
+        )),
+        row(0),
+    );
+    let notes = [
+        ("Time (ms)", "how long one request is served; 0: no limit"),
+        ("Interval (ms)", "time between two events"),
+        ("Port", ""),
+    ];
+    for (i, (name, note)) in notes.iter().enumerate() {
+        let r = row(u16::try_from(i).unwrap_or(0) + 1);
+        let selected = focused && s.row == i;
+        let input = match i {
+            TIME_ROW => &s.time,
+            INTERVAL_ROW => &s.interval,
+            _ => &s.port,
+        };
+        let split = 16 + 10;
+        let [left, right] =
+            Layout::horizontal([Constraint::Length(split), Constraint::Min(1)]).areas(r);
+        field(
+            frame,
+            theme,
+            left,
+            name,
+            16,
+            input,
+            selected,
+            selected && s.editing,
+        );
+        let note = if i == PORT_ROW {
+            format!("on {}", app.config.backend_addr.ip())
+        } else {
+            (*note).to_string()
+        };
+        frame.render_widget(
+            Line::from(Span::styled(format!(" {note}"), theme.muted())),
+            right,
+        );
+    }
+    let selected = focused && s.row == BUTTON_ROW;
+    let (button, status, status_style) = match &s.backend {
+        BackendState::Stopped => ("[ Start ]", "stopped".to_string(), theme.muted()),
+        BackendState::Starting => ("[ Start ]", "starting...".to_string(), theme.muted()),
+        BackendState::Stopping => ("[ Stop ]", "stopping...".to_string(), theme.muted()),
+        BackendState::Failed(e) => ("[ Start ]", format!("failed: {e}"), theme.error()),
+        BackendState::Running(addr) => {
+            let (open, sent) = stats
+                .backend
+                .map(|b| (b.open_streams, b.events_sent))
+                .unwrap_or_default();
+            (
+                "[ Stop ]",
+                format!("running on {addr}   open streams {open}   events sent {sent}"),
+                theme.ok(),
+            )
+        }
+    };
+    frame.render_widget(
+        Line::from(vec![
+            Span::styled(
+                format!("{}{button}", marker(selected)),
+                if selected {
+                    theme.selection()
+                } else {
+                    theme.accent()
+                },
+            ),
+            Span::styled(format!("  {status}"), status_style),
+        ]),
+        row(4),
+    );
+    frame.render_widget(
+        Line::from(vec![
+            Span::styled("  same as: ", theme.muted()),
+            Span::styled(
+                format!(
+                    "streamgate backend --time={} --interval={}",
+                    s.time.value(),
+                    s.interval.value()
+                ),
+                theme.text(),
+            ),
+        ]),
+        row(5),
+    );
+    frame.render_widget(
+        hints(
+            theme,
+            &[
+                ("s", "start/stop"),
+                ("j/k", "select"),
+                ("Enter/e", "edit field"),
+                ("?", "keys"),
+            ],
+        ),
+        foot,
+    );
+}

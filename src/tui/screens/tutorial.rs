@@ -1,0 +1,284 @@
+//! The guided tutorial: WSO2's "Create and Publish a Server Sent Events API" as a
+//! checklist that ticks itself from the real state and says what to press next.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::catalog::{Api, LifecycleState};
+use crate::tui::action::{Action, Command, Tab};
+use crate::tui::app::{App, Focus, display_host};
+use crate::tui::widgets::{block, checkbox, hints, marker};
+
+use super::move_cursor;
+use super::portal::{PortalView, open_api as open_portal_api};
+use super::portal_api::PortalPage;
+use super::publisher::{ApiPage, PublisherView, open_api};
+
+/// The tutorial's sample values (Step 1).
+pub const SAMPLE_NAME: &str = "Observer";
+/// The sample context.
+pub const SAMPLE_CONTEXT: &str = "/observer";
+/// The sample version.
+pub const SAMPLE_VERSION: &str = "1.0.0";
+
+/// The sample endpoint: where the memory backend listens (`http://localhost:8080`).
+pub fn sample_endpoint(app: &App) -> String {
+    format!("http://{}", display_host(app.config.backend_addr))
+}
+
+/// One step: a title and what to press.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// What the step achieves.
+    pub title: &'static str,
+    /// The keys, in words.
+    pub how: String,
+}
+
+/// The steps, in the tutorial's order.
+pub fn steps(app: &App) -> Vec<Step> {
+    let gateway = app
+        .config
+        .gateway_host()
+        .unwrap_or_else(|| "localhost:8280".to_string());
+    let endpoint = sample_endpoint(app);
+    vec![
+        Step {
+            title: "Design the SSE API",
+            how: format!(
+                "Press 1 (Publisher), then n (Create API). Enter on Streaming API, Enter on SSE API. \
+                 Type Name {SAMPLE_NAME}, Context {SAMPLE_CONTEXT}, Version {SAMPLE_VERSION}, \
+                 Endpoint {endpoint} (Enter moves to the next field), then Enter on [ Create ]."
+            ),
+        },
+        Step {
+            title: "Attach the AsyncGold plan",
+            how: "On the API's pages press l to reach Business Plans, move to AsyncGold with j, \
+                  tick it with Space and press s to save."
+                .to_string(),
+        },
+        Step {
+            title: "Publish the API",
+            how: "Press l to reach Lifecycle, select Publish, press Enter and confirm with y."
+                .to_string(),
+        },
+        Step {
+            title: "Deploy a new revision",
+            how:
+                "Press l to reach Deployments, press n (Deploy New Revision), tick Production and \
+                  Sandbox with Space (vhost localhost), then Down and Enter on [ Deploy ]."
+                    .to_string(),
+        },
+        Step {
+            title: "Start the SSE server",
+            how: "Press 3 (Servers). Time 5000 and Interval 1000 are the tutorial's values \
+                  (--time=5000 --interval=1000); press s to start the memory backend."
+                .to_string(),
+        },
+        Step {
+            title: "Subscribe and get a token",
+            how: "Press 2 (Dev Portal), Enter on the API, l to Subscriptions, w for the \
+                  SUBSCRIPTION & KEY GENERATION WIZARD. Name an application and press Enter \
+                  through each step: subscribe, generate keys, generate access token."
+                .to_string(),
+        },
+        Step {
+            title: "Copy the access token",
+            how: "On the wizard's last step press c to copy the token (y copies the whole curl \
+                  command; copying uses OSC 52, which works over SSH), then Enter to finish. \
+                  Later, c copies it on the API's Try it page too."
+                .to_string(),
+        },
+        Step {
+            title: "Invoke the API",
+            how: format!(
+                "Press t on the API's Try it page: the events stream into the live pane below. \
+                 Or paste in another shell: curl -N http://{gateway}/observer/1.0.0/memory \
+                 -H \"Authorization: Bearer <token>\" and watch the gateway log it here."
+            ),
+        },
+    ]
+}
+
+/// The API the tutorial follows: the sample one if it exists, else the first.
+pub fn tutorial_api(app: &App) -> Option<&Api> {
+    let apis = app.catalog.apis_sorted();
+    apis.iter()
+        .find(|a| a.context == SAMPLE_CONTEXT && a.version == SAMPLE_VERSION)
+        .or_else(|| apis.first())
+        .copied()
+}
+
+/// Which steps are done, from the real state.
+pub fn progress(app: &App) -> [bool; 8] {
+    let mut done = [false; 8];
+    done[4] = app.servers.running();
+    done[6] = app.session.token_copied;
+    let Some(api) = tutorial_api(app) else {
+        return done;
+    };
+    done[0] = true;
+    done[1] = api.policies.iter().any(|p| p == "AsyncGold");
+    done[2] = matches!(
+        api.lifecycle,
+        LifecycleState::Published | LifecycleState::Deprecated
+    );
+    done[3] = !app.catalog.deployments_of(&api.id).is_empty();
+    done[5] = app
+        .catalog
+        .subscriptions_of_api(&api.id)
+        .iter()
+        .any(|s| app.session.tokens.contains_key(&s.application_id));
+    done[7] = app
+        .session
+        .events_by_api
+        .get(&api.handle())
+        .is_some_and(|n| *n > 0);
+    done
+}
+
+/// The first step not done, if any.
+pub fn next_step(app: &App) -> Option<usize> {
+    progress(app).iter().position(|d| !d)
+}
+
+/// One line for the status bar: the next step and where to read how.
+pub fn hint(app: &App) -> Option<String> {
+    let next = next_step(app)?;
+    let steps = steps(app);
+    Some(format!(
+        "Tutorial {}/8: {} - press 4 for how",
+        next + 1,
+        steps[next].title
+    ))
+}
+
+/// Keys, for help.
+pub fn keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("j/k", "select a step"),
+        ("Enter", "take me there"),
+        ("1 2 3", "Publisher, Dev Portal, Servers"),
+    ]
+}
+
+/// The tutorial's part of `update`.
+pub fn update(app: &mut App, action: Action) -> Vec<Command> {
+    if move_cursor(&mut app.tutorial_cursor, 8, &action) {
+        return Vec::new();
+    }
+    if matches!(action, Action::Enter) {
+        go_to_step(app, app.tutorial_cursor);
+    }
+    Vec::new()
+}
+
+/// Opens the screen where a step is done.
+pub fn go_to_step(app: &mut App, step: usize) {
+    let api_id = tutorial_api(app).map(|a| a.id.clone());
+    app.focus = Focus::Main;
+    match (step, api_id) {
+        (0, _) | (_, None) if step < 4 => {
+            app.tab = Tab::Publisher;
+            app.publisher.view = PublisherView::Create(Default::default());
+        }
+        (1..=3, Some(id)) => {
+            app.tab = Tab::Publisher;
+            let page = match step {
+                1 => ApiPage::Plans,
+                2 => ApiPage::Lifecycle,
+                _ => ApiPage::Deployments,
+            };
+            open_api(app, &id, page);
+        }
+        (4, _) => app.tab = Tab::Servers,
+        (5 | 6, Some(id)) => {
+            app.tab = Tab::Portal;
+            if !matches!(app.portal.view, PortalView::Wizard(_)) {
+                open_portal_api(app, &id, PortalPage::Subscriptions);
+            }
+        }
+        (7, Some(id)) => {
+            app.tab = Tab::Portal;
+            open_portal_api(app, &id, PortalPage::TryIt);
+        }
+        _ => app.tab = Tab::Portal,
+    }
+}
+
+/// Draws the checklist and how to do the selected step.
+pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = &app.theme;
+    let done = progress(app);
+    let count = done.iter().filter(|d| **d).count();
+    let title = format!("Tutorial: Create and Publish an SSE API ({count}/8 done)");
+    let outer = block(theme, &title, focused);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let [list, detail] =
+        Layout::horizontal([Constraint::Length(37), Constraint::Min(10)]).areas(body);
+    let steps = steps(app);
+    let next = next_step(app);
+    let mut lines = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let selected = i == app.tutorial_cursor;
+        let style = if selected && focused {
+            theme.selection()
+        } else if done[i] {
+            theme.ok()
+        } else if Some(i) == next {
+            theme.warning()
+        } else {
+            theme.text()
+        };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{}{} {}. {}",
+                marker(selected),
+                checkbox(done[i]),
+                i + 1,
+                step.title
+            ),
+            style,
+        )));
+    }
+    if count == 8 {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            "  All done - well streamed!",
+            theme.ok(),
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines), list);
+    let shown = app.tutorial_cursor.min(steps.len() - 1);
+    let step = &steps[shown];
+    let status = if done[shown] {
+        Span::styled("done", theme.ok())
+    } else if Some(shown) == next {
+        Span::styled("next", theme.warning())
+    } else {
+        Span::styled("to do", theme.muted())
+    };
+    let text = vec![
+        Line::from(vec![
+            Span::styled(format!("Step {}: ", shown + 1), theme.title()),
+            status,
+        ]),
+        Line::from(Span::styled(step.how.clone(), theme.text())),
+    ];
+    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), detail);
+    frame.render_widget(
+        hints(
+            theme,
+            &[
+                ("j/k", "step"),
+                ("Enter", "take me there"),
+                ("Tab", "live pane"),
+            ],
+        ),
+        foot,
+    );
+}

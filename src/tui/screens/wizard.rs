@@ -1,0 +1,707 @@
+//! Developer Portal > the Subscription & Key Generation Wizard: create an application,
+//! subscribe it with a plan, generate keys, generate an access token, copy the token (and
+//! the ready-to-paste curl command).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::catalog::{Api, AppDraft, Application, KeyType, Subscription};
+use crate::tui::action::{Action, Command, KeysInfo, TokenInfo};
+use crate::tui::app::{App, Level};
+use crate::tui::input::TextInput;
+use crate::tui::live::LineKind;
+use crate::tui::widgets::{block, field, hints, marker, radio, wrap_chars};
+
+use super::portal::PortalView;
+use super::portal_api::{PortalApi, PortalPage, subscribers};
+
+/// The wizard's steps, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum WizardStep {
+    /// Create an application.
+    CreateApp,
+    /// Subscribe it with a plan.
+    Subscribe,
+    /// Generate its consumer key and secret.
+    Keys,
+    /// Generate an access token.
+    Token,
+    /// Copy the token.
+    Copy,
+}
+
+impl WizardStep {
+    /// Every step, in order.
+    pub const ALL: [WizardStep; 5] = [
+        WizardStep::CreateApp,
+        WizardStep::Subscribe,
+        WizardStep::Keys,
+        WizardStep::Token,
+        WizardStep::Copy,
+    ];
+
+    /// The step bar's label.
+    pub fn label(self) -> &'static str {
+        match self {
+            WizardStep::CreateApp => "Application",
+            WizardStep::Subscribe => "Subscribe",
+            WizardStep::Keys => "Keys",
+            WizardStep::Token => "Token",
+            WizardStep::Copy => "Copy",
+        }
+    }
+}
+
+/// Rows of the first step.
+const NAME_ROW: usize = 0;
+const POLICY_ROW: usize = 1;
+const DESCRIPTION_ROW: usize = 2;
+const NEXT_ROW: usize = 3;
+
+/// The wizard's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wizard {
+    /// The API being subscribed to.
+    pub api_id: String,
+    /// The current step.
+    pub step: WizardStep,
+    /// The application's name.
+    pub name: TextInput,
+    /// The application policy (index into the catalog's application policies).
+    pub policy: usize,
+    /// The application's description.
+    pub description: TextInput,
+    /// The selected row of the current step.
+    pub row: usize,
+    /// The application, once created.
+    pub app_id: Option<String>,
+    /// Its name.
+    pub app_name: String,
+    /// The key type chosen.
+    pub key_type: KeyType,
+    /// The keys, once generated.
+    pub keys: Option<KeysInfo>,
+    /// Token validity in seconds.
+    pub validity: TextInput,
+    /// The token, once generated.
+    pub token: Option<TokenInfo>,
+    /// Waiting for control.
+    pub busy: bool,
+    /// What control said when it refused.
+    pub error: Option<String>,
+    /// Scroll of the last step.
+    pub scroll: usize,
+}
+
+/// Opens the wizard for an API that may be subscribed to.
+pub fn open(app: &mut App, api: &Api) -> Vec<Command> {
+    if !App::subscribable(api) {
+        app.error(format!(
+            "{} is {}: only Published or Pre-Released APIs can be subscribed to",
+            api.handle(),
+            api.lifecycle.label()
+        ));
+        return Vec::new();
+    }
+    let policy = app
+        .catalog
+        .application_policies
+        .iter()
+        .position(|p| p.name == "Unlimited")
+        .unwrap_or(0);
+    app.portal.view = PortalView::Wizard(Box::new(Wizard {
+        api_id: api.id.clone(),
+        step: WizardStep::CreateApp,
+        name: TextInput::new(),
+        policy,
+        description: TextInput::new(),
+        row: NAME_ROW,
+        app_id: None,
+        app_name: String::new(),
+        key_type: KeyType::Production,
+        keys: None,
+        validity: TextInput::digits("3600"),
+        token: None,
+        busy: false,
+        error: None,
+        scroll: 0,
+    }));
+    Vec::new()
+}
+
+fn wizard(app: &mut App) -> Option<&mut Wizard> {
+    match &mut app.portal.view {
+        PortalView::Wizard(w) => Some(w),
+        _ => None,
+    }
+}
+
+/// Whether a text field of the wizard has the keyboard.
+pub fn is_typing(app: &App) -> bool {
+    match &app.portal.view {
+        PortalView::Wizard(w) => match w.step {
+            WizardStep::CreateApp => w.row == NAME_ROW || w.row == DESCRIPTION_ROW,
+            WizardStep::Token => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The wizard's letter keys (outside text fields).
+pub fn keymap(app: &App, c: char) -> Option<Action> {
+    let PortalView::Wizard(w) = &app.portal.view else {
+        return None;
+    };
+    match (w.step, c) {
+        (WizardStep::Copy, 'c') => Some(Action::CopyToken),
+        (WizardStep::Copy, 'y') => Some(Action::CopyCurl),
+        _ => None,
+    }
+}
+
+/// Keys, for help.
+pub fn keys() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("Enter", "next field / run the step"),
+        ("Up/Down", "move between fields or choices"),
+        ("Left/Right", "change the quota policy (step 1)"),
+        ("c", "copy the token (last step, OSC 52)"),
+        ("y", "copy the curl command (last step)"),
+        ("j/k", "scroll the last step"),
+        ("Esc", "leave the wizard (what was made stays)"),
+    ]
+}
+
+/// The wizard's part of `update`.
+pub fn update(app: &mut App, action: Action) -> Vec<Command> {
+    let catalog = app.catalog.clone();
+    let Some(w) = wizard(app) else {
+        return Vec::new();
+    };
+    let Some(api) = catalog.apis.get(&w.api_id).cloned() else {
+        return Vec::new();
+    };
+    if matches!(action, Action::Back) {
+        let page = if w.step == WizardStep::Copy {
+            PortalPage::TryIt
+        } else {
+            PortalPage::Subscriptions
+        };
+        finish(app, &api, page);
+        return Vec::new();
+    }
+    if w.busy {
+        return Vec::new();
+    }
+    match w.step {
+        WizardStep::CreateApp => {
+            let policies = &catalog.application_policies;
+            match action {
+                Action::Up => w.row = w.row.saturating_sub(1),
+                Action::Down => w.row = (w.row + 1).min(NEXT_ROW),
+                Action::Left if w.row == POLICY_ROW => {
+                    w.policy = (w.policy + policies.len().max(1) - 1) % policies.len().max(1);
+                }
+                Action::Right | Action::Toggle if w.row == POLICY_ROW => {
+                    w.policy = (w.policy + 1) % policies.len().max(1);
+                }
+                Action::Enter if w.row < NEXT_ROW => w.row += 1,
+                Action::Enter => {
+                    let draft = AppDraft {
+                        name: w.name.value().trim().to_string(),
+                        throttling_policy: policies
+                            .get(w.policy)
+                            .map(|p| p.name.clone())
+                            .unwrap_or_default(),
+                        description: w.description.value().to_string(),
+                    };
+                    if draft.name.is_empty() {
+                        w.error = Some("Give the application a name".to_string());
+                        w.row = NAME_ROW;
+                        return Vec::new();
+                    }
+                    w.busy = true;
+                    w.error = None;
+                    return vec![Command::CreateApplication(draft)];
+                }
+                other => {
+                    let input = match w.row {
+                        NAME_ROW => &mut w.name,
+                        DESCRIPTION_ROW => &mut w.description,
+                        _ => return Vec::new(),
+                    };
+                    edit(input, other);
+                    w.error = None;
+                }
+            }
+        }
+        WizardStep::Subscribe => match action {
+            Action::Up => w.row = w.row.saturating_sub(1),
+            Action::Down => w.row = (w.row + 1).min(api.policies.len().saturating_sub(1)),
+            Action::Enter | Action::Toggle => {
+                if let (Some(app_id), Some(plan)) = (w.app_id.clone(), api.policies.get(w.row)) {
+                    w.busy = true;
+                    w.error = None;
+                    return vec![Command::Subscribe {
+                        app_id,
+                        api_id: api.id.clone(),
+                        plan: plan.clone(),
+                    }];
+                }
+            }
+            _ => {}
+        },
+        WizardStep::Keys => match action {
+            Action::Up => w.key_type = KeyType::Production,
+            Action::Down => w.key_type = KeyType::Sandbox,
+            Action::Toggle => {
+                w.key_type = match w.key_type {
+                    KeyType::Production => KeyType::Sandbox,
+                    KeyType::Sandbox => KeyType::Production,
+                }
+            }
+            Action::Enter => {
+                if let Some(app_id) = w.app_id.clone() {
+                    w.busy = true;
+                    w.error = None;
+                    return vec![Command::GenerateKeys {
+                        app_id,
+                        key_type: w.key_type,
+                    }];
+                }
+            }
+            _ => {}
+        },
+        WizardStep::Token => match action {
+            Action::Enter => {
+                let validity: i64 = w.validity.value().parse().unwrap_or(0);
+                if validity <= 0 {
+                    w.error = Some("The validity must be a positive number of seconds".to_string());
+                    return Vec::new();
+                }
+                if let Some(app_id) = w.app_id.clone() {
+                    w.busy = true;
+                    w.error = None;
+                    return vec![Command::GenerateToken {
+                        app_id,
+                        key_type: w.key_type,
+                        validity_secs: validity,
+                    }];
+                }
+            }
+            other => edit(&mut w.validity, other),
+        },
+        WizardStep::Copy => match action {
+            Action::Up => w.scroll = w.scroll.saturating_sub(1),
+            Action::Down => w.scroll = (w.scroll + 1).min(30),
+            Action::PageUp => w.scroll = w.scroll.saturating_sub(10),
+            Action::PageDown => w.scroll = (w.scroll + 10).min(30),
+            Action::CopyToken | Action::CopyCurl => {
+                if let Some(token) = w.token.clone() {
+                    let copy_curl = matches!(action, Action::CopyCurl);
+                    let mut cmds = app.copy_token(&token.access_token);
+                    if copy_curl {
+                        cmds = vec![Command::Copy(app.curl_command(&api, &token.access_token))];
+                    }
+                    return cmds;
+                }
+            }
+            Action::Enter => {
+                finish(app, &api, PortalPage::TryIt);
+                app.set_status(
+                    Level::Ok,
+                    "Done. Press t (or Enter) to try the API: its events stream into the live pane",
+                );
+            }
+            _ => {}
+        },
+    }
+    Vec::new()
+}
+
+fn edit(input: &mut TextInput, action: Action) {
+    input.edit(&action);
+}
+
+/// Leaves the wizard for the API's page, with its application selected.
+fn finish(app: &mut App, api: &Api, page: PortalPage) {
+    let app_id = wizard(app).and_then(|w| w.app_id.clone());
+    let mut view = PortalApi::new(&api.id, page);
+    if let Some(app_id) = app_id {
+        view.cursor = subscribers(app, &api.id)
+            .iter()
+            .position(|(a, _)| a.id == app_id)
+            .unwrap_or(0);
+    }
+    app.portal.view = PortalView::Api(view);
+}
+
+/// Control answered `CreateApplication`.
+pub fn on_app_created(app: &mut App, result: Result<Application, String>) -> Vec<Command> {
+    match result {
+        Ok(created) => {
+            app.log(
+                LineKind::Info,
+                format!("created application {}", created.name),
+            );
+            app.set_status(Level::Ok, format!("Created application {}", created.name));
+            if let Some(w) = wizard(app) {
+                w.busy = false;
+                w.app_id = Some(created.id);
+                w.app_name = created.name;
+                w.step = WizardStep::Subscribe;
+                w.row = 0;
+            }
+        }
+        Err(e) => fail(app, e),
+    }
+    Vec::new()
+}
+
+/// Control answered `Subscribe`.
+pub fn on_subscribed(app: &mut App, result: Result<Subscription, String>) -> Vec<Command> {
+    match result {
+        Ok(sub) => {
+            let text = format!("Subscribed with plan {}", sub.policy);
+            app.log(LineKind::Info, text.clone());
+            app.set_status(Level::Ok, text);
+            if let Some(w) = wizard(app) {
+                w.busy = false;
+                w.step = WizardStep::Keys;
+                w.row = 0;
+            }
+        }
+        Err(e) => fail(app, e),
+    }
+    Vec::new()
+}
+
+/// Control answered `GenerateKeys`.
+pub fn on_keys(
+    app: &mut App,
+    app_id: &str,
+    result: Result<(KeysInfo, TokenInfo), String>,
+) -> Vec<Command> {
+    match result {
+        Ok((keys, _)) => {
+            app.set_status(
+                Level::Ok,
+                format!("Generated {} keys", keys.key_type.as_str().to_lowercase()),
+            );
+            if let Some(w) = wizard(app)
+                && w.app_id.as_deref() == Some(app_id)
+            {
+                w.busy = false;
+                w.keys = Some(keys);
+                w.step = WizardStep::Token;
+            }
+        }
+        Err(e) => fail(app, e),
+    }
+    Vec::new()
+}
+
+/// Control answered `GenerateToken`.
+pub fn on_token(app: &mut App, app_id: &str, result: Result<TokenInfo, String>) -> Vec<Command> {
+    match result {
+        Ok(token) => {
+            let in_wizard = match wizard(app) {
+                Some(w) if w.app_id.as_deref() == Some(app_id) => {
+                    w.busy = false;
+                    w.token = Some(token);
+                    w.step = WizardStep::Copy;
+                    true
+                }
+                _ => false,
+            };
+            let name = app
+                .catalog
+                .applications
+                .get(app_id)
+                .map(|a| a.name.clone())
+                .unwrap_or_default();
+            app.set_status(
+                Level::Ok,
+                if in_wizard {
+                    "Access token ready: c copies it, y copies the curl command, Enter finishes"
+                        .to_string()
+                } else {
+                    format!("New access token for {name}: c copies it, t tries the API")
+                },
+            );
+        }
+        Err(e) => fail(app, e),
+    }
+    Vec::new()
+}
+
+fn fail(app: &mut App, e: String) {
+    if let Some(w) = wizard(app) {
+        w.busy = false;
+        w.error = Some(e.clone());
+    }
+    app.error(e);
+}
+
+/// Draws the wizard.
+pub fn draw(app: &App, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = &app.theme;
+    let Some(api) = app.api(&w.api_id) else {
+        return;
+    };
+    let title = format!(
+        "Subscription & Key Generation Wizard - {} {}",
+        api.name, api.version
+    );
+    let outer = block(theme, &title, focused);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [bar, body, error, foot] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let mut spans = Vec::new();
+    for (i, step) in WizardStep::ALL.iter().enumerate() {
+        let (mark, style) = if *step < w.step {
+            ("[x]", theme.ok())
+        } else if *step == w.step {
+            ("[>]", theme.tab_active())
+        } else {
+            ("[ ]", theme.muted())
+        };
+        spans.push(Span::styled(
+            format!("{mark} {} {}", i + 1, step.label()),
+            style,
+        ));
+        spans.push(Span::raw("  "));
+    }
+    frame.render_widget(Line::from(spans), bar);
+    if let Some(e) = &w.error {
+        frame.render_widget(
+            Line::from(Span::styled(format!("! {e}"), theme.error())),
+            error,
+        );
+    } else if w.busy {
+        frame.render_widget(Line::from(Span::styled("Working...", theme.muted())), error);
+    }
+    let foot_hints: &[(&str, &str)] = match w.step {
+        WizardStep::CreateApp => &[("Enter", "next"), ("Left/Right", "quota"), ("Esc", "leave")],
+        WizardStep::Subscribe => &[("j/k", "plan"), ("Enter", "subscribe"), ("Esc", "leave")],
+        WizardStep::Keys => &[
+            ("j/k", "key type"),
+            ("Enter", "generate keys"),
+            ("Esc", "leave"),
+        ],
+        WizardStep::Token => &[("Enter", "generate access token"), ("Esc", "leave")],
+        WizardStep::Copy => &[
+            ("c", "copy token"),
+            ("y", "copy curl"),
+            ("j/k", "scroll"),
+            ("Enter", "finish"),
+        ],
+    };
+    frame.render_widget(hints(theme, foot_hints), foot);
+    match w.step {
+        WizardStep::CreateApp => draw_create(app, w, frame, body, focused),
+        WizardStep::Subscribe => {
+            let mut lines = vec![Line::from(Span::styled(
+                format!(
+                    "Subscribe {} to {} with a business plan:",
+                    w.app_name,
+                    api.handle()
+                ),
+                theme.text(),
+            ))];
+            for (i, plan) in api.policies.iter().enumerate() {
+                let selected = i == w.row;
+                let quota = app
+                    .catalog
+                    .subscription_policy(plan)
+                    .map(|p| p.quota.describe())
+                    .unwrap_or_default();
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!("{}{} {:<16}", marker(selected), radio(selected), plan),
+                        if selected && focused {
+                            theme.selection()
+                        } else {
+                            theme.text()
+                        },
+                    ),
+                    Span::styled(format!(" {quota}"), theme.accent()),
+                ]));
+            }
+            frame.render_widget(Paragraph::new(lines), body);
+        }
+        WizardStep::Keys => {
+            let mut lines = vec![Line::from(Span::styled(
+                format!(
+                    "Generate the OAuth keys (consumer key and secret) of {}:",
+                    w.app_name
+                ),
+                theme.text(),
+            ))];
+            for kt in [KeyType::Production, KeyType::Sandbox] {
+                let selected = kt == w.key_type;
+                lines.push(Line::from(Span::styled(
+                    format!("{}{} {}", marker(selected), radio(selected), kt.as_str()),
+                    if selected && focused {
+                        theme.selection()
+                    } else {
+                        theme.text()
+                    },
+                )));
+            }
+            lines.push(Line::from(vec![
+                Span::styled("Grant type  ", theme.muted()),
+                Span::styled("client_credentials", theme.accent()),
+            ]));
+            frame.render_widget(Paragraph::new(lines), body);
+        }
+        WizardStep::Token => {
+            let mut lines = Vec::new();
+            if let Some(k) = &w.keys {
+                lines.push(Line::from(vec![
+                    Span::styled("Consumer key     ", theme.muted()),
+                    Span::styled(k.consumer_key.clone(), theme.accent()),
+                ]));
+                lines.push(Line::from(vec![
+                    Span::styled("Consumer secret  ", theme.muted()),
+                    Span::styled(k.consumer_secret.clone(), theme.accent()),
+                ]));
+                lines.push(Line::from(Span::styled(
+                    "(the secret is shown only now; the token endpoint is POST /oauth2/token)",
+                    theme.muted(),
+                )));
+            }
+            lines.push(Line::from(""));
+            let n = lines.len() as u16;
+            frame.render_widget(Paragraph::new(lines), body);
+            if body.height > n {
+                let r = Rect::new(body.x, body.y + n, body.width, 1);
+                field(
+                    frame,
+                    theme,
+                    r,
+                    "Validity (s)",
+                    17,
+                    &w.validity,
+                    focused,
+                    focused,
+                );
+            }
+        }
+        WizardStep::Copy => {
+            let width = usize::from(body.width.max(1));
+            let mut lines = Vec::new();
+            if let Some(t) = &w.token {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "Access token ({}, valid {} s) - c copies it:",
+                        t.key_type.as_str(),
+                        t.expires_in
+                    ),
+                    theme.muted(),
+                )));
+                for piece in wrap_chars(&t.access_token, width) {
+                    lines.push(Line::from(Span::styled(piece, theme.accent())));
+                }
+                lines.push(Line::from(Span::styled(
+                    "Call the API from another shell - y copies this curl command:",
+                    theme.muted(),
+                )));
+                for piece in wrap_chars(&app.curl_command(api, &t.access_token), width) {
+                    lines.push(Line::from(Span::styled(piece, theme.text())));
+                }
+            }
+            let max = lines.len().saturating_sub(usize::from(body.height));
+            let scroll = u16::try_from(w.scroll.min(max)).unwrap_or(0);
+            frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), body);
+        }
+    }
+}
+
+fn draw_create(app: &App, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = &app.theme;
+    const LABEL: u16 = 15;
+    let row = |i: u16| Rect::new(area.x, area.y + i, area.width, 1);
+    if area.height < 6 {
+        return;
+    }
+    frame.render_widget(
+        Line::from(Span::styled(
+            "Create an application: it holds the keys and the subscriptions.",
+            theme.text(),
+        )),
+        row(0),
+    );
+    let sel = |r: usize| focused && w.row == r;
+    field(
+        frame,
+        theme,
+        row(1),
+        "Name*",
+        LABEL,
+        &w.name,
+        sel(NAME_ROW),
+        sel(NAME_ROW),
+    );
+    let policy = app.catalog.application_policies.get(w.policy);
+    let style = if sel(POLICY_ROW) {
+        theme.selection()
+    } else {
+        theme.accent()
+    };
+    frame.render_widget(
+        Line::from(vec![
+            Span::styled(
+                format!("{}{:<13}", marker(sel(POLICY_ROW)), "Quota"),
+                if sel(POLICY_ROW) {
+                    theme.accent()
+                } else {
+                    theme.text()
+                },
+            ),
+            Span::styled(
+                format!("< {} >", policy.map(|p| p.name.as_str()).unwrap_or("?")),
+                style,
+            ),
+            Span::styled(
+                format!("  {}", policy.map(|p| p.description.as_str()).unwrap_or("")),
+                theme.muted(),
+            ),
+        ]),
+        row(2),
+    );
+    field(
+        frame,
+        theme,
+        row(3),
+        "Description",
+        LABEL,
+        &w.description,
+        sel(DESCRIPTION_ROW),
+        sel(DESCRIPTION_ROW),
+    );
+    let next = sel(NEXT_ROW);
+    frame.render_widget(
+        Line::from(vec![
+            Span::raw(format!("{:w$}", "", w = usize::from(LABEL))),
+            Span::styled(
+                "[ Next: create application ]",
+                if next {
+                    theme.selection()
+                } else {
+                    theme.accent()
+                },
+            ),
+        ]),
+        row(5),
+    );
+}

@@ -1,0 +1,348 @@
+//! The client subcommands against a running management API: the tutorial from a shell,
+//! `--json` and `--quiet` output, and the error messages people see.
+#![allow(clippy::unwrap_used)]
+
+mod mgmt_support;
+
+use mgmt_support::{TestServer, start};
+use serde_json::Value;
+
+/// What one `streamgate` run printed.
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary against `s` with `args`; the environment can't leak in.
+async fn streamgate(s: &TestServer, args: &[&str]) -> Run {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
+        .args(args)
+        .env("STREAMGATE_ADMIN_URL", &s.base)
+        .env("STREAMGATE_DATA_DIR", s.dir.path())
+        .env_remove("STREAMGATE_ADMIN_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs and insists on success, answering stdout.
+async fn ok(s: &TestServer, args: &[&str]) -> String {
+    let run = streamgate(s, args).await;
+    assert!(run.ok, "streamgate {args:?} failed: {}", run.stderr);
+    run.stdout
+}
+
+/// Runs and insists on failure, answering stderr.
+async fn fails(s: &TestServer, args: &[&str]) -> String {
+    let run = streamgate(s, args).await;
+    assert!(!run.ok, "streamgate {args:?} should fail: {}", run.stdout);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    run.stderr
+}
+
+#[tokio::test]
+async fn the_tutorial_runs_from_the_shell() {
+    let s = start().await;
+    let id = ok(
+        &s,
+        &[
+            "api",
+            "create",
+            "--name",
+            "Observer",
+            "--context",
+            "/observer",
+            "--version",
+            "1.0.0",
+            "--endpoint",
+            "http://localhost:8080",
+            "--quiet",
+        ],
+    )
+    .await;
+    let id = id.trim();
+    assert_eq!(id.len(), 36, "{id}");
+    let list = ok(&s, &["api", "list"]).await;
+    assert!(
+        list.contains("Observer:1.0.0") && list.contains("CREATED"),
+        "{list}"
+    );
+    assert!(list.starts_with("ID "), "{list}");
+    let out = ok(&s, &["api", "plans", "Observer:1.0.0", "AsyncGold"]).await;
+    assert_eq!(out, "Observer:1.0.0 now offers AsyncGold\n");
+    let run = streamgate(&s, &["api", "lifecycle", "Observer:1.0.0", "Publish"]).await;
+    assert!(run.ok, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("Observer:1.0.0: CREATED -> PUBLISHED"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("warning:") && run.stderr.contains("no deployed revision"));
+    let out = ok(
+        &s,
+        &[
+            "api",
+            "deploy",
+            "Observer:1.0.0",
+            "--env",
+            "Production and Sandbox",
+            "--vhost",
+            "localhost",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out,
+        "Deployed Revision 1 of Observer:1.0.0 to Production and Sandbox (vhost localhost): \
+         http://localhost:8280/observer/1.0.0\n"
+    );
+    assert!(s.control.view().routes.contains_key("/observer/1.0.0"));
+    let deps = ok(&s, &["api", "deployments"]).await;
+    assert!(
+        deps.contains("Revision 1") && deps.contains("Production and Sandbox"),
+        "{deps}"
+    );
+    let app = ok(&s, &["app", "create", "Tutorial", "-q"]).await;
+    assert_eq!(app.trim().len(), 36);
+    let out = ok(&s, &["subscribe", "Tutorial", "Observer:1.0.0"]).await;
+    assert!(
+        out.starts_with("Subscribed Tutorial to Observer:1.0.0 under AsyncGold"),
+        "{out}"
+    );
+    let run = streamgate(&s, &["keys", "generate", "Tutorial", "-q"]).await;
+    assert!(run.ok, "{}", run.stderr);
+    assert!(run.stderr.contains("shown only now"));
+    let (key, secret) = run.stdout.trim().split_once(':').unwrap();
+    // The printed key:secret works at the token endpoint.
+    let resp = s
+        .http
+        .post(format!("{}/oauth2/token", s.base))
+        .basic_auth(key, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let token = ok(&s, &["token", "Tutorial", "--quiet"]).await;
+    let claims = s.control.keys().verify(token.trim()).unwrap();
+    assert_eq!(claims.azp, key);
+    assert_eq!(claims.application.name, "Tutorial");
+    let human = ok(&s, &["token", "Tutorial", "--validity", "60"]).await;
+    assert!(
+        human.starts_with("Access token for Tutorial (PRODUCTION), valid 60 s:\n"),
+        "{human}"
+    );
+    // --json gives the server's answer.
+    let shown: Value =
+        serde_json::from_str(&ok(&s, &["api", "show", "Observer:1.0.0", "--json"]).await).unwrap();
+    assert_eq!(shown["lifeCycleStatus"], "PUBLISHED");
+    assert_eq!(shown["policies"][0], "AsyncGold");
+    let shown = ok(&s, &["api", "show", id]).await;
+    assert!(
+        shown.contains("Revision 1: ") && shown.contains("deployed to Production and Sandbox"),
+        "{shown}"
+    );
+    let app_shown = ok(&s, &["app", "show", "Tutorial"]).await;
+    assert!(
+        app_shown.contains("subscribed to Observer:1.0.0 under AsyncGold"),
+        "{app_shown}"
+    );
+    assert!(
+        app_shown.contains(&format!("PRODUCTION key: {key}")),
+        "{app_shown}"
+    );
+    assert!(ok(&s, &["keys", "list", "Tutorial"]).await.contains(key));
+    assert!(ok(&s, &["health"]).await.contains("is UP"));
+}
+
+#[tokio::test]
+async fn plans_revisions_and_cleanup_commands_work() {
+    let s = start().await;
+    let out = ok(
+        &s,
+        &[
+            "plan",
+            "create",
+            "AsyncTiny",
+            "--events",
+            "10",
+            "--per",
+            "min",
+        ],
+    )
+    .await;
+    assert_eq!(out, "Created business plan AsyncTiny: 10 events / 1 min\n");
+    ok(
+        &s,
+        &["plan", "create-app", "30PerMin", "--per-minute", "30"],
+    )
+    .await;
+    let plans = ok(&s, &["plan", "list"]).await;
+    assert!(
+        plans.contains("AsyncTiny") && plans.contains("custom"),
+        "{plans}"
+    );
+    assert!(plans.contains("AsyncUnlimited  unlimited"), "{plans}");
+    assert!(
+        plans.contains("30PerMin") && plans.contains("30 requests / 1 min"),
+        "{plans}"
+    );
+    ok(
+        &s,
+        &[
+            "api",
+            "create",
+            "--name",
+            "Prices",
+            "--context",
+            "/prices",
+            "--version",
+            "2",
+            "--production-endpoint",
+            "http://localhost:9000",
+            "--plan",
+            "AsyncTiny",
+            "--topic",
+            "/eur",
+        ],
+    )
+    .await;
+    let rev = ok(&s, &["api", "deploy", "Prices:2", "-q"]).await;
+    let revs = ok(&s, &["api", "revisions", "Prices:2"]).await;
+    assert!(
+        revs.contains(rev.trim()) && revs.contains("Production and Sandbox"),
+        "{revs}"
+    );
+    let out = ok(&s, &["api", "undeploy", "Prices:2", "Revision 1"]).await;
+    assert_eq!(
+        out,
+        "Undeployed Revision 1 of Prices:2 from Production and Sandbox\n"
+    );
+    assert!(s.control.view().routes.is_empty());
+    let doc: Value = serde_json::from_str(&ok(&s, &["api", "asyncapi", "Prices:2"]).await).unwrap();
+    assert!(doc["channels"]["/eur"].is_object());
+    ok(
+        &s,
+        &["api", "lifecycle", "Prices:2", "Deploy as a Prototype"],
+    )
+    .await;
+    ok(&s, &["app", "create", "Shop", "--policy", "30PerMin"]).await;
+    ok(&s, &["subscribe", "Shop", "Prices:2"]).await;
+    let err = fails(&s, &["api", "delete", "Prices:2"]).await;
+    assert!(err.contains("subscription"), "{err}");
+    ok(&s, &["unsubscribe", "Shop", "Prices:2"]).await;
+    assert_eq!(
+        ok(&s, &["api", "delete", "Prices:2"]).await,
+        "Deleted API Prices:2\n"
+    );
+    assert_eq!(
+        ok(&s, &["app", "delete", "Shop"]).await,
+        "Deleted application Shop\n"
+    );
+    assert!(
+        ok(&s, &["app", "list"])
+            .await
+            .starts_with("No applications yet")
+    );
+}
+
+#[tokio::test]
+async fn errors_are_clear_on_stderr_with_a_failure_status() {
+    let s = start().await;
+    let err = fails(&s, &["api", "show", "Nope:1"]).await;
+    assert!(err.starts_with("error: no API 'Nope:1'"), "{err}");
+    ok(
+        &s,
+        &[
+            "api",
+            "create",
+            "--name",
+            "Observer",
+            "--context",
+            "/observer",
+            "--version",
+            "1.0.0",
+            "--endpoint",
+            "http://localhost:8080",
+        ],
+    )
+    .await;
+    let err = fails(
+        &s,
+        &[
+            "api",
+            "create",
+            "--name",
+            "Other",
+            "--context",
+            "/observer",
+            "--version",
+            "1.0.0",
+            "--endpoint",
+            "http://localhost:8080",
+        ],
+    )
+    .await;
+    assert!(
+        err.starts_with("error: Conflict (HTTP 409): context '/observer'"),
+        "{err}"
+    );
+    let err = fails(
+        &s,
+        &[
+            "api",
+            "create",
+            "--name",
+            "Bad",
+            "--context",
+            "bad",
+            "--version",
+            "1",
+            "--endpoint",
+            "http://x",
+        ],
+    )
+    .await;
+    assert!(err.contains("(HTTP 400): context:"), "{err}");
+    let err = fails(&s, &["api", "lifecycle", "Observer:1.0.0", "Retire"]).await;
+    assert!(
+        err.contains("'Retire' is not allowed for an API in state CREATED"),
+        "{err}"
+    );
+    ok(&s, &["app", "create", "Tutorial"]).await;
+    let err = fails(&s, &["token", "Tutorial", "--key-type", "SANDBOX"]).await;
+    assert!(
+        err.contains(
+            "has no SANDBOX keys: run `streamgate keys generate Tutorial --key-type SANDBOX` first"
+        ),
+        "{err}"
+    );
+    let err = fails(&s, &["subscribe", "Tutorial", "Observer:1.0.0"]).await;
+    assert!(err.contains("only PUBLISHED or PRE-RELEASED"), "{err}");
+    // Nobody listening.
+    let err = fails(&s, &["--admin-url", "http://127.0.0.1:1", "api", "list"]).await;
+    assert!(
+        err.starts_with(
+            "error: cannot reach the management API at http://127.0.0.1:1: is `streamgate serve` running?"
+        ),
+        "{err}"
+    );
+    // A wrong token, and no token at all.
+    let err = fails(&s, &["--admin-token", "wrong", "api", "list"]).await;
+    assert!(err.contains("Invalid Credentials (HTTP 401)"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let err = fails(
+        &s,
+        &["--data-dir", empty.path().to_str().unwrap(), "api", "list"],
+    )
+    .await;
+    assert!(err.contains("no admin token at"), "{err}");
+}
