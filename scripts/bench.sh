@@ -3,7 +3,7 @@
 # subscription check, per-event metering) and, when installed, through nginx as a plain SSE
 # reverse proxy, side by side on loopback. Prints a markdown table of medians and ratios.
 #
-#   scripts/bench.sh            full run (3 repetitions, 8 s windows, fan-out 1k/4k/8k; ~9 min)
+#   scripts/bench.sh            full run (3 repetitions, 7 s windows, fan-out 1k/4k/8k; ~9 min)
 #   scripts/bench.sh --quick    smoke run (1 repetition, 3 s windows, fan-out 1k; ~1 min)
 #
 # Any other options go to `sg-bench run` (see `target/release/sg-bench run --help`), e.g.

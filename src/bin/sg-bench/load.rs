@@ -167,6 +167,8 @@ pub struct LoadResult {
     pub cpu_cores: Option<f64>,
     /// The kernel's share of that CPU time (system / (user + system)).
     pub cpu_sys_share: Option<f64>,
+    /// Terminal UI only: cores its main (drawing) thread used.
+    pub ui_thread_cores: Option<f64>,
     /// Resident memory of the measured processes before opening, KiB.
     pub rss_base_kib: Option<u64>,
     /// Resident memory at the end of the window, KiB.
@@ -335,6 +337,7 @@ async fn measure_streams(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
         cpu_sys_share: cpu
             .filter(|c| c.total_us() > 0)
             .map(|c| c.sys_us as f64 / c.total_us() as f64),
+        ui_thread_cores: None,
         rss_base_kib: rss_base,
         rss_kib: rss,
         rss_per_stream_kib: rss_base
@@ -614,6 +617,7 @@ async fn measure_connects(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
         cpu_sys_share: cpu
             .filter(|c| c.total_us() > 0)
             .map(|c| c.sys_us as f64 / c.total_us() as f64),
+        ui_thread_cores: None,
         rss_base_kib: None,
         rss_kib: rss,
         rss_per_stream_kib: None,

@@ -11,6 +11,7 @@ mod origin;
 mod procstat;
 mod report;
 mod run;
+mod tui;
 mod wire;
 
 use std::process::ExitCode;
@@ -40,7 +41,7 @@ enum Command {
     /// Host streamgate's gateway alone over a data dir (when `streamgate serve` is missing).
     Gateway(host::HostArgs),
     /// Run the whole benchmark: direct, through streamgate, through nginx; print the table.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
 }
 
 fn main() -> ExitCode {
@@ -61,7 +62,7 @@ fn main() -> ExitCode {
             Command::Load(args) => load::run(args).await,
             Command::Setup(args) => run::setup(args).await,
             Command::Gateway(args) => host::run(args).await,
-            Command::Run(args) => run::run(args).await,
+            Command::Run(args) => run::run(*args).await,
         }
     });
     match outcome {

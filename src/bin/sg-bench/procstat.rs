@@ -78,6 +78,16 @@ pub fn cpu_of(pids: &[u32]) -> io::Result<CpuTime> {
     Ok(total)
 }
 
+/// CPU time of one thread (`tid`) of process `pid`.
+pub fn cpu_of_thread(pid: u32, tid: u32) -> io::Result<CpuTime> {
+    let text = fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))?;
+    let (user, sys) = ticks_of(&text, pid)?;
+    Ok(CpuTime {
+        user_us: user * (1_000_000 / CLK_TCK),
+        sys_us: sys * (1_000_000 / CLK_TCK),
+    })
+}
+
 /// Resident memory in KiB, summed over `pids`.
 pub fn rss_kib_of(pids: &[u32]) -> io::Result<u64> {
     let mut total = 0;
@@ -90,6 +100,10 @@ pub fn rss_kib_of(pids: &[u32]) -> io::Result<u64> {
 /// The fields of `/proc/<pid>/stat` after the command name, which may hold spaces.
 fn stat_fields(pid: u32) -> io::Result<Vec<String>> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    fields_of(&text, pid)
+}
+
+fn fields_of(text: &str, pid: u32) -> io::Result<Vec<String>> {
     let after = text
         .rfind(')')
         .map(|i| &text[i + 1..])
@@ -99,8 +113,14 @@ fn stat_fields(pid: u32) -> io::Result<Vec<String>> {
 
 /// (utime, stime) of a process, in clock ticks.
 pub fn cpu_ticks(pid: u32) -> io::Result<(u64, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    ticks_of(&text, pid)
+}
+
+/// (utime, stime) from the text of a `stat` file.
+fn ticks_of(text: &str, pid: u32) -> io::Result<(u64, u64)> {
     // Fields after ')': state(3) ppid(4) ... utime(14) stime(15), so utime is index 11.
-    let fields = stat_fields(pid)?;
+    let fields = fields_of(text, pid)?;
     let field = |i: usize| -> io::Result<u64> {
         fields
             .get(i)
@@ -165,6 +185,8 @@ mod tests {
         assert!(x != 1);
         assert!(rss_kib_of(&me.pids()).unwrap() > 0);
         let cpu = cpu_of(&me.pids()).unwrap();
+        let me_id = std::process::id();
+        assert!(cpu_of_thread(me_id, me_id).unwrap().total_us() <= cpu.total_us());
         assert!(cpu.since(CpuTime::default()).total_us() == cpu.total_us());
         assert!(open_files_limit().unwrap() > 0);
     }

@@ -11,6 +11,8 @@ const CPU_RATIO_TARGET: f64 = 0.8;
 const RSS_TARGET_KIB: f64 = 8.0;
 /// At least this many authenticated streams opened per second.
 const RATE_TARGET: f64 = 2000.0;
+/// The terminal UI below this share of one core at 1,000 events per second.
+const TUI_TARGET: f64 = 0.10;
 /// The fan-out the memory and failure targets apply to.
 const FANOUT_TARGET: &str = "fanout-8000";
 
@@ -35,6 +37,8 @@ pub struct Meta {
     pub notes: Vec<String>,
     /// Workload families that were run.
     pub families: Vec<String>,
+    /// Why the terminal UI workload did not run, if it did not.
+    pub tui_error: Option<String>,
 }
 
 /// The median of some values (`None` when empty).
@@ -62,6 +66,8 @@ struct Summary {
     p50: Option<f64>,
     p99: Option<f64>,
     rss: Option<f64>,
+    cores: Option<f64>,
+    ui_cores: Option<f64>,
     failures: usize,
     runs: usize,
     first_error: Option<String>,
@@ -78,6 +84,8 @@ fn summarize(records: &[&Record]) -> Summary {
         p50: pick(&|r| r.result.p50_ms),
         p99: pick(&|r| r.result.p99_ms),
         rss: pick(&|r| r.result.rss_per_stream_kib),
+        cores: pick(&|r| r.result.cpu_cores),
+        ui_cores: pick(&|r| r.result.ui_thread_cores),
         failures: records.iter().map(|r| r.result.failures).max().unwrap_or(0),
         runs: records.len(),
         first_error: records.iter().find_map(|r| r.result.first_error.clone()),
@@ -128,7 +136,7 @@ pub fn render(records: &[Record], meta: &Meta) -> String {
     out.push('\n');
     out.push_str("| workload | path | events delivered (per window) | CPU µs/event | p50 ms | p99 ms | RSS/stream KiB | failures | CPU in kernel |\n");
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
-    for w in &workloads {
+    for w in workloads.iter().filter(|w| *w != "tui") {
         let is_rate = w == "rate";
         let is_fanout = w.starts_with("fanout");
         for p in paths {
@@ -160,14 +168,37 @@ pub fn render(records: &[Record], meta: &Meta) -> String {
             );
         }
     }
-    out.push_str("| tui | live pane, 1,000 events/s | n/a (TUI not built) | - | - | - | - | - | - |\n");
+    let tui = summary("tui", "ui");
+    match &tui {
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "| tui | UI, Try it in the live pane | {} ({}/s) | {} | - | - | - | {} | {} |",
+                num(s.events, 0),
+                num(s.rate, 0),
+                num(s.cpu, 2),
+                s.failures,
+                s.sys
+                    .map(|f| format!("{:.0}%", f * 100.0))
+                    .unwrap_or_else(|| "-".to_string())
+            );
+        }
+        None => {
+            let why = meta.tui_error.as_deref().unwrap_or("not run");
+            let _ = writeln!(
+                out,
+                "| tui | UI, Try it in the live pane | n/a ({why}) | - | - | - | - | - | - |"
+            );
+        }
+    }
     out.push('\n');
     out.push_str(
         "CPU is the proxy process's (nginx: master + workers) user+system time during the window, \
 divided by the events (rate: streams opened) delivered in it; on the direct path it is the \
 origin's own, for scale. Latency is origin timestamp to parse in the client (rate: connect \
 to first event). RSS/stream is the proxy's resident memory growth from a fresh start over \
-the open streams. CPU in kernel is the system-time share of that CPU: loopback TCP \
+the open streams. The tui row is the whole `streamgate` UI process, which also runs the \
+gateway that relays the Try-it stream and the Try-it client. CPU in kernel is the system-time share of that CPU: loopback TCP \
 (including the receiving side's protocol work, which Linux charges to the sender) and \
 scheduling.\n\n",
     );
@@ -260,7 +291,25 @@ scheduling.\n\n",
             verdict(ok)
         );
     }
-    out.push_str("- terminal UI at 1,000 events/s: n/a (TUI not built)\n");
+    match &tui {
+        Some(s) => {
+            let ok = s.cores.is_some_and(|c| c < TUI_TARGET);
+            let _ = writeln!(
+                out,
+                "- terminal UI at {} events/s: {}% of one core for the whole process (target < {:.0}%): {}; its UI thread alone {}%",
+                num(s.rate, 0),
+                num(s.cores.map(|c| c * 100.0), 1),
+                TUI_TARGET * 100.0,
+                verdict(ok),
+                num(s.ui_cores.map(|c| c * 100.0), 1)
+            );
+        }
+        None if meta.families.iter().any(|f| f == "tui") => {
+            let why = meta.tui_error.as_deref().unwrap_or("not run");
+            let _ = writeln!(out, "- terminal UI at 1,000 events/s: n/a ({why})");
+        }
+        None => {}
+    }
     for note in &meta.notes {
         let _ = writeln!(out, "\n{note}");
     }

@@ -18,6 +18,7 @@ use crate::BoxError;
 use crate::load::{self, LoadResult, LoadSpec, Mode, Target};
 use crate::procstat::{self, ProcSet};
 use crate::report::{self, Meta};
+use crate::tui;
 
 /// The API's context and version on the gateway.
 const API_CONTEXT: &str = "/bench";
@@ -47,7 +48,7 @@ pub struct RunArgs {
     /// Repetitions of every measurement (default 3, quick 1); the table shows medians.
     #[arg(long)]
     pub reps: Option<usize>,
-    /// Seconds of each measurement window (default 8, quick 3).
+    /// Seconds of each measurement window (default 7, quick 3; fan-out and rate use 60%).
     #[arg(long)]
     pub duration: Option<f64>,
     /// Seconds of warm-up before each window (default 2, quick 1).
@@ -56,7 +57,7 @@ pub struct RunArgs {
     /// Fan-out stream counts (default 1000,4000,8000; quick 1000).
     #[arg(long, value_delimiter = ',')]
     pub fanout: Option<Vec<usize>>,
-    /// Workloads to run (default all): bulk, chatty, fanout, rate.
+    /// Workloads to run (default all): bulk, chatty, fanout, rate, tui.
     #[arg(long, value_delimiter = ',')]
     pub only: Option<Vec<String>>,
     /// Paths to measure (default all): direct, gateway, nginx.
@@ -66,6 +67,9 @@ pub struct RunArgs {
     /// (`sg-bench gateway`) or `auto` (serve when the streamgate binary has it).
     #[arg(long, default_value = "auto")]
     pub gateway_host: String,
+    /// Tokio worker threads of the gateway process (default: tokio's, one per core).
+    #[arg(long)]
+    pub gateway_threads: Option<usize>,
     /// Concurrent workers of the connection-rate workload.
     #[arg(long, default_value_t = 50)]
     pub connect_workers: usize,
@@ -105,6 +109,7 @@ enum Workload {
     Chatty,
     Fanout(usize),
     Rate,
+    Tui,
 }
 
 impl Workload {
@@ -114,6 +119,7 @@ impl Workload {
             Workload::Chatty => "chatty".to_string(),
             Workload::Fanout(n) => format!("fanout-{n}"),
             Workload::Rate => "rate".to_string(),
+            Workload::Tui => "tui".to_string(),
         }
     }
 
@@ -123,6 +129,7 @@ impl Workload {
             Workload::Chatty => "chatty",
             Workload::Fanout(_) => "fanout",
             Workload::Rate => "rate",
+            Workload::Tui => "tui",
         }
     }
 
@@ -131,7 +138,7 @@ impl Workload {
         match self {
             Workload::Bulk => "batch=100&interval_ms=10",
             Workload::Chatty => "batch=1&interval_ms=100",
-            Workload::Fanout(_) | Workload::Rate => "batch=1&interval_ms=1000",
+            Workload::Fanout(_) | Workload::Rate | Workload::Tui => "batch=1&interval_ms=1000",
         }
     }
 }
@@ -302,6 +309,10 @@ struct Bench {
     nginx_bin: Option<PathBuf>,
     nginx_port: u16,
     token: String,
+    /// The UI's data dir (API on the 1 ms origin), when the UI workload runs.
+    tui_data: Option<PathBuf>,
+    /// Why the UI workload could not run.
+    tui_error: Option<String>,
 }
 
 impl Bench {
@@ -328,6 +339,9 @@ impl Bench {
             cmd
         };
         cmd.env_remove("RUST_LOG");
+        if let Some(threads) = self.args.gateway_threads {
+            cmd.env("TOKIO_WORKER_THREADS", threads.to_string());
+        }
         let (proc, addrs) = spawn_waiting(
             "streamgate",
             &mut cmd,
@@ -449,12 +463,15 @@ impl Bench {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        if workload == Workload::Tui {
+            return self.measure_tui(rep).await;
+        }
         let Some((url, token, measure)) = self.path(path, workload) else {
             return Ok(None);
         };
         let quick = self.args.quick;
         let warmup = self.args.warmup.unwrap_or(if quick { 1.0 } else { 2.0 });
-        let duration = self.args.duration.unwrap_or(if quick { 3.0 } else { 8.0 });
+        let duration = self.args.duration.unwrap_or(if quick { 3.0 } else { 7.0 });
         let (mode, streams, warmup, duration) = match workload {
             Workload::Bulk => (Mode::Stream, 10, warmup, duration),
             Workload::Chatty => (Mode::Stream, 1000, warmup, duration),
@@ -467,6 +484,7 @@ impl Bench {
                 warmup,
                 (duration * 0.6).max(3.0),
             ),
+            Workload::Tui => return Ok(None),
         };
         let spec = LoadSpec {
             target: Target::new(&url, token.as_deref())?,
@@ -497,6 +515,50 @@ impl Bench {
         Ok(Some(Record {
             workload: workload.name(),
             path: path.to_string(),
+            rep,
+            result,
+        }))
+    }
+}
+
+impl Bench {
+    /// Workload 5: the UI in tmux over its own data dir, fed by the 1 ms origin.
+    async fn measure_tui(&mut self, rep: usize) -> Result<Option<Record>, BoxError> {
+        let Some(tui_dir) = self.tui_data.clone() else {
+            return Ok(None);
+        };
+        let quick = self.args.quick;
+        let run = tui::TuiRun {
+            streamgate: &self.streamgate,
+            data_dir: tui_dir,
+            session: format!("sg-bench-{}-{rep}", std::process::id()),
+            warmup: Duration::from_secs_f64(self.args.warmup.unwrap_or(2.0)),
+            duration: Duration::from_secs_f64(self.args.duration.unwrap_or(if quick {
+                3.0
+            } else {
+                7.0
+            })),
+        };
+        eprint!("  {:<12} {:<8} rep {} ... ", "tui", "ui", rep + 1);
+        let result = match tokio::task::block_in_place(|| tui::measure(&run)) {
+            Ok(result) => result,
+            Err(error) => {
+                eprintln!("failed: {error}");
+                self.tui_error = Some(error.to_string());
+                return Ok(None);
+            }
+        };
+        eprintln!(
+            "{} events, {:.0}/s, process {:.1}% of a core (UI thread {:.1}%)",
+            result.events,
+            result.rate,
+            result.cpu_cores.unwrap_or(0.0) * 100.0,
+            result.ui_thread_cores.unwrap_or(0.0) * 100.0
+        );
+        tokio::time::sleep(SETTLE).await;
+        Ok(Some(Record {
+            workload: "tui".to_string(),
+            path: "ui".to_string(),
             rep,
             result,
         }))
@@ -592,6 +654,9 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     if wants("rate") {
         workloads.push(Workload::Rate);
     }
+    if wants("tui") {
+        workloads.push(Workload::Tui);
+    }
 
     let nofile = procstat::open_files_limit().unwrap_or(0);
     let max_fanout = workloads
@@ -632,6 +697,8 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         nginx_bin,
         nginx_port: free_port()?,
         token: String::new(),
+        tui_data: None,
+        tui_error: None,
     };
     if wanted_paths.iter().any(|p| p == "gateway") {
         bench.token = set_up_gateway(&work.join("data"), &origin_addr).await?;
@@ -653,6 +720,35 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         None
     };
 
+    // Workload 5's origin: one event per millisecond on every stream, by default (the UI's
+    // Try it asks for `/memory` without a query).
+    let mut _tui_origin = None;
+    if workloads.contains(&Workload::Tui) {
+        if !tui::tmux_available() {
+            bench.tui_error = Some("tmux is not installed".to_string());
+        } else {
+            let (proc, addrs) = spawn_waiting(
+                "tui origin",
+                Command::new(&me).args([
+                    "origin",
+                    "--addr",
+                    "127.0.0.1:0",
+                    "--batch",
+                    "1",
+                    "--interval-ms",
+                    "1",
+                ]),
+                &work.join("tui-origin.log"),
+                &["origin listening on"],
+            )?;
+            let addr = addrs.into_iter().next().unwrap_or_default();
+            let dir = work.join("tui-data");
+            set_up_gateway(&dir, &addr).await?;
+            bench.tui_data = Some(dir);
+            _tui_origin = Some(proc);
+        }
+    }
+
     let started = Instant::now();
     let load_before = loadavg();
     let mut records = Vec::new();
@@ -668,6 +764,9 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
                 order.rotate_left(shift);
             }
             for path in &order {
+                if workload == Workload::Tui && *path != order[0] {
+                    continue;
+                }
                 if let Some(record) = bench.measure(workload, path, rep).await? {
                     writeln!(results_file, "{}", serde_json::to_string(&record)?)?;
                     records.push(record);
@@ -691,6 +790,7 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         load_after: loadavg(),
         elapsed_secs: started.elapsed().as_secs_f64(),
         notes: notes.into_iter().chain(nginx_note).collect(),
+        tui_error: bench.tui_error.clone(),
         families: workloads.iter().map(|w| w.family().to_string()).collect(),
     };
     let table = report::render(&records, &meta);
