@@ -30,7 +30,7 @@ const TOKEN_VALIDITY_SECS: i64 = 7 * 24 * 3600;
 /// How long a server may take to say it listens.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between measurements so closed streams are torn down.
-const SETTLE: Duration = Duration::from_millis(1500);
+const SETTLE: Duration = Duration::from_millis(1000);
 
 /// Command-line arguments of `sg-bench run`.
 #[derive(Debug, Clone, clap::Args)]
@@ -709,6 +709,8 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     }
     let nginx_note = if !wanted_paths.iter().any(|p| p == "nginx") {
         Some("nginx: not measured (--paths)".to_string())
+    } else if args.no_nginx {
+        Some("nginx: skipped (--no-nginx)".to_string())
     } else if bench.nginx_bin.is_none() {
         eprintln!("nginx: not installed, skipped");
         Some("nginx: not installed, skipped".to_string())
