@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The benchmark of issue 7: the origin directly, through streamgate's gateway (JWT,
+# subscription check, per-event metering) and, when installed, through nginx as a plain SSE
+# reverse proxy, side by side on loopback. Prints a markdown table of medians and ratios.
+#
+#   scripts/bench.sh            full run (3 repetitions, 7 s windows, fan-out 1k/4k/8k; ~9 min)
+#   scripts/bench.sh --quick    smoke run (1 repetition, 3 s windows, fan-out 1k; ~1 min)
+#
+# Any other options go to `sg-bench run` (see `target/release/sg-bench run --help`), e.g.
+# --reps 5, --only bulk,chatty, --paths gateway,nginx, --no-nginx, --out FILE.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+cargo build --release --bins
+
+# Up to 8,000 streams: the client, the origin and each proxy hold one or two sockets each.
+hard=$(ulimit -Hn)
+if [ "$hard" = "unlimited" ] || [ "$hard" -gt 65536 ]; then
+    ulimit -n 65536
+else
+    ulimit -n "$hard"
+fi
+
+# nginx is used when installed (`sg-bench run` looks on PATH and in /usr/sbin) and reported
+# as "nginx: not installed, skipped" otherwise.
+work=$(mktemp -d "${TMPDIR:-/tmp}/sg-bench.XXXXXX")
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+exec target/release/sg-bench run \
+    --streamgate target/release/streamgate \
+    --nginx-template scripts/nginx-sse.conf \
+    --work-dir "$work" \
+    --command-line "scripts/bench.sh $* (commit $commit)" \
+    "$@"

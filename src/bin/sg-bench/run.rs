@@ -1,0 +1,813 @@
+//! The side-by-side benchmark: starts the origin, streamgate (`serve`, set up with one
+//! published and deployed API, one application subscribed on AsyncUnlimited and its JWT)
+//! and, when installed, nginx as a plain SSE reverse proxy; then runs each workload on each
+//! path, several times in rotating order, and prints the table of medians.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use streamgate::catalog::{ApiDraft, AppDraft, KeyType, LifecycleAction};
+use streamgate::control::{Control, ControlOptions};
+
+use crate::BoxError;
+use crate::load::{self, LoadResult, LoadSpec, Mode, Target};
+use crate::procstat::{self, ProcSet};
+use crate::report::{self, Meta};
+use crate::tui;
+
+/// The API's context and version on the gateway.
+const API_CONTEXT: &str = "/bench";
+const API_VERSION: &str = "1.0.0";
+/// The resource streams ask for (the origin ignores paths).
+const RESOURCE: &str = "/events";
+/// Token validity: longer than any run.
+const TOKEN_VALIDITY_SECS: i64 = 7 * 24 * 3600;
+/// How long a server may take to say it listens.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between measurements so closed streams are torn down.
+const SETTLE: Duration = Duration::from_millis(1000);
+
+/// Command-line arguments of `sg-bench run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The streamgate binary (default: `streamgate` next to this program).
+    #[arg(long)]
+    pub streamgate: Option<PathBuf>,
+    /// Directory for the data dir, logs, configs and raw results (default: a new one in the
+    /// system temp dir).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// A short smoke run: one repetition, 3 s windows, fan-out at 1,000 only.
+    #[arg(long)]
+    pub quick: bool,
+    /// Repetitions of every measurement (default 3, quick 1); the table shows medians.
+    #[arg(long)]
+    pub reps: Option<usize>,
+    /// Seconds of each measurement window (default 7, quick 3; fan-out and rate use 60%).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Seconds of warm-up before each window (default 2, quick 1).
+    #[arg(long)]
+    pub warmup: Option<f64>,
+    /// Fan-out stream counts (default 1000,4000,8000; quick 1000).
+    #[arg(long, value_delimiter = ',')]
+    pub fanout: Option<Vec<usize>>,
+    /// Workloads to run (default all): bulk, chatty, fanout, rate, tui.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Option<Vec<String>>,
+    /// Paths to measure (default all): direct, gateway, nginx.
+    #[arg(long, value_delimiter = ',')]
+    pub paths: Option<Vec<String>>,
+    /// What hosts the gateway: `streamgate` (`streamgate serve`), `sg-bench`
+    /// (`sg-bench gateway`) or `auto` (serve when the streamgate binary has it).
+    #[arg(long, default_value = "auto")]
+    pub gateway_host: String,
+    /// Tokio worker threads of the gateway process (default: tokio's, one per core).
+    #[arg(long)]
+    pub gateway_threads: Option<usize>,
+    /// Concurrent workers of the connection-rate workload.
+    #[arg(long, default_value_t = 50)]
+    pub connect_workers: usize,
+    /// The nginx binary (default: `nginx` on PATH; skipped when absent).
+    #[arg(long)]
+    pub nginx: Option<PathBuf>,
+    /// Don't run nginx even when installed.
+    #[arg(long)]
+    pub no_nginx: bool,
+    /// The nginx configuration template.
+    #[arg(long, default_value = "scripts/nginx-sse.conf")]
+    pub nginx_template: PathBuf,
+    /// Also write the markdown report here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The command line to print in the report (bench.sh passes its own).
+    #[arg(long)]
+    pub command_line: Option<String>,
+}
+
+/// One measurement as recorded in `results.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    /// `bulk`, `chatty`, `fanout-8000`, `rate`.
+    pub workload: String,
+    /// `direct`, `gateway` or `nginx`.
+    pub path: String,
+    /// Repetition number from 0.
+    pub rep: usize,
+    /// What the load client measured.
+    pub result: LoadResult,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    Bulk,
+    Chatty,
+    Fanout(usize),
+    Rate,
+    Tui,
+}
+
+impl Workload {
+    fn name(self) -> String {
+        match self {
+            Workload::Bulk => "bulk".to_string(),
+            Workload::Chatty => "chatty".to_string(),
+            Workload::Fanout(n) => format!("fanout-{n}"),
+            Workload::Rate => "rate".to_string(),
+            Workload::Tui => "tui".to_string(),
+        }
+    }
+
+    fn family(self) -> &'static str {
+        match self {
+            Workload::Bulk => "bulk",
+            Workload::Chatty => "chatty",
+            Workload::Fanout(_) => "fanout",
+            Workload::Rate => "rate",
+            Workload::Tui => "tui",
+        }
+    }
+
+    /// The origin query: events per write and milliseconds between writes.
+    fn query(self) -> &'static str {
+        match self {
+            Workload::Bulk => "batch=100&interval_ms=10",
+            Workload::Chatty => "batch=1&interval_ms=100",
+            Workload::Fanout(_) | Workload::Rate | Workload::Tui => "batch=1&interval_ms=1000",
+        }
+    }
+}
+
+/// A child process killed when dropped.
+struct Proc {
+    name: &'static str,
+    child: Child,
+}
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then SIGKILL after three seconds.
+    fn stop(mut self) {
+        let pid = self.pid().to_string();
+        // If `kill` is missing the child is killed below anyway.
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // Already exited is fine.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd` with stdout and stderr appended to `log`, and waits until its stdout has
+/// printed a line containing each of `markers` followed by `http://ADDR`; returns the
+/// addresses in the order of `markers`.
+fn spawn_waiting(
+    name: &'static str,
+    cmd: &mut Command,
+    log: &Path,
+    markers: &[&str],
+) -> Result<(Proc, Vec<String>), BoxError> {
+    let stderr = OpenOptions::new().create(true).append(true).open(log)?;
+    let mut stdout_log = OpenOptions::new().create(true).append(true).open(log)?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .map_err(|e| format!("cannot start {name} ({cmd:?}): {e}"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| format!("{name}: no stdout"))?;
+    let proc = Proc { name, child };
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            // The log is best effort; the line still goes to the waiter.
+            let _ = writeln!(stdout_log, "{line}");
+            // The waiter may be gone after it found its markers.
+            let _ = tx.send(line);
+        }
+    });
+    let mut found: Vec<Option<String>> = vec![None; markers.len()];
+    let deadline = Instant::now() + START_TIMEOUT;
+    while found.iter().any(Option::is_none) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).map_err(|_| {
+            format!(
+                "{name} did not print {markers:?} within {START_TIMEOUT:?}; see {}",
+                log.display()
+            )
+        })?;
+        for (i, marker) in markers.iter().enumerate() {
+            if let Some(at) = line.find(marker)
+                && let Some(url) = line[at..].split("http://").nth(1)
+            {
+                let addr = url.split_whitespace().next().unwrap_or_default();
+                found[i] = Some(addr.trim_end_matches('/').to_string());
+            }
+        }
+    }
+    Ok((proc, found.into_iter().flatten().collect()))
+}
+
+/// Command-line arguments of `sg-bench setup`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SetupArgs {
+    /// The data dir to set up (created if missing; must not be in use).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The origin's address, IP:PORT.
+    #[arg(long)]
+    pub origin: String,
+}
+
+/// Runs `sg-bench setup`: prints the token, then the stream path on the gateway.
+pub async fn setup(args: SetupArgs) -> Result<(), BoxError> {
+    fs::create_dir_all(&args.data_dir)?;
+    let token = set_up_gateway(&args.data_dir, &args.origin).await?;
+    println!("{token}");
+    println!("{API_CONTEXT}/{API_VERSION}{RESOURCE}");
+    Ok(())
+}
+
+/// The gateway state for the benchmark: one API on the origin, published and deployed;
+/// one application on the Unlimited policy subscribed with AsyncUnlimited; its token.
+async fn set_up_gateway(data_dir: &Path, origin: &str) -> Result<String, BoxError> {
+    let control = Control::open(ControlOptions::new(data_dir))?;
+    let api = control
+        .create_api(ApiDraft {
+            name: "Bench".to_string(),
+            context: API_CONTEXT.to_string(),
+            version: API_VERSION.to_string(),
+            description: "sg-bench origin".to_string(),
+            production_endpoint: Some(format!("http://{origin}")),
+            sandbox_endpoint: Some(format!("http://{origin}")),
+            policies: vec!["AsyncUnlimited".to_string()],
+            topics: Vec::new(),
+        })
+        .await?;
+    let env = streamgate::catalog::default_environments()
+        .into_iter()
+        .next()
+        .ok_or("no default gateway environment")?;
+    control
+        .deploy_new_revision(&api.id, "bench", &[(env.name, env.vhost, true)])
+        .await?;
+    control
+        .change_lifecycle(&api.id, LifecycleAction::Publish)
+        .await?;
+    let app = control
+        .create_application(AppDraft {
+            name: "bench".to_string(),
+            throttling_policy: "Unlimited".to_string(),
+            description: "sg-bench load client".to_string(),
+        })
+        .await?;
+    control
+        .subscribe(&app.id, &api.id, "AsyncUnlimited")
+        .await?;
+    let keys = control
+        .generate_keys(&app.id, KeyType::Production, Some(TOKEN_VALIDITY_SECS))
+        .await?;
+    Ok(keys.token.access_token)
+}
+
+/// The measured paths and how to (re)start their proxies.
+struct Bench {
+    args: RunArgs,
+    work: PathBuf,
+    streamgate: PathBuf,
+    /// Whether `streamgate serve` exists; else the gateway runs in `sg-bench gateway`.
+    serve: bool,
+    me: PathBuf,
+    origin: Proc,
+    origin_addr: String,
+    gateway: Option<(Proc, String)>,
+    nginx: Option<(Proc, String)>,
+    nginx_bin: Option<PathBuf>,
+    nginx_port: u16,
+    token: String,
+    /// The UI's data dir (API on the 1 ms origin), when the UI workload runs.
+    tui_data: Option<PathBuf>,
+    /// Why the UI workload could not run.
+    tui_error: Option<String>,
+}
+
+impl Bench {
+    fn start_gateway(&mut self) -> Result<(), BoxError> {
+        if let Some((old, _)) = self.gateway.take() {
+            old.stop();
+        }
+        let mut cmd = if self.serve {
+            let mut cmd = Command::new(&self.streamgate);
+            cmd.args(["serve", "--data-dir"])
+                .arg(self.work.join("data"))
+                .args([
+                    "--admin-addr",
+                    "127.0.0.1:0",
+                    "--gateway-addr",
+                    "127.0.0.1:0",
+                ]);
+            cmd
+        } else {
+            let mut cmd = Command::new(&self.me);
+            cmd.args(["gateway", "--data-dir"])
+                .arg(self.work.join("data"))
+                .args(["--addr", "127.0.0.1:0"]);
+            cmd
+        };
+        cmd.env_remove("RUST_LOG");
+        if let Some(threads) = self.args.gateway_threads {
+            cmd.env("TOKIO_WORKER_THREADS", threads.to_string());
+        }
+        let (proc, addrs) = spawn_waiting(
+            "streamgate",
+            &mut cmd,
+            &self.work.join("streamgate.log"),
+            &["gateway listening on"],
+        )?;
+        self.gateway = Some((proc, addrs.into_iter().next().unwrap_or_default()));
+        Ok(())
+    }
+
+    fn start_nginx(&mut self) -> Result<(), BoxError> {
+        if let Some((old, _)) = self.nginx.take() {
+            old.stop();
+        }
+        let Some(bin) = self.nginx_bin.clone() else {
+            return Ok(());
+        };
+        let dir = self.work.join("nginx");
+        fs::create_dir_all(dir.join("tmp"))?;
+        let template = fs::read_to_string(&self.args.nginx_template).map_err(|e| {
+            format!(
+                "cannot read the nginx template {}: {e}",
+                self.args.nginx_template.display()
+            )
+        })?;
+        let nofile = procstat::open_files_limit().unwrap_or(1024);
+        let listen = format!("127.0.0.1:{}", self.nginx_port);
+        let conf = template
+            .replace("{{PREFIX}}", &dir.display().to_string())
+            .replace("{{LISTEN}}", &listen)
+            .replace("{{ORIGIN}}", &self.origin_addr)
+            .replace("{{NOFILE}}", &nofile.to_string())
+            .replace("{{CONNECTIONS}}", &(nofile.saturating_sub(100)).to_string());
+        let conf_path = dir.join("nginx.conf");
+        fs::write(&conf_path, conf)?;
+        let log = self.work.join("nginx.log");
+        let stderr = OpenOptions::new().create(true).append(true).open(&log)?;
+        let stdout = OpenOptions::new().create(true).append(true).open(&log)?;
+        let child = Command::new(&bin)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .map_err(|e| format!("cannot start nginx: {e}"))?;
+        let mut proc = Proc {
+            name: "nginx",
+            child,
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if std::net::TcpStream::connect(&listen).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = proc.child.try_wait() {
+                return Err(format!(
+                    "nginx exited ({status}); see {} and {}",
+                    log.display(),
+                    dir.join("error.log").display()
+                )
+                .into());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("nginx did not listen on {listen}").into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.nginx = Some((proc, listen));
+        Ok(())
+    }
+
+    /// The URL, token and measured processes of a path, if it runs.
+    fn path(&self, path: &str, workload: Workload) -> Option<(String, Option<String>, ProcSet)> {
+        let query = workload.query();
+        match path {
+            "direct" => Some((
+                format!("http://{}{RESOURCE}?{query}", self.origin_addr),
+                None,
+                ProcSet::new(vec![self.origin.pid()]),
+            )),
+            "gateway" => self.gateway.as_ref().map(|(proc, addr)| {
+                (
+                    format!("http://{addr}{API_CONTEXT}/{API_VERSION}{RESOURCE}?{query}"),
+                    Some(self.token.clone()),
+                    ProcSet::new(vec![proc.pid()]),
+                )
+            }),
+            "nginx" => self.nginx.as_ref().map(|(proc, addr)| {
+                (
+                    format!("http://{addr}{RESOURCE}?{query}"),
+                    None,
+                    ProcSet::new(vec![proc.pid()]),
+                )
+            }),
+            _ => None,
+        }
+    }
+
+    async fn measure(
+        &mut self,
+        workload: Workload,
+        path: &str,
+        rep: usize,
+    ) -> Result<Option<Record>, BoxError> {
+        if let Workload::Fanout(_) = workload {
+            // A fresh proxy, so memory per stream isn't hidden by memory earlier runs freed.
+            match path {
+                "gateway" => tokio::task::block_in_place(|| self.start_gateway())?,
+                "nginx" if self.nginx.is_some() => {
+                    tokio::task::block_in_place(|| self.start_nginx())?
+                }
+                _ => {}
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        if workload == Workload::Tui {
+            return self.measure_tui(rep).await;
+        }
+        let Some((url, token, measure)) = self.path(path, workload) else {
+            return Ok(None);
+        };
+        let quick = self.args.quick;
+        let warmup = self.args.warmup.unwrap_or(if quick { 1.0 } else { 2.0 });
+        let duration = self.args.duration.unwrap_or(if quick { 3.0 } else { 7.0 });
+        let (mode, streams, warmup, duration) = match workload {
+            Workload::Bulk => (Mode::Stream, 10, warmup, duration),
+            Workload::Chatty => (Mode::Stream, 1000, warmup, duration),
+            // One event per second: at least two seconds of warm-up so every stream's first
+            // ticks are behind it; a shorter window, since n streams give n samples a second.
+            Workload::Fanout(n) => (Mode::Stream, n, warmup.max(2.0), (duration * 0.6).max(3.0)),
+            Workload::Rate => (
+                Mode::Connect,
+                self.args.connect_workers,
+                warmup,
+                (duration * 0.6).max(3.0),
+            ),
+            Workload::Tui => return Ok(None),
+        };
+        let spec = LoadSpec {
+            target: Target::new(&url, token.as_deref())?,
+            mode,
+            streams,
+            warmup: Duration::from_secs_f64(warmup),
+            duration: Duration::from_secs_f64(duration),
+            open_concurrency: 256,
+            measure,
+        };
+        eprint!("  {:<12} {:<8} rep {} ... ", workload.name(), path, rep + 1);
+        let result = load::measure(&spec).await?;
+        eprintln!(
+            "{} events, {:.0}/s, cpu {} µs/event, p50 {} ms, p99 {} ms, failures {}{}",
+            result.events,
+            result.rate,
+            fmt_opt(result.cpu_us_per_event, 2),
+            fmt_opt(result.p50_ms, 2),
+            fmt_opt(result.p99_ms, 2),
+            result.failures,
+            result
+                .first_error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+        tokio::time::sleep(SETTLE).await;
+        Ok(Some(Record {
+            workload: workload.name(),
+            path: path.to_string(),
+            rep,
+            result,
+        }))
+    }
+}
+
+impl Bench {
+    /// Workload 5: the UI in tmux over its own data dir, fed by the 1 ms origin.
+    async fn measure_tui(&mut self, rep: usize) -> Result<Option<Record>, BoxError> {
+        let Some(tui_dir) = self.tui_data.clone() else {
+            return Ok(None);
+        };
+        let quick = self.args.quick;
+        let run = tui::TuiRun {
+            streamgate: &self.streamgate,
+            data_dir: tui_dir,
+            session: format!("sg-bench-{}-{rep}", std::process::id()),
+            warmup: Duration::from_secs_f64(self.args.warmup.unwrap_or(2.0)),
+            duration: Duration::from_secs_f64(self.args.duration.unwrap_or(if quick {
+                3.0
+            } else {
+                7.0
+            })),
+        };
+        eprint!("  {:<12} {:<8} rep {} ... ", "tui", "ui", rep + 1);
+        let result = match tokio::task::block_in_place(|| tui::measure(&run)) {
+            Ok(result) => result,
+            Err(error) => {
+                eprintln!("failed: {error}");
+                self.tui_error = Some(error.to_string());
+                return Ok(None);
+            }
+        };
+        eprintln!(
+            "{} events, {:.0}/s, process {:.1}% of a core (UI thread {:.1}%)",
+            result.events,
+            result.rate,
+            result.cpu_cores.unwrap_or(0.0) * 100.0,
+            result.ui_thread_cores.unwrap_or(0.0) * 100.0
+        );
+        tokio::time::sleep(SETTLE).await;
+        Ok(Some(Record {
+            workload: "tui".to_string(),
+            path: "ui".to_string(),
+            rep,
+            result,
+        }))
+    }
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|v| format!("{v:.digits$}"))
+        .unwrap_or_else(|| "-".to_string())
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+fn free_port() -> Result<u16, BoxError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".to_string())
+}
+
+/// Runs `sg-bench run`.
+pub async fn run(args: RunArgs) -> Result<(), BoxError> {
+    let me = std::env::current_exe()?;
+    let streamgate = match &args.streamgate {
+        Some(path) => path.clone(),
+        None => me
+            .parent()
+            .map(|dir| dir.join("streamgate"))
+            .ok_or("cannot locate the streamgate binary; pass --streamgate")?,
+    };
+    let work = match &args.work_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("sg-bench-{}", std::process::id())),
+    };
+    fs::create_dir_all(&work)?;
+    let serve = match args.gateway_host.as_str() {
+        "streamgate" => true,
+        "sg-bench" => false,
+        _ => Command::new(&streamgate)
+            .args(["serve", "--help"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+    };
+    let mut notes = Vec::new();
+    if !serve {
+        notes.push(format!(
+            "gateway: hosted by `sg-bench gateway` (streamgate's Gateway with default options, no management API), as `{} serve` is not available",
+            streamgate.display()
+        ));
+    }
+    let nginx_bin = if args.no_nginx {
+        None
+    } else {
+        args.nginx.clone().or_else(|| find_on_path("nginx"))
+    };
+    let wanted_paths: Vec<String> = args
+        .paths
+        .clone()
+        .unwrap_or_else(|| vec!["direct".into(), "gateway".into(), "nginx".into()]);
+    let quick = args.quick;
+    let reps = args.reps.unwrap_or(if quick { 1 } else { 3 }).max(1);
+    let fanout = args.fanout.clone().unwrap_or_else(|| {
+        if quick {
+            vec![1000]
+        } else {
+            vec![1000, 4000, 8000]
+        }
+    });
+    let only = args.only.clone();
+    let wants = |family: &str| only.as_ref().is_none_or(|o| o.iter().any(|w| w == family));
+    let mut workloads = Vec::new();
+    if wants("bulk") {
+        workloads.push(Workload::Bulk);
+    }
+    if wants("chatty") {
+        workloads.push(Workload::Chatty);
+    }
+    if wants("fanout") {
+        workloads.extend(fanout.iter().map(|&n| Workload::Fanout(n)));
+    }
+    if wants("rate") {
+        workloads.push(Workload::Rate);
+    }
+    if wants("tui") {
+        workloads.push(Workload::Tui);
+    }
+
+    let nofile = procstat::open_files_limit().unwrap_or(0);
+    let max_fanout = workloads
+        .iter()
+        .filter_map(|w| match w {
+            Workload::Fanout(n) => Some(*n),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    if (nofile as usize) < max_fanout + 200 {
+        eprintln!(
+            "warning: open files limit {nofile} is below {} streams; raise it with ulimit -n",
+            max_fanout
+        );
+    }
+
+    eprintln!("work dir: {}", work.display());
+    let (origin, addrs) = spawn_waiting(
+        "origin",
+        Command::new(&me).args(["origin", "--addr", "127.0.0.1:0"]),
+        &work.join("origin.log"),
+        &["origin listening on"],
+    )?;
+    let origin_addr = addrs.into_iter().next().unwrap_or_default();
+    eprintln!("origin: http://{origin_addr}");
+
+    let mut bench = Bench {
+        args: args.clone(),
+        work: work.clone(),
+        serve,
+        me: me.clone(),
+        streamgate,
+        origin,
+        origin_addr: origin_addr.clone(),
+        gateway: None,
+        nginx: None,
+        nginx_bin,
+        nginx_port: free_port()?,
+        token: String::new(),
+        tui_data: None,
+        tui_error: None,
+    };
+    if wanted_paths.iter().any(|p| p == "gateway") {
+        bench.token = set_up_gateway(&work.join("data"), &origin_addr).await?;
+        tokio::task::block_in_place(|| bench.start_gateway())?;
+        if let Some((_, addr)) = &bench.gateway {
+            eprintln!("gateway: http://{addr}{API_CONTEXT}/{API_VERSION}{RESOURCE}");
+        }
+    }
+    let nginx_note = if !wanted_paths.iter().any(|p| p == "nginx") {
+        Some("nginx: not measured (--paths)".to_string())
+    } else if args.no_nginx {
+        Some("nginx: skipped (--no-nginx)".to_string())
+    } else if bench.nginx_bin.is_none() {
+        eprintln!("nginx: not installed, skipped");
+        Some("nginx: not installed, skipped".to_string())
+    } else {
+        tokio::task::block_in_place(|| bench.start_nginx())?;
+        if let Some((_, addr)) = &bench.nginx {
+            eprintln!("nginx: http://{addr}{RESOURCE}");
+        }
+        None
+    };
+
+    // Workload 5's origin: one event per millisecond on every stream, by default (the UI's
+    // Try it asks for `/memory` without a query).
+    let mut _tui_origin = None;
+    if workloads.contains(&Workload::Tui) {
+        if !tui::tmux_available() {
+            bench.tui_error = Some("tmux is not installed".to_string());
+        } else {
+            let (proc, addrs) = spawn_waiting(
+                "tui origin",
+                Command::new(&me).args([
+                    "origin",
+                    "--addr",
+                    "127.0.0.1:0",
+                    "--batch",
+                    "1",
+                    "--interval-ms",
+                    "1",
+                ]),
+                &work.join("tui-origin.log"),
+                &["origin listening on"],
+            )?;
+            let addr = addrs.into_iter().next().unwrap_or_default();
+            let dir = work.join("tui-data");
+            set_up_gateway(&dir, &addr).await?;
+            bench.tui_data = Some(dir);
+            _tui_origin = Some(proc);
+        }
+    }
+
+    let started = Instant::now();
+    let load_before = loadavg();
+    let mut records = Vec::new();
+    let results_path = work.join("results.jsonl");
+    let mut results_file = File::create(&results_path)?;
+    for rep in 0..reps {
+        eprintln!("repetition {} of {reps}", rep + 1);
+        for &workload in &workloads {
+            // Rotate the order of paths between repetitions so drift hits each alike.
+            let mut order = wanted_paths.clone();
+            if !order.is_empty() {
+                let shift = rep % order.len();
+                order.rotate_left(shift);
+            }
+            for path in &order {
+                if workload == Workload::Tui && *path != order[0] {
+                    continue;
+                }
+                if let Some(record) = bench.measure(workload, path, rep).await? {
+                    writeln!(results_file, "{}", serde_json::to_string(&record)?)?;
+                    records.push(record);
+                }
+            }
+        }
+    }
+    let meta = Meta {
+        command: args
+            .command_line
+            .clone()
+            .unwrap_or_else(|| "sg-bench run".to_string()),
+        date: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        reps,
+        load_before,
+        load_after: loadavg(),
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        notes: notes.into_iter().chain(nginx_note).collect(),
+        tui_error: bench.tui_error.clone(),
+        families: workloads.iter().map(|w| w.family().to_string()).collect(),
+    };
+    let table = report::render(&records, &meta);
+    println!("{table}");
+    if let Some(out) = &args.out {
+        fs::write(out, &table)?;
+    }
+    fs::write(work.join("report.md"), &table)?;
+    eprintln!("raw results: {}", results_path.display());
+
+    if let Some((proc, _)) = bench.gateway.take() {
+        proc.stop();
+    }
+    if let Some((proc, _)) = bench.nginx.take() {
+        proc.stop();
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! The benchmark tools on loopback: `sg-bench origin` serves timestamped SSE events and
+//! `sg-bench load` parses them and measures their delivery latency, directly, for about a
+//! second.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const SG_BENCH: &str = env!("CARGO_BIN_EXE_sg-bench");
+
+/// The origin, killed when the test ends.
+struct Origin {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_origin() -> Origin {
+    let mut child = Command::new(SG_BENCH)
+        .args(["origin", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("origin listening on http://")
+        .unwrap_or_else(|| panic!("unexpected origin output: {line:?}"))
+        .to_string();
+    Origin { child, addr }
+}
+
+fn load(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(SG_BENCH)
+        .arg("load")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sg-bench load failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn load_client_parses_origin_events_with_sane_latencies() {
+    let origin = start_origin();
+    let pid = origin.child.id().to_string();
+    let url = format!("http://{}/events?batch=10&interval_ms=20", origin.addr);
+    let result = load(&[
+        "--url",
+        &url,
+        "--streams",
+        "4",
+        "--warmup",
+        "0.2",
+        "--duration",
+        "1",
+        "--pid",
+        &pid,
+    ]);
+    let events = result["events"].as_u64().unwrap();
+    assert!(events > 0, "no events parsed: {result}");
+    assert_eq!(result["opened"], 4, "{result}");
+    assert_eq!(result["failures"], 0, "{result}");
+    let p50 = result["p50_ms"].as_f64().unwrap();
+    let p99 = result["p99_ms"].as_f64().unwrap();
+    // Latency comes from the origin's timestamp: a parse error would give nonsense such as
+    // decades or a negative time.
+    assert!(p50 >= 0.0 && p50 <= p99, "{result}");
+    assert!(p99 < 60_000.0, "{result}");
+    // The origin's CPU and memory were read from /proc.
+    assert!(result["cpu_us"].as_u64().is_some(), "{result}");
+    assert!(result["rss_kib"].as_u64().unwrap() > 0, "{result}");
+}
+
+#[test]
+fn connect_mode_opens_streams_and_reads_their_first_event() {
+    let origin = start_origin();
+    let url = format!("http://{}/events", origin.addr);
+    let result = load(&[
+        "--url",
+        &url,
+        "--mode",
+        "connect",
+        "--streams",
+        "2",
+        "--warmup",
+        "0",
+        "--duration",
+        "1",
+    ]);
+    assert!(result["events"].as_u64().unwrap() > 0, "{result}");
+    assert_eq!(result["failures"], 0, "{result}");
+    assert!(result["p50_ms"].as_f64().unwrap() >= 0.0, "{result}");
+}
+
+#[test]
+fn load_reports_a_refused_stream_as_a_failure() {
+    // A port nobody listens on: bind one, learn its number, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/events");
+    let result = load(&[
+        "--url",
+        &url,
+        "--streams",
+        "2",
+        "--warmup",
+        "0",
+        "--duration",
+        "0.2",
+    ]);
+    assert_eq!(result["events"], 0, "{result}");
+    assert_eq!(result["failures"], 2, "{result}");
+    assert!(
+        result["first_error"]
+            .as_str()
+            .unwrap()
+            .contains("connect failed"),
+        "{result}"
+    );
+}
