@@ -28,6 +28,16 @@ pub const DEFAULT_VALIDITY_SECS: i64 = 3600;
 pub const MAX_VALIDITY_SECS: i64 = 365 * 24 * 3600;
 /// The JWS algorithm: Ed25519.
 pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
+/// Verified tokens remembered per thread, so a client reconnecting with the same token
+/// skips the signature check; the cache is emptied when it grows past this.
+const VERIFIED_CACHE_MAX: usize = 4096;
+
+thread_local! {
+    /// Tokens this thread verified, with their claims. Per thread, so the gateway's hot
+    /// path takes no lock; a token's validity (`exp`) is rechecked on every hit.
+    static VERIFIED: std::cell::RefCell<std::collections::HashMap<String, std::sync::Arc<AccessClaims>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
 
 /// What can go wrong in the key manager.
 #[derive(Debug, thiserror::Error)]
@@ -312,6 +322,33 @@ impl KeyManager {
             })
     }
 
+    /// [`verify`](Self::verify) with a per-thread cache of tokens already verified. A hit
+    /// still checks `exp` against the clock; revocation and subscriptions are the caller's
+    /// to check against live data, as with `verify`.
+    pub fn verify_cached(
+        &self,
+        token: &str,
+        now_secs: i64,
+    ) -> Result<std::sync::Arc<AccessClaims>, TokenError> {
+        let hit = VERIFIED.with(|cache| cache.borrow().get(token).cloned());
+        if let Some(claims) = hit {
+            if claims.exp <= now_secs {
+                VERIFIED.with(|cache| cache.borrow_mut().remove(token));
+                return Err(TokenError::Expired);
+            }
+            return Ok(claims);
+        }
+        let claims = std::sync::Arc::new(self.verify(token)?);
+        VERIFIED.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= VERIFIED_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(token.to_string(), claims.clone());
+        });
+        Ok(claims)
+    }
+
     /// Reads a token's claims without verifying it (for revoking a token that may be expired).
     pub fn peek_claims(&self, token: &str) -> Option<AccessClaims> {
         jsonwebtoken::dangerous::insecure_decode::<AccessClaims>(token)
@@ -423,6 +460,30 @@ mod tests {
             Err(TokenError::Invalid(_))
         ));
         assert!(matches!(km.verify("garbage"), Err(TokenError::Invalid(_))));
+    }
+
+    #[test]
+    fn cached_verification_agrees_and_still_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let km = KeyManager::load_or_create(dir.path()).unwrap();
+        let (app, key) = fixtures();
+        let issued = km.issue(&app, &key, 60, "default", now()).unwrap();
+        let first = km.verify_cached(&issued.access_token, now()).unwrap();
+        let again = km.verify_cached(&issued.access_token, now()).unwrap();
+        assert_eq!(*first, issued.claims);
+        assert!(
+            std::sync::Arc::ptr_eq(&first, &again),
+            "the second check is a cache hit"
+        );
+        // A hit past `exp` is refused, and a bad token is never cached.
+        assert_eq!(
+            km.verify_cached(&issued.access_token, issued.claims.exp),
+            Err(TokenError::Expired)
+        );
+        let mut tampered = issued.access_token.clone();
+        tampered.push('x');
+        assert!(km.verify_cached(&tampered, now()).is_err());
+        assert!(km.verify_cached(&tampered, now()).is_err());
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub(crate) struct Admission {
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     /// The token's claims.
-    pub claims: AccessClaims,
+    pub claims: std::sync::Arc<AccessClaims>,
     /// The application's subscription to the API (absent only for pre-released APIs).
     pub subscription: Option<SubscriptionView>,
 }
@@ -237,13 +237,15 @@ pub(crate) fn admit(
         }
         return Err(Reject::MissingCredentials);
     };
-    let claims = keys.verify(token).map_err(|e| {
-        Reject::InvalidCredentials(match e {
-            TokenError::Expired => "The access token has expired".to_string(),
-            TokenError::NotYetValid => "The access token is not valid yet".to_string(),
-            TokenError::Invalid(why) => format!("The access token is invalid ({why})"),
-        })
-    })?;
+    let claims = keys
+        .verify_cached(token, crate::catalog::now_millis() / 1000)
+        .map_err(|e| {
+            Reject::InvalidCredentials(match e {
+                TokenError::Expired => "The access token has expired".to_string(),
+                TokenError::NotYetValid => "The access token is not valid yet".to_string(),
+                TokenError::Invalid(why) => format!("The access token is invalid ({why})"),
+            })
+        })?;
     if view.revoked.contains(&claims.jti) {
         return Err(Reject::InvalidCredentials(
             "The access token has been revoked".to_string(),

@@ -214,7 +214,9 @@ impl Relay {
                         continue;
                     }
                     self.last_activity = Instant::now();
-                    self.idle.as_mut().reset(self.last_activity + self.heartbeat);
+                    self.idle
+                        .as_mut()
+                        .reset(self.last_activity + self.heartbeat);
                     // Never inside an event: a blank line there would dispatch it early.
                     if self.at_boundary {
                         self.pending.push_back(Bytes::from_static(HEARTBEAT));
