@@ -12,12 +12,9 @@ use std::time::{Duration, Instant};
 /// A failure guard only: waits end as soon as their condition holds.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The binary under test: `streamgate`, or `STREAMGATE_TUI_BIN` (e.g. the `tui_demo`
-/// example) to try the test before `streamgate` launches the UI.
+/// The binary under test.
 fn binary() -> PathBuf {
-    std::env::var_os("STREAMGATE_TUI_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_streamgate")))
+    PathBuf::from(env!("CARGO_BIN_EXE_streamgate"))
 }
 
 fn has_script() -> bool {
