@@ -1,5 +1,5 @@
 //! The backend connection of one stream: a plain HTTP/1.1 connection of its own, made with
-//! hyper's low-level client (no pool, no redirects, no decompression, a small fixed read
+//! hyper's low-level client (no pool, no redirects, no decompression, a bounded read
 //! buffer), so a stream costs little memory and each chunk little CPU on its way through.
 //!
 //! The connection runs in a task of its own; dropping the [`UpstreamBody`] aborts that
@@ -18,9 +18,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-/// Bytes read from a backend socket at a time. Every stream keeps one such buffer; a
-/// response head must fit in it.
-const READ_BUFFER: usize = 4096;
+/// The most bytes a backend connection buffers. hyper's read buffer starts at 8 KiB and
+/// grows only while reads fill it (a fast backend), then shrinks back; a fixed 4 KiB
+/// buffer cost a bulk stream a task switch per 4 KiB and tens of milliseconds of p99.
+const MAX_READ_BUFFER: usize = 64 * 1024;
 
 /// The body of a backend's answer, as a stream of its data chunks. Owns the connection:
 /// dropping it ends the connection and closes the socket.
@@ -105,7 +106,7 @@ pub(crate) async fn get(
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let stream = connect(bare, port).await?;
     let mut builder = hyper::client::conn::http1::Builder::new();
-    builder.read_buf_exact_size(Some(READ_BUFFER));
+    builder.max_buf_size(MAX_READ_BUFFER);
     let (mut sender, connection) = builder
         .handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
         .await
