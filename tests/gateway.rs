@@ -751,3 +751,45 @@ async fn only_get_is_served() {
     assert_error(resp, 405, 405).await;
     assert_eq!(prod.request_count(), 0);
 }
+
+#[tokio::test]
+async fn an_https_endpoint_answers_503_and_tells_the_operator_https_is_unsupported() {
+    let env = Env::start().await;
+    let mut traffic = env.telemetry.subscribe();
+    let api = published_api(
+        &env.control,
+        "Secure",
+        Some("https://127.0.0.1:9/feed"),
+        None,
+        &[],
+    )
+    .await;
+    let sub = subscriber(
+        &env.control,
+        "Sec",
+        "Unlimited",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    assert_error(
+        get(&env.url("/secure/1.0.0/memory"), Some(&sub.production)).await,
+        503,
+        101503,
+    )
+    .await;
+    let event = tokio::time::timeout(PATIENCE, traffic.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    match event {
+        TrafficEvent::Rejected { code, message, .. } => {
+            assert_eq!(code, 101503);
+            assert!(
+                message.contains("https backends are not supported"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}

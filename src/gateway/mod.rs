@@ -10,6 +10,7 @@ mod access;
 mod meter;
 mod reject;
 mod relay;
+mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,7 +23,6 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 use tokio::sync::watch;
 use tower_http::cors::{Any, CorsLayer};
 
@@ -36,6 +36,7 @@ pub use reject::{Reject, THROTTLED_BODY};
 use access::{Admission, Rights};
 use meter::{Meter, Registry};
 use relay::{Metering, Relay, RelayParts};
+use upstream::UpstreamBody;
 
 /// Idle time after which a stream gets a heartbeat comment.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
@@ -98,16 +99,12 @@ pub enum GatewayError {
     /// The persisted quota counters could not be read.
     #[error("cannot load quota counters: {0}")]
     Counters(#[from] ControlError),
-    /// The HTTP client for backends could not be built.
-    #[error("cannot build the backend HTTP client: {0}")]
-    Client(String),
 }
 
 struct Inner {
     control: Control,
     telemetry: Telemetry,
     options: GatewayOptions,
-    client: reqwest::Client,
     meter: Meter,
     /// Per (API, application) event counters from telemetry, cached lock-free.
     api_events: Registry<(String, String), Arc<AtomicU64>>,
@@ -137,22 +134,12 @@ impl Gateway {
         options: GatewayOptions,
     ) -> Result<Gateway, GatewayError> {
         let loaded = control.load_counters()?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .no_proxy()
-            // The endpoint is what the publisher configured: a backend's redirect is passed
-            // on (without its Location), never followed to a host nobody configured.
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| GatewayError::Client(e.to_string()))?;
         let (stop, _) = watch::channel(false);
         Ok(Gateway {
             inner: Arc::new(Inner {
                 control,
                 telemetry,
                 options,
-                client,
                 meter: Meter::new(loaded),
                 api_events: Registry::default(),
                 next_stream: AtomicU64::new(1),
@@ -333,18 +320,16 @@ impl Gateway {
         let url = upstream_url(&admission, query)?;
         let headers = upstream_headers(req.headers(), client);
         drop(req);
-        let sent = tokio::time::timeout(
-            inner.options.connect_timeout,
-            inner.client.get(url).headers(headers).send(),
-        )
-        .await;
-        let upstream = match sent {
+        // The endpoint is what the publisher configured: a backend's redirect is passed on
+        // (without its Location), never followed to a host nobody configured.
+        let sent =
+            tokio::time::timeout(inner.options.connect_timeout, upstream::get(&url, headers)).await;
+        let (upstream, body) = match sent {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => {
                 return Err(Reject::BackendUnreachable(format!(
-                    "Cannot reach the back end {}: {}",
+                    "Cannot reach the back end {}: {e}",
                     admission.endpoint,
-                    error_chain(&e)
                 )));
             }
             Err(_) => {
@@ -357,8 +342,8 @@ impl Gateway {
         };
         let api = api_handle(&admission);
         let path = format!("{}{}", admission.route.base_path, admission.resource);
-        if upstream.status() != reqwest::StatusCode::OK {
-            return Ok(self.pass_on(upstream, path, client));
+        if upstream.status() != StatusCode::OK {
+            return Ok(self.pass_on(&upstream, body, path, client));
         }
         if let Some(why) = not_an_event_stream(upstream.headers()) {
             // Neither relayed nor metered: an event quota cannot count what is not events.
@@ -387,7 +372,7 @@ impl Gateway {
             at: now,
         });
         let relay = Relay::new(RelayParts {
-            upstream: upstream.bytes_stream().boxed(),
+            upstream: body,
             metering,
             api_events: self.api_events(&api, &application),
             telemetry: inner.telemetry.clone(),
@@ -419,12 +404,12 @@ impl Gateway {
     /// A backend that answered other than 200: its status and body go to the client.
     fn pass_on(
         &self,
-        upstream: reqwest::Response,
+        upstream: &axum::http::Response<()>,
+        body: UpstreamBody,
         path: String,
         client: Option<SocketAddr>,
     ) -> Response {
-        let status =
-            StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let status = upstream.status();
         let metrics = self.inner.telemetry.metrics();
         metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
         self.inner.telemetry.report(TrafficEvent::Rejected {
@@ -440,7 +425,7 @@ impl Gateway {
             builder = builder.header(header::CONTENT_TYPE, ct.clone());
         }
         builder
-            .body(Body::from_stream(upstream.bytes_stream()))
+            .body(Body::from_stream(body))
             .unwrap_or_else(|_| status.into_response())
     }
 

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
@@ -21,6 +20,7 @@ use crate::telemetry::{Metrics, Telemetry, TrafficEvent};
 
 use super::access::Rights;
 use super::meter::EventWindow;
+use super::upstream::UpstreamBody;
 
 /// What the gateway writes on an idle stream: a comment a client ignores.
 const HEARTBEAT: &[u8] = b": heartbeat\n\n";
@@ -44,7 +44,7 @@ enum Wake {
     /// The token expired.
     Expired,
     /// The backend sent a chunk, failed or ended.
-    Upstream(Option<reqwest::Result<Bytes>>),
+    Upstream(Option<Result<Bytes, hyper::Error>>),
     /// Nothing was written for a heartbeat interval.
     Idle,
 }
@@ -52,7 +52,7 @@ enum Wake {
 /// Everything a relay is built from.
 pub(crate) struct RelayParts {
     /// The backend's body.
-    pub upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    pub upstream: UpstreamBody,
     /// The quota, if the subscription's plan has one.
     pub metering: Option<Metering>,
     /// Events delivered for this stream's API and application.
@@ -77,7 +77,7 @@ pub(crate) struct RelayParts {
 
 /// One live stream.
 pub(crate) struct Relay {
-    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: UpstreamBody,
     counter: EventCounter,
     /// Offsets where events end in the chunk being metered (reused, so no allocation).
     ends: Vec<usize>,
