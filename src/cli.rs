@@ -365,6 +365,27 @@ pub struct Output {
     pub warnings: Vec<String>,
 }
 
+impl Output {
+    /// A list: a table for people (or `empty` when there are no rows), the first column
+    /// (the ids) one per line for `--quiet`, and the server's answer for `--json`.
+    fn listing(json: Value, headers: &[&str], rows: &[Vec<String>], empty: &str) -> Output {
+        Output {
+            human: if rows.is_empty() {
+                format!("{empty}\n")
+            } else {
+                table(headers, rows)
+            },
+            quiet: rows
+                .iter()
+                .filter_map(|r| r.first().cloned())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            json,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// An HTTP client of the management API.
 struct Client {
     http: reqwest::Client,
@@ -864,21 +885,12 @@ async fn api_command(client: &Client, cmd: ApiCommand) -> Result<Output, CliErro
                     ]
                 })
                 .collect();
-            Ok(Output {
-                human: if rows.is_empty() {
-                    "No APIs yet: create one with `streamgate api create`\n".to_string()
-                } else {
-                    table(&["ID", "API", "CONTEXT", "STATE"], &rows)
-                },
-                quiet: list
-                    .list
-                    .iter()
-                    .map(|a| a.id.clone())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                json: value,
-                warnings: Vec::new(),
-            })
+            Ok(Output::listing(
+                value,
+                &["ID", "API", "CONTEXT", "STATE"],
+                &rows,
+                "No APIs yet: create one with `streamgate api create`",
+            ))
         }
         ApiCommand::Show { api } => {
             let info = client.resolve_api(&api).await?;
@@ -1276,22 +1288,12 @@ async fn app_command(client: &Client, cmd: AppCommand) -> Result<Output, CliErro
                     ]
                 })
                 .collect();
-            Ok(Output {
-                human: if rows.is_empty() {
-                    "No applications yet: create one with `streamgate app create NAME`\n"
-                        .to_string()
-                } else {
-                    table(&["ID", "NAME", "POLICY", "SUBSCRIPTIONS"], &rows)
-                },
-                quiet: list
-                    .list
-                    .iter()
-                    .map(|a| a.application_id.clone())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                json: value,
-                warnings: Vec::new(),
-            })
+            Ok(Output::listing(
+                value,
+                &["ID", "NAME", "POLICY", "SUBSCRIPTIONS"],
+                &rows,
+                "No applications yet: create one with `streamgate app create NAME`",
+            ))
         }
         AppCommand::Show { app } => {
             let info = client.resolve_app(&app).await?;
