@@ -12,7 +12,7 @@ use streamgate::cli::{ClientCommand, ClientOptions, run_client};
 use streamgate::control::{Control, ControlOptions};
 use streamgate::datadir;
 use streamgate::gateway::GatewayOptions;
-use streamgate::server::{self, ServeConfig};
+use streamgate::launch::{self, ServeConfig};
 use streamgate::telemetry::Telemetry;
 use streamgate::tui::{self, TuiContext, TuiOptions};
 
@@ -40,10 +40,10 @@ struct Cli {
 #[derive(Debug, Clone, Args)]
 struct ServerArgs {
     /// Management REST API address.
-    #[arg(long, default_value = server::DEFAULT_ADMIN_ADDR)]
+    #[arg(long, default_value = launch::DEFAULT_ADMIN_ADDR)]
     admin_addr: SocketAddr,
     /// Gateway address.
-    #[arg(long, default_value = server::DEFAULT_GATEWAY_ADDR)]
+    #[arg(long, default_value = launch::DEFAULT_GATEWAY_ADDR)]
     gateway_addr: SocketAddr,
     /// Seconds of silence on a stream before the gateway writes a heartbeat comment.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
@@ -142,7 +142,7 @@ async fn serve(
         .init();
     let control = open_control(data_dir)?;
     let telemetry = Telemetry::new();
-    let running = server::start(control.clone(), telemetry, args.serve_config()).await;
+    let running = launch::start(control.clone(), telemetry, args.serve_config()).await;
     let (admin, gateway) = match (&running.admin, &running.gateway) {
         (Ok(a), Ok(g)) => (*a, *g),
         (a, g) => {
@@ -196,13 +196,13 @@ async fn run_tui(
     let control = open_control(data_dir)?;
     tui::init_logging(control.data_dir()).map_err(|e| e.to_string())?;
     let telemetry = Telemetry::new();
-    let running = server::start(control.clone(), telemetry.clone(), args.serve_config()).await;
+    let running = launch::start(control.clone(), telemetry.clone(), args.serve_config()).await;
     let ctx = TuiContext {
         control: control.clone(),
         telemetry,
         admin: running.admin.clone(),
         gateway: running.gateway.clone(),
-        backend_addr: server::DEFAULT_BACKEND_ADDR
+        backend_addr: launch::DEFAULT_BACKEND_ADDR
             .parse()
             .map_err(|e| format!("backend address: {e}"))?,
         data_dir: control.data_dir().to_path_buf(),

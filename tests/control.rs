@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use streamgate::catalog::DeployTarget;
 use streamgate::catalog::{
     ApiDraft, AppDraft, KeyType, LifecycleAction, LifecycleState, Quota, RuleError,
     SubscriptionPolicy, SubscriptionStatus, TimeUnit,
@@ -24,8 +25,8 @@ fn observer() -> ApiDraft {
     }
 }
 
-fn targets() -> Vec<(String, String, bool)> {
-    vec![(ENV.to_string(), "localhost".to_string(), true)]
+fn targets() -> Vec<DeployTarget> {
+    vec![DeployTarget::new(ENV, "localhost")]
 }
 
 fn open(dir: &std::path::Path) -> Control {
@@ -120,7 +121,7 @@ async fn the_tutorial_flow_runs_through_control_and_survives_a_reopen() {
     };
 
     let control = open(dir.path());
-    let catalog = control.catalog();
+    let catalog = control.snapshot();
     let api = catalog.find_api(&api_id).unwrap();
     assert_eq!(api.lifecycle, LifecycleState::Published);
     assert_eq!(api.policies, vec!["AsyncGold"]);
@@ -164,7 +165,7 @@ async fn the_gateway_serves_the_deployed_revision_not_the_working_copy() {
         Some("http://localhost:9999")
     );
     // One deployment per environment: the new revision replaced the old one.
-    assert_eq!(control.catalog().deployments_of(&api.id).len(), 1);
+    assert_eq!(control.snapshot().deployments_of(&api.id).len(), 1);
 }
 
 #[tokio::test]
@@ -267,12 +268,12 @@ async fn refused_writes_change_nothing() {
     ));
 
     assert_eq!(control.view().version, before);
-    assert_eq!(control.catalog().apis.len(), 1);
-    let stored = control.catalog().find_api(&api.id).unwrap().clone();
+    assert_eq!(control.snapshot().apis.len(), 1);
+    let stored = control.snapshot().find_api(&api.id).unwrap().clone();
     assert_eq!(stored, api);
     drop(control);
     let reopened = open(dir.path());
-    assert_eq!(reopened.catalog().apis.len(), 1);
+    assert_eq!(reopened.snapshot().apis.len(), 1);
 }
 
 #[tokio::test]
@@ -324,7 +325,7 @@ async fn subscriptions_follow_the_rules_and_the_view() {
     control.delete_application(&app.id).await.unwrap();
     assert!(control.view().subscriptions.is_empty());
     control.delete_api(&api.id).await.unwrap();
-    assert!(control.catalog().apis.is_empty());
+    assert!(control.snapshot().apis.is_empty());
 }
 
 #[tokio::test]
@@ -358,7 +359,7 @@ async fn custom_plans_and_counters_persist() {
             .unwrap();
     }
     let control = open(dir.path());
-    let catalog = control.catalog();
+    let catalog = control.snapshot();
     let plan = catalog.subscription_policy("Ten").unwrap();
     assert!(!plan.built_in, "custom plans are never built in");
     assert_eq!(plan.quota.limit(), Some(10));
@@ -457,7 +458,7 @@ fn a_sigkill_mid_writes_loses_nothing_acknowledged() {
     assert_eq!(acked.len(), 40, "the child acknowledged too few writes");
 
     let control = open(dir.path());
-    let catalog = control.catalog();
+    let catalog = control.snapshot();
     for id in &acked {
         assert!(
             catalog.apis.contains_key(id),

@@ -283,7 +283,7 @@ async fn undeploying_or_retiring_the_api_closes_a_live_stream() {
         "Undeploy",
         production,
         async |c: &Control, _: &Subscriber, api: &str| {
-            let rev = c.catalog().deployments_of(api)[0].revision_id.clone();
+            let rev = c.snapshot().deployments_of(api)[0].revision_id.clone();
             c.undeploy_revision(api, &rev, &[]).await.unwrap();
         },
     )

@@ -849,7 +849,7 @@ async fn keys_tokens_and_the_token_endpoint_follow_rfc_6749() {
         .await;
     assert_eq!(listed["count"], 1);
     assert!(listed["list"][0].get("consumerSecret").is_none());
-    let stored = &s.control.catalog().key_pairs[&key];
+    let stored = &s.control.snapshot().key_pairs[&key];
     assert_ne!(stored.secret_hash, secret);
     // A second generate-keys for the same type is a conflict.
     let (status, err) = s
@@ -1028,7 +1028,7 @@ async fn revocation_reaches_the_gateway_view_and_is_quiet_about_unknown_tokens()
     .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(s.control.view().revoked.contains(&jti));
-    assert!(s.control.catalog().revoked.contains_key(&jti));
+    assert!(s.control.snapshot().revoked.contains_key(&jti));
     // Unknown tokens and repeats: still 200.
     let resp = revoke("token=not-a-token".into(), secret.into())
         .await

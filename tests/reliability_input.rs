@@ -102,7 +102,7 @@ async fn dot_segments_and_encoded_slashes_are_refused_before_the_backend() {
     let backend = Backend::start(script()).await;
     let sub = fenced(&env, &backend).await;
     let auth = bearer(&sub.production);
-    let before = env.control.catalog();
+    let before = env.control.snapshot();
     let targets: &[&str] = &[
         // Out of the topic and out of the endpoint's base path.
         "/fenced/1.0.0/memory/../../../admin",
@@ -141,7 +141,7 @@ async fn dot_segments_and_encoded_slashes_are_refused_before_the_backend() {
     }
     assert_eq!(backend.request_count(), 0, "{}", backend.last_request());
     assert!(
-        Arc::ptr_eq(&before, &env.control.catalog()),
+        Arc::ptr_eq(&before, &env.control.snapshot()),
         "the catalog changed"
     );
     assert_eq!(
@@ -373,7 +373,7 @@ fn generated_paths_get_their_documented_answer_and_change_nothing() {
         fenced(&env, &backend).await;
         (env, backend)
     });
-    let before = env.control.catalog();
+    let before = env.control.snapshot();
     let config = ProptestConfig {
         cases: 256,
         failure_persistence: None,
@@ -393,7 +393,7 @@ fn generated_paths_get_their_documented_answer_and_change_nothing() {
         prop_assert_eq!(&body["code"], code, "{}", target);
     });
     assert_eq!(backend.request_count(), 0);
-    assert!(Arc::ptr_eq(&before, &env.control.catalog()));
+    assert!(Arc::ptr_eq(&before, &env.control.snapshot()));
     assert_eq!(
         env.telemetry
             .metrics()

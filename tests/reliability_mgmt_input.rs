@@ -392,7 +392,7 @@ fn refused_bodies_answer_4xx_json_and_change_nothing() {
         .build()
         .unwrap();
     let fixture = rt.block_on(fixture());
-    let start = fixture.server.control.catalog();
+    let start = fixture.server.control.snapshot();
     let routes = Arc::new(fixture.routes.clone());
     let config = ProptestConfig {
         cases: 1024,
@@ -403,7 +403,7 @@ fn refused_bodies_answer_4xx_json_and_change_nothing() {
         let route = &routes[index];
         let Some(body) = render(route, &bad) else { return Ok(()); };
         let s = &fixture.server;
-        let before = s.control.catalog();
+        let before = s.control.snapshot();
         let (status, text) = rt.block_on(async {
             let resp = s
                 .anon(route.method.clone(), &route.path)
@@ -421,9 +421,9 @@ fn refused_bodies_answer_4xx_json_and_change_nothing() {
         prop_assert!(json["code"].is_i64(), "{}", text);
         prop_assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", text);
         prop_assert!(json["description"].as_str().is_some_and(|d| !d.is_empty()), "{}", text);
-        prop_assert!(Arc::ptr_eq(&before, &s.control.catalog()), "{} {} {} changed the catalog", route.method, route.path, shown);
+        prop_assert!(Arc::ptr_eq(&before, &s.control.snapshot()), "{} {} {} changed the catalog", route.method, route.path, shown);
     });
-    assert!(Arc::ptr_eq(&start, &fixture.server.control.catalog()));
+    assert!(Arc::ptr_eq(&start, &fixture.server.control.snapshot()));
     drop(fixture);
     drop(rt);
 }
@@ -437,7 +437,7 @@ fn every_refused_value_of_every_route_is_refused() {
         .build()
         .unwrap();
     let fixture = rt.block_on(fixture());
-    let before = fixture.server.control.catalog();
+    let before = fixture.server.control.snapshot();
     let s = &fixture.server;
     let mut failures = Vec::new();
     for route in &fixture.routes {
@@ -455,7 +455,7 @@ fn every_refused_value_of_every_route_is_refused() {
             bodies.push(body);
         }
         for body in bodies {
-            let before = s.control.catalog();
+            let before = s.control.snapshot();
             let (status, answer) =
                 rt.block_on(s.call(route.method.clone(), &route.path, Some(body.clone())));
             if !status.is_client_error() || !answer["description"].is_string() {
@@ -463,7 +463,7 @@ fn every_refused_value_of_every_route_is_refused() {
                     "{} {} {body}: {status} {answer}",
                     route.method, route.path
                 ));
-            } else if !Arc::ptr_eq(&before, &s.control.catalog()) {
+            } else if !Arc::ptr_eq(&before, &s.control.snapshot()) {
                 failures.push(format!(
                     "{} {} {body}: {status} but the catalog changed",
                     route.method, route.path
@@ -472,7 +472,7 @@ fn every_refused_value_of_every_route_is_refused() {
         }
     }
     assert!(failures.is_empty(), "accepted:\n{}", failures.join("\n"));
-    assert!(Arc::ptr_eq(&before, &s.control.catalog()));
+    assert!(Arc::ptr_eq(&before, &s.control.snapshot()));
     drop(fixture);
     drop(rt);
 }

@@ -349,7 +349,7 @@ async fn sigkill_mid_writes_loses_nothing_acknowledged_and_counters_at_most_the_
     // The file needs no repair.
     opens_without_repair(dir.path()).unwrap();
     let control = Control::open(ControlOptions::new(dir.path())).unwrap();
-    let catalog = control.catalog();
+    let catalog = control.snapshot();
     for id in &acked {
         assert!(
             catalog.applications.contains_key(id),

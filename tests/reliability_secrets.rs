@@ -85,13 +85,13 @@ async fn a_full_flow_logged_at_trace_shows_no_secret() {
     // secret.
     let app = env
         .control
-        .catalog()
+        .snapshot()
         .find_application("Keeper")
         .unwrap()
         .clone();
     let generated = env
         .control
-        .catalog()
+        .snapshot()
         .keys_of(&app.id)
         .into_iter()
         .find(|k| k.key_type == KeyType::Production)
@@ -240,9 +240,9 @@ fn the_signing_key_and_admin_token_files_are_owner_only() {
 fn the_management_api_listens_on_loopback_by_default() {
     use std::net::SocketAddr;
     for addr in [
-        streamgate::server::DEFAULT_ADMIN_ADDR,
+        streamgate::launch::DEFAULT_ADMIN_ADDR,
         streamgate::mgmt::DEFAULT_ADDR,
-        streamgate::server::DEFAULT_GATEWAY_ADDR,
+        streamgate::launch::DEFAULT_GATEWAY_ADDR,
     ] {
         let addr: SocketAddr = addr.parse().unwrap();
         assert!(addr.ip().is_loopback(), "{addr}");

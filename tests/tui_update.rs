@@ -25,6 +25,7 @@ use streamgate::tui::{Theme, screens};
 use tui_support::*;
 
 use KeyCode::{Down, Enter, Esc, Right, Tab as TabKey};
+use streamgate::catalog::DeployTarget;
 
 fn status_text(app: &streamgate::tui::App) -> String {
     app.status
@@ -235,7 +236,7 @@ fn deploy_new_revision_needs_an_environment_ticked() {
         press(&mut app, Enter),
         vec![Command::DeployNewRevision {
             api_id: "api-observer".into(),
-            targets: vec![("Production and Sandbox".into(), "localhost".into(), true)],
+            targets: vec![DeployTarget::new("Production and Sandbox", "localhost")],
         }]
     );
     set_catalog(&mut app, full_catalog());

@@ -456,6 +456,29 @@ pub fn default_environments() -> Vec<Environment> {
     }]
 }
 
+/// Where a revision is to be deployed: one entry of WSO2's `deploy-revision` body
+/// (`APIRevisionDeployment`: `name`, `vhost`, `displayOnDevportal`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployTarget {
+    /// The gateway environment's name, e.g. `Production and Sandbox`.
+    pub environment: String,
+    /// The virtual host; empty means the environment's own.
+    pub vhost: String,
+    /// Whether the Developer Portal shows this deployment's URL.
+    pub display_on_devportal: bool,
+}
+
+impl DeployTarget {
+    /// A target on `environment` with its own vhost, shown on the Developer Portal.
+    pub fn new(environment: impl Into<String>, vhost: impl Into<String>) -> DeployTarget {
+        DeployTarget {
+            environment: environment.into(),
+            vhost: vhost.into(),
+            display_on_devportal: true,
+        }
+    }
+}
+
 /// A revision deployed to an environment. One per (API, environment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deployment {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Api, ApplicationPolicy, LifecycleState, Millis, RuleError};
+use super::{Api, ApplicationPolicy, Millis, RuleError};
 
 /// What a person or script asks for when creating an application.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +151,7 @@ pub fn check_can_subscribe(
     app: &Application,
 ) -> Result<(), RuleError> {
     match api.lifecycle {
-        LifecycleState::Published | LifecycleState::Prototyped => {}
+        state if state.accepts_subscriptions() => {}
         state => {
             return Err(RuleError::conflict(
                 900908,
@@ -243,7 +243,7 @@ pub struct KeyPair {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{ApiDraft, builtin_application_policies};
+    use crate::catalog::{ApiDraft, LifecycleState, builtin_application_policies};
 
     fn api(state: LifecycleState) -> Api {
         let mut api = Api::from_draft(
@@ -282,6 +282,7 @@ mod tests {
                 state,
                 LifecycleState::Published | LifecycleState::Prototyped
             );
+            assert_eq!(state.accepts_subscriptions(), ok, "{state}");
             assert_eq!(res.is_ok(), ok, "{state}: {res:?}");
             if !ok {
                 assert!(

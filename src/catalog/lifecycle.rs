@@ -43,6 +43,12 @@ pub enum LifecycleAction {
 }
 
 impl LifecycleState {
+    /// Whether an API in this state accepts subscriptions: Published or Pre-Released
+    /// (`Prototyped`), as WSO2's Developer Portal allows.
+    pub fn accepts_subscriptions(self) -> bool {
+        matches!(self, Self::Published | Self::Prototyped)
+    }
+
     /// Every state, in lifecycle order.
     pub const ALL: [LifecycleState; 6] = [
         Self::Created,

@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast, watch};
 
+use crate::catalog::DeployTarget;
 use crate::catalog::{
     self, Api, ApiDraft, AppDraft, Application, ApplicationPolicy, Deployment, Environment,
     KeyPair, KeyType, LifecycleAction, LifecycleState, Millis, Revision, RuleError, Subscription,
@@ -84,7 +85,7 @@ pub type Result<T, E = ControlError> = std::result::Result<T, E>;
 
 /// All the catalog's data, held in memory; a snapshot is immutable.
 #[derive(Debug, Clone, Default)]
-pub struct Catalog {
+pub struct Snapshot {
     /// APIs by id.
     pub apis: BTreeMap<String, Api>,
     /// Revisions by id.
@@ -107,7 +108,7 @@ pub struct Catalog {
     pub environments: Vec<Environment>,
 }
 
-impl Catalog {
+impl Snapshot {
     /// APIs sorted by name then version.
     pub fn apis_sorted(&self) -> Vec<&Api> {
         let mut apis: Vec<&Api> = self.apis.values().collect();
@@ -246,7 +247,7 @@ struct Inner {
     keys: KeyManager,
     data_dir: PathBuf,
     admin_token: String,
-    catalog: ArcSwap<Catalog>,
+    catalog: ArcSwap<Snapshot>,
     view: ArcSwap<GatewayView>,
     view_version: watch::Sender<u64>,
     write_lock: Mutex<()>,
@@ -267,7 +268,7 @@ impl std::fmt::Debug for Control {
     }
 }
 
-fn load_catalog(store: &Store, environments: Vec<Environment>) -> Result<Catalog> {
+fn load_catalog(store: &Store, environments: Vec<Environment>) -> Result<Snapshot> {
     let mut subscription_policies = catalog::builtin_subscription_policies();
     subscription_policies.extend(store.load::<SubscriptionPolicy>(Table::SubscriptionPolicies)?);
     let mut application_policies = catalog::builtin_application_policies();
@@ -281,7 +282,7 @@ fn load_catalog(store: &Store, environments: Vec<Environment>) -> Result<Catalog
             (exp > now_secs).then_some((jti, exp))
         })
         .collect();
-    Ok(Catalog {
+    Ok(Snapshot {
         apis: by_key(store.load::<Api>(Table::Apis)?, |a| a.id.clone()),
         revisions: by_key(store.load::<Revision>(Table::Revisions)?, |r| r.id.clone()),
         deployments: by_key(
@@ -319,7 +320,7 @@ fn deployment_key(d: &Deployment) -> String {
 /// A write in progress: the new catalog, the store ops that make it durable and the
 /// changes to announce once it is.
 struct Tx {
-    catalog: Catalog,
+    catalog: Snapshot,
     ops: Vec<Op>,
     changes: Vec<Change>,
 }
@@ -385,7 +386,7 @@ impl Control {
     }
 
     /// A snapshot of the whole catalog; never blocks.
-    pub fn catalog(&self) -> Arc<Catalog> {
+    pub fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.catalog.load_full()
     }
 
@@ -431,7 +432,7 @@ impl Control {
         Ok(out)
     }
 
-    fn api_of<'a>(catalog: &'a Catalog, id: &str) -> Result<&'a Api> {
+    fn api_of<'a>(catalog: &'a Snapshot, id: &str) -> Result<&'a Api> {
         catalog
             .find_api(id)
             .ok_or_else(|| ControlError::not_found("API", id))
@@ -476,7 +477,7 @@ impl Control {
         if plans.is_empty() {
             return Err(RuleError::invalid("policies", "select at least one business plan").into());
         }
-        let current = Self::api_of(&self.catalog(), id)?.clone();
+        let current = Self::api_of(&self.snapshot(), id)?.clone();
         let mut draft = current.to_draft();
         draft.policies = plans;
         self.update_api(&current.id, draft).await
@@ -537,7 +538,7 @@ impl Control {
             api.lifecycle = previous.apply(action)?;
             api.updated_at = now_millis();
             let deployed = !tx.catalog.deployments_of(&api.id).is_empty();
-            let warning = (matches!(api.lifecycle, LifecycleState::Published | LifecycleState::Prototyped)
+            let warning = (api.lifecycle.accepts_subscriptions()
                 && !deployed)
                 .then(|| {
                     format!(
@@ -579,7 +580,7 @@ impl Control {
         Ok(rev)
     }
 
-    fn revision_of<'a>(catalog: &'a Catalog, api_id: &str, rev: &str) -> Result<&'a Revision> {
+    fn revision_of<'a>(catalog: &'a Snapshot, api_id: &str, rev: &str) -> Result<&'a Revision> {
         catalog
             .revisions
             .get(rev)
@@ -619,7 +620,7 @@ impl Control {
         &self,
         api_id: &str,
         revision_id: &str,
-        targets: &[(String, String, bool)],
+        targets: &[DeployTarget],
     ) -> Result<Vec<Deployment>> {
         self.write(|tx| {
             let api = Self::api_of(&tx.catalog, api_id)?.id.clone();
@@ -635,7 +636,7 @@ impl Control {
         tx: &mut Tx,
         api_id: &str,
         revision_id: &str,
-        targets: &[(String, String, bool)],
+        targets: &[DeployTarget],
     ) -> Result<Vec<Deployment>> {
         if targets.is_empty() {
             return Err(RuleError::invalid(
@@ -645,7 +646,12 @@ impl Control {
             .into());
         }
         let mut out = Vec::new();
-        for (env_name, vhost, display) in targets {
+        for DeployTarget {
+            environment: env_name,
+            vhost,
+            display_on_devportal: display,
+        } in targets
+        {
             let env = tx
                 .catalog
                 .environments
@@ -703,7 +709,7 @@ impl Control {
         &self,
         api_id: &str,
         description: &str,
-        targets: &[(String, String, bool)],
+        targets: &[DeployTarget],
     ) -> Result<(Revision, Vec<Deployment>)> {
         self.write(|tx| {
             let rev = Self::create_revision_in(tx, api_id, description)?;
@@ -1037,7 +1043,7 @@ impl Control {
         key_mapping_id: &str,
         validity_secs: Option<i64>,
     ) -> Result<IssuedToken> {
-        let catalog = self.catalog();
+        let catalog = self.snapshot();
         let app = catalog
             .find_application(app_id)
             .ok_or_else(|| ControlError::not_found("application", app_id))?;
@@ -1080,7 +1086,7 @@ impl Control {
         validity_secs: Option<i64>,
     ) -> Result<IssuedToken> {
         let kp = self.authenticate_client(consumer_key, consumer_secret)?;
-        let catalog = self.catalog();
+        let catalog = self.snapshot();
         let app = catalog
             .applications
             .get(&kp.application_id)
@@ -1094,7 +1100,7 @@ impl Control {
         consumer_key: &str,
         consumer_secret: &str,
     ) -> Result<KeyPair> {
-        self.catalog()
+        self.snapshot()
             .key_pairs
             .get(consumer_key)
             .filter(|k| keys::secret_matches(consumer_secret, &k.secret_hash))

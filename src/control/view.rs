@@ -7,7 +7,7 @@ use crate::catalog::{
     EnvironmentKind, KeyType, LifecycleState, Quota, SubscriptionStatus, topic_matches,
 };
 
-use super::Catalog;
+use super::Snapshot;
 
 /// One API as the gateway serves it: the deployed revision's snapshot plus the API's
 /// current lifecycle state.
@@ -97,7 +97,7 @@ impl GatewayView {
     }
 
     /// Builds the view from the catalog.
-    pub fn build(catalog: &Catalog, version: u64) -> GatewayView {
+    pub fn build(catalog: &Snapshot, version: u64) -> GatewayView {
         let mut routes: HashMap<String, Route> = HashMap::new();
         let mut newest: HashMap<&str, i64> = HashMap::new();
         for dep in catalog.deployments.values() {

@@ -184,7 +184,7 @@ impl PolicyIn {
     }
 }
 
-fn subscribers(catalog: &crate::control::Catalog, plan: &str) -> u64 {
+fn subscribers(catalog: &crate::control::Snapshot, plan: &str) -> u64 {
     catalog
         .subscriptions
         .values()
@@ -195,7 +195,7 @@ fn subscribers(catalog: &crate::control::Catalog, plan: &str) -> u64 {
 async fn list_subscription_policies(
     State(state): State<AppState>,
 ) -> axum::Json<ListDto<AdminSubscriptionPolicyDto>> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     axum::Json(ListDto::new(
         catalog
             .subscription_policies
@@ -209,7 +209,7 @@ async fn get_subscription_policy(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<AdminSubscriptionPolicyDto>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let p = catalog
         .subscription_policy(&id)
         .ok_or_else(|| ApiError::not_found("subscription policy", &id))?;
@@ -235,7 +235,7 @@ async fn add_subscription_policy(
 async fn list_application_policies(
     State(state): State<AppState>,
 ) -> axum::Json<ListDto<AdminApplicationPolicyDto>> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     axum::Json(ListDto::new(
         catalog
             .application_policies
@@ -249,7 +249,7 @@ async fn get_application_policy(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<AdminApplicationPolicyDto>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let p = catalog
         .application_policies
         .iter()
@@ -272,7 +272,7 @@ async fn add_application_policy(
 }
 
 async fn environments(State(state): State<AppState>) -> axum::Json<ListDto<EnvironmentDto>> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     axum::Json(ListDto::new(
         catalog
             .environments

@@ -15,7 +15,7 @@ use super::dto::{
 };
 use super::{ApiError, AppState, Json, OptionalJson, Query, api_or_404, app_or_404};
 use crate::catalog::{AppDraft, Application, KeyPair, KeyType};
-use crate::control::Catalog;
+use crate::control::Snapshot;
 use crate::keys;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -52,14 +52,14 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// An API the portal shows (PUBLISHED, PRE-RELEASED or DEPRECATED), or 404.
-fn portal_api<'a>(catalog: &'a Catalog, id: &str) -> Result<&'a crate::catalog::Api, ApiError> {
+fn portal_api<'a>(catalog: &'a Snapshot, id: &str) -> Result<&'a crate::catalog::Api, ApiError> {
     catalog
         .find_api(id)
         .filter(|a| a.lifecycle.visible_in_portal())
         .ok_or_else(|| ApiError::not_found("API", id))
 }
 
-fn portal_dto(state: &AppState, catalog: &Catalog, api: &crate::catalog::Api) -> PortalApiDto {
+fn portal_dto(state: &AppState, catalog: &Snapshot, api: &crate::catalog::Api) -> PortalApiDto {
     PortalApiDto::from_api(
         api,
         &catalog.deployments_of(&api.id),
@@ -69,7 +69,7 @@ fn portal_dto(state: &AppState, catalog: &Catalog, api: &crate::catalog::Api) ->
 }
 
 async fn list_apis(State(state): State<AppState>) -> axum::Json<ListDto<PortalApiInfoDto>> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     axum::Json(ListDto::new(
         catalog
             .portal_apis()
@@ -83,7 +83,7 @@ async fn get_api(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<PortalApiDto>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let api = portal_api(&catalog, &id)?;
     Ok(axum::Json(portal_dto(&state, &catalog, api)))
 }
@@ -99,7 +99,7 @@ struct ApplicationIn {
     token_type: Option<String>,
 }
 
-fn app_dto(catalog: &Catalog, app: &Application) -> ApplicationDto {
+fn app_dto(catalog: &Snapshot, app: &Application) -> ApplicationDto {
     ApplicationDto::from_application(
         app,
         catalog.subscriptions_of_app(&app.id).len(),
@@ -130,7 +130,7 @@ async fn create_application(
             description: body.description.unwrap_or_default(),
         })
         .await?;
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let location = format!("{}/applications/{}", super::DEVPORTAL_BASE, app.id);
     Ok((
         StatusCode::CREATED,
@@ -143,7 +143,7 @@ async fn create_application(
 async fn list_applications(
     State(state): State<AppState>,
 ) -> axum::Json<ListDto<ApplicationInfoDto>> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let mut apps: Vec<&Application> = catalog.applications.values().collect();
     apps.sort_by_key(|a| a.name.to_ascii_lowercase());
     axum::Json(ListDto::new(
@@ -159,7 +159,7 @@ async fn get_application(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<ApplicationDto>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let app = app_or_404(&catalog, &id)?;
     Ok(axum::Json(app_dto(&catalog, app)))
 }
@@ -229,7 +229,7 @@ async fn generate_keys(
     }
     let validity = validity_of("validityTime", body.validity_time.as_ref())?;
     {
-        let catalog = state.control.catalog();
+        let catalog = state.control.snapshot();
         let app = app_or_404(&catalog, &id)?;
         if let Some(existing) = catalog
             .keys_of(&app.id)
@@ -259,7 +259,7 @@ async fn generate_keys(
 }
 
 /// The key pair `km` (a keyMappingId, or `PRODUCTION`/`SANDBOX`) of an application.
-fn key_of<'a>(catalog: &'a Catalog, app: &Application, km: &str) -> Result<&'a KeyPair, ApiError> {
+fn key_of<'a>(catalog: &'a Snapshot, app: &Application, km: &str) -> Result<&'a KeyPair, ApiError> {
     catalog
         .keys_of(&app.id)
         .into_iter()
@@ -271,7 +271,7 @@ async fn list_keys(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<ListDto<ApplicationKeyDto>>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let app = app_or_404(&catalog, &id)?;
     let mut keys = catalog.keys_of(&app.id);
     keys.sort_by_key(|k| k.key_type.as_str());
@@ -286,7 +286,7 @@ async fn get_key(
     State(state): State<AppState>,
     Path((id, km)): Path<(String, String)>,
 ) -> Result<axum::Json<ApplicationKeyDto>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let app = app_or_404(&catalog, &id)?;
     let kp = key_of(&catalog, app, &km)?;
     Ok(axum::Json(ApplicationKeyDto::from_key_pair(kp, None, None)))
@@ -307,7 +307,7 @@ async fn generate_token(
 ) -> Result<axum::Json<ApplicationTokenDto>, ApiError> {
     let validity = validity_of("validityPeriod", body.validity_period.as_ref())?;
     let (app_id, kp) = {
-        let catalog = state.control.catalog();
+        let catalog = state.control.snapshot();
         let app = app_or_404(&catalog, &id)?;
         (app.id.clone(), key_of(&catalog, app, &km)?.clone())
     };
@@ -336,7 +336,7 @@ async fn regenerate_secret(
     Path((id, km)): Path<(String, String)>,
 ) -> Result<axum::Json<RegeneratedSecretDto>, ApiError> {
     let mapping = {
-        let catalog = state.control.catalog();
+        let catalog = state.control.snapshot();
         let app = app_or_404(&catalog, &id)?;
         key_of(&catalog, app, &km)?.key_mapping_id.clone()
     };
@@ -357,7 +357,7 @@ struct SubscriptionIn {
     throttling_policy: Option<String>,
 }
 
-fn sub_dto(catalog: &Catalog, s: &crate::catalog::Subscription) -> SubscriptionDto {
+fn sub_dto(catalog: &Snapshot, s: &crate::catalog::Subscription) -> SubscriptionDto {
     let app = catalog
         .applications
         .get(&s.application_id)
@@ -381,7 +381,7 @@ async fn create_subscription(
         Some(plan) => plan,
         // The wizard's choice: the API's first plan.
         None => {
-            let catalog = state.control.catalog();
+            let catalog = state.control.snapshot();
             app_or_404(&catalog, &app_id)?;
             api_or_404(&catalog, &api_id)?
                 .policies
@@ -391,7 +391,7 @@ async fn create_subscription(
         }
     };
     let sub = state.control.subscribe(&app_id, &api_id, &plan).await?;
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let location = format!("{}/subscriptions/{}", super::DEVPORTAL_BASE, sub.id);
     Ok((
         StatusCode::CREATED,
@@ -412,7 +412,7 @@ async fn list_subscriptions(
     State(state): State<AppState>,
     Query(q): Query<SubscriptionQuery>,
 ) -> Result<axum::Json<ListDto<SubscriptionDto>>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let app = match q.application_id.as_deref().filter(|s| !s.is_empty()) {
         Some(id) => Some(app_or_404(&catalog, id)?.id.clone()),
         None => None,
@@ -437,7 +437,7 @@ async fn get_subscription(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<SubscriptionDto>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let sub = catalog
         .subscriptions
         .get(&id)

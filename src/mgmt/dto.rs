@@ -847,16 +847,9 @@ impl PortalApiInfoDto {
             provider: PROVIDER.to_string(),
             lifecycle_status: api.lifecycle.as_wso2().to_string(),
             throttling_policies: api.policies.clone(),
-            is_subscription_available: subscribable(api.lifecycle),
+            is_subscription_available: api.lifecycle.accepts_subscriptions(),
         }
     }
-}
-
-fn subscribable(state: LifecycleState) -> bool {
-    matches!(
-        state,
-        LifecycleState::Published | LifecycleState::Prototyped
-    )
 }
 
 /// A plan as the portal's `tiers` lists it.
@@ -1014,7 +1007,7 @@ impl PortalApiDto {
                 })
                 .collect(),
             environment_list: shown.iter().map(|d| d.environment.clone()).collect(),
-            is_subscription_available: subscribable(api.lifecycle),
+            is_subscription_available: api.lifecycle.accepts_subscriptions(),
             created_time: api.created_at.to_string(),
             last_updated_time: api.updated_at.to_string(),
             gateway_vendor: "wso2".to_string(),

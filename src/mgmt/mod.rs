@@ -163,7 +163,7 @@ async fn require_admin(State(state): State<AppState>, req: Request, next: Next) 
 
 /// The API named by an id or `Name:version`, or 404.
 fn api_or_404<'a>(
-    catalog: &'a crate::control::Catalog,
+    catalog: &'a crate::control::Snapshot,
     id: &str,
 ) -> Result<&'a crate::catalog::Api, ApiError> {
     catalog
@@ -173,7 +173,7 @@ fn api_or_404<'a>(
 
 /// The application named by an id or name, or 404.
 fn app_or_404<'a>(
-    catalog: &'a crate::control::Catalog,
+    catalog: &'a crate::control::Snapshot,
     id: &str,
 ) -> Result<&'a crate::catalog::Application, ApiError> {
     catalog

@@ -14,6 +14,7 @@ use super::dto::{
     ListDto, Pagination, RevisionDto, SubscriptionPolicyDto, WorkflowResponseDto,
 };
 use super::{ApiError, AppState, Json, OptionalJson, Query, api_or_404, asyncapi};
+use crate::catalog::DeployTarget;
 use crate::catalog::{ApiDraft, LifecycleAction};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -168,7 +169,7 @@ struct ListQuery {
 const DEFAULT_LIMIT: usize = 25;
 
 async fn list_apis(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Response {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let needle = q
         .query
         .as_deref()
@@ -237,7 +238,7 @@ async fn get_api(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<ApiDto>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     Ok(axum::Json(ApiDto::from_api(api_or_404(&catalog, &id)?)))
 }
 
@@ -246,7 +247,7 @@ async fn update_api(
     Path(id): Path<String>,
     Json(body): Json<ApiIn>,
 ) -> Result<axum::Json<ApiDto>, ApiError> {
-    let current = api_or_404(&state.control.catalog(), &id)?.clone();
+    let current = api_or_404(&state.control.snapshot(), &id)?.clone();
     let draft = body.into_draft(current.to_draft())?;
     let api = state.control.update_api(&current.id, draft).await?;
     Ok(axum::Json(ApiDto::from_api(&api)))
@@ -282,7 +283,7 @@ async fn change_lifecycle(
         )
     })?;
     // An unknown API is a 404 even when the action is also wrong.
-    api_or_404(&state.control.catalog(), &api_id)?;
+    api_or_404(&state.control.snapshot(), &api_id)?;
     let action = LifecycleAction::parse(&action)?;
     let outcome = state.control.change_lifecycle(&api_id, action).await?;
     let payload = serde_json::json!({
@@ -301,7 +302,7 @@ async fn lifecycle_state(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<LifecycleStateDto>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let api = api_or_404(&catalog, &id)?;
     Ok(axum::Json(LifecycleStateDto::of(api.lifecycle)))
 }
@@ -318,7 +319,7 @@ struct RevisionListQuery {
 }
 
 fn revision_list(state: &AppState, api_id: &str, only_deployed: bool) -> ListDto<RevisionDto> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let deps = catalog.deployments_of(api_id);
     ListDto::new(
         catalog
@@ -335,7 +336,7 @@ async fn list_revisions(
     Path(id): Path<String>,
     Query(q): Query<RevisionListQuery>,
 ) -> Result<axum::Json<ListDto<RevisionDto>>, ApiError> {
-    let api_id = api_or_404(&state.control.catalog(), &id)?.id.clone();
+    let api_id = api_or_404(&state.control.snapshot(), &id)?.id.clone();
     let only_deployed = q
         .query
         .as_deref()
@@ -363,7 +364,7 @@ async fn get_revision(
     State(state): State<AppState>,
     Path((id, rid)): Path<(String, String)>,
 ) -> Result<axum::Json<RevisionDto>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let api = api_or_404(&catalog, &id)?;
     let rev = catalog
         .revisions
@@ -422,22 +423,20 @@ async fn deploy_revision(
     Query(q): Query<RevisionQuery>,
     OptionalJson(body): OptionalJson<Vec<DeploymentIn>>,
 ) -> Result<axum::Json<Vec<DeploymentDto>>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let api_id = api_or_404(&catalog, &id)?.id.clone();
-    let targets: Vec<(String, String, bool)> = if body.is_empty() {
+    let targets: Vec<DeployTarget> = if body.is_empty() {
         catalog
             .environments
             .iter()
-            .map(|e| (e.name.clone(), e.vhost.clone(), true))
+            .map(|e| DeployTarget::new(e.name.clone(), e.vhost.clone()))
             .collect()
     } else {
         body.into_iter()
-            .map(|d| {
-                (
-                    d.name,
-                    d.vhost.unwrap_or_default(),
-                    d.display_on_devportal.unwrap_or(true),
-                )
+            .map(|d| DeployTarget {
+                environment: d.name,
+                vhost: d.vhost.unwrap_or_default(),
+                display_on_devportal: d.display_on_devportal.unwrap_or(true),
             })
             .collect()
     };
@@ -510,7 +509,7 @@ async fn deployments(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<DeploymentListDto>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let api = api_or_404(&catalog, &id)?;
     Ok(axum::Json(DeploymentListDto {
         list: catalog
@@ -535,7 +534,7 @@ async fn asyncapi_document(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let api = api_or_404(&catalog, &id)?;
     Ok(axum::Json(asyncapi::document(
         api,
@@ -547,7 +546,7 @@ async fn asyncapi_document(
 async fn streaming_plans(
     State(state): State<AppState>,
 ) -> axum::Json<ListDto<SubscriptionPolicyDto>> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     let list: Vec<SubscriptionPolicyDto> = catalog
         .subscription_policies
         .iter()
@@ -576,7 +575,7 @@ async fn streaming_plans(
 }
 
 async fn environments(State(state): State<AppState>) -> axum::Json<ListDto<EnvironmentDto>> {
-    let catalog = state.control.catalog();
+    let catalog = state.control.snapshot();
     axum::Json(ListDto::new(
         catalog
             .environments

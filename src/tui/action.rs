@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::catalog::DeployTarget;
 use crate::catalog::{
     Api, ApiDraft, AppDraft, Application, KeyType, LifecycleAction, LifecycleState, Millis,
     Subscription,
 };
-use crate::control::Catalog;
+use crate::control::Snapshot;
 use crate::telemetry::TrafficEvent;
 
 /// The four top-level tabs.
@@ -132,7 +133,7 @@ pub enum Action {
 
     // ---- feeds from the runtime ----
     /// A fresh catalog snapshot.
-    Catalog(Arc<Catalog>),
+    Catalog(Arc<Snapshot>),
     /// Something happened on the gateway.
     Traffic(TrafficEvent),
     /// The UI fell behind the gateway's traffic and missed this many events.
@@ -197,8 +198,8 @@ pub enum Command {
     DeployNewRevision {
         /// The API.
         api_id: String,
-        /// (environment, vhost, display on portal).
-        targets: Vec<(String, String, bool)>,
+        /// Where to deploy.
+        targets: Vec<DeployTarget>,
     },
     /// Deploy an existing revision.
     DeployRevision {
@@ -206,8 +207,8 @@ pub enum Command {
         api_id: String,
         /// The revision.
         revision_id: String,
-        /// (environment, vhost, display on portal).
-        targets: Vec<(String, String, bool)>,
+        /// Where to deploy.
+        targets: Vec<DeployTarget>,
     },
     /// Undeploy a revision from every environment.
     UndeployRevision {

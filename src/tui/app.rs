@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::catalog::{Api, KeyType, LifecycleState};
-use crate::control::Catalog;
+use crate::catalog::{Api, KeyType};
+use crate::control::Snapshot;
 use crate::telemetry::TrafficEvent;
 
 use super::action::{
@@ -185,7 +185,7 @@ pub struct App {
     /// Colours.
     pub theme: Theme,
     /// The latest catalog snapshot.
-    pub catalog: Arc<Catalog>,
+    pub catalog: Arc<Snapshot>,
     /// The current tab.
     pub tab: Tab,
     /// Which pane has the keyboard.
@@ -225,7 +225,7 @@ fn ui_line(app: &App, kind: LineKind, text: impl Into<String>) -> LiveLine {
 impl App {
     /// A fresh UI over a catalog snapshot; `now_ms` stamps the first lines (the wall
     /// clock is otherwise read only by the runtime, on each tick).
-    pub fn new(config: AppConfig, theme: Theme, catalog: Arc<Catalog>, now_ms: i64) -> App {
+    pub fn new(config: AppConfig, theme: Theme, catalog: Arc<Snapshot>, now_ms: i64) -> App {
         let backend_port = config.backend_addr.port();
         let mut app = App {
             config,
@@ -785,9 +785,6 @@ impl App {
 
     /// Whether an API's lifecycle allows subscribing.
     pub fn subscribable(api: &Api) -> bool {
-        matches!(
-            api.lifecycle,
-            LifecycleState::Published | LifecycleState::Prototyped
-        )
+        api.lifecycle.accepts_subscriptions()
     }
 }

@@ -120,7 +120,7 @@ impl Runtime {
             traffic: Some(ctx.telemetry.subscribe()),
             tick,
         };
-        let app = App::new(config, theme, ctx.control.catalog(), now_millis());
+        let app = App::new(config, theme, ctx.control.snapshot(), now_millis());
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
@@ -258,7 +258,7 @@ impl Runtime {
                 if let Some(rx) = changes_rx.as_mut() {
                     while rx.try_recv().is_ok() {}
                 }
-                self.dispatch(Action::Catalog(self.control.catalog()));
+                self.dispatch(Action::Catalog(self.control.snapshot()));
                 Ok(Flow::Changed)
             }
             Got::Traffic(t) => {
@@ -371,14 +371,14 @@ impl Runtime {
         tokio::spawn(async move {
             let done = fut.await;
             // The UI may be gone when a late result arrives; nothing to tell then.
-            let _ = tx.send(Action::Catalog(control.catalog()));
+            let _ = tx.send(Action::Catalog(control.snapshot()));
             let _ = tx.send(Action::Done(done));
         });
     }
 
     fn handle_of(&self, api_id: &str) -> String {
         self.control
-            .catalog()
+            .snapshot()
             .apis
             .get(api_id)
             .map(|a| a.handle())
@@ -425,7 +425,7 @@ impl Runtime {
                 let gateway = self.app.config.gateway_host();
                 let name = self
                     .control
-                    .catalog()
+                    .snapshot()
                     .revisions
                     .get(&revision_id)
                     .map(|r| r.display_name())

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use streamgate::catalog::DeployTarget;
 use streamgate::catalog::{
     Api, ApiDraft, AppDraft, ApplicationPolicy, KeyType, LifecycleAction, Quota,
     SubscriptionPolicy, TimeUnit,
@@ -26,12 +27,8 @@ use tokio::task::JoinHandle;
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// The tutorial's environment.
-pub fn hybrid() -> Vec<(String, String, bool)> {
-    vec![(
-        "Production and Sandbox".to_string(),
-        "localhost".to_string(),
-        true,
-    )]
+pub fn hybrid() -> Vec<DeployTarget> {
+    vec![DeployTarget::new("Production and Sandbox", "localhost")]
 }
 
 /// A running gateway over a temp data dir.

@@ -14,7 +14,7 @@ use streamgate::catalog::{
     Subscription, SubscriptionStatus, builtin_application_policies, builtin_subscription_policies,
     default_environments,
 };
-use streamgate::control::Catalog;
+use streamgate::control::Snapshot;
 use streamgate::tui::action::{Action, Command, TokenInfo};
 use streamgate::tui::app::{App, AppConfig};
 use streamgate::tui::{Theme, keymap, ui};
@@ -41,12 +41,12 @@ pub fn config() -> AppConfig {
 }
 
 /// A catalog with the built-in plans and environment and nothing else.
-pub fn empty_catalog() -> Catalog {
-    Catalog {
+pub fn empty_catalog() -> Snapshot {
+    Snapshot {
         subscription_policies: builtin_subscription_policies(),
         application_policies: builtin_application_policies(),
         environments: default_environments(),
-        ..Catalog::default()
+        ..Snapshot::default()
     }
 }
 
@@ -70,7 +70,7 @@ pub fn observer(state: LifecycleState, plans: &[&str]) -> Api {
 }
 
 /// A catalog holding one API.
-pub fn catalog_with(api: Api) -> Catalog {
+pub fn catalog_with(api: Api) -> Snapshot {
     let mut c = empty_catalog();
     c.apis.insert(api.id.clone(), api);
     c
@@ -78,7 +78,7 @@ pub fn catalog_with(api: Api) -> Catalog {
 
 /// The tutorial's end state: Observer published with AsyncGold, Revision 1 deployed,
 /// ObserverApp subscribed with production keys.
-pub fn full_catalog() -> Catalog {
+pub fn full_catalog() -> Snapshot {
     let api = observer(LifecycleState::Published, &["AsyncGold", "AsyncUnlimited"]);
     let mut c = catalog_with(api.clone());
     c.revisions.insert(
@@ -152,7 +152,7 @@ pub fn token() -> TokenInfo {
 }
 
 /// A UI over a catalog, with the default theme, at noon.
-pub fn app(catalog: Catalog) -> App {
+pub fn app(catalog: Snapshot) -> App {
     App::new(config(), Theme::default(), Arc::new(catalog), NOON)
 }
 
@@ -182,7 +182,7 @@ pub fn type_text(app: &mut App, text: &str) -> Vec<Command> {
 }
 
 /// Replaces the catalog, as the runtime does after each change.
-pub fn set_catalog(app: &mut App, catalog: Catalog) {
+pub fn set_catalog(app: &mut App, catalog: Snapshot) {
     app.update(Action::Catalog(Arc::new(catalog)));
 }
 

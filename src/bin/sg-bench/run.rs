@@ -19,6 +19,7 @@ use crate::load::{self, LoadResult, LoadSpec, Mode, Target};
 use crate::procstat::{self, ProcSet};
 use crate::report::{self, Meta};
 use crate::tui;
+use streamgate::catalog::DeployTarget;
 
 /// The API's context and version on the gateway.
 const API_CONTEXT: &str = "/bench";
@@ -273,7 +274,7 @@ async fn set_up_gateway(data_dir: &Path, origin: &str) -> Result<String, BoxErro
         .next()
         .ok_or("no default gateway environment")?;
     control
-        .deploy_new_revision(&api.id, "bench", &[(env.name, env.vhost, true)])
+        .deploy_new_revision(&api.id, "bench", &[DeployTarget::new(env.name, env.vhost)])
         .await?;
     control
         .change_lifecycle(&api.id, LifecycleAction::Publish)

@@ -13,6 +13,7 @@ use crate::tui::widgets::{block, centered, checkbox, clock, hints, marker};
 
 use super::move_cursor;
 use super::publisher::{ApiView, PublisherView};
+use crate::catalog::DeployTarget;
 
 /// The Deployments page's state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -231,11 +232,11 @@ fn update_dialog(app: &mut App, api: &Api, action: Action) -> Vec<Command> {
             if d.busy {
                 return Vec::new();
             }
-            let targets: Vec<(String, String, bool)> = d
+            let targets: Vec<DeployTarget> = d
                 .envs
                 .iter()
                 .filter(|e| e.checked)
-                .map(|e| (e.name.clone(), e.vhost.clone(), true))
+                .map(|e| DeployTarget::new(e.name.clone(), e.vhost.clone()))
                 .collect();
             if targets.is_empty() {
                 d.error = Some("Tick a gateway environment first (Space)".to_string());
