@@ -13,7 +13,7 @@ use streamgate::gateway::{Gateway, GatewayOptions};
 use streamgate::telemetry::Telemetry;
 use streamgate::tui::action::{Action, StreamItem, StreamUpdate, Tab};
 use streamgate::tui::app::{App, StreamState};
-use streamgate::tui::live::LineKind;
+use streamgate::tui::screens::live::LineKind;
 use streamgate::tui::runtime::{Flow, MAX_BATCH};
 use streamgate::tui::screens::portal::PortalView;
 use streamgate::tui::screens::publisher::PublisherView;
@@ -124,7 +124,7 @@ fn live_has(app: &App, kind: LineKind, needle: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_tutorial_by_keys_ends_with_memory_events_in_the_live_pane() {
     let mut w = world().await;
-    assert_eq!(tutorial::next_step(w.harness.app()), Some(0));
+    assert_eq!(tutorial::next_step(&w.harness.app().ctx()), Some(0));
 
     // Step 1: Create API > Streaming API > SSE API, the form, Create.
     w.keys(&[Char('n'), Enter, Enter]);
@@ -224,7 +224,7 @@ async fn the_whole_tutorial_by_keys_ends_with_memory_events_in_the_live_pane() {
         live_has(app, LineKind::Opened, "opened #"),
         "gateway opened line"
     );
-    assert_eq!(tutorial::progress(app), [true; 8]);
+    assert_eq!(tutorial::progress(&app.ctx()), [true; 8]);
     assert!(
         app.session
             .streams

@@ -14,7 +14,7 @@ use streamgate::tui::action::{
     Action, Command, Done, KeysInfo, ServerStats, StreamItem, StreamUpdate, Tab,
 };
 use streamgate::tui::app::{Focus, Level, Overlay};
-use streamgate::tui::live::LineKind;
+use streamgate::tui::screens::live::LineKind;
 use streamgate::tui::screens::create_api::Stage;
 use streamgate::tui::screens::portal::PortalView;
 use streamgate::tui::screens::publisher::{ApiPage, PublisherView};
@@ -602,7 +602,7 @@ fn global_keys_switch_tabs_focus_help_and_theme() {
     assert_eq!(app.theme.name, "dark");
     press(&mut app, TabKey);
     assert_eq!(app.focus, Focus::Live);
-    assert_eq!(screens::current(&app), screens::ScreenId::Live);
+    assert_eq!(app.current_screen(), screens::ScreenId::Live);
     // A tab key works from the live pane too, and gives the screen the keyboard.
     press(&mut app, KeyCode::Char('1'));
     assert_eq!((app.tab, app.focus), (Tab::Publisher, Focus::Main));
@@ -611,13 +611,13 @@ fn global_keys_switch_tabs_focus_help_and_theme() {
 #[test]
 fn the_tutorial_ticks_itself_from_the_state_and_says_what_is_next() {
     let mut app = app(empty_catalog());
-    assert_eq!(tutorial::progress(&app), [false; 8]);
-    assert_eq!(tutorial::next_step(&app), Some(0));
-    assert!(tutorial::hint(&app).unwrap().contains("Design the SSE API"));
+    assert_eq!(tutorial::progress(&app.ctx()), [false; 8]);
+    assert_eq!(tutorial::next_step(&app.ctx()), Some(0));
+    assert!(tutorial::hint(&app.ctx()).unwrap().contains("Design the SSE API"));
     set_catalog(&mut app, full_catalog());
-    let done = tutorial::progress(&app);
+    let done = tutorial::progress(&app.ctx());
     assert_eq!(&done[..4], &[true, true, true, true]);
-    assert_eq!(tutorial::next_step(&app), Some(4));
+    assert_eq!(tutorial::next_step(&app.ctx()), Some(4));
     app.update(Action::Done(Done::BackendStarted(Ok(addr(
         "127.0.0.1:8080",
     )))));
@@ -626,7 +626,7 @@ fn the_tutorial_ticks_itself_from_the_state_and_says_what_is_next() {
         app_id: "app-1".into(),
         result: Ok(token()),
     }));
-    assert_eq!(tutorial::next_step(&app), Some(6));
+    assert_eq!(tutorial::next_step(&app.ctx()), Some(6));
     app.update(Action::CopyToken);
     // Step 8 needs events seen from the API.
     app.session.token_copied = true;
@@ -639,14 +639,14 @@ fn the_tutorial_ticks_itself_from_the_state_and_says_what_is_next() {
         client: "c".into(),
         at: NOON,
     }));
-    assert_eq!(tutorial::next_step(&app), Some(7));
+    assert_eq!(tutorial::next_step(&app.ctx()), Some(7));
     app.update(Action::Traffic(TrafficEvent::Closed {
         stream_id: 1,
         events: 3,
         reason: "client left".into(),
         at: NOON,
     }));
-    assert_eq!(tutorial::next_step(&app), None);
+    assert_eq!(tutorial::next_step(&app.ctx()), None);
     // Enter on a step takes you there.
     press(&mut app, KeyCode::Char('4'));
     keys(&mut app, &[KeyCode::Char('g'), KeyCode::Char('j'), Enter]);

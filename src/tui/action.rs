@@ -365,6 +365,23 @@ pub enum Done {
     Copied(Result<String, String>),
 }
 
+impl Done {
+    /// The tab whose screen issued the command this result answers, and so gets it back
+    /// in its `update`; `None` for results `App` itself reports (lifecycle changes,
+    /// plain messages, clipboard).
+    pub fn owner(&self) -> Option<Tab> {
+        match self {
+            Done::ApiCreated(_) | Done::PlansSaved(_) | Done::Deployed(_) => Some(Tab::Publisher),
+            Done::AppCreated(_)
+            | Done::Subscribed(_)
+            | Done::KeysGenerated { .. }
+            | Done::TokenGenerated { .. } => Some(Tab::Portal),
+            Done::BackendStarted(_) | Done::BackendStopped(_) => Some(Tab::Servers),
+            Done::LifecycleChanged(_) | Done::Message(_) | Done::Copied(_) => None,
+        }
+    }
+}
+
 /// One item received on an in-process stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamItem {

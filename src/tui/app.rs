@@ -1,181 +1,35 @@
 //! The UI's whole state and `App::update`, the one function that changes it. Pure: no I/O,
 //! no clock, no channels; it returns the [`Command`]s the runtime should run.
+//!
+//! `App` handles the global actions (tabs, focus, dialogs, feeds) itself and hands the
+//! rest to the screen with the keyboard through [`Screen`]: the tab's component or the
+//! live pane. A screen reads the state through a [`Ctx`] and answers with [`Effects`],
+//! which `App` applies in order; a command's result ([`Action::Done`]) goes back to the
+//! tab that issued it ([`Done::owner`]).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::catalog::{Api, KeyType};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use crate::catalog::Api;
 use crate::control::Snapshot;
 use crate::telemetry::TrafficEvent;
 
-use super::action::{
-    Action, Command, Done, KeysInfo, ServerStats, StreamItem, StreamUpdate, Tab, TokenInfo,
+use super::action::{Action, Command, Done, ServerStats, StreamItem, StreamUpdate, Tab};
+use super::screen::{Ctx, Effect, Effects, Nav, Screen};
+use super::screens::ScreenId;
+use super::screens::live::{LineKind, LiveLine, LivePane};
+use super::screens::portal::{self, Portal, PortalView};
+use super::screens::publisher::{self, Publisher, PublisherView};
+use super::screens::servers::Servers;
+use super::screens::tutorial::{self, Tutorial};
+pub use super::state::{
+    AppConfig, Focus, Level, Overlay, STATUS_TICKS, Session, Status, StreamState, TryStream,
+    connect_addr, display_host,
 };
-use super::live::{LineKind, LiveLine, LivePane};
-use super::screens::{self, portal::Portal, publisher::Publisher, servers::Servers};
 use super::theme::Theme;
-
-/// Ticks a status message stays on screen (at the 100 ms tick: 8 s).
-pub const STATUS_TICKS: u32 = 80;
-
-/// Which pane has the keyboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Focus {
-    /// The screen of the current tab.
-    Main,
-    /// The live events pane.
-    Live,
-}
-
-/// How a status message reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Neutral.
-    Info,
-    /// Success.
-    Ok,
-    /// Attention.
-    Warning,
-    /// Failure.
-    Error,
-}
-
-/// The one-line message at the bottom.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    /// How it reads.
-    pub level: Level,
-    /// The text.
-    pub text: String,
-    /// Ticks since it appeared.
-    pub age: u32,
-}
-
-/// A dialog on top of everything.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Overlay {
-    /// The keys of the current screen.
-    Help,
-    /// "Are you sure?" before a command runs.
-    Confirm {
-        /// The question's title, e.g. `Publish`.
-        title: String,
-        /// What will happen.
-        message: String,
-        /// What runs on yes.
-        command: Box<Command>,
-    },
-    /// Quit while streams are open.
-    Quit {
-        /// How many.
-        open_streams: usize,
-    },
-}
-
-/// Where the servers are: fixed at start, passed in by the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppConfig {
-    /// The management API's address, or why it is not running.
-    pub admin: Result<SocketAddr, String>,
-    /// The gateway's address, or why it is not running.
-    pub gateway: Result<SocketAddr, String>,
-    /// Where the memory backend listens when started.
-    pub backend_addr: SocketAddr,
-    /// The data dir.
-    pub data_dir: PathBuf,
-    /// The log file.
-    pub log_file: PathBuf,
-}
-
-impl AppConfig {
-    /// The gateway as people type it: `localhost:8280` for a loopback or unspecified
-    /// address.
-    pub fn gateway_host(&self) -> Option<String> {
-        self.gateway.as_ref().ok().map(|a| display_host(*a))
-    }
-}
-
-/// `localhost:PORT` for loopback and unspecified addresses, else the address.
-pub fn display_host(addr: SocketAddr) -> String {
-    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
-        format!("localhost:{}", addr.port())
-    } else {
-        addr.to_string()
-    }
-}
-
-/// Where to connect to reach `addr` from this process (unspecified becomes loopback).
-pub fn connect_addr(addr: SocketAddr) -> SocketAddr {
-    let mut a = addr;
-    if a.ip().is_unspecified() {
-        a.set_ip(if a.is_ipv4() {
-            std::net::Ipv4Addr::LOCALHOST.into()
-        } else {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        });
-    }
-    a
-}
-
-/// An in-process (Try it) stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TryStream {
-    /// `Name:version` of the API.
-    pub api: String,
-    /// The application whose token it uses.
-    pub app: String,
-    /// Whether it is open.
-    pub state: StreamState,
-    /// Events received.
-    pub events: u64,
-}
-
-/// A Try-it stream's state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamState {
-    /// Request sent.
-    Opening,
-    /// Receiving.
-    Open,
-    /// Over, with the reason.
-    Ended(String),
-}
-
-impl TryStream {
-    /// Whether it still runs.
-    pub fn is_live(&self) -> bool {
-        !matches!(self.state, StreamState::Ended(_))
-    }
-}
-
-/// What this session produced that the catalog does not keep: secrets shown once,
-/// tokens, streams.
-#[derive(Debug, Clone, Default)]
-pub struct Session {
-    /// Tokens issued, by application id, newest last.
-    pub tokens: BTreeMap<String, Vec<TokenInfo>>,
-    /// Keys generated (with their secrets), by application id.
-    pub keys: BTreeMap<String, Vec<KeysInfo>>,
-    /// Whether a token was copied (tutorial step 7).
-    pub token_copied: bool,
-    /// Try-it streams by number.
-    pub streams: BTreeMap<u64, TryStream>,
-    /// The next Try-it stream number.
-    pub next_stream_id: u64,
-    /// Gateway streams open now: stream id -> API handle.
-    pub gateway_streams: HashMap<u64, String>,
-    /// Events seen per API handle (Try it and gateway streams), for the tutorial.
-    pub events_by_api: HashMap<String, u64>,
-}
-
-impl Session {
-    /// The newest token of an application.
-    pub fn latest_token(&self, app_id: &str) -> Option<&TokenInfo> {
-        self.tokens.get(app_id).and_then(|t| t.last())
-    }
-}
 
 /// The UI's state.
 #[derive(Debug, Clone)]
@@ -202,8 +56,8 @@ pub struct App {
     pub portal: Portal,
     /// The Servers tab.
     pub servers: Servers,
-    /// The tutorial's selected step.
-    pub tutorial_cursor: usize,
+    /// The Tutorial tab.
+    pub tutorial: Tutorial,
     /// The live pane.
     pub live: LivePane,
     /// Secrets, tokens and streams of this session.
@@ -215,6 +69,23 @@ pub struct App {
     rate_samples: VecDeque<(u64, u64)>,
     /// Set when the UI should end.
     pub should_quit: bool,
+}
+
+/// A [`Ctx`] over the App's fields, borrowing them one by one so that a screen field can
+/// be borrowed mutably beside it.
+macro_rules! ctx {
+    ($app:ident, $focused:expr) => {
+        Ctx {
+            catalog: &$app.catalog,
+            theme: &$app.theme,
+            config: &$app.config,
+            session: &$app.session,
+            stats: &$app.stats,
+            events_per_sec: $app.events_per_sec,
+            backend_running: $app.servers.running(),
+            focused: $focused,
+        }
+    };
 }
 
 /// Timestamps of lines the UI writes itself come from the last tick's wall clock.
@@ -239,7 +110,7 @@ impl App {
             publisher: Publisher::default(),
             portal: Portal::default(),
             servers: Servers::new(backend_port),
-            tutorial_cursor: 0,
+            tutorial: Tutorial::default(),
             live: LivePane::default(),
             session: Session {
                 next_stream_id: 1,
@@ -315,11 +186,123 @@ impl App {
         try_it.max(gateway).max(backend)
     }
 
+    /// What screens read: the catalog, theme, config, session and counters.
+    pub fn ctx(&self) -> Ctx<'_> {
+        ctx!(self, false)
+    }
+
+    /// The current tab's component.
+    pub fn main_screen(&self) -> &dyn Screen {
+        match self.tab {
+            Tab::Publisher => &self.publisher,
+            Tab::Portal => &self.portal,
+            Tab::Servers => &self.servers,
+            Tab::Tutorial => &self.tutorial,
+        }
+    }
+
+    /// The screen with the keyboard: the current tab's, or the live pane.
+    pub fn focused_screen(&self) -> &dyn Screen {
+        match self.focus {
+            Focus::Live => &self.live,
+            Focus::Main => self.main_screen(),
+        }
+    }
+
+    /// Which screen has the keyboard, for help and routing.
+    pub fn current_screen(&self) -> ScreenId {
+        self.focused_screen().id()
+    }
+
+    /// The keys of the screen with the keyboard, for `?`.
+    pub fn help(&self) -> (&'static str, Vec<(&'static str, &'static str)>) {
+        self.focused_screen().help()
+    }
+
     /// Whether a text field has the keyboard (letters are typed, not commands).
     pub fn is_typing(&self) -> bool {
-        match self.focus {
-            Focus::Live => self.live.filter_editing,
-            Focus::Main => screens::is_typing(self),
+        self.focused_screen().is_typing()
+    }
+
+    /// Draws the current tab's screen into `area`.
+    pub fn draw_main(&self, frame: &mut Frame, area: Rect) {
+        let ctx = ctx!(self, self.focus == Focus::Main);
+        self.main_screen().draw(&ctx, frame, area);
+    }
+
+    /// Draws the live pane into `area`.
+    pub fn draw_live(&self, frame: &mut Frame, area: Rect) {
+        let ctx = ctx!(self, self.focus == Focus::Live);
+        self.live.draw(&ctx, frame, area);
+    }
+
+    /// Whether the Developer Portal shows the wizard (it takes the live pane's room).
+    pub fn in_wizard(&self) -> bool {
+        self.tab == Tab::Portal && matches!(self.portal.view, PortalView::Wizard(_))
+    }
+
+    /// Hands an action to a tab's component (or, with `None`, the focused screen) and
+    /// applies what it returns.
+    fn route(&mut self, to: Option<Tab>, action: Action) -> Vec<Command> {
+        let ctx = ctx!(self, false);
+        let fx = match (to, self.focus) {
+            (Some(Tab::Publisher), _) => self.publisher.update(&ctx, action),
+            (Some(Tab::Portal), _) => self.portal.update(&ctx, action),
+            (Some(Tab::Servers), _) => self.servers.update(&ctx, action),
+            (Some(Tab::Tutorial), _) => self.tutorial.update(&ctx, action),
+            (None, Focus::Live) => self.live.update(&ctx, action),
+            (None, Focus::Main) => return self.route(Some(self.tab), action),
+        };
+        self.apply(fx)
+    }
+
+    /// Applies a screen's effects in order; returns the commands to run.
+    fn apply(&mut self, fx: Effects) -> Vec<Command> {
+        let mut out = Vec::new();
+        for effect in fx.items {
+            match effect {
+                Effect::Command(c) => out.push(c),
+                Effect::Status(level, text) => self.set_status(level, text),
+                Effect::Log(kind, text) => self.log(kind, text),
+                Effect::Overlay(overlay) => self.overlay = Some(overlay),
+                Effect::OpenStream {
+                    api,
+                    app_name,
+                    token,
+                } => out.extend(self.open_stream(&api, &app_name, token)),
+                Effect::StopStreams(handle) => out.extend(self.stop_streams(&handle)),
+                Effect::TokenCopied => self.session.token_copied = true,
+                Effect::FocusMain => self.focus = Focus::Main,
+                Effect::Navigate(nav) => self.navigate(nav),
+            }
+        }
+        out
+    }
+
+    /// Shows the screen the tutorial points to.
+    fn navigate(&mut self, nav: Nav) {
+        self.focus = Focus::Main;
+        match nav {
+            Nav::CreateApi => {
+                self.tab = Tab::Publisher;
+                self.publisher.view = PublisherView::Create(Default::default());
+            }
+            Nav::PublisherApi { api_id, page } => {
+                self.tab = Tab::Publisher;
+                publisher::open_api(&mut self.publisher, &api_id, page);
+            }
+            Nav::Servers => self.tab = Tab::Servers,
+            Nav::PortalApi {
+                api_id,
+                page,
+                keep_wizard,
+            } => {
+                self.tab = Tab::Portal;
+                if !(keep_wizard && matches!(self.portal.view, PortalView::Wizard(_))) {
+                    portal::open_api(&mut self.portal, &api_id, page);
+                }
+            }
+            Nav::Portal => self.tab = Tab::Portal,
         }
     }
 
@@ -346,7 +329,7 @@ impl App {
             }
             Action::SwitchTab(tab) => {
                 if tab == Tab::Tutorial && self.tab != Tab::Tutorial {
-                    self.tutorial_cursor = screens::tutorial::next_step(self).unwrap_or(0);
+                    self.tutorial.cursor = tutorial::next_step(&self.ctx()).unwrap_or(0);
                 }
                 self.tab = tab;
                 self.focus = Focus::Main;
@@ -393,7 +376,9 @@ impl App {
             },
             Action::Catalog(catalog) => {
                 self.catalog = catalog;
-                screens::on_catalog(self);
+                let ctx = ctx!(self, false);
+                self.publisher.on_catalog(&ctx);
+                self.portal.on_catalog(&ctx);
                 Vec::new()
             }
             Action::Traffic(event) => {
@@ -417,13 +402,7 @@ impl App {
                 Vec::new()
             }
             Action::Done(done) => self.on_done(done),
-            other => match self.focus {
-                Focus::Live => {
-                    screens::live::update(self, other);
-                    Vec::new()
-                }
-                Focus::Main => screens::update(self, other),
-            },
+            other => self.route(None, other),
         }
     }
 
@@ -467,7 +446,6 @@ impl App {
         if let Some(status) = &mut self.status {
             status.age = status.age.saturating_add(1);
         }
-        screens::servers::on_tick(self);
     }
 
     fn on_traffic(&mut self, event: TrafficEvent) {
@@ -671,116 +649,67 @@ impl App {
         out
     }
 
-    /// The curl command for an API and a token, with the gateway's real address.
-    pub fn curl_command(&self, api: &Api, token: &str) -> String {
-        let host = self
-            .config
-            .gateway_host()
-            .unwrap_or_else(|| "localhost:8280".to_string());
-        format!(
-            "curl -N http://{host}{}/memory -H \"Authorization: Bearer {token}\"",
-            api.base_path()
-        )
-    }
-
-    /// Copies a token (and remembers it for the tutorial).
-    pub fn copy_token(&mut self, token: &str) -> Vec<Command> {
-        self.session.token_copied = true;
-        vec![Command::Copy(token.to_string())]
-    }
-
+    /// A command finished: the session keeps keys and tokens, then the result goes back
+    /// to the tab that issued the command, or `App` reports it.
     fn on_done(&mut self, done: Done) -> Vec<Command> {
-        match done {
-            Done::ApiCreated(result) => screens::create_api::on_created(self, result),
-            Done::PlansSaved(result) => screens::api_plans::on_saved(self, result),
-            Done::LifecycleChanged(result) => match result {
-                Ok((previous, api, warning)) => {
-                    let text = format!(
-                        "{}: {} -> {}",
-                        api.handle(),
-                        previous.label(),
-                        api.lifecycle.label()
-                    );
-                    self.log(LineKind::Info, text.clone());
-                    match warning {
-                        Some(w) => self.set_status(Level::Warning, format!("{text}. {w}")),
-                        None => self.set_status(Level::Ok, text),
-                    }
-                    Vec::new()
-                }
-                Err(e) => {
-                    self.error(e);
-                    Vec::new()
-                }
-            },
-            Done::Deployed(result) => screens::api_deployments::on_deployed(self, result),
-            Done::Message(result) => {
-                match result {
-                    Ok(m) => {
-                        self.log(LineKind::Info, m.clone());
-                        self.set_status(Level::Ok, m);
-                    }
-                    Err(e) => self.error(e),
-                }
-                Vec::new()
+        match &done {
+            Done::KeysGenerated {
+                app_id,
+                result: Ok((keys, token)),
+            } => {
+                self.session
+                    .keys
+                    .entry(app_id.clone())
+                    .or_default()
+                    .push(keys.clone());
+                self.session
+                    .tokens
+                    .entry(app_id.clone())
+                    .or_default()
+                    .push(token.clone());
             }
-            Done::AppCreated(result) => screens::wizard::on_app_created(self, result),
-            Done::Subscribed(result) => screens::wizard::on_subscribed(self, result),
-            Done::KeysGenerated { app_id, result } => {
-                if let Ok((keys, token)) = &result {
-                    self.session
-                        .keys
-                        .entry(app_id.clone())
-                        .or_default()
-                        .push(keys.clone());
-                    self.session
-                        .tokens
-                        .entry(app_id.clone())
-                        .or_default()
-                        .push(token.clone());
-                }
-                screens::wizard::on_keys(self, &app_id, result)
+            Done::TokenGenerated {
+                app_id,
+                result: Ok(token),
+            } => {
+                self.session
+                    .tokens
+                    .entry(app_id.clone())
+                    .or_default()
+                    .push(token.clone());
             }
-            Done::TokenGenerated { app_id, result } => {
-                if let Ok(token) = &result {
-                    self.session
-                        .tokens
-                        .entry(app_id.clone())
-                        .or_default()
-                        .push(token.clone());
-                }
-                screens::wizard::on_token(self, &app_id, result)
-            }
-            Done::BackendStarted(result) => {
-                screens::servers::on_started(self, result);
-                Vec::new()
-            }
-            Done::BackendStopped(result) => {
-                screens::servers::on_stopped(self, result);
-                Vec::new()
-            }
-            Done::Copied(result) => {
-                match result {
-                    Ok(what) => self.set_status(
-                        Level::Ok,
-                        format!(
-                            "Copied {what} to the clipboard (OSC 52; your terminal must allow it)"
-                        ),
-                    ),
-                    Err(e) => self.error(format!("could not copy: {e}")),
-                }
-                Vec::new()
-            }
+            _ => {}
         }
-    }
-
-    /// The key type of an application's keys to use for tokens: production if it has one.
-    pub fn key_type_of(&self, app_id: &str) -> Option<KeyType> {
-        let keys = self.catalog.keys_of(app_id);
-        keys.iter()
-            .find(|k| k.key_type == KeyType::Production)
-            .or_else(|| keys.first())
-            .map(|k| k.key_type)
+        if let Some(tab) = done.owner() {
+            return self.route(Some(tab), Action::Done(done));
+        }
+        match done {
+            Done::LifecycleChanged(Ok((previous, api, warning))) => {
+                let text = format!(
+                    "{}: {} -> {}",
+                    api.handle(),
+                    previous.label(),
+                    api.lifecycle.label()
+                );
+                self.log(LineKind::Info, text.clone());
+                match warning {
+                    Some(w) => self.set_status(Level::Warning, format!("{text}. {w}")),
+                    None => self.set_status(Level::Ok, text),
+                }
+            }
+            Done::Message(Ok(m)) => {
+                self.log(LineKind::Info, m.clone());
+                self.set_status(Level::Ok, m);
+            }
+            Done::Copied(Ok(what)) => self.set_status(
+                Level::Ok,
+                format!("Copied {what} to the clipboard (OSC 52; your terminal must allow it)"),
+            ),
+            Done::Copied(Err(e)) => self.error(format!("could not copy: {e}")),
+            Done::LifecycleChanged(Err(e)) | Done::Message(Err(e)) => self.error(e),
+            _ => {}
+        }
+        Vec::new()
     }
 
     /// Whether an API's lifecycle allows subscribing.

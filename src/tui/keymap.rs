@@ -5,7 +5,6 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::{Action, Tab};
 use super::app::{App, Overlay};
-use super::screens;
 
 /// The action a terminal event asks for, given the state.
 pub fn on_event(app: &App, event: &Event) -> Option<Action> {
@@ -79,7 +78,9 @@ pub fn on_key(app: &App, key: KeyEvent) -> Option<Action> {
             _ => {}
         }
     }
-    if let Some(action) = screens::keymap(app, key) {
+    if let KeyCode::Char(c) = key.code
+        && let Some(action) = app.focused_screen().keymap(c)
+    {
         return Some(action);
     }
     match key.code {

@@ -11,9 +11,11 @@ pub mod app;
 pub mod harness;
 pub mod input;
 pub mod keymap;
-pub mod live;
+
 pub mod runtime;
+pub mod screen;
 pub mod screens;
+pub mod state;
 pub mod terminal;
 pub mod theme;
 pub mod ui;

@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::action::Tab;
 use super::app::{App, Focus, Level, STATUS_TICKS};
-use super::screens::{self, dialogs, portal::PortalView, tutorial};
+use super::screens::{dialogs, tutorial};
 use super::widgets::ellipsis;
 
 /// Smallest size the UI draws itself in.
@@ -37,7 +37,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
     ])
     .areas(area);
     draw_header(app, frame, header);
-    let wizard = app.tab == Tab::Portal && matches!(app.portal.view, PortalView::Wizard(_));
+    let wizard = app.in_wizard();
     let (main, live) = match (app.zoom, app.focus) {
         (true, Focus::Live) => (None, Some(body)),
         (true, Focus::Main) => (Some(body), None),
@@ -50,13 +50,15 @@ pub fn draw(app: &App, frame: &mut Frame) {
         }
     };
     if let Some(main) = main {
-        screens::draw(app, frame, main);
+        app.draw_main(frame, main);
     }
     if let Some(live) = live {
-        screens::live::draw(app, frame, live);
+        app.draw_live(frame, live);
     }
     draw_status(app, frame, status);
-    dialogs::draw(app, frame, area);
+    if let Some(overlay) = &app.overlay {
+        dialogs::draw(overlay, app.help(), &app.theme, frame, area);
+    }
 }
 
 fn draw_header(app: &App, frame: &mut Frame, area: Rect) {
@@ -99,7 +101,7 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
                 style,
             ))
         }
-        _ => match tutorial::hint(app) {
+        _ => match tutorial::hint(&app.ctx()) {
             Some(hint) => Line::from(Span::styled(
                 format!(" {}", ellipsis(&hint, width)),
                 theme.muted(),

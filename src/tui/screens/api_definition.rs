@@ -6,9 +6,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::publisher::Publisher;
 use crate::catalog::Api;
 use crate::tui::action::{Action, Command};
-use crate::tui::app::App;
+use crate::tui::screen::Ctx;
+
 use crate::tui::widgets::hints;
 
 use super::publisher::{ApiView, PublisherView};
@@ -65,8 +67,8 @@ pub fn asyncapi_yaml(api: &Api) -> String {
 }
 
 /// The page's part of `update`: scrolling.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    let PublisherView::Api(v) = &mut app.publisher.view else {
+pub fn update(p: &mut Publisher, action: Action) -> Vec<Command> {
+    let PublisherView::Api(v) = &mut p.view else {
         return Vec::new();
     };
     let s = &mut v.definition_scroll;
@@ -82,8 +84,8 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
 }
 
 /// Draws the page.
-pub fn draw(app: &App, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect) {
-    let theme = &app.theme;
+pub fn draw(ctx: &Ctx, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect) {
+    let theme = ctx.theme;
     let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
     let text = asyncapi_yaml(api);
     let lines: Vec<Line> = text

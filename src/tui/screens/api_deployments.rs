@@ -6,9 +6,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
+use super::publisher::Publisher;
 use crate::catalog::{Api, MAX_REVISIONS};
 use crate::tui::action::{Action, Command};
-use crate::tui::app::{App, Level, Overlay};
+use crate::tui::screen::{Ctx, Effects};
+use crate::tui::state::{Level, Overlay};
 use crate::tui::widgets::{block, centered, checkbox, clock, hints, marker};
 
 use super::move_cursor;
@@ -51,9 +53,8 @@ pub struct DeployDialog {
 }
 
 /// The page's letter keys.
-pub fn keymap(app: &App, c: char) -> Option<Action> {
-    let dialog_open =
-        matches!(&app.publisher.view, PublisherView::Api(v) if v.deployments.dialog.is_some());
+pub fn keymap(p: &Publisher, c: char) -> Option<Action> {
+    let dialog_open = matches!(&p.view, PublisherView::Api(v) if v.deployments.dialog.is_some());
     if dialog_open {
         return None;
     }
@@ -83,10 +84,10 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-fn new_dialog(app: &App, revision: Option<(String, u32)>) -> DeployDialog {
+fn new_dialog(ctx: &Ctx, revision: Option<(String, u32)>) -> DeployDialog {
     DeployDialog {
         revision,
-        envs: app
+        envs: ctx
             .catalog
             .environments
             .iter()
@@ -103,21 +104,20 @@ fn new_dialog(app: &App, revision: Option<(String, u32)>) -> DeployDialog {
 }
 
 /// The page's part of `update`.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    let catalog = app.catalog.clone();
-    let PublisherView::Api(v) = &app.publisher.view else {
+pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let catalog = ctx.catalog.clone();
+    let PublisherView::Api(v) = &p.view else {
         return Vec::new();
     };
     let Some(api) = catalog.apis.get(&v.api_id) else {
         return Vec::new();
     };
     if v.deployments.dialog.is_some() {
-        return update_dialog(app, api, action);
+        return update_dialog(p, api, action);
     }
     let revisions = catalog.revisions_of(&api.id);
-    let dialog = |app: &App, rev: Option<(String, u32)>| new_dialog(app, rev);
     let selected = revisions
-        .get(match &app.publisher.view {
+        .get(match &p.view {
             PublisherView::Api(v) => v.deployments.cursor,
             _ => 0,
         })
@@ -125,19 +125,19 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
     match action {
         Action::New => {
             if revisions.len() >= MAX_REVISIONS {
-                app.error(format!(
+                fx.error(format!(
                     "{} already has {MAX_REVISIONS} revisions: delete an undeployed one first (x)",
                     api.handle()
                 ));
                 return Vec::new();
             }
-            let d = dialog(app, None);
-            set_dialog(app, Some(d));
+            let d = new_dialog(ctx, None);
+            set_dialog(p, Some(d));
         }
         Action::Enter => {
             if let Some(rev) = selected {
-                let d = dialog(app, Some((rev.id.clone(), rev.number)));
-                set_dialog(app, Some(d));
+                let d = new_dialog(ctx, Some((rev.id.clone(), rev.number)));
+                set_dialog(p, Some(d));
             }
         }
         Action::Undeploy => {
@@ -147,7 +147,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                     .iter()
                     .any(|d| d.revision_id == rev.id);
                 if deployed {
-                    app.overlay = Some(Overlay::Confirm {
+                    fx.overlay(Overlay::Confirm {
                         title: "Undeploy".to_string(),
                         message: format!(
                             "Undeploy {} of {} from every gateway environment? The gateway stops serving it.",
@@ -160,7 +160,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                         }),
                     });
                 } else {
-                    app.set_status(
+                    fx.status(
                         Level::Info,
                         format!("{} is not deployed", rev.display_name()),
                     );
@@ -169,7 +169,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::Restore => {
             if let Some(rev) = selected {
-                app.overlay = Some(Overlay::Confirm {
+                fx.overlay(Overlay::Confirm {
                     title: "Restore".to_string(),
                     message: format!(
                         "Restore {} into the working copy of {}? Unsaved design changes are replaced.",
@@ -185,7 +185,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         }
         Action::DeleteSelected => {
             if let Some(rev) = selected {
-                app.overlay = Some(Overlay::Confirm {
+                fx.overlay(Overlay::Confirm {
                     title: "Delete revision".to_string(),
                     message: format!("Delete {} of {}?", rev.display_name(), api.handle()),
                     command: Box::new(Command::DeleteRevision {
@@ -196,7 +196,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             }
         }
         other => {
-            if let PublisherView::Api(v) = &mut app.publisher.view {
+            if let PublisherView::Api(v) = &mut p.view {
                 move_cursor(&mut v.deployments.cursor, revisions.len(), &other);
             }
         }
@@ -204,14 +204,14 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
     Vec::new()
 }
 
-fn set_dialog(app: &mut App, dialog: Option<DeployDialog>) {
-    if let PublisherView::Api(v) = &mut app.publisher.view {
+fn set_dialog(p: &mut Publisher, dialog: Option<DeployDialog>) {
+    if let PublisherView::Api(v) = &mut p.view {
         v.deployments.dialog = dialog;
     }
 }
 
-fn update_dialog(app: &mut App, api: &Api, action: Action) -> Vec<Command> {
-    let PublisherView::Api(v) = &mut app.publisher.view else {
+fn update_dialog(p: &mut Publisher, api: &Api, action: Action) -> Vec<Command> {
+    let PublisherView::Api(v) = &mut p.view else {
         return Vec::new();
     };
     let Some(d) = &mut v.deployments.dialog else {
@@ -260,41 +260,45 @@ fn update_dialog(app: &mut App, api: &Api, action: Action) -> Vec<Command> {
 }
 
 /// Control answered a deploy.
-pub fn on_deployed(app: &mut App, result: Result<String, String>) -> Vec<Command> {
+pub fn on_deployed(
+    p: &mut Publisher,
+    fx: &mut Effects,
+    result: Result<String, String>,
+) -> Vec<Command> {
     match result {
         Ok(summary) => {
-            set_dialog(app, None);
-            app.log(crate::tui::live::LineKind::Info, summary.clone());
-            app.set_status(Level::Ok, summary);
+            set_dialog(p, None);
+            fx.log(crate::tui::screens::live::LineKind::Info, summary.clone());
+            fx.status(Level::Ok, summary);
         }
         Err(e) => {
-            if let PublisherView::Api(v) = &mut app.publisher.view
+            if let PublisherView::Api(v) = &mut p.view
                 && let Some(d) = &mut v.deployments.dialog
             {
                 d.busy = false;
                 d.error = Some(e.clone());
             }
-            app.error(e);
+            fx.error(e);
         }
     }
     Vec::new()
 }
 
 /// Keeps the cursor on a revision.
-pub fn on_catalog(app: &mut App) {
-    let catalog = app.catalog.clone();
-    if let PublisherView::Api(v) = &mut app.publisher.view {
+pub fn on_catalog(p: &mut Publisher, ctx: &Ctx) {
+    let catalog = ctx.catalog.clone();
+    if let PublisherView::Api(v) = &mut p.view {
         let n = catalog.revisions_of(&v.api_id).len();
         v.deployments.cursor = v.deployments.cursor.min(n.saturating_sub(1));
     }
 }
 
 /// Draws the page (and the dialog over it).
-pub fn draw(app: &App, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
+pub fn draw(ctx: &Ctx, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
     let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
-    let revisions = app.catalog.revisions_of(&api.id);
-    let deployments = app.catalog.deployments_of(&api.id);
+    let revisions = ctx.catalog.revisions_of(&api.id);
+    let deployments = ctx.catalog.deployments_of(&api.id);
     let mut lines = vec![Line::from(vec![
         Span::styled(
             format!("Revisions: {} of {MAX_REVISIONS}   ", revisions.len()),
@@ -350,12 +354,12 @@ pub fn draw(app: &App, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect,
         foot,
     );
     if let Some(d) = &view.deployments.dialog {
-        draw_dialog(app, api, d, frame, area);
+        draw_dialog(ctx, api, d, frame, area);
     }
 }
 
-fn draw_dialog(app: &App, api: &Api, d: &DeployDialog, frame: &mut Frame, area: Rect) {
-    let theme = &app.theme;
+fn draw_dialog(ctx: &Ctx, api: &Api, d: &DeployDialog, frame: &mut Frame, area: Rect) {
+    let theme = ctx.theme;
     let title = match &d.revision {
         None => "Deploy New Revision".to_string(),
         Some((_, n)) => format!("Deploy Revision {n}"),

@@ -6,9 +6,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::publisher::Publisher;
 use crate::catalog::{Api, LifecycleAction, LifecycleState};
 use crate::tui::action::{Action, Command};
-use crate::tui::app::{App, Overlay};
+use crate::tui::screen::{Ctx, Effects};
+use crate::tui::state::Overlay;
 use crate::tui::widgets::{hints, marker};
 
 use super::move_cursor;
@@ -37,9 +39,9 @@ pub fn meaning(state: LifecycleState) -> &'static str {
 }
 
 /// The page's part of `update`.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    let catalog = app.catalog.clone();
-    let PublisherView::Api(v) = &mut app.publisher.view else {
+pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let catalog = ctx.catalog.clone();
+    let PublisherView::Api(v) = &mut p.view else {
         return Vec::new();
     };
     let Some(api) = catalog.apis.get(&v.api_id) else {
@@ -52,7 +54,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
     if matches!(action, Action::Enter | Action::Toggle)
         && let Some(chosen) = actions.get(v.lifecycle_cursor)
     {
-        app.overlay = Some(confirm(api, *chosen));
+        fx.overlay(confirm(api, *chosen));
     }
     Vec::new()
 }
@@ -77,8 +79,8 @@ fn confirm(api: &Api, action: LifecycleAction) -> Overlay {
 }
 
 /// Draws the page.
-pub fn draw(app: &App, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
+pub fn draw(ctx: &Ctx, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
     let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
     let mut path = vec![Span::raw("  ")];
     for (i, state) in LifecycleState::ALL.iter().enumerate() {

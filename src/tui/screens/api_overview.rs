@@ -5,9 +5,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::publisher::Publisher;
 use crate::catalog::Api;
 use crate::tui::action::{Action, Command};
-use crate::tui::app::App;
+use crate::tui::screen::{Ctx, Effects};
+
 use crate::tui::theme::Theme;
 use crate::tui::widgets::hints;
 
@@ -20,7 +22,7 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
 }
 
 /// The Overview has nothing to change.
-pub fn update(_app: &mut App, _action: Action) -> Vec<Command> {
+pub fn update(_p: &mut Publisher, _ctx: &Ctx, _fx: &mut Effects, _action: Action) -> Vec<Command> {
     Vec::new()
 }
 
@@ -33,16 +35,16 @@ pub fn label_line<'a>(theme: &Theme, label: &str, value: Span<'a>) -> Line<'a> {
 }
 
 /// Where the gateway serves an API, or why it does not.
-pub fn gateway_line(app: &App, api: &Api) -> (String, bool) {
-    let deployments = app.catalog.deployments_of(&api.id);
-    match (deployments.first(), app.config.gateway_host()) {
+pub fn gateway_line(ctx: &Ctx, api: &Api) -> (String, bool) {
+    let deployments = ctx.catalog.deployments_of(&api.id);
+    match (deployments.first(), ctx.config.gateway_host()) {
         (None, _) => ("not deployed (Deployments: n)".to_string(), false),
         (Some(_), None) => (
             "deployed, but the gateway is not running".to_string(),
             false,
         ),
         (Some(dep), Some(host)) => {
-            let rev = app
+            let rev = ctx
                 .catalog
                 .revisions
                 .get(&dep.revision_id)
@@ -54,15 +56,15 @@ pub fn gateway_line(app: &App, api: &Api) -> (String, bool) {
 }
 
 /// Draws the Overview.
-pub fn draw(app: &App, api: &Api, frame: &mut Frame, area: Rect) {
-    let theme = &app.theme;
+pub fn draw(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
+    let theme = ctx.theme;
     let endpoint = api
         .production_endpoint
         .clone()
         .or_else(|| api.sandbox_endpoint.clone())
         .unwrap_or_default();
-    let (gateway, deployed) = gateway_line(app, api);
-    let subs = app.catalog.subscriptions_of_api(&api.id).len();
+    let (gateway, deployed) = gateway_line(ctx, api);
+    let subs = ctx.catalog.subscriptions_of_api(&api.id).len();
     let lines = vec![
         label_line(
             theme,

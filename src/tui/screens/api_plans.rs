@@ -8,10 +8,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::publisher::Publisher;
 use crate::catalog::Api;
 use crate::tui::action::{Action, Command};
-use crate::tui::app::{App, Level};
-use crate::tui::live::LineKind;
+use crate::tui::screen::{Ctx, Effects};
+use crate::tui::screens::live::LineKind;
+use crate::tui::state::Level;
 use crate::tui::widgets::{checkbox, hints, marker};
 
 use super::move_cursor;
@@ -56,22 +58,22 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-fn view(app: &mut App) -> Option<&mut ApiView> {
-    match &mut app.publisher.view {
+fn view(p: &mut Publisher) -> Option<&mut ApiView> {
+    match &mut p.view {
         PublisherView::Api(v) => Some(v),
         _ => None,
     }
 }
 
 /// The page's part of `update`.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    let catalog = app.catalog.clone();
+pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let catalog = ctx.catalog.clone();
     let plans: Vec<String> = catalog
         .subscription_policies
         .iter()
         .map(|p| p.name.clone())
         .collect();
-    let Some(v) = view(app) else {
+    let Some(v) = view(p) else {
         return Vec::new();
     };
     let Some(api) = catalog.apis.get(&v.api_id) else {
@@ -98,14 +100,14 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             }
             let checked = page.checked(api);
             if checked.is_empty() {
-                app.error("Tick at least one business plan before saving");
+                fx.error("Tick at least one business plan before saving");
                 return Vec::new();
             }
             page.busy = true;
             // Keep the catalog's order of plans, not the set's.
             let ordered: Vec<String> = plans.into_iter().filter(|p| checked.contains(p)).collect();
             let api_id = api.id.clone();
-            app.set_status(Level::Info, "Saving business plans...");
+            fx.status(Level::Info, "Saving business plans...");
             vec![Command::SetPlans {
                 api_id,
                 plans: ordered,
@@ -116,8 +118,8 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
 }
 
 /// Control answered `SetPlans`.
-pub fn on_saved(app: &mut App, result: Result<Api, String>) -> Vec<Command> {
-    if let Some(v) = view(app) {
+pub fn on_saved(p: &mut Publisher, fx: &mut Effects, result: Result<Api, String>) -> Vec<Command> {
+    if let Some(v) = view(p) {
         v.plans.busy = false;
         if result.is_ok() {
             v.plans.edited = None;
@@ -130,25 +132,25 @@ pub fn on_saved(app: &mut App, result: Result<Api, String>) -> Vec<Command> {
                 api.handle(),
                 api.policies.join(", ")
             );
-            app.log(LineKind::Info, text.clone());
-            app.set_status(Level::Ok, format!("{text}. Next: Lifecycle (l) to publish"));
+            fx.log(LineKind::Info, text.clone());
+            fx.status(Level::Ok, format!("{text}. Next: Lifecycle (l) to publish"));
         }
-        Err(e) => app.error(e),
+        Err(e) => fx.error(e),
     }
     Vec::new()
 }
 
 /// Keeps the cursor within the plans.
-pub fn on_catalog(app: &mut App) {
-    let n = app.catalog.subscription_policies.len();
-    if let Some(v) = view(app) {
+pub fn on_catalog(p: &mut Publisher, ctx: &Ctx) {
+    let n = ctx.catalog.subscription_policies.len();
+    if let Some(v) = view(p) {
         v.plans.cursor = v.plans.cursor.min(n.saturating_sub(1));
     }
 }
 
 /// Draws the page.
-pub fn draw(app: &App, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
+pub fn draw(ctx: &Ctx, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
     let page = &view.plans;
     let checked = page.checked(api);
     let [list, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
@@ -156,7 +158,7 @@ pub fn draw(app: &App, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect,
         "Plans subscribers may choose (each counts events sent to the client):",
         theme.muted(),
     ))];
-    for (i, plan) in app.catalog.subscription_policies.iter().enumerate() {
+    for (i, plan) in ctx.catalog.subscription_policies.iter().enumerate() {
         let selected = i == page.cursor;
         let style = if selected && focused {
             theme.selection()

@@ -6,9 +6,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table, TableState};
 
+use super::portal::Portal;
 use crate::catalog::{Api, Application, Subscription};
 use crate::tui::action::{Action, Command};
-use crate::tui::app::{App, Level, Overlay};
+use crate::tui::screen::{Ctx, Effects};
+use crate::tui::state::{Level, Overlay};
 use crate::tui::widgets::{block, clock, ellipsis, hints, marker};
 
 use super::move_cursor;
@@ -48,52 +50,52 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-fn apps_sorted(app: &App) -> Vec<&Application> {
-    let mut apps: Vec<&Application> = app.catalog.applications.values().collect();
+fn apps_sorted<'a>(ctx: &Ctx<'a>) -> Vec<&'a Application> {
+    let mut apps: Vec<&Application> = ctx.catalog.applications.values().collect();
     apps.sort_by(|a, b| a.name.cmp(&b.name));
     apps
 }
 
-fn subs_of<'a>(app: &'a App, app_id: &str) -> Vec<(&'a Subscription, Option<&'a Api>)> {
-    let mut subs: Vec<_> = app
+fn subs_of<'a>(ctx: &Ctx<'a>, app_id: &str) -> Vec<(&'a Subscription, Option<&'a Api>)> {
+    let mut subs: Vec<_> = ctx
         .catalog
         .subscriptions_of_app(app_id)
         .into_iter()
-        .map(|s| (s, app.catalog.apis.get(&s.api_id)))
+        .map(|s| (s, ctx.catalog.apis.get(&s.api_id)))
         .collect();
     subs.sort_by_key(|(s, _)| s.created_at);
     subs
 }
 
 /// The part of `update` for the list and one application.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    let detail = match &app.portal.view {
+pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let detail = match &p.view {
         PortalView::App(d) => Some(d.clone()),
         _ => None,
     };
     let Some(detail) = detail else {
-        return update_list(app, action);
+        return update_list(p, ctx, fx, action);
     };
-    let catalog = app.catalog.clone();
+    let catalog = ctx.catalog.clone();
     let Some(application) = catalog.applications.get(&detail.app_id) else {
         return Vec::new();
     };
-    let subs: Vec<(String, String)> = subs_of(app, &application.id)
+    let subs: Vec<(String, String)> = subs_of(ctx, &application.id)
         .iter()
         .map(|(s, api)| (s.id.clone(), api.map(|a| a.handle()).unwrap_or_default()))
         .collect();
     let mut cursor = detail.cursor;
     if move_cursor(&mut cursor, subs.len(), &action) {
-        if let PortalView::App(d) = &mut app.portal.view {
+        if let PortalView::App(d) = &mut p.view {
             d.cursor = cursor;
         }
         return Vec::new();
     }
     match action {
-        Action::Back | Action::Left => app.portal.view = PortalView::Applications,
-        Action::GenerateToken => match app.key_type_of(&application.id) {
+        Action::Back | Action::Left => p.view = PortalView::Applications,
+        Action::GenerateToken => match ctx.key_type_of(&application.id) {
             Some(key_type) => {
-                app.set_status(
+                fx.status(
                     Level::Info,
                     format!("Generating a token for {}...", application.name),
                 );
@@ -103,18 +105,21 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                     validity_secs: crate::keys::DEFAULT_VALIDITY_SECS,
                 }];
             }
-            None => app.error(format!(
+            None => fx.error(format!(
                 "{} has no keys: generate them with the wizard (Dev Portal > API > w)",
                 application.name
             )),
         },
-        Action::CopyToken => match app.session.latest_token(&application.id).cloned() {
-            Some(t) => return app.copy_token(&t.access_token),
-            None => app.error("No token in this session: press g to generate one"),
+        Action::CopyToken => match ctx.session.latest_token(&application.id).cloned() {
+            Some(t) => {
+                fx.copy_token(&t.access_token);
+                return Vec::new();
+            }
+            None => fx.error("No token in this session: press g to generate one"),
         },
         Action::Undeploy => {
             if let Some((sub_id, api)) = subs.get(cursor) {
-                app.overlay = Some(Overlay::Confirm {
+                fx.overlay(Overlay::Confirm {
                     title: "Unsubscribe".to_string(),
                     message: format!(
                         "Unsubscribe {} from {api}? Its open streams are closed at once.",
@@ -126,14 +131,14 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                 });
             }
         }
-        Action::DeleteSelected => confirm_delete(app, application),
+        Action::DeleteSelected => confirm_delete(fx, application),
         _ => {}
     }
     Vec::new()
 }
 
-fn confirm_delete(app: &mut App, application: &Application) {
-    app.overlay = Some(Overlay::Confirm {
+fn confirm_delete(fx: &mut Effects, application: &Application) {
+    fx.overlay(Overlay::Confirm {
         title: "Delete application".to_string(),
         message: format!(
             "Delete {} with its keys and subscriptions? Its tokens stop working.",
@@ -145,56 +150,56 @@ fn confirm_delete(app: &mut App, application: &Application) {
     });
 }
 
-fn update_list(app: &mut App, action: Action) -> Vec<Command> {
-    let catalog = app.catalog.clone();
+fn update_list(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let catalog = ctx.catalog.clone();
     let mut apps: Vec<&Application> = catalog.applications.values().collect();
     apps.sort_by(|a, b| a.name.cmp(&b.name));
-    if move_cursor(&mut app.portal.app_cursor, apps.len(), &action) {
+    if move_cursor(&mut p.app_cursor, apps.len(), &action) {
         return Vec::new();
     }
-    let selected = apps.get(app.portal.app_cursor).copied();
+    let selected = apps.get(p.app_cursor).copied();
     match (action, selected) {
-        (Action::Left | Action::Right, _) => app.portal.view = PortalView::Apis,
+        (Action::Left | Action::Right, _) => p.view = PortalView::Apis,
         (Action::Enter, Some(a)) => {
-            app.portal.view = PortalView::App(AppDetail {
+            p.view = PortalView::App(AppDetail {
                 app_id: a.id.clone(),
                 cursor: 0,
             })
         }
-        (Action::DeleteSelected, Some(a)) => confirm_delete(app, a),
+        (Action::DeleteSelected, Some(a)) => confirm_delete(fx, a),
         (Action::GenerateToken | Action::CopyToken, Some(a)) => {
-            app.portal.view = PortalView::App(AppDetail {
+            p.view = PortalView::App(AppDetail {
                 app_id: a.id.clone(),
                 cursor: 0,
             });
         }
-        (Action::Back, _) => app.portal.view = PortalView::Apis,
+        (Action::Back, _) => p.view = PortalView::Apis,
         _ => {}
     }
     Vec::new()
 }
 
 /// Keeps cursors within bounds.
-pub fn on_catalog(app: &mut App) {
-    let n = match &app.portal.view {
-        PortalView::App(d) => app.catalog.subscriptions_of_app(&d.app_id).len(),
+pub fn on_catalog(p: &mut Portal, ctx: &Ctx) {
+    let n = match &p.view {
+        PortalView::App(d) => ctx.catalog.subscriptions_of_app(&d.app_id).len(),
         _ => return,
     };
-    if let PortalView::App(d) = &mut app.portal.view {
+    if let PortalView::App(d) = &mut p.view {
         d.cursor = d.cursor.min(n.saturating_sub(1));
     }
 }
 
 /// Draws the list, or one application.
-pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
-    match &app.portal.view {
-        PortalView::App(d) => draw_detail(app, d, frame, area, focused),
-        _ => draw_list(app, frame, area, focused),
+pub fn draw(p: &Portal, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
+    match &p.view {
+        PortalView::App(d) => draw_detail(ctx, d, frame, area, focused),
+        _ => draw_list(p, ctx, frame, area, focused),
     }
 }
 
-fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
+fn draw_list(p: &Portal, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
     let outer = block(theme, "Developer Portal", focused);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
@@ -205,7 +210,7 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
     ])
     .areas(inner);
     frame.render_widget(sub_tabs(theme, false), tabs);
-    let apps = apps_sorted(app);
+    let apps = apps_sorted(ctx);
     if apps.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::from(Span::styled(
@@ -216,7 +221,7 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
         );
     } else {
         let rows = apps.iter().map(|a| {
-            let keys: Vec<&str> = app
+            let keys: Vec<&str> = ctx
                 .catalog
                 .keys_of(&a.id)
                 .iter()
@@ -225,13 +230,13 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
             Row::new(vec![
                 a.name.clone(),
                 a.throttling_policy.clone(),
-                app.catalog.subscriptions_of_app(&a.id).len().to_string(),
+                ctx.catalog.subscriptions_of_app(&a.id).len().to_string(),
                 if keys.is_empty() {
                     "-".to_string()
                 } else {
                     keys.join(",")
                 },
-                app.session
+                ctx.session
                     .tokens
                     .get(&a.id)
                     .map(|t| t.len())
@@ -258,7 +263,7 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
             theme.text()
         })
         .highlight_symbol("> ");
-        let mut state = TableState::default().with_selected(Some(app.portal.app_cursor));
+        let mut state = TableState::default().with_selected(Some(p.app_cursor));
         frame.render_stateful_widget(table, body, &mut state);
     }
     frame.render_widget(
@@ -270,9 +275,9 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
     );
 }
 
-fn draw_detail(app: &App, d: &AppDetail, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
-    let Some(a) = app.catalog.applications.get(&d.app_id) else {
+fn draw_detail(ctx: &Ctx, d: &AppDetail, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
+    let Some(a) = ctx.catalog.applications.get(&d.app_id) else {
         return;
     };
     let title = format!("Application {}", a.name);
@@ -288,7 +293,7 @@ fn draw_detail(app: &App, d: &AppDetail, frame: &mut Frame, area: Rect, focused:
         Span::styled("   token type ", theme.muted()),
         Span::styled(a.token_type.clone(), theme.text()),
     ])];
-    let keys = app.catalog.keys_of(&a.id);
+    let keys = ctx.catalog.keys_of(&a.id);
     if keys.is_empty() {
         lines.push(Line::from(vec![
             label("Keys"),
@@ -303,7 +308,7 @@ fn draw_detail(app: &App, d: &AppDetail, frame: &mut Frame, area: Rect, focused:
             Span::styled(k.consumer_key.clone(), theme.accent()),
         ]));
     }
-    match app.session.latest_token(&a.id) {
+    match ctx.session.latest_token(&a.id) {
         Some(t) => {
             lines.push(Line::from(vec![
                 label("Token"),
@@ -312,7 +317,7 @@ fn draw_detail(app: &App, d: &AppDetail, frame: &mut Frame, area: Rect, focused:
                         "issued {} UTC, valid {} s ({} this session)",
                         clock(t.issued_at * 1000),
                         t.expires_in,
-                        app.session.tokens.get(&a.id).map(|v| v.len()).unwrap_or(0)
+                        ctx.session.tokens.get(&a.id).map(|v| v.len()).unwrap_or(0)
                     ),
                     theme.text(),
                 ),
@@ -331,7 +336,7 @@ fn draw_detail(app: &App, d: &AppDetail, frame: &mut Frame, area: Rect, focused:
         ])),
     }
     lines.push(Line::from(Span::styled("Subscriptions", theme.muted())));
-    let subs = subs_of(app, &a.id);
+    let subs = subs_of(ctx, &a.id);
     if subs.is_empty() {
         lines.push(Line::from(Span::styled("  none", theme.muted())));
     }

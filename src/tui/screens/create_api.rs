@@ -6,11 +6,13 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::publisher::Publisher;
 use crate::catalog::{self, Api, ApiDraft, RuleError};
 use crate::tui::action::{Action, Command};
-use crate::tui::app::{App, Level};
 use crate::tui::input::TextInput;
-use crate::tui::live::LineKind;
+use crate::tui::screen::{Ctx, Effects};
+use crate::tui::screens::live::LineKind;
+use crate::tui::state::Level;
 use crate::tui::widgets::{block, field, hints, marker};
 
 use super::publisher::{ApiPage, PublisherView, open_api};
@@ -142,8 +144,8 @@ fn field_message(index: usize, value: &str) -> Option<String> {
 }
 
 /// Whether a text field of the form has the keyboard.
-pub fn is_typing(app: &App) -> bool {
-    matches!(&app.publisher.view, PublisherView::Create(f) if f.stage == Stage::Form && f.row < CREATE_ROW)
+pub fn is_typing(p: &Publisher) -> bool {
+    matches!(&p.view, PublisherView::Create(f) if f.stage == Stage::Form && f.row < CREATE_ROW)
 }
 
 /// Keys, for help.
@@ -158,9 +160,9 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Create API's part of `update`.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    let others_catalog = app.catalog.clone();
-    let PublisherView::Create(form) = &mut app.publisher.view else {
+pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let others_catalog = ctx.catalog.clone();
+    let PublisherView::Create(form) = &mut p.view else {
         return Vec::new();
     };
     match form.stage {
@@ -176,7 +178,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                 Action::Enter | Action::Right => {
                     let (name, offered, why) = menu[form.menu_cursor.min(menu.len() - 1)];
                     if !offered {
-                        app.set_status(Level::Warning, format!("{name}: {why}"));
+                        fx.status(Level::Warning, format!("{name}: {why}"));
                     } else if form.stage == Stage::Kind {
                         form.stage = Stage::Streaming;
                         form.menu_cursor = 0;
@@ -190,7 +192,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                         form.stage = Stage::Kind;
                         form.menu_cursor = 1;
                     } else {
-                        app.publisher.view = PublisherView::List;
+                        p.view = PublisherView::List;
                     }
                 }
                 _ => {}
@@ -201,8 +203,8 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             let row = form.row;
             match action {
                 Action::Back => {
-                    app.publisher.view = PublisherView::List;
-                    app.set_status(Level::Info, "Create API cancelled");
+                    p.view = PublisherView::List;
+                    fx.status(Level::Info, "Create API cancelled");
                 }
                 Action::Up => form.row = form.row.saturating_sub(1),
                 Action::Down => {
@@ -224,13 +226,13 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                     if let Some(first) = messages.iter().position(Option::is_some) {
                         form.touched = [true; 4];
                         form.row = first;
-                        app.set_status(Level::Error, "Fix the marked field first");
+                        fx.status(Level::Error, "Fix the marked field first");
                         return Vec::new();
                     }
                     form.busy = true;
                     form.error = None;
                     let draft = form.draft();
-                    app.set_status(Level::Info, format!("Creating {}...", draft.name.trim()));
+                    fx.status(Level::Info, format!("Creating {}...", draft.name.trim()));
                     return vec![Command::CreateApi(draft)];
                 }
                 other if row < CREATE_ROW => {
@@ -248,7 +250,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
 }
 
 /// Control answered `CreateApi`: open the new API's Overview, as WSO2 does.
-pub fn on_created(app: &mut App, result: Result<Api, String>) -> Vec<crate::tui::action::Command> {
+pub fn on_created(
+    p: &mut Publisher,
+    fx: &mut Effects,
+    result: Result<Api, String>,
+) -> Vec<crate::tui::action::Command> {
     match result {
         Ok(api) => {
             let text = format!(
@@ -256,26 +262,26 @@ pub fn on_created(app: &mut App, result: Result<Api, String>) -> Vec<crate::tui:
                 api.handle(),
                 api.base_path()
             );
-            app.log(LineKind::Info, format!("created API {}", api.handle()));
-            if matches!(app.publisher.view, PublisherView::Create(_)) {
-                open_api(app, &api.id, ApiPage::Overview);
+            fx.log(LineKind::Info, format!("created API {}", api.handle()));
+            if matches!(p.view, PublisherView::Create(_)) {
+                open_api(p, &api.id, ApiPage::Overview);
             }
-            app.set_status(Level::Ok, text);
+            fx.status(Level::Ok, text);
         }
         Err(e) => {
-            if let PublisherView::Create(form) = &mut app.publisher.view {
+            if let PublisherView::Create(form) = &mut p.view {
                 form.busy = false;
                 form.error = Some(e.clone());
             }
-            app.error(e);
+            fx.error(e);
         }
     }
     Vec::new()
 }
 
 /// Draws Create API.
-pub fn draw(app: &App, form: &CreateApi, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
+pub fn draw(ctx: &Ctx, form: &CreateApi, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
     match form.stage {
         Stage::Kind | Stage::Streaming => {
             let (title, menu): (&str, &[(&str, bool, &str)]) = if form.stage == Stage::Kind {
@@ -308,16 +314,16 @@ pub fn draw(app: &App, form: &CreateApi, frame: &mut Frame, area: Rect, focused:
             ));
             frame.render_widget(Paragraph::new(lines), inner);
         }
-        Stage::Form => draw_form(app, form, frame, area, focused),
+        Stage::Form => draw_form(ctx, form, frame, area, focused),
     }
 }
 
-fn draw_form(app: &App, form: &CreateApi, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
+fn draw_form(ctx: &Ctx, form: &CreateApi, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
     let outer = block(theme, "Create API > Streaming API > SSE API", focused);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
-    let others: Vec<&Api> = app.catalog.apis.values().collect();
+    let others: Vec<&Api> = ctx.catalog.apis.values().collect();
     let messages = form.messages(&others);
     const LABEL: u16 = 13;
     let mut y = inner.y;

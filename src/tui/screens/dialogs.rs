@@ -6,7 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
-use crate::tui::app::{App, Overlay};
+use crate::tui::state::Overlay;
+use crate::tui::theme::Theme;
 use crate::tui::widgets::{block, centered, hints};
 
 /// Keys that work everywhere (outside text fields).
@@ -21,13 +22,17 @@ pub const GLOBAL_KEYS: [(&str, &str); 8] = [
     ("q  Ctrl-C", "quit (asks while streams are open)"),
 ];
 
-/// Draws the overlay, if any.
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
-    let Some(overlay) = &app.overlay else { return };
-    let theme = &app.theme;
+/// Draws a dialog; `help` is the current screen's title and keys (for [`Overlay::Help`]).
+pub fn draw(
+    overlay: &Overlay,
+    help: (&str, Vec<(&str, &str)>),
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
     match overlay {
         Overlay::Help => {
-            let (name, keys) = super::help(app);
+            let (name, keys) = help;
             let mut lines = vec![Line::from(Span::styled(format!("{name}:"), theme.title()))];
             for (k, what) in &keys {
                 lines.push(Line::from(vec![

@@ -6,8 +6,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table, TableState};
 
-use crate::tui::action::{Action, Command};
-use crate::tui::app::{App, Level};
+use crate::tui::action::{Action, Command, Done};
+use crate::tui::screen::{Ctx, Effects, Screen};
+use crate::tui::state::Level;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::{block, hints};
 
@@ -43,9 +44,64 @@ pub enum PortalView {
     Wizard(Box<Wizard>),
 }
 
+impl Screen for Portal {
+    fn id(&self) -> ScreenId {
+        screen(self)
+    }
+
+    fn help(&self) -> (&'static str, Vec<(&'static str, &'static str)>) {
+        match self.id() {
+            ScreenId::PortalApi => ("API in the Developer Portal", portal_api::keys()),
+            ScreenId::Wizard => ("Subscription & Key Generation Wizard", wizard::keys()),
+            ScreenId::Applications => ("Applications", applications::keys()),
+            _ => ("Developer Portal", keys()),
+        }
+    }
+
+    fn keymap(&self, c: char) -> Option<Action> {
+        match self.id() {
+            ScreenId::PortalApis => keymap(c),
+            ScreenId::PortalApi => portal_api::keymap(c),
+            ScreenId::Wizard => wizard::keymap(self, c),
+            ScreenId::Applications => applications::keymap(c),
+            _ => None,
+        }
+    }
+
+    fn is_typing(&self) -> bool {
+        wizard::is_typing(self)
+    }
+
+    fn update(&mut self, ctx: &Ctx, action: Action) -> Effects {
+        let mut fx = Effects::none();
+        let commands = match action {
+            Action::Done(Done::AppCreated(result)) => wizard::on_app_created(self, &mut fx, result),
+            Action::Done(Done::Subscribed(result)) => wizard::on_subscribed(self, &mut fx, result),
+            Action::Done(Done::KeysGenerated { app_id, result }) => {
+                wizard::on_keys(self, &mut fx, &app_id, result)
+            }
+            Action::Done(Done::TokenGenerated { app_id, result }) => {
+                wizard::on_token(self, ctx, &mut fx, &app_id, result)
+            }
+            Action::Done(_) => Vec::new(),
+            other => update(self, ctx, &mut fx, other),
+        };
+        fx.commands(commands);
+        fx
+    }
+
+    fn on_catalog(&mut self, ctx: &Ctx) {
+        on_catalog(self, ctx);
+    }
+
+    fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+        draw(self, ctx, frame, area, ctx.focused);
+    }
+}
+
 /// The screen the portal shows.
-pub fn screen(app: &App) -> ScreenId {
-    match &app.portal.view {
+pub fn screen(p: &Portal) -> ScreenId {
+    match &p.view {
         PortalView::Apis => ScreenId::PortalApis,
         PortalView::Applications | PortalView::App(_) => ScreenId::Applications,
         PortalView::Api(_) => ScreenId::PortalApi,
@@ -74,36 +130,36 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Opens an API's portal page.
-pub fn open_api(app: &mut App, api_id: &str, page: PortalPage) {
-    app.portal.view = PortalView::Api(PortalApi::new(api_id, page));
+pub fn open_api(p: &mut Portal, api_id: &str, page: PortalPage) {
+    p.view = PortalView::Api(PortalApi::new(api_id, page));
 }
 
 /// Routes an action within the portal.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    match &app.portal.view {
-        PortalView::Apis => update_list(app, action),
-        PortalView::Applications | PortalView::App(_) => applications::update(app, action),
-        PortalView::Api(_) => portal_api::update(app, action),
-        PortalView::Wizard(_) => wizard::update(app, action),
+pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    match &p.view {
+        PortalView::Apis => update_list(p, ctx, fx, action),
+        PortalView::Applications | PortalView::App(_) => applications::update(p, ctx, fx, action),
+        PortalView::Api(_) => portal_api::update(p, ctx, fx, action),
+        PortalView::Wizard(_) => wizard::update(p, ctx, fx, action),
     }
 }
 
-fn update_list(app: &mut App, action: Action) -> Vec<Command> {
-    let catalog = app.catalog.clone();
+fn update_list(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let catalog = ctx.catalog.clone();
     let apis = catalog.portal_apis();
-    if move_cursor(&mut app.portal.api_cursor, apis.len(), &action) {
+    if move_cursor(&mut p.api_cursor, apis.len(), &action) {
         return Vec::new();
     }
-    let selected = apis.get(app.portal.api_cursor).copied();
+    let selected = apis.get(p.api_cursor).copied();
     match (action, selected) {
-        (Action::Left | Action::Right, _) => app.portal.view = PortalView::Applications,
-        (Action::Enter, Some(api)) => open_api(app, &api.id, PortalPage::Overview),
-        (Action::OpenWizard, Some(api)) => return wizard::open(app, api),
+        (Action::Left | Action::Right, _) => p.view = PortalView::Applications,
+        (Action::Enter, Some(api)) => open_api(p, &api.id, PortalPage::Overview),
+        (Action::OpenWizard, Some(api)) => return wizard::open(p, ctx, fx, api),
         (Action::TryIt, Some(api)) => {
-            open_api(app, &api.id, PortalPage::TryIt);
-            return portal_api::try_it(app);
+            open_api(p, &api.id, PortalPage::TryIt);
+            return portal_api::try_it(p, ctx, fx);
         }
-        (Action::Enter | Action::OpenWizard | Action::TryIt, None) => app.set_status(
+        (Action::Enter | Action::OpenWizard | Action::TryIt, None) => fx.status(
             Level::Info,
             "No published API yet: publish one in the Publisher (1), Lifecycle page",
         ),
@@ -113,17 +169,15 @@ fn update_list(app: &mut App, action: Action) -> Vec<Command> {
 }
 
 /// Leaves views of things that are gone; clamps cursors.
-pub fn on_catalog(app: &mut App) {
-    let catalog = app.catalog.clone();
-    app.portal.api_cursor = app
-        .portal
+pub fn on_catalog(p: &mut Portal, ctx: &Ctx) {
+    let catalog = ctx.catalog.clone();
+    p.api_cursor = p
         .api_cursor
         .min(catalog.portal_apis().len().saturating_sub(1));
-    app.portal.app_cursor = app
-        .portal
+    p.app_cursor = p
         .app_cursor
         .min(catalog.applications.len().saturating_sub(1));
-    let gone = match &app.portal.view {
+    let gone = match &p.view {
         PortalView::Api(v) => !catalog
             .apis
             .get(&v.api_id)
@@ -132,10 +186,10 @@ pub fn on_catalog(app: &mut App) {
         _ => false,
     };
     if gone {
-        app.portal.view = PortalView::Apis;
+        p.view = PortalView::Apis;
     }
-    portal_api::on_catalog(app);
-    applications::on_catalog(app);
+    portal_api::on_catalog(p, ctx);
+    applications::on_catalog(p, ctx);
 }
 
 /// The `APIs | Applications` line.
@@ -156,19 +210,19 @@ pub fn sub_tabs<'a>(theme: &Theme, apis: bool) -> Line<'a> {
 }
 
 /// Draws the portal.
-pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
-    match &app.portal.view {
-        PortalView::Apis => draw_list(app, frame, area, focused),
+pub fn draw(p: &Portal, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
+    match &p.view {
+        PortalView::Apis => draw_list(p, ctx, frame, area, focused),
         PortalView::Applications | PortalView::App(_) => {
-            applications::draw(app, frame, area, focused)
+            applications::draw(p, ctx, frame, area, focused)
         }
-        PortalView::Api(v) => portal_api::draw(app, v, frame, area, focused),
-        PortalView::Wizard(w) => wizard::draw(app, w, frame, area, focused),
+        PortalView::Api(v) => portal_api::draw(ctx, v, frame, area, focused),
+        PortalView::Wizard(w) => wizard::draw(ctx, w, frame, area, focused),
     }
 }
 
-fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
+fn draw_list(p: &Portal, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
     let outer = block(theme, "Developer Portal", focused);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
@@ -179,7 +233,7 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
     ])
     .areas(inner);
     frame.render_widget(sub_tabs(theme, true), tabs);
-    let apis = app.catalog.portal_apis();
+    let apis = ctx.catalog.portal_apis();
     if apis.is_empty() {
         frame.render_widget(
             Paragraph::new(vec![
@@ -193,7 +247,7 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
         );
     } else {
         let rows = apis.iter().map(|api| {
-            let subs = app.catalog.subscriptions_of_api(&api.id).len();
+            let subs = ctx.catalog.subscriptions_of_api(&api.id).len();
             Row::new(vec![
                 api.name.clone(),
                 api.version.clone(),
@@ -224,7 +278,7 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
             theme.text()
         })
         .highlight_symbol("> ");
-        let mut state = TableState::default().with_selected(Some(app.portal.api_cursor));
+        let mut state = TableState::default().with_selected(Some(p.api_cursor));
         frame.render_stateful_widget(table, body, &mut state);
     }
     frame.render_widget(

@@ -7,9 +7,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::portal::Portal;
 use crate::catalog::{Api, Application, LifecycleState};
 use crate::tui::action::{Action, Command};
-use crate::tui::app::{App, Level, Overlay, StreamState};
+use crate::tui::screen::{Ctx, Effect, Effects};
+use crate::tui::state::{Level, Overlay, StreamState};
 use crate::tui::widgets::{block, clock, ellipsis, hints, marker};
 
 use super::api_overview::{gateway_line, label_line};
@@ -98,15 +100,15 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
 
 /// The applications subscribed to an API, by name.
 pub fn subscribers<'a>(
-    app: &'a App,
+    ctx: &Ctx<'a>,
     api_id: &str,
 ) -> Vec<(&'a Application, &'a crate::catalog::Subscription)> {
-    let mut out: Vec<_> = app
+    let mut out: Vec<_> = ctx
         .catalog
         .subscriptions_of_api(api_id)
         .into_iter()
         .filter_map(|s| {
-            app.catalog
+            ctx.catalog
                 .applications
                 .get(&s.application_id)
                 .map(|a| (a, s))
@@ -116,69 +118,73 @@ pub fn subscribers<'a>(
     out
 }
 
-fn view(app: &App) -> Option<&PortalApi> {
-    match &app.portal.view {
+fn view(p: &Portal) -> Option<&PortalApi> {
+    match &p.view {
         PortalView::Api(v) => Some(v),
         _ => None,
     }
 }
 
 /// Opens a Try-it stream for the selected subscriber.
-pub fn try_it(app: &mut App) -> Vec<Command> {
-    let catalog = app.catalog.clone();
-    let Some(v) = view(app) else {
+pub fn try_it(p: &mut Portal, ctx: &Ctx, fx: &mut Effects) -> Vec<Command> {
+    let catalog = ctx.catalog.clone();
+    let Some(v) = view(p) else {
         return Vec::new();
     };
     let Some(api) = catalog.apis.get(&v.api_id) else {
         return Vec::new();
     };
-    let subs = subscribers(app, &api.id);
+    let subs = subscribers(ctx, &api.id);
     let chosen = subs
         .get(v.cursor.min(subs.len().saturating_sub(1)))
         .map(|(a, _)| (a.id.clone(), a.name.clone()));
     match chosen {
-        Some((app_id, name)) => match app.session.latest_token(&app_id).cloned() {
-            Some(token) => app.open_stream(api, &name, Some(token.access_token)),
+        Some((app_id, name)) => match ctx.session.latest_token(&app_id).cloned() {
+            Some(token) => {
+                fx.open_stream(api, &name, Some(token.access_token));
+                Vec::new()
+            }
             None => {
-                app.error(format!(
+                fx.error(format!(
                     "No access token for {name} in this session: press g to generate one"
                 ));
                 Vec::new()
             }
         },
         None if api.lifecycle == LifecycleState::Prototyped => {
-            app.open_stream(api, "no token", None)
+            fx.open_stream(api, "no token", None);
+            Vec::new()
         }
         None => {
-            app.error("Subscribe first: press w for the Subscription & Key Generation Wizard");
+            fx.error("Subscribe first: press w for the Subscription & Key Generation Wizard");
             Vec::new()
         }
     }
 }
 
 /// The pages' part of `update`.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    let catalog = app.catalog.clone();
-    let Some(v) = view(app).cloned() else {
+pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let catalog = ctx.catalog.clone();
+    let Some(v) = view(p).cloned() else {
         return Vec::new();
     };
     let Some(api) = catalog.apis.get(&v.api_id) else {
         return Vec::new();
     };
-    let subs: Vec<(String, String, String)> = subscribers(app, &api.id)
+    let subs: Vec<(String, String, String)> = subscribers(ctx, &api.id)
         .into_iter()
         .map(|(a, s)| (a.id.clone(), a.name.clone(), s.id.clone()))
         .collect();
     let selected = subs
         .get(v.cursor.min(subs.len().saturating_sub(1)))
         .cloned();
-    let set_view = |app: &mut App, f: &dyn Fn(&mut PortalApi)| {
-        if let PortalView::Api(v) = &mut app.portal.view {
+    let set_view = |p: &mut Portal, f: &dyn Fn(&mut PortalApi)| {
+        if let PortalView::Api(v) = &mut p.view {
             f(v);
         }
     };
     match action {
-        Action::Back => app.portal.view = PortalView::Apis,
+        Action::Back => p.view = PortalView::Apis,
         Action::Left | Action::Right => {
             let i = PortalPage::ALL
                 .iter()
@@ -190,7 +196,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             } else {
                 (i + 1) % n
             };
-            set_view(app, &|v| v.page = PortalPage::ALL[next]);
+            set_view(p, &|v| v.page = PortalPage::ALL[next]);
         }
         Action::Up
         | Action::Down
@@ -200,48 +206,52 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         | Action::PageDown => {
             let mut cursor = v.cursor;
             move_cursor(&mut cursor, subs.len(), &action);
-            set_view(app, &|v| v.cursor = cursor);
+            set_view(p, &|v| v.cursor = cursor);
         }
-        Action::OpenWizard => return wizard::open(app, api),
+        Action::OpenWizard => return wizard::open(p, ctx, fx, api),
         Action::TryIt => {
-            set_view(app, &|v| v.page = PortalPage::TryIt);
-            return try_it(app);
+            set_view(p, &|v| v.page = PortalPage::TryIt);
+            return try_it(p, ctx, fx);
         }
-        Action::Enter if v.page == PortalPage::TryIt => return try_it(app),
+        Action::Enter if v.page == PortalPage::TryIt => return try_it(p, ctx, fx),
         Action::Enter if v.page == PortalPage::Subscriptions && subs.is_empty() => {
-            return wizard::open(app, api);
+            return wizard::open(p, ctx, fx, api);
         }
-        Action::Save => return app.stop_streams(&api.handle()),
+        Action::Save => {
+            fx.push(Effect::StopStreams(api.handle()));
+            return Vec::new();
+        }
         Action::GenerateToken => match selected {
-            Some((app_id, name, _)) => match app.key_type_of(&app_id) {
+            Some((app_id, name, _)) => match ctx.key_type_of(&app_id) {
                 Some(key_type) => {
-                    app.set_status(Level::Info, format!("Generating a token for {name}..."));
+                    fx.status(Level::Info, format!("Generating a token for {name}..."));
                     return vec![Command::GenerateToken {
                         app_id,
                         key_type,
                         validity_secs: crate::keys::DEFAULT_VALIDITY_SECS,
                     }];
                 }
-                None => app.error(format!("{name} has no keys yet: run the wizard (w)")),
+                None => fx.error(format!("{name} has no keys yet: run the wizard (w)")),
             },
-            None => app.error("No subscribed application: press w for the wizard"),
+            None => fx.error("No subscribed application: press w for the wizard"),
         },
         Action::CopyToken | Action::CopyCurl => match selected {
-            Some((app_id, name, _)) => match app.session.latest_token(&app_id).cloned() {
+            Some((app_id, name, _)) => match ctx.session.latest_token(&app_id).cloned() {
                 Some(token) => {
-                    let mut cmds = app.copy_token(&token.access_token);
                     if matches!(action, Action::CopyCurl) {
-                        cmds = vec![Command::Copy(app.curl_command(api, &token.access_token))];
+                        fx.push(Effect::TokenCopied);
+                        return vec![Command::Copy(ctx.curl_command(api, &token.access_token))];
                     }
-                    return cmds;
+                    fx.copy_token(&token.access_token);
+                    return Vec::new();
                 }
-                None => app.error(format!("No token for {name} in this session: press g")),
+                None => fx.error(format!("No token for {name} in this session: press g")),
             },
-            None => app.error("No subscribed application: press w for the wizard"),
+            None => fx.error("No subscribed application: press w for the wizard"),
         },
         Action::Undeploy => {
             if let Some((_, name, sub_id)) = selected {
-                app.overlay = Some(Overlay::Confirm {
+                fx.overlay(Overlay::Confirm {
                     title: "Unsubscribe".to_string(),
                     message: format!(
                         "Unsubscribe {name} from {}? Its open streams are closed at once.",
@@ -259,18 +269,18 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
 }
 
 /// Keeps the cursor on a subscriber.
-pub fn on_catalog(app: &mut App) {
-    let Some(v) = view(app) else { return };
-    let n = subscribers(app, &v.api_id).len();
-    if let PortalView::Api(v) = &mut app.portal.view {
+pub fn on_catalog(p: &mut Portal, ctx: &Ctx) {
+    let Some(v) = view(p) else { return };
+    let n = subscribers(ctx, &v.api_id).len();
+    if let PortalView::Api(v) = &mut p.view {
         v.cursor = v.cursor.min(n.saturating_sub(1));
     }
 }
 
 /// Draws an API's portal pages.
-pub fn draw(app: &App, v: &PortalApi, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
-    let Some(api) = app.api(&v.api_id) else {
+pub fn draw(ctx: &Ctx, v: &PortalApi, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
+    let Some(api) = ctx.api(&v.api_id) else {
         return;
     };
     let title = format!("Developer Portal - {} {}", api.name, api.version);
@@ -320,24 +330,24 @@ pub fn draw(app: &App, v: &PortalApi, frame: &mut Frame, area: Rect, focused: bo
     };
     frame.render_widget(hints(theme, foot_hints), foot);
     match v.page {
-        PortalPage::Overview => draw_overview(app, api, frame, body),
-        PortalPage::Subscriptions => draw_subscriptions(app, api, v, frame, body, focused),
-        PortalPage::TryIt => draw_try_it(app, api, v, frame, body, focused),
+        PortalPage::Overview => draw_overview(ctx, api, frame, body),
+        PortalPage::Subscriptions => draw_subscriptions(ctx, api, v, frame, body, focused),
+        PortalPage::TryIt => draw_try_it(ctx, api, v, frame, body, focused),
     }
 }
 
-fn draw_overview(app: &App, api: &Api, frame: &mut Frame, area: Rect) {
-    let theme = &app.theme;
-    let (gateway, deployed) = gateway_line(app, api);
+fn draw_overview(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
+    let theme = ctx.theme;
+    let (gateway, deployed) = gateway_line(ctx, api);
     let plans: Vec<String> = api
         .policies
         .iter()
-        .map(|p| match app.catalog.subscription_policy(p) {
+        .map(|p| match ctx.catalog.subscription_policy(p) {
             Some(plan) => format!("{p} ({})", plan.quota.describe()),
             None => p.clone(),
         })
         .collect();
-    let subs: Vec<String> = subscribers(app, &api.id)
+    let subs: Vec<String> = subscribers(ctx, &api.id)
         .iter()
         .map(|(a, s)| format!("{} ({})", a.name, s.policy))
         .collect();
@@ -385,15 +395,15 @@ fn draw_overview(app: &App, api: &Api, frame: &mut Frame, area: Rect) {
 }
 
 fn draw_subscriptions(
-    app: &App,
+    ctx: &Ctx,
     api: &Api,
     v: &PortalApi,
     frame: &mut Frame,
     area: Rect,
     focused: bool,
 ) {
-    let theme = &app.theme;
-    let subs = subscribers(app, &api.id);
+    let theme = ctx.theme;
+    let subs = subscribers(ctx, &api.id);
     let mut lines = Vec::new();
     if subs.is_empty() {
         lines.push(Line::from(Span::styled(
@@ -422,9 +432,9 @@ fn draw_subscriptions(
         )));
         for (i, (a, s)) in subs.iter().enumerate() {
             let selected = i == v.cursor;
-            let token = if app.session.latest_token(&a.id).is_some() {
+            let token = if ctx.session.latest_token(&a.id).is_some() {
                 "this session"
-            } else if app.catalog.keys_of(&a.id).is_empty() {
+            } else if ctx.catalog.keys_of(&a.id).is_empty() {
                 "no keys"
             } else {
                 "g for one"
@@ -448,9 +458,9 @@ fn draw_subscriptions(
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn draw_try_it(app: &App, api: &Api, v: &PortalApi, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
-    let subs = subscribers(app, &api.id);
+fn draw_try_it(ctx: &Ctx, api: &Api, v: &PortalApi, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
+    let subs = subscribers(ctx, &api.id);
     let width = usize::from(area.width);
     let mut lines = Vec::new();
     if subs.is_empty() {
@@ -461,7 +471,7 @@ fn draw_try_it(app: &App, api: &Api, v: &PortalApi, frame: &mut Frame, area: Rec
     }
     for (i, (a, _)) in subs.iter().enumerate().take(3) {
         let selected = i == v.cursor;
-        let token = match app.session.latest_token(&a.id) {
+        let token = match ctx.session.latest_token(&a.id) {
             Some(t) => format!(
                 "token issued {} UTC, valid {} s",
                 clock(t.issued_at * 1000),
@@ -483,18 +493,18 @@ fn draw_try_it(app: &App, api: &Api, v: &PortalApi, frame: &mut Frame, area: Rec
     }
     let chosen = subs.get(v.cursor.min(subs.len().saturating_sub(1)));
     if let Some((a, _)) = chosen
-        && let Some(t) = app.session.latest_token(&a.id)
+        && let Some(t) = ctx.session.latest_token(&a.id)
     {
         lines.push(Line::from(Span::styled(
             "curl (y copies it whole):",
             theme.muted(),
         )));
         lines.push(Line::from(Span::styled(
-            ellipsis(&app.curl_command(api, &t.access_token), width),
+            ellipsis(&ctx.curl_command(api, &t.access_token), width),
             theme.accent(),
         )));
     }
-    let streams: Vec<String> = app
+    let streams: Vec<String> = ctx
         .session
         .streams
         .iter()

@@ -6,8 +6,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table, TableState};
 
-use crate::tui::action::{Action, Command};
-use crate::tui::app::{App, Level, Overlay};
+use crate::tui::action::{Action, Command, Done};
+use crate::tui::screen::{Ctx, Effects, Screen};
+use crate::tui::state::{Level, Overlay};
 use crate::tui::widgets::{block, hints};
 
 use super::api_deployments::DeploymentsPage;
@@ -111,9 +112,63 @@ impl ApiPage {
     }
 }
 
+impl Screen for Publisher {
+    fn id(&self) -> ScreenId {
+        screen(self)
+    }
+
+    fn help(&self) -> (&'static str, Vec<(&'static str, &'static str)>) {
+        match self.id() {
+            ScreenId::CreateApi => ("Create API", create_api::keys()),
+            ScreenId::ApiOverview => ("API Overview", api_overview::keys()),
+            ScreenId::ApiPlans => ("Business Plans", api_plans::keys()),
+            ScreenId::ApiLifecycle => ("Lifecycle", api_lifecycle::keys()),
+            ScreenId::ApiDeployments => ("Deployments", api_deployments::keys()),
+            ScreenId::ApiDefinition => ("AsyncAPI definition", api_definition::keys()),
+            _ => ("APIs", keys()),
+        }
+    }
+
+    fn keymap(&self, c: char) -> Option<Action> {
+        match self.id() {
+            ScreenId::ApiList => keymap(c),
+            ScreenId::ApiPlans => api_plans::keymap(c),
+            ScreenId::ApiDeployments => api_deployments::keymap(self, c),
+            _ => None,
+        }
+    }
+
+    fn is_typing(&self) -> bool {
+        create_api::is_typing(self)
+    }
+
+    fn update(&mut self, ctx: &Ctx, action: Action) -> Effects {
+        let mut fx = Effects::none();
+        let commands = match action {
+            Action::Done(Done::ApiCreated(result)) => create_api::on_created(self, &mut fx, result),
+            Action::Done(Done::PlansSaved(result)) => api_plans::on_saved(self, &mut fx, result),
+            Action::Done(Done::Deployed(result)) => {
+                api_deployments::on_deployed(self, &mut fx, result)
+            }
+            Action::Done(_) => Vec::new(),
+            other => update(self, ctx, &mut fx, other),
+        };
+        fx.commands(commands);
+        fx
+    }
+
+    fn on_catalog(&mut self, ctx: &Ctx) {
+        on_catalog(self, ctx);
+    }
+
+    fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+        draw(self, ctx, frame, area, ctx.focused);
+    }
+}
+
 /// The screen the Publisher shows.
-pub fn screen(app: &App) -> ScreenId {
-    match &app.publisher.view {
+pub fn screen(p: &Publisher) -> ScreenId {
+    match &p.view {
         PublisherView::List => ScreenId::ApiList,
         PublisherView::Create(_) => ScreenId::CreateApi,
         PublisherView::Api(v) => match v.page {
@@ -146,15 +201,15 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Opens an API on a page.
-pub fn open_api(app: &mut App, api_id: &str, page: ApiPage) {
-    app.publisher.view = PublisherView::Api(ApiView::new(api_id, page));
+pub fn open_api(p: &mut Publisher, api_id: &str, page: ApiPage) {
+    p.view = PublisherView::Api(ApiView::new(api_id, page));
 }
 
 /// Routes an action within the Publisher.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    match &app.publisher.view {
-        PublisherView::List => update_list(app, action),
-        PublisherView::Create(_) => create_api::update(app, action),
+pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    match &p.view {
+        PublisherView::List => update_list(p, ctx, fx, action),
+        PublisherView::Create(_) => create_api::update(p, ctx, fx, action),
         PublisherView::Api(view) => {
             let page = view.page;
             let dialog_open = view.deployments.dialog.is_some();
@@ -168,47 +223,47 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                         } else {
                             (i + 1) % n
                         };
-                        if let PublisherView::Api(v) = &mut app.publisher.view {
+                        if let PublisherView::Api(v) = &mut p.view {
                             v.page = ApiPage::ALL[next];
                         }
                         return Vec::new();
                     }
                     Action::Back => {
-                        app.publisher.view = PublisherView::List;
+                        p.view = PublisherView::List;
                         return Vec::new();
                     }
                     _ => {}
                 }
             }
             match page {
-                ApiPage::Overview => api_overview::update(app, action),
-                ApiPage::Plans => api_plans::update(app, action),
-                ApiPage::Lifecycle => api_lifecycle::update(app, action),
-                ApiPage::Deployments => api_deployments::update(app, action),
-                ApiPage::Definition => api_definition::update(app, action),
+                ApiPage::Overview => api_overview::update(p, ctx, fx, action),
+                ApiPage::Plans => api_plans::update(p, ctx, fx, action),
+                ApiPage::Lifecycle => api_lifecycle::update(p, ctx, fx, action),
+                ApiPage::Deployments => api_deployments::update(p, ctx, fx, action),
+                ApiPage::Definition => api_definition::update(p, action),
             }
         }
     }
 }
 
-fn update_list(app: &mut App, action: Action) -> Vec<Command> {
-    let catalog = app.catalog.clone();
+fn update_list(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let catalog = ctx.catalog.clone();
     let apis = catalog.apis_sorted();
-    if move_cursor(&mut app.publisher.cursor, apis.len(), &action) {
+    if move_cursor(&mut p.cursor, apis.len(), &action) {
         return Vec::new();
     }
     match action {
         Action::Enter => {
-            if let Some(api) = apis.get(app.publisher.cursor) {
-                open_api(app, &api.id, ApiPage::Overview);
+            if let Some(api) = apis.get(p.cursor) {
+                open_api(p, &api.id, ApiPage::Overview);
             } else {
-                app.set_status(Level::Info, "No APIs yet: press n to create one");
+                fx.status(Level::Info, "No APIs yet: press n to create one");
             }
         }
-        Action::New => app.publisher.view = PublisherView::Create(CreateApi::default()),
+        Action::New => p.view = PublisherView::Create(CreateApi::default()),
         Action::DeleteSelected => {
-            if let Some(api) = apis.get(app.publisher.cursor) {
-                app.overlay = Some(Overlay::Confirm {
+            if let Some(api) = apis.get(p.cursor) {
+                fx.overlay(Overlay::Confirm {
                     title: "Delete API".to_string(),
                     message: format!(
                         "Delete {} with its revisions and deployments? This cannot be undone.",
@@ -226,41 +281,41 @@ fn update_list(app: &mut App, action: Action) -> Vec<Command> {
 }
 
 /// Leaves the view of an API that is gone; clamps the list cursor.
-pub fn on_catalog(app: &mut App) {
-    let count = app.catalog.apis.len();
-    app.publisher.cursor = app.publisher.cursor.min(count.saturating_sub(1));
-    if let PublisherView::Api(v) = &app.publisher.view
-        && !app.catalog.apis.contains_key(&v.api_id)
+pub fn on_catalog(p: &mut Publisher, ctx: &Ctx) {
+    let count = ctx.catalog.apis.len();
+    p.cursor = p.cursor.min(count.saturating_sub(1));
+    if let PublisherView::Api(v) = &p.view
+        && !ctx.catalog.apis.contains_key(&v.api_id)
     {
-        app.publisher.view = PublisherView::List;
+        p.view = PublisherView::List;
     }
-    let catalog = app.catalog.clone();
-    if let PublisherView::Api(v) = &mut app.publisher.view
+    let catalog = ctx.catalog.clone();
+    if let PublisherView::Api(v) = &mut p.view
         && let Some(api) = catalog.apis.get(&v.api_id)
     {
         let n = api.lifecycle.allowed_actions().len();
         v.lifecycle_cursor = v.lifecycle_cursor.min(n.saturating_sub(1));
     }
-    api_plans::on_catalog(app);
-    api_deployments::on_catalog(app);
+    api_plans::on_catalog(p, ctx);
+    api_deployments::on_catalog(p, ctx);
 }
 
 /// Draws the Publisher.
-pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
-    match &app.publisher.view {
-        PublisherView::List => draw_list(app, frame, area, focused),
-        PublisherView::Create(form) => create_api::draw(app, form, frame, area, focused),
-        PublisherView::Api(view) => draw_api(app, view, frame, area, focused),
+pub fn draw(p: &Publisher, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
+    match &p.view {
+        PublisherView::List => draw_list(p, ctx, frame, area, focused),
+        PublisherView::Create(form) => create_api::draw(ctx, form, frame, area, focused),
+        PublisherView::Api(view) => draw_api(ctx, view, frame, area, focused),
     }
 }
 
-fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
+fn draw_list(p: &Publisher, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
     let outer = block(theme, "Publisher - APIs", focused);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
-    let apis = app.catalog.apis_sorted();
+    let apis = ctx.catalog.apis_sorted();
     if apis.is_empty() {
         let text = vec![
             Line::from(""),
@@ -302,7 +357,7 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
             theme.text()
         })
         .highlight_symbol("> ");
-        let mut state = TableState::default().with_selected(Some(app.publisher.cursor));
+        let mut state = TableState::default().with_selected(Some(p.cursor));
         frame.render_stateful_widget(table, body, &mut state);
     }
     frame.render_widget(
@@ -319,9 +374,9 @@ fn draw_list(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
     );
 }
 
-fn draw_api(app: &App, view: &ApiView, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
-    let Some(api) = app.api(&view.api_id) else {
+fn draw_api(ctx: &Ctx, view: &ApiView, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
+    let Some(api) = ctx.api(&view.api_id) else {
         return;
     };
     let title = format!("{} {} - {}", api.name, api.version, api.lifecycle.label());
@@ -344,10 +399,10 @@ fn draw_api(app: &App, view: &ApiView, frame: &mut Frame, area: Rect, focused: b
     spans.push(Span::styled("   h/l", theme.key()));
     frame.render_widget(Line::from(spans), tabs);
     match view.page {
-        ApiPage::Overview => api_overview::draw(app, api, frame, page),
-        ApiPage::Plans => api_plans::draw(app, api, view, frame, page, focused),
-        ApiPage::Lifecycle => api_lifecycle::draw(app, api, view, frame, page, focused),
-        ApiPage::Deployments => api_deployments::draw(app, api, view, frame, page, focused),
-        ApiPage::Definition => api_definition::draw(app, api, view, frame, page),
+        ApiPage::Overview => api_overview::draw(ctx, api, frame, page),
+        ApiPage::Plans => api_plans::draw(ctx, api, view, frame, page, focused),
+        ApiPage::Lifecycle => api_lifecycle::draw(ctx, api, view, frame, page, focused),
+        ApiPage::Deployments => api_deployments::draw(ctx, api, view, frame, page, focused),
+        ApiPage::Definition => api_definition::draw(ctx, api, view, frame, page),
     }
 }

@@ -9,10 +9,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::tui::action::{Action, Command};
-use crate::tui::app::{App, Level};
+use super::ScreenId;
+use crate::tui::action::{Action, Command, Done};
 use crate::tui::input::TextInput;
-use crate::tui::live::LineKind;
+use crate::tui::screen::{Ctx, Effects, Screen};
+use crate::tui::screens::live::LineKind;
+use crate::tui::state::Level;
 use crate::tui::widgets::{block, field, hints, marker};
 
 /// The memory backend as the UI knows it.
@@ -85,6 +87,46 @@ impl Servers {
     }
 }
 
+impl Screen for Servers {
+    fn id(&self) -> ScreenId {
+        ScreenId::Servers
+    }
+
+    fn help(&self) -> (&'static str, Vec<(&'static str, &'static str)>) {
+        ("Servers", keys())
+    }
+
+    fn keymap(&self, c: char) -> Option<Action> {
+        keymap(c)
+    }
+
+    fn is_typing(&self) -> bool {
+        self.editing
+    }
+
+    fn update(&mut self, ctx: &Ctx, action: Action) -> Effects {
+        let mut fx = Effects::none();
+        let commands = match action {
+            Action::Done(Done::BackendStarted(result)) => {
+                on_started(self, &mut fx, result);
+                Vec::new()
+            }
+            Action::Done(Done::BackendStopped(result)) => {
+                on_stopped(self, &mut fx, result);
+                Vec::new()
+            }
+            Action::Done(_) => Vec::new(),
+            other => update(self, ctx, &mut fx, other),
+        };
+        fx.commands(commands);
+        fx
+    }
+
+    fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+        draw(self, ctx, frame, area, ctx.focused);
+    }
+}
+
 /// The letter keys.
 pub fn keymap(c: char) -> Option<Action> {
     match c {
@@ -108,8 +150,8 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
 }
 
 /// The Servers part of `update`.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    let s = &mut app.servers;
+pub fn update(srv: &mut Servers, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let s = &mut *srv;
     if s.editing {
         let row = s.row;
         match action {
@@ -152,38 +194,38 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             s.backup = value;
             s.editing = true;
         }
-        Action::Enter | Action::Save => return start_stop(app),
+        Action::Enter | Action::Save => return start_stop(srv, ctx, fx),
         _ => {}
     }
     Vec::new()
 }
 
 /// Starts or stops the backend with the fields' values.
-pub fn start_stop(app: &mut App) -> Vec<Command> {
-    match app.servers.backend.clone() {
+pub fn start_stop(srv: &mut Servers, ctx: &Ctx, fx: &mut Effects) -> Vec<Command> {
+    match srv.backend.clone() {
         BackendState::Starting | BackendState::Stopping => Vec::new(),
         BackendState::Running(_) => {
-            app.servers.backend = BackendState::Stopping;
-            app.set_status(Level::Info, "Stopping the memory backend...");
+            srv.backend = BackendState::Stopping;
+            fx.status(Level::Info, "Stopping the memory backend...");
             vec![Command::StopBackend]
         }
         BackendState::Stopped | BackendState::Failed(_) => {
-            let s = &app.servers;
+            let s = &*srv;
             let time: u64 = s.time.value().parse().unwrap_or(0);
             let interval: u64 = s.interval.value().parse().unwrap_or(0);
             let port: Option<u16> = s.port.value().parse().ok();
             if interval == 0 {
-                app.error("Interval must be at least 1 ms");
+                fx.error("Interval must be at least 1 ms");
                 return Vec::new();
             }
             let Some(port) = port else {
-                app.error("Port must be a number from 0 to 65535");
+                fx.error("Port must be a number from 0 to 65535");
                 return Vec::new();
             };
-            let mut addr = app.config.backend_addr;
+            let mut addr = ctx.config.backend_addr;
             addr.set_port(port);
-            app.servers.backend = BackendState::Starting;
-            app.set_status(
+            srv.backend = BackendState::Starting;
+            fx.status(
                 Level::Info,
                 format!("Starting the memory backend on {addr}..."),
             );
@@ -197,45 +239,42 @@ pub fn start_stop(app: &mut App) -> Vec<Command> {
 }
 
 /// The runtime answered `StartBackend`.
-pub fn on_started(app: &mut App, result: Result<SocketAddr, String>) {
+pub fn on_started(srv: &mut Servers, fx: &mut Effects, result: Result<SocketAddr, String>) {
     match result {
         Ok(addr) => {
-            app.servers.backend = BackendState::Running(addr);
-            app.servers.port.set(&addr.port().to_string());
+            srv.backend = BackendState::Running(addr);
+            srv.port.set(&addr.port().to_string());
             let text = format!(
                 "memory backend listening on http://{addr}/memory (time {} ms, interval {} ms)",
-                app.servers.time.value(),
-                app.servers.interval.value()
+                srv.time.value(),
+                srv.interval.value()
             );
-            app.log(LineKind::Info, text.clone());
-            app.set_status(Level::Ok, format!("Started the {text}"));
+            fx.log(LineKind::Info, text.clone());
+            fx.status(Level::Ok, format!("Started the {text}"));
         }
         Err(e) => {
-            app.log(LineKind::Error, format!("memory backend: {e}"));
-            app.servers.backend = BackendState::Failed(e.clone());
-            app.error(format!("Memory backend did not start: {e}"));
+            fx.log(LineKind::Error, format!("memory backend: {e}"));
+            srv.backend = BackendState::Failed(e.clone());
+            fx.error(format!("Memory backend did not start: {e}"));
         }
     }
 }
 
 /// The runtime answered `StopBackend`.
-pub fn on_stopped(app: &mut App, result: Result<(), String>) {
-    app.servers.backend = BackendState::Stopped;
+pub fn on_stopped(srv: &mut Servers, fx: &mut Effects, result: Result<(), String>) {
+    srv.backend = BackendState::Stopped;
     match result {
         Ok(()) => {
-            app.log(LineKind::Info, "memory backend stopped");
-            app.set_status(Level::Ok, "Memory backend stopped");
+            fx.log(LineKind::Info, "memory backend stopped");
+            fx.status(Level::Ok, "Memory backend stopped");
         }
-        Err(e) => app.error(format!("memory backend stopped with an error: {e}")),
+        Err(e) => fx.error(format!("memory backend stopped with an error: {e}")),
     }
 }
 
-/// Nothing to do per tick yet: the counters are in `app.stats`.
-pub fn on_tick(_app: &mut App) {}
-
 /// Draws the Servers tab.
-pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
+pub fn draw(srv: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
     let outer = block(theme, "Servers", focused);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
@@ -257,36 +296,36 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
             Span::styled(format!("not running: {e}"), theme.error()),
         ]),
     };
-    let stats = &app.stats;
+    let stats = &ctx.stats;
     let lines = vec![
         addr_line(
             "Management API",
-            &app.config.admin,
+            &ctx.config.admin,
             "REST: /api/am/..., /oauth2/token",
         ),
-        addr_line("Gateway", &app.config.gateway, "serves deployed APIs"),
+        addr_line("Gateway", &ctx.config.gateway, "serves deployed APIs"),
         Line::from(vec![
             label("Gateway traffic"),
             Span::styled(
                 format!(
                     "open streams {}   events/s {:.1}   events {}   rejected {}",
-                    stats.open_streams, app.events_per_sec, stats.events_total, stats.rejections
+                    stats.open_streams, ctx.events_per_sec, stats.events_total, stats.rejections
                 ),
                 theme.text(),
             ),
         ]),
         Line::from(vec![
             label("Data dir"),
-            Span::styled(app.config.data_dir.display().to_string(), theme.text()),
+            Span::styled(ctx.config.data_dir.display().to_string(), theme.text()),
         ]),
         Line::from(vec![
             label("Log file"),
-            Span::styled(app.config.log_file.display().to_string(), theme.text()),
+            Span::styled(ctx.config.log_file.display().to_string(), theme.text()),
         ]),
     ];
     frame.render_widget(Paragraph::new(lines), top);
 
-    let s = &app.servers;
+    let s = srv;
     let row = |i: u16| Rect::new(rows.x, rows.y + i, rows.width, 1);
     if rows.height < 6 {
         return;
@@ -325,7 +364,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
             selected && s.editing,
         );
         let note = if i == PORT_ROW {
-            format!("on {}", app.config.backend_addr.ip())
+            format!("on {}", ctx.config.backend_addr.ip())
         } else {
             (*note).to_string()
         };

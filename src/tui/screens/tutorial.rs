@@ -7,14 +7,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::catalog::{Api, LifecycleState};
-use crate::tui::action::{Action, Command, Tab};
-use crate::tui::app::{App, Focus, display_host};
+use crate::tui::action::{Action, Command};
+use crate::tui::screen::{Ctx, Effect, Effects, Nav, Screen};
+use crate::tui::state::display_host;
 use crate::tui::widgets::{block, checkbox, hints, marker};
 
-use super::move_cursor;
-use super::portal::{PortalView, open_api as open_portal_api};
 use super::portal_api::PortalPage;
-use super::publisher::{ApiPage, PublisherView, open_api};
+use super::publisher::ApiPage;
+use super::{ScreenId, move_cursor};
 
 /// The tutorial's sample values (Step 1).
 pub const SAMPLE_NAME: &str = "Observer";
@@ -24,8 +24,40 @@ pub const SAMPLE_CONTEXT: &str = "/observer";
 pub const SAMPLE_VERSION: &str = "1.0.0";
 
 /// The sample endpoint: where the memory backend listens (`http://localhost:8080`).
-pub fn sample_endpoint(app: &App) -> String {
-    format!("http://{}", display_host(app.config.backend_addr))
+pub fn sample_endpoint(ctx: &Ctx) -> String {
+    format!("http://{}", display_host(ctx.config.backend_addr))
+}
+
+/// The tutorial tab's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tutorial {
+    /// The selected step.
+    pub cursor: usize,
+}
+
+impl Screen for Tutorial {
+    fn id(&self) -> ScreenId {
+        ScreenId::Tutorial
+    }
+
+    fn help(&self) -> (&'static str, Vec<(&'static str, &'static str)>) {
+        ("Tutorial", keys())
+    }
+
+    fn keymap(&self, _c: char) -> Option<Action> {
+        None
+    }
+
+    fn update(&mut self, ctx: &Ctx, action: Action) -> Effects {
+        let mut fx = Effects::none();
+        let commands = update(self, ctx, &mut fx, action);
+        fx.commands(commands);
+        fx
+    }
+
+    fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+        draw(self, ctx, frame, area, ctx.focused);
+    }
 }
 
 /// One step: a title and what to press.
@@ -38,12 +70,12 @@ pub struct Step {
 }
 
 /// The steps, in the tutorial's order.
-pub fn steps(app: &App) -> Vec<Step> {
-    let gateway = app
+pub fn steps(ctx: &Ctx) -> Vec<Step> {
+    let gateway = ctx
         .config
         .gateway_host()
         .unwrap_or_else(|| "localhost:8280".to_string());
-    let endpoint = sample_endpoint(app);
+    let endpoint = sample_endpoint(ctx);
     vec![
         Step {
             title: "Design the SSE API",
@@ -103,8 +135,8 @@ pub fn steps(app: &App) -> Vec<Step> {
 }
 
 /// The API the tutorial follows: the sample one if it exists, else the first.
-pub fn tutorial_api(app: &App) -> Option<&Api> {
-    let apis = app.catalog.apis_sorted();
+pub fn tutorial_api<'a>(ctx: &Ctx<'a>) -> Option<&'a Api> {
+    let apis = ctx.catalog.apis_sorted();
     apis.iter()
         .find(|a| a.context == SAMPLE_CONTEXT && a.version == SAMPLE_VERSION)
         .or_else(|| apis.first())
@@ -112,11 +144,11 @@ pub fn tutorial_api(app: &App) -> Option<&Api> {
 }
 
 /// Which steps are done, from the real state.
-pub fn progress(app: &App) -> [bool; 8] {
+pub fn progress(ctx: &Ctx) -> [bool; 8] {
     let mut done = [false; 8];
-    done[4] = app.servers.running();
-    done[6] = app.session.token_copied;
-    let Some(api) = tutorial_api(app) else {
+    done[4] = ctx.backend_running;
+    done[6] = ctx.session.token_copied;
+    let Some(api) = tutorial_api(ctx) else {
         return done;
     };
     done[0] = true;
@@ -125,13 +157,13 @@ pub fn progress(app: &App) -> [bool; 8] {
         api.lifecycle,
         LifecycleState::Published | LifecycleState::Deprecated
     );
-    done[3] = !app.catalog.deployments_of(&api.id).is_empty();
-    done[5] = app
+    done[3] = !ctx.catalog.deployments_of(&api.id).is_empty();
+    done[5] = ctx
         .catalog
         .subscriptions_of_api(&api.id)
         .iter()
-        .any(|s| app.session.tokens.contains_key(&s.application_id));
-    done[7] = app
+        .any(|s| ctx.session.tokens.contains_key(&s.application_id));
+    done[7] = ctx
         .session
         .events_by_api
         .get(&api.handle())
@@ -140,14 +172,14 @@ pub fn progress(app: &App) -> [bool; 8] {
 }
 
 /// The first step not done, if any.
-pub fn next_step(app: &App) -> Option<usize> {
-    progress(app).iter().position(|d| !d)
+pub fn next_step(ctx: &Ctx) -> Option<usize> {
+    progress(ctx).iter().position(|d| !d)
 }
 
 /// One line for the status bar: the next step and where to read how.
-pub fn hint(app: &App) -> Option<String> {
-    let next = next_step(app)?;
-    let steps = steps(app);
+pub fn hint(ctx: &Ctx) -> Option<String> {
+    let next = next_step(ctx)?;
+    let steps = steps(ctx);
     Some(format!(
         "Tutorial {}/8: {} - press 4 for how",
         next + 1,
@@ -165,53 +197,49 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
 }
 
 /// The tutorial's part of `update`.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    if move_cursor(&mut app.tutorial_cursor, 8, &action) {
+pub fn update(t: &mut Tutorial, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    if move_cursor(&mut t.cursor, 8, &action) {
         return Vec::new();
     }
     if matches!(action, Action::Enter) {
-        go_to_step(app, app.tutorial_cursor);
+        go_to_step(ctx, fx, t.cursor);
     }
     Vec::new()
 }
 
 /// Opens the screen where a step is done.
-pub fn go_to_step(app: &mut App, step: usize) {
-    let api_id = tutorial_api(app).map(|a| a.id.clone());
-    app.focus = Focus::Main;
-    match (step, api_id) {
-        (0, _) | (_, None) if step < 4 => {
-            app.tab = Tab::Publisher;
-            app.publisher.view = PublisherView::Create(Default::default());
-        }
-        (1..=3, Some(id)) => {
-            app.tab = Tab::Publisher;
+pub fn go_to_step(ctx: &Ctx, fx: &mut Effects, step: usize) {
+    let api_id = tutorial_api(ctx).map(|a| a.id.clone());
+    let nav = match (step, api_id) {
+        (0, _) | (_, None) if step < 4 => Nav::CreateApi,
+        (1..=3, Some(api_id)) => {
             let page = match step {
                 1 => ApiPage::Plans,
                 2 => ApiPage::Lifecycle,
                 _ => ApiPage::Deployments,
             };
-            open_api(app, &id, page);
+            Nav::PublisherApi { api_id, page }
         }
-        (4, _) => app.tab = Tab::Servers,
-        (5 | 6, Some(id)) => {
-            app.tab = Tab::Portal;
-            if !matches!(app.portal.view, PortalView::Wizard(_)) {
-                open_portal_api(app, &id, PortalPage::Subscriptions);
-            }
-        }
-        (7, Some(id)) => {
-            app.tab = Tab::Portal;
-            open_portal_api(app, &id, PortalPage::TryIt);
-        }
-        _ => app.tab = Tab::Portal,
-    }
+        (4, _) => Nav::Servers,
+        (5 | 6, Some(api_id)) => Nav::PortalApi {
+            api_id,
+            page: PortalPage::Subscriptions,
+            keep_wizard: true,
+        },
+        (7, Some(api_id)) => Nav::PortalApi {
+            api_id,
+            page: PortalPage::TryIt,
+            keep_wizard: false,
+        },
+        _ => Nav::Portal,
+    };
+    fx.push(Effect::Navigate(nav));
 }
 
 /// Draws the checklist and how to do the selected step.
-pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
-    let done = progress(app);
+pub fn draw(t: &Tutorial, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
+    let done = progress(ctx);
     let count = done.iter().filter(|d| **d).count();
     let title = format!("Tutorial: Create and Publish an SSE API ({count}/8 done)");
     let outer = block(theme, &title, focused);
@@ -220,11 +248,11 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
     let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     let [list, detail] =
         Layout::horizontal([Constraint::Length(37), Constraint::Min(10)]).areas(body);
-    let steps = steps(app);
-    let next = next_step(app);
+    let steps = steps(ctx);
+    let next = next_step(ctx);
     let mut lines = Vec::new();
     for (i, step) in steps.iter().enumerate() {
-        let selected = i == app.tutorial_cursor;
+        let selected = i == t.cursor;
         let style = if selected && focused {
             theme.selection()
         } else if done[i] {
@@ -253,7 +281,7 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect, focused: bool) {
         )));
     }
     frame.render_widget(Paragraph::new(lines), list);
-    let shown = app.tutorial_cursor.min(steps.len() - 1);
+    let shown = t.cursor.min(steps.len() - 1);
     let step = &steps[shown];
     let status = if done[shown] {
         Span::styled("done", theme.ok())

@@ -7,11 +7,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::portal::Portal;
 use crate::catalog::{Api, AppDraft, Application, KeyType, Subscription};
 use crate::tui::action::{Action, Command, KeysInfo, TokenInfo};
-use crate::tui::app::{App, Level};
 use crate::tui::input::TextInput;
-use crate::tui::live::LineKind;
+use crate::tui::screen::{Ctx, Effect, Effects};
+use crate::tui::screens::live::LineKind;
+use crate::tui::state::Level;
 use crate::tui::widgets::{block, field, hints, marker, radio, wrap_chars};
 
 use super::portal::PortalView;
@@ -96,22 +98,22 @@ pub struct Wizard {
 }
 
 /// Opens the wizard for an API that may be subscribed to.
-pub fn open(app: &mut App, api: &Api) -> Vec<Command> {
-    if !App::subscribable(api) {
-        app.error(format!(
+pub fn open(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, api: &Api) -> Vec<Command> {
+    if !api.lifecycle.accepts_subscriptions() {
+        fx.error(format!(
             "{} is {}: only Published or Pre-Released APIs can be subscribed to",
             api.handle(),
             api.lifecycle.label()
         ));
         return Vec::new();
     }
-    let policy = app
+    let policy = ctx
         .catalog
         .application_policies
         .iter()
         .position(|p| p.name == "Unlimited")
         .unwrap_or(0);
-    app.portal.view = PortalView::Wizard(Box::new(Wizard {
+    p.view = PortalView::Wizard(Box::new(Wizard {
         api_id: api.id.clone(),
         step: WizardStep::CreateApp,
         name: TextInput::new(),
@@ -131,16 +133,16 @@ pub fn open(app: &mut App, api: &Api) -> Vec<Command> {
     Vec::new()
 }
 
-fn wizard(app: &mut App) -> Option<&mut Wizard> {
-    match &mut app.portal.view {
+fn wizard(p: &mut Portal) -> Option<&mut Wizard> {
+    match &mut p.view {
         PortalView::Wizard(w) => Some(w),
         _ => None,
     }
 }
 
 /// Whether a text field of the wizard has the keyboard.
-pub fn is_typing(app: &App) -> bool {
-    match &app.portal.view {
+pub fn is_typing(p: &Portal) -> bool {
+    match &p.view {
         PortalView::Wizard(w) => match w.step {
             WizardStep::CreateApp => w.row == NAME_ROW || w.row == DESCRIPTION_ROW,
             WizardStep::Token => true,
@@ -151,8 +153,8 @@ pub fn is_typing(app: &App) -> bool {
 }
 
 /// The wizard's letter keys (outside text fields).
-pub fn keymap(app: &App, c: char) -> Option<Action> {
-    let PortalView::Wizard(w) = &app.portal.view else {
+pub fn keymap(p: &Portal, c: char) -> Option<Action> {
+    let PortalView::Wizard(w) = &p.view else {
         return None;
     };
     match (w.step, c) {
@@ -176,9 +178,9 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
 }
 
 /// The wizard's part of `update`.
-pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    let catalog = app.catalog.clone();
-    let Some(w) = wizard(app) else {
+pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let catalog = ctx.catalog.clone();
+    let Some(w) = wizard(p) else {
         return Vec::new();
     };
     let Some(api) = catalog.apis.get(&w.api_id).cloned() else {
@@ -190,7 +192,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
         } else {
             PortalPage::Subscriptions
         };
-        finish(app, &api, page);
+        finish(p, ctx, &api, page);
         return Vec::new();
     }
     if w.busy {
@@ -301,17 +303,17 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             Action::PageDown => w.scroll = (w.scroll + 10).min(30),
             Action::CopyToken | Action::CopyCurl => {
                 if let Some(token) = w.token.clone() {
-                    let copy_curl = matches!(action, Action::CopyCurl);
-                    let mut cmds = app.copy_token(&token.access_token);
-                    if copy_curl {
-                        cmds = vec![Command::Copy(app.curl_command(&api, &token.access_token))];
+                    if matches!(action, Action::CopyCurl) {
+                        fx.push(Effect::TokenCopied);
+                        return vec![Command::Copy(ctx.curl_command(&api, &token.access_token))];
                     }
-                    return cmds;
+                    fx.copy_token(&token.access_token);
+                    return Vec::new();
                 }
             }
             Action::Enter => {
-                finish(app, &api, PortalPage::TryIt);
-                app.set_status(
+                finish(p, ctx, &api, PortalPage::TryIt);
+                fx.status(
                     Level::Ok,
                     "Done. Press t (or Enter) to try the API: its events stream into the live pane",
                 );
@@ -327,28 +329,32 @@ fn edit(input: &mut TextInput, action: Action) {
 }
 
 /// Leaves the wizard for the API's page, with its application selected.
-fn finish(app: &mut App, api: &Api, page: PortalPage) {
-    let app_id = wizard(app).and_then(|w| w.app_id.clone());
+fn finish(p: &mut Portal, ctx: &Ctx, api: &Api, page: PortalPage) {
+    let app_id = wizard(p).and_then(|w| w.app_id.clone());
     let mut view = PortalApi::new(&api.id, page);
     if let Some(app_id) = app_id {
-        view.cursor = subscribers(app, &api.id)
+        view.cursor = subscribers(ctx, &api.id)
             .iter()
             .position(|(a, _)| a.id == app_id)
             .unwrap_or(0);
     }
-    app.portal.view = PortalView::Api(view);
+    p.view = PortalView::Api(view);
 }
 
 /// Control answered `CreateApplication`.
-pub fn on_app_created(app: &mut App, result: Result<Application, String>) -> Vec<Command> {
+pub fn on_app_created(
+    p: &mut Portal,
+    fx: &mut Effects,
+    result: Result<Application, String>,
+) -> Vec<Command> {
     match result {
         Ok(created) => {
-            app.log(
+            fx.log(
                 LineKind::Info,
                 format!("created application {}", created.name),
             );
-            app.set_status(Level::Ok, format!("Created application {}", created.name));
-            if let Some(w) = wizard(app) {
+            fx.status(Level::Ok, format!("Created application {}", created.name));
+            if let Some(w) = wizard(p) {
                 w.busy = false;
                 w.app_id = Some(created.id);
                 w.app_name = created.name;
@@ -356,42 +362,47 @@ pub fn on_app_created(app: &mut App, result: Result<Application, String>) -> Vec
                 w.row = 0;
             }
         }
-        Err(e) => fail(app, e),
+        Err(e) => fail(p, fx, e),
     }
     Vec::new()
 }
 
 /// Control answered `Subscribe`.
-pub fn on_subscribed(app: &mut App, result: Result<Subscription, String>) -> Vec<Command> {
+pub fn on_subscribed(
+    p: &mut Portal,
+    fx: &mut Effects,
+    result: Result<Subscription, String>,
+) -> Vec<Command> {
     match result {
         Ok(sub) => {
             let text = format!("Subscribed with plan {}", sub.policy);
-            app.log(LineKind::Info, text.clone());
-            app.set_status(Level::Ok, text);
-            if let Some(w) = wizard(app) {
+            fx.log(LineKind::Info, text.clone());
+            fx.status(Level::Ok, text);
+            if let Some(w) = wizard(p) {
                 w.busy = false;
                 w.step = WizardStep::Keys;
                 w.row = 0;
             }
         }
-        Err(e) => fail(app, e),
+        Err(e) => fail(p, fx, e),
     }
     Vec::new()
 }
 
 /// Control answered `GenerateKeys`.
 pub fn on_keys(
-    app: &mut App,
+    p: &mut Portal,
+    fx: &mut Effects,
     app_id: &str,
     result: Result<(KeysInfo, TokenInfo), String>,
 ) -> Vec<Command> {
     match result {
         Ok((keys, _)) => {
-            app.set_status(
+            fx.status(
                 Level::Ok,
                 format!("Generated {} keys", keys.key_type.as_str().to_lowercase()),
             );
-            if let Some(w) = wizard(app)
+            if let Some(w) = wizard(p)
                 && w.app_id.as_deref() == Some(app_id)
             {
                 w.busy = false;
@@ -399,16 +410,22 @@ pub fn on_keys(
                 w.step = WizardStep::Token;
             }
         }
-        Err(e) => fail(app, e),
+        Err(e) => fail(p, fx, e),
     }
     Vec::new()
 }
 
 /// Control answered `GenerateToken`.
-pub fn on_token(app: &mut App, app_id: &str, result: Result<TokenInfo, String>) -> Vec<Command> {
+pub fn on_token(
+    p: &mut Portal,
+    ctx: &Ctx,
+    fx: &mut Effects,
+    app_id: &str,
+    result: Result<TokenInfo, String>,
+) -> Vec<Command> {
     match result {
         Ok(token) => {
-            let in_wizard = match wizard(app) {
+            let in_wizard = match wizard(p) {
                 Some(w) if w.app_id.as_deref() == Some(app_id) => {
                     w.busy = false;
                     w.token = Some(token);
@@ -417,13 +434,13 @@ pub fn on_token(app: &mut App, app_id: &str, result: Result<TokenInfo, String>) 
                 }
                 _ => false,
             };
-            let name = app
+            let name = ctx
                 .catalog
                 .applications
                 .get(app_id)
                 .map(|a| a.name.clone())
                 .unwrap_or_default();
-            app.set_status(
+            fx.status(
                 Level::Ok,
                 if in_wizard {
                     "Access token ready: c copies it, y copies the curl command, Enter finishes"
@@ -433,23 +450,23 @@ pub fn on_token(app: &mut App, app_id: &str, result: Result<TokenInfo, String>) 
                 },
             );
         }
-        Err(e) => fail(app, e),
+        Err(e) => fail(p, fx, e),
     }
     Vec::new()
 }
 
-fn fail(app: &mut App, e: String) {
-    if let Some(w) = wizard(app) {
+fn fail(p: &mut Portal, fx: &mut Effects, e: String) {
+    if let Some(w) = wizard(p) {
         w.busy = false;
         w.error = Some(e.clone());
     }
-    app.error(e);
+    fx.error(e);
 }
 
 /// Draws the wizard.
-pub fn draw(app: &App, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
-    let Some(api) = app.api(&w.api_id) else {
+pub fn draw(ctx: &Ctx, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
+    let Some(api) = ctx.api(&w.api_id) else {
         return;
     };
     let title = format!(
@@ -508,7 +525,7 @@ pub fn draw(app: &App, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool)
     };
     frame.render_widget(hints(theme, foot_hints), foot);
     match w.step {
-        WizardStep::CreateApp => draw_create(app, w, frame, body, focused),
+        WizardStep::CreateApp => draw_create(ctx, w, frame, body, focused),
         WizardStep::Subscribe => {
             let mut lines = vec![Line::from(Span::styled(
                 format!(
@@ -520,7 +537,7 @@ pub fn draw(app: &App, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool)
             ))];
             for (i, plan) in api.policies.iter().enumerate() {
                 let selected = i == w.row;
-                let quota = app
+                let quota = ctx
                     .catalog
                     .subscription_policy(plan)
                     .map(|p| p.quota.describe())
@@ -616,7 +633,7 @@ pub fn draw(app: &App, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool)
                     "Call the API from another shell - y copies this curl command:",
                     theme.muted(),
                 )));
-                for piece in wrap_chars(&app.curl_command(api, &t.access_token), width) {
+                for piece in wrap_chars(&ctx.curl_command(api, &t.access_token), width) {
                     lines.push(Line::from(Span::styled(piece, theme.text())));
                 }
             }
@@ -627,8 +644,8 @@ pub fn draw(app: &App, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool)
     }
 }
 
-fn draw_create(app: &App, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool) {
-    let theme = &app.theme;
+fn draw_create(ctx: &Ctx, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool) {
+    let theme = ctx.theme;
     const LABEL: u16 = 15;
     let row = |i: u16| Rect::new(area.x, area.y + i, area.width, 1);
     if area.height < 6 {
@@ -652,7 +669,7 @@ fn draw_create(app: &App, w: &Wizard, frame: &mut Frame, area: Rect, focused: bo
         sel(NAME_ROW),
         sel(NAME_ROW),
     );
-    let policy = app.catalog.application_policies.get(w.policy);
+    let policy = ctx.catalog.application_policies.get(w.policy);
     let style = if sel(POLICY_ROW) {
         theme.selection()
     } else {

@@ -1,5 +1,10 @@
 //! The live events pane: in-process stream events and the gateway's traffic log, with
-//! follow/pause, scrolling and a filter. Always on screen, reached with Tab.
+//! follow/pause, scrolling and a filter. Always on screen, reached with Tab. The lines and
+//! the view over them are in [`buffer`]; this file maps the pane's keys and draws it.
+
+pub mod buffer;
+
+pub use buffer::{LineKind, LiveLine, LivePane, SCROLLBACK_LINES};
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -7,9 +12,38 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::tui::action::Action;
-use crate::tui::app::{App, Focus};
-use crate::tui::live::LineKind;
+use crate::tui::screen::{Ctx, Effect, Effects, Screen};
+
+use super::ScreenId;
 use crate::tui::widgets::{block, clock, ellipsis, wrap_chars};
+
+impl Screen for LivePane {
+    fn id(&self) -> ScreenId {
+        ScreenId::Live
+    }
+
+    fn help(&self) -> (&'static str, Vec<(&'static str, &'static str)>) {
+        ("Live events", keys())
+    }
+
+    fn keymap(&self, c: char) -> Option<Action> {
+        keymap(c)
+    }
+
+    fn is_typing(&self) -> bool {
+        self.filter_editing
+    }
+
+    fn update(&mut self, _ctx: &Ctx, action: Action) -> Effects {
+        let mut fx = Effects::none();
+        update(self, &mut fx, action);
+        fx
+    }
+
+    fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+        draw(self, ctx, frame, area);
+    }
+}
 
 /// The pane's letter keys.
 pub fn keymap(c: char) -> Option<Action> {
@@ -37,8 +71,7 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
 }
 
 /// The pane's part of `update`.
-pub fn update(app: &mut App, action: Action) {
-    let live = &mut app.live;
+pub fn update(live: &mut LivePane, fx: &mut Effects, action: Action) {
     if live.filter_editing {
         match action {
             Action::Enter => live.filter_editing = false,
@@ -86,7 +119,7 @@ pub fn update(app: &mut App, action: Action) {
         Action::ToggleWrap => live.wrap = !live.wrap,
         Action::Back => {
             if live.filter.value().is_empty() {
-                app.focus = Focus::Main;
+                fx.push(Effect::FocusMain);
             } else {
                 live.filter.clear();
                 live.filter_changed();
@@ -97,10 +130,9 @@ pub fn update(app: &mut App, action: Action) {
 }
 
 /// Draws the pane.
-pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
-    let theme = &app.theme;
-    let live = &app.live;
-    let focused = app.focus == Focus::Live;
+pub fn draw(live: &LivePane, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+    let theme = ctx.theme;
+    let focused = ctx.focused;
     let mode = if live.follow { "following" } else { "paused" };
     let filter = if live.filter.value().is_empty() && !live.filter_editing {
         String::new()

@@ -1,11 +1,11 @@
 //! The live pane's model: a bounded scrollback of event and traffic lines with
-//! follow/pause, scrolling and a filter. Drawing lives in `screens/live.rs`.
+//! follow/pause, scrolling and a filter. Drawing and keys live in `live/mod.rs`.
 
 use std::collections::VecDeque;
 
 use crate::catalog::Millis;
 
-use super::input::TextInput;
+use crate::tui::input::TextInput;
 
 /// Lines kept in the live pane; older ones are dropped.
 pub const SCROLLBACK_LINES: usize = 10_000;
