@@ -14,8 +14,8 @@ use streamgate::tui::action::{
     Action, Command, Done, KeysInfo, ServerStats, StreamItem, StreamUpdate, Tab,
 };
 use streamgate::tui::app::{Focus, Level, Overlay};
-use streamgate::tui::screens::live::LineKind;
 use streamgate::tui::screens::create_api::Stage;
+use streamgate::tui::screens::live::LineKind;
 use streamgate::tui::screens::portal::PortalView;
 use streamgate::tui::screens::publisher::{ApiPage, PublisherView};
 use streamgate::tui::screens::servers::BackendState;
@@ -613,7 +613,11 @@ fn the_tutorial_ticks_itself_from_the_state_and_says_what_is_next() {
     let mut app = app(empty_catalog());
     assert_eq!(tutorial::progress(&app.ctx()), [false; 8]);
     assert_eq!(tutorial::next_step(&app.ctx()), Some(0));
-    assert!(tutorial::hint(&app.ctx()).unwrap().contains("Design the SSE API"));
+    assert!(
+        tutorial::hint(&app.ctx())
+            .unwrap()
+            .contains("Design the SSE API")
+    );
     set_catalog(&mut app, full_catalog());
     let done = tutorial::progress(&app.ctx());
     assert_eq!(&done[..4], &[true, true, true, true]);

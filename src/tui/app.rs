@@ -586,12 +586,7 @@ impl App {
     }
 
     /// Starts a Try-it stream; returns the command that opens it.
-    pub fn open_stream(
-        &mut self,
-        api: &Api,
-        app_name: &str,
-        token: Option<String>,
-    ) -> Vec<Command> {
+    fn open_stream(&mut self, api: &Api, app_name: &str, token: Option<String>) -> Vec<Command> {
         let Ok(gateway) = &self.config.gateway else {
             self.error("the gateway is not running, so there is nothing to try");
             return Vec::new();
@@ -627,7 +622,7 @@ impl App {
     }
 
     /// Stops every live Try-it stream of an API.
-    pub fn stop_streams(&mut self, api_handle: &str) -> Vec<Command> {
+    fn stop_streams(&mut self, api_handle: &str) -> Vec<Command> {
         let ids: Vec<u64> = self
             .session
             .streams
@@ -710,10 +705,5 @@ impl App {
             _ => {}
         }
         Vec::new()
-    }
-
-    /// Whether an API's lifecycle allows subscribing.
-    pub fn subscribable(api: &Api) -> bool {
-        api.lifecycle.accepts_subscriptions()
     }
 }

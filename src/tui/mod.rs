@@ -4,7 +4,9 @@
 //! Event -> Action -> `App::update` -> draw. Terminal events become [`Action`]s
 //! ([`keymap`]); `App::update` is the only place state changes and is pure; it returns
 //! [`Command`]s that the runtime runs on tokio tasks, which report back as actions. `draw`
-//! only reads the state. One screen per file under `screens/`.
+//! only reads the state. Each tab and the live pane is a [`screen::Screen`] under
+//! `screens/`: it reads a read-only [`screen::Ctx`] and answers with [`screen::Effects`],
+//! and a command's result comes back to the tab that issued it.
 
 pub mod action;
 pub mod app;

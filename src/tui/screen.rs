@@ -46,6 +46,12 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The UI's clock (ms since the epoch): the last tick's wall clock, so `update` stays
+    /// pure and snapshots stay stable.
+    pub fn clock_ms(&self) -> i64 {
+        self.stats.wall_ms
+    }
+
     /// An API by id in the current snapshot.
     pub fn api(&self, id: &str) -> Option<&Api> {
         self.catalog.apis.get(id)
@@ -194,17 +200,6 @@ impl Effects {
             app_name: app_name.to_string(),
             token,
         });
-    }
-
-    /// The commands among the effects, in order (for tests and tools).
-    pub fn commands_only(&self) -> Vec<Command> {
-        self.items
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Command(c) => Some(c.clone()),
-                _ => None,
-            })
-            .collect()
     }
 }
 
