@@ -689,3 +689,43 @@ fn events_per_second_come_from_the_gateway_counter_between_ticks() {
         app.events_per_sec
     );
 }
+
+#[test]
+fn a_result_goes_back_to_the_screen_that_asked_even_from_another_tab() {
+    let mut app = app(full_catalog());
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('w'));
+    type_text(&mut app, "Weather");
+    keys(&mut app, &[Enter, Enter, Enter]);
+    assert_eq!(
+        press(&mut app, Enter),
+        vec![Command::CreateApplication(AppDraft {
+            name: "Weather".into(),
+            throttling_policy: "Unlimited".into(),
+            description: String::new(),
+        })]
+    );
+    // The person looks at the Servers tab while control works.
+    press(&mut app, KeyCode::Char('3'));
+    let mut created = full_catalog().applications["app-1"].clone();
+    created.id = "app-2".into();
+    created.name = "Weather".into();
+    app.update(Action::Done(Done::AppCreated(Ok(created))));
+    // The Servers tab is untouched; the wizard moved on to Subscribe.
+    assert_eq!(app.tab, Tab::Servers);
+    assert!(!app.servers.editing);
+    match &app.portal.view {
+        PortalView::Wizard(w) => {
+            assert_eq!(w.step, WizardStep::Subscribe);
+            assert_eq!(w.app_id.as_deref(), Some("app-2"));
+            assert!(!w.busy);
+        }
+        _ => panic!("the wizard closed"),
+    }
+    // A backend result reaches the Servers tab whichever tab is shown.
+    press(&mut app, KeyCode::Char('1'));
+    app.update(Action::Done(Done::BackendStarted(Ok(addr(
+        "127.0.0.1:8080",
+    )))));
+    assert!(matches!(app.servers.backend, BackendState::Running(_)));
+}

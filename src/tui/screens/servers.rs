@@ -150,8 +150,7 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
 }
 
 /// The Servers part of `update`.
-pub fn update(srv: &mut Servers, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
-    let s = &mut *srv;
+pub fn update(s: &mut Servers, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
     if s.editing {
         let row = s.row;
         match action {
@@ -194,7 +193,7 @@ pub fn update(srv: &mut Servers, ctx: &Ctx, fx: &mut Effects, action: Action) ->
             s.backup = value;
             s.editing = true;
         }
-        Action::Enter | Action::Save => return start_stop(srv, ctx, fx),
+        Action::Enter | Action::Save => return start_stop(s, ctx, fx),
         _ => {}
     }
     Vec::new()
@@ -273,7 +272,7 @@ pub fn on_stopped(srv: &mut Servers, fx: &mut Effects, result: Result<(), String
 }
 
 /// Draws the Servers tab.
-pub fn draw(srv: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
+pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
     let theme = ctx.theme;
     let outer = block(theme, "Servers", focused);
     let inner = outer.inner(area);
@@ -325,7 +324,6 @@ pub fn draw(srv: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bo
     ];
     frame.render_widget(Paragraph::new(lines), top);
 
-    let s = srv;
     let row = |i: u16| Rect::new(rows.x, rows.y + i, rows.width, 1);
     if rows.height < 6 {
         return;
