@@ -3,17 +3,17 @@
 //! rights are lost, the token expires or the gateway shuts down.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
+mod common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::*;
 use streamgate::catalog::{KeyType, LifecycleAction, SubscriptionStatus};
 use streamgate::control::Control;
 use streamgate::gateway::GatewayOptions;
 use streamgate::sse::Item;
 use streamgate::telemetry::TrafficEvent;
-use support_gateway::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LONG: Duration = Duration::from_secs(600);
@@ -31,15 +31,15 @@ fn with_heartbeat(ms: u64) -> GatewayOptions {
 
 #[tokio::test]
 async fn each_event_is_forwarded_while_the_backend_holds_the_next() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(Script::Chunks(vec![
         (Duration::ZERO, "data: first\n\n"),
         (LONG, "data: second\n\n"),
     ]))
     .await;
-    let api = published_api(&env.control, "Live", Some(&backend.url()), None, &[]).await;
+    let api = published_api(&env.control(), "Live", Some(&backend.url()), None, &[]).await;
     let sub = subscriber(
-        &env.control,
+        &env.control(),
         "App",
         "Unlimited",
         &api,
@@ -54,11 +54,11 @@ async fn each_event_is_forwarded_while_the_backend_holds_the_next() {
 
 #[tokio::test]
 async fn an_idle_stream_gets_heartbeat_comments() {
-    let env = Env::start_with(with_heartbeat(100)).await;
+    let env = TestServer::with_options(with_heartbeat(100)).await;
     let backend = Backend::start(Script::Chunks(vec![(Duration::ZERO, "data: one\n\n")])).await;
-    let api = published_api(&env.control, "Quiet", Some(&backend.url()), None, &[]).await;
+    let api = published_api(&env.control(), "Quiet", Some(&backend.url()), None, &[]).await;
     let sub = subscriber(
-        &env.control,
+        &env.control(),
         "App",
         "Unlimited",
         &api,
@@ -86,16 +86,16 @@ fn event(data: &str) -> streamgate::sse::Event {
 
 #[tokio::test]
 async fn heartbeats_wait_for_a_partial_event_to_complete() {
-    let env = Env::start_with(with_heartbeat(50)).await;
+    let env = TestServer::with_options(with_heartbeat(50)).await;
     let backend = Backend::start(Script::Chunks(vec![
         (Duration::ZERO, "data: par"),
         (Duration::from_millis(400), "tial\r\n"),
         (Duration::from_millis(200), "\r\n"),
     ]))
     .await;
-    let api = published_api(&env.control, "Partial", Some(&backend.url()), None, &[]).await;
+    let api = published_api(&env.control(), "Partial", Some(&backend.url()), None, &[]).await;
     let sub = subscriber(
-        &env.control,
+        &env.control(),
         "App",
         "Unlimited",
         &api,
@@ -117,12 +117,12 @@ async fn heartbeats_wait_for_a_partial_event_to_complete() {
 
 #[tokio::test]
 async fn a_client_hang_up_closes_the_backend_connection() {
-    let env = Env::start().await;
-    let mut traffic = env.telemetry.subscribe();
+    let env = TestServer::start().await;
+    let mut traffic = env.telemetry().subscribe();
     let backend = Backend::start(endless()).await;
-    let api = published_api(&env.control, "Hangup", Some(&backend.url()), None, &[]).await;
+    let api = published_api(&env.control(), "Hangup", Some(&backend.url()), None, &[]).await;
     let sub = subscriber(
-        &env.control,
+        &env.control(),
         "App",
         "Unlimited",
         &api,
@@ -130,7 +130,9 @@ async fn a_client_hang_up_closes_the_backend_connection() {
     )
     .await;
 
-    let mut socket = tokio::net::TcpStream::connect(env.addr).await.unwrap();
+    let mut socket = tokio::net::TcpStream::connect(env.gateway_addr())
+        .await
+        .unwrap();
     let request = format!(
         "GET /hangup/1.0.0/memory HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
         sub.production
@@ -163,7 +165,10 @@ async fn a_client_hang_up_closes_the_backend_connection() {
     assert_eq!(closed.0, "client left");
     assert!(closed.1 >= 2);
     assert_eq!(
-        env.telemetry.metrics().open_streams.load(Ordering::Relaxed),
+        env.telemetry()
+            .metrics()
+            .open_streams
+            .load(Ordering::Relaxed),
         0
     );
 }
@@ -171,14 +176,14 @@ async fn a_client_hang_up_closes_the_backend_connection() {
 /// Opens a stream, reads one event, applies `change`, and returns the stream's final
 /// comment; also checks that the backend connection was closed.
 async fn close_reason(
-    env: &Env,
+    env: &TestServer,
     name: &str,
     token_of: impl Fn(&Subscriber) -> String,
     change: impl AsyncFnOnce(&Control, &Subscriber, &str),
 ) -> String {
     let backend = Backend::start(endless()).await;
     let api = published_api(
-        &env.control,
+        &env.control(),
         name,
         Some(&backend.url()),
         Some(&backend.url()),
@@ -186,7 +191,7 @@ async fn close_reason(
     )
     .await;
     let sub = subscriber(
-        &env.control,
+        &env.control(),
         &format!("{name}App"),
         "Unlimited",
         &api,
@@ -198,7 +203,7 @@ async fn close_reason(
     assert_eq!(resp.status(), 200);
     let mut reader = SseReader::new(resp);
     assert!(reader.next_event().await.is_some());
-    change(&env.control, &sub, &api.id).await;
+    change(&env.control(), &sub, &api.id).await;
     let items = reader.rest().await;
     backend.wait_hangups(1).await;
     match items.last() {
@@ -213,7 +218,7 @@ fn production(sub: &Subscriber) -> String {
 
 #[tokio::test]
 async fn revoking_the_token_closes_a_live_stream() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let why = close_reason(
         &env,
         "Revoke",
@@ -228,7 +233,7 @@ async fn revoking_the_token_closes_a_live_stream() {
 
 #[tokio::test]
 async fn blocking_the_api_closes_a_live_stream() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let why = close_reason(
         &env,
         "BlockApi",
@@ -245,7 +250,7 @@ async fn blocking_the_api_closes_a_live_stream() {
 
 #[tokio::test]
 async fn removing_or_blocking_the_subscription_closes_a_live_stream() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let why = close_reason(
         &env,
         "Unsub",
@@ -277,7 +282,7 @@ async fn removing_or_blocking_the_subscription_closes_a_live_stream() {
 
 #[tokio::test]
 async fn undeploying_or_retiring_the_api_closes_a_live_stream() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let why = close_reason(
         &env,
         "Undeploy",
@@ -308,11 +313,11 @@ async fn undeploying_or_retiring_the_api_closes_a_live_stream() {
 
 #[tokio::test]
 async fn an_expiring_token_closes_its_stream() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(endless()).await;
-    let api = published_api(&env.control, "Expiry", Some(&backend.url()), None, &[]).await;
+    let api = published_api(&env.control(), "Expiry", Some(&backend.url()), None, &[]).await;
     let sub = subscriber(
-        &env.control,
+        &env.control(),
         "App",
         "Unlimited",
         &api,
@@ -320,7 +325,7 @@ async fn an_expiring_token_closes_its_stream() {
     )
     .await;
     let short = env
-        .control
+        .control()
         .generate_token(&sub.app_id, KeyType::Production.as_str(), Some(1))
         .unwrap();
     let resp = get(&env.url("/expiry/1.0.0/memory"), Some(&short.access_token)).await;
@@ -336,11 +341,11 @@ async fn an_expiring_token_closes_its_stream() {
 
 #[tokio::test]
 async fn shutdown_ends_open_streams_with_a_final_comment() {
-    let mut env = Env::start().await;
+    let mut env = TestServer::start().await;
     let backend = Backend::start(endless()).await;
-    let api = published_api(&env.control, "Bye", Some(&backend.url()), None, &[]).await;
+    let api = published_api(&env.control(), "Bye", Some(&backend.url()), None, &[]).await;
     let sub = subscriber(
-        &env.control,
+        &env.control(),
         "App",
         "Unlimited",
         &api,
@@ -362,15 +367,15 @@ async fn shutdown_ends_open_streams_with_a_final_comment() {
 
 #[tokio::test]
 async fn a_final_comment_inside_a_partial_event_never_dispatches_it() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(Script::Chunks(vec![(
         Duration::ZERO,
         "data: done\n\ndata: half",
     )]))
     .await;
-    let api = published_api(&env.control, "Cut", Some(&backend.url()), None, &[]).await;
+    let api = published_api(&env.control(), "Cut", Some(&backend.url()), None, &[]).await;
     let sub = subscriber(
-        &env.control,
+        &env.control(),
         "App",
         "Unlimited",
         &api,
@@ -385,7 +390,7 @@ async fn a_final_comment_inside_a_partial_event_never_dispatches_it() {
         let next = tokio::time::timeout(Duration::from_millis(50), reader.next()).await;
         assert!(next.is_err(), "no item can complete yet: {next:?}");
     }
-    env.control
+    env.control()
         .revoke_token(&sub.production, None)
         .await
         .unwrap();
@@ -403,18 +408,20 @@ async fn a_final_comment_inside_a_partial_event_never_dispatches_it() {
 
 #[tokio::test]
 async fn a_client_hang_up_on_an_idle_stream_closes_the_backend_connection() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(Script::Chunks(vec![(Duration::ZERO, "data: one\n\n")])).await;
-    let api = published_api(&env.control, "Idle", Some(&backend.url()), None, &[]).await;
+    let api = published_api(&env.control(), "Idle", Some(&backend.url()), None, &[]).await;
     let sub = subscriber(
-        &env.control,
+        &env.control(),
         "App",
         "Unlimited",
         &api,
         Some("AsyncUnlimited"),
     )
     .await;
-    let mut socket = tokio::net::TcpStream::connect(env.addr).await.unwrap();
+    let mut socket = tokio::net::TcpStream::connect(env.gateway_addr())
+        .await
+        .unwrap();
     let request = format!(
         "GET /idle/1.0.0/memory?access_token={} HTTP/1.1\r\nHost: localhost\r\n\r\n",
         sub.production
