@@ -16,42 +16,14 @@ fn events_script() -> Script {
     events("\n", Duration::from_millis(20), Some(3))
 }
 
-async fn assert_error(resp: reqwest::Response, status: u16, code: u64) -> serde_json::Value {
-    assert_eq!(resp.status().as_u16(), status);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
-    let body = error_body(resp).await;
-    assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-    assert!(body["description"].as_str().is_some_and(|d| !d.is_empty()));
-    body
-}
-
 #[tokio::test]
 async fn a_subscribed_production_token_streams_events_from_the_production_endpoint() {
     let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
     let sand = Backend::start(events_script()).await;
-    let api = published_api(
-        &env.control(),
-        "Observer",
-        Some(&prod.url()),
-        Some(&sand.url()),
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Observer", "App", Some(&prod.url()), Some(&sand.url()))
+        .await;
 
     let resp = get(&env.url("/observer/1.0.0/memory"), Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
@@ -78,15 +50,9 @@ async fn a_subscribed_production_token_streams_events_from_the_production_endpoi
 async fn a_key_type_without_an_endpoint_answers_403_with_code_900901() {
     let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control(), "OnlyProd", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("OnlyProd", "App", Some(&prod.url()), None)
+        .await;
     let resp = get(&env.url("/onlyprod/1.0.0/memory"), Some(&sub.sandbox)).await;
     let body = assert_error(resp, 403, 900901).await;
     assert!(
@@ -105,26 +71,18 @@ async fn unknown_paths_and_unmatched_topics_answer_404_json() {
     assert_error(resp, 404, 404).await;
 
     let prod = Backend::start(events_script()).await;
-    let api = env
-        .control()
-        .create_api(ApiDraft {
+    publish_draft(
+        env.control(),
+        ApiDraft {
             name: "Topics".into(),
             context: "/topics".into(),
             version: "1.0.0".into(),
             production_endpoint: Some(prod.url()),
             topics: vec!["/memory".into()],
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    env.control()
-        .deploy_new_revision(&api.id, "", &hybrid())
-        .await
-        .unwrap();
-    env.control()
-        .change_lifecycle(&api.id, LifecycleAction::Publish)
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     let resp = get(&env.url("/topics/1.0.0/cpu"), None).await;
     assert_error(resp, 404, 404).await;
     let resp = get(&env.url("/topics/1.0.0/memory"), None).await;
@@ -198,15 +156,9 @@ async fn created_undeployed_and_retired_apis_answer_404() {
 async fn deprecated_apis_keep_serving_their_subscribers() {
     let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control(), "Old", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (api, sub) = env
+        .subscribed_api("Old", "App", Some(&prod.url()), None)
+        .await;
     env.control()
         .change_lifecycle(&api.id, LifecycleAction::Deprecate)
         .await
@@ -220,15 +172,9 @@ async fn deprecated_apis_keep_serving_their_subscribers() {
 async fn a_blocked_api_answers_503_with_code_700700() {
     let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control(), "Blocky", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (api, sub) = env
+        .subscribed_api("Blocky", "App", Some(&prod.url()), None)
+        .await;
     env.control()
         .change_lifecycle(&api.id, LifecycleAction::Block)
         .await
@@ -249,22 +195,9 @@ async fn a_blocked_api_answers_503_with_code_700700() {
 async fn credentials_errors_follow_the_reference_codes() {
     let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(
-        &env.control(),
-        "Secure",
-        Some(&prod.url()),
-        Some(&prod.url()),
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Secure", "App", Some(&prod.url()), Some(&prod.url()))
+        .await;
     let url = env.url("/secure/1.0.0/memory");
 
     // Missing.
@@ -384,15 +317,9 @@ async fn the_gateway_serves_the_deployed_revision_not_the_working_copy() {
     let env = TestServer::start().await;
     let first = Backend::start(events_script()).await;
     let second = Backend::start(events_script()).await;
-    let api = published_api(&env.control(), "Rev", Some(&first.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (api, sub) = env
+        .subscribed_api("Rev", "App", Some(&first.url()), None)
+        .await;
     let mut draft = api.to_draft();
     draft.production_endpoint = Some(second.url());
     env.control().update_api(&api.id, draft).await.unwrap();
@@ -446,15 +373,9 @@ async fn a_pre_released_api_streams_without_a_token() {
 async fn credentials_stay_at_the_gateway_while_query_and_last_event_id_go_through() {
     let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control(), "Fwd", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Fwd", "App", Some(&prod.url()), None)
+        .await;
 
     // Token in the query, as a browser EventSource sends it.
     let url = env.url(&format!(
@@ -501,15 +422,7 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let api = published_api(&env.control(), "Dead", Some(&dead), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env.subscribed_api("Dead", "App", Some(&dead), None).await;
     let body = assert_error(
         get(&env.url("/dead/1.0.0/memory"), Some(&sub.production)).await,
         503,
@@ -525,15 +438,9 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
 
     // A backend that accepts and never answers: 503 within the connect timeout.
     let mute = Backend::start(Script::Mute).await;
-    let api = published_api(&env.control(), "Mute", Some(&mute.url()), None, &[]).await;
-    let sub2 = subscriber(
-        &env.control(),
-        "App2",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub2) = env
+        .subscribed_api("Mute", "App2", Some(&mute.url()), None)
+        .await;
     assert_error(
         get(&env.url("/mute/1.0.0/memory"), Some(&sub2.production)).await,
         503,
@@ -542,15 +449,9 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
     .await;
 
     let missing = Backend::start(Script::Status(404)).await;
-    let api = published_api(&env.control(), "Missing", Some(&missing.url()), None, &[]).await;
-    let sub3 = subscriber(
-        &env.control(),
-        "App3",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub3) = env
+        .subscribed_api("Missing", "App3", Some(&missing.url()), None)
+        .await;
     let resp = get(&env.url("/missing/1.0.0/memory"), Some(&sub3.production)).await;
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.text().await.unwrap(), "{\"status\":404}");
@@ -564,15 +465,9 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
 async fn cors_preflight_and_responses_let_another_origin_open_the_stream() {
     let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control(), "Cors", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Cors", "App", Some(&prod.url()), None)
+        .await;
     let url = env.url("/cors/1.0.0/memory");
     let resp = client()
         .request(reqwest::Method::OPTIONS, &url)
@@ -658,15 +553,9 @@ async fn traffic_events_and_metrics_record_streams_and_rejections() {
     let env = TestServer::start().await;
     let mut traffic = env.telemetry().subscribe();
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control(), "Watched", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "Viewer",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Watched", "Viewer", Some(&prod.url()), None)
+        .await;
     let url = env.url("/watched/1.0.0/memory");
     assert_eq!(get(&url, None).await.status(), 401);
     let resp = get(&url, Some(&sub.production)).await;
@@ -733,15 +622,9 @@ async fn traffic_events_and_metrics_record_streams_and_rejections() {
 async fn only_get_is_served() {
     let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control(), "Verbs", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Verbs", "App", Some(&prod.url()), None)
+        .await;
     let resp = client()
         .post(env.url("/verbs/1.0.0/memory"))
         .bearer_auth(&sub.production)
@@ -756,22 +639,9 @@ async fn only_get_is_served() {
 async fn an_https_endpoint_answers_503_and_tells_the_operator_https_is_unsupported() {
     let env = TestServer::start().await;
     let mut traffic = env.telemetry().subscribe();
-    let api = published_api(
-        &env.control(),
-        "Secure",
-        Some("https://127.0.0.1:9/feed"),
-        None,
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control(),
-        "Sec",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Secure", "Sec", Some("https://127.0.0.1:9/feed"), None)
+        .await;
     assert_error(
         get(&env.url("/secure/1.0.0/memory"), Some(&sub.production)).await,
         503,

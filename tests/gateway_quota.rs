@@ -219,15 +219,9 @@ async fn counters_are_flushed_periodically_while_serving() {
 async fn unlimited_plans_are_not_cut() {
     let env = TestServer::start().await;
     let backend = Backend::start(events("\r\n", Duration::from_millis(1), Some(200))).await;
-    let api = published_api(&env.control(), "Free", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Free", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/free/1.0.0/memory"), Some(&sub.production)).await;
     let items = SseReader::new(resp).rest().await;
     let (events, comments) = split(&items);

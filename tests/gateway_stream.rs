@@ -37,15 +37,9 @@ async fn each_event_is_forwarded_while_the_backend_holds_the_next() {
         (LONG, "data: second\n\n"),
     ]))
     .await;
-    let api = published_api(&env.control(), "Live", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Live", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/live/1.0.0/memory"), Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     // SseReader gives up after PATIENCE: a buffering gateway would never deliver this.
@@ -56,15 +50,9 @@ async fn each_event_is_forwarded_while_the_backend_holds_the_next() {
 async fn an_idle_stream_gets_heartbeat_comments() {
     let env = TestServer::with_options(with_heartbeat(100)).await;
     let backend = Backend::start(Script::Chunks(vec![(Duration::ZERO, "data: one\n\n")])).await;
-    let api = published_api(&env.control(), "Quiet", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Quiet", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/quiet/1.0.0/memory"), Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert_eq!(reader.next().await, Some(Item::Event(event("one"))));
@@ -93,15 +81,9 @@ async fn heartbeats_wait_for_a_partial_event_to_complete() {
         (Duration::from_millis(200), "\r\n"),
     ]))
     .await;
-    let api = published_api(&env.control(), "Partial", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Partial", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/partial/1.0.0/memory"), Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert_eq!(reader.next().await, Some(Item::Event(event("partial"))));
@@ -120,15 +102,9 @@ async fn a_client_hang_up_closes_the_backend_connection() {
     let env = TestServer::start().await;
     let mut traffic = env.telemetry().subscribe();
     let backend = Backend::start(endless()).await;
-    let api = published_api(&env.control(), "Hangup", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Hangup", "App", Some(&backend.url()), None)
+        .await;
 
     let mut socket = tokio::net::TcpStream::connect(env.gateway_addr())
         .await
@@ -182,22 +158,14 @@ async fn close_reason(
     change: impl AsyncFnOnce(&Control, &Subscriber, &str),
 ) -> String {
     let backend = Backend::start(endless()).await;
-    let api = published_api(
-        &env.control(),
-        name,
-        Some(&backend.url()),
-        Some(&backend.url()),
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control(),
-        &format!("{name}App"),
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (api, sub) = env
+        .subscribed_api(
+            name,
+            &format!("{name}App"),
+            Some(&backend.url()),
+            Some(&backend.url()),
+        )
+        .await;
     let path = format!("/{}/1.0.0/memory", name.to_ascii_lowercase());
     let resp = get(&env.url(&path), Some(&token_of(&sub))).await;
     assert_eq!(resp.status(), 200);
@@ -315,15 +283,9 @@ async fn undeploying_or_retiring_the_api_closes_a_live_stream() {
 async fn an_expiring_token_closes_its_stream() {
     let env = TestServer::start().await;
     let backend = Backend::start(endless()).await;
-    let api = published_api(&env.control(), "Expiry", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Expiry", "App", Some(&backend.url()), None)
+        .await;
     let short = env
         .control()
         .generate_token(&sub.app_id, KeyType::Production.as_str(), Some(1))
@@ -343,15 +305,9 @@ async fn an_expiring_token_closes_its_stream() {
 async fn shutdown_ends_open_streams_with_a_final_comment() {
     let mut env = TestServer::start().await;
     let backend = Backend::start(endless()).await;
-    let api = published_api(&env.control(), "Bye", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Bye", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/bye/1.0.0/memory"), Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert!(reader.next_event().await.is_some());
@@ -373,15 +329,9 @@ async fn a_final_comment_inside_a_partial_event_never_dispatches_it() {
         "data: done\n\ndata: half",
     )]))
     .await;
-    let api = published_api(&env.control(), "Cut", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Cut", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/cut/1.0.0/memory"), Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert_eq!(reader.next_event().await.unwrap().data, "done");
@@ -410,15 +360,9 @@ async fn a_final_comment_inside_a_partial_event_never_dispatches_it() {
 async fn a_client_hang_up_on_an_idle_stream_closes_the_backend_connection() {
     let env = TestServer::start().await;
     let backend = Backend::start(Script::Chunks(vec![(Duration::ZERO, "data: one\n\n")])).await;
-    let api = published_api(&env.control(), "Idle", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Idle", "App", Some(&backend.url()), None)
+        .await;
     let mut socket = tokio::net::TcpStream::connect(env.gateway_addr())
         .await
         .unwrap();

@@ -20,15 +20,9 @@ use tokio::net::TcpStream;
 
 /// An API on `endpoint` with a subscribed application; returns its URL and token.
 async fn api_on(env: &TestServer, name: &str, endpoint: &str) -> (String, String) {
-    let api = published_api(&env.control(), name, Some(endpoint), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        &format!("{name}App"),
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api(name, &format!("{name}App"), Some(endpoint), None)
+        .await;
     (
         env.url(&format!("/{}/1.0.0/memory", name.to_ascii_lowercase())),
         sub.production,
@@ -45,17 +39,9 @@ fn quick() -> GatewayOptions {
 
 /// The gateway's 502/503 for a backend failure: code 101503, no backend address.
 async fn assert_backend_error(resp: reqwest::Response, status: u16, backend: &str) {
-    assert_eq!(resp.status().as_u16(), status);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
-    let text = resp.text().await.unwrap();
-    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(body["code"], 101503, "{body}");
+    let body = assert_error(resp, status, 101503).await;
     assert_eq!(body["message"], "Error connecting to the back end");
+    let text = body.to_string();
     let port = backend.rsplit(':').next().unwrap();
     assert!(
         !text.contains("127.0.0.1") && !text.contains(port),

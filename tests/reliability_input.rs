@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::*;
 use proptest::prelude::*;
-use streamgate::catalog::{ApiDraft, LifecycleAction};
+use streamgate::catalog::ApiDraft;
 
 fn script() -> Script {
     events("\n", Duration::from_millis(5), Some(2))
@@ -22,26 +22,18 @@ fn script() -> Script {
 /// An API whose endpoint has a base path and whose one topic is `/memory/*`, so escaping
 /// either would show in what the backend is asked for.
 async fn fenced(env: &TestServer, backend: &Backend) -> Subscriber {
-    let api = env
-        .control()
-        .create_api(ApiDraft {
+    let api = publish_draft(
+        env.control(),
+        ApiDraft {
             name: "Fenced".into(),
             context: "/fenced".into(),
             version: "1.0.0".into(),
             production_endpoint: Some(format!("{}/base/v1", backend.url())),
             topics: vec!["/memory/*".into()],
             ..Default::default()
-        })
-        .await
-        .unwrap();
-    env.control()
-        .deploy_new_revision(&api.id, "", &hybrid())
-        .await
-        .unwrap();
-    env.control()
-        .change_lifecycle(&api.id, LifecycleAction::Publish)
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     subscriber(
         &env.control(),
         "App",

@@ -66,22 +66,14 @@ async fn a_full_flow_logged_at_trace_shows_no_secret() {
 
     let mut env = TestServer::start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(5), Some(3))).await;
-    let api = published_api(
-        &env.control(),
-        "Secretive",
-        Some(&backend.url()),
-        Some(&backend.url()),
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control(),
-        "Keeper",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api(
+            "Secretive",
+            "Keeper",
+            Some(&backend.url()),
+            Some(&backend.url()),
+        )
+        .await;
     // Keys with a secret, the client-credentials grant, a wrong secret, a regenerated
     // secret.
     let app = env
@@ -124,15 +116,9 @@ async fn a_full_flow_logged_at_trace_shows_no_secret() {
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let dead_api = published_api(&env.control(), "Gone", Some(&dead), None, &[]).await;
-    let dead_sub = subscriber(
-        &env.control(),
-        "Mourner",
-        "Unlimited",
-        &dead_api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, dead_sub) = env
+        .subscribed_api("Gone", "Mourner", Some(&dead), None)
+        .await;
     let gone = format!(
         "{}?access_token={}",
         env.url("/gone/1.0.0/memory"),

@@ -67,15 +67,9 @@ async fn a_client_that_stops_reading_blocks_the_backend_and_keeps_memory_flat() 
         }
     })
     .await;
-    let api = published_api(&env.control(), "Flood", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Flood", "App", Some(&backend.url()), None)
+        .await;
     let rss_before = rss_kib();
 
     let mut socket = TcpStream::connect(env.gateway_addr()).await.unwrap();

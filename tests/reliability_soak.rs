@@ -124,15 +124,9 @@ async fn run(total: usize, addr: SocketAddr, token: &Arc<String>) {
 async fn connect_hang_up_cycles_return_fds_and_tasks_to_their_baseline() {
     let env = TestServer::start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(50), None)).await;
-    let api = published_api(&env.control(), "Soak", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control(),
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Soak", "App", Some(&backend.url()), None)
+        .await;
     let token = Arc::new(sub.production.clone());
     let metrics = env.telemetry().metrics().clone();
     let settled = |backend: &Backend| {

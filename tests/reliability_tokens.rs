@@ -31,22 +31,9 @@ impl Target {
         let env = TestServer::start().await;
         let backend =
             Backend::start(events("\n", std::time::Duration::from_millis(20), Some(2))).await;
-        let api = published_api(
-            &env.control(),
-            "Vault",
-            Some(&backend.url()),
-            Some(&backend.url()),
-            &[],
-        )
-        .await;
-        let sub = subscriber(
-            &env.control(),
-            "Owner",
-            "Unlimited",
-            &api,
-            Some("AsyncUnlimited"),
-        )
-        .await;
+        let (api, sub) = env
+            .subscribed_api("Vault", "Owner", Some(&backend.url()), Some(&backend.url()))
+            .await;
         Target {
             env,
             backend,
@@ -79,26 +66,10 @@ impl Target {
     /// The token is refused with `status`/`code` and the backend saw nothing.
     async fn refused(&self, token: &str, status: u16, code: u64) -> serde_json::Value {
         let resp = get(&self.url(), Some(token)).await;
-        let body = expect_error(resp, status, code).await;
+        let body = assert_error(resp, status, code).await;
         assert_eq!(self.backend.request_count(), 0, "the backend was reached");
         body
     }
-}
-
-async fn expect_error(resp: reqwest::Response, status: u16, code: u64) -> serde_json::Value {
-    assert_eq!(resp.status().as_u16(), status);
-    let www = resp
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_string());
-    let body = error_body(resp).await;
-    assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-    assert!(body["description"].as_str().is_some_and(|d| !d.is_empty()));
-    if status == 401 {
-        assert!(www.is_some_and(|w| w.starts_with("Bearer")), "{body}");
-    }
-    body
 }
 
 fn b64(json: &serde_json::Value) -> String {
@@ -240,7 +211,7 @@ async fn expired_early_and_misaddressed_tokens_are_refused() {
     // An expired token in the query is no better.
     let expired = forge(&|c| c.exp = now - 1);
     let url = t.env.url(&format!("{}?access_token={expired}", t.path));
-    expect_error(get(&url, None).await, 401, 900901).await;
+    assert_error(get(&url, None).await, 401, 900901).await;
     assert_eq!(t.backend.request_count(), 0);
 }
 
@@ -299,7 +270,7 @@ async fn revoked_tokens_and_tokens_of_deleted_applications_are_refused() {
     let url = t
         .env
         .url(&format!("{}?access_token={}", t.path, t.sub.production));
-    expect_error(get(&url, None).await, 401, 900901).await;
+    assert_error(get(&url, None).await, 401, 900901).await;
 
     t.env
         .control()
@@ -313,22 +284,10 @@ async fn revoked_tokens_and_tokens_of_deleted_applications_are_refused() {
 async fn tokens_of_unsubscribed_blocked_or_endpointless_callers_are_refused() {
     let t = Target::new().await;
     // An application subscribed to another API only.
-    let elsewhere = published_api(
-        &t.env.control(),
-        "Elsewhere",
-        Some(&t.backend.url()),
-        None,
-        &[],
-    )
-    .await;
-    let stranger = subscriber(
-        &t.env.control(),
-        "Stranger",
-        "Unlimited",
-        &elsewhere,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, stranger) = t
+        .env
+        .subscribed_api("Elsewhere", "Stranger", Some(&t.backend.url()), None)
+        .await;
     let body = t.refused(&stranger.production, 403, 900908).await;
     assert_eq!(body["message"], "Resource forbidden");
 
@@ -349,24 +308,12 @@ async fn tokens_of_unsubscribed_blocked_or_endpointless_callers_are_refused() {
     t.refused(&t.sub.production, 403, 900907).await;
 
     // A sandbox token for an API without a sandbox endpoint.
-    let prod_only = published_api(
-        &t.env.control(),
-        "ProdOnly",
-        Some(&t.backend.url()),
-        None,
-        &[],
-    )
-    .await;
-    let member = subscriber(
-        &t.env.control(),
-        "Member",
-        "Unlimited",
-        &prod_only,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, member) = t
+        .env
+        .subscribed_api("ProdOnly", "Member", Some(&t.backend.url()), None)
+        .await;
     let resp = get(&t.env.url("/prodonly/1.0.0/memory"), Some(&member.sandbox)).await;
-    let body = expect_error(resp, 403, 900901).await;
+    let body = assert_error(resp, 403, 900901).await;
     assert!(
         body["description"]
             .as_str()

@@ -12,6 +12,8 @@ use streamgate::catalog::{
 };
 use streamgate::control::Control;
 
+use super::TestServer;
+
 /// The tutorial's environment.
 pub fn hybrid() -> Vec<DeployTarget> {
     vec![DeployTarget::new("Production and Sandbox", "localhost")]
@@ -147,4 +149,42 @@ pub async fn memory_backend(options: BackendOptions) -> BackendHandle {
 /// The memory backend's stream URL at `addr`.
 pub fn memory_url(addr: SocketAddr) -> String {
     format!("http://{addr}/memory")
+}
+
+/// Creates `draft`, deploys a first revision to the hybrid environment and publishes it.
+pub async fn publish_draft(control: &Control, draft: ApiDraft) -> Api {
+    let api = control.create_api(draft).await.unwrap();
+    control
+        .deploy_new_revision(&api.id, "", &hybrid())
+        .await
+        .unwrap();
+    control
+        .change_lifecycle(&api.id, LifecycleAction::Publish)
+        .await
+        .unwrap()
+        .api
+}
+
+/// `/{name in lower case}/1.0.0/memory`: a stream of the API `name` made by
+/// [`published_api`].
+pub fn memory_path(name: &str) -> String {
+    format!("/{}/1.0.0/memory", name.to_ascii_lowercase())
+}
+
+impl TestServer {
+    /// An SSE API `name` on these endpoints, published and deployed (see
+    /// [`published_api`]), and an application `app` under the Unlimited policy subscribed
+    /// to it under AsyncUnlimited, with both tokens.
+    pub async fn subscribed_api(
+        &self,
+        name: &str,
+        app: &str,
+        production: Option<&str>,
+        sandbox: Option<&str>,
+    ) -> (Api, Subscriber) {
+        let control = self.control();
+        let api = published_api(control, name, production, sandbox, &[]).await;
+        let sub = subscriber(control, app, "Unlimited", &api, Some("AsyncUnlimited")).await;
+        (api, sub)
+    }
 }

@@ -22,6 +22,31 @@ pub async fn error_body(resp: reqwest::Response) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
 }
 
+/// Asserts the gateway's JSON error answer: `status`, a JSON content type, this `code`, a
+/// message and a description, and on 401 a `WWW-Authenticate: Bearer` challenge (RFC 6750).
+/// Answers the body.
+pub async fn assert_error(resp: reqwest::Response, status: u16, code: u64) -> serde_json::Value {
+    assert_eq!(resp.status().as_u16(), status);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let www = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = error_body(resp).await;
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(body["description"].as_str().is_some_and(|d| !d.is_empty()));
+    if status == 401 {
+        assert!(www.is_some_and(|w| w.starts_with("Bearer")), "{body}");
+    }
+    body
+}
+
 /// Reads an SSE response item by item.
 pub struct SseReader {
     body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
