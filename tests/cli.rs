@@ -18,7 +18,7 @@ struct Run {
 async fn streamgate(s: &TestServer, args: &[&str]) -> Run {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
         .args(args)
-        .env("STREAMGATE_ADMIN_URL", &s.mgmt_url())
+        .env("STREAMGATE_ADMIN_URL", s.mgmt_url())
         .env("STREAMGATE_DATA_DIR", s.dir())
         .env_remove("STREAMGATE_ADMIN_TOKEN")
         .output()

@@ -276,20 +276,20 @@ async fn an_unsubscribed_or_blocked_subscription_answers_403() {
     let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
     let api = published_api(
-        &env.control(),
+        env.control(),
         "Members",
         Some(&prod.url()),
         Some(&prod.url()),
         &[],
     )
     .await;
-    let outsider = subscriber(&env.control(), "Outsider", "Unlimited", &api, None).await;
+    let outsider = subscriber(env.control(), "Outsider", "Unlimited", &api, None).await;
     let url = env.url("/members/1.0.0/memory");
     let body = assert_error(get(&url, Some(&outsider.production)).await, 403, 900908).await;
     assert_eq!(body["message"], "Resource forbidden");
 
     let member = subscriber(
-        &env.control(),
+        env.control(),
         "Member",
         "Unlimited",
         &api,
@@ -523,16 +523,16 @@ async fn cors_preflight_and_responses_let_another_origin_open_the_stream() {
 async fn application_policies_limit_connection_requests_per_minute() {
     let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    app_policy_per_minute(&env.control(), "Two", 2).await;
+    app_policy_per_minute(env.control(), "Two", 2).await;
     let api = published_api(
-        &env.control(),
+        env.control(),
         "Rate",
         Some(&prod.url()),
         Some(&prod.url()),
         &[],
     )
     .await;
-    let sub = subscriber(&env.control(), "App", "Two", &api, Some("AsyncUnlimited")).await;
+    let sub = subscriber(env.control(), "App", "Two", &api, Some("AsyncUnlimited")).await;
     let url = env.url("/rate/1.0.0/memory");
     assert_eq!(get(&url, Some(&sub.production)).await.status(), 200);
     assert_eq!(get(&url, Some(&sub.sandbox)).await.status(), 200);

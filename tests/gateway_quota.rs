@@ -23,7 +23,7 @@ fn last_comment(items: &[Item]) -> String {
 #[tokio::test]
 async fn three_concurrent_streams_of_one_subscription_get_exactly_the_quota() {
     let env = TestServer::start().await;
-    plan_per_minute(&env.control(), "Ten", 10).await;
+    plan_per_minute(env.control(), "Ten", 10).await;
     // Batches of three, so the tenth event falls in the middle of a chunk.
     let backend = Backend::start(Script::Events {
         line_end: "\n",
@@ -34,14 +34,14 @@ async fn three_concurrent_streams_of_one_subscription_get_exactly_the_quota() {
     })
     .await;
     let api = published_api(
-        &env.control(),
+        env.control(),
         "Metered",
         Some(&backend.url()),
         None,
         &["Ten"],
     )
     .await;
-    let sub = subscriber(&env.control(), "App", "Unlimited", &api, Some("Ten")).await;
+    let sub = subscriber(env.control(), "App", "Unlimited", &api, Some("Ten")).await;
     let url = env.url("/metered/1.0.0/memory");
     let mut readers = Vec::new();
     for _ in 0..3 {
@@ -87,7 +87,7 @@ async fn three_concurrent_streams_of_one_subscription_get_exactly_the_quota() {
 #[tokio::test]
 async fn crlf_and_cr_delimited_events_are_counted_exactly() {
     let env = TestServer::start().await;
-    plan_per_minute(&env.control(), "Five", 5).await;
+    plan_per_minute(env.control(), "Five", 5).await;
     for (i, line_end) in ["\r\n", "\r", "\n"].into_iter().enumerate() {
         let backend = Backend::start(Script::Events {
             line_end,
@@ -98,9 +98,9 @@ async fn crlf_and_cr_delimited_events_are_counted_exactly() {
         })
         .await;
         let name = format!("Ends{i}");
-        let api = published_api(&env.control(), &name, Some(&backend.url()), None, &["Five"]).await;
+        let api = published_api(env.control(), &name, Some(&backend.url()), None, &["Five"]).await;
         let sub = subscriber(
-            &env.control(),
+            env.control(),
             &format!("App{i}"),
             "Unlimited",
             &api,
@@ -137,17 +137,10 @@ async fn crlf_and_cr_delimited_events_are_counted_exactly() {
 #[tokio::test]
 async fn counters_survive_a_restart() {
     let env = TestServer::start().await;
-    plan_per_minute(&env.control(), "Ten", 10).await;
+    plan_per_minute(env.control(), "Ten", 10).await;
     let short = Backend::start(events("\n", FAST, Some(4))).await;
-    let api = published_api(
-        &env.control(),
-        "Durable",
-        Some(&short.url()),
-        None,
-        &["Ten"],
-    )
-    .await;
-    let sub = subscriber(&env.control(), "App", "Unlimited", &api, Some("Ten")).await;
+    let api = published_api(env.control(), "Durable", Some(&short.url()), None, &["Ten"]).await;
+    let sub = subscriber(env.control(), "App", "Unlimited", &api, Some("Ten")).await;
     let url = env.url("/durable/1.0.0/memory");
     let (delivered, _) = split(
         &SseReader::new(get(&url, Some(&sub.production)).await)
@@ -188,17 +181,17 @@ async fn counters_are_flushed_periodically_while_serving() {
         ..test_options()
     })
     .await;
-    plan_per_minute(&env.control(), "Ten", 10).await;
+    plan_per_minute(env.control(), "Ten", 10).await;
     let backend = Backend::start(events("\n", FAST, Some(3))).await;
     let api = published_api(
-        &env.control(),
+        env.control(),
         "Flushed",
         Some(&backend.url()),
         None,
         &["Ten"],
     )
     .await;
-    let sub = subscriber(&env.control(), "App", "Unlimited", &api, Some("Ten")).await;
+    let sub = subscriber(env.control(), "App", "Unlimited", &api, Some("Ten")).await;
     let resp = get(&env.url("/flushed/1.0.0/memory"), Some(&sub.production)).await;
     assert_eq!(split(&SseReader::new(resp).rest().await).0.len(), 3);
     let sid = sub.subscription_id.unwrap();

@@ -14,7 +14,6 @@ use streamgate::control::Control;
 use streamgate::gateway::GatewayOptions;
 use streamgate::sse::Item;
 use streamgate::telemetry::TrafficEvent;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LONG: Duration = Duration::from_secs(600);
 
@@ -106,24 +105,13 @@ async fn a_client_hang_up_closes_the_backend_connection() {
         .subscribed_api("Hangup", "App", Some(&backend.url()), None)
         .await;
 
-    let mut socket = tokio::net::TcpStream::connect(env.gateway_addr())
-        .await
-        .unwrap();
-    let request = format!(
-        "GET /hangup/1.0.0/memory HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
-        sub.production
-    );
-    socket.write_all(request.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&got).contains("data: {\"n\":2}") {
-        let n = tokio::time::timeout(PATIENCE, socket.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "the gateway ended the stream");
-        got.extend_from_slice(&buf[..n]);
-    }
+    let mut socket = open_stream(
+        env.gateway_addr(),
+        "/hangup/1.0.0/memory",
+        Some(&sub.production),
+    )
+    .await;
+    let got = read_until_contains(&mut socket, "data: {\"n\":2}").await;
     assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200 OK\r\n"));
     assert_eq!(backend.hangups.load(Ordering::SeqCst), 0);
     drop(socket);
@@ -171,7 +159,7 @@ async fn close_reason(
     assert_eq!(resp.status(), 200);
     let mut reader = SseReader::new(resp);
     assert!(reader.next_event().await.is_some());
-    change(&env.control(), &sub, &api.id).await;
+    change(env.control(), &sub, &api.id).await;
     let items = reader.rest().await;
     backend.wait_hangups(1).await;
     match items.last() {
@@ -363,24 +351,9 @@ async fn a_client_hang_up_on_an_idle_stream_closes_the_backend_connection() {
     let (_, sub) = env
         .subscribed_api("Idle", "App", Some(&backend.url()), None)
         .await;
-    let mut socket = tokio::net::TcpStream::connect(env.gateway_addr())
-        .await
-        .unwrap();
-    let request = format!(
-        "GET /idle/1.0.0/memory?access_token={} HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        sub.production
-    );
-    socket.write_all(request.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&got).contains("data: one") {
-        let n = tokio::time::timeout(PATIENCE, socket.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        got.extend_from_slice(&buf[..n]);
-    }
+    let target = format!("/idle/1.0.0/memory?access_token={}", sub.production);
+    let mut socket = open_stream(env.gateway_addr(), &target, None).await;
+    read_until_contains(&mut socket, "data: one").await;
     // The backend is silent from now on: the gateway must notice the hang-up by itself.
     drop(socket);
     backend.wait_hangups(1).await;

@@ -147,12 +147,7 @@ async fn the_admin_router_lists_the_built_in_subscription_plans() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{plans}");
-    let names: Vec<&str> = plans["list"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["policyName"].as_str())
-        .collect();
+    let names = list_field(&plans, "policyName");
     assert!(names.contains(&"AsyncGold"), "{plans}");
 }
 

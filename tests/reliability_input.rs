@@ -35,7 +35,7 @@ async fn fenced(env: &TestServer, backend: &Backend) -> Subscriber {
     )
     .await;
     subscriber(
-        &env.control(),
+        env.control(),
         "App",
         "Unlimited",
         &api,

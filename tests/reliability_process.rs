@@ -206,12 +206,7 @@ async fn sigkill_mid_writes_loses_nothing_acknowledged_and_counters_at_most_the_
         .spawn_process("info");
     let (status, list) = serve.get(&devportal("/applications?limit=1000")).await;
     assert_eq!(status, StatusCode::OK, "{list}");
-    let listed: Vec<&str> = list["list"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a["applicationId"].as_str())
-        .collect();
+    let listed = list_field(&list, "applicationId");
     for id in &acked {
         assert!(
             listed.contains(&id.as_str()),

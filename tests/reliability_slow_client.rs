@@ -72,12 +72,12 @@ async fn a_client_that_stops_reading_blocks_the_backend_and_keeps_memory_flat() 
         .await;
     let rss_before = rss_kib();
 
-    let mut socket = TcpStream::connect(env.gateway_addr()).await.unwrap();
-    let request = format!(
-        "GET /flood/1.0.0/memory HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
-        sub.production
-    );
-    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut socket = open_stream(
+        env.gateway_addr(),
+        "/flood/1.0.0/memory",
+        Some(&sub.production),
+    )
+    .await;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {

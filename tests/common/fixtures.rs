@@ -27,8 +27,9 @@ pub async fn published_api(
     sandbox: Option<&str>,
     plans: &[&str],
 ) -> Api {
-    let api = control
-        .create_api(ApiDraft {
+    publish_draft(
+        control,
+        ApiDraft {
             name: name.to_string(),
             context: format!("/{}", name.to_ascii_lowercase()),
             version: "1.0.0".to_string(),
@@ -37,18 +38,9 @@ pub async fn published_api(
             sandbox_endpoint: sandbox.map(str::to_string),
             policies: plans.iter().map(|p| p.to_string()).collect(),
             topics: Vec::new(),
-        })
-        .await
-        .unwrap();
-    control
-        .deploy_new_revision(&api.id, "first", &hybrid())
-        .await
-        .unwrap();
-    control
-        .change_lifecycle(&api.id, LifecycleAction::Publish)
-        .await
-        .unwrap()
-        .api
+        },
+    )
+    .await
 }
 
 /// A custom plan of `count` events per minute.

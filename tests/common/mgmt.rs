@@ -67,6 +67,16 @@ pub fn application_body(name: &str) -> Value {
     json!({"name": name, "throttlingPolicy": "Unlimited", "description": "", "tokenType": "JWT"})
 }
 
+/// The `field` of every item in a WSO2 list answer's `list`.
+pub fn list_field<'a>(answer: &'a Value, field: &str) -> Vec<&'a str> {
+    answer["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|item| item[field].as_str())
+        .collect()
+}
+
 /// The credentials of an application's PRODUCTION keys and the token the
 /// client-credentials grant gave for them.
 pub struct Credentials {

@@ -124,3 +124,31 @@ pub async fn wait_closed(socket: &mut (impl AsyncRead + Unpin)) {
 
 /// The head of a 200 SSE answer that ends at EOF.
 pub const SSE_OK: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n";
+
+/// Connects to `addr` and sends a keep-alive GET of `target`, with `Authorization: Bearer`
+/// when `token` is given.
+pub async fn open_stream(addr: SocketAddr, target: &str, token: Option<&str>) -> TcpStream {
+    let mut socket = TcpStream::connect(addr).await.unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n{auth}\r\n");
+    socket.write_all(request.as_bytes()).await.unwrap();
+    socket
+}
+
+/// Reads until what was read contains `needle`; answers all of it. Each read may take up
+/// to [`PATIENCE`]; the connection must not close first.
+pub async fn read_until_contains(socket: &mut TcpStream, needle: &str) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(needle) {
+        let n = tokio::time::timeout(PATIENCE, socket.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the gateway ended the stream");
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
