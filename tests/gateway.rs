@@ -74,12 +74,8 @@ async fn unknown_paths_and_unmatched_topics_answer_404_json() {
     publish_draft(
         env.control(),
         ApiDraft {
-            name: "Topics".into(),
-            context: "/topics".into(),
-            version: "1.0.0".into(),
-            production_endpoint: Some(prod.url()),
             topics: vec!["/memory".into()],
-            ..Default::default()
+            ..sse_draft("Topics", prod.url())
         },
     )
     .await;
@@ -95,13 +91,7 @@ async fn created_undeployed_and_retired_apis_answer_404() {
     let prod = Backend::start(events_script()).await;
     let api = env
         .control()
-        .create_api(ApiDraft {
-            name: "Draft".into(),
-            context: "/draft".into(),
-            version: "1.0.0".into(),
-            production_endpoint: Some(prod.url()),
-            ..Default::default()
-        })
+        .create_api(sse_draft("Draft", prod.url()))
         .await
         .unwrap();
     // CREATED without a deployment.
@@ -340,13 +330,7 @@ async fn a_pre_released_api_streams_without_a_token() {
     let prod = Backend::start(events_script()).await;
     let api = env
         .control()
-        .create_api(ApiDraft {
-            name: "Proto".into(),
-            context: "/proto".into(),
-            version: "1.0.0".into(),
-            production_endpoint: Some(prod.url()),
-            ..Default::default()
-        })
+        .create_api(sse_draft("Proto", prod.url()))
         .await
         .unwrap();
     env.control()

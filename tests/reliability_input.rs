@@ -25,12 +25,8 @@ async fn fenced(env: &TestServer, backend: &Backend) -> Subscriber {
     let api = publish_draft(
         env.control(),
         ApiDraft {
-            name: "Fenced".into(),
-            context: "/fenced".into(),
-            version: "1.0.0".into(),
-            production_endpoint: Some(format!("{}/base/v1", backend.url())),
             topics: vec!["/memory/*".into()],
-            ..Default::default()
+            ..sse_draft("Fenced", format!("{}/base/v1", backend.url()))
         },
     )
     .await;

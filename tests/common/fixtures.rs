@@ -143,6 +143,18 @@ pub fn memory_url(addr: SocketAddr) -> String {
     format!("http://{addr}/memory")
 }
 
+/// An SSE API draft: `name` at `/{name in lower case}` 1.0.0 with this production
+/// endpoint and nothing else.
+pub fn sse_draft(name: &str, production: String) -> ApiDraft {
+    ApiDraft {
+        name: name.to_string(),
+        context: format!("/{}", name.to_ascii_lowercase()),
+        version: "1.0.0".to_string(),
+        production_endpoint: Some(production),
+        ..Default::default()
+    }
+}
+
 /// Creates `draft`, deploys a first revision to the hybrid environment and publishes it.
 pub async fn publish_draft(control: &Control, draft: ApiDraft) -> Api {
     let api = control.create_api(draft).await.unwrap();
