@@ -65,14 +65,18 @@ pub struct Running {
 
 impl Running {
     /// Stops both servers: open streams get a final comment, counters are flushed.
-    pub async fn shutdown(self) {
+    /// Answers whether every server stopped within the grace period (4 s each).
+    pub async fn shutdown(self) -> bool {
         // Receivers may be gone if a server already stopped; that is fine.
         let _ = self.stop.send(true);
+        let mut all_stopped = true;
         for task in self.tasks {
             if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
                 tracing::warn!("a server did not stop within {SHUTDOWN_GRACE:?}");
+                all_stopped = false;
             }
         }
+        all_stopped
     }
 }
 

@@ -2,9 +2,9 @@
 //! `--json` and `--quiet` output, and the error messages people see.
 #![allow(clippy::unwrap_used)]
 
-mod mgmt_support;
+mod common;
 
-use mgmt_support::{TestServer, start};
+use common::*;
 use serde_json::Value;
 
 /// What one `streamgate` run printed.
@@ -18,8 +18,8 @@ struct Run {
 async fn streamgate(s: &TestServer, args: &[&str]) -> Run {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
         .args(args)
-        .env("STREAMGATE_ADMIN_URL", &s.base)
-        .env("STREAMGATE_DATA_DIR", s.dir.path())
+        .env("STREAMGATE_ADMIN_URL", s.mgmt_url())
+        .env("STREAMGATE_DATA_DIR", s.dir())
         .env_remove("STREAMGATE_ADMIN_TOKEN")
         .output()
         .await
@@ -48,7 +48,7 @@ async fn fails(s: &TestServer, args: &[&str]) -> String {
 
 #[tokio::test]
 async fn the_tutorial_runs_from_the_shell() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let id = ok(
         &s,
         &[
@@ -100,10 +100,13 @@ async fn the_tutorial_runs_from_the_shell() {
     .await;
     assert_eq!(
         out,
-        "Deployed Revision 1 of Observer:1.0.0 to Production and Sandbox (vhost localhost): \
-         http://localhost:8280/observer/1.0.0\n"
+        format!(
+            "Deployed Revision 1 of Observer:1.0.0 to Production and Sandbox (vhost localhost): \
+             {}/observer/1.0.0\n",
+            s.public_gateway_url()
+        )
     );
-    assert!(s.control.view().routes.contains_key("/observer/1.0.0"));
+    assert!(s.control().view().routes.contains_key("/observer/1.0.0"));
     let deps = ok(&s, &["api", "deployments"]).await;
     assert!(
         deps.contains("Revision 1") && deps.contains("Production and Sandbox"),
@@ -123,7 +126,7 @@ async fn the_tutorial_runs_from_the_shell() {
     // The printed key:secret works at the token endpoint.
     let resp = s
         .http
-        .post(format!("{}/oauth2/token", s.base))
+        .post(format!("{}/oauth2/token", s.mgmt_url()))
         .basic_auth(key, Some(secret))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("grant_type=client_credentials")
@@ -132,7 +135,7 @@ async fn the_tutorial_runs_from_the_shell() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let token = ok(&s, &["token", "Tutorial", "--quiet"]).await;
-    let claims = s.control.keys().verify(token.trim()).unwrap();
+    let claims = s.control().keys().verify(token.trim()).unwrap();
     assert_eq!(claims.azp, key);
     assert_eq!(claims.application.name, "Tutorial");
     let human = ok(&s, &["token", "Tutorial", "--validity", "60"]).await;
@@ -165,7 +168,7 @@ async fn the_tutorial_runs_from_the_shell() {
 
 #[tokio::test]
 async fn plans_revisions_and_cleanup_commands_work() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let out = ok(
         &s,
         &[
@@ -226,7 +229,7 @@ async fn plans_revisions_and_cleanup_commands_work() {
         out,
         "Undeployed Revision 1 of Prices:2 from Production and Sandbox\n"
     );
-    assert!(s.control.view().routes.is_empty());
+    assert!(s.control().view().routes.is_empty());
     let doc: Value = serde_json::from_str(&ok(&s, &["api", "asyncapi", "Prices:2"]).await).unwrap();
     assert!(doc["channels"]["/eur"].is_object());
     ok(
@@ -256,7 +259,7 @@ async fn plans_revisions_and_cleanup_commands_work() {
 
 #[tokio::test]
 async fn errors_are_clear_on_stderr_with_a_failure_status() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let err = fails(&s, &["api", "show", "Nope:1"]).await;
     assert!(err.starts_with("error: no API 'Nope:1'"), "{err}");
     ok(

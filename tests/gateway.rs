@@ -3,55 +3,27 @@
 //! CORS, application rate limits and telemetry.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
+mod common;
 
 use std::time::Duration;
 
+use common::*;
 use streamgate::catalog::{ApiDraft, LifecycleAction, SubscriptionStatus};
 use streamgate::keys::AccessClaims;
 use streamgate::telemetry::TrafficEvent;
-use support_gateway::*;
 
 fn events_script() -> Script {
     events("\n", Duration::from_millis(20), Some(3))
 }
 
-async fn assert_error(resp: reqwest::Response, status: u16, code: u64) -> serde_json::Value {
-    assert_eq!(resp.status().as_u16(), status);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
-    let body = error_body(resp).await;
-    assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-    assert!(body["description"].as_str().is_some_and(|d| !d.is_empty()));
-    body
-}
-
 #[tokio::test]
 async fn a_subscribed_production_token_streams_events_from_the_production_endpoint() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
     let sand = Backend::start(events_script()).await;
-    let api = published_api(
-        &env.control,
-        "Observer",
-        Some(&prod.url()),
-        Some(&sand.url()),
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Observer", "App", Some(&prod.url()), Some(&sand.url()))
+        .await;
 
     let resp = get(&env.url("/observer/1.0.0/memory"), Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
@@ -76,17 +48,11 @@ async fn a_subscribed_production_token_streams_events_from_the_production_endpoi
 
 #[tokio::test]
 async fn a_key_type_without_an_endpoint_answers_403_with_code_900901() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control, "OnlyProd", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("OnlyProd", "App", Some(&prod.url()), None)
+        .await;
     let resp = get(&env.url("/onlyprod/1.0.0/memory"), Some(&sub.sandbox)).await;
     let body = assert_error(resp, 403, 900901).await;
     assert!(
@@ -100,31 +66,19 @@ async fn a_key_type_without_an_endpoint_answers_403_with_code_900901() {
 
 #[tokio::test]
 async fn unknown_paths_and_unmatched_topics_answer_404_json() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let resp = get(&env.url("/nothing/1.0.0/memory"), None).await;
     assert_error(resp, 404, 404).await;
 
     let prod = Backend::start(events_script()).await;
-    let api = env
-        .control
-        .create_api(ApiDraft {
-            name: "Topics".into(),
-            context: "/topics".into(),
-            version: "1.0.0".into(),
-            production_endpoint: Some(prod.url()),
+    publish_draft(
+        env.control(),
+        ApiDraft {
             topics: vec!["/memory".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    env.control
-        .deploy_new_revision(&api.id, "", &hybrid())
-        .await
-        .unwrap();
-    env.control
-        .change_lifecycle(&api.id, LifecycleAction::Publish)
-        .await
-        .unwrap();
+            ..sse_draft("Topics", prod.url())
+        },
+    )
+    .await;
     let resp = get(&env.url("/topics/1.0.0/cpu"), None).await;
     assert_error(resp, 404, 404).await;
     let resp = get(&env.url("/topics/1.0.0/memory"), None).await;
@@ -133,30 +87,24 @@ async fn unknown_paths_and_unmatched_topics_answer_404_json() {
 
 #[tokio::test]
 async fn created_undeployed_and_retired_apis_answer_404() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
     let api = env
-        .control
-        .create_api(ApiDraft {
-            name: "Draft".into(),
-            context: "/draft".into(),
-            version: "1.0.0".into(),
-            production_endpoint: Some(prod.url()),
-            ..Default::default()
-        })
+        .control()
+        .create_api(sse_draft("Draft", prod.url()))
         .await
         .unwrap();
     // CREATED without a deployment.
     assert_error(get(&env.url("/draft/1.0.0/memory"), None).await, 404, 404).await;
     // Published but nothing deployed.
-    env.control
+    env.control()
         .change_lifecycle(&api.id, LifecycleAction::Publish)
         .await
         .unwrap();
     assert_error(get(&env.url("/draft/1.0.0/memory"), None).await, 404, 404).await;
     // Deployed: it answers (401 without a token).
     let (rev, _) = env
-        .control
+        .control()
         .deploy_new_revision(&api.id, "", &hybrid())
         .await
         .unwrap();
@@ -167,17 +115,17 @@ async fn created_undeployed_and_retired_apis_answer_404() {
     )
     .await;
     // Undeployed again.
-    env.control
+    env.control()
         .undeploy_revision(&api.id, &rev.id, &[])
         .await
         .unwrap();
     assert_error(get(&env.url("/draft/1.0.0/memory"), None).await, 404, 404).await;
     // Deprecated still serves, retired does not.
-    env.control
+    env.control()
         .deploy_revision(&api.id, &rev.id, &hybrid())
         .await
         .unwrap();
-    env.control
+    env.control()
         .change_lifecycle(&api.id, LifecycleAction::Deprecate)
         .await
         .unwrap();
@@ -187,7 +135,7 @@ async fn created_undeployed_and_retired_apis_answer_404() {
         900902,
     )
     .await;
-    env.control
+    env.control()
         .change_lifecycle(&api.id, LifecycleAction::Retire)
         .await
         .unwrap();
@@ -196,18 +144,12 @@ async fn created_undeployed_and_retired_apis_answer_404() {
 
 #[tokio::test]
 async fn deprecated_apis_keep_serving_their_subscribers() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control, "Old", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
-    env.control
+    let (api, sub) = env
+        .subscribed_api("Old", "App", Some(&prod.url()), None)
+        .await;
+    env.control()
         .change_lifecycle(&api.id, LifecycleAction::Deprecate)
         .await
         .unwrap();
@@ -218,25 +160,19 @@ async fn deprecated_apis_keep_serving_their_subscribers() {
 
 #[tokio::test]
 async fn a_blocked_api_answers_503_with_code_700700() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control, "Blocky", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
-    env.control
+    let (api, sub) = env
+        .subscribed_api("Blocky", "App", Some(&prod.url()), None)
+        .await;
+    env.control()
         .change_lifecycle(&api.id, LifecycleAction::Block)
         .await
         .unwrap();
     let resp = get(&env.url("/blocky/1.0.0/memory"), Some(&sub.production)).await;
     let body = assert_error(resp, 503, 700700).await;
     assert_eq!(body["message"], "API blocked");
-    env.control
+    env.control()
         .change_lifecycle(&api.id, LifecycleAction::RePublish)
         .await
         .unwrap();
@@ -247,24 +183,11 @@ async fn a_blocked_api_answers_503_with_code_700700() {
 
 #[tokio::test]
 async fn credentials_errors_follow_the_reference_codes() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(
-        &env.control,
-        "Secure",
-        Some(&prod.url()),
-        Some(&prod.url()),
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Secure", "App", Some(&prod.url()), Some(&prod.url()))
+        .await;
     let url = env.url("/secure/1.0.0/memory");
 
     // Missing.
@@ -305,12 +228,12 @@ async fn credentials_errors_follow_the_reference_codes() {
     invalid(get(&url, Some("not-a-jwt")).await).await;
 
     // Expired, not yet valid, wrong issuer, wrong audience: signed with our own key.
-    let claims = env.control.keys().verify(&sub.production).unwrap();
+    let claims = env.control().keys().verify(&sub.production).unwrap();
     let now = claims.iat;
     let forge = |f: &dyn Fn(&mut AccessClaims)| {
         let mut c = claims.clone();
         f(&mut c);
-        env.control.keys().sign(&c).unwrap()
+        env.control().keys().sign(&c).unwrap()
     };
     let expired = forge(&|c| {
         c.iat = now - 100;
@@ -325,7 +248,7 @@ async fn credentials_errors_follow_the_reference_codes() {
 
     // Revoked.
     assert!(
-        env.control
+        env.control()
             .revoke_token(&sub.production, None)
             .await
             .unwrap()
@@ -340,23 +263,23 @@ async fn credentials_errors_follow_the_reference_codes() {
 
 #[tokio::test]
 async fn an_unsubscribed_or_blocked_subscription_answers_403() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
     let api = published_api(
-        &env.control,
+        env.control(),
         "Members",
         Some(&prod.url()),
         Some(&prod.url()),
         &[],
     )
     .await;
-    let outsider = subscriber(&env.control, "Outsider", "Unlimited", &api, None).await;
+    let outsider = subscriber(env.control(), "Outsider", "Unlimited", &api, None).await;
     let url = env.url("/members/1.0.0/memory");
     let body = assert_error(get(&url, Some(&outsider.production)).await, 403, 900908).await;
     assert_eq!(body["message"], "Resource forbidden");
 
     let member = subscriber(
-        &env.control,
+        env.control(),
         "Member",
         "Unlimited",
         &api,
@@ -364,42 +287,36 @@ async fn an_unsubscribed_or_blocked_subscription_answers_403() {
     )
     .await;
     let sid = member.subscription_id.clone().unwrap();
-    env.control
+    env.control()
         .set_subscription_status(&sid, SubscriptionStatus::ProdOnlyBlocked)
         .await
         .unwrap();
     assert_error(get(&url, Some(&member.production)).await, 403, 900907).await;
     assert_eq!(get(&url, Some(&member.sandbox)).await.status(), 200);
-    env.control
+    env.control()
         .set_subscription_status(&sid, SubscriptionStatus::Blocked)
         .await
         .unwrap();
     assert_error(get(&url, Some(&member.sandbox)).await, 403, 900907).await;
-    env.control.unsubscribe(&sid).await.unwrap();
+    env.control().unsubscribe(&sid).await.unwrap();
     assert_error(get(&url, Some(&member.production)).await, 403, 900908).await;
 }
 
 #[tokio::test]
 async fn the_gateway_serves_the_deployed_revision_not_the_working_copy() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let first = Backend::start(events_script()).await;
     let second = Backend::start(events_script()).await;
-    let api = published_api(&env.control, "Rev", Some(&first.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (api, sub) = env
+        .subscribed_api("Rev", "App", Some(&first.url()), None)
+        .await;
     let mut draft = api.to_draft();
     draft.production_endpoint = Some(second.url());
-    env.control.update_api(&api.id, draft).await.unwrap();
+    env.control().update_api(&api.id, draft).await.unwrap();
     let url = env.url("/rev/1.0.0/memory");
     assert_eq!(get(&url, Some(&sub.production)).await.status(), 200);
     assert_eq!((first.request_count(), second.request_count()), (1, 0));
-    env.control
+    env.control()
         .deploy_new_revision(&api.id, "second", &hybrid())
         .await
         .unwrap();
@@ -409,24 +326,18 @@ async fn the_gateway_serves_the_deployed_revision_not_the_working_copy() {
 
 #[tokio::test]
 async fn a_pre_released_api_streams_without_a_token() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
     let api = env
-        .control
-        .create_api(ApiDraft {
-            name: "Proto".into(),
-            context: "/proto".into(),
-            version: "1.0.0".into(),
-            production_endpoint: Some(prod.url()),
-            ..Default::default()
-        })
+        .control()
+        .create_api(sse_draft("Proto", prod.url()))
         .await
         .unwrap();
-    env.control
+    env.control()
         .deploy_new_revision(&api.id, "", &hybrid())
         .await
         .unwrap();
-    env.control
+    env.control()
         .change_lifecycle(&api.id, LifecycleAction::DeployAsPrototype)
         .await
         .unwrap();
@@ -444,17 +355,11 @@ async fn a_pre_released_api_streams_without_a_token() {
 
 #[tokio::test]
 async fn credentials_stay_at_the_gateway_while_query_and_last_event_id_go_through() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control, "Fwd", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Fwd", "App", Some(&prod.url()), None)
+        .await;
 
     // Token in the query, as a browser EventSource sends it.
     let url = env.url(&format!(
@@ -496,20 +401,12 @@ async fn credentials_stay_at_the_gateway_while_query_and_last_event_id_go_throug
 
 #[tokio::test]
 async fn backend_failures_answer_503_or_pass_the_status_on() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     // A port nobody listens on.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let api = published_api(&env.control, "Dead", Some(&dead), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env.subscribed_api("Dead", "App", Some(&dead), None).await;
     let body = assert_error(
         get(&env.url("/dead/1.0.0/memory"), Some(&sub.production)).await,
         503,
@@ -525,15 +422,9 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
 
     // A backend that accepts and never answers: 503 within the connect timeout.
     let mute = Backend::start(Script::Mute).await;
-    let api = published_api(&env.control, "Mute", Some(&mute.url()), None, &[]).await;
-    let sub2 = subscriber(
-        &env.control,
-        "App2",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub2) = env
+        .subscribed_api("Mute", "App2", Some(&mute.url()), None)
+        .await;
     assert_error(
         get(&env.url("/mute/1.0.0/memory"), Some(&sub2.production)).await,
         503,
@@ -542,37 +433,25 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
     .await;
 
     let missing = Backend::start(Script::Status(404)).await;
-    let api = published_api(&env.control, "Missing", Some(&missing.url()), None, &[]).await;
-    let sub3 = subscriber(
-        &env.control,
-        "App3",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub3) = env
+        .subscribed_api("Missing", "App3", Some(&missing.url()), None)
+        .await;
     let resp = get(&env.url("/missing/1.0.0/memory"), Some(&sub3.production)).await;
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.text().await.unwrap(), "{\"status\":404}");
 
-    let m = env.telemetry.metrics();
+    let m = env.telemetry().metrics();
     assert!(m.backend_errors.load(std::sync::atomic::Ordering::Relaxed) >= 3);
     assert_eq!(m.rejections().get(&101503), Some(&2));
 }
 
 #[tokio::test]
 async fn cors_preflight_and_responses_let_another_origin_open_the_stream() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control, "Cors", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Cors", "App", Some(&prod.url()), None)
+        .await;
     let url = env.url("/cors/1.0.0/memory");
     let resp = client()
         .request(reqwest::Method::OPTIONS, &url)
@@ -626,18 +505,18 @@ async fn cors_preflight_and_responses_let_another_origin_open_the_stream() {
 
 #[tokio::test]
 async fn application_policies_limit_connection_requests_per_minute() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    app_policy_per_minute(&env.control, "Two", 2).await;
+    app_policy_per_minute(env.control(), "Two", 2).await;
     let api = published_api(
-        &env.control,
+        env.control(),
         "Rate",
         Some(&prod.url()),
         Some(&prod.url()),
         &[],
     )
     .await;
-    let sub = subscriber(&env.control, "App", "Two", &api, Some("AsyncUnlimited")).await;
+    let sub = subscriber(env.control(), "App", "Two", &api, Some("AsyncUnlimited")).await;
     let url = env.url("/rate/1.0.0/memory");
     assert_eq!(get(&url, Some(&sub.production)).await.status(), 200);
     assert_eq!(get(&url, Some(&sub.sandbox)).await.status(), 200);
@@ -655,18 +534,12 @@ async fn application_policies_limit_connection_requests_per_minute() {
 
 #[tokio::test]
 async fn traffic_events_and_metrics_record_streams_and_rejections() {
-    let env = Env::start().await;
-    let mut traffic = env.telemetry.subscribe();
+    let env = TestServer::start().await;
+    let mut traffic = env.telemetry().subscribe();
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control, "Watched", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "Viewer",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Watched", "Viewer", Some(&prod.url()), None)
+        .await;
     let url = env.url("/watched/1.0.0/memory");
     assert_eq!(get(&url, None).await.status(), 401);
     let resp = get(&url, Some(&sub.production)).await;
@@ -711,7 +584,7 @@ async fn traffic_events_and_metrics_record_streams_and_rejections() {
         }
         other => panic!("{other:?}"),
     }
-    let text = env.telemetry.metrics().render_prometheus();
+    let text = env.telemetry().metrics().render_prometheus();
     assert!(text.contains("streamgate_open_streams 0"), "{text}");
     assert!(
         text.contains("streamgate_events_delivered_total 3"),
@@ -731,17 +604,11 @@ async fn traffic_events_and_metrics_record_streams_and_rejections() {
 
 #[tokio::test]
 async fn only_get_is_served() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let prod = Backend::start(events_script()).await;
-    let api = published_api(&env.control, "Verbs", Some(&prod.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Verbs", "App", Some(&prod.url()), None)
+        .await;
     let resp = client()
         .post(env.url("/verbs/1.0.0/memory"))
         .bearer_auth(&sub.production)
@@ -754,24 +621,11 @@ async fn only_get_is_served() {
 
 #[tokio::test]
 async fn an_https_endpoint_answers_503_and_tells_the_operator_https_is_unsupported() {
-    let env = Env::start().await;
-    let mut traffic = env.telemetry.subscribe();
-    let api = published_api(
-        &env.control,
-        "Secure",
-        Some("https://127.0.0.1:9/feed"),
-        None,
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control,
-        "Sec",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let env = TestServer::start().await;
+    let mut traffic = env.telemetry().subscribe();
+    let (_, sub) = env
+        .subscribed_api("Secure", "Sec", Some("https://127.0.0.1:9/feed"), None)
+        .await;
     assert_error(
         get(&env.url("/secure/1.0.0/memory"), Some(&sub.production)).await,
         503,

@@ -3,13 +3,13 @@
 //! restart or are flushed periodically.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
+mod common;
 
 use std::time::Duration;
 
+use common::*;
 use streamgate::gateway::{GatewayOptions, THROTTLED_BODY};
 use streamgate::sse::Item;
-use support_gateway::*;
 
 const FAST: Duration = Duration::from_millis(5);
 
@@ -22,8 +22,8 @@ fn last_comment(items: &[Item]) -> String {
 
 #[tokio::test]
 async fn three_concurrent_streams_of_one_subscription_get_exactly_the_quota() {
-    let env = Env::start().await;
-    plan_per_minute(&env.control, "Ten", 10).await;
+    let env = TestServer::start().await;
+    plan_per_minute(env.control(), "Ten", 10).await;
     // Batches of three, so the tenth event falls in the middle of a chunk.
     let backend = Backend::start(Script::Events {
         line_end: "\n",
@@ -34,14 +34,14 @@ async fn three_concurrent_streams_of_one_subscription_get_exactly_the_quota() {
     })
     .await;
     let api = published_api(
-        &env.control,
+        env.control(),
         "Metered",
         Some(&backend.url()),
         None,
         &["Ten"],
     )
     .await;
-    let sub = subscriber(&env.control, "App", "Unlimited", &api, Some("Ten")).await;
+    let sub = subscriber(env.control(), "App", "Unlimited", &api, Some("Ten")).await;
     let url = env.url("/metered/1.0.0/memory");
     let mut readers = Vec::new();
     for _ in 0..3 {
@@ -76,7 +76,7 @@ async fn three_concurrent_streams_of_one_subscription_get_exactly_the_quota() {
     assert!((1..=60).contains(&retry), "{retry}");
     assert_eq!(resp.text().await.unwrap(), THROTTLED_BODY);
     assert_eq!(backend.request_count(), 3);
-    let m = env.telemetry.metrics();
+    let m = env.telemetry().metrics();
     assert_eq!(m.rejections().get(&900804), Some(&1));
     assert_eq!(
         m.events_total.load(std::sync::atomic::Ordering::Relaxed),
@@ -86,8 +86,8 @@ async fn three_concurrent_streams_of_one_subscription_get_exactly_the_quota() {
 
 #[tokio::test]
 async fn crlf_and_cr_delimited_events_are_counted_exactly() {
-    let env = Env::start().await;
-    plan_per_minute(&env.control, "Five", 5).await;
+    let env = TestServer::start().await;
+    plan_per_minute(env.control(), "Five", 5).await;
     for (i, line_end) in ["\r\n", "\r", "\n"].into_iter().enumerate() {
         let backend = Backend::start(Script::Events {
             line_end,
@@ -98,9 +98,9 @@ async fn crlf_and_cr_delimited_events_are_counted_exactly() {
         })
         .await;
         let name = format!("Ends{i}");
-        let api = published_api(&env.control, &name, Some(&backend.url()), None, &["Five"]).await;
+        let api = published_api(env.control(), &name, Some(&backend.url()), None, &["Five"]).await;
         let sub = subscriber(
-            &env.control,
+            env.control(),
             &format!("App{i}"),
             "Unlimited",
             &api,
@@ -136,11 +136,11 @@ async fn crlf_and_cr_delimited_events_are_counted_exactly() {
 
 #[tokio::test]
 async fn counters_survive_a_restart() {
-    let env = Env::start().await;
-    plan_per_minute(&env.control, "Ten", 10).await;
+    let env = TestServer::start().await;
+    plan_per_minute(env.control(), "Ten", 10).await;
     let short = Backend::start(events("\n", FAST, Some(4))).await;
-    let api = published_api(&env.control, "Durable", Some(&short.url()), None, &["Ten"]).await;
-    let sub = subscriber(&env.control, "App", "Unlimited", &api, Some("Ten")).await;
+    let api = published_api(env.control(), "Durable", Some(&short.url()), None, &["Ten"]).await;
+    let sub = subscriber(env.control(), "App", "Unlimited", &api, Some("Ten")).await;
     let url = env.url("/durable/1.0.0/memory");
     let (delivered, _) = split(
         &SseReader::new(get(&url, Some(&sub.production)).await)
@@ -154,13 +154,13 @@ async fn counters_survive_a_restart() {
     options.counter_flush = Duration::from_secs(3600);
     let env = env.restart(options).await;
     let sid = sub.subscription_id.clone().unwrap();
-    assert_eq!(env.control.load_counters().unwrap()[&sid].count, 4);
+    assert_eq!(env.control().load_counters().unwrap()[&sid].count, 4);
 
     let endless = Backend::start(events("\n", FAST, None)).await;
     let mut draft = api.to_draft();
     draft.production_endpoint = Some(endless.url());
-    env.control.update_api(&api.id, draft).await.unwrap();
-    env.control
+    env.control().update_api(&api.id, draft).await.unwrap();
+    env.control()
         .deploy_new_revision(&api.id, "endless", &hybrid())
         .await
         .unwrap();
@@ -176,28 +176,28 @@ async fn counters_survive_a_restart() {
 
 #[tokio::test]
 async fn counters_are_flushed_periodically_while_serving() {
-    let env = Env::start_with(GatewayOptions {
+    let env = TestServer::with_options(GatewayOptions {
         counter_flush: Duration::from_millis(100),
         ..test_options()
     })
     .await;
-    plan_per_minute(&env.control, "Ten", 10).await;
+    plan_per_minute(env.control(), "Ten", 10).await;
     let backend = Backend::start(events("\n", FAST, Some(3))).await;
     let api = published_api(
-        &env.control,
+        env.control(),
         "Flushed",
         Some(&backend.url()),
         None,
         &["Ten"],
     )
     .await;
-    let sub = subscriber(&env.control, "App", "Unlimited", &api, Some("Ten")).await;
+    let sub = subscriber(env.control(), "App", "Unlimited", &api, Some("Ten")).await;
     let resp = get(&env.url("/flushed/1.0.0/memory"), Some(&sub.production)).await;
     assert_eq!(split(&SseReader::new(resp).rest().await).0.len(), 3);
     let sid = sub.subscription_id.unwrap();
     tokio::time::timeout(PATIENCE, async {
         loop {
-            let saved = env.control.load_counters().unwrap();
+            let saved = env.control().load_counters().unwrap();
             if saved.get(&sid).is_some_and(|r| r.count == 3) {
                 break;
             }
@@ -210,21 +210,15 @@ async fn counters_are_flushed_periodically_while_serving() {
 
 #[tokio::test]
 async fn unlimited_plans_are_not_cut() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(events("\r\n", Duration::from_millis(1), Some(200))).await;
-    let api = published_api(&env.control, "Free", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Free", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/free/1.0.0/memory"), Some(&sub.production)).await;
     let items = SseReader::new(resp).rest().await;
     let (events, comments) = split(&items);
     assert_eq!(events.len(), 200);
     assert!(comments.is_empty(), "{comments:?}");
-    assert!(env.control.load_counters().unwrap().is_empty());
+    assert!(env.control().load_counters().unwrap().is_empty());
 }

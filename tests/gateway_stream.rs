@@ -3,18 +3,17 @@
 //! rights are lost, the token expires or the gateway shuts down.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
+mod common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::*;
 use streamgate::catalog::{KeyType, LifecycleAction, SubscriptionStatus};
 use streamgate::control::Control;
 use streamgate::gateway::GatewayOptions;
 use streamgate::sse::Item;
 use streamgate::telemetry::TrafficEvent;
-use support_gateway::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LONG: Duration = Duration::from_secs(600);
 
@@ -31,21 +30,15 @@ fn with_heartbeat(ms: u64) -> GatewayOptions {
 
 #[tokio::test]
 async fn each_event_is_forwarded_while_the_backend_holds_the_next() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(Script::Chunks(vec![
         (Duration::ZERO, "data: first\n\n"),
         (LONG, "data: second\n\n"),
     ]))
     .await;
-    let api = published_api(&env.control, "Live", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Live", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/live/1.0.0/memory"), Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     // SseReader gives up after PATIENCE: a buffering gateway would never deliver this.
@@ -54,17 +47,11 @@ async fn each_event_is_forwarded_while_the_backend_holds_the_next() {
 
 #[tokio::test]
 async fn an_idle_stream_gets_heartbeat_comments() {
-    let env = Env::start_with(with_heartbeat(100)).await;
+    let env = TestServer::with_options(with_heartbeat(100)).await;
     let backend = Backend::start(Script::Chunks(vec![(Duration::ZERO, "data: one\n\n")])).await;
-    let api = published_api(&env.control, "Quiet", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Quiet", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/quiet/1.0.0/memory"), Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert_eq!(reader.next().await, Some(Item::Event(event("one"))));
@@ -86,22 +73,16 @@ fn event(data: &str) -> streamgate::sse::Event {
 
 #[tokio::test]
 async fn heartbeats_wait_for_a_partial_event_to_complete() {
-    let env = Env::start_with(with_heartbeat(50)).await;
+    let env = TestServer::with_options(with_heartbeat(50)).await;
     let backend = Backend::start(Script::Chunks(vec![
         (Duration::ZERO, "data: par"),
         (Duration::from_millis(400), "tial\r\n"),
         (Duration::from_millis(200), "\r\n"),
     ]))
     .await;
-    let api = published_api(&env.control, "Partial", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Partial", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/partial/1.0.0/memory"), Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert_eq!(reader.next().await, Some(Item::Event(event("partial"))));
@@ -117,35 +98,20 @@ async fn heartbeats_wait_for_a_partial_event_to_complete() {
 
 #[tokio::test]
 async fn a_client_hang_up_closes_the_backend_connection() {
-    let env = Env::start().await;
-    let mut traffic = env.telemetry.subscribe();
+    let env = TestServer::start().await;
+    let mut traffic = env.telemetry().subscribe();
     let backend = Backend::start(endless()).await;
-    let api = published_api(&env.control, "Hangup", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
+    let (_, sub) = env
+        .subscribed_api("Hangup", "App", Some(&backend.url()), None)
+        .await;
+
+    let mut socket = open_stream(
+        env.gateway_addr(),
+        "/hangup/1.0.0/memory",
+        Some(&sub.production),
     )
     .await;
-
-    let mut socket = tokio::net::TcpStream::connect(env.addr).await.unwrap();
-    let request = format!(
-        "GET /hangup/1.0.0/memory HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
-        sub.production
-    );
-    socket.write_all(request.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&got).contains("data: {\"n\":2}") {
-        let n = tokio::time::timeout(PATIENCE, socket.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "the gateway ended the stream");
-        got.extend_from_slice(&buf[..n]);
-    }
+    let got = read_until_contains(&mut socket, "data: {\"n\":2}").await;
     assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200 OK\r\n"));
     assert_eq!(backend.hangups.load(Ordering::SeqCst), 0);
     drop(socket);
@@ -163,7 +129,10 @@ async fn a_client_hang_up_closes_the_backend_connection() {
     assert_eq!(closed.0, "client left");
     assert!(closed.1 >= 2);
     assert_eq!(
-        env.telemetry.metrics().open_streams.load(Ordering::Relaxed),
+        env.telemetry()
+            .metrics()
+            .open_streams
+            .load(Ordering::Relaxed),
         0
     );
 }
@@ -171,34 +140,26 @@ async fn a_client_hang_up_closes_the_backend_connection() {
 /// Opens a stream, reads one event, applies `change`, and returns the stream's final
 /// comment; also checks that the backend connection was closed.
 async fn close_reason(
-    env: &Env,
+    env: &TestServer,
     name: &str,
     token_of: impl Fn(&Subscriber) -> String,
     change: impl AsyncFnOnce(&Control, &Subscriber, &str),
 ) -> String {
     let backend = Backend::start(endless()).await;
-    let api = published_api(
-        &env.control,
-        name,
-        Some(&backend.url()),
-        Some(&backend.url()),
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control,
-        &format!("{name}App"),
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (api, sub) = env
+        .subscribed_api(
+            name,
+            &format!("{name}App"),
+            Some(&backend.url()),
+            Some(&backend.url()),
+        )
+        .await;
     let path = format!("/{}/1.0.0/memory", name.to_ascii_lowercase());
     let resp = get(&env.url(&path), Some(&token_of(&sub))).await;
     assert_eq!(resp.status(), 200);
     let mut reader = SseReader::new(resp);
     assert!(reader.next_event().await.is_some());
-    change(&env.control, &sub, &api.id).await;
+    change(env.control(), &sub, &api.id).await;
     let items = reader.rest().await;
     backend.wait_hangups(1).await;
     match items.last() {
@@ -213,7 +174,7 @@ fn production(sub: &Subscriber) -> String {
 
 #[tokio::test]
 async fn revoking_the_token_closes_a_live_stream() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let why = close_reason(
         &env,
         "Revoke",
@@ -228,7 +189,7 @@ async fn revoking_the_token_closes_a_live_stream() {
 
 #[tokio::test]
 async fn blocking_the_api_closes_a_live_stream() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let why = close_reason(
         &env,
         "BlockApi",
@@ -245,7 +206,7 @@ async fn blocking_the_api_closes_a_live_stream() {
 
 #[tokio::test]
 async fn removing_or_blocking_the_subscription_closes_a_live_stream() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let why = close_reason(
         &env,
         "Unsub",
@@ -277,7 +238,7 @@ async fn removing_or_blocking_the_subscription_closes_a_live_stream() {
 
 #[tokio::test]
 async fn undeploying_or_retiring_the_api_closes_a_live_stream() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let why = close_reason(
         &env,
         "Undeploy",
@@ -308,19 +269,13 @@ async fn undeploying_or_retiring_the_api_closes_a_live_stream() {
 
 #[tokio::test]
 async fn an_expiring_token_closes_its_stream() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(endless()).await;
-    let api = published_api(&env.control, "Expiry", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Expiry", "App", Some(&backend.url()), None)
+        .await;
     let short = env
-        .control
+        .control()
         .generate_token(&sub.app_id, KeyType::Production.as_str(), Some(1))
         .unwrap();
     let resp = get(&env.url("/expiry/1.0.0/memory"), Some(&short.access_token)).await;
@@ -336,17 +291,11 @@ async fn an_expiring_token_closes_its_stream() {
 
 #[tokio::test]
 async fn shutdown_ends_open_streams_with_a_final_comment() {
-    let mut env = Env::start().await;
+    let mut env = TestServer::start().await;
     let backend = Backend::start(endless()).await;
-    let api = published_api(&env.control, "Bye", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Bye", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/bye/1.0.0/memory"), Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert!(reader.next_event().await.is_some());
@@ -362,21 +311,15 @@ async fn shutdown_ends_open_streams_with_a_final_comment() {
 
 #[tokio::test]
 async fn a_final_comment_inside_a_partial_event_never_dispatches_it() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(Script::Chunks(vec![(
         Duration::ZERO,
         "data: done\n\ndata: half",
     )]))
     .await;
-    let api = published_api(&env.control, "Cut", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Cut", "App", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/cut/1.0.0/memory"), Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert_eq!(reader.next_event().await.unwrap().data, "done");
@@ -385,7 +328,7 @@ async fn a_final_comment_inside_a_partial_event_never_dispatches_it() {
         let next = tokio::time::timeout(Duration::from_millis(50), reader.next()).await;
         assert!(next.is_err(), "no item can complete yet: {next:?}");
     }
-    env.control
+    env.control()
         .revoke_token(&sub.production, None)
         .await
         .unwrap();
@@ -403,33 +346,14 @@ async fn a_final_comment_inside_a_partial_event_never_dispatches_it() {
 
 #[tokio::test]
 async fn a_client_hang_up_on_an_idle_stream_closes_the_backend_connection() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(Script::Chunks(vec![(Duration::ZERO, "data: one\n\n")])).await;
-    let api = published_api(&env.control, "Idle", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
-    let mut socket = tokio::net::TcpStream::connect(env.addr).await.unwrap();
-    let request = format!(
-        "GET /idle/1.0.0/memory?access_token={} HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        sub.production
-    );
-    socket.write_all(request.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&got).contains("data: one") {
-        let n = tokio::time::timeout(PATIENCE, socket.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        got.extend_from_slice(&buf[..n]);
-    }
+    let (_, sub) = env
+        .subscribed_api("Idle", "App", Some(&backend.url()), None)
+        .await;
+    let target = format!("/idle/1.0.0/memory?access_token={}", sub.production);
+    let mut socket = open_stream(env.gateway_addr(), &target, None).await;
+    read_until_contains(&mut socket, "data: one").await;
     // The backend is silent from now on: the gateway must notice the hang-up by itself.
     drop(socket);
     backend.wait_hangups(1).await;

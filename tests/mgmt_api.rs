@@ -2,17 +2,17 @@
 //! token, the OAuth2 token endpoint, JWKS verification and revocation.
 #![allow(clippy::unwrap_used)]
 
-mod mgmt_support;
+mod common;
 
+use common::*;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
-use mgmt_support::{admin, devportal, observer_body, publisher, start};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use streamgate::keys::{AUDIENCE, AccessClaims, ISSUER};
 
 #[tokio::test]
 async fn health_metrics_and_jwks_need_no_token() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let resp = s.anon(Method::GET, "/health").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.json::<Value>().await.unwrap()["status"], "UP");
@@ -32,12 +32,12 @@ async fn health_metrics_and_jwks_need_no_token() {
     let resp = s.anon(Method::GET, "/oauth2/jwks").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let jwks: JwkSet = resp.json().await.unwrap();
-    assert!(jwks.find(s.control.keys().kid()).is_some());
+    assert!(jwks.find(s.control().keys().kid()).is_some());
 }
 
 #[tokio::test]
 async fn every_management_route_needs_the_admin_token() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let routes = [
         (Method::GET, publisher("/apis")),
         (Method::POST, publisher("/apis")),
@@ -134,7 +134,7 @@ async fn every_management_route_needs_the_admin_token() {
 
 #[tokio::test]
 async fn creating_an_api_answers_201_with_wso2s_shape() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let (status, api) = s.post(&publisher("/apis"), observer_body()).await;
     assert_eq!(status, StatusCode::CREATED, "{api}");
     assert_eq!(api["name"], "Observer");
@@ -177,11 +177,11 @@ async fn creating_an_api_answers_201_with_wso2s_shape() {
 
 #[tokio::test]
 async fn bad_bodies_answer_400_naming_the_problem() {
-    let s = start().await;
+    let s = TestServer::start().await;
     // Malformed JSON.
     let resp = s
         .anon(Method::POST, &publisher("/apis"))
-        .bearer_auth(&s.token)
+        .bearer_auth(s.admin_token())
         .header("content-type", "application/json")
         .body("{\"name\": \"Observer\",")
         .send()
@@ -232,7 +232,7 @@ async fn bad_bodies_answer_400_naming_the_problem() {
     // curl -d without a content type is still read as JSON.
     let resp = s
         .anon(Method::POST, &publisher("/apis"))
-        .bearer_auth(&s.token)
+        .bearer_auth(s.admin_token())
         .header("content-type", "application/x-www-form-urlencoded")
         .body(observer_body().to_string())
         .send()
@@ -242,7 +242,7 @@ async fn bad_bodies_answer_400_naming_the_problem() {
     // But XML is refused with 415.
     let resp = s
         .anon(Method::POST, &devportal("/applications"))
-        .bearer_auth(&s.token)
+        .bearer_auth(s.admin_token())
         .header("content-type", "text/xml")
         .body("<app/>")
         .send()
@@ -255,7 +255,7 @@ async fn bad_bodies_answer_400_naming_the_problem() {
 
 #[tokio::test]
 async fn unknown_ids_routes_and_methods_answer_json() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let (status, err) = s.get(&publisher("/apis/no-such-api")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(err["code"], 404);
@@ -294,7 +294,7 @@ async fn unknown_ids_routes_and_methods_answer_json() {
 
 #[tokio::test]
 async fn conflicts_answer_409_with_wso2_codes() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let id = s.create_observer().await;
     // Duplicate context.
     let mut body = observer_body();
@@ -375,7 +375,7 @@ async fn conflicts_answer_409_with_wso2_codes() {
 
 #[tokio::test]
 async fn lifecycle_changes_answer_workflow_responses() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let id = s.create_observer().await;
     let (status, lc) = s
         .get(&publisher(&format!("/apis/{id}/lifecycle-state")))
@@ -419,7 +419,7 @@ async fn lifecycle_changes_answer_workflow_responses() {
 
 #[tokio::test]
 async fn updates_merge_into_the_working_copy_and_deletes_remove() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let id = s.create_observer().await;
     let (status, api) = s
         .put(
@@ -444,7 +444,7 @@ async fn updates_merge_into_the_working_copy_and_deletes_remove() {
 
 #[tokio::test]
 async fn revisions_deploy_undeploy_and_restore() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let id = s.create_observer().await;
     let (status, r1) = s
         .post(
@@ -468,7 +468,7 @@ async fn revisions_deploy_undeploy_and_restore() {
     assert_eq!(status, StatusCode::OK, "{deployed}");
     assert_eq!(deployed[0]["revisionUuid"], r1.as_str());
     assert_eq!(deployed[0]["status"], "APPROVED");
-    let route = s.control.view().routes["/observer/1.0.0"].clone();
+    let route = s.control().view().routes["/observer/1.0.0"].clone();
     assert_eq!(
         route.production_endpoint.as_deref(),
         Some("http://localhost:8080")
@@ -499,7 +499,7 @@ async fn revisions_deploy_undeploy_and_restore() {
     assert_eq!(status, StatusCode::OK, "{deployed}");
     let r2 = deployed[0]["revisionUuid"].as_str().unwrap().to_string();
     assert_ne!(r2, r1);
-    let route = s.control.view().routes["/observer/1.0.0"].clone();
+    let route = s.control().view().routes["/observer/1.0.0"].clone();
     assert_eq!(
         route.production_endpoint.as_deref(),
         Some("http://localhost:9090")
@@ -532,7 +532,7 @@ async fn revisions_deploy_undeploy_and_restore() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{gone}");
     assert_eq!(gone[0]["revisionUuid"], r2.as_str());
-    assert!(s.control.view().routes.is_empty());
+    assert!(s.control().view().routes.is_empty());
     let (status, err) = s
         .post_empty(&publisher(&format!("/apis/{id}/undeploy-revision")))
         .await;
@@ -547,7 +547,7 @@ async fn revisions_deploy_undeploy_and_restore() {
 
 #[tokio::test]
 async fn plans_environments_and_asyncapi_are_published() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let (status, plans) = s
         .get(&publisher("/throttling-policies/streaming/subscription"))
         .await;
@@ -566,26 +566,29 @@ async fn plans_environments_and_asyncapi_are_published() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(envs["list"][0]["name"], "Production and Sandbox");
     assert_eq!(envs["list"][0]["vhosts"][0]["host"], "localhost");
-    assert_eq!(envs["list"][0]["vhosts"][0]["httpPort"], 8280);
+    assert_eq!(
+        envs["list"][0]["vhosts"][0]["httpPort"],
+        s.gateway_addr().port()
+    );
     let id = s.create_observer().await;
     let (status, doc) = s.get(&publisher(&format!("/apis/{id}/asyncapi"))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["asyncapi"], "2.0.0");
     assert_eq!(
         doc["servers"]["production"]["url"],
-        "http://localhost:8280/observer/1.0.0"
+        format!("{}/observer/1.0.0", s.public_gateway_url())
     );
     assert!(doc["channels"]["/*"]["subscribe"].is_object());
     let token_url =
         doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["tokenUrl"]
             .as_str()
             .unwrap();
-    assert_eq!(token_url, format!("{}/oauth2/token", s.base));
+    assert_eq!(token_url, format!("{}/oauth2/token", s.mgmt_url()));
 }
 
 #[tokio::test]
 async fn admin_adds_custom_plans_and_application_policies() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let plan = json!({
         "policyName": "AsyncTiny",
         "displayName": "Async Tiny",
@@ -658,14 +661,14 @@ async fn admin_adds_custom_plans_and_application_policies() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{app}");
     assert_eq!(
-        s.control.view().app_rate_limits[app["applicationId"].as_str().unwrap()],
+        s.control().view().app_rate_limits[app["applicationId"].as_str().unwrap()],
         Some(30)
     );
 }
 
 #[tokio::test]
 async fn the_devportal_lists_only_published_prereleased_and_deprecated_apis() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let published = s.published_observer().await;
     let mut body = observer_body();
     body["name"] = json!("Draft");
@@ -697,7 +700,7 @@ async fn the_devportal_lists_only_published_prereleased_and_deprecated_apis() {
     assert_eq!(api["tiers"][0]["tierName"], "AsyncGold");
     assert_eq!(
         api["endpointURLs"][0]["URLs"]["http"],
-        "http://localhost:8280/observer/1.0.0"
+        format!("{}/observer/1.0.0", s.public_gateway_url())
     );
     assert_eq!(api["isSubscriptionAvailable"], true);
     // Blocking hides it.
@@ -711,7 +714,7 @@ async fn the_devportal_lists_only_published_prereleased_and_deprecated_apis() {
 
 #[tokio::test]
 async fn applications_and_subscriptions_round_trip() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let api = s.published_observer().await;
     let (status, app) = s
         .post(&devportal("/applications"), json!({"name": "Tutorial", "throttlingPolicy": "10PerMin", "description": "wizard", "tokenType": "JWT"}))
@@ -753,7 +756,7 @@ async fn applications_and_subscriptions_round_trip() {
     assert_eq!(sub["apiInfo"]["name"], "Observer");
     let sub_id = sub["subscriptionId"].as_str().unwrap().to_string();
     assert!(
-        s.control
+        s.control()
             .view()
             .subscriptions
             .contains_key(&(app_id.clone(), api.clone()))
@@ -799,7 +802,7 @@ async fn applications_and_subscriptions_round_trip() {
         .delete(&devportal(&format!("/subscriptions/{sub_id}")))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(s.control.view().subscriptions.is_empty());
+    assert!(s.control().view().subscriptions.is_empty());
     let (status, _) = s
         .delete(&devportal(&format!("/applications/{app_id}")))
         .await;
@@ -809,7 +812,7 @@ async fn applications_and_subscriptions_round_trip() {
 }
 
 /// Decodes a token with the JWKS the server publishes, as a third party would.
-async fn verify_with_published_jwks(s: &mgmt_support::TestServer, token: &str) -> AccessClaims {
+async fn verify_with_published_jwks(s: &TestServer, token: &str) -> AccessClaims {
     let jwks: JwkSet = s
         .anon(Method::GET, "/oauth2/jwks")
         .send()
@@ -831,7 +834,7 @@ async fn verify_with_published_jwks(s: &mgmt_support::TestServer, token: &str) -
 
 #[tokio::test]
 async fn keys_tokens_and_the_token_endpoint_follow_rfc_6749() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let api = s.published_observer().await;
     let app = s.subscribed_app("Tutorial", &api).await;
     let keys = s.generate_keys(&app).await;
@@ -849,7 +852,7 @@ async fn keys_tokens_and_the_token_endpoint_follow_rfc_6749() {
         .await;
     assert_eq!(listed["count"], 1);
     assert!(listed["list"][0].get("consumerSecret").is_none());
-    let stored = &s.control.snapshot().key_pairs[&key];
+    let stored = &s.control().snapshot().key_pairs[&key];
     assert_ne!(stored.secret_hash, secret);
     // A second generate-keys for the same type is a conflict.
     let (status, err) = s
@@ -1004,15 +1007,15 @@ async fn keys_tokens_and_the_token_endpoint_follow_rfc_6749() {
 
 #[tokio::test]
 async fn revocation_reaches_the_gateway_view_and_is_quiet_about_unknown_tokens() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let api = s.published_observer().await;
     let app = s.subscribed_app("Tutorial", &api).await;
     let keys = s.generate_keys(&app).await;
     let key = keys["consumerKey"].as_str().unwrap();
     let secret = keys["consumerSecret"].as_str().unwrap();
     let token = keys["token"]["accessToken"].as_str().unwrap();
-    let jti = s.control.keys().verify(token).unwrap().jti;
-    assert!(!s.control.view().revoked.contains(&jti));
+    let jti = s.control().keys().verify(token).unwrap().jti;
+    assert!(!s.control().view().revoked.contains(&jti));
     let revoke = |form: String, secret: String| {
         s.anon(Method::POST, "/oauth2/revoke")
             .basic_auth(key, Some(secret))
@@ -1027,8 +1030,8 @@ async fn revocation_reaches_the_gateway_view_and_is_quiet_about_unknown_tokens()
     .await
     .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(s.control.view().revoked.contains(&jti));
-    assert!(s.control.snapshot().revoked.contains_key(&jti));
+    assert!(s.control().view().revoked.contains(&jti));
+    assert!(s.control().snapshot().revoked.contains_key(&jti));
     // Unknown tokens and repeats: still 200.
     let resp = revoke("token=not-a-token".into(), secret.into())
         .await
@@ -1060,7 +1063,7 @@ async fn revocation_reaches_the_gateway_view_and_is_quiet_about_unknown_tokens()
         )
         .await;
     let fresh = fresh["accessToken"].as_str().unwrap().to_string();
-    let fresh_jti = s.control.keys().verify(&fresh).unwrap().jti;
+    let fresh_jti = s.control().keys().verify(&fresh).unwrap().jti;
     let (status, _) = s
         .post(
             &devportal(&format!(
@@ -1070,5 +1073,5 @@ async fn revocation_reaches_the_gateway_view_and_is_quiet_about_unknown_tokens()
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(s.control.view().revoked.contains(&fresh_jti));
+    assert!(s.control().view().revoked.contains(&fresh_jti));
 }

@@ -3,11 +3,11 @@
 //! types, enums, and no property the schema doesn't know (which catches misspellings).
 #![allow(clippy::unwrap_used)]
 
-mod mgmt_support;
+mod common;
 
 use std::path::PathBuf;
 
-use mgmt_support::{TestServer, admin, devportal, observer_body, publisher, start};
+use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -192,7 +192,7 @@ fn the_checker_itself_catches_missing_misspelled_and_mistyped_properties() {
 #[tokio::test]
 async fn publisher_bodies_validate_against_wso2s_publisher_v4_schemas() {
     let spec = Spec::load("publisher-v4.yaml", "publisher");
-    let s: TestServer = start().await;
+    let s: TestServer = TestServer::start().await;
     let mut body = observer_body();
     body["policies"] = json!(["AsyncGold"]);
     body["operations"] = json!([{"target": "/*", "verb": "SUBSCRIBE"}]);
@@ -293,7 +293,7 @@ async fn publisher_bodies_validate_against_wso2s_publisher_v4_schemas() {
 #[tokio::test]
 async fn devportal_bodies_validate_against_wso2s_devportal_v3_schemas() {
     let spec = Spec::load("devportal-v3.yaml", "devportal");
-    let s = start().await;
+    let s = TestServer::start().await;
     let api = s.published_observer().await;
     let (_, list) = s.get(&devportal("/apis")).await;
     spec.assert_valid("APIList", &list);
@@ -362,7 +362,7 @@ async fn devportal_bodies_validate_against_wso2s_devportal_v3_schemas() {
 #[tokio::test]
 async fn admin_bodies_validate_against_wso2s_admin_v4_schemas() {
     let spec = Spec::load("admin-v4.yaml", "admin");
-    let s = start().await;
+    let s = TestServer::start().await;
     let plan = json!({
         "policyName": "AsyncTiny",
         "displayName": "AsyncTiny",

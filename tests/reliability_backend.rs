@@ -4,33 +4,25 @@
 //! stream. None leaks the backend's address, a stream count or a backend connection.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
-mod support_reliability;
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::*;
 use futures_util::FutureExt;
 use streamgate::gateway::GatewayOptions;
 use streamgate::sse::Item;
 use streamgate::telemetry::TrafficEvent;
-use support_gateway::*;
-use support_reliability::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// An API on `endpoint` with a subscribed application; returns its URL and token.
-async fn api_on(env: &Env, name: &str, endpoint: &str) -> (String, String) {
-    let api = published_api(&env.control, name, Some(endpoint), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        &format!("{name}App"),
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+async fn api_on(env: &TestServer, name: &str, endpoint: &str) -> (String, String) {
+    let (_, sub) = env
+        .subscribed_api(name, &format!("{name}App"), Some(endpoint), None)
+        .await;
     (
         env.url(&format!("/{}/1.0.0/memory", name.to_ascii_lowercase())),
         sub.production,
@@ -47,17 +39,9 @@ fn quick() -> GatewayOptions {
 
 /// The gateway's 502/503 for a backend failure: code 101503, no backend address.
 async fn assert_backend_error(resp: reqwest::Response, status: u16, backend: &str) {
-    assert_eq!(resp.status().as_u16(), status);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
-    let text = resp.text().await.unwrap();
-    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(body["code"], 101503, "{body}");
+    let body = assert_error(resp, status, 101503).await;
     assert_eq!(body["message"], "Error connecting to the back end");
+    let text = body.to_string();
     let port = backend.rsplit(':').next().unwrap();
     assert!(
         !text.contains("127.0.0.1") && !text.contains(port),
@@ -65,12 +49,15 @@ async fn assert_backend_error(resp: reqwest::Response, status: u16, backend: &st
     );
 }
 
-fn open_streams(env: &Env) -> i64 {
-    env.telemetry.metrics().open_streams.load(Ordering::Relaxed)
+fn open_streams(env: &TestServer) -> i64 {
+    env.telemetry()
+        .metrics()
+        .open_streams
+        .load(Ordering::Relaxed)
 }
 
-fn backend_errors(env: &Env) -> u64 {
-    env.telemetry
+fn backend_errors(env: &TestServer) -> u64 {
+    env.telemetry()
         .metrics()
         .backend_errors
         .load(Ordering::Relaxed)
@@ -78,8 +65,8 @@ fn backend_errors(env: &Env) -> u64 {
 
 #[tokio::test]
 async fn a_backend_that_is_down_answers_503_and_tells_only_the_operator_where() {
-    let env = Env::start_with(quick()).await;
-    let mut traffic = env.telemetry.subscribe();
+    let env = TestServer::with_options(quick()).await;
+    let mut traffic = env.telemetry().subscribe();
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
@@ -99,7 +86,7 @@ async fn a_backend_that_is_down_answers_503_and_tells_only_the_operator_where() 
 
 #[tokio::test]
 async fn a_backend_refusing_at_tcp_level_answers_503() {
-    let env = Env::start_with(quick()).await;
+    let env = TestServer::with_options(quick()).await;
     // Accepts, then closes without reading.
     let closer = RawBackend::start(|socket, _| async move { drop(socket) }).await;
     // Accepts, reads the request, then resets the connection.
@@ -133,7 +120,7 @@ async fn a_backend_refusing_at_tcp_level_answers_503() {
 
 #[tokio::test]
 async fn a_backend_refusing_at_http_level_has_its_status_and_body_passed_on() {
-    let env = Env::start_with(quick()).await;
+    let env = TestServer::with_options(quick()).await;
     let refuser = RawBackend::start(|mut socket: TcpStream, n| async move {
         read_head(&mut socket).await;
         let (status, body) = match n {
@@ -170,7 +157,7 @@ async fn a_backend_refusing_at_http_level_has_its_status_and_body_passed_on() {
 
 #[tokio::test]
 async fn a_backend_that_accepts_and_never_answers_gets_503_after_the_connect_timeout() {
-    let env = Env::start_with(quick()).await;
+    let env = TestServer::with_options(quick()).await;
     let mute = Backend::start(Script::Mute).await;
     let (url, token) = api_on(&env, "Mute", &mute.url()).await;
     assert_backend_error(get(&url, Some(&token)).await, 503, &mute.url()).await;
@@ -181,7 +168,7 @@ async fn a_backend_that_accepts_and_never_answers_gets_503_after_the_connect_tim
 
 #[tokio::test]
 async fn a_backend_silent_after_its_headers_is_kept_alive_by_heartbeats() {
-    let env = Env::start_with(quick()).await;
+    let env = TestServer::with_options(quick()).await;
     let silent = Backend::start(Script::Chunks(vec![])).await;
     let (url, token) = api_on(&env, "Silent", &silent.url()).await;
     let resp = get(&url, Some(&token)).await;
@@ -206,8 +193,8 @@ async fn read_all(url: &str, token: &str) -> (Vec<String>, Vec<String>) {
 
 #[tokio::test]
 async fn a_backend_ending_mid_event_never_gets_the_partial_event_dispatched() {
-    let env = Env::start_with(quick()).await;
-    let mut traffic = env.telemetry.subscribe();
+    let env = TestServer::with_options(quick()).await;
+    let mut traffic = env.telemetry().subscribe();
     // Framed by the connection's end: EOF after half an event.
     let plain = RawBackend::start(|mut socket: TcpStream, _| async move {
         read_head(&mut socket).await;
@@ -267,7 +254,7 @@ async fn a_backend_ending_mid_event_never_gets_the_partial_event_dispatched() {
 
 #[tokio::test]
 async fn a_flapping_backend_gets_503_while_down_and_streams_while_up() {
-    let env = Env::start_with(quick()).await;
+    let env = TestServer::with_options(quick()).await;
     let script: Arc<
         dyn Fn(TcpStream) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync,
     > = Arc::new(|mut socket: TcpStream| {
@@ -319,9 +306,12 @@ async fn a_flapping_backend_gets_503_while_down_and_streams_while_up() {
     assert_eq!(resp.status(), 200);
     drop(resp);
     assert!(eventually(|| open_streams(&env) == 0).await);
-    assert_eq!(env.telemetry.metrics().rejections().get(&101503), Some(&5));
     assert_eq!(
-        env.telemetry
+        env.telemetry().metrics().rejections().get(&101503),
+        Some(&5)
+    );
+    assert_eq!(
+        env.telemetry()
             .metrics()
             .streams_total
             .load(Ordering::Relaxed),
@@ -331,7 +321,7 @@ async fn a_flapping_backend_gets_503_while_down_and_streams_while_up() {
 
 #[tokio::test]
 async fn a_backend_answering_other_than_an_event_stream_gets_502() {
-    let env = Env::start_with(quick()).await;
+    let env = TestServer::with_options(quick()).await;
     let answers: &[(&str, &str)] = &[
         ("Content-Type: application/json\r\n", "{\"data\":\"x\"}\n\n"),
         ("Content-Type: text/html\r\n", "<html>data: 1\n\n</html>"),
@@ -360,7 +350,7 @@ async fn a_backend_answering_other_than_an_event_stream_gets_502() {
     }
     assert_eq!(open_streams(&env), 0);
     assert_eq!(
-        env.telemetry
+        env.telemetry()
             .metrics()
             .streams_total
             .load(Ordering::Relaxed),
@@ -391,7 +381,7 @@ async fn a_backend_answering_other_than_an_event_stream_gets_502() {
 
 #[tokio::test]
 async fn a_backend_redirect_is_not_followed_and_its_location_stays_hidden() {
-    let env = Env::start_with(quick()).await;
+    let env = TestServer::with_options(quick()).await;
     let elsewhere = Backend::start(events("\n", Duration::from_millis(5), Some(1))).await;
     let target = format!("{}/internal/secret", elsewhere.url());
     let redirector = RawBackend::start(move |mut socket: TcpStream, _| {

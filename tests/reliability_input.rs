@@ -5,17 +5,15 @@
 //! backend never sees a request it should not.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
-mod support_reliability;
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::*;
 use proptest::prelude::*;
-use streamgate::catalog::{ApiDraft, LifecycleAction};
-use support_gateway::*;
-use support_reliability::*;
+use streamgate::catalog::ApiDraft;
 
 fn script() -> Script {
     events("\n", Duration::from_millis(5), Some(2))
@@ -23,29 +21,17 @@ fn script() -> Script {
 
 /// An API whose endpoint has a base path and whose one topic is `/memory/*`, so escaping
 /// either would show in what the backend is asked for.
-async fn fenced(env: &Env, backend: &Backend) -> Subscriber {
-    let api = env
-        .control
-        .create_api(ApiDraft {
-            name: "Fenced".into(),
-            context: "/fenced".into(),
-            version: "1.0.0".into(),
-            production_endpoint: Some(format!("{}/base/v1", backend.url())),
+async fn fenced(env: &TestServer, backend: &Backend) -> Subscriber {
+    let api = publish_draft(
+        env.control(),
+        ApiDraft {
             topics: vec!["/memory/*".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    env.control
-        .deploy_new_revision(&api.id, "", &hybrid())
-        .await
-        .unwrap();
-    env.control
-        .change_lifecycle(&api.id, LifecycleAction::Publish)
-        .await
-        .unwrap();
+            ..sse_draft("Fenced", format!("{}/base/v1", backend.url()))
+        },
+    )
+    .await;
     subscriber(
-        &env.control,
+        env.control(),
         "App",
         "Unlimited",
         &api,
@@ -69,12 +55,12 @@ fn assert_bad_request(resp: &RawResponse, what: &str) {
 
 #[tokio::test]
 async fn the_fenced_resource_reaches_the_endpoints_base_path() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(script()).await;
     let sub = fenced(&env, &backend).await;
     let auth = bearer(&sub.production);
     let resp = raw_exchange(
-        env.addr,
+        env.gateway_addr(),
         get_request(b"/fenced/1.0.0/memory/heap?x=1", &[auth.as_bytes()]),
     )
     .await;
@@ -88,7 +74,7 @@ async fn the_fenced_resource_reaches_the_endpoints_base_path() {
     );
     // Outside the topic.
     let resp = raw_exchange(
-        env.addr,
+        env.gateway_addr(),
         get_request(b"/fenced/1.0.0/admin", &[auth.as_bytes()]),
     )
     .await;
@@ -98,11 +84,11 @@ async fn the_fenced_resource_reaches_the_endpoints_base_path() {
 
 #[tokio::test]
 async fn dot_segments_and_encoded_slashes_are_refused_before_the_backend() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(script()).await;
     let sub = fenced(&env, &backend).await;
     let auth = bearer(&sub.production);
-    let before = env.control.snapshot();
+    let before = env.control().snapshot();
     let targets: &[&str] = &[
         // Out of the topic and out of the endpoint's base path.
         "/fenced/1.0.0/memory/../../../admin",
@@ -130,36 +116,40 @@ async fn dot_segments_and_encoded_slashes_are_refused_before_the_backend() {
         "/fenced/1.0.0/memory\\..\\..\\admin",
     ];
     for target in targets {
-        let resp = raw_exchange(env.addr, get_request(target.as_bytes(), &[auth.as_bytes()])).await;
+        let resp = raw_exchange(
+            env.gateway_addr(),
+            get_request(target.as_bytes(), &[auth.as_bytes()]),
+        )
+        .await;
         assert_bad_request(&resp, target);
         // Also with the token in the query, and with none.
         let with_query = format!("{target}?access_token={}", sub.production);
-        let resp = raw_exchange(env.addr, get_request(with_query.as_bytes(), &[])).await;
+        let resp = raw_exchange(env.gateway_addr(), get_request(with_query.as_bytes(), &[])).await;
         assert_bad_request(&resp, &with_query);
-        let resp = raw_exchange(env.addr, get_request(target.as_bytes(), &[])).await;
+        let resp = raw_exchange(env.gateway_addr(), get_request(target.as_bytes(), &[])).await;
         assert_bad_request(&resp, target);
     }
     assert_eq!(backend.request_count(), 0, "{}", backend.last_request());
     assert!(
-        Arc::ptr_eq(&before, &env.control.snapshot()),
+        Arc::ptr_eq(&before, &env.control().snapshot()),
         "the catalog changed"
     );
     assert_eq!(
-        env.telemetry
+        env.telemetry()
             .metrics()
             .streams_total
             .load(Ordering::Relaxed),
         0
     );
     assert_eq!(
-        env.telemetry.metrics().rejections().get(&400),
+        env.telemetry().metrics().rejections().get(&400),
         Some(&(3 * targets.len() as u64))
     );
 }
 
 #[tokio::test]
 async fn bytes_that_are_no_uri_get_http_400_before_routing() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(script()).await;
     let sub = fenced(&env, &backend).await;
     let auth = bearer(&sub.production);
@@ -172,7 +162,7 @@ async fn bytes_that_are_no_uri_get_http_400_before_routing() {
         b"/fenced/1.0.0/memory/<script>",
     ];
     for target in targets {
-        let resp = raw_exchange(env.addr, get_request(target, &[auth.as_bytes()])).await;
+        let resp = raw_exchange(env.gateway_addr(), get_request(target, &[auth.as_bytes()])).await;
         let shown = String::from_utf8_lossy(target);
         eprintln!(
             "{shown:?} -> {} {:?}",
@@ -185,12 +175,12 @@ async fn bytes_that_are_no_uri_get_http_400_before_routing() {
 
 #[tokio::test]
 async fn raw_utf8_and_quotes_are_passed_on_percent_encoded() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(script()).await;
     let sub = fenced(&env, &backend).await;
     let auth = bearer(&sub.production);
     let resp = raw_exchange(
-        env.addr,
+        env.gateway_addr(),
         get_request(b"/fenced/1.0.0/memory/caf\xc3\xa9/a\"b", &[auth.as_bytes()]),
     )
     .await;
@@ -206,12 +196,12 @@ async fn raw_utf8_and_quotes_are_passed_on_percent_encoded() {
 
 #[tokio::test]
 async fn percent_encoded_invalid_utf8_is_passed_on_verbatim() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(script()).await;
     let sub = fenced(&env, &backend).await;
     let auth = bearer(&sub.production);
     let resp = raw_exchange(
-        env.addr,
+        env.gateway_addr(),
         get_request(
             b"/fenced/1.0.0/memory/%ff%fe%00?q=%c0%af",
             &[auth.as_bytes()],
@@ -230,27 +220,35 @@ async fn percent_encoded_invalid_utf8_is_passed_on_verbatim() {
 
 #[tokio::test]
 async fn oversized_paths_and_headers_get_414_or_431() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(script()).await;
     let sub = fenced(&env, &backend).await;
     let auth = bearer(&sub.production);
 
     // A long but acceptable path is served.
     let long = format!("/fenced/1.0.0/memory/{}", "a".repeat(8 * 1024));
-    let resp = raw_exchange(env.addr, get_request(long.as_bytes(), &[auth.as_bytes()])).await;
+    let resp = raw_exchange(
+        env.gateway_addr(),
+        get_request(long.as_bytes(), &[auth.as_bytes()]),
+    )
+    .await;
     assert_eq!(resp.status, 200, "{}", resp.head);
 
     // Paths past what a URI may be (64 KiB): 414; past what a request head may be
     // (about 400 KiB): 431.
     for (len, status) in [(70 * 1024, 414), (300 * 1024, 414), (2 * 1024 * 1024, 431)] {
         let huge = format!("/fenced/1.0.0/memory/{}", "a".repeat(len));
-        let resp = raw_exchange(env.addr, get_request(huge.as_bytes(), &[auth.as_bytes()])).await;
+        let resp = raw_exchange(
+            env.gateway_addr(),
+            get_request(huge.as_bytes(), &[auth.as_bytes()]),
+        )
+        .await;
         assert_eq!(resp.status, status, "{len}: {}", resp.head);
     }
     // One huge header, and very many small ones.
     let big = format!("X-Big: {}", "b".repeat(1024 * 1024));
     let resp = raw_exchange(
-        env.addr,
+        env.gateway_addr(),
         get_request(b"/fenced/1.0.0/memory", &[auth.as_bytes(), big.as_bytes()]),
     )
     .await;
@@ -258,12 +256,16 @@ async fn oversized_paths_and_headers_get_414_or_431() {
     let many: Vec<String> = (0..500).map(|i| format!("X-H{i}: {i}")).collect();
     let mut lines: Vec<&[u8]> = many.iter().map(|h| h.as_bytes()).collect();
     lines.push(auth.as_bytes());
-    let resp = raw_exchange(env.addr, get_request(b"/fenced/1.0.0/memory", &lines)).await;
+    let resp = raw_exchange(
+        env.gateway_addr(),
+        get_request(b"/fenced/1.0.0/memory", &lines),
+    )
+    .await;
     assert_eq!(resp.status, 431, "{}", resp.head);
     // A huge token that fits in a request head: read, and refused as a token.
     let token = format!("Authorization: Bearer {}", "t".repeat(300 * 1024));
     let resp = raw_exchange(
-        env.addr,
+        env.gateway_addr(),
         get_request(b"/fenced/1.0.0/memory", &[token.as_bytes()]),
     )
     .await;
@@ -274,14 +276,18 @@ async fn oversized_paths_and_headers_get_414_or_431() {
 
 #[tokio::test]
 async fn many_query_parameters_go_through_and_many_tokens_are_refused() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(script()).await;
     let sub = fenced(&env, &backend).await;
     let auth = bearer(&sub.production);
     let query: Vec<String> = (0..5000).map(|i| format!("p{i}={i}")).collect();
     let query = query.join("&");
     let target = format!("/fenced/1.0.0/memory?{query}");
-    let resp = raw_exchange(env.addr, get_request(target.as_bytes(), &[auth.as_bytes()])).await;
+    let resp = raw_exchange(
+        env.gateway_addr(),
+        get_request(target.as_bytes(), &[auth.as_bytes()]),
+    )
+    .await;
     assert_eq!(resp.status, 200, "{}", resp.head);
     assert!(
         backend
@@ -293,7 +299,7 @@ async fn many_query_parameters_go_through_and_many_tokens_are_refused() {
         .map(|_| format!("access_token={}", sub.production))
         .collect();
     let target = format!("/fenced/1.0.0/memory?{}", tokens.join("&"));
-    let resp = raw_exchange(env.addr, get_request(target.as_bytes(), &[])).await;
+    let resp = raw_exchange(env.gateway_addr(), get_request(target.as_bytes(), &[])).await;
     assert_eq!(resp.status, 400, "{}", resp.head);
     assert_eq!(resp.json()["code"], 400);
     assert_eq!(backend.request_count(), 1);
@@ -368,12 +374,12 @@ fn generated_paths_get_their_documented_answer_and_change_nothing() {
         .build()
         .unwrap();
     let (env, backend) = rt.block_on(async {
-        let env = Env::start().await;
+        let env = TestServer::start().await;
         let backend = Backend::start(script()).await;
         fenced(&env, &backend).await;
         (env, backend)
     });
-    let before = env.control.snapshot();
+    let before = env.control().snapshot();
     let config = ProptestConfig {
         cases: 256,
         failure_persistence: None,
@@ -383,7 +389,7 @@ fn generated_paths_get_their_documented_answer_and_change_nothing() {
         let path = format!("/{}", segments.join("/"));
         let target = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
         let want = expected(&path);
-        let resp = rt.block_on(raw_exchange(env.addr, get_request(target.as_bytes(), &[])));
+        let resp = rt.block_on(raw_exchange(env.gateway_addr(), get_request(target.as_bytes(), &[])));
         prop_assert_eq!(resp.status, want, "{} -> {}", target, resp.head);
         let body = resp.json();
         let code: u64 = match want {
@@ -393,9 +399,9 @@ fn generated_paths_get_their_documented_answer_and_change_nothing() {
         prop_assert_eq!(&body["code"], code, "{}", target);
     });
     assert_eq!(backend.request_count(), 0);
-    assert!(Arc::ptr_eq(&before, &env.control.snapshot()));
+    assert!(Arc::ptr_eq(&before, &env.control().snapshot()));
     assert_eq!(
-        env.telemetry
+        env.telemetry()
             .metrics()
             .streams_total
             .load(Ordering::Relaxed),

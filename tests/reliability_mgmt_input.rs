@@ -4,11 +4,11 @@
 //! description}` and leaves the catalog exactly as it was.
 #![allow(clippy::unwrap_used)]
 
-mod mgmt_support;
+mod common;
 
 use std::sync::Arc;
 
-use mgmt_support::*;
+use common::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -39,7 +39,7 @@ fn long(n: usize) -> Value {
 }
 
 async fn fixture() -> Fixture {
-    let server = start().await;
+    let server = TestServer::start().await;
     let api_id = server.published_observer().await;
     let app_id = server.subscribed_app("Fixture", &api_id).await;
     let (_, revisions) = server
@@ -392,7 +392,7 @@ fn refused_bodies_answer_4xx_json_and_change_nothing() {
         .build()
         .unwrap();
     let fixture = rt.block_on(fixture());
-    let start = fixture.server.control.snapshot();
+    let start = fixture.server.control().snapshot();
     let routes = Arc::new(fixture.routes.clone());
     let config = ProptestConfig {
         cases: 1024,
@@ -403,11 +403,11 @@ fn refused_bodies_answer_4xx_json_and_change_nothing() {
         let route = &routes[index];
         let Some(body) = render(route, &bad) else { return Ok(()); };
         let s = &fixture.server;
-        let before = s.control.snapshot();
+        let before = s.control().snapshot();
         let (status, text) = rt.block_on(async {
             let resp = s
                 .anon(route.method.clone(), &route.path)
-                .bearer_auth(&s.token)
+                .bearer_auth(s.admin_token())
                 .header("content-type", "application/json")
                 .body(body.clone())
                 .send()
@@ -421,9 +421,9 @@ fn refused_bodies_answer_4xx_json_and_change_nothing() {
         prop_assert!(json["code"].is_i64(), "{}", text);
         prop_assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", text);
         prop_assert!(json["description"].as_str().is_some_and(|d| !d.is_empty()), "{}", text);
-        prop_assert!(Arc::ptr_eq(&before, &s.control.snapshot()), "{} {} {} changed the catalog", route.method, route.path, shown);
+        prop_assert!(Arc::ptr_eq(&before, &s.control().snapshot()), "{} {} {} changed the catalog", route.method, route.path, shown);
     });
-    assert!(Arc::ptr_eq(&start, &fixture.server.control.snapshot()));
+    assert!(Arc::ptr_eq(&start, &fixture.server.control().snapshot()));
     drop(fixture);
     drop(rt);
 }
@@ -437,7 +437,7 @@ fn every_refused_value_of_every_route_is_refused() {
         .build()
         .unwrap();
     let fixture = rt.block_on(fixture());
-    let before = fixture.server.control.snapshot();
+    let before = fixture.server.control().snapshot();
     let s = &fixture.server;
     let mut failures = Vec::new();
     for route in &fixture.routes {
@@ -455,7 +455,7 @@ fn every_refused_value_of_every_route_is_refused() {
             bodies.push(body);
         }
         for body in bodies {
-            let before = s.control.snapshot();
+            let before = s.control().snapshot();
             let (status, answer) =
                 rt.block_on(s.call(route.method.clone(), &route.path, Some(body.clone())));
             if !status.is_client_error() || !answer["description"].is_string() {
@@ -463,7 +463,7 @@ fn every_refused_value_of_every_route_is_refused() {
                     "{} {} {body}: {status} {answer}",
                     route.method, route.path
                 ));
-            } else if !Arc::ptr_eq(&before, &s.control.snapshot()) {
+            } else if !Arc::ptr_eq(&before, &s.control().snapshot()) {
                 failures.push(format!(
                     "{} {} {body}: {status} but the catalog changed",
                     route.method, route.path
@@ -472,7 +472,7 @@ fn every_refused_value_of_every_route_is_refused() {
         }
     }
     assert!(failures.is_empty(), "accepted:\n{}", failures.join("\n"));
-    assert!(Arc::ptr_eq(&before, &s.control.snapshot()));
+    assert!(Arc::ptr_eq(&before, &s.control().snapshot()));
     drop(fixture);
     drop(rt);
 }

@@ -6,17 +6,18 @@
 //! the global subscriber, so this file has one `#[tokio::test]` that captures.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
+mod common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::*;
 use streamgate::catalog::KeyType;
 use streamgate::control::{Control, ControlOptions};
+use streamgate::gateway::Gateway;
 use streamgate::keys::{ADMIN_TOKEN_FILE, SIGNING_KEY_FILE, hash_secret};
 use streamgate::store::DB_FILE;
-use support_gateway::*;
 
 /// Everything every subscriber writes, in one buffer.
 #[derive(Clone, Default)]
@@ -63,34 +64,26 @@ async fn a_full_flow_logged_at_trace_shows_no_secret() {
         .try_init()
         .unwrap();
 
-    let mut env = Env::start().await;
+    let mut env = TestServer::start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(5), Some(3))).await;
-    let api = published_api(
-        &env.control,
-        "Secretive",
-        Some(&backend.url()),
-        Some(&backend.url()),
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control,
-        "Keeper",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api(
+            "Secretive",
+            "Keeper",
+            Some(&backend.url()),
+            Some(&backend.url()),
+        )
+        .await;
     // Keys with a secret, the client-credentials grant, a wrong secret, a regenerated
     // secret.
     let app = env
-        .control
+        .control()
         .snapshot()
         .find_application("Keeper")
         .unwrap()
         .clone();
     let generated = env
-        .control
+        .control()
         .snapshot()
         .keys_of(&app.id)
         .into_iter()
@@ -98,16 +91,16 @@ async fn a_full_flow_logged_at_trace_shows_no_secret() {
         .cloned()
         .unwrap();
     let (_, secret) = env
-        .control
+        .control()
         .regenerate_secret(&app.id, &generated.key_mapping_id)
         .await
         .unwrap();
     let granted = env
-        .control
+        .control()
         .client_credentials(&generated.consumer_key, &secret, None)
         .unwrap();
     assert!(
-        env.control
+        env.control()
             .client_credentials(&generated.consumer_key, "wrong-secret", None)
             .is_err()
     );
@@ -123,15 +116,9 @@ async fn a_full_flow_logged_at_trace_shows_no_secret() {
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let dead_api = published_api(&env.control, "Gone", Some(&dead), None, &[]).await;
-    let dead_sub = subscriber(
-        &env.control,
-        "Mourner",
-        "Unlimited",
-        &dead_api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, dead_sub) = env
+        .subscribed_api("Gone", "Mourner", Some(&dead), None)
+        .await;
     let gone = format!(
         "{}?access_token={}",
         env.url("/gone/1.0.0/memory"),
@@ -139,7 +126,7 @@ async fn a_full_flow_logged_at_trace_shows_no_secret() {
     );
     assert_eq!(get(&gone, None).await.status(), 503);
     assert!(
-        env.control
+        env.control()
             .revoke_token(&granted.access_token, None)
             .await
             .unwrap()
@@ -153,8 +140,8 @@ async fn a_full_flow_logged_at_trace_shows_no_secret() {
         log.contains("/gone/1.0.0/memory"),
         "nothing captured:\n{log}"
     );
-    let admin = env.control.admin_token().to_string();
-    let pem = std::fs::read_to_string(env.dir.path().join(SIGNING_KEY_FILE)).unwrap();
+    let admin = env.control().admin_token().to_string();
+    let pem = std::fs::read_to_string(env.dir().join(SIGNING_KEY_FILE)).unwrap();
     let key_body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let signature = |t: &str| t.rsplit('.').next().unwrap().to_string();
     assert_absent(
@@ -168,12 +155,18 @@ async fn a_full_flow_logged_at_trace_shows_no_secret() {
             ("query token", &signature(&dead_sub.production)),
         ],
     );
-    // Debug output of the long-lived handles.
+    // Debug output of the long-lived handles (a gateway as the launcher builds one).
+    let gateway = Gateway::new(
+        env.control().clone(),
+        env.telemetry().clone(),
+        env.options().clone(),
+    )
+    .unwrap();
     let debug = format!(
         "{:?} {:?} {:?}",
-        env.control,
-        env.gateway,
-        env.control.keys()
+        env.control(),
+        gateway,
+        env.control().keys()
     );
     assert_absent(
         &debug,
@@ -181,14 +174,8 @@ async fn a_full_flow_logged_at_trace_shows_no_secret() {
     );
 
     // At rest: the redb file holds the secret's hash, never the secret.
-    let Env {
-        dir,
-        control,
-        gateway,
-        ..
-    } = env;
     drop(gateway);
-    drop(control);
+    let dir = env.into_dir().await;
     let raw = std::fs::read(dir.path().join(DB_FILE)).unwrap();
     let contains = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
     assert!(

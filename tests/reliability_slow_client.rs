@@ -6,15 +6,13 @@
 //! process.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
-mod support_reliability;
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use support_gateway::*;
-use support_reliability::*;
+use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -46,7 +44,7 @@ async fn plateau(written: &AtomicU64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_blocks_the_backend_and_keeps_memory_flat() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let written = Arc::new(AtomicU64::new(0));
     let w = written.clone();
     let backend = RawBackend::start(move |mut socket: TcpStream, _| {
@@ -69,23 +67,17 @@ async fn a_client_that_stops_reading_blocks_the_backend_and_keeps_memory_flat() 
         }
     })
     .await;
-    let api = published_api(&env.control, "Flood", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Flood", "App", Some(&backend.url()), None)
+        .await;
     let rss_before = rss_kib();
 
-    let mut socket = TcpStream::connect(env.addr).await.unwrap();
-    let request = format!(
-        "GET /flood/1.0.0/memory HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
-        sub.production
-    );
-    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut socket = open_stream(
+        env.gateway_addr(),
+        "/flood/1.0.0/memory",
+        Some(&sub.production),
+    )
+    .await;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -106,7 +98,10 @@ async fn a_client_that_stops_reading_blocks_the_backend_and_keeps_memory_flat() 
         "resident memory grew from {rss_before} KiB to {rss_stalled} KiB"
     );
     assert_eq!(
-        env.telemetry.metrics().open_streams.load(Ordering::Relaxed),
+        env.telemetry()
+            .metrics()
+            .open_streams
+            .load(Ordering::Relaxed),
         1
     );
 
@@ -125,14 +120,25 @@ async fn a_client_that_stops_reading_blocks_the_backend_and_keeps_memory_flat() 
     }
     assert!(written.load(Ordering::SeqCst) > stalled);
     assert_eq!(
-        env.telemetry.metrics().open_streams.load(Ordering::Relaxed),
+        env.telemetry()
+            .metrics()
+            .open_streams
+            .load(Ordering::Relaxed),
         1
     );
 
     // Hanging up releases the backend.
     drop(socket);
     assert!(eventually(|| backend.finished() == 1).await);
-    assert!(eventually(|| env.telemetry.metrics().open_streams.load(Ordering::Relaxed) == 0).await);
+    assert!(
+        eventually(|| env
+            .telemetry()
+            .metrics()
+            .open_streams
+            .load(Ordering::Relaxed)
+            == 0)
+        .await
+    );
     eprintln!(
         "stalled after {stalled} bytes; RSS {rss_before} -> {rss_stalled} KiB; final {} bytes written",
         written.load(Ordering::SeqCst)

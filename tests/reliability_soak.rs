@@ -7,16 +7,14 @@
 //! 10,000. Alone in its file: it measures the whole process.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
-mod support_reliability;
+mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support_gateway::*;
-use support_reliability::*;
+use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -124,32 +122,26 @@ async fn run(total: usize, addr: SocketAddr, token: &Arc<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_hang_up_cycles_return_fds_and_tasks_to_their_baseline() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(50), None)).await;
-    let api = published_api(&env.control, "Soak", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Soak", "App", Some(&backend.url()), None)
+        .await;
     let token = Arc::new(sub.production.clone());
-    let metrics = env.telemetry.metrics().clone();
+    let metrics = env.telemetry().metrics().clone();
     let settled = |backend: &Backend| {
         metrics.open_streams.load(Ordering::Relaxed) == 0
             && backend.hangups.load(Ordering::SeqCst) == backend.request_count()
     };
 
     // Warm up every path once, so lazily created state is part of the baseline.
-    run(12, env.addr, &token).await;
+    run(12, env.gateway_addr(), &token).await;
     assert!(eventually(|| settled(&backend)).await);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (fds, tasks) = (open_fds(), alive_tasks());
 
     let total = cycles();
-    run(total, env.addr, &token).await;
+    run(total, env.gateway_addr(), &token).await;
     assert!(
         eventually(|| settled(&backend)).await,
         "{} streams still open; backend: {} requests, {} closed",

@@ -4,24 +4,22 @@
 //! and code, and the recording backend behind the API sees no request at all.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
-mod support_reliability;
+mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::*;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::pkcs8::EncodePublicKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use streamgate::catalog::SubscriptionStatus;
 use streamgate::keys::{AccessClaims, SIGNING_KEY_FILE};
-use support_gateway::*;
-use support_reliability::*;
 
 /// A published API with production and sandbox endpoints on one recording backend, and a
 /// subscribed application.
 struct Target {
-    env: Env,
+    env: TestServer,
     backend: Backend,
     sub: Subscriber,
     api: streamgate::catalog::Api,
@@ -30,25 +28,12 @@ struct Target {
 
 impl Target {
     async fn new() -> Target {
-        let env = Env::start().await;
+        let env = TestServer::start().await;
         let backend =
             Backend::start(events("\n", std::time::Duration::from_millis(20), Some(2))).await;
-        let api = published_api(
-            &env.control,
-            "Vault",
-            Some(&backend.url()),
-            Some(&backend.url()),
-            &[],
-        )
-        .await;
-        let sub = subscriber(
-            &env.control,
-            "Owner",
-            "Unlimited",
-            &api,
-            Some("AsyncUnlimited"),
-        )
-        .await;
+        let (api, sub) = env
+            .subscribed_api("Vault", "Owner", Some(&backend.url()), Some(&backend.url()))
+            .await;
         Target {
             env,
             backend,
@@ -65,7 +50,7 @@ impl Target {
     /// The claims of the subscriber's production token.
     fn claims(&self) -> AccessClaims {
         self.env
-            .control
+            .control()
             .keys()
             .verify(&self.sub.production)
             .unwrap()
@@ -74,33 +59,17 @@ impl Target {
     /// The gateway's own signing key, read from the data dir as an attacker who stole
     /// nothing could not, to forge tokens that differ in exactly one respect.
     fn signing_key(&self) -> SigningKey {
-        let pem = std::fs::read_to_string(self.env.dir.path().join(SIGNING_KEY_FILE)).unwrap();
+        let pem = std::fs::read_to_string(self.env.dir().join(SIGNING_KEY_FILE)).unwrap();
         SigningKey::from_pkcs8_pem(&pem).unwrap()
     }
 
     /// The token is refused with `status`/`code` and the backend saw nothing.
     async fn refused(&self, token: &str, status: u16, code: u64) -> serde_json::Value {
         let resp = get(&self.url(), Some(token)).await;
-        let body = expect_error(resp, status, code).await;
+        let body = assert_error(resp, status, code).await;
         assert_eq!(self.backend.request_count(), 0, "the backend was reached");
         body
     }
-}
-
-async fn expect_error(resp: reqwest::Response, status: u16, code: u64) -> serde_json::Value {
-    assert_eq!(resp.status().as_u16(), status);
-    let www = resp
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_string());
-    let body = error_body(resp).await;
-    assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-    assert!(body["description"].as_str().is_some_and(|d| !d.is_empty()));
-    if status == 401 {
-        assert!(www.is_some_and(|w| w.starts_with("Bearer")), "{body}");
-    }
-    body
 }
 
 fn b64(json: &serde_json::Value) -> String {
@@ -111,7 +80,7 @@ fn b64(json: &serde_json::Value) -> String {
 async fn alg_none_tokens_are_refused() {
     let t = Target::new().await;
     let claims = serde_json::to_value(t.claims()).unwrap();
-    let kid = t.env.control.keys().kid().to_string();
+    let kid = t.env.control().keys().kid().to_string();
     let valid_sig = t.sub.production.rsplit('.').next().unwrap().to_string();
     for alg in ["none", "None", "NONE", "nOnE"] {
         let header = serde_json::json!({"alg": alg, "typ": "JWT", "kid": kid});
@@ -129,7 +98,7 @@ async fn hs256_tokens_keyed_with_the_public_key_are_refused() {
     let t = Target::new().await;
     let claims = t.claims();
     let public = t.signing_key().verifying_key();
-    let jwks = t.env.control.keys().jwks();
+    let jwks = t.env.control().keys().jwks();
     let x = jwks["keys"][0]["x"].as_str().unwrap().to_string();
     let pem = public
         .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
@@ -139,7 +108,7 @@ async fn hs256_tokens_keyed_with_the_public_key_are_refused() {
     for secret in secrets {
         for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
             let mut header = Header::new(alg);
-            header.kid = Some(t.env.control.keys().kid().to_string());
+            header.kid = Some(t.env.control().keys().kid().to_string());
             let forged = jsonwebtoken::encode(
                 &header,
                 &claims,
@@ -157,7 +126,7 @@ async fn a_kid_that_names_no_key_is_refused_even_with_a_valid_signature() {
     let claims = t.claims();
     let der = ed25519_dalek::pkcs8::EncodePrivateKey::to_pkcs8_der(&t.signing_key()).unwrap();
     let key = EncodingKey::from_ed_der(der.as_bytes());
-    let real = t.env.control.keys().kid().to_string();
+    let real = t.env.control().keys().kid().to_string();
     let others = [
         Some("0000000000000000".to_string()),
         Some(format!("{real}x")),
@@ -179,7 +148,7 @@ async fn a_token_signed_by_another_key_under_our_kid_is_refused() {
     let other = SigningKey::from_bytes(&[42u8; 32]);
     let der = ed25519_dalek::pkcs8::EncodePrivateKey::to_pkcs8_der(&other).unwrap();
     let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(t.env.control.keys().kid().to_string());
+    header.kid = Some(t.env.control().keys().kid().to_string());
     let token = jsonwebtoken::encode(
         &header,
         &t.claims(),
@@ -197,7 +166,7 @@ async fn expired_early_and_misaddressed_tokens_are_refused() {
     let forge = |f: &dyn Fn(&mut AccessClaims)| {
         let mut c = claims.clone();
         f(&mut c);
-        t.env.control.keys().sign(&c).unwrap()
+        t.env.control().keys().sign(&c).unwrap()
     };
     let body = t
         .refused(
@@ -237,12 +206,12 @@ async fn expired_early_and_misaddressed_tokens_are_refused() {
     // Claims missing altogether.
     let mut bare = serde_json::to_value(&claims).unwrap();
     bare.as_object_mut().unwrap().remove("exp");
-    t.refused(&t.env.control.keys().sign(&bare).unwrap(), 401, 900901)
+    t.refused(&t.env.control().keys().sign(&bare).unwrap(), 401, 900901)
         .await;
     // An expired token in the query is no better.
     let expired = forge(&|c| c.exp = now - 1);
     let url = t.env.url(&format!("{}?access_token={expired}", t.path));
-    expect_error(get(&url, None).await, 401, 900901).await;
+    assert_error(get(&url, None).await, 401, 900901).await;
     assert_eq!(t.backend.request_count(), 0);
 }
 
@@ -287,7 +256,7 @@ async fn revoked_tokens_and_tokens_of_deleted_applications_are_refused() {
     let t = Target::new().await;
     assert!(
         t.env
-            .control
+            .control()
             .revoke_token(&t.sub.production, None)
             .await
             .unwrap()
@@ -301,10 +270,10 @@ async fn revoked_tokens_and_tokens_of_deleted_applications_are_refused() {
     let url = t
         .env
         .url(&format!("{}?access_token={}", t.path, t.sub.production));
-    expect_error(get(&url, None).await, 401, 900901).await;
+    assert_error(get(&url, None).await, 401, 900901).await;
 
     t.env
-        .control
+        .control()
         .delete_application(&t.sub.app_id)
         .await
         .unwrap();
@@ -315,60 +284,36 @@ async fn revoked_tokens_and_tokens_of_deleted_applications_are_refused() {
 async fn tokens_of_unsubscribed_blocked_or_endpointless_callers_are_refused() {
     let t = Target::new().await;
     // An application subscribed to another API only.
-    let elsewhere = published_api(
-        &t.env.control,
-        "Elsewhere",
-        Some(&t.backend.url()),
-        None,
-        &[],
-    )
-    .await;
-    let stranger = subscriber(
-        &t.env.control,
-        "Stranger",
-        "Unlimited",
-        &elsewhere,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, stranger) = t
+        .env
+        .subscribed_api("Elsewhere", "Stranger", Some(&t.backend.url()), None)
+        .await;
     let body = t.refused(&stranger.production, 403, 900908).await;
     assert_eq!(body["message"], "Resource forbidden");
 
     // A blocked subscription, both key types; production-only blocking.
     let sid = t.sub.subscription_id.clone().unwrap();
     t.env
-        .control
+        .control()
         .set_subscription_status(&sid, SubscriptionStatus::Blocked)
         .await
         .unwrap();
     t.refused(&t.sub.production, 403, 900907).await;
     t.refused(&t.sub.sandbox, 403, 900907).await;
     t.env
-        .control
+        .control()
         .set_subscription_status(&sid, SubscriptionStatus::ProdOnlyBlocked)
         .await
         .unwrap();
     t.refused(&t.sub.production, 403, 900907).await;
 
     // A sandbox token for an API without a sandbox endpoint.
-    let prod_only = published_api(
-        &t.env.control,
-        "ProdOnly",
-        Some(&t.backend.url()),
-        None,
-        &[],
-    )
-    .await;
-    let member = subscriber(
-        &t.env.control,
-        "Member",
-        "Unlimited",
-        &prod_only,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, member) = t
+        .env
+        .subscribed_api("ProdOnly", "Member", Some(&t.backend.url()), None)
+        .await;
     let resp = get(&t.env.url("/prodonly/1.0.0/memory"), Some(&member.sandbox)).await;
-    let body = expect_error(resp, 403, 900901).await;
+    let body = assert_error(resp, 403, 900901).await;
     assert!(
         body["description"]
             .as_str()
@@ -396,7 +341,11 @@ async fn garbage_in_the_authorization_header_is_refused() {
     for value in bearer_garbage {
         let mut line = b"Authorization: ".to_vec();
         line.extend_from_slice(&value);
-        let resp = raw_exchange(t.env.addr, get_request(t.path.as_bytes(), &[&line])).await;
+        let resp = raw_exchange(
+            t.env.gateway_addr(),
+            get_request(t.path.as_bytes(), &[&line]),
+        )
+        .await;
         assert_eq!(resp.status, 401, "{}", String::from_utf8_lossy(&value));
         assert_eq!(
             resp.json()["code"],
@@ -418,7 +367,11 @@ async fn garbage_in_the_authorization_header_is_refused() {
     for value in not_bearer {
         let mut line = b"Authorization: ".to_vec();
         line.extend_from_slice(&value);
-        let resp = raw_exchange(t.env.addr, get_request(t.path.as_bytes(), &[&line])).await;
+        let resp = raw_exchange(
+            t.env.gateway_addr(),
+            get_request(t.path.as_bytes(), &[&line]),
+        )
+        .await;
         assert_eq!(resp.status, 401, "{}", String::from_utf8_lossy(&value));
         assert_eq!(
             resp.json()["code"],
@@ -436,7 +389,11 @@ async fn garbage_in_the_authorization_header_is_refused() {
     for value in [&b"Bearer \x01\x02"[..], b"Bearer a\x00b", b"Bearer \x7f"] {
         let mut line = b"Authorization: ".to_vec();
         line.extend_from_slice(value);
-        let resp = raw_exchange(t.env.addr, get_request(t.path.as_bytes(), &[&line])).await;
+        let resp = raw_exchange(
+            t.env.gateway_addr(),
+            get_request(t.path.as_bytes(), &[&line]),
+        )
+        .await;
         assert_eq!(resp.status, 400, "{}", String::from_utf8_lossy(value));
     }
     assert_eq!(t.backend.request_count(), 0);
@@ -473,7 +430,7 @@ async fn a_token_sent_twice_is_refused_as_ambiguous() {
     ];
     for (target, headers) in cases {
         let lines: Vec<&[u8]> = headers.iter().map(|h| h.as_bytes()).collect();
-        let resp = raw_exchange(t.env.addr, get_request(target.as_bytes(), &lines)).await;
+        let resp = raw_exchange(t.env.gateway_addr(), get_request(target.as_bytes(), &lines)).await;
         assert_eq!(resp.status, 400, "{target} {headers:?}: {}", resp.head);
         let body = resp.json();
         assert_eq!(body["code"], 400, "{body}");
@@ -505,7 +462,7 @@ async fn every_attack_is_counted_as_a_rejection_and_the_genuine_token_still_work
     t.refused("x", 401, 900901).await;
     t.refused(&format!("{}x", t.sub.production), 401, 900901)
         .await;
-    let m = t.env.telemetry.metrics();
+    let m = t.env.telemetry().metrics();
     assert_eq!(m.rejections().get(&900901), Some(&2));
     assert_eq!(
         m.streams_total.load(std::sync::atomic::Ordering::Relaxed),
