@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use streamgate::catalog::DeployTarget;
 use streamgate::catalog::{
-    ApiDraft, AppDraft, KeyType, LifecycleAction, LifecycleState, Quota, RuleError,
+    ApiDraft, ApplicationDraft, KeyType, LifecycleAction, LifecycleState, Quota, RuleError,
     SubscriptionPolicy, SubscriptionStatus, TimeUnit,
 };
 use streamgate::control::{Change, Control, ControlError, ControlOptions, CounterRecord};
@@ -80,7 +80,7 @@ async fn the_tutorial_flow_runs_through_control_and_survives_a_reopen() {
         assert!(route.accepts_production && route.accepts_sandbox);
 
         let app = control
-            .create_application(AppDraft {
+            .create_application(ApplicationDraft {
                 name: "TutorialApp".into(),
                 throttling_policy: "Unlimited".into(),
                 description: String::new(),
@@ -282,7 +282,7 @@ async fn subscriptions_follow_the_rules_and_the_view() {
     let control = open(dir.path());
     let api = control.create_api(observer()).await.unwrap();
     let app = control
-        .create_application(AppDraft {
+        .create_application(ApplicationDraft {
             name: "A".into(),
             throttling_policy: "10PerMin".into(),
             description: String::new(),
@@ -378,7 +378,7 @@ async fn revoked_tokens_are_in_the_view_and_stay_revoked() {
     let jti = {
         let control = open(dir.path());
         let app = control
-            .create_application(AppDraft {
+            .create_application(ApplicationDraft {
                 name: "A".into(),
                 throttling_policy: "Unlimited".into(),
                 description: String::new(),
