@@ -7,10 +7,12 @@ use std::process::{Command, Stdio};
 
 use streamgate::catalog::DeployTarget;
 use streamgate::catalog::{
-    ApiDraft, AppDraft, KeyType, LifecycleAction, LifecycleState, Quota, RuleError,
+    ApiDraft, ApplicationDraft, KeyType, LifecycleAction, LifecycleState, Quota, RuleError,
     SubscriptionPolicy, SubscriptionStatus, TimeUnit,
 };
-use streamgate::control::{Change, Control, ControlError, ControlOptions, CounterRecord};
+use streamgate::control::{
+    Change, Control, ControlError, ControlOptions, CounterRecord, KeyPairRef,
+};
 
 const ENV: &str = "Production and Sandbox";
 
@@ -80,7 +82,7 @@ async fn the_tutorial_flow_runs_through_control_and_survives_a_reopen() {
         assert!(route.accepts_production && route.accepts_sandbox);
 
         let app = control
-            .create_application(AppDraft {
+            .create_application(ApplicationDraft {
                 name: "TutorialApp".into(),
                 throttling_policy: "Unlimited".into(),
                 description: String::new(),
@@ -282,7 +284,7 @@ async fn subscriptions_follow_the_rules_and_the_view() {
     let control = open(dir.path());
     let api = control.create_api(observer()).await.unwrap();
     let app = control
-        .create_application(AppDraft {
+        .create_application(ApplicationDraft {
             name: "A".into(),
             throttling_policy: "10PerMin".into(),
             description: String::new(),
@@ -378,7 +380,7 @@ async fn revoked_tokens_are_in_the_view_and_stay_revoked() {
     let jti = {
         let control = open(dir.path());
         let app = control
-            .create_application(AppDraft {
+            .create_application(ApplicationDraft {
                 name: "A".into(),
                 throttling_policy: "Unlimited".into(),
                 description: String::new(),
@@ -473,4 +475,53 @@ fn a_sigkill_mid_writes_loses_nothing_acknowledged() {
         .unwrap()
         .block_on(control.create_api(draft))
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_token_is_issued_for_the_key_pair_named_by_mapping_id_or_key_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let control = open(dir.path());
+    let app = control
+        .create_application(ApplicationDraft {
+            name: "Tokens".into(),
+            throttling_policy: "Unlimited".into(),
+            description: String::new(),
+        })
+        .await
+        .unwrap();
+    let production = control
+        .generate_keys(&app.id, KeyType::Production, None)
+        .await
+        .unwrap();
+    let sandbox = control
+        .generate_keys("Tokens", KeyType::Sandbox, None)
+        .await
+        .unwrap();
+    let by_mapping = control
+        .generate_token(
+            "Tokens",
+            &KeyPairRef::MappingId(sandbox.key_pair.key_mapping_id.clone()),
+            Some(60),
+        )
+        .unwrap();
+    assert_eq!(by_mapping.claims.azp, sandbox.key_pair.consumer_key);
+    assert_eq!(by_mapping.expires_in, 60);
+    let by_type = control
+        .generate_token(&app.id, &KeyPairRef::Type(KeyType::Production), None)
+        .unwrap();
+    assert_eq!(by_type.claims.azp, production.key_pair.consumer_key);
+    assert!(matches!(
+        control.generate_token(&app.id, &KeyPairRef::MappingId("nope".into()), None),
+        Err(ControlError::NotFound {
+            what: "key mapping",
+            ..
+        })
+    ));
+    assert!(matches!(
+        control.generate_token("Nobody", &KeyPairRef::Type(KeyType::Production), None),
+        Err(ControlError::NotFound {
+            what: "application",
+            ..
+        })
+    ));
 }

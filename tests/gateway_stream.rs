@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use streamgate::catalog::{KeyType, LifecycleAction, SubscriptionStatus};
-use streamgate::control::Control;
+use streamgate::control::{Control, KeyPairRef};
 use streamgate::gateway::GatewayOptions;
 use streamgate::sse::Item;
 use streamgate::telemetry::TrafficEvent;
@@ -276,7 +276,7 @@ async fn an_expiring_token_closes_its_stream() {
         .await;
     let short = env
         .control()
-        .generate_token(&sub.app_id, KeyType::Production.as_str(), Some(1))
+        .generate_token(&sub.app_id, &KeyPairRef::Type(KeyType::Production), Some(1))
         .unwrap();
     let resp = get(&env.url("/expiry/1.0.0/memory"), Some(&short.access_token)).await;
     assert_eq!(resp.status(), 200);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use streamgate::catalog::{ApiDraft, AppDraft, KeyType, LifecycleAction, LifecycleState};
+use streamgate::catalog::{ApiDraft, ApplicationDraft, KeyType, LifecycleAction, LifecycleState};
 use streamgate::telemetry::TrafficEvent;
 use streamgate::tui::action::{
     Action, Command, Done, KeysInfo, ServerStats, StreamItem, StreamUpdate, Tab,
@@ -294,7 +294,7 @@ fn the_wizard_creates_subscribes_generates_keys_and_a_token_then_copies() {
     let commands = press(&mut app, Enter);
     assert_eq!(
         commands,
-        vec![Command::CreateApplication(AppDraft {
+        vec![Command::CreateApplication(ApplicationDraft {
             name: "Weather".into(),
             // Unlimited, then Right: the policy after it wraps to the first.
             throttling_policy: "10PerMin".into(),
@@ -699,7 +699,7 @@ fn a_result_goes_back_to_the_screen_that_asked_even_from_another_tab() {
     keys(&mut app, &[Enter, Enter, Enter]);
     assert_eq!(
         press(&mut app, Enter),
-        vec![Command::CreateApplication(AppDraft {
+        vec![Command::CreateApplication(ApplicationDraft {
             name: "Weather".into(),
             throttling_policy: "Unlimited".into(),
             description: String::new(),

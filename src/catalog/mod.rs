@@ -2,7 +2,7 @@
 //! Pure code with no I/O, so every rule is a plain function with unit tests.
 
 mod api;
-mod app;
+mod application;
 mod error;
 mod lifecycle;
 mod policy;
@@ -12,10 +12,11 @@ pub use api::{
     MAX_REVISIONS, RESERVED_CONTEXTS, Revision, check_api_unique, check_can_delete_revision,
     check_revision_limit, default_environments, topic_matches, validate_api,
 };
-pub use app::{
-    AppDraft, Application, KeyPair, KeyType, Subscription, SubscriptionStatus, check_can_subscribe,
-    validate_application,
+pub use application::{
+    Application, ApplicationDraft, KeyPair, KeyType, Subscription, SubscriptionStatus,
+    check_can_subscribe, validate_application,
 };
+
 pub use error::RuleError;
 pub use lifecycle::{LifecycleAction, LifecycleState};
 pub use policy::{

@@ -14,8 +14,8 @@ use super::dto::{
     ListDto, PortalApiDto, PortalApiInfoDto, RegeneratedSecretDto, SubscriptionDto,
 };
 use super::{ApiError, AppState, Json, OptionalJson, Query, api_or_404, app_or_404};
-use crate::catalog::{AppDraft, Application, KeyPair, KeyType};
-use crate::control::Snapshot;
+use crate::catalog::{Application, ApplicationDraft, KeyPair, KeyType};
+use crate::control::{KeyPairRef, Snapshot};
 use crate::keys;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -122,7 +122,7 @@ async fn create_application(
     }
     let app = state
         .control
-        .create_application(AppDraft {
+        .create_application(ApplicationDraft {
             name: body.name.unwrap_or_default(),
             throttling_policy: body
                 .throttling_policy
@@ -325,9 +325,11 @@ async fn generate_token(
             .revoke_token(old, Some(&kp.consumer_key))
             .await?;
     }
-    let token = state
-        .control
-        .generate_token(&app_id, &kp.key_mapping_id, validity)?;
+    let token = state.control.generate_token(
+        &app_id,
+        &KeyPairRef::MappingId(kp.key_mapping_id),
+        validity,
+    )?;
     Ok(axum::Json(ApplicationTokenDto::from_token(&token)))
 }
 

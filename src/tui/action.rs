@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::catalog::DeployTarget;
 use crate::catalog::{
-    Api, ApiDraft, AppDraft, Application, KeyType, LifecycleAction, LifecycleState, Millis,
+    Api, ApiDraft, Application, ApplicationDraft, KeyType, LifecycleAction, LifecycleState, Millis,
     Subscription,
 };
 use crate::control::Snapshot;
@@ -237,7 +237,7 @@ pub enum Command {
         api_id: String,
     },
     /// Create an application.
-    CreateApplication(AppDraft),
+    CreateApplication(ApplicationDraft),
     /// Subscribe an application to an API.
     Subscribe {
         /// The application.

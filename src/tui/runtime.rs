@@ -521,7 +521,11 @@ impl Runtime {
             } => self.spawn_control(|c| async move {
                 let id = app_id.clone();
                 let result = tokio::task::spawn_blocking(move || {
-                    c.generate_token(&id, key_type.as_str(), Some(validity_secs))
+                    c.generate_token(
+                        &id,
+                        &crate::control::KeyPairRef::Type(key_type),
+                        Some(validity_secs),
+                    )
                 })
                 .await
                 .map_err(|e| e.to_string())

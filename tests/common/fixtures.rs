@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use streamgate::backend::{BackendHandle, BackendOptions};
 use streamgate::catalog::{
-    Api, ApiDraft, AppDraft, ApplicationPolicy, DeployTarget, KeyType, LifecycleAction, Quota,
-    SubscriptionPolicy, TimeUnit,
+    Api, ApiDraft, ApplicationDraft, ApplicationPolicy, DeployTarget, KeyType, LifecycleAction,
+    Quota, SubscriptionPolicy, TimeUnit,
 };
 use streamgate::control::Control;
 
@@ -104,7 +104,7 @@ pub async fn subscriber(
     plan: Option<&str>,
 ) -> Subscriber {
     let app = control
-        .create_application(AppDraft {
+        .create_application(ApplicationDraft {
             name: name.to_string(),
             throttling_policy: app_policy.to_string(),
             description: String::new(),

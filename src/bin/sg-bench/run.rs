@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use streamgate::catalog::{ApiDraft, AppDraft, KeyType, LifecycleAction};
+use streamgate::catalog::{ApiDraft, ApplicationDraft, KeyType, LifecycleAction};
 use streamgate::control::{Control, ControlOptions};
 
 use crate::BoxError;
@@ -280,7 +280,7 @@ async fn set_up_gateway(data_dir: &Path, origin: &str) -> Result<String, BoxErro
         .change_lifecycle(&api.id, LifecycleAction::Publish)
         .await?;
     let app = control
-        .create_application(AppDraft {
+        .create_application(ApplicationDraft {
             name: "bench".to_string(),
             throttling_policy: "Unlimited".to_string(),
             description: "sg-bench load client".to_string(),

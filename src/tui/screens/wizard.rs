@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::portal::Portal;
-use crate::catalog::{Api, AppDraft, Application, KeyType, Subscription};
+use crate::catalog::{Api, Application, ApplicationDraft, KeyType, Subscription};
 use crate::tui::action::{Action, Command, KeysInfo, TokenInfo};
 use crate::tui::input::TextInput;
 use crate::tui::screen::{Ctx, Effect, Effects};
@@ -212,7 +212,7 @@ pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Ve
                 }
                 Action::Enter if w.row < NEXT_ROW => w.row += 1,
                 Action::Enter => {
-                    let draft = AppDraft {
+                    let draft = ApplicationDraft {
                         name: w.name.value().trim().to_string(),
                         throttling_policy: policies
                             .get(w.policy)

@@ -6,7 +6,7 @@ use super::{Api, ApplicationPolicy, Millis, RuleError};
 
 /// What a person or script asks for when creating an application.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppDraft {
+pub struct ApplicationDraft {
     /// Unique name.
     pub name: String,
     /// Application policy, e.g. `Unlimited` or `10PerMin`.
@@ -36,7 +36,7 @@ pub struct Application {
 
 /// Checks an application draft against the policies and the other applications.
 pub fn validate_application(
-    draft: &AppDraft,
+    draft: &ApplicationDraft,
     policies: &[ApplicationPolicy],
     others: &[&Application],
 ) -> Result<(), RuleError> {
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn applications_need_a_name_a_known_policy_and_a_unique_name() {
         let policies = builtin_application_policies();
-        let good = AppDraft {
+        let good = ApplicationDraft {
             name: "Weather".into(),
             throttling_policy: "10PerMin".into(),
             description: String::new(),
