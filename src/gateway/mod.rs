@@ -7,6 +7,7 @@
 //! the store every [`GatewayOptions::counter_flush`] and on shutdown.
 
 mod access;
+pub mod listener;
 mod meter;
 mod reject;
 mod relay;
@@ -34,6 +35,7 @@ pub use access::ACCESS_TOKEN_PARAM;
 pub use reject::{Reject, THROTTLED_BODY};
 
 use access::{Admission, Rights};
+use listener::ListenerOptions;
 use meter::{Meter, Registry};
 use relay::{Metering, Relay, RelayParts};
 use upstream::UpstreamBody;
@@ -46,6 +48,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_COUNTER_FLUSH: Duration = Duration::from_secs(5);
 /// How long shutdown waits for streams to end before dropping their connections.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// Default leeway on a token's `nbf` and `iat` for clocks a little ahead of this one.
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(30);
 /// How long browsers may cache a CORS preflight answer.
 const CORS_MAX_AGE: Duration = Duration::from_secs(3600);
 
@@ -80,6 +84,12 @@ pub struct GatewayOptions {
     pub counter_flush: Duration,
     /// How long shutdown waits for streams to end before dropping their connections.
     pub shutdown_grace: Duration,
+    /// Slow-client limits of the gateway's listener (header read and send timeouts, cap
+    /// on incomplete request heads per client address).
+    pub listener: ListenerOptions,
+    /// Leeway on a token's `nbf` and `iat` (never on `exp`) for issuers whose clock is a
+    /// little ahead of this one.
+    pub clock_skew: Duration,
 }
 
 impl Default for GatewayOptions {
@@ -89,6 +99,8 @@ impl Default for GatewayOptions {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             counter_flush: DEFAULT_COUNTER_FLUSH,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            listener: ListenerOptions::default(),
+            clock_skew: DEFAULT_CLOCK_SKEW,
         }
     }
 }
@@ -190,17 +202,20 @@ impl Gateway {
         self.inner.stop.send_replace(false);
         let stop = self.inner.stop.clone();
         let mut flusher = AbortOnDrop(tokio::spawn(self.clone().flush_periodically()));
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.send_replace(true);
-        });
+        let server = listener::serve(
+            listener,
+            self.router(),
+            self.inner.options.listener.clone(),
+            self.inner.telemetry.metrics().clone(),
+            async move {
+                shutdown.await;
+                stop.send_replace(true);
+            },
+        );
         let mut stopped = self.inner.stop.subscribe();
         let grace = self.inner.options.shutdown_grace;
         let result = tokio::select! {
-            result = server.into_future() => result,
+            result = server => result,
             () = async {
                 // An error means the sender is gone, which cannot happen while `self` lives.
                 let _ = stopped.wait_for(|s| *s).await;
