@@ -175,22 +175,93 @@ fn is_dot_segment(segment: &str) -> bool {
     dots == 1 || dots == 2
 }
 
+/// The path a request is routed on: the request path with every percent-encoded octet
+/// decoded (RFC 3986 §6.2.2: `%65` is `e`, `%C3%A9` and `%c3%a9` are `é`), so a path as a
+/// browser sends it and as typed in UTF-8 route alike. Refused (400) when the raw path has
+/// a [`path_problem`] (encoded `/`, `\`, dot segments are never decoded into routing) or
+/// decodes to something that is not UTF-8.
+pub(crate) fn normalise_path(raw: &str) -> Result<String, Reject> {
+    if let Some(problem) = path_problem(raw) {
+        return Err(Reject::BadRequest(format!(
+            "The request path cannot be routed: {problem}"
+        )));
+    }
+    if !raw.contains('%') {
+        return Ok(raw.to_string());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2)))
+        {
+            out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| {
+        Reject::BadRequest(
+            "The request path cannot be routed: its percent-encoded octets are not UTF-8"
+                .to_string(),
+        )
+    })
+}
+
+/// A decoded path segment sequence written back as a URI path: unreserved characters,
+/// sub-delims, `:`, `@` and `/` as they are, every other octet of the UTF-8 percent-encoded
+/// in upper case (RFC 3986 §3.3, §2.1).
+pub(crate) fn encode_path(decoded: &str) -> String {
+    let mut out = String::with_capacity(decoded.len());
+    for &b in decoded.as_bytes() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+            );
+        if keep {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Decides whether a request may be served: path sanity, routing, lifecycle, token,
 /// subscription and endpoint, in the order WSO2 checks them. Quotas are the caller's to
-/// check next.
+/// check next. `path` is the raw request path (normalised here); `nbf`/`iat` may be up to
+/// `clock_skew_secs` in the future.
 pub(crate) fn admit(
     view: &GatewayView,
     keys: &KeyManager,
     method: &Method,
     path: &str,
     token: Option<&str>,
+    clock_skew_secs: i64,
 ) -> Result<Admission, Reject> {
-    if let Some(problem) = path_problem(path) {
-        return Err(Reject::BadRequest(format!(
-            "The request path cannot be routed: {problem}"
-        )));
-    }
-    let Some((route, resource)) = view.route_for(path) else {
+    let path = normalise_path(path)?;
+    let Some((route, resource)) = view.route_for(&path) else {
         return Err(Reject::NotFound(
             "The requested resource is not available: no API is deployed at this path.".to_string(),
         ));
@@ -201,7 +272,7 @@ pub(crate) fn admit(
             route.base_path
         )));
     }
-    if *method != Method::GET {
+    if *method != Method::GET && *method != Method::HEAD {
         return Err(Reject::MethodNotAllowed);
     }
     let prototype = route.state == LifecycleState::Prototyped;
@@ -238,7 +309,7 @@ pub(crate) fn admit(
         return Err(Reject::MissingCredentials);
     };
     let claims = keys
-        .verify_cached(token, crate::catalog::now_millis() / 1000)
+        .verify_cached_with_leeway(token, crate::catalog::now_millis() / 1000, clock_skew_secs)
         .map_err(|e| {
             Reject::InvalidCredentials(match e {
                 TokenError::Expired => "The access token has expired".to_string(),
@@ -463,6 +534,35 @@ mod tests {
         ] {
             assert_eq!(path_problem(good), None, "{good}");
         }
+    }
+
+    #[test]
+    fn paths_are_routed_decoded_in_either_hex_case() {
+        assert_eq!(
+            normalise_path("/caf%C3%A9/1.0.0/x").unwrap(),
+            "/caf\u{e9}/1.0.0/x"
+        );
+        assert_eq!(
+            normalise_path("/caf%c3%a9/1.0.0/x").unwrap(),
+            "/caf\u{e9}/1.0.0/x"
+        );
+        assert_eq!(
+            normalise_path("/%65vents/1.0.0/x").unwrap(),
+            "/events/1.0.0/x"
+        );
+        assert_eq!(normalise_path("/caf\u{e9}/1/x").unwrap(), "/caf\u{e9}/1/x");
+        assert_eq!(normalise_path("/a/1/100%").unwrap(), "/a/1/100%");
+        assert!(normalise_path("/a/1/%FF").is_err());
+        assert!(normalise_path("/a/1/x%2Fy").is_err());
+        assert!(normalise_path("/a/1/%2E%2E").is_err());
+        assert!(normalise_path("/a/1/%5c").is_err());
+    }
+
+    #[test]
+    fn decoded_paths_are_encoded_back_for_the_backend() {
+        assert_eq!(encode_path("/caf\u{e9}/a b"), "/caf%C3%A9/a%20b");
+        assert_eq!(encode_path("/x?y#z%"), "/x%3Fy%23z%25");
+        assert_eq!(encode_path("/a-b_c.d~e:f@g;h=i"), "/a-b_c.d~e:f@g;h=i");
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub const DEFAULT_COUNTER_FLUSH: Duration = Duration::from_secs(5);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Default leeway on a token's `nbf` and `iat` for clocks a little ahead of this one.
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(30);
+/// The most backend redirects followed for one stream.
+pub const MAX_REDIRECTS: usize = 5;
 /// How long browsers may cache a CORS preflight answer.
 const CORS_MAX_AGE: Duration = Duration::from_secs(3600);
 
@@ -270,7 +272,9 @@ impl Gateway {
             Err(reject) => {
                 let metrics = self.inner.telemetry.metrics();
                 metrics.reject(reject.code());
-                if let Reject::BackendUnreachable(detail) | Reject::BackendNotSse(detail) = &reject
+                if let Reject::BackendUnreachable(detail)
+                | Reject::BackendNotSse(detail)
+                | Reject::BackendRedirect(detail) = &reject
                 {
                     metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!("gateway: {path}: {detail}");
@@ -296,18 +300,21 @@ impl Gateway {
         let view = inner.control.view();
         let query = req.uri().query();
         let token = access::request_token(req.headers(), query)?;
+        let head = req.method() == Method::HEAD;
         let admission = access::admit(
             &view,
             inner.control.keys(),
             req.method(),
             req.uri().path(),
             token.as_deref(),
+            i64::try_from(inner.options.clock_skew.as_secs()).unwrap_or(i64::MAX),
         )?;
         let now = now_millis();
         let mut metering = None;
         if let Some(caller) = &admission.caller {
             let app_id = &caller.claims.application.uuid;
-            if let Some(Some(per_minute)) = view.app_rate_limits.get(app_id) {
+            // HEAD opens no stream, so it takes no connection from the policy.
+            if !head && let Some(Some(per_minute)) = view.app_rate_limits.get(app_id) {
                 inner
                     .meter
                     .rate(app_id)
@@ -332,31 +339,25 @@ impl Gateway {
                 });
             }
         }
-        let url = upstream_url(&admission, query)?;
+        let url = upstream_url(&admission.endpoint, &admission.resource, query)?;
+        if head {
+            // What GET would answer after the same checks, without opening the backend
+            // stream (RFC 9110 §9.3.2): nothing is relayed, nothing metered.
+            return Ok((StatusCode::OK, stream_headers()).into_response());
+        }
         let headers = upstream_headers(req.headers(), client);
         drop(req);
-        // The endpoint is what the publisher configured: a backend's redirect is passed on
-        // (without its Location), never followed to a host nobody configured.
-        let sent =
-            tokio::time::timeout(inner.options.connect_timeout, upstream::get(&url, headers)).await;
-        let (upstream, body) = match sent {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => {
-                return Err(Reject::BackendUnreachable(format!(
-                    "Cannot reach the back end {}: {e}",
-                    admission.endpoint,
-                )));
-            }
-            Err(_) => {
-                return Err(Reject::BackendUnreachable(format!(
-                    "The back end {} did not answer within {} ms",
-                    admission.endpoint,
-                    inner.options.connect_timeout.as_millis()
-                )));
-            }
-        };
+        let (upstream, body) = self.follow(url, headers, &admission.endpoint).await?;
         let api = api_handle(&admission);
         let path = format!("{}{}", admission.route.base_path, admission.resource);
+        if let Some(why) = unknown_transfer_coding(upstream.headers()) {
+            // hyper removes `chunked` only; any other coding would reach the client unread
+            // by the event counter (RFC 9112 §6.1: decode or refuse).
+            return Err(Reject::BackendNotSse(format!(
+                "The back end {} answered with {why}, which the gateway does not decode",
+                admission.endpoint
+            )));
+        }
         if upstream.status() != StatusCode::OK {
             return Ok(self.pass_on(&upstream, body, path, client));
         }
@@ -399,21 +400,68 @@ impl Gateway {
             view_rx,
             shutdown: inner.stop.subscribe(),
         });
-        Ok((
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/event-stream"),
-                ),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-                (
-                    HeaderName::from_static("x-accel-buffering"),
-                    HeaderValue::from_static("no"),
-                ),
-            ],
-            Body::from_stream(relay.into_stream()),
-        )
-            .into_response())
+        Ok((stream_headers(), Body::from_stream(relay.into_stream())).into_response())
+    }
+
+    /// Sends the backend request, following redirects whose target has the endpoint's
+    /// scheme, host and port (at most [`MAX_REDIRECTS`]); any other target is refused
+    /// (502, code 101503) with the target in the detail. The answer returned is never a
+    /// followed redirect, and its `Location` is never passed on.
+    async fn follow(
+        &self,
+        mut url: reqwest::Url,
+        headers: HeaderMap,
+        endpoint: &str,
+    ) -> Result<(axum::http::Response<()>, UpstreamBody), Reject> {
+        let timeout = self.inner.options.connect_timeout;
+        let origin = url.origin();
+        let mut hops = 0;
+        loop {
+            let sent = tokio::time::timeout(timeout, upstream::get(&url, headers.clone())).await;
+            let (upstream, body) = match sent {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => {
+                    return Err(Reject::BackendUnreachable(format!(
+                        "Cannot reach the back end {endpoint}: {e}"
+                    )));
+                }
+                Err(_) => {
+                    return Err(Reject::BackendUnreachable(format!(
+                        "The back end {endpoint} did not answer within {} ms",
+                        timeout.as_millis()
+                    )));
+                }
+            };
+            let redirect = matches!(upstream.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+            let location = upstream
+                .headers()
+                .get(header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let (true, Some(location)) = (redirect, location) else {
+                return Ok((upstream, body));
+            };
+            drop(body);
+            let target = url.join(location.trim()).map_err(|e| {
+                Reject::BackendRedirect(format!(
+                    "The back end {endpoint} redirected to an invalid Location {location:?}: {e}"
+                ))
+            })?;
+            if target.origin() != origin {
+                return Err(Reject::BackendRedirect(format!(
+                    "The back end {endpoint} redirected ({}) to {target}, outside the \
+                     endpoint's scheme, host and port; not followed",
+                    upstream.status().as_u16()
+                )));
+            }
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(Reject::BackendRedirect(format!(
+                    "The back end {endpoint} redirected more than {MAX_REDIRECTS} times (last to \
+                     {target})"
+                )));
+            }
+            url = target;
+        }
     }
 
     /// A backend that answered other than 200: its status and body go to the client.
@@ -481,23 +529,68 @@ fn api_handle(admission: &Admission) -> String {
     format!("{}:{version}", admission.route.name)
 }
 
-/// The backend URL: the endpoint, the resource and the query without `access_token`.
-fn upstream_url(admission: &Admission, query: Option<&str>) -> Result<reqwest::Url, Reject> {
-    let mut url = admission.endpoint.trim_end_matches('/').to_string();
-    if admission.resource != "/" {
-        url.push_str(&admission.resource);
-    }
-    let query = query.map(access::strip_access_token).unwrap_or_default();
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(&query);
-    }
-    reqwest::Url::parse(&url).map_err(|e| {
+/// The headers of a stream answer (and of HEAD on a stream URL).
+fn stream_headers() -> [(HeaderName, HeaderValue); 3] {
+    [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        ),
+    ]
+}
+
+/// The backend URL (RFC 3986 §3.3, §3.4): the endpoint's path with the (decoded) resource
+/// appended, percent-encoded again; the endpoint's query, then `&`, then the request's
+/// query without `access_token`. `http://b/base?k=1` + `/events?x=1` is
+/// `http://b/base/events?k=1&x=1`. A fragment in the endpoint is dropped.
+fn upstream_url(
+    endpoint: &str,
+    resource: &str,
+    query: Option<&str>,
+) -> Result<reqwest::Url, Reject> {
+    let mut url = reqwest::Url::parse(endpoint).map_err(|e| {
         Reject::BackendUnreachable(format!(
-            "The API's endpoint {} is not a valid URL: {e}",
-            admission.endpoint
+            "The API's endpoint {endpoint} is not a valid URL: {e}"
         ))
-    })
+    })?;
+    let mut path = url.path().trim_end_matches('/').to_string();
+    if resource != "/" {
+        path.push_str(&access::encode_path(resource));
+    }
+    if path.is_empty() {
+        path.push('/');
+    }
+    url.set_path(&path);
+    let request_query = query.map(access::strip_access_token).unwrap_or_default();
+    let joined = [url.query().unwrap_or_default(), request_query.as_str()]
+        .into_iter()
+        .filter(|q| !q.is_empty())
+        .collect::<Vec<_>>()
+        .join("&");
+    url.set_query((!joined.is_empty()).then_some(joined.as_str()));
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// A transfer coding other than `chunked` in a backend answer, if there is one: hyper
+/// decodes only `chunked`, so anything else would reach the client undecoded and unmetered.
+fn unknown_transfer_coding(headers: &HeaderMap) -> Option<String> {
+    let codings: Vec<String> = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let unknown = codings
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("chunked"));
+    unknown.then(|| format!("Transfer-Encoding {:?}", codings.join(", ")))
 }
 
 /// The client's headers minus credentials and hop-by-hop ones, plus `X-Forwarded-For` and
@@ -581,4 +674,109 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn join(endpoint: &str, resource: &str, query: Option<&str>) -> String {
+        upstream_url(endpoint, resource, query).unwrap().to_string()
+    }
+
+    #[test]
+    fn endpoint_and_request_paths_and_queries_join() {
+        let cases = [
+            ("http://b/base", "/events", None, "http://b/base/events"),
+            ("http://b/base/", "/events", None, "http://b/base/events"),
+            ("http://b", "/events", None, "http://b/events"),
+            ("http://b/", "/", None, "http://b/"),
+            ("http://b/base", "/", None, "http://b/base"),
+            (
+                "http://b/base?apikey=k1",
+                "/events",
+                Some("x=1"),
+                "http://b/base/events?apikey=k1&x=1",
+            ),
+            (
+                "http://b/base/?apikey=k1",
+                "/events",
+                Some("x=1"),
+                "http://b/base/events?apikey=k1&x=1",
+            ),
+            (
+                "http://b/base?apikey=k1",
+                "/events",
+                None,
+                "http://b/base/events?apikey=k1",
+            ),
+            (
+                "http://b/base",
+                "/events",
+                Some("x=1&y=2"),
+                "http://b/base/events?x=1&y=2",
+            ),
+            (
+                "http://b/base?k=a%20b",
+                "/events",
+                Some("q=%C3%A9&access_token=t"),
+                "http://b/base/events?k=a%20b&q=%C3%A9",
+            ),
+            (
+                "http://b/base?k=1",
+                "/events",
+                Some("access_token=t"),
+                "http://b/base/events?k=1",
+            ),
+            (
+                "http://b/b%20s",
+                "/caf\u{e9}/a b",
+                None,
+                "http://b/b%20s/caf%C3%A9/a%20b",
+            ),
+            (
+                "http://b/base#frag",
+                "/e",
+                Some("x=1"),
+                "http://b/base/e?x=1",
+            ),
+            (
+                "http://b:8080/base?k=1",
+                "/x%",
+                Some("x="),
+                "http://b:8080/base/x%25?k=1&x=",
+            ),
+        ];
+        for (endpoint, resource, query, want) in cases {
+            assert_eq!(
+                join(endpoint, resource, query),
+                want,
+                "{endpoint} + {resource} ? {query:?}"
+            );
+        }
+        assert!(upstream_url("not a url", "/x", None).is_err());
+    }
+
+    #[test]
+    fn only_chunked_transfer_coding_passes() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(unknown_transfer_coding(&headers), None);
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        assert_eq!(unknown_transfer_coding(&headers), None);
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("gzip, chunked"),
+        );
+        assert!(unknown_transfer_coding(&headers).is_some_and(|w| w.contains("gzip")));
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("Chunked"),
+        );
+        headers.append(header::TRANSFER_ENCODING, HeaderValue::from_static("br"));
+        assert!(unknown_transfer_coding(&headers).is_some());
+    }
 }
