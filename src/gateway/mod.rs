@@ -124,6 +124,9 @@ struct Inner {
     api_events: Registry<(String, String), Arc<AtomicU64>>,
     next_stream: AtomicU64,
     stop: watch::Sender<bool>,
+    /// Subscription ids with a counter in the store, so the counters of deleted
+    /// subscriptions can be deleted too.
+    persisted: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// The gateway. Cheap to clone; clones share streams, counters and shutdown.
@@ -148,6 +151,7 @@ impl Gateway {
         options: GatewayOptions,
     ) -> Result<Gateway, GatewayError> {
         let loaded = control.load_counters()?;
+        let persisted = loaded.keys().cloned().collect();
         let (stop, _) = watch::channel(false);
         Ok(Gateway {
             inner: Arc::new(Inner {
@@ -158,6 +162,7 @@ impl Gateway {
                 api_events: Registry::default(),
                 next_stream: AtomicU64::new(1),
                 stop,
+                persisted: std::sync::Mutex::new(persisted),
             }),
         })
     }
@@ -235,9 +240,36 @@ impl Gateway {
         result
     }
 
-    /// Writes the quota counters that changed since the last flush to the store.
+    /// Writes the quota counters that changed since the last flush to the store, and
+    /// deletes the counters of subscriptions that no longer exist (the subscription, its
+    /// application or its API was deleted), from the store and from memory.
     pub async fn flush_counters(&self) {
-        let dirty = self.inner.meter.dirty();
+        let catalog = self.inner.control.snapshot();
+        let live = |id: &str| catalog.subscriptions.contains_key(id);
+        let dirty: Vec<_> = self
+            .inner
+            .meter
+            .dirty()
+            .into_iter()
+            .filter(|(id, _, _)| live(id))
+            .collect();
+        let stale: Vec<String> = match self.inner.persisted.lock() {
+            Ok(persisted) => persisted.iter().filter(|id| !live(id)).cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        if !stale.is_empty() {
+            self.inner.meter.forget(&stale);
+            match self.inner.control.delete_counters(stale.clone()).await {
+                Ok(()) => {
+                    if let Ok(mut persisted) = self.inner.persisted.lock() {
+                        for id in &stale {
+                            persisted.remove(id);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("gateway: cannot delete stale quota counters: {e}"),
+            }
+        }
         if dirty.is_empty() {
             return;
         }
@@ -246,7 +278,12 @@ impl Gateway {
             .map(|(id, rec, _)| (id.clone(), *rec))
             .collect();
         match self.inner.control.save_counters(records).await {
-            Ok(()) => self.inner.meter.mark_flushed(&dirty),
+            Ok(()) => {
+                self.inner.meter.mark_flushed(&dirty);
+                if let Ok(mut persisted) = self.inner.persisted.lock() {
+                    persisted.extend(dirty.into_iter().map(|(id, _, _)| id));
+                }
+            }
             Err(e) => tracing::warn!("gateway: cannot save quota counters: {e}"),
         }
     }
