@@ -7,6 +7,7 @@
 //! the store every [`GatewayOptions::counter_flush`] and on shutdown.
 
 mod access;
+mod cors;
 pub mod listener;
 mod meter;
 mod reject;
@@ -25,7 +26,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
-use tower_http::cors::{Any, CorsLayer};
 
 use crate::catalog::now_millis;
 use crate::control::{Control, ControlError};
@@ -52,8 +52,6 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(30);
 /// The most backend redirects followed for one stream.
 pub const MAX_REDIRECTS: usize = 5;
-/// How long browsers may cache a CORS preflight answer.
-const CORS_MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// Request headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus the
 /// credentials and the ones the gateway sets itself.
@@ -177,24 +175,10 @@ impl Gateway {
         &self.inner.telemetry
     }
 
-    /// The data plane's routes: every path, with CORS for browser `EventSource` clients.
+    /// The data plane's routes: every path, with per-API CORS for browser `EventSource`
+    /// clients (the gateway's default, any origin, for APIs without a configuration).
     pub fn router(&self) -> Router {
-        let cors = CorsLayer::new()
-            .allow_origin(Any)
-            .allow_methods([Method::GET, Method::OPTIONS])
-            .allow_headers([
-                header::AUTHORIZATION,
-                HeaderName::from_static("last-event-id"),
-                header::CACHE_CONTROL,
-                header::ACCEPT,
-                HeaderName::from_static("x-requested-with"),
-            ])
-            .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
-            .max_age(CORS_MAX_AGE);
-        Router::new()
-            .fallback(handle)
-            .with_state(self.clone())
-            .layer(cors)
+        Router::new().fallback(handle).with_state(self.clone())
     }
 
     /// Serves on `listener` until `shutdown` resolves; then ends every open stream with
@@ -304,7 +288,23 @@ impl Gateway {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
         let path = req.uri().path().to_string();
-        match self.open(req, client).await {
+        let request_headers = req.headers().clone();
+        let cors = self.cors_of(&path);
+        let cors = cors.as_ref();
+        let outcome = if cors::is_preflight(req.method(), req.headers()) {
+            cors::preflight(cors, req.headers())
+                .map(|headers| (StatusCode::OK, headers).into_response())
+        } else {
+            match cors::check_origin(cors, req.headers()) {
+                // Refused before anything else: no backend call, nothing metered.
+                Err(reject) => Err(reject),
+                Ok(()) => self.open(req, client).await.map(|mut response| {
+                    cors::decorate(response.headers_mut(), cors, &request_headers);
+                    response
+                }),
+            }
+        };
+        match outcome {
             Ok(response) => response,
             Err(reject) => {
                 let metrics = self.inner.telemetry.metrics();
@@ -324,9 +324,27 @@ impl Gateway {
                     client: client.map(|c| c.to_string()).unwrap_or_default(),
                     at: now_millis(),
                 });
-                reject.into_response()
+                let forbidden = matches!(reject, Reject::CorsForbidden(_));
+                let mut response = reject.into_response();
+                if !forbidden {
+                    // Errors carry CORS too, so the page can read them.
+                    cors::decorate(response.headers_mut(), cors, &request_headers);
+                }
+                response
             }
         }
+    }
+
+    /// The enabled CORS configuration of the API deployed at `path`, if any (`None`: the
+    /// gateway's default, any origin).
+    fn cors_of(&self, path: &str) -> Option<crate::catalog::CorsConfiguration> {
+        let path = access::normalise_path(path).ok()?;
+        let view = self.inner.control.view();
+        let (route, _) = view.route_for(&path)?;
+        route
+            .cors
+            .cors_configuration_enabled
+            .then(|| route.cors.clone())
     }
 
     /// Admits a request and opens its backend stream.
