@@ -18,8 +18,10 @@ pub const ACCESS_TOKEN_PARAM: &str = "access_token";
 pub(crate) struct Admission {
     /// The API as deployed.
     pub route: Route,
-    /// The resource path under the API's base path, e.g. `/memory`.
+    /// The resource path under the API's base path, decoded, e.g. `/memory`.
     pub resource: String,
+    /// The same resource as the client wrote it (percent-encoding kept), for the backend.
+    pub upstream_resource: String,
     /// The backend URL the resource is appended to.
     pub endpoint: String,
     /// The caller, unless a pre-released API was called without a token.
@@ -177,9 +179,9 @@ fn is_dot_segment(segment: &str) -> bool {
 
 /// The path a request is routed on: the request path with every percent-encoded octet
 /// decoded (RFC 3986 §6.2.2: `%65` is `e`, `%C3%A9` and `%c3%a9` are `é`), so a path as a
-/// browser sends it and as typed in UTF-8 route alike. Refused (400) when the raw path has
-/// a [`path_problem`] (encoded `/`, `\`, dot segments are never decoded into routing) or
-/// decodes to something that is not UTF-8.
+/// browser sends it and as typed in UTF-8 route alike. A path whose octets do not decode
+/// to UTF-8 is routed as written. Refused (400) when the raw path has a [`path_problem`]
+/// (encoded `/`, `\` and dot segments are never decoded into routing).
 pub(crate) fn normalise_path(raw: &str) -> Result<String, Reject> {
     if let Some(problem) = path_problem(raw) {
         return Err(Reject::BadRequest(format!(
@@ -204,48 +206,17 @@ pub(crate) fn normalise_path(raw: &str) -> Result<String, Reject> {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| {
-        Reject::BadRequest(
-            "The request path cannot be routed: its percent-encoded octets are not UTF-8"
-                .to_string(),
-        )
-    })
+    Ok(String::from_utf8(out).unwrap_or_else(|_| raw.to_string()))
 }
 
-/// A decoded path segment sequence written back as a URI path: unreserved characters,
-/// sub-delims, `:`, `@` and `/` as they are, every other octet of the UTF-8 percent-encoded
-/// in upper case (RFC 3986 §3.3, §2.1).
-pub(crate) fn encode_path(decoded: &str) -> String {
-    let mut out = String::with_capacity(decoded.len());
-    for &b in decoded.as_bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'/'
-            );
-        if keep {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+/// The part of the raw request path after the segments of `base_path`: the resource as the
+/// client wrote it. Segments line up because `/` is never percent-encoded in a routed path.
+fn raw_resource<'a>(raw: &'a str, base_path: &str) -> &'a str {
+    let segments = base_path.matches('/').count();
+    match raw.match_indices('/').nth(segments) {
+        Some((i, _)) => &raw[i..],
+        None => "/",
     }
-    out
 }
 
 /// Decides whether a request may be served: path sanity, routing, lifecycle, token,
@@ -260,7 +231,8 @@ pub(crate) fn admit(
     token: Option<&str>,
     clock_skew_secs: i64,
 ) -> Result<Admission, Reject> {
-    let path = normalise_path(path)?;
+    let raw = path;
+    let path = normalise_path(raw)?;
     let Some((route, resource)) = view.route_for(&path) else {
         return Err(Reject::NotFound(
             "The requested resource is not available: no API is deployed at this path.".to_string(),
@@ -289,6 +261,7 @@ pub(crate) fn admit(
     let admission = |endpoint: &str, caller| Admission {
         route: route.clone(),
         resource: resource.to_string(),
+        upstream_resource: raw_resource(raw, &route.base_path).to_string(),
         endpoint: endpoint.to_string(),
         caller,
     };
@@ -552,17 +525,16 @@ mod tests {
         );
         assert_eq!(normalise_path("/caf\u{e9}/1/x").unwrap(), "/caf\u{e9}/1/x");
         assert_eq!(normalise_path("/a/1/100%").unwrap(), "/a/1/100%");
-        assert!(normalise_path("/a/1/%FF").is_err());
+        assert_eq!(normalise_path("/a/1/%FF").unwrap(), "/a/1/%FF");
+        assert_eq!(
+            raw_resource("/caf%C3%A9/1.0.0/x%20y", "/caf\u{e9}/1.0.0"),
+            "/x%20y"
+        );
+        assert_eq!(raw_resource("/a/1.0.0", "/a/1.0.0"), "/");
+        assert_eq!(raw_resource("/a/1.0.0/", "/a/1.0.0"), "/");
         assert!(normalise_path("/a/1/x%2Fy").is_err());
         assert!(normalise_path("/a/1/%2E%2E").is_err());
         assert!(normalise_path("/a/1/%5c").is_err());
-    }
-
-    #[test]
-    fn decoded_paths_are_encoded_back_for_the_backend() {
-        assert_eq!(encode_path("/caf\u{e9}/a b"), "/caf%C3%A9/a%20b");
-        assert_eq!(encode_path("/x?y#z%"), "/x%3Fy%23z%25");
-        assert_eq!(encode_path("/a-b_c.d~e:f@g;h=i"), "/a-b_c.d~e:f@g;h=i");
     }
 
     #[test]

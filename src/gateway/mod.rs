@@ -394,7 +394,7 @@ impl Gateway {
                 });
             }
         }
-        let url = upstream_url(&admission.endpoint, &admission.resource, query)?;
+        let url = upstream_url(&admission.endpoint, &admission.upstream_resource, query)?;
         if head {
             // What GET would answer after the same checks, without opening the backend
             // stream (RFC 9110 §9.3.2): nothing is relayed, nothing metered.
@@ -599,9 +599,10 @@ fn stream_headers() -> [(HeaderName, HeaderValue); 3] {
     ]
 }
 
-/// The backend URL (RFC 3986 §3.3, §3.4): the endpoint's path with the (decoded) resource
-/// appended, percent-encoded again; the endpoint's query, then `&`, then the request's
-/// query without `access_token`. `http://b/base?k=1` + `/events?x=1` is
+/// The backend URL (RFC 3986 §3.3, §3.4): the endpoint's path with the resource appended
+/// as the client wrote it (what a URL path may not hold raw, e.g. UTF-8 or `"`, is
+/// percent-encoded; existing `%XX` are kept); the endpoint's query, then `&`, then the
+/// request's query without `access_token`. `http://b/base?k=1` + `/events?x=1` is
 /// `http://b/base/events?k=1&x=1`. A fragment in the endpoint is dropped.
 fn upstream_url(
     endpoint: &str,
@@ -615,7 +616,7 @@ fn upstream_url(
     })?;
     let mut path = url.path().trim_end_matches('/').to_string();
     if resource != "/" {
-        path.push_str(&access::encode_path(resource));
+        path.push_str(resource);
     }
     if path.is_empty() {
         path.push('/');
@@ -798,9 +799,9 @@ mod tests {
             ),
             (
                 "http://b:8080/base?k=1",
-                "/x%",
+                "/x%ff",
                 Some("x="),
-                "http://b:8080/base/x%25?k=1&x=",
+                "http://b:8080/base/x%ff?k=1&x=",
             ),
         ];
         for (endpoint, resource, query, want) in cases {
