@@ -63,8 +63,9 @@ pub struct Api {
     pub updated_at: Millis,
     /// Per-API CORS (WSO2's `corsConfiguration`); absent in older data dirs, which load
     /// with it disabled (the gateway's default: any origin, no credentials).
+    /// Boxed: most APIs keep the default, and `Api` travels in UI messages.
     #[serde(default)]
-    pub cors: CorsConfiguration,
+    pub cors: Box<CorsConfiguration>,
 }
 
 /// WSO2's `APICorsConfiguration`: which other origins a browser may open the API's streams
@@ -172,7 +173,7 @@ impl Api {
             lifecycle: LifecycleState::Created,
             created_at: now,
             updated_at: now,
-            cors: CorsConfiguration::default(),
+            cors: Box::default(),
         };
         api.apply_draft(draft, now);
         api
@@ -594,6 +595,39 @@ pub struct Deployment {
 mod tests {
     use super::*;
     use crate::catalog::builtin_subscription_policies;
+
+    #[test]
+    fn an_api_stored_before_cors_loads_with_cors_disabled() {
+        let api = Api::from_draft("id1".into(), observer(), 1);
+        let mut json = serde_json::to_value(&api).unwrap();
+        json.as_object_mut().unwrap().remove("cors");
+        let loaded: Api = serde_json::from_value(json).unwrap();
+        assert_eq!(*loaded.cors, CorsConfiguration::default());
+        assert!(!loaded.cors.cors_configuration_enabled);
+    }
+
+    #[test]
+    fn cors_configurations_are_checked() {
+        let mut cors = CorsConfiguration {
+            cors_configuration_enabled: true,
+            access_control_allow_origins: vec!["https://app.example:8443".into()],
+            access_control_allow_credentials: true,
+            access_control_allow_headers: vec!["authorization".into()],
+            access_control_allow_methods: vec!["GET".into()],
+        };
+        assert!(validate_cors(&cors).is_ok());
+        assert!(cors.allows_origin("https://APP.example:8443"));
+        assert!(!cors.allows_origin("https://app.example"));
+        cors.access_control_allow_origins = vec!["*".into()];
+        assert!(validate_cors(&cors).is_err());
+        cors.access_control_allow_credentials = false;
+        assert!(validate_cors(&cors).is_ok());
+        cors.access_control_allow_origins = vec!["app.example/path".into()];
+        assert!(validate_cors(&cors).is_err());
+        cors.access_control_allow_origins = vec!["https://a.example".into()];
+        cors.access_control_allow_headers = vec!["bad header".into()];
+        assert!(validate_cors(&cors).is_err());
+    }
 
     fn observer() -> ApiDraft {
         ApiDraft {

@@ -479,7 +479,7 @@ impl Control {
         catalog::validate_cors(&cors)?;
         self.write(|tx| {
             let mut api = Self::api_of(&tx.catalog, id)?.clone();
-            api.cors = cors;
+            api.cors = Box::new(cors);
             api.updated_at = now_millis();
             tx.save_api(&api)?;
             Ok(api)

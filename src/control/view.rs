@@ -140,7 +140,7 @@ impl GatewayView {
                 topics: snap.topics.clone(),
                 accepts_production: false,
                 accepts_sandbox: false,
-                cors: snap.cors.clone(),
+                cors: (*snap.cors).clone(),
             });
             if is_newer {
                 newest.insert(dep.api_id.as_str(), dep.deployed_at);
@@ -149,7 +149,7 @@ impl GatewayView {
                 entry.production_endpoint = snap.production_endpoint.clone();
                 entry.sandbox_endpoint = snap.sandbox_endpoint.clone();
                 entry.topics = snap.topics.clone();
-                entry.cors = snap.cors.clone();
+                entry.cors = (*snap.cors).clone();
             }
             entry.accepts_production |= prod;
             entry.accepts_sandbox |= sand;

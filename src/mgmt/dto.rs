@@ -233,7 +233,7 @@ impl ApiDto {
             async_transport_protocols: vec!["http".to_string()],
             created_time: api.created_at.to_string(),
             last_updated_time: api.updated_at.to_string(),
-            cors_configuration: api.cors.clone(),
+            cors_configuration: (*api.cors).clone(),
         }
     }
 }
