@@ -22,6 +22,9 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 pub const ISSUER: &str = "https://localhost:9443/oauth2/token";
 /// The `aud` of every access token: streamgate's gateway.
 pub const AUDIENCE: &str = "streamgate-gateway";
+/// Default leeway, in seconds, on a token's `nbf` and `iat` for an issuer's clock ahead of
+/// ours (never applied to `exp`).
+pub const DEFAULT_CLOCK_SKEW_SECS: i64 = 30;
 /// Token validity when none is asked for, as WSO2's 3600 s.
 pub const DEFAULT_VALIDITY_SECS: i64 = 3600;
 /// The longest validity that may be asked for (one year).
@@ -237,7 +240,9 @@ impl KeyManager {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
-        validation.validate_nbf = true;
+        // `nbf` and `iat` are checked by `verify_at`, with a clock-skew leeway; `exp` is
+        // checked here with none.
+        validation.validate_nbf = false;
         validation.leeway = 0;
         Ok(KeyManager {
             encoding: EncodingKey::from_ed_der(der.as_bytes()),
@@ -299,9 +304,37 @@ impl KeyManager {
             .map_err(|e| KeyError::Sign(e.to_string()))
     }
 
-    /// Verifies signature (EdDSA only), key id, `exp`, `nbf`, issuer and audience.
+    /// Verifies signature (EdDSA only), key id, `exp`, `nbf`, issuer and audience, with
+    /// [`DEFAULT_CLOCK_SKEW_SECS`] of leeway on `nbf` and `iat`.
     /// Revocation and subscriptions are the caller's to check against live data.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        self.verify_at(token, now, DEFAULT_CLOCK_SKEW_SECS)
+    }
+
+    /// [`verify`](Self::verify) at `now_secs` (seconds since the epoch), accepting a token
+    /// whose `nbf` or `iat` is at most `leeway_secs` ahead (an issuer's clock a little
+    /// ahead of ours); `exp` gets no leeway. A later `nbf` or `iat` is
+    /// [`TokenError::NotYetValid`].
+    pub fn verify_at(
+        &self,
+        token: &str,
+        now_secs: i64,
+        leeway_secs: i64,
+    ) -> Result<AccessClaims, TokenError> {
+        let claims = self.verify_signed(token)?;
+        let latest = now_secs.saturating_add(leeway_secs.max(0));
+        if claims.nbf > latest || claims.iat > latest {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+
+    /// Signature, algorithm, key id, `exp`, issuer and audience.
+    fn verify_signed(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| TokenError::Invalid(format!("malformed header: {e}")))?;
         if header.alg != ALGORITHM {
@@ -330,6 +363,17 @@ impl KeyManager {
         token: &str,
         now_secs: i64,
     ) -> Result<std::sync::Arc<AccessClaims>, TokenError> {
+        self.verify_cached_with_leeway(token, now_secs, DEFAULT_CLOCK_SKEW_SECS)
+    }
+
+    /// [`verify_cached`](Self::verify_cached) with `leeway_secs` of clock-skew leeway on
+    /// `nbf` and `iat` (see [`verify_at`](Self::verify_at)).
+    pub fn verify_cached_with_leeway(
+        &self,
+        token: &str,
+        now_secs: i64,
+        leeway_secs: i64,
+    ) -> Result<std::sync::Arc<AccessClaims>, TokenError> {
         let hit = VERIFIED.with(|cache| cache.borrow().get(token).cloned());
         if let Some(claims) = hit {
             if claims.exp <= now_secs {
@@ -338,7 +382,7 @@ impl KeyManager {
             }
             return Ok(claims);
         }
-        let claims = std::sync::Arc::new(self.verify(token)?);
+        let claims = std::sync::Arc::new(self.verify_at(token, now_secs, leeway_secs)?);
         VERIFIED.with(|cache| {
             let mut cache = cache.borrow_mut();
             if cache.len() >= VERIFIED_CACHE_MAX {
@@ -437,6 +481,32 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn nbf_and_iat_get_a_clock_skew_leeway_but_exp_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let km = KeyManager::load_or_create(dir.path()).unwrap();
+        let (app, key) = fixtures();
+        let t = now();
+        let mut ahead = km.issue(&app, &key, 60, "default", t).unwrap().claims;
+        ahead.nbf = t + 1;
+        ahead.iat = t + 1;
+        let token = km.sign(&ahead).unwrap();
+        assert!(km.verify_at(&token, t, 30).is_ok());
+        assert!(km.verify_at(&token, t, 1).is_ok());
+        assert_eq!(km.verify_at(&token, t, 0), Err(TokenError::NotYetValid));
+        ahead.nbf = t;
+        ahead.iat = t + 40;
+        let issued_ahead = km.sign(&ahead).unwrap();
+        assert_eq!(
+            km.verify_at(&issued_ahead, t, 30),
+            Err(TokenError::NotYetValid)
+        );
+        let mut expired = km.issue(&app, &key, 60, "default", t).unwrap().claims;
+        expired.exp = t - 1;
+        let expired = km.sign(&expired).unwrap();
+        assert_eq!(km.verify_at(&expired, t, 30), Err(TokenError::Expired));
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub struct ServeConfig {
     pub admin_addr: SocketAddr,
     /// Gateway address.
     pub gateway_addr: SocketAddr,
-    /// Gateway tuning.
+    /// Gateway tuning; its `listener` limits apply to the management API's listener too.
     pub gateway: GatewayOptions,
 }
 
@@ -88,6 +88,9 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 /// Starts the gateway and the management API. A bind failure is reported in
 /// [`Running`] and the other server still starts.
 pub async fn start(control: Control, telemetry: Telemetry, config: ServeConfig) -> Running {
+    if let Err(e) = crate::gateway::listener::raise_open_files_limit() {
+        tracing::warn!("cannot raise the open files limit: {e}");
+    }
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
@@ -119,8 +122,11 @@ pub async fn start(control: Control, telemetry: Telemetry, config: ServeConfig) 
             let addr = listener.local_addr().map_err(|e| e.to_string());
             let router = mgmt::router(control.clone(), telemetry.clone(), gateway_url);
             let shutdown = stopped(stop_rx.clone());
+            let options = config.gateway.listener.clone();
+            let metrics = telemetry.metrics().clone();
             tasks.push(tokio::spawn(async move {
-                if let Err(e) = mgmt::serve(listener, router, shutdown).await {
+                if let Err(e) = mgmt::serve_with(listener, router, options, metrics, shutdown).await
+                {
                     tracing::error!("management API stopped: {e}");
                 }
             }));

@@ -12,6 +12,7 @@ use streamgate::cli::{ClientCommand, ClientOptions, run_client};
 use streamgate::control::{Control, ControlOptions};
 use streamgate::datadir;
 use streamgate::gateway::GatewayOptions;
+use streamgate::gateway::listener::ListenerOptions;
 use streamgate::launch::{self, ServeConfig};
 use streamgate::telemetry::Telemetry;
 use streamgate::tui::{self, TuiContext, TuiOptions};
@@ -48,6 +49,20 @@ struct ServerArgs {
     /// Seconds of silence on a stream before the gateway writes a heartbeat comment.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     heartbeat_secs: u64,
+    /// Seconds a client has to send a whole request head, on the gateway and the
+    /// management API (also the idle keep-alive timeout).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout_secs: u64,
+    /// Seconds a client may read nothing while data waits for it before its connection
+    /// (and the stream's backend connection) is closed, as nginx's send_timeout.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    send_timeout_secs: u64,
+    /// Connections one client IP address may hold open without a complete request head.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_incomplete_per_ip: u64,
+    /// Seconds of leeway on a token's nbf and iat (an issuer's clock ahead of ours); none on exp.
+    #[arg(long, default_value_t = 30)]
+    clock_skew_secs: u64,
 }
 
 impl ServerArgs {
@@ -57,6 +72,13 @@ impl ServerArgs {
             gateway_addr: self.gateway_addr,
             gateway: GatewayOptions {
                 heartbeat: Duration::from_secs(self.heartbeat_secs),
+                listener: ListenerOptions {
+                    header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+                    send_timeout: Duration::from_secs(self.send_timeout_secs),
+                    max_incomplete_per_ip: usize::try_from(self.max_incomplete_per_ip)
+                        .unwrap_or(usize::MAX),
+                },
+                clock_skew: Duration::from_secs(self.clock_skew_secs),
                 ..GatewayOptions::default()
             },
         }

@@ -74,6 +74,14 @@ pub struct Metrics {
     pub events_total: AtomicU64,
     /// Failures connecting to or reading from backends.
     pub backend_errors: AtomicU64,
+    /// Failed `accept` calls on the listeners (e.g. EMFILE: out of file descriptors).
+    pub accept_errors: AtomicU64,
+    /// Connections closed because the client's request head did not arrive in time, or
+    /// because its address had too many connections without a complete head.
+    pub slow_clients_closed: AtomicU64,
+    /// Connections closed because the client read nothing for the send timeout while
+    /// data was waiting.
+    pub send_timeouts: AtomicU64,
     rejections: Mutex<HashMap<u32, u64>>,
     per_api_app: Mutex<HashMap<(String, String), Arc<AtomicU64>>>,
 }
@@ -152,6 +160,24 @@ impl Metrics {
             "Failures connecting to or reading from backends.",
             "counter",
             self.backend_errors.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            "streamgate_accept_errors_total",
+            "Failed accepts on the listeners (e.g. EMFILE, out of file descriptors).",
+            "counter",
+            self.accept_errors.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            "streamgate_slow_clients_closed_total",
+            "Connections closed for a request head not received in time or too many incomplete heads from one address.",
+            "counter",
+            self.slow_clients_closed.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            "streamgate_send_timeouts_total",
+            "Connections closed because the client stopped reading with data waiting.",
+            "counter",
+            self.send_timeouts.load(Ordering::Relaxed).to_string(),
         );
         let _ = writeln!(
             out,

@@ -61,6 +61,100 @@ pub struct Api {
     pub created_at: Millis,
     /// When it last changed.
     pub updated_at: Millis,
+    /// Per-API CORS (WSO2's `corsConfiguration`); absent in older data dirs, which load
+    /// with it disabled (the gateway's default: any origin, no credentials).
+    /// Boxed: most APIs keep the default, and `Api` travels in UI messages.
+    #[serde(default)]
+    pub cors: Box<CorsConfiguration>,
+}
+
+/// WSO2's `APICorsConfiguration`: which other origins a browser may open the API's streams
+/// from. Disabled (the default), the gateway answers `Access-Control-Allow-Origin: *`
+/// without credentials; enabled, only the listed origins are allowed (each echoed with
+/// `Vary: Origin`), others get 403 before the backend is called.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CorsConfiguration {
+    /// Whether this configuration applies (else the gateway's default).
+    pub cors_configuration_enabled: bool,
+    /// Allowed origins (`scheme://host[:port]`, RFC 6454), or `*` for any.
+    pub access_control_allow_origins: Vec<String>,
+    /// Whether credentials (cookies, `withCredentials`) are allowed: answers
+    /// `Access-Control-Allow-Credentials: true`. Needs explicit origins, not `*`.
+    pub access_control_allow_credentials: bool,
+    /// Request headers a preflight may ask for (empty: the gateway's default list).
+    pub access_control_allow_headers: Vec<String>,
+    /// Methods a preflight may ask for (empty: `GET`, `HEAD`, `OPTIONS`).
+    pub access_control_allow_methods: Vec<String>,
+}
+
+impl CorsConfiguration {
+    /// Whether a request from `origin` (the `Origin` header's value) is allowed. Origins
+    /// compare as ASCII case-insensitive strings, without a trailing `/`.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        let origin = origin.trim().trim_end_matches('/');
+        self.access_control_allow_origins
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/'))
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    }
+}
+
+/// Checks a CORS configuration: each origin is `*` or `http(s)://host[:port]` without a
+/// path; credentials need explicit origins (browsers refuse `*` with credentials); header
+/// and method names are HTTP tokens (RFC 9110 §5.6.2). Errors name the field.
+pub fn validate_cors(cors: &CorsConfiguration) -> Result<(), RuleError> {
+    const FIELD: &str = "corsConfiguration";
+    for origin in &cors.access_control_allow_origins {
+        let o = origin.trim();
+        if o == "*" {
+            if cors.access_control_allow_credentials {
+                return Err(RuleError::invalid(
+                    FIELD,
+                    "accessControlAllowCredentials needs explicit origins: browsers refuse '*' with credentials",
+                ));
+            }
+            continue;
+        }
+        let rest = o
+            .strip_prefix("http://")
+            .or_else(|| o.strip_prefix("https://"));
+        let valid = rest.is_some_and(|host| {
+            let host = host.trim_end_matches('/');
+            !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) && host.is_ascii()
+        });
+        if !valid {
+            return Err(RuleError::invalid(
+                FIELD,
+                format!(
+                    "accessControlAllowOrigins: '{origin}' is not '*' or an origin such as https://app.example:8443"
+                ),
+            ));
+        }
+    }
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    for (name, list) in [
+        (
+            "accessControlAllowHeaders",
+            &cors.access_control_allow_headers,
+        ),
+        (
+            "accessControlAllowMethods",
+            &cors.access_control_allow_methods,
+        ),
+    ] {
+        if let Some(bad) = list.iter().find(|h| !token(h.trim())) {
+            return Err(RuleError::invalid(
+                FIELD,
+                format!("{name}: '{bad}' is not a valid HTTP token"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Api {
@@ -79,6 +173,7 @@ impl Api {
             lifecycle: LifecycleState::Created,
             created_at: now,
             updated_at: now,
+            cors: Box::default(),
         };
         api.apply_draft(draft, now);
         api
@@ -500,6 +595,39 @@ pub struct Deployment {
 mod tests {
     use super::*;
     use crate::catalog::builtin_subscription_policies;
+
+    #[test]
+    fn an_api_stored_before_cors_loads_with_cors_disabled() {
+        let api = Api::from_draft("id1".into(), observer(), 1);
+        let mut json = serde_json::to_value(&api).unwrap();
+        json.as_object_mut().unwrap().remove("cors");
+        let loaded: Api = serde_json::from_value(json).unwrap();
+        assert_eq!(*loaded.cors, CorsConfiguration::default());
+        assert!(!loaded.cors.cors_configuration_enabled);
+    }
+
+    #[test]
+    fn cors_configurations_are_checked() {
+        let mut cors = CorsConfiguration {
+            cors_configuration_enabled: true,
+            access_control_allow_origins: vec!["https://app.example:8443".into()],
+            access_control_allow_credentials: true,
+            access_control_allow_headers: vec!["authorization".into()],
+            access_control_allow_methods: vec!["GET".into()],
+        };
+        assert!(validate_cors(&cors).is_ok());
+        assert!(cors.allows_origin("https://APP.example:8443"));
+        assert!(!cors.allows_origin("https://app.example"));
+        cors.access_control_allow_origins = vec!["*".into()];
+        assert!(validate_cors(&cors).is_err());
+        cors.access_control_allow_credentials = false;
+        assert!(validate_cors(&cors).is_ok());
+        cors.access_control_allow_origins = vec!["app.example/path".into()];
+        assert!(validate_cors(&cors).is_err());
+        cors.access_control_allow_origins = vec!["https://a.example".into()];
+        cors.access_control_allow_headers = vec!["bad header".into()];
+        assert!(validate_cors(&cors).is_err());
+    }
 
     fn observer() -> ApiDraft {
         ApiDraft {

@@ -8,9 +8,10 @@ mod lifecycle;
 mod policy;
 
 pub use api::{
-    Api, ApiDraft, DEFAULT_TOPIC, DeployTarget, Deployment, Environment, EnvironmentKind,
-    MAX_REVISIONS, RESERVED_CONTEXTS, Revision, check_api_unique, check_can_delete_revision,
-    check_revision_limit, default_environments, topic_matches, validate_api,
+    Api, ApiDraft, CorsConfiguration, DEFAULT_TOPIC, DeployTarget, Deployment, Environment,
+    EnvironmentKind, MAX_REVISIONS, RESERVED_CONTEXTS, Revision, check_api_unique,
+    check_can_delete_revision, check_revision_limit, default_environments, topic_matches,
+    validate_api, validate_cors,
 };
 pub use application::{
     Application, ApplicationDraft, KeyPair, KeyType, Subscription, SubscriptionStatus,

@@ -53,6 +53,25 @@ impl Control {
         .await
     }
 
+    /// Sets an API's CORS configuration (WSO2's `corsConfiguration`; the working copy:
+    /// the gateway applies it once a revision with it is deployed). Refused (invalid
+    /// field `corsConfiguration`) as [`crate::catalog::validate_cors`] says.
+    pub async fn set_api_cors(
+        &self,
+        id: &str,
+        cors: crate::catalog::CorsConfiguration,
+    ) -> Result<Api> {
+        crate::catalog::validate_cors(&cors)?;
+        self.write(|tx| {
+            let mut api = Self::api_of(&tx.catalog, id)?.clone();
+            api.cors = Box::new(cors);
+            api.updated_at = crate::catalog::now_millis();
+            tx.save_api(&api)?;
+            Ok(api)
+        })
+        .await
+    }
+
     /// Sets the business plans offered (the Publisher's Business Plans page).
     pub async fn set_plans(&self, id: &str, plans: Vec<String>) -> Result<Api> {
         if plans.is_empty() {

@@ -34,6 +34,19 @@ impl Control {
         Ok(())
     }
 
+    /// Deletes the persisted quota counters of `subscription_ids` (deleted subscriptions).
+    pub async fn delete_counters(&self, subscription_ids: Vec<String>) -> Result<()> {
+        let ops: Vec<Op> = subscription_ids
+            .iter()
+            .map(|id| Op::delete(Table::QuotaCounters, id.as_str()))
+            .collect();
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || store.apply(&ops))
+            .await
+            .map_err(|e| ControlError::Internal(e.to_string()))??;
+        Ok(())
+    }
+
     /// Loads the persisted quota counters.
     pub fn load_counters(&self) -> Result<HashMap<String, CounterRecord>> {
         Ok(self

@@ -35,6 +35,8 @@ pub struct Route {
     pub accepts_production: bool,
     /// Whether some environment it is deployed to takes sandbox keys.
     pub accepts_sandbox: bool,
+    /// The deployed revision's CORS configuration.
+    pub cors: crate::catalog::CorsConfiguration,
 }
 
 impl Route {
@@ -138,6 +140,7 @@ impl GatewayView {
                 topics: snap.topics.clone(),
                 accepts_production: false,
                 accepts_sandbox: false,
+                cors: (*snap.cors).clone(),
             });
             if is_newer {
                 newest.insert(dep.api_id.as_str(), dep.deployed_at);
@@ -146,6 +149,7 @@ impl GatewayView {
                 entry.production_endpoint = snap.production_endpoint.clone();
                 entry.sandbox_endpoint = snap.sandbox_endpoint.clone();
                 entry.topics = snap.topics.clone();
+                entry.cors = (*snap.cors).clone();
             }
             entry.accepts_production |= prod;
             entry.accepts_sandbox |= sand;

@@ -18,8 +18,10 @@ pub const ACCESS_TOKEN_PARAM: &str = "access_token";
 pub(crate) struct Admission {
     /// The API as deployed.
     pub route: Route,
-    /// The resource path under the API's base path, e.g. `/memory`.
+    /// The resource path under the API's base path, decoded, e.g. `/memory`.
     pub resource: String,
+    /// The same resource as the client wrote it (percent-encoding kept), for the backend.
+    pub upstream_resource: String,
     /// The backend URL the resource is appended to.
     pub endpoint: String,
     /// The caller, unless a pre-released API was called without a token.
@@ -175,22 +177,63 @@ fn is_dot_segment(segment: &str) -> bool {
     dots == 1 || dots == 2
 }
 
+/// The path a request is routed on: the request path with every percent-encoded octet
+/// decoded (RFC 3986 §6.2.2: `%65` is `e`, `%C3%A9` and `%c3%a9` are `é`), so a path as a
+/// browser sends it and as typed in UTF-8 route alike. A path whose octets do not decode
+/// to UTF-8 is routed as written. Refused (400) when the raw path has a [`path_problem`]
+/// (encoded `/`, `\` and dot segments are never decoded into routing).
+pub(crate) fn normalise_path(raw: &str) -> Result<String, Reject> {
+    if let Some(problem) = path_problem(raw) {
+        return Err(Reject::BadRequest(format!(
+            "The request path cannot be routed: {problem}"
+        )));
+    }
+    if !raw.contains('%') {
+        return Ok(raw.to_string());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2)))
+        {
+            out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    Ok(String::from_utf8(out).unwrap_or_else(|_| raw.to_string()))
+}
+
+/// The part of the raw request path after the segments of `base_path`: the resource as the
+/// client wrote it. Segments line up because `/` is never percent-encoded in a routed path.
+fn raw_resource<'a>(raw: &'a str, base_path: &str) -> &'a str {
+    let segments = base_path.matches('/').count();
+    match raw.match_indices('/').nth(segments) {
+        Some((i, _)) => &raw[i..],
+        None => "/",
+    }
+}
+
 /// Decides whether a request may be served: path sanity, routing, lifecycle, token,
 /// subscription and endpoint, in the order WSO2 checks them. Quotas are the caller's to
-/// check next.
+/// check next. `path` is the raw request path (normalised here); `nbf`/`iat` may be up to
+/// `clock_skew_secs` in the future.
 pub(crate) fn admit(
     view: &GatewayView,
     keys: &KeyManager,
     method: &Method,
     path: &str,
     token: Option<&str>,
+    clock_skew_secs: i64,
 ) -> Result<Admission, Reject> {
-    if let Some(problem) = path_problem(path) {
-        return Err(Reject::BadRequest(format!(
-            "The request path cannot be routed: {problem}"
-        )));
-    }
-    let Some((route, resource)) = view.route_for(path) else {
+    let raw = path;
+    let path = normalise_path(raw)?;
+    let Some((route, resource)) = view.route_for(&path) else {
         return Err(Reject::NotFound(
             "The requested resource is not available: no API is deployed at this path.".to_string(),
         ));
@@ -201,7 +244,7 @@ pub(crate) fn admit(
             route.base_path
         )));
     }
-    if *method != Method::GET {
+    if *method != Method::GET && *method != Method::HEAD {
         return Err(Reject::MethodNotAllowed);
     }
     let prototype = route.state == LifecycleState::Prototyped;
@@ -218,6 +261,7 @@ pub(crate) fn admit(
     let admission = |endpoint: &str, caller| Admission {
         route: route.clone(),
         resource: resource.to_string(),
+        upstream_resource: raw_resource(raw, &route.base_path).to_string(),
         endpoint: endpoint.to_string(),
         caller,
     };
@@ -238,7 +282,7 @@ pub(crate) fn admit(
         return Err(Reject::MissingCredentials);
     };
     let claims = keys
-        .verify_cached(token, crate::catalog::now_millis() / 1000)
+        .verify_cached_with_leeway(token, crate::catalog::now_millis() / 1000, clock_skew_secs)
         .map_err(|e| {
             Reject::InvalidCredentials(match e {
                 TokenError::Expired => "The access token has expired".to_string(),
@@ -463,6 +507,34 @@ mod tests {
         ] {
             assert_eq!(path_problem(good), None, "{good}");
         }
+    }
+
+    #[test]
+    fn paths_are_routed_decoded_in_either_hex_case() {
+        assert_eq!(
+            normalise_path("/caf%C3%A9/1.0.0/x").unwrap(),
+            "/caf\u{e9}/1.0.0/x"
+        );
+        assert_eq!(
+            normalise_path("/caf%c3%a9/1.0.0/x").unwrap(),
+            "/caf\u{e9}/1.0.0/x"
+        );
+        assert_eq!(
+            normalise_path("/%65vents/1.0.0/x").unwrap(),
+            "/events/1.0.0/x"
+        );
+        assert_eq!(normalise_path("/caf\u{e9}/1/x").unwrap(), "/caf\u{e9}/1/x");
+        assert_eq!(normalise_path("/a/1/100%").unwrap(), "/a/1/100%");
+        assert_eq!(normalise_path("/a/1/%FF").unwrap(), "/a/1/%FF");
+        assert_eq!(
+            raw_resource("/caf%C3%A9/1.0.0/x%20y", "/caf\u{e9}/1.0.0"),
+            "/x%20y"
+        );
+        assert_eq!(raw_resource("/a/1.0.0", "/a/1.0.0"), "/");
+        assert_eq!(raw_resource("/a/1.0.0/", "/a/1.0.0"), "/");
+        assert!(normalise_path("/a/1/x%2Fy").is_err());
+        assert!(normalise_path("/a/1/%2E%2E").is_err());
+        assert!(normalise_path("/a/1/%5c").is_err());
     }
 
     #[test]

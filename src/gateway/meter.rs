@@ -82,6 +82,17 @@ impl<K: Eq + Hash + Clone, V> Registry<K, V> {
         out.unwrap_or_else(|| Arc::new(make(None)))
     }
 
+    /// Removes the values under `keys`.
+    pub(crate) fn remove(&self, keys: &[K]) {
+        self.map.rcu(|map| {
+            let mut next = HashMap::clone(map);
+            for key in keys {
+                next.remove(key);
+            }
+            next
+        });
+    }
+
     /// Every value.
     pub(crate) fn values(&self) -> Vec<(K, Arc<V>)> {
         self.map
@@ -286,6 +297,11 @@ impl Meter {
                     .then(|| (id, w.record_of(state), state))
             })
             .collect()
+    }
+
+    /// Forgets the windows of deleted subscriptions.
+    pub(crate) fn forget(&self, subscription_ids: &[String]) {
+        self.windows.remove(subscription_ids);
     }
 
     /// Notes that these states are persisted.

@@ -7,6 +7,8 @@
 //! the store every [`GatewayOptions::counter_flush`] and on shutdown.
 
 mod access;
+mod cors;
+pub mod listener;
 mod meter;
 mod reject;
 mod relay;
@@ -24,7 +26,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
-use tower_http::cors::{Any, CorsLayer};
 
 use crate::catalog::now_millis;
 use crate::control::{Control, ControlError};
@@ -34,6 +35,7 @@ pub use access::ACCESS_TOKEN_PARAM;
 pub use reject::{Reject, THROTTLED_BODY};
 
 use access::{Admission, Rights};
+use listener::ListenerOptions;
 use meter::{Meter, Registry};
 use relay::{Metering, Relay, RelayParts};
 use upstream::UpstreamBody;
@@ -46,8 +48,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_COUNTER_FLUSH: Duration = Duration::from_secs(5);
 /// How long shutdown waits for streams to end before dropping their connections.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
-/// How long browsers may cache a CORS preflight answer.
-const CORS_MAX_AGE: Duration = Duration::from_secs(3600);
+/// Default leeway on a token's `nbf` and `iat` for clocks a little ahead of this one.
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(30);
+/// The most backend redirects followed for one stream.
+pub const MAX_REDIRECTS: usize = 5;
 
 /// Request headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus the
 /// credentials and the ones the gateway sets itself.
@@ -80,6 +84,12 @@ pub struct GatewayOptions {
     pub counter_flush: Duration,
     /// How long shutdown waits for streams to end before dropping their connections.
     pub shutdown_grace: Duration,
+    /// Slow-client limits of the gateway's listener (header read and send timeouts, cap
+    /// on incomplete request heads per client address).
+    pub listener: ListenerOptions,
+    /// Leeway on a token's `nbf` and `iat` (never on `exp`) for issuers whose clock is a
+    /// little ahead of this one.
+    pub clock_skew: Duration,
 }
 
 impl Default for GatewayOptions {
@@ -89,6 +99,8 @@ impl Default for GatewayOptions {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             counter_flush: DEFAULT_COUNTER_FLUSH,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            listener: ListenerOptions::default(),
+            clock_skew: DEFAULT_CLOCK_SKEW,
         }
     }
 }
@@ -110,6 +122,9 @@ struct Inner {
     api_events: Registry<(String, String), Arc<AtomicU64>>,
     next_stream: AtomicU64,
     stop: watch::Sender<bool>,
+    /// Subscription ids with a counter in the store, so the counters of deleted
+    /// subscriptions can be deleted too.
+    persisted: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// The gateway. Cheap to clone; clones share streams, counters and shutdown.
@@ -134,6 +149,7 @@ impl Gateway {
         options: GatewayOptions,
     ) -> Result<Gateway, GatewayError> {
         let loaded = control.load_counters()?;
+        let persisted = loaded.keys().cloned().collect();
         let (stop, _) = watch::channel(false);
         Ok(Gateway {
             inner: Arc::new(Inner {
@@ -144,6 +160,7 @@ impl Gateway {
                 api_events: Registry::default(),
                 next_stream: AtomicU64::new(1),
                 stop,
+                persisted: std::sync::Mutex::new(persisted),
             }),
         })
     }
@@ -158,24 +175,10 @@ impl Gateway {
         &self.inner.telemetry
     }
 
-    /// The data plane's routes: every path, with CORS for browser `EventSource` clients.
+    /// The data plane's routes: every path, with per-API CORS for browser `EventSource`
+    /// clients (the gateway's default, any origin, for APIs without a configuration).
     pub fn router(&self) -> Router {
-        let cors = CorsLayer::new()
-            .allow_origin(Any)
-            .allow_methods([Method::GET, Method::OPTIONS])
-            .allow_headers([
-                header::AUTHORIZATION,
-                HeaderName::from_static("last-event-id"),
-                header::CACHE_CONTROL,
-                header::ACCEPT,
-                HeaderName::from_static("x-requested-with"),
-            ])
-            .expose_headers([header::RETRY_AFTER, header::WWW_AUTHENTICATE])
-            .max_age(CORS_MAX_AGE);
-        Router::new()
-            .fallback(handle)
-            .with_state(self.clone())
-            .layer(cors)
+        Router::new().fallback(handle).with_state(self.clone())
     }
 
     /// Serves on `listener` until `shutdown` resolves; then ends every open stream with
@@ -190,17 +193,20 @@ impl Gateway {
         self.inner.stop.send_replace(false);
         let stop = self.inner.stop.clone();
         let mut flusher = AbortOnDrop(tokio::spawn(self.clone().flush_periodically()));
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.send_replace(true);
-        });
+        let server = listener::serve(
+            listener,
+            self.router(),
+            self.inner.options.listener.clone(),
+            self.inner.telemetry.metrics().clone(),
+            async move {
+                shutdown.await;
+                stop.send_replace(true);
+            },
+        );
         let mut stopped = self.inner.stop.subscribe();
         let grace = self.inner.options.shutdown_grace;
         let result = tokio::select! {
-            result = server.into_future() => result,
+            result = server => result,
             () = async {
                 // An error means the sender is gone, which cannot happen while `self` lives.
                 let _ = stopped.wait_for(|s| *s).await;
@@ -218,9 +224,36 @@ impl Gateway {
         result
     }
 
-    /// Writes the quota counters that changed since the last flush to the store.
+    /// Writes the quota counters that changed since the last flush to the store, and
+    /// deletes the counters of subscriptions that no longer exist (the subscription, its
+    /// application or its API was deleted), from the store and from memory.
     pub async fn flush_counters(&self) {
-        let dirty = self.inner.meter.dirty();
+        let catalog = self.inner.control.snapshot();
+        let live = |id: &str| catalog.subscriptions.contains_key(id);
+        let dirty: Vec<_> = self
+            .inner
+            .meter
+            .dirty()
+            .into_iter()
+            .filter(|(id, _, _)| live(id))
+            .collect();
+        let stale: Vec<String> = match self.inner.persisted.lock() {
+            Ok(persisted) => persisted.iter().filter(|id| !live(id)).cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        if !stale.is_empty() {
+            self.inner.meter.forget(&stale);
+            match self.inner.control.delete_counters(stale.clone()).await {
+                Ok(()) => {
+                    if let Ok(mut persisted) = self.inner.persisted.lock() {
+                        for id in &stale {
+                            persisted.remove(id);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("gateway: cannot delete stale quota counters: {e}"),
+            }
+        }
         if dirty.is_empty() {
             return;
         }
@@ -229,7 +262,12 @@ impl Gateway {
             .map(|(id, rec, _)| (id.clone(), *rec))
             .collect();
         match self.inner.control.save_counters(records).await {
-            Ok(()) => self.inner.meter.mark_flushed(&dirty),
+            Ok(()) => {
+                self.inner.meter.mark_flushed(&dirty);
+                if let Ok(mut persisted) = self.inner.persisted.lock() {
+                    persisted.extend(dirty.into_iter().map(|(id, _, _)| id));
+                }
+            }
             Err(e) => tracing::warn!("gateway: cannot save quota counters: {e}"),
         }
     }
@@ -250,12 +288,30 @@ impl Gateway {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
         let path = req.uri().path().to_string();
-        match self.open(req, client).await {
+        let request_headers = req.headers().clone();
+        let cors = self.cors_of(&path);
+        let cors = cors.as_ref();
+        let outcome = if cors::is_preflight(req.method(), req.headers()) {
+            cors::preflight(cors, req.headers())
+                .map(|headers| (StatusCode::OK, headers).into_response())
+        } else {
+            match cors::check_origin(cors, req.headers()) {
+                // Refused before anything else: no backend call, nothing metered.
+                Err(reject) => Err(reject),
+                Ok(()) => self.open(req, client).await.map(|mut response| {
+                    cors::decorate(response.headers_mut(), cors, &request_headers);
+                    response
+                }),
+            }
+        };
+        match outcome {
             Ok(response) => response,
             Err(reject) => {
                 let metrics = self.inner.telemetry.metrics();
                 metrics.reject(reject.code());
-                if let Reject::BackendUnreachable(detail) | Reject::BackendNotSse(detail) = &reject
+                if let Reject::BackendUnreachable(detail)
+                | Reject::BackendNotSse(detail)
+                | Reject::BackendRedirect(detail) = &reject
                 {
                     metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!("gateway: {path}: {detail}");
@@ -268,9 +324,27 @@ impl Gateway {
                     client: client.map(|c| c.to_string()).unwrap_or_default(),
                     at: now_millis(),
                 });
-                reject.into_response()
+                let forbidden = matches!(reject, Reject::CorsForbidden(_));
+                let mut response = reject.into_response();
+                if !forbidden {
+                    // Errors carry CORS too, so the page can read them.
+                    cors::decorate(response.headers_mut(), cors, &request_headers);
+                }
+                response
             }
         }
+    }
+
+    /// The enabled CORS configuration of the API deployed at `path`, if any (`None`: the
+    /// gateway's default, any origin).
+    fn cors_of(&self, path: &str) -> Option<crate::catalog::CorsConfiguration> {
+        let path = access::normalise_path(path).ok()?;
+        let view = self.inner.control.view();
+        let (route, _) = view.route_for(&path)?;
+        route
+            .cors
+            .cors_configuration_enabled
+            .then(|| route.cors.clone())
     }
 
     /// Admits a request and opens its backend stream.
@@ -281,18 +355,21 @@ impl Gateway {
         let view = inner.control.view();
         let query = req.uri().query();
         let token = access::request_token(req.headers(), query)?;
+        let head = req.method() == Method::HEAD;
         let admission = access::admit(
             &view,
             inner.control.keys(),
             req.method(),
             req.uri().path(),
             token.as_deref(),
+            i64::try_from(inner.options.clock_skew.as_secs()).unwrap_or(i64::MAX),
         )?;
         let now = now_millis();
         let mut metering = None;
         if let Some(caller) = &admission.caller {
             let app_id = &caller.claims.application.uuid;
-            if let Some(Some(per_minute)) = view.app_rate_limits.get(app_id) {
+            // HEAD opens no stream, so it takes no connection from the policy.
+            if !head && let Some(Some(per_minute)) = view.app_rate_limits.get(app_id) {
                 inner
                     .meter
                     .rate(app_id)
@@ -317,31 +394,25 @@ impl Gateway {
                 });
             }
         }
-        let url = upstream_url(&admission, query)?;
+        let url = upstream_url(&admission.endpoint, &admission.upstream_resource, query)?;
+        if head {
+            // What GET would answer after the same checks, without opening the backend
+            // stream (RFC 9110 §9.3.2): nothing is relayed, nothing metered.
+            return Ok((StatusCode::OK, stream_headers()).into_response());
+        }
         let headers = upstream_headers(req.headers(), client);
         drop(req);
-        // The endpoint is what the publisher configured: a backend's redirect is passed on
-        // (without its Location), never followed to a host nobody configured.
-        let sent =
-            tokio::time::timeout(inner.options.connect_timeout, upstream::get(&url, headers)).await;
-        let (upstream, body) = match sent {
-            Ok(Ok(response)) => response,
-            Ok(Err(e)) => {
-                return Err(Reject::BackendUnreachable(format!(
-                    "Cannot reach the back end {}: {e}",
-                    admission.endpoint,
-                )));
-            }
-            Err(_) => {
-                return Err(Reject::BackendUnreachable(format!(
-                    "The back end {} did not answer within {} ms",
-                    admission.endpoint,
-                    inner.options.connect_timeout.as_millis()
-                )));
-            }
-        };
+        let (upstream, body) = self.follow(url, headers, &admission.endpoint).await?;
         let api = api_handle(&admission);
         let path = format!("{}{}", admission.route.base_path, admission.resource);
+        if let Some(why) = unknown_transfer_coding(upstream.headers()) {
+            // hyper removes `chunked` only; any other coding would reach the client unread
+            // by the event counter (RFC 9112 §6.1: decode or refuse).
+            return Err(Reject::BackendNotSse(format!(
+                "The back end {} answered with {why}, which the gateway does not decode",
+                admission.endpoint
+            )));
+        }
         if upstream.status() != StatusCode::OK {
             return Ok(self.pass_on(&upstream, body, path, client));
         }
@@ -384,21 +455,68 @@ impl Gateway {
             view_rx,
             shutdown: inner.stop.subscribe(),
         });
-        Ok((
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/event-stream"),
-                ),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-                (
-                    HeaderName::from_static("x-accel-buffering"),
-                    HeaderValue::from_static("no"),
-                ),
-            ],
-            Body::from_stream(relay.into_stream()),
-        )
-            .into_response())
+        Ok((stream_headers(), Body::from_stream(relay.into_stream())).into_response())
+    }
+
+    /// Sends the backend request, following redirects whose target has the endpoint's
+    /// scheme, host and port (at most [`MAX_REDIRECTS`]); any other target is refused
+    /// (502, code 101503) with the target in the detail. The answer returned is never a
+    /// followed redirect, and its `Location` is never passed on.
+    async fn follow(
+        &self,
+        mut url: reqwest::Url,
+        headers: HeaderMap,
+        endpoint: &str,
+    ) -> Result<(axum::http::Response<()>, UpstreamBody), Reject> {
+        let timeout = self.inner.options.connect_timeout;
+        let origin = url.origin();
+        let mut hops = 0;
+        loop {
+            let sent = tokio::time::timeout(timeout, upstream::get(&url, headers.clone())).await;
+            let (upstream, body) = match sent {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => {
+                    return Err(Reject::BackendUnreachable(format!(
+                        "Cannot reach the back end {endpoint}: {e}"
+                    )));
+                }
+                Err(_) => {
+                    return Err(Reject::BackendUnreachable(format!(
+                        "The back end {endpoint} did not answer within {} ms",
+                        timeout.as_millis()
+                    )));
+                }
+            };
+            let redirect = matches!(upstream.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+            let location = upstream
+                .headers()
+                .get(header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let (true, Some(location)) = (redirect, location) else {
+                return Ok((upstream, body));
+            };
+            drop(body);
+            let target = url.join(location.trim()).map_err(|e| {
+                Reject::BackendRedirect(format!(
+                    "The back end {endpoint} redirected to an invalid Location {location:?}: {e}"
+                ))
+            })?;
+            if target.origin() != origin {
+                return Err(Reject::BackendRedirect(format!(
+                    "The back end {endpoint} redirected ({}) to {target}, outside the \
+                     endpoint's scheme, host and port; not followed",
+                    upstream.status().as_u16()
+                )));
+            }
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(Reject::BackendRedirect(format!(
+                    "The back end {endpoint} redirected more than {MAX_REDIRECTS} times (last to \
+                     {target})"
+                )));
+            }
+            url = target;
+        }
     }
 
     /// A backend that answered other than 200: its status and body go to the client.
@@ -466,23 +584,69 @@ fn api_handle(admission: &Admission) -> String {
     format!("{}:{version}", admission.route.name)
 }
 
-/// The backend URL: the endpoint, the resource and the query without `access_token`.
-fn upstream_url(admission: &Admission, query: Option<&str>) -> Result<reqwest::Url, Reject> {
-    let mut url = admission.endpoint.trim_end_matches('/').to_string();
-    if admission.resource != "/" {
-        url.push_str(&admission.resource);
-    }
-    let query = query.map(access::strip_access_token).unwrap_or_default();
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(&query);
-    }
-    reqwest::Url::parse(&url).map_err(|e| {
+/// The headers of a stream answer (and of HEAD on a stream URL).
+fn stream_headers() -> [(HeaderName, HeaderValue); 3] {
+    [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        ),
+    ]
+}
+
+/// The backend URL (RFC 3986 §3.3, §3.4): the endpoint's path with the resource appended
+/// as the client wrote it (what a URL path may not hold raw, e.g. UTF-8 or `"`, is
+/// percent-encoded; existing `%XX` are kept); the endpoint's query, then `&`, then the
+/// request's query without `access_token`. `http://b/base?k=1` + `/events?x=1` is
+/// `http://b/base/events?k=1&x=1`. A fragment in the endpoint is dropped.
+fn upstream_url(
+    endpoint: &str,
+    resource: &str,
+    query: Option<&str>,
+) -> Result<reqwest::Url, Reject> {
+    let mut url = reqwest::Url::parse(endpoint).map_err(|e| {
         Reject::BackendUnreachable(format!(
-            "The API's endpoint {} is not a valid URL: {e}",
-            admission.endpoint
+            "The API's endpoint {endpoint} is not a valid URL: {e}"
         ))
-    })
+    })?;
+    let mut path = url.path().trim_end_matches('/').to_string();
+    if resource != "/" {
+        path.push_str(resource);
+    }
+    if path.is_empty() {
+        path.push('/');
+    }
+    url.set_path(&path);
+    let request_query = query.map(access::strip_access_token).unwrap_or_default();
+    let joined = [url.query().unwrap_or_default(), request_query.as_str()]
+        .into_iter()
+        .filter(|q| !q.is_empty())
+        .collect::<Vec<_>>()
+        .join("&");
+    url.set_query((!joined.is_empty()).then_some(joined.as_str()));
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// A transfer coding other than `chunked` in a backend answer, if there is one: hyper
+/// decodes only `chunked`, so anything else would reach the client undecoded and unmetered.
+fn unknown_transfer_coding(headers: &HeaderMap) -> Option<String> {
+    let codings: Vec<String> = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let unknown = codings
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("chunked"));
+    unknown.then(|| format!("Transfer-Encoding {:?}", codings.join(", ")))
 }
 
 /// The client's headers minus credentials and hop-by-hop ones, plus `X-Forwarded-For` and
@@ -566,4 +730,109 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn join(endpoint: &str, resource: &str, query: Option<&str>) -> String {
+        upstream_url(endpoint, resource, query).unwrap().to_string()
+    }
+
+    #[test]
+    fn endpoint_and_request_paths_and_queries_join() {
+        let cases = [
+            ("http://b/base", "/events", None, "http://b/base/events"),
+            ("http://b/base/", "/events", None, "http://b/base/events"),
+            ("http://b", "/events", None, "http://b/events"),
+            ("http://b/", "/", None, "http://b/"),
+            ("http://b/base", "/", None, "http://b/base"),
+            (
+                "http://b/base?apikey=k1",
+                "/events",
+                Some("x=1"),
+                "http://b/base/events?apikey=k1&x=1",
+            ),
+            (
+                "http://b/base/?apikey=k1",
+                "/events",
+                Some("x=1"),
+                "http://b/base/events?apikey=k1&x=1",
+            ),
+            (
+                "http://b/base?apikey=k1",
+                "/events",
+                None,
+                "http://b/base/events?apikey=k1",
+            ),
+            (
+                "http://b/base",
+                "/events",
+                Some("x=1&y=2"),
+                "http://b/base/events?x=1&y=2",
+            ),
+            (
+                "http://b/base?k=a%20b",
+                "/events",
+                Some("q=%C3%A9&access_token=t"),
+                "http://b/base/events?k=a%20b&q=%C3%A9",
+            ),
+            (
+                "http://b/base?k=1",
+                "/events",
+                Some("access_token=t"),
+                "http://b/base/events?k=1",
+            ),
+            (
+                "http://b/b%20s",
+                "/caf\u{e9}/a b",
+                None,
+                "http://b/b%20s/caf%C3%A9/a%20b",
+            ),
+            (
+                "http://b/base#frag",
+                "/e",
+                Some("x=1"),
+                "http://b/base/e?x=1",
+            ),
+            (
+                "http://b:8080/base?k=1",
+                "/x%ff",
+                Some("x="),
+                "http://b:8080/base/x%ff?k=1&x=",
+            ),
+        ];
+        for (endpoint, resource, query, want) in cases {
+            assert_eq!(
+                join(endpoint, resource, query),
+                want,
+                "{endpoint} + {resource} ? {query:?}"
+            );
+        }
+        assert!(upstream_url("not a url", "/x", None).is_err());
+    }
+
+    #[test]
+    fn only_chunked_transfer_coding_passes() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(unknown_transfer_coding(&headers), None);
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        assert_eq!(unknown_transfer_coding(&headers), None);
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("gzip, chunked"),
+        );
+        assert!(unknown_transfer_coding(&headers).is_some_and(|w| w.contains("gzip")));
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("Chunked"),
+        );
+        headers.append(header::TRANSFER_ENCODING, HeaderValue::from_static("br"));
+        assert!(unknown_transfer_coding(&headers).is_some());
+    }
 }

@@ -56,6 +56,13 @@ pub enum Reject {
     /// uncompressed `text/event-stream`, which can be neither relayed as SSE nor metered.
     /// The text is for the operator; the client gets a generic description.
     BackendNotSse(String),
+    /// 502, code 101503: the backend redirected to a URL outside its endpoint's origin
+    /// (scheme, host and port), or more than [`MAX_REDIRECTS`](super::MAX_REDIRECTS) times.
+    /// The text (with the target) is for the operator; `Location` never reaches the client.
+    BackendRedirect(String),
+    /// 403, code 403: a cross-origin request from an origin the API's CORS configuration
+    /// does not allow; refused before the backend is called.
+    CorsForbidden(String),
 }
 
 impl Reject {
@@ -65,7 +72,8 @@ impl Reject {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::ApiBlocked | Self::BackendUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::BackendNotSse(_) => StatusCode::BAD_GATEWAY,
+            Self::BackendNotSse(_) | Self::BackendRedirect(_) => StatusCode::BAD_GATEWAY,
+            Self::CorsForbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) | Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
             Self::MissingCredentials | Self::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             Self::NotSubscribed(_) | Self::SubscriptionBlocked(_) | Self::NoEndpoint(_) => {
@@ -81,6 +89,7 @@ impl Reject {
     pub fn code(&self) -> u32 {
         match self {
             Self::NotFound(_) => 404,
+            Self::CorsForbidden(_) => 403,
             Self::MethodNotAllowed => 405,
             Self::BadRequest(_) | Self::AmbiguousCredentials => 400,
             Self::ApiBlocked => 700700,
@@ -90,7 +99,9 @@ impl Reject {
             Self::SubscriptionBlocked(_) => 900907,
             Self::AppThrottled { .. } => 900803,
             Self::QuotaExhausted { .. } => 900804,
-            Self::BackendUnreachable(_) | Self::BackendNotSse(_) => 101503,
+            Self::BackendUnreachable(_) | Self::BackendNotSse(_) | Self::BackendRedirect(_) => {
+                101503
+            }
         }
     }
 
@@ -98,6 +109,7 @@ impl Reject {
     pub fn message(&self) -> &'static str {
         match self {
             Self::NotFound(_) => "Not Found",
+            Self::CorsForbidden(_) => "CORS request forbidden",
             Self::MethodNotAllowed => "Method Not Allowed",
             Self::BadRequest(_) | Self::AmbiguousCredentials => "Bad Request",
             Self::ApiBlocked => "API blocked",
@@ -106,7 +118,7 @@ impl Reject {
             Self::NotSubscribed(_) => "Resource forbidden",
             Self::SubscriptionBlocked(_) => "The requested API is temporarily blocked",
             Self::AppThrottled { .. } | Self::QuotaExhausted { .. } => "Message throttled out",
-            Self::BackendUnreachable(_) | Self::BackendNotSse(_) => {
+            Self::BackendUnreachable(_) | Self::BackendNotSse(_) | Self::BackendRedirect(_) => {
                 "Error connecting to the back end"
             }
         }
@@ -120,15 +132,19 @@ impl Reject {
             | Self::InvalidCredentials(d)
             | Self::NotSubscribed(d)
             | Self::SubscriptionBlocked(d)
-            | Self::NoEndpoint(d) => d.clone(),
+            | Self::NoEndpoint(d)
+            | Self::CorsForbidden(d) => d.clone(),
             Self::BackendUnreachable(_) => {
                 "The API's back end could not be reached; try again later".to_string()
             }
             Self::BackendNotSse(_) => {
                 "The API's back end did not answer with an event stream".to_string()
             }
+            Self::BackendRedirect(_) => {
+                "The API's back end redirected outside its configured endpoint".to_string()
+            }
             Self::MethodNotAllowed => {
-                "SSE topics are subscribe-only: open the stream with GET".to_string()
+                "SSE topics are subscribe-only: open the stream with GET (or HEAD)".to_string()
             }
             Self::ApiBlocked => "This API has been blocked temporarily. Please try again later \
                  or contact the system administrators."
@@ -161,7 +177,9 @@ impl Reject {
     /// failures the detail the client is not shown.
     pub fn detail(&self) -> String {
         match self {
-            Self::BackendUnreachable(detail) | Self::BackendNotSse(detail) => detail.clone(),
+            Self::BackendUnreachable(detail)
+            | Self::BackendNotSse(detail)
+            | Self::BackendRedirect(detail) => detail.clone(),
             other => other.description(),
         }
     }
@@ -224,7 +242,10 @@ impl IntoResponse for Reject {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             Self::MethodNotAllowed => {
-                headers.insert(header::ALLOW, HeaderValue::from_static("GET, OPTIONS"));
+                headers.insert(
+                    header::ALLOW,
+                    HeaderValue::from_static("GET, HEAD, OPTIONS"),
+                );
             }
             _ => {}
         }

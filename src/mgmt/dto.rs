@@ -193,6 +193,8 @@ pub struct ApiDto {
     pub created_time: String,
     /// Last change, milliseconds since the epoch as a string.
     pub last_updated_time: String,
+    /// WSO2's `APICorsConfiguration`, as the gateway enforces it.
+    pub cors_configuration: crate::catalog::CorsConfiguration,
 }
 
 impl ApiDto {
@@ -231,6 +233,7 @@ impl ApiDto {
             async_transport_protocols: vec!["http".to_string()],
             created_time: api.created_at.to_string(),
             last_updated_time: api.updated_at.to_string(),
+            cors_configuration: (*api.cors).clone(),
         }
     }
 }

@@ -205,8 +205,29 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let req = assume_json(req)?;
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, super::MAX_BODY_BYTES)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') && expects_object::<T>() {
+            // serde's derived structs also read a JSON array positionally; an object body
+            // must be an object (RFC 8259 objects have named members).
+            return Err(ApiError::bad_request(
+                "the body must be a JSON object, not an array".to_string(),
+            ));
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
         let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
         Ok(Json(value))
+    }
+}
+
+/// Whether `T` is read from a JSON object (a struct or map) rather than from an array:
+/// probed by reading `{}`, which an array type refuses as "invalid type: map".
+fn expects_object<T: DeserializeOwned>() -> bool {
+    match serde_json::from_str::<T>("{}") {
+        Ok(_) => true,
+        Err(e) => !e.to_string().starts_with("invalid type: map"),
     }
 }
 

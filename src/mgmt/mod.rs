@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::control::Control;
+use crate::gateway::listener::ListenerOptions;
 use crate::keys::ADMIN_TOKEN_FILE;
 use crate::telemetry::Telemetry;
 
@@ -73,15 +74,34 @@ fn with_json_405(router: Router<AppState>) -> Router<AppState> {
     router.method_not_allowed_fallback(method_not_allowed)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves `router` on `listener` until `shutdown` resolves, with the default slow-client
+/// limits ([`ListenerOptions::default`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(
+        listener,
+        router,
+        ListenerOptions::default(),
+        Arc::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, with `options`' header read
+/// and send timeouts and per-address cap; accept failures and closed slow clients are
+/// counted in `metrics` (the `/metrics` figures).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    options: ListenerOptions,
+    metrics: Arc<crate::telemetry::Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    crate::gateway::listener::serve(listener, router, options, metrics, shutdown).await
 }
 
 async fn health() -> Response {

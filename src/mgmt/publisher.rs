@@ -59,6 +59,7 @@ struct ApiIn {
     policies: Option<Vec<String>>,
     endpoint_config: Option<Value>,
     operations: Option<Vec<OperationIn>>,
+    cors_configuration: Option<crate::catalog::CorsConfiguration>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,8 +224,15 @@ async fn create_api(
     State(state): State<AppState>,
     Json(body): Json<ApiIn>,
 ) -> Result<Response, ApiError> {
+    let cors = body.cors_configuration.clone();
+    if let Some(cors) = &cors {
+        crate::catalog::validate_cors(cors)?;
+    }
     let draft = body.into_draft(ApiDraft::default())?;
-    let api = state.control.create_api(draft).await?;
+    let mut api = state.control.create_api(draft).await?;
+    if let Some(cors) = cors {
+        api = state.control.set_api_cors(&api.id, cors).await?;
+    }
     let location = format!("{}/apis/{}", super::PUBLISHER_BASE, api.id);
     Ok((
         StatusCode::CREATED,
@@ -248,8 +256,15 @@ async fn update_api(
     Json(body): Json<ApiIn>,
 ) -> Result<axum::Json<ApiDto>, ApiError> {
     let current = api_or_404(&state.control.snapshot(), &id)?.clone();
+    let cors = body.cors_configuration.clone();
+    if let Some(cors) = &cors {
+        crate::catalog::validate_cors(cors)?;
+    }
     let draft = body.into_draft(current.to_draft())?;
-    let api = state.control.update_api(&current.id, draft).await?;
+    let mut api = state.control.update_api(&current.id, draft).await?;
+    if let Some(cors) = cors {
+        api = state.control.set_api_cors(&api.id, cors).await?;
+    }
     Ok(axum::Json(ApiDto::from_api(&api)))
 }
 

@@ -26,6 +26,7 @@ pub fn test_options() -> GatewayOptions {
         connect_timeout: Duration::from_secs(2),
         counter_flush: Duration::from_secs(60),
         shutdown_grace: Duration::from_secs(3),
+        ..GatewayOptions::default()
     }
 }
 

@@ -1,0 +1,237 @@
+//! CORS (the Fetch standard's CORS protocol) per API, in WSO2's `corsConfiguration`
+//! shape. An API without an enabled configuration gets the gateway's default: any origin
+//! (`Access-Control-Allow-Origin: *`), no credentials. An enabled one allows only its
+//! origins, echoing the request's `Origin` with `Vary: Origin` (and
+//! `Access-Control-Allow-Credentials: true` when configured); other origins are refused
+//! with 403 before the backend is called.
+
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+
+use crate::catalog::CorsConfiguration;
+
+use super::reject::Reject;
+
+/// How long browsers may cache a preflight answer.
+const MAX_AGE: Duration = Duration::from_secs(3600);
+/// Request headers allowed when the configuration lists none.
+const DEFAULT_ALLOW_HEADERS: &str =
+    "authorization, last-event-id, cache-control, accept, x-requested-with";
+/// Methods allowed when the configuration lists none.
+const DEFAULT_ALLOW_METHODS: &str = "GET, HEAD, OPTIONS";
+/// Response headers a page may read.
+const EXPOSE_HEADERS: &str = "retry-after, www-authenticate";
+
+/// Whether a request is a CORS preflight: `OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`.
+pub(crate) fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::OPTIONS
+        && headers.contains_key(header::ORIGIN)
+        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// Refuses a request whose `Origin` the API's enabled configuration does not allow.
+/// Requests without `Origin` (not from a browser's cross-origin fetch) pass.
+pub(crate) fn check_origin(
+    cors: Option<&CorsConfiguration>,
+    headers: &HeaderMap,
+) -> Result<(), Reject> {
+    let (Some(cors), Some(origin)) = (cors, headers.get(header::ORIGIN)) else {
+        return Ok(());
+    };
+    let origin = String::from_utf8_lossy(origin.as_bytes());
+    if cors.allows_origin(&origin) {
+        Ok(())
+    } else {
+        Err(Reject::CorsForbidden(format!(
+            "The origin {origin} is not allowed by this API's CORS configuration"
+        )))
+    }
+}
+
+/// The answer headers of a preflight, or a refusal when the API's configuration does not
+/// allow its origin, method or headers.
+pub(crate) fn preflight(
+    cors: Option<&CorsConfiguration>,
+    headers: &HeaderMap,
+) -> Result<HeaderMap, Reject> {
+    check_origin(cors, headers)?;
+    let mut out = HeaderMap::new();
+    let (methods, allow_headers) = match cors {
+        None => (
+            DEFAULT_ALLOW_METHODS.to_string(),
+            DEFAULT_ALLOW_HEADERS.to_string(),
+        ),
+        Some(cors) => {
+            let methods = if cors.access_control_allow_methods.is_empty() {
+                DEFAULT_ALLOW_METHODS.to_string()
+            } else {
+                cors.access_control_allow_methods.join(", ")
+            };
+            let allow_headers = if cors.access_control_allow_headers.is_empty() {
+                DEFAULT_ALLOW_HEADERS.to_string()
+            } else {
+                cors.access_control_allow_headers.join(", ")
+            };
+            let asked = headers
+                .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+                .unwrap_or_default();
+            if !listed(&methods, &asked, true) {
+                return Err(Reject::CorsForbidden(format!(
+                    "The method {asked} is not allowed by this API's CORS configuration"
+                )));
+            }
+            let asked_headers = headers
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            if let Some(h) = asked_headers
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .find(|h| !listed(&allow_headers, h, false))
+            {
+                return Err(Reject::CorsForbidden(format!(
+                    "The request header {h} is not allowed by this API's CORS configuration"
+                )));
+            }
+            (methods, allow_headers)
+        }
+    };
+    allow_origin(&mut out, cors, headers);
+    insert(&mut out, header::ACCESS_CONTROL_ALLOW_METHODS, &methods);
+    insert(
+        &mut out,
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        &allow_headers,
+    );
+    insert(
+        &mut out,
+        header::ACCESS_CONTROL_MAX_AGE,
+        &MAX_AGE.as_secs().to_string(),
+    );
+    out.append(
+        header::VARY,
+        HeaderValue::from_static(
+            "origin, access-control-request-method, access-control-request-headers",
+        ),
+    );
+    Ok(out)
+}
+
+/// Adds the CORS headers of an actual (non-preflight) answer.
+pub(crate) fn decorate(out: &mut HeaderMap, cors: Option<&CorsConfiguration>, request: &HeaderMap) {
+    allow_origin(out, cors, request);
+    insert(out, header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_HEADERS);
+}
+
+/// `Access-Control-Allow-Origin` (with `Vary: Origin` and credentials for an enabled
+/// configuration).
+fn allow_origin(out: &mut HeaderMap, cors: Option<&CorsConfiguration>, request: &HeaderMap) {
+    let Some(cors) = cors else {
+        out.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        return;
+    };
+    out.append(header::VARY, HeaderValue::from_static("origin"));
+    let Some(origin) = request.get(header::ORIGIN) else {
+        return;
+    };
+    if !cors.allows_origin(&String::from_utf8_lossy(origin.as_bytes())) {
+        return;
+    }
+    out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    if cors.access_control_allow_credentials {
+        out.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+}
+
+/// Whether `item` is in the comma-separated `list` (`*` matches all), ASCII
+/// case-insensitively unless `exact` (methods are case-sensitive, RFC 9110 §9.1).
+fn listed(list: &str, item: &str, exact: bool) -> bool {
+    list.split(',').map(str::trim).any(|l| {
+        l == "*"
+            || if exact {
+                l == item
+            } else {
+                l.eq_ignore_ascii_case(item)
+            }
+    })
+}
+
+fn insert(out: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        out.insert(name, v);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn config(origins: &[&str], credentials: bool) -> CorsConfiguration {
+        CorsConfiguration {
+            cors_configuration_enabled: true,
+            access_control_allow_origins: origins.iter().map(|s| s.to_string()).collect(),
+            access_control_allow_credentials: credentials,
+            access_control_allow_headers: Vec::new(),
+            access_control_allow_methods: Vec::new(),
+        }
+    }
+
+    fn request(origin: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+        h.insert(
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static("GET"),
+        );
+        h
+    }
+
+    #[test]
+    fn an_allowed_origin_is_echoed_with_vary_and_credentials() {
+        let cors = config(&["http://app.example:8000"], true);
+        let mut out = HeaderMap::new();
+        decorate(&mut out, Some(&cors), &request("http://app.example:8000"));
+        assert_eq!(
+            out["access-control-allow-origin"],
+            "http://app.example:8000"
+        );
+        assert_eq!(out["access-control-allow-credentials"], "true");
+        assert_eq!(out["vary"], "origin");
+        assert!(check_origin(Some(&cors), &request("http://evil.example")).is_err());
+        assert!(preflight(Some(&cors), &request("http://evil.example")).is_err());
+        let mut asks_put = request("http://app.example:8000");
+        asks_put.insert(
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static("PUT"),
+        );
+        assert!(preflight(Some(&cors), &asks_put).is_err());
+        let mut asks_header = request("http://app.example:8000");
+        asks_header.insert(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            HeaderValue::from_static("last-event-id, x-custom"),
+        );
+        assert!(preflight(Some(&cors), &asks_header).is_err());
+        assert!(check_origin(Some(&cors), &HeaderMap::new()).is_ok());
+    }
+
+    #[test]
+    fn the_default_allows_any_origin_without_credentials() {
+        let mut out = HeaderMap::new();
+        decorate(&mut out, None, &request("http://any.example"));
+        assert_eq!(out["access-control-allow-origin"], "*");
+        assert!(out.get("access-control-allow-credentials").is_none());
+        let pre = preflight(None, &request("http://any.example")).unwrap();
+        assert_eq!(pre["access-control-allow-origin"], "*");
+    }
+}

@@ -1,0 +1,334 @@
+//! Serving a router on a TCP listener with bounds on slow clients, for the gateway and the
+//! management API alike: HTTP/1.1 connections served by hyper's connection builder with a
+//! bounded time to receive each request head (which also bounds an idle keep-alive
+//! connection), a cap on connections per client address that have not yet sent a complete
+//! head, a send timeout for clients that stop reading with data waiting (as nginx's
+//! `send_timeout`), and an accept loop that survives running out of file descriptors
+//! (EMFILE/ENFILE: it backs off, logs and counts the failure in `/metrics`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Sleep;
+
+use crate::telemetry::Metrics;
+
+/// Default time a client has to send a whole request head (also the idle keep-alive limit).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a client may read nothing while the server has data waiting for it.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default cap on connections from one client address without a complete request head.
+pub const DEFAULT_MAX_INCOMPLETE_PER_IP: usize = 64;
+/// How long the accept loop pauses after a failed `accept` (e.g. EMFILE).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Limits applied to every connection of a listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerOptions {
+    /// Time to receive a whole request head, from the first read of a connection or, on a
+    /// kept-alive connection, from the end of the previous answer; the connection is
+    /// closed after it. Also the idle keep-alive timeout.
+    pub header_read_timeout: Duration,
+    /// Time a client may accept no bytes while data waits for it; the connection (and a
+    /// stream's backend connection with it) is then closed.
+    pub send_timeout: Duration,
+    /// Connections per client IP address that may be open without a complete first
+    /// request head; more are closed at once.
+    pub max_incomplete_per_ip: usize,
+}
+
+impl Default for ListenerOptions {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            max_incomplete_per_ip: DEFAULT_MAX_INCOMPLETE_PER_IP,
+        }
+    }
+}
+
+/// Raises the process's soft open-files limit (`RLIMIT_NOFILE`) to its hard limit, as
+/// nginx's `worker_rlimit_nofile` does, so many open streams don't run out of descriptors.
+/// Returns the soft limit now in force; logs it.
+pub fn raise_open_files_limit() -> io::Result<u64> {
+    let limit = rlimit::increase_nofile_limit(u64::MAX)?;
+    tracing::info!("open files limit (RLIMIT_NOFILE): {limit}");
+    Ok(limit)
+}
+
+/// Serves `router` on `listener` with `options` until `shutdown` resolves, then stops
+/// accepting and waits for the open connections to finish (answers in flight complete,
+/// idle connections close). Requests carry the client's address as
+/// `ConnectInfo<SocketAddr>`. Accept failures and closed slow clients are counted in
+/// `metrics`.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    options: ListenerOptions,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let incomplete = Arc::new(Incomplete::default());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                metrics.accept_errors.fetch_add(1, Ordering::Relaxed);
+                if is_resource_exhaustion(&e) {
+                    tracing::warn!(
+                        "accept failed: {e}; retrying in {} ms",
+                        ACCEPT_BACKOFF.as_millis()
+                    );
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
+                    }
+                } else {
+                    tracing::debug!("accept failed: {e}");
+                }
+                continue;
+            }
+        };
+        let Some(head) = incomplete.admit(peer.ip(), options.max_incomplete_per_ip) else {
+            metrics.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("{peer}: too many connections without a request head; closed");
+            drop(stream);
+            continue;
+        };
+        // Events go out as they come; a failure here only costs latency.
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(SendTimeout::new(
+            stream,
+            options.send_timeout,
+            metrics.clone(),
+        ));
+        let tower = TowerToHyperService::new(router.clone());
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            head.complete();
+            req.extensions_mut().insert(ConnectInfo(peer));
+            hyper::service::Service::call(&tower, req)
+        });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout)
+            .keep_alive(true);
+        let connection = graceful.watch(builder.serve_connection(io, service));
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await
+                && e.is_timeout()
+            {
+                metrics.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("{peer}: request head not received in time; closed");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Out of descriptors or memory: worth a pause before the next `accept`.
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    // EMFILE 24, ENFILE 23, ENOBUFS 105, ENOMEM 12 (Linux numbering).
+    matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
+}
+
+/// Connections per client address without a complete first request head.
+#[derive(Debug, Default)]
+struct Incomplete(Mutex<HashMap<IpAddr, usize>>);
+
+impl Incomplete {
+    /// Counts a new connection from `ip`, unless `ip` already has `max` incomplete ones.
+    fn admit(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<Arc<HeadGuard>> {
+        let mut map = self.0.lock().ok()?;
+        let n = map.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Arc::new(HeadGuard {
+            ip,
+            table: self.clone(),
+            done: AtomicBool::new(false),
+        }))
+    }
+
+    fn release(&self, ip: IpAddr) {
+        if let Ok(mut map) = self.0.lock()
+            && let Some(n) = map.get_mut(&ip)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&ip);
+            }
+        }
+    }
+}
+
+/// One connection's place in [`Incomplete`], released at its first complete head or when
+/// the connection ends.
+#[derive(Debug)]
+struct HeadGuard {
+    ip: IpAddr,
+    table: Arc<Incomplete>,
+    done: AtomicBool,
+}
+
+impl HeadGuard {
+    fn complete(&self) {
+        if !self.done.swap(true, Ordering::Relaxed) {
+            self.table.release(self.ip);
+        }
+    }
+}
+
+impl Drop for HeadGuard {
+    fn drop(&mut self) {
+        self.complete();
+    }
+}
+
+/// A TCP stream whose writes fail with `TimedOut` once the peer has accepted no bytes for
+/// `timeout` while a write was waiting: hyper then closes the connection and drops the
+/// response body, which (for a stream) closes the backend connection.
+struct SendTimeout {
+    inner: TcpStream,
+    timeout: Duration,
+    /// Running while a write or flush is blocked on the peer.
+    stalled: Option<Pin<Box<Sleep>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl SendTimeout {
+    fn new(inner: TcpStream, timeout: Duration, metrics: Arc<Metrics>) -> Self {
+        Self {
+            inner,
+            timeout,
+            stalled: None,
+            metrics,
+        }
+    }
+
+    /// Maps a write's poll result: progress stops the stall timer, `Pending` runs it and
+    /// turns into `TimedOut` when it fires.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(result) => {
+                self.stalled = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let timer = self
+                    .stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    self.metrics.send_timeouts.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("client read nothing for {timeout:?}; closing");
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client stopped reading",
+                    )));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl AsyncRead for SendTimeout {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SendTimeout {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, polled)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incomplete_heads_are_capped_per_address() {
+        let table = Arc::new(Incomplete::default());
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        let other: IpAddr = [127, 0, 0, 2].into();
+        let a = table.admit(ip, 2);
+        let b = table.admit(ip, 2);
+        assert!(a.is_some() && b.is_some());
+        assert!(table.admit(ip, 2).is_none());
+        assert!(table.admit(other, 2).is_some());
+        if let Some(a) = a {
+            a.complete();
+            // Completing twice releases once.
+            a.complete();
+        }
+        let c = table.admit(ip, 2);
+        assert!(c.is_some());
+        assert!(table.admit(ip, 2).is_none());
+        drop((b, c));
+        assert!(table.admit(ip, 2).is_some());
+    }
+}

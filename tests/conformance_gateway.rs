@@ -1,0 +1,620 @@
+//! Conformance fixes (issue 11) over real sockets: slow request heads and stalled readers
+//! on both listeners, percent-encoded paths, endpoint query joins, transfer codings,
+//! backend redirects, HEAD, clock-skew leeway, counters of deleted subscriptions and JSON
+//! arrays where an object body is expected.
+#![allow(clippy::unwrap_used)]
+
+mod support_gateway;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use streamgate::gateway::GatewayOptions;
+use streamgate::gateway::listener::ListenerOptions;
+use streamgate::telemetry::TrafficEvent;
+use support_gateway::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+fn limits(header_read_timeout: Duration, max_incomplete_per_ip: usize) -> GatewayOptions {
+    GatewayOptions {
+        listener: ListenerOptions {
+            header_read_timeout,
+            send_timeout: Duration::from_secs(1),
+            max_incomplete_per_ip,
+        },
+        ..test_options()
+    }
+}
+
+/// Whether the peer closed `stream` (EOF or reset) within `within`.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Connects to `addr` from the loopback address `from` (e.g. 127.0.0.2).
+async fn connect_from(from: &str, addr: std::net::SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// The three kinds of slow client, each timed until the server closes it.
+async fn slow_clients_are_cut_off(addr: std::net::SocketAddr, bound: Duration) {
+    let silent = async {
+        let start = Instant::now();
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        assert!(closed_within(&mut s, bound * 3).await, "silent client kept");
+        start.elapsed()
+    };
+    let one_line = async {
+        let start = Instant::now();
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /x/1.0.0/y HTTP/1.1\r\n").await.unwrap();
+        assert!(
+            closed_within(&mut s, bound * 3).await,
+            "one-line client kept"
+        );
+        start.elapsed()
+    };
+    let trickle = async {
+        let start = Instant::now();
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let head = b"GET /x/1.0.0/y HTTP/1.1\r\nHost: localhost\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        for byte in head {
+            if s.write_all(&[*byte]).await.is_err()
+                || closed_within(&mut s, Duration::from_millis(700)).await
+            {
+                return start.elapsed();
+            }
+        }
+        panic!("a client sending a byte every 700 ms finished its head");
+    };
+    let (a, b, c) = tokio::join!(silent, one_line, trickle);
+    for (kind, took) in [("silent", a), ("one line", b), ("trickle", c)] {
+        assert!(
+            took >= bound - Duration::from_millis(300) && took <= bound + Duration::from_secs(2),
+            "{kind} client closed after {took:?}, bound {bound:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn slow_request_heads_are_closed_within_the_bound_on_the_gateway() {
+    let env = Env::start_with(limits(Duration::from_secs(2), 64)).await;
+    slow_clients_are_cut_off(env.addr, Duration::from_secs(2)).await;
+    assert!(
+        env.telemetry
+            .metrics()
+            .slow_clients_closed
+            .load(Ordering::Relaxed)
+            >= 3
+    );
+}
+
+#[tokio::test]
+async fn slow_request_heads_are_closed_within_the_bound_on_the_management_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let control =
+        streamgate::control::Control::open(streamgate::control::ControlOptions::new(dir.path()))
+            .unwrap();
+    let telemetry = streamgate::telemetry::Telemetry::new();
+    let router = streamgate::mgmt::router(
+        control.clone(),
+        telemetry.clone(),
+        "http://localhost:8280".into(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let options = ListenerOptions {
+        header_read_timeout: Duration::from_secs(2),
+        ..ListenerOptions::default()
+    };
+    tokio::spawn(streamgate::mgmt::serve_with(
+        listener,
+        router,
+        options,
+        telemetry.metrics().clone(),
+        std::future::pending(),
+    ));
+    slow_clients_are_cut_off(addr, Duration::from_secs(2)).await;
+    // A complete request is still answered.
+    let resp = client()
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn a_subscriber_streams_while_one_address_holds_many_incomplete_heads() {
+    let env = Env::start_with(limits(Duration::from_secs(10), 8)).await;
+    let backend = Backend::start(events("\n", Duration::from_millis(20), Some(3))).await;
+    let api = published_api(&env.control, "Busy", Some(&backend.url()), None, &[]).await;
+    let sub = subscriber(
+        &env.control,
+        "App",
+        "Unlimited",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    let mut slow = Vec::new();
+    for _ in 0..40 {
+        let mut s = connect_from("127.0.0.2", env.addr).await;
+        s.write_all(b"GET /busy/1.0.0/x HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    let mut refused = 0;
+    for s in &mut slow {
+        if closed_within(s, Duration::from_millis(100)).await {
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        refused, 32,
+        "all but 8 incomplete heads from one address are refused"
+    );
+    let resp = get(&env.url("/busy/1.0.0/memory"), Some(&sub.production)).await;
+    assert_eq!(resp.status(), 200);
+    let (events, _) = split(&SseReader::new(resp).rest().await);
+    assert_eq!(events.len(), 3);
+    // The 8 kept ones are still connected (within their 10 s).
+    for s in slow.iter_mut().take(8) {
+        assert!(!closed_within(s, Duration::from_millis(10)).await);
+    }
+    assert!(
+        env.telemetry
+            .metrics()
+            .slow_clients_closed
+            .load(Ordering::Relaxed)
+            >= 32
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_and_its_backend_connection_too() {
+    let env = Env::start_with(limits(Duration::from_secs(10), 64)).await;
+    let backend = Backend::start(Script::Events {
+        line_end: "\n",
+        every: Duration::from_millis(1),
+        count: None,
+        batch: 2000,
+        wait_for: 0,
+    })
+    .await;
+    let api = published_api(&env.control, "Flood", Some(&backend.url()), None, &[]).await;
+    let sub = subscriber(
+        &env.control,
+        "App",
+        "Unlimited",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(env.addr).await.unwrap();
+    let request = format!(
+        "GET /flood/1.0.0/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
+        sub.production
+    );
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    // Never read: the gateway's send buffer fills, then the send timeout (1 s) fires.
+    backend.wait_hangups(1).await;
+    assert!(
+        env.telemetry
+            .metrics()
+            .send_timeouts
+            .load(Ordering::Relaxed)
+            >= 1
+    );
+    drop(stalled);
+}
+
+/// A raw HTTP/1.1 backend answering each request with `answer(target)`, then closing.
+struct RawBackend {
+    addr: std::net::SocketAddr,
+    targets: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RawBackend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawBackend {
+    async fn start(answer: impl Fn(&str) -> String + Send + Sync + 'static) -> RawBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let answer = Arc::new(answer);
+        let recorded = targets.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (answer, recorded) = (answer.clone(), recorded.clone());
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let target = head.split(' ').nth(1).unwrap_or_default().to_string();
+                    recorded.lock().unwrap().push(target.clone());
+                    let _ = socket.write_all(answer(&target).as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        RawBackend {
+            addr,
+            targets,
+            task,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn targets(&self) -> Vec<String> {
+        self.targets.lock().unwrap().clone()
+    }
+}
+
+const SSE_TWO_EVENTS: &str = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\ndata: one\n\ndata: two\n\n";
+
+async fn assert_error(resp: reqwest::Response, status: u16, code: u64) -> serde_json::Value {
+    assert_eq!(resp.status().as_u16(), status);
+    let body = error_body(resp).await;
+    assert_eq!(body["code"], code, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn percent_encoded_paths_route_as_their_decoded_form() {
+    let env = Env::start().await;
+    let backend = RawBackend::start(|_| SSE_TWO_EVENTS.to_string()).await;
+    let cafe = published_api(&env.control, "Caf\u{e9}", Some(&backend.url()), None, &[]).await;
+    let events = published_api(&env.control, "Events", Some(&backend.url()), None, &[]).await;
+    let a = subscriber(
+        &env.control,
+        "A",
+        "Unlimited",
+        &cafe,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    let b = subscriber(
+        &env.control,
+        "B",
+        "Unlimited",
+        &events,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    for (path, token) in [
+        ("/caf%C3%A9/1.0.0/x", &a.production),
+        ("/caf%c3%a9/1.0.0/x", &a.production),
+        ("/caf\u{e9}/1.0.0/x", &a.production),
+        ("/%65vents/1.0.0/x", &b.production),
+        ("/%65%76ents/1.0.0/%78", &b.production),
+    ] {
+        let resp = get(&env.url(path), Some(token)).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        let (got, _) = split(&SseReader::new(resp).rest().await);
+        assert_eq!(got, vec!["one", "two"], "{path}");
+    }
+    // The resource reaches the backend as the client wrote it.
+    assert_eq!(backend.targets(), vec!["/x", "/x", "/x", "/x", "/%78"]);
+    let resp = get(&env.url("/events/1.0.0/a%20b%c3%a9"), Some(&b.production)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(backend.targets().last().unwrap(), "/a%20b%c3%a9");
+    for bad in ["/events/1.0.0/a%2Fb", "/events/1.0.0/a%5cb"] {
+        assert_error(get(&env.url(bad), Some(&b.production)).await, 400, 400).await;
+    }
+    // Sent raw: an HTTP client library would resolve the encoded dots itself.
+    let mut raw = TcpStream::connect(env.addr).await.unwrap();
+    let request = format!(
+        "GET /events/1.0.0/%2e%2E/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        b.production
+    );
+    raw.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    raw.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
+
+#[tokio::test]
+async fn an_endpoint_query_and_the_request_query_are_joined() {
+    let env = Env::start().await;
+    let backend = RawBackend::start(|_| SSE_TWO_EVENTS.to_string()).await;
+    let api = published_api(
+        &env.control,
+        "Q",
+        Some(&format!("{}/base?apikey=k1", backend.url())),
+        None,
+        &[],
+    )
+    .await;
+    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let resp = get(&env.url("/q/1.0.0/events?x=1"), Some(&sub.production)).await;
+    assert_eq!(resp.status(), 200);
+    let url = format!(
+        "{}?x=%C3%A9&access_token={}",
+        env.url("/q/1.0.0/events"),
+        sub.production
+    );
+    let resp = get(&url, None).await;
+    assert_eq!(resp.status(), 200);
+    let resp = get(&env.url("/q/1.0.0"), Some(&sub.production)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        backend.targets(),
+        vec![
+            "/base/events?apikey=k1&x=1",
+            "/base/events?apikey=k1&x=%C3%A9",
+            "/base?apikey=k1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_transfer_coding_other_than_chunked_is_refused_not_relayed() {
+    let env = Env::start().await;
+    let mut traffic = env.telemetry.subscribe();
+    let backend = RawBackend::start(|_| {
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\n\x1fzzzz\r\n0\r\n\r\n".to_string()
+    })
+    .await;
+    let api = published_api(&env.control, "Gz", Some(&backend.url()), None, &[]).await;
+    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    assert_error(
+        get(&env.url("/gz/1.0.0/x"), Some(&sub.production)).await,
+        502,
+        101503,
+    )
+    .await;
+    let event = tokio::time::timeout(PATIENCE, traffic.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    match event {
+        TrafficEvent::Rejected { code, message, .. } => {
+            assert_eq!(code, 101503);
+            assert!(message.contains("Transfer-Encoding"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        env.telemetry.metrics().events_total.load(Ordering::Relaxed),
+        0
+    );
+}
+
+#[tokio::test]
+async fn same_origin_redirects_are_followed_and_metered_others_refused() {
+    let env = Env::start().await;
+    let elsewhere = RawBackend::start(|_| SSE_TWO_EVENTS.to_string()).await;
+    let other = elsewhere.url();
+    let backend = RawBackend::start(move |target| {
+        let moved = |code: u16, to: &str| {
+            format!("HTTP/1.1 {code} Moved\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n")
+        };
+        match target {
+            "/events" => SSE_TWO_EVENTS.to_string(),
+            "/loop" => moved(302, "/loop"),
+            "/away" => moved(302, &format!("{other}/events")),
+            "/chain" => moved(301, "/r307"),
+            t if t.starts_with("/r") => moved(t[2..].parse().unwrap(), "events"),
+            _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
+        }
+    })
+    .await;
+    let api = published_api(&env.control, "Redir", Some(&backend.url()), None, &[]).await;
+    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    for path in ["/r301", "/r302", "/r303", "/r307", "/r308", "/chain"] {
+        let resp = get(
+            &env.url(&format!("/redir/1.0.0{path}")),
+            Some(&sub.production),
+        )
+        .await;
+        assert_eq!(resp.status(), 200, "{path}");
+        assert!(resp.headers().get("location").is_none());
+        let (got, _) = split(&SseReader::new(resp).rest().await);
+        assert_eq!(got, vec!["one", "two"], "{path}");
+    }
+    assert_eq!(
+        env.telemetry.metrics().events_total.load(Ordering::Relaxed),
+        12
+    );
+    let mut traffic = env.telemetry.subscribe();
+    let resp = get(&env.url("/redir/1.0.0/away"), Some(&sub.production)).await;
+    assert!(resp.headers().get("location").is_none());
+    assert_error(resp, 502, 101503).await;
+    assert!(elsewhere.targets().is_empty());
+    let event = tokio::time::timeout(PATIENCE, traffic.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    match event {
+        TrafficEvent::Rejected { code, message, .. } => {
+            assert_eq!(code, 101503);
+            assert!(message.contains(&elsewhere.url()), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let before = backend.targets().len();
+    assert_error(
+        get(&env.url("/redir/1.0.0/loop"), Some(&sub.production)).await,
+        502,
+        101503,
+    )
+    .await;
+    assert_eq!(
+        backend.targets().len() - before,
+        6,
+        "the first try and 5 hops"
+    );
+}
+
+#[tokio::test]
+async fn head_answers_what_get_would_without_opening_the_backend() {
+    let env = Env::start().await;
+    let backend = Backend::start(events("\n", Duration::from_millis(20), Some(3))).await;
+    let api = published_api(&env.control, "Head", Some(&backend.url()), None, &[]).await;
+    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let resp = client()
+        .head(env.url("/head/1.0.0/x"))
+        .bearer_auth(&sub.production)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    assert_eq!(resp.headers()["cache-control"], "no-cache");
+    assert!(resp.bytes().await.unwrap().is_empty());
+    let resp = client()
+        .head(env.url("/head/1.0.0/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = client()
+        .head(env.url("/nothing/1.0.0/x"))
+        .bearer_auth(&sub.production)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(backend.request_count(), 0);
+    let metrics = env.telemetry.metrics();
+    assert_eq!(metrics.events_total.load(Ordering::Relaxed), 0);
+    assert_eq!(metrics.streams_total.load(Ordering::Relaxed), 0);
+    let resp = client()
+        .post(env.url("/head/1.0.0/x"))
+        .bearer_auth(&sub.production)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "GET, HEAD, OPTIONS");
+}
+
+#[tokio::test]
+async fn a_token_from_a_clock_slightly_ahead_is_accepted_within_the_leeway() {
+    let env = Env::start_with(GatewayOptions {
+        clock_skew: Duration::from_secs(30),
+        ..test_options()
+    })
+    .await;
+    let backend = Backend::start(events("\n", Duration::from_millis(20), Some(1))).await;
+    let api = published_api(&env.control, "Skew", Some(&backend.url()), None, &[]).await;
+    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let keys = env.control.keys();
+    let mut claims = keys.verify(&sub.production).unwrap();
+    let now = streamgate::catalog::now_millis() / 1000;
+    claims.nbf = now + 5;
+    claims.iat = now + 5;
+    let ahead = keys.sign(&claims).unwrap();
+    let resp = get(&env.url("/skew/1.0.0/x"), Some(&ahead)).await;
+    assert_eq!(resp.status(), 200);
+    claims.nbf = now + 120;
+    claims.jti = "far-ahead".into();
+    let far = keys.sign(&claims).unwrap();
+    assert_error(
+        get(&env.url("/skew/1.0.0/x"), Some(&far)).await,
+        401,
+        900901,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn counters_of_deleted_subscriptions_leave_the_store() {
+    let env = Env::start().await;
+    plan_per_minute(&env.control, "Ten", 10).await;
+    let backend = Backend::start(events("\n", Duration::from_millis(5), Some(2))).await;
+    let api = published_api(&env.control, "Cnt", Some(&backend.url()), None, &["Ten"]).await;
+    let a = subscriber(&env.control, "A", "Unlimited", &api, Some("Ten")).await;
+    let b = subscriber(&env.control, "B", "Unlimited", &api, Some("Ten")).await;
+    for token in [&a.production, &b.production] {
+        let resp = get(&env.url("/cnt/1.0.0/x"), Some(token)).await;
+        assert_eq!(split(&SseReader::new(resp).rest().await).0.len(), 2);
+    }
+    env.gateway.flush_counters().await;
+    let (a_sub, b_sub) = (a.subscription_id.unwrap(), b.subscription_id.unwrap());
+    let stored = env.control.load_counters().unwrap();
+    assert!(stored.contains_key(&a_sub) && stored.contains_key(&b_sub));
+    env.control.unsubscribe(&a_sub).await.unwrap();
+    env.control.delete_application(&b.app_id).await.unwrap();
+    env.gateway.flush_counters().await;
+    let stored = env.control.load_counters().unwrap();
+    assert!(!stored.contains_key(&a_sub), "{stored:?}");
+    assert!(!stored.contains_key(&b_sub), "{stored:?}");
+}
+
+#[tokio::test]
+async fn a_json_array_where_an_object_body_is_expected_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let control =
+        streamgate::control::Control::open(streamgate::control::ControlOptions::new(dir.path()))
+            .unwrap();
+    let telemetry = streamgate::telemetry::Telemetry::new();
+    let router = streamgate::mgmt::router(
+        control.clone(),
+        telemetry.clone(),
+        "http://localhost:8280".into(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(streamgate::mgmt::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    let token = control.admin_token().to_string();
+    for (path, body) in [
+        ("/api/am/publisher/v4/apis", r#"["A","/a","1.0.0"]"#),
+        (
+            "/api/am/devportal/v3/applications",
+            r#"["App","Unlimited"]"#,
+        ),
+        ("/api/am/publisher/v4/apis", "[]"),
+    ] {
+        let resp = client()
+            .post(format!("http://{addr}{path}"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{path} {body}");
+        let json: serde_json::Value = resp.json().await.unwrap();
+        assert!(
+            json["description"].as_str().unwrap().contains("object"),
+            "{json}"
+        );
+    }
+    assert!(control.snapshot().apis.is_empty());
+}
