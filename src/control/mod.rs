@@ -2,6 +2,7 @@
 //! management REST API translates to it; it validates with the catalog's rules, writes
 //! through the store, swaps the gateway's view and announces each change.
 
+mod certificates;
 mod view;
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,6 +42,8 @@ pub enum Change {
     Subscription(String),
     /// A token was issued or revoked.
     Token(String),
+    /// An endpoint certificate (by alias) was added or removed.
+    EndpointCertificate(String),
 }
 
 /// Why control refused or failed.
@@ -106,6 +109,10 @@ pub struct Snapshot {
     pub revoked: HashMap<String, i64>,
     /// Gateway environments.
     pub environments: Vec<Environment>,
+    /// Endpoint certificates by alias (trusted for their endpoint's `host:port`).
+    pub endpoint_certificates: BTreeMap<String, crate::tls::store::EndpointCertificate>,
+    /// Client certificates presented to backends, by API id (mutual TLS).
+    pub backend_client_certificates: BTreeMap<String, crate::tls::store::BackendClientCertificate>,
 }
 
 impl Snapshot {
@@ -306,6 +313,16 @@ fn load_catalog(store: &Store, environments: Vec<Environment>) -> Result<Snapsho
         } else {
             environments
         },
+        endpoint_certificates: by_key(
+            store.load::<crate::tls::store::EndpointCertificate>(Table::EndpointCertificates)?,
+            |c| c.alias.clone(),
+        ),
+        backend_client_certificates: by_key(
+            store.load::<crate::tls::store::BackendClientCertificate>(
+                Table::BackendClientCertificates,
+            )?,
+            |c| c.api_id.clone(),
+        ),
     })
 }
 

@@ -320,10 +320,24 @@ impl Gateway {
         let url = upstream_url(&admission, query)?;
         let headers = upstream_headers(req.headers(), client);
         drop(req);
+        let tls = crate::tls::client::for_backend(
+            &inner.control.snapshot(),
+            &admission.route.api_id,
+            &url,
+        )
+        .map_err(|e| {
+            Reject::BackendUnreachable(format!(
+                "Cannot reach the back end {}: {e}",
+                admission.endpoint
+            ))
+        })?;
         // The endpoint is what the publisher configured: a backend's redirect is passed on
         // (without its Location), never followed to a host nobody configured.
-        let sent =
-            tokio::time::timeout(inner.options.connect_timeout, upstream::get(&url, headers)).await;
+        let sent = tokio::time::timeout(
+            inner.options.connect_timeout,
+            upstream::get(&url, headers, tls),
+        )
+        .await;
         let (upstream, body) = match sent {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => {
