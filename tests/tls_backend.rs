@@ -13,9 +13,7 @@ use support_gateway::*;
 use support_tls::*;
 
 /// The next rejection in the traffic log.
-async fn rejection(
-    traffic: &mut tokio::sync::broadcast::Receiver<TrafficEvent>,
-) -> (u32, String) {
+async fn rejection(traffic: &mut tokio::sync::broadcast::Receiver<TrafficEvent>) -> (u32, String) {
     loop {
         let event = tokio::time::timeout(PATIENCE, traffic.recv())
             .await
@@ -58,7 +56,13 @@ async fn a_private_ca_backend_is_refused_until_its_ca_is_registered_then_metered
     let api = published_api(&env.control, "Private", Some(&endpoint), None, &["Three"]).await;
     let sub = subscriber(&env.control, "PrivApp", "Unlimited", &api, Some("Three")).await;
 
-    refused_with(&env, "/private/1.0.0/feed", &sub.production, "unknown issuer").await;
+    refused_with(
+        &env,
+        "/private/1.0.0/feed",
+        &sub.production,
+        "unknown issuer",
+    )
+    .await;
 
     env.control
         .add_endpoint_certificate("private-ca", &backend.url(), &ca.pem)
@@ -79,8 +83,21 @@ async fn a_private_ca_backend_is_refused_until_its_ca_is_registered_then_metered
     )
     .await;
     let api2 = published_api(&env.control, "Other", Some(&other.url()), None, &[]).await;
-    let sub2 = subscriber(&env.control, "OtherApp", "Unlimited", &api2, Some("AsyncUnlimited")).await;
-    refused_with(&env, "/other/1.0.0/feed", &sub2.production, "unknown issuer").await;
+    let sub2 = subscriber(
+        &env.control,
+        "OtherApp",
+        "Unlimited",
+        &api2,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    refused_with(
+        &env,
+        "/other/1.0.0/feed",
+        &sub2.production,
+        "unknown issuer",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -129,7 +146,14 @@ async fn a_mutual_tls_backend_refuses_without_the_apis_client_certificate_and_se
         .await
         .unwrap();
     let api = published_api(&env.control, "Mutual", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(&env.control, "MA", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let sub = subscriber(
+        &env.control,
+        "MA",
+        "Unlimited",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
     let resp = get(&env.url("/mutual/1.0.0/x"), Some(&sub.production)).await;
     assert_eq!(resp.status(), 503);
     assert_eq!(error_body(resp).await["code"], 101503);
@@ -167,7 +191,11 @@ async fn the_endpoint_certificates_resource_speaks_wso2s_shape() {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(streamgate::mgmt::serve(listener, router, std::future::pending()));
+    tokio::spawn(streamgate::mgmt::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
     let base = format!("http://{addr}/api/am/publisher/v4/endpoint-certificates");
     let token = control.admin_token().to_string();
     let ca = Ca::new("REST CA");
@@ -219,7 +247,12 @@ async fn the_endpoint_certificates_resource_speaks_wso2s_shape() {
         assert_eq!(resp.status(), 400);
         let err: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(err["code"], 400);
-        assert!(err["description"].as_str().unwrap().starts_with("certificate"));
+        assert!(
+            err["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("certificate")
+        );
     }
 
     let list: serde_json::Value = client()
@@ -255,7 +288,10 @@ async fn the_endpoint_certificates_resource_speaks_wso2s_shape() {
         .unwrap();
     assert_eq!(info["status"], "Active");
     assert_eq!(info["version"], "V3");
-    assert!(info["subject"].as_str().unwrap().contains("CN=REST CA"), "{info}");
+    assert!(
+        info["subject"].as_str().unwrap().contains("CN=REST CA"),
+        "{info}"
+    );
     assert!(info["validity"]["from"].as_str().unwrap().ends_with('Z'));
 
     let resp = client()

@@ -10,9 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -137,8 +135,13 @@ impl TlsBackend {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
-                let (acceptor, h, hs, r, n) =
-                    (acceptor.clone(), h.clone(), hs.clone(), r.clone(), n.clone());
+                let (acceptor, h, hs, r, n) = (
+                    acceptor.clone(),
+                    h.clone(),
+                    hs.clone(),
+                    r.clone(),
+                    n.clone(),
+                );
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(socket).await else {
                         return;
@@ -176,8 +179,7 @@ impl TlsBackend {
                     loop {
                         i += 1;
                         let ev = format!("id: {i}\ndata: {{\"n\":{i}}}\n\n");
-                        if wr.write_all(ev.as_bytes()).await.is_err() || wr.flush().await.is_err()
-                        {
+                        if wr.write_all(ev.as_bytes()).await.is_err() || wr.flush().await.is_err() {
                             return;
                         }
                         tokio::select! {
@@ -249,9 +251,10 @@ pub async fn h2_client(
 ) -> hyper::client::conn::http2::SendRequest<Empty<Bytes>> {
     let tls = tls_connect(addr, client_config(ca_pem, &[b"h2"])).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
-        .await
-        .unwrap();
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     sender
 }
