@@ -309,3 +309,40 @@ async fn the_endpoint_certificates_resource_speaks_wso2s_shape() {
         .unwrap();
     assert_eq!(resp.status(), 404);
 }
+
+#[tokio::test]
+async fn a_backend_that_stalls_the_handshake_is_refused_as_a_handshake_timeout() {
+    let env = Env::start().await;
+    // Accepts TCP and never says a word of TLS.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _mute = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let api = published_api(
+        &env.control,
+        "Stall",
+        Some(&format!("https://{addr}")),
+        None,
+        &[],
+    )
+    .await;
+    let sub = subscriber(
+        &env.control,
+        "StallApp",
+        "Unlimited",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    refused_with(&env, "/stall/1.0.0/x", &sub.production, "handshake timeout").await;
+    let took = started.elapsed();
+    assert!(
+        took >= streamgate::tls::client::HANDSHAKE_TIMEOUT && took < Duration::from_secs(13),
+        "{took:?}"
+    );
+}

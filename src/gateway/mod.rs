@@ -333,11 +333,13 @@ impl Gateway {
         })?;
         // The endpoint is what the publisher configured: a backend's redirect is passed on
         // (without its Location), never followed to a host nobody configured.
-        let sent = tokio::time::timeout(
-            inner.options.connect_timeout,
-            upstream::get(&url, headers, tls),
-        )
-        .await;
+        // An https backend also gets its TLS handshake's own bound, so a stalled handshake
+        // is reported as such.
+        let limit = match tls {
+            Some(_) => inner.options.connect_timeout + crate::tls::client::HANDSHAKE_TIMEOUT,
+            None => inner.options.connect_timeout,
+        };
+        let sent = tokio::time::timeout(limit, upstream::get(&url, headers, tls)).await;
         let (upstream, body) = match sent {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => {

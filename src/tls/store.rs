@@ -71,6 +71,7 @@ pub fn endpoint_authority(endpoint: &str) -> Result<(String, u16), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
