@@ -175,6 +175,9 @@ async fn serve(
                 .filter_map(|r| r.as_ref().err().cloned())
                 .chain(tls.as_ref().err().cloned())
                 .collect();
+            // A certificate problem can stop the management API too; say it once.
+            let mut why = why;
+            why.dedup();
             running.shutdown().await;
             return Err(why.join("; "));
         }
