@@ -13,11 +13,14 @@ use crate::control::Control;
 use crate::gateway::{Gateway, GatewayOptions};
 use crate::mgmt;
 use crate::telemetry::Telemetry;
+use crate::tls::server::{ALPN_H2_HTTP11, ListenerOptions, ServerIdentity};
 
 /// The default management API address.
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9443";
 /// The default gateway address.
 pub const DEFAULT_GATEWAY_ADDR: &str = "127.0.0.1:8280";
+/// The default HTTPS gateway address (HTTP/2 and HTTP/1.1), as WSO2's 8243.
+pub const DEFAULT_GATEWAY_TLS_ADDR: &str = "127.0.0.1:8243";
 /// The default memory backend address.
 pub const DEFAULT_BACKEND_ADDR: &str = "127.0.0.1:8080";
 /// How long shutdown waits for the servers before giving up on them.
@@ -32,6 +35,8 @@ pub struct ServeConfig {
     pub gateway_addr: SocketAddr,
     /// Gateway tuning; its `listener` limits apply to the management API's listener too.
     pub gateway: GatewayOptions,
+    /// TLS listeners and their certificate.
+    pub tls: ListenerOptions,
 }
 
 /// Binds `addr`, turning "address in use" into a sentence that names it.
@@ -59,6 +64,13 @@ pub struct Running {
     pub admin: Result<SocketAddr, String>,
     /// The gateway's address, or why it is not running.
     pub gateway: Result<SocketAddr, String>,
+    /// The HTTPS gateway's address, or why it is not running; `None` when not asked for.
+    pub gateway_tls: Option<Result<SocketAddr, String>>,
+    /// The TLS listeners' certificate (fingerprint, file, reload), `Ok(None)` when no
+    /// listener uses TLS, or why it could not be loaded (nothing is served over TLS then).
+    pub tls: Result<Option<ServerIdentity>, String>,
+    /// Whether the management API speaks HTTPS.
+    pub admin_https: bool,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -93,12 +105,15 @@ pub async fn start(control: Control, telemetry: Telemetry, config: ServeConfig) 
     }
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    let tls = load_identity(&control, &config.tls).await;
+    let mut tls_gateway = None;
 
     let gateway = match bind(config.gateway_addr).await {
         Ok(listener) => {
             let addr = listener.local_addr().map_err(|e| e.to_string());
             match Gateway::new(control.clone(), telemetry.clone(), config.gateway.clone()) {
                 Ok(gw) => {
+                    tls_gateway = Some(gw.clone());
                     let shutdown = stopped(stop_rx.clone());
                     tasks.push(tokio::spawn(async move {
                         if let Err(e) = gw.serve(listener, shutdown).await {
@@ -117,20 +132,51 @@ pub async fn start(control: Control, telemetry: Telemetry, config: ServeConfig) 
         Ok(addr) => public_url(*addr),
         Err(_) => public_url(config.gateway_addr),
     };
+    let gateway_tls = match config.tls.gateway_tls_addr {
+        None => None,
+        Some(addr) => {
+            let shutdown = stopped(stop_rx.clone());
+            Some(start_tls_gateway(tls_gateway, &tls, addr, shutdown, &mut tasks).await)
+        }
+    };
+    let admin_https = config.tls.admin_https();
+    let admin_plain_refused =
+        !admin_https && !config.tls.insecure_http && !config.admin_addr.ip().is_loopback();
     let admin = match bind(config.admin_addr).await {
+        Ok(_) if admin_plain_refused => Err(format!(
+            "refusing to serve the management API in plain HTTP on {}, beyond loopback: \
+             give --tls-cert/--tls-key or --admin-tls, or --insecure-http",
+            config.admin_addr
+        )),
         Ok(listener) => {
             let addr = listener.local_addr().map_err(|e| e.to_string());
             let router = mgmt::router(control.clone(), telemetry.clone(), gateway_url);
             let shutdown = stopped(stop_rx.clone());
-            let options = config.gateway.listener.clone();
-            let metrics = telemetry.metrics().clone();
-            tasks.push(tokio::spawn(async move {
-                if let Err(e) = mgmt::serve_with(listener, router, options, metrics, shutdown).await
-                {
-                    tracing::error!("management API stopped: {e}");
+            if admin_https {
+                match admin_tls_config(&tls) {
+                    Ok(tls_config) => {
+                        tasks.push(tokio::spawn(async move {
+                            let served =
+                                crate::tls::server::serve(listener, tls_config, router, shutdown);
+                            if let Err(e) = served.await {
+                                tracing::error!("management API stopped: {e}");
+                            }
+                        }));
+                        addr
+                    }
+                    Err(e) => Err(e),
                 }
-            }));
-            addr
+            } else {
+                let options = config.gateway.listener.clone();
+                let metrics = telemetry.metrics().clone();
+                tasks.push(tokio::spawn(async move {
+                    let served = mgmt::serve_with(listener, router, options, metrics, shutdown);
+                    if let Err(e) = served.await {
+                        tracing::error!("management API stopped: {e}");
+                    }
+                }));
+                addr
+            }
         }
         Err(e) => Err(e),
     };
@@ -144,7 +190,69 @@ pub async fn start(control: Control, telemetry: Telemetry, config: ServeConfig) 
     Running {
         admin,
         gateway,
+        gateway_tls,
+        tls,
+        admin_https,
         stop,
         tasks,
     }
+}
+
+/// The listeners' certificate, when one is needed (blocking file I/O off the runtime).
+async fn load_identity(
+    control: &Control,
+    options: &ListenerOptions,
+) -> Result<Option<ServerIdentity>, String> {
+    if !options.needs_identity() {
+        return Ok(None);
+    }
+    let data_dir = control.data_dir().to_path_buf();
+    let options = options.clone();
+    tokio::task::spawn_blocking(move || {
+        ServerIdentity::load_or_generate(&data_dir, options.cert.as_deref(), options.key.as_deref())
+    })
+    .await
+    .map_err(|e| format!("TLS certificate: {e}"))?
+    .map(Some)
+    .map_err(|e| format!("TLS certificate: {e}"))
+}
+
+fn admin_tls_config(
+    tls: &Result<Option<ServerIdentity>, String>,
+) -> Result<std::sync::Arc<rustls::ServerConfig>, String> {
+    match tls {
+        Ok(Some(identity)) => identity
+            .server_config(&[b"http/1.1"])
+            .map_err(|e| e.to_string()),
+        Ok(None) => Err("no TLS certificate".to_string()),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// Starts the gateway's HTTPS listener (h2 and HTTP/1.1 by ALPN) on `addr`, serving the
+/// same gateway (routes, meters, streams) as the plain listener.
+async fn start_tls_gateway(
+    gateway: Option<Gateway>,
+    tls: &Result<Option<ServerIdentity>, String>,
+    addr: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<SocketAddr, String> {
+    let gateway = gateway.ok_or_else(|| "the gateway is not running".to_string())?;
+    let config = match tls {
+        Ok(Some(identity)) => identity
+            .server_config(&ALPN_H2_HTTP11)
+            .map_err(|e| e.to_string())?,
+        Ok(None) => return Err("no TLS certificate".to_string()),
+        Err(e) => return Err(e.clone()),
+    };
+    let listener = bind(addr).await?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let router = gateway.router();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = crate::tls::server::serve(listener, config, router, shutdown).await {
+            tracing::error!("HTTPS gateway stopped: {e}");
+        }
+    }));
+    Ok(bound)
 }

@@ -14,4 +14,5 @@ pub mod mgmt;
 pub mod sse;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod tui;

@@ -46,6 +46,23 @@ struct ServerArgs {
     /// Gateway address.
     #[arg(long, default_value = launch::DEFAULT_GATEWAY_ADDR)]
     gateway_addr: SocketAddr,
+    /// HTTPS gateway address (HTTP/2 and HTTP/1.1 by ALPN), beside the plain one.
+    #[arg(long, default_value = launch::DEFAULT_GATEWAY_TLS_ADDR)]
+    gateway_tls_addr: SocketAddr,
+    /// The TLS listeners' certificate (PEM, reloaded on SIGHUP); with --tls-key. Without
+    /// both, a self-signed one for localhost is generated in <data dir>/tls/. Giving it also
+    /// serves the management API over HTTPS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM); with --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve the management API over HTTPS (implied by --tls-cert).
+    #[arg(long)]
+    admin_tls: bool,
+    /// Allow the management API in plain HTTP on a non-loopback address.
+    #[arg(long)]
+    insecure_http: bool,
     /// Seconds of silence on a stream before the gateway writes a heartbeat comment.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     heartbeat_secs: u64,
@@ -80,6 +97,13 @@ impl ServerArgs {
                 },
                 clock_skew: Duration::from_secs(self.clock_skew_secs),
                 ..GatewayOptions::default()
+            },
+            tls: streamgate::tls::server::ListenerOptions {
+                gateway_tls_addr: Some(self.gateway_tls_addr),
+                cert: self.tls_cert.clone(),
+                key: self.tls_key.clone(),
+                admin_tls: self.admin_tls,
+                insecure_http: self.insecure_http,
             },
         }
     }
@@ -165,13 +189,17 @@ async fn serve(
     let control = open_control(data_dir)?;
     let telemetry = Telemetry::new();
     let running = launch::start(control.clone(), telemetry, args.serve_config()).await;
-    let (admin, gateway) = match (&running.admin, &running.gateway) {
-        (Ok(a), Ok(g)) => (*a, *g),
-        (a, g) => {
+    let (admin, gateway) = match (&running.admin, &running.gateway, &running.tls) {
+        (Ok(a), Ok(g), Ok(_)) => (*a, *g),
+        (a, g, tls) => {
             let why: Vec<String> = [a, g]
                 .into_iter()
                 .filter_map(|r| r.as_ref().err().cloned())
+                .chain(tls.as_ref().err().cloned())
                 .collect();
+            // A certificate problem can stop the management API too; say it once.
+            let mut why = why;
+            why.dedup();
             running.shutdown().await;
             return Err(why.join("; "));
         }
@@ -192,8 +220,25 @@ async fn serve(
             .join(streamgate::keys::ADMIN_TOKEN_FILE)
             .display()
     );
-    println!("management API listening on http://{admin}");
+    let admin_scheme = if running.admin_https { "https" } else { "http" };
+    println!("management API listening on {admin_scheme}://{admin}");
     println!("gateway listening on http://{gateway}");
+    match &running.gateway_tls {
+        Some(Ok(addr)) => println!("gateway listening on https://{addr} (HTTP/2, HTTP/1.1)"),
+        Some(Err(e)) => eprintln!("HTTPS gateway not running: {e}"),
+        None => {}
+    }
+    let _reload = match &running.tls {
+        Ok(Some(identity)) => {
+            println!(
+                "TLS certificate {} SHA-256 fingerprint {}",
+                identity.cert_path().display(),
+                identity.fingerprint()
+            );
+            Some(streamgate::tls::server::reload_on_sighup(identity.clone()))
+        }
+        _ => None,
+    };
     if let Some(b) = &backend {
         println!("memory backend listening on http://{}/memory", b.addr());
     }

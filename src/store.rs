@@ -37,11 +37,16 @@ pub enum Table {
     RevokedTokens,
     /// Quota counters by subscription id.
     QuotaCounters,
+    /// Endpoint certificates by alias ([`crate::tls::store::EndpointCertificate`]).
+    EndpointCertificates,
+    /// Backend client certificates by API id
+    /// ([`crate::tls::store::BackendClientCertificate`]).
+    BackendClientCertificates,
 }
 
 impl Table {
     /// Every table, created on first open.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 12] = [
         Self::Apis,
         Self::Revisions,
         Self::Deployments,
@@ -52,6 +57,8 @@ impl Table {
         Self::KeyPairs,
         Self::RevokedTokens,
         Self::QuotaCounters,
+        Self::EndpointCertificates,
+        Self::BackendClientCertificates,
     ];
 
     const fn definition(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -66,6 +73,8 @@ impl Table {
             Self::KeyPairs => "key-pairs-v1",
             Self::RevokedTokens => "revoked-tokens-v1",
             Self::QuotaCounters => "quota-counters-v1",
+            Self::EndpointCertificates => "endpoint-certificates-v1",
+            Self::BackendClientCertificates => "backend-client-certificates-v1",
         })
     }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod support_tls;
 
 use std::time::Duration;
 
@@ -620,12 +621,26 @@ async fn only_get_is_served() {
 }
 
 #[tokio::test]
-async fn an_https_endpoint_answers_503_and_tells_the_operator_https_is_unsupported() {
-    let env = TestServer::start().await;
-    let mut traffic = env.telemetry().subscribe();
-    let (_, sub) = env
-        .subscribed_api("Secure", "Sec", Some("https://127.0.0.1:9/feed"), None)
-        .await;
+async fn an_https_endpoint_is_refused_with_the_reason_until_trusted_then_streams() {
+    let env = Env::start().await;
+    let ca = support_tls::Ca::new("Gateway Test CA");
+    let backend = support_tls::TlsBackend::start(
+        &ca.leaf(&["127.0.0.1"], false),
+        None,
+        Duration::from_millis(20),
+    )
+    .await;
+    let mut traffic = env.telemetry.subscribe();
+    let endpoint = format!("{}/feed", backend.url());
+    let api = published_api(&env.control, "Secure", Some(&endpoint), None, &[]).await;
+    let sub = subscriber(
+        &env.control,
+        "Sec",
+        "Unlimited",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
     assert_error(
         get(&env.url("/secure/1.0.0/memory"), Some(&sub.production)).await,
         503,
@@ -639,11 +654,17 @@ async fn an_https_endpoint_answers_503_and_tells_the_operator_https_is_unsupport
     match event {
         TrafficEvent::Rejected { code, message, .. } => {
             assert_eq!(code, 101503);
-            assert!(
-                message.contains("https backends are not supported"),
-                "{message}"
-            );
+            assert!(message.contains("unknown issuer"), "{message}");
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
+    env.control
+        .add_endpoint_certificate("gateway-test-ca", &backend.url(), &ca.pem)
+        .await
+        .unwrap();
+    let resp = get(&env.url("/secure/1.0.0/memory"), Some(&sub.production)).await;
+    assert_eq!(resp.status(), 200);
+    let mut reader = SseReader::new(resp);
+    let event = reader.next_event().await.unwrap();
+    assert_eq!(event.id.as_deref(), Some("1"));
 }

@@ -9,6 +9,7 @@
 //! `counters.rs`.
 
 mod apis;
+mod certificates;
 mod counters;
 mod deploy;
 mod portal;
@@ -54,6 +55,8 @@ pub enum Change {
     Subscription(String),
     /// A token was issued or revoked.
     Token(String),
+    /// An endpoint certificate (by alias) was added or removed.
+    EndpointCertificate(String),
 }
 
 /// Why control refused or failed.

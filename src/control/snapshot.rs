@@ -34,6 +34,10 @@ pub struct Snapshot {
     pub revoked: HashMap<String, i64>,
     /// Gateway environments.
     pub environments: Vec<Environment>,
+    /// Endpoint certificates by alias (trusted for their endpoint's `host:port`).
+    pub endpoint_certificates: BTreeMap<String, crate::tls::store::EndpointCertificate>,
+    /// Client certificates presented to backends, by API id (mutual TLS).
+    pub backend_client_certificates: BTreeMap<String, crate::tls::store::BackendClientCertificate>,
 }
 
 impl Snapshot {
@@ -158,6 +162,16 @@ pub(super) fn load(store: &Store, environments: Vec<Environment>) -> Result<Snap
         } else {
             environments
         },
+        endpoint_certificates: by_key(
+            store.load::<crate::tls::store::EndpointCertificate>(Table::EndpointCertificates)?,
+            |c| c.alias.clone(),
+        ),
+        backend_client_certificates: by_key(
+            store.load::<crate::tls::store::BackendClientCertificate>(
+                Table::BackendClientCertificates,
+            )?,
+            |c| c.api_id.clone(),
+        ),
     })
 }
 

@@ -402,7 +402,18 @@ impl Gateway {
         }
         let headers = upstream_headers(req.headers(), client);
         drop(req);
-        let (upstream, body) = self.follow(url, headers, &admission.endpoint).await?;
+        let tls = crate::tls::client::for_backend(
+            &inner.control.snapshot(),
+            &admission.route.api_id,
+            &url,
+        )
+        .map_err(|e| {
+            Reject::BackendUnreachable(format!(
+                "Cannot reach the back end {}: {e}",
+                admission.endpoint
+            ))
+        })?;
+        let (upstream, body) = self.follow(url, headers, &admission.endpoint, tls).await?;
         let api = api_handle(&admission);
         let path = format!("{}{}", admission.route.base_path, admission.resource);
         if let Some(why) = unknown_transfer_coding(upstream.headers()) {
@@ -467,12 +478,21 @@ impl Gateway {
         mut url: reqwest::Url,
         headers: HeaderMap,
         endpoint: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<(axum::http::Response<()>, UpstreamBody), Reject> {
-        let timeout = self.inner.options.connect_timeout;
+        // An https backend also gets its TLS handshake's own bound, so a stalled handshake
+        // is reported as such. Redirects stay on the endpoint's origin, so `tls` holds
+        // for every hop.
+        let timeout = match tls {
+            Some(_) => self.inner.options.connect_timeout + crate::tls::client::HANDSHAKE_TIMEOUT,
+            None => self.inner.options.connect_timeout,
+        };
         let origin = url.origin();
         let mut hops = 0;
         loop {
-            let sent = tokio::time::timeout(timeout, upstream::get(&url, headers.clone())).await;
+            let sent =
+                tokio::time::timeout(timeout, upstream::get(&url, headers.clone(), tls.clone()))
+                    .await;
             let (upstream, body) = match sent {
                 Ok(Ok(response)) => response,
                 Ok(Err(e)) => {

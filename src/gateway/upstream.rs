@@ -1,4 +1,5 @@
-//! The backend connection of one stream: a plain HTTP/1.1 connection of its own, made with
+//! The backend connection of one stream: an HTTP/1.1 connection of its own (over TLS for
+//! an `https` endpoint), made with
 //! hyper's low-level client (no pool, no redirects, no decompression, a bounded read
 //! buffer), so a stream costs little memory and each chunk little CPU on its way through.
 //!
@@ -72,23 +73,31 @@ impl Drop for Connection {
 }
 
 /// Sends `GET url` with `headers` (plus `Host`) on a new connection and waits for the
-/// answer's head. Only `http` URLs are supported. The error is a description for the
-/// client, e.g. `connection refused (os error 111)`. The caller bounds the time it takes.
+/// answer's head. `http` and `https` URLs; an `https` one is spoken over TLS with `tls`
+/// (see [`crate::tls::client`]). The error is a description for the operator, e.g.
+/// `connection refused (os error 111)` or `TLS handshake failed: unknown issuer`. The
+/// caller bounds the time it takes.
 pub(crate) async fn get(
     url: &reqwest::Url,
-    mut headers: HeaderMap,
+    headers: HeaderMap,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 ) -> Result<(Response<()>, UpstreamBody), String> {
-    match url.scheme() {
-        "http" => {}
-        "https" => return Err("https backends are not supported".to_string()),
-        other => {
-            return Err(format!("{other} backends are not supported (only http is)"));
+    let tls = match (url.scheme(), tls) {
+        ("http", _) => None,
+        ("https", Some(tls)) => Some(tls),
+        ("https", None) => return Err("no TLS configuration for an https back end".into()),
+        (other, _) => {
+            return Err(format!(
+                "{other} backends are not supported (only http and https are)"
+            ));
         }
-    }
+    };
     let host = url
         .host_str()
         .ok_or_else(|| "the endpoint has no host".to_string())?;
-    let port = url.port_or_known_default().unwrap_or(80);
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if tls.is_some() { 443 } else { 80 });
     let host_header = match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.to_string(),
@@ -105,10 +114,29 @@ pub(crate) async fn get(
     // An IPv6 literal comes bracketed; the resolver wants it bare.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let stream = connect(bare, port).await?;
+    match tls {
+        None => exchange(TokioIo::new(stream), target, host_header, headers).await,
+        Some(config) => {
+            let stream = crate::tls::client::handshake(config, bare, stream).await?;
+            exchange(TokioIo::new(stream), target, host_header, headers).await
+        }
+    }
+}
+
+/// The HTTP/1.1 exchange on a connected (plain or TLS) stream.
+async fn exchange<T>(
+    io: T,
+    target: Uri,
+    host_header: HeaderValue,
+    mut headers: HeaderMap,
+) -> Result<(Response<()>, UpstreamBody), String>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let mut builder = hyper::client::conn::http1::Builder::new();
     builder.max_buf_size(MAX_READ_BUFFER);
     let (mut sender, connection) = builder
-        .handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+        .handshake::<_, Empty<Bytes>>(io)
         .await
         .map_err(|e| super::error_chain(&e))?;
     let connection = Connection(tokio::spawn(async move {

@@ -6,6 +6,7 @@ mod admin;
 pub mod asyncapi;
 mod devportal;
 pub mod dto;
+pub mod endpoint_certificates;
 mod error;
 mod oauth;
 mod publisher;
@@ -56,7 +57,10 @@ pub fn router(control: Control, telemetry: Telemetry, gateway_url: String) -> Ro
         gateway_url: Arc::from(gateway_url.trim_end_matches('/')),
     };
     let protected = Router::new()
-        .nest(PUBLISHER_BASE, with_json_405(publisher::routes()))
+        .nest(
+            PUBLISHER_BASE,
+            with_json_405(publisher::routes().merge(endpoint_certificates::routes())),
+        )
         .nest(DEVPORTAL_BASE, with_json_405(devportal::routes()))
         .nest(ADMIN_BASE, with_json_405(admin::routes()))
         .layer(middleware::from_fn_with_state(state.clone(), require_admin));

@@ -1,0 +1,308 @@
+//! The gateway's HTTPS port (issue 13): HTTP/1.1 and h2 by ALPN with the generated
+//! certificate, every stream rule over h2 (revocation closes one stream of a connection,
+//! a reset stream closes its backend connection), bad certificate files, reload under an
+//! open stream, and garbage or stalled handshakes that leave the listener running.
+#![allow(clippy::unwrap_used)]
+
+mod support_gateway;
+mod support_tls;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use streamgate::tls::server::{ALPN_H2_HTTP11, ServerIdentity, TlsError};
+use support_gateway::*;
+use support_tls::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The gateway of `env` served over TLS with `identity` on 127.0.0.1:0.
+async fn https(env: &Env, identity: &ServerIdentity) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = identity.server_config(&ALPN_H2_HTTP11).unwrap();
+    tokio::spawn(streamgate::tls::server::serve(
+        listener,
+        config,
+        env.gateway.router(),
+        std::future::pending(),
+    ));
+    addr
+}
+
+fn generated(dir: &Path) -> (ServerIdentity, String) {
+    let identity = ServerIdentity::load_or_generate(dir, None, None).unwrap();
+    let pem = std::fs::read_to_string(identity.cert_path()).unwrap();
+    (identity, pem)
+}
+
+#[tokio::test]
+async fn the_tutorial_stream_over_https_with_http1_and_h2() {
+    let env = Env::start().await;
+    let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
+    let api = published_api(&env.control, "Observer", Some(&backend.url()), None, &[]).await;
+    let sub = subscriber(
+        &env.control,
+        "Tut",
+        "Unlimited",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    let (identity, pem) = generated(env.dir.path());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = env.dir.path().join("tls").join("key.pem");
+        let mode = std::fs::metadata(key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert_eq!(identity.fingerprint().len(), 32 * 3 - 1);
+    let addr = https(&env, &identity).await;
+
+    let mut h1 = h1_client(addr, &pem).await;
+    let resp = h1
+        .send_request(request("/observer/1.0.0/memory", &sub.production))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), hyper::Version::HTTP_11);
+    let mut body = resp.into_body();
+    let mut text = String::new();
+    assert!(read_until(&mut body, &mut text, |t| t.contains("id: 2\n")).await);
+
+    let mut h2 = h2_client(addr, &pem).await;
+    let resp = h2
+        .send_request(request("/observer/1.0.0/memory", &sub.production))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), hyper::Version::HTTP_2);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut body = resp.into_body();
+    let mut text = String::new();
+    assert!(read_until(&mut body, &mut text, |t| t.contains("id: 2\n")).await);
+
+    // Token checks hold over h2.
+    let resp = h2
+        .send_request(request("/observer/1.0.0/memory", "not-a-token"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test]
+async fn over_h2_a_revocation_ends_one_stream_and_a_reset_closes_its_backend_while_others_go_on() {
+    let env = Env::start().await;
+    let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
+    let api = published_api(
+        &env.control,
+        "Multi",
+        Some(&backend.url()),
+        Some(&backend.url()),
+        &[],
+    )
+    .await;
+    let sub = subscriber(
+        &env.control,
+        "MultiApp",
+        "Unlimited",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    let (identity, pem) = generated(env.dir.path());
+    let addr = https(&env, &identity).await;
+    let mut h2 = h2_client(addr, &pem).await;
+
+    let mut streams = Vec::new();
+    for token in [&sub.production, &sub.sandbox, &sub.sandbox] {
+        let resp = h2
+            .send_request(request("/multi/1.0.0/memory", token))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let mut body = resp.into_body();
+        let mut text = String::new();
+        assert!(read_until(&mut body, &mut text, |t| t.contains("id: 1\n")).await);
+        streams.push((body, text));
+    }
+    let (mut kept, mut kept_text) = streams.pop().unwrap();
+    let (reset, _) = streams.pop().unwrap();
+    let (mut revoked, mut revoked_text) = streams.pop().unwrap();
+
+    // Revocation: the production stream gets its final comment, then END_STREAM.
+    assert!(
+        env.control
+            .revoke_token(&sub.production, None)
+            .await
+            .unwrap()
+    );
+    loop {
+        use http_body_util::BodyExt;
+        match tokio::time::timeout(PATIENCE, revoked.frame())
+            .await
+            .unwrap()
+        {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    revoked_text.push_str(&String::from_utf8_lossy(&data));
+                }
+            }
+            Some(Err(e)) => panic!("the stream must end cleanly (END_STREAM), got {e}"),
+            None => break,
+        }
+    }
+    let last = revoked_text.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(':') && last.contains("revoked"),
+        "{revoked_text}"
+    );
+    backend.wait_hangups(1).await;
+
+    // A reset stream (the body dropped: RST_STREAM) closes its backend within a second.
+    let before = backend.hangups.load(std::sync::atomic::Ordering::SeqCst);
+    let reset_at = Instant::now();
+    drop(reset);
+    backend.wait_hangups(before + 1).await;
+    assert!(
+        reset_at.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        reset_at.elapsed()
+    );
+
+    // The connection's remaining stream goes on.
+    let seen = kept_text.len();
+    assert!(read_until(&mut kept, &mut kept_text, |t| t.len() > seen + 40).await);
+    assert!(!kept_text[seen..].contains("revoked"));
+}
+
+#[tokio::test]
+async fn reloading_the_certificate_keeps_open_streams_and_serves_the_new_one() {
+    let env = Env::start().await;
+    let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
+    let api = published_api(&env.control, "Reload", Some(&backend.url()), None, &[]).await;
+    let sub = subscriber(
+        &env.control,
+        "RApp",
+        "Unlimited",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    let ca = Ca::new("Reload CA");
+    let first = ca.leaf(&["localhost"], false);
+    let cert = env.dir.path().join("server.pem");
+    let key = env.dir.path().join("server.key");
+    std::fs::write(&cert, &first.cert_pem).unwrap();
+    std::fs::write(&key, &first.key_pem).unwrap();
+    let identity = ServerIdentity::from_files(&cert, &key).unwrap();
+    let old_fingerprint = identity.fingerprint();
+    let addr = https(&env, &identity).await;
+
+    let mut h2 = h2_client(addr, &ca.pem).await;
+    let resp = h2
+        .send_request(request("/reload/1.0.0/memory", &sub.production))
+        .await
+        .unwrap();
+    let mut body = resp.into_body();
+    let mut text = String::new();
+    assert!(read_until(&mut body, &mut text, |t| t.contains("id: 1\n")).await);
+
+    // A broken file is refused and the old certificate stays.
+    std::fs::write(&cert, "garbage").unwrap();
+    assert!(identity.reload().is_err());
+    assert_eq!(identity.fingerprint(), old_fingerprint);
+
+    let second = ca.leaf(&["localhost"], false);
+    std::fs::write(&cert, &second.cert_pem).unwrap();
+    std::fs::write(&key, &second.key_pem).unwrap();
+    identity.reload().unwrap();
+    assert_ne!(identity.fingerprint(), old_fingerprint);
+
+    // The open stream goes on; a new connection gets the new certificate.
+    let seen = text.len();
+    assert!(read_until(&mut body, &mut text, |t| t.len() > seen + 40).await);
+    let tls = tls_connect(addr, client_config(&ca.pem, &[b"h2"])).await;
+    let served = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    assert_eq!(
+        streamgate::tls::server::fingerprint(served.as_ref()),
+        identity.fingerprint()
+    );
+}
+
+#[tokio::test]
+async fn bad_certificate_files_are_named_with_their_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("Files CA");
+    let leaf = ca.leaf(&["localhost"], false);
+    let other = ca.leaf(&["localhost"], false);
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let cert = write("cert.pem", &leaf.cert_pem);
+    let key = write("key.pem", &leaf.key_pem);
+    let not_pem = write("notpem.pem", "this is not PEM");
+    let wrong_key = write("wrong.key", &other.key_pem);
+    let missing = dir.path().join("missing.pem");
+
+    let err = ServerIdentity::from_files(&missing, &key).unwrap_err();
+    assert!(matches!(err, TlsError::Io { .. }));
+    assert!(err.to_string().contains("missing.pem"), "{err}");
+
+    let err = ServerIdentity::from_files(&not_pem, &key).unwrap_err();
+    assert!(err.to_string().contains("notpem.pem"), "{err}");
+    assert!(err.to_string().contains("no PEM certificate"), "{err}");
+
+    let err = ServerIdentity::from_files(&cert, &not_pem).unwrap_err();
+    assert!(err.to_string().contains("private key"), "{err}");
+
+    let err = ServerIdentity::from_files(&cert, &wrong_key).unwrap_err();
+    assert!(matches!(err, TlsError::KeyMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("wrong.key"), "{err}");
+
+    assert!(matches!(
+        ServerIdentity::load_or_generate(dir.path(), Some(&cert), None),
+        Err(TlsError::Incomplete)
+    ));
+    assert!(ServerIdentity::from_files(&cert, &key).is_ok());
+}
+
+#[tokio::test]
+async fn garbage_plain_http_and_a_stalled_handshake_leave_the_https_port_serving() {
+    let env = Env::start().await;
+    let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
+    let api = published_api(&env.control, "Sturdy", Some(&backend.url()), None, &[]).await;
+    let sub = subscriber(
+        &env.control,
+        "SApp",
+        "Unlimited",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    let (identity, pem) = generated(env.dir.path());
+    let addr = https(&env, &identity).await;
+
+    // A client that stalls mid-handshake (sends nothing) holds only its own connection.
+    let _stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    for junk in [
+        &b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
+        &b"\x16\x03\x01\x00\x05garbage-garbage-garbage"[..],
+    ] {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(junk).await.unwrap();
+        let mut buf = Vec::new();
+        // The server closes the connection (maybe after a TLS alert).
+        let read = tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the connection is closed");
+        assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+    }
+    let mut h2 = h2_client(addr, &pem).await;
+    let resp = h2
+        .send_request(request("/sturdy/1.0.0/memory", &sub.production))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
