@@ -15,10 +15,10 @@ use crate::mgmt::dto::{
     ApiInfoDto, ApplicationInfoDto, ApplicationKeyDto, EnvironmentDto, ErrorBody, ListDto,
     OAuthError,
 };
+use crate::mgmt::{ADMIN_BASE, DEVPORTAL_BASE, PUBLISHER_BASE};
+
 /// No request body, for [`Client::send`] and [`Client::post`].
 pub(super) const NO_BODY: Option<&()> = None;
-
-use crate::mgmt::{ADMIN_BASE, DEVPORTAL_BASE, PUBLISHER_BASE};
 
 /// An HTTP client of the management API.
 pub(super) struct Client {
@@ -59,6 +59,7 @@ impl Client {
         })
     }
 
+    /// `path` (with `query`) under the management API's URL.
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, CliError> {
         let mut url = self
             .base
@@ -73,7 +74,12 @@ impl Client {
         Ok(url)
     }
 
-    /// Sends a request; answers the JSON body (Null when empty) of a 2xx answer.
+    /// Sends a request with `body` serialised as JSON (the admin token on `/api/am/*`);
+    /// answers the JSON body (Null when empty) of a 2xx answer.
+    ///
+    /// # Errors
+    /// [`CliError::Unreachable`], [`CliError::Refused`] for a non-2xx answer,
+    /// [`CliError::BadAnswer`] for one that is not JSON, [`CliError::Usage`] without a token.
     pub(super) async fn send(
         &self,
         method: Method,
@@ -114,6 +120,7 @@ impl Client {
         serde_json::from_str(&text).map_err(|e| CliError::BadAnswer(format!("{e}: {text}")))
     }
 
+    /// The error for a non-2xx answer: WSO2's or OAuth2's error body, or the raw text.
     fn refusal(&self, status: StatusCode, text: &str) -> CliError {
         let (message, mut description) = match serde_json::from_str::<ErrorBody>(text) {
             Ok(err) if !err.message.is_empty() => (err.message, err.description),
@@ -139,6 +146,7 @@ impl Client {
         }
     }
 
+    /// GETs `path`, answering it read as `T` and as sent.
     pub(super) async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -148,6 +156,7 @@ impl Client {
         Ok((parse(&value)?, value))
     }
 
+    /// POSTs `body` to `path`, answering the answer read as `T` and as sent.
     pub(super) async fn post<T: DeserializeOwned>(
         &self,
         path: &str,

@@ -197,6 +197,7 @@ pub(super) async fn create_app(
     })
 }
 
+/// A plan's limit for people: "N events / 1 min", "unlimited".
 fn describe_events(limit: &ThrottleLimitDto) -> String {
     match (&limit.event_count, &limit.request_count) {
         (Some(e), _) if e.event_count >= UNLIMITED_COUNT => "unlimited".to_string(),
