@@ -109,13 +109,13 @@ impl AdminApplicationPolicyDto {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventCountIn {
-    /// `eventCount`.
+    /// `eventCount`: events allowed per window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_count: Option<u64>,
-    /// `timeUnit`.
+    /// `timeUnit`: `sec`, `min`, `hour` or `day`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_unit: Option<String>,
-    /// `unitTime`.
+    /// `unitTime`: the window is this many time units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_time: Option<u32>,
 }
@@ -124,13 +124,13 @@ pub struct EventCountIn {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestCountIn {
-    /// `requestCount`.
+    /// `requestCount`: requests allowed per window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_count: Option<u64>,
-    /// `timeUnit`.
+    /// `timeUnit`: `sec`, `min`, `hour` or `day`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_unit: Option<String>,
-    /// `unitTime`.
+    /// `unitTime`: the window is this many time units.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_time: Option<u32>,
 }
@@ -140,14 +140,14 @@ pub struct RequestCountIn {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LimitIn {
-    /// `type`.
+    /// `type`: `EVENTCOUNTLIMIT` or `REQUESTCOUNTLIMIT`.
     #[serde(rename = "type")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit_type: Option<String>,
-    /// `eventCount`.
+    /// `eventCount`, for `EVENTCOUNTLIMIT`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_count: Option<EventCountIn>,
-    /// `requestCount`.
+    /// `requestCount`, for `REQUESTCOUNTLIMIT`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_count: Option<RequestCountIn>,
 }
@@ -157,19 +157,19 @@ pub struct LimitIn {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyIn {
-    /// `policyName`.
+    /// `policyName`: the plan's name and id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_name: Option<String>,
     /// `displayName`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    /// `description`.
+    /// `description`: free text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `defaultLimit`.
+    /// `defaultLimit`: the quota.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_limit: Option<LimitIn>,
-    /// `stopOnQuotaReach`.
+    /// `stopOnQuotaReach`: whether delivery stops at the quota.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_on_quota_reach: Option<bool>,
 }

@@ -458,16 +458,16 @@ impl SubscriptionDto {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationIn {
-    /// `name`.
+    /// `name` of the application.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `throttlingPolicy`.
+    /// `throttlingPolicy`: the application policy, e.g. `Unlimited`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttling_policy: Option<String>,
-    /// `description`.
+    /// `description`: free text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `tokenType`.
+    /// `tokenType`: `JWT`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
 }
@@ -476,10 +476,10 @@ pub struct ApplicationIn {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyGenerateIn {
-    /// `keyType`.
+    /// `keyType`: `PRODUCTION` or `SANDBOX`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_type: Option<String>,
-    /// `grantTypesToBeSupported`.
+    /// `grantTypesToBeSupported`: `client_credentials` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grant_types_to_be_supported: Option<Vec<String>>,
     /// WSO2 sends it as a string ("3600"); a number is accepted too.
@@ -491,13 +491,13 @@ pub struct KeyGenerateIn {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenGenerateIn {
-    /// `consumerSecret`.
+    /// `consumerSecret`: checked against the key's secret when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumer_secret: Option<String>,
-    /// `validityPeriod`.
+    /// `validityPeriod`: seconds, as a number or a string.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validity_period: Option<Value>,
-    /// `revokeToken`.
+    /// `revokeToken`: a token to revoke first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoke_token: Option<String>,
     /// `scopes` (streamgate issues `default` tokens whatever is asked).
@@ -509,13 +509,13 @@ pub struct TokenGenerateIn {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionIn {
-    /// `applicationId`.
+    /// `applicationId` of the subscriber.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub application_id: Option<String>,
-    /// `apiId`.
+    /// `apiId` of the API subscribed to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_id: Option<String>,
-    /// `throttlingPolicy`.
+    /// `throttlingPolicy`: the business plan (default: the API's first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttling_policy: Option<String>,
 }

@@ -622,29 +622,30 @@ pub(super) fn port_of(url: &str) -> u16 {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiIn {
-    /// `name`.
+    /// `name`: the API's name, e.g. `Observer`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `context`.
+    /// `context`: the path prefix, e.g. `/observer`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
-    /// `version`.
+    /// `version`, e.g. `1.0.0`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// `description`.
+    /// `description`: free text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// `type`.
+    /// `type`: only `SSE` is accepted.
     #[serde(rename = "type")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_type: Option<String>,
-    /// `policies`.
+    /// `policies`: the business plans offered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policies: Option<Vec<String>>,
-    /// `endpointConfig`.
+    /// `endpointConfig`: WSO2's shape, kept as JSON because a client may send an endpoint or a
+    /// list of them (see [`EndpointConfig`] for the simple one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint_config: Option<Value>,
-    /// `operations`.
+    /// `operations`: the subscribe-only topics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operations: Option<Vec<OperationIn>>,
 }
@@ -652,9 +653,9 @@ pub struct ApiIn {
 /// One of `API.operations`: a topic (`target`) with verb `SUBSCRIBE`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationIn {
-    /// `target`.
+    /// `target`: the topic, e.g. `/memory` or `/*`.
     pub target: String,
-    /// `verb`.
+    /// `verb`: `SUBSCRIBE` (the only one an SSE API has).
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verb: Option<String>,
@@ -663,7 +664,7 @@ pub struct OperationIn {
 /// The Publisher's `APIRevision` as a client sends it to create a revision.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RevisionIn {
-    /// `description`.
+    /// `description` of the new revision.
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -673,13 +674,13 @@ pub struct RevisionIn {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentIn {
-    /// `name`.
+    /// `name`: the gateway environment, e.g. `Production and Sandbox`.
     pub name: String,
-    /// `vhost`.
+    /// `vhost`, e.g. `localhost`.
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vhost: Option<String>,
-    /// `displayOnDevportal`.
+    /// `displayOnDevportal`: whether subscribers see the URLs.
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display_on_devportal: Option<bool>,
