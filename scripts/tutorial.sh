@@ -7,8 +7,9 @@
 #
 # Usage: scripts/tutorial.sh [--bin PATH] [--admin-port P] [--gateway-port P]
 #                            [--backend-port P] [--stream-seconds N] [--keep]
-# Ports default to 0 (free ports). STREAMGATE_BIN may name the binary; otherwise
-# target/debug/streamgate is used (built with cargo when missing).
+# Ports default to 0 (free ports). STREAMGATE_BIN may name the binary; otherwise the
+# release binary the README builds, target/release/streamgate, is used (built with
+# `cargo build --release` when missing; rebuild it after changing the code).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +22,7 @@ KEEP=0
 STARTUP_TIMEOUT=30
 
 usage() {
-    sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while (($#)); do
@@ -38,10 +39,10 @@ while (($#)); do
 done
 
 if [[ -z "$BIN" ]]; then
-    BIN="$ROOT/target/debug/streamgate"
+    BIN="$ROOT/target/release/streamgate"
     if [[ ! -x "$BIN" ]]; then
-        echo "Building streamgate ..." >&2
-        (cd "$ROOT" && cargo build --quiet --bin streamgate)
+        echo "Building streamgate (cargo build --release) ..." >&2
+        (cd "$ROOT" && cargo build --release --quiet --bin streamgate)
     fi
 fi
 if [[ ! -x "$BIN" ]]; then

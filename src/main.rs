@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use streamgate::backend::{self, BackendHandle, BackendOptions};
-use streamgate::cli::{ClientCommand, ClientOptions, run_client};
+use streamgate::cli::{ClientCommand, LeadingClientArgs, run_client};
 use streamgate::control::{Control, ControlOptions};
 use streamgate::datadir;
 use streamgate::gateway::GatewayOptions;
@@ -23,8 +23,13 @@ use streamgate::tui::{self, TuiContext, TuiOptions};
 #[derive(Debug, Parser)]
 #[command(name = "streamgate", version, about, long_about = None)]
 struct Cli {
+    /// The client flags given before a client subcommand (hidden; they belong after it).
     #[command(flatten)]
-    client: ClientOptions,
+    leading_client: LeadingClientArgs,
+    /// Data dir: the servers' state, and the `admin-token` file that authorises the client
+    /// subcommands.
+    #[arg(long, global = true, env = datadir::DATA_DIR_ENV, display_order = 999)]
+    data_dir: Option<PathBuf>,
     #[command(flatten)]
     servers: ServerArgs,
     /// Terminal UI colour theme: dark, light, high-contrast, or a theme file.
@@ -134,21 +139,30 @@ fn main() -> ExitCode {
             theme: cli.theme,
             no_color: cli.no_color,
         };
-        return run_async(run_tui(cli.client.data_dir, cli.servers, options));
+        return run_async(run_tui(cli.data_dir, cli.servers, options));
     };
     match command {
         Command::Backend(args) => backend::run_cli(args),
         Command::Serve {
             servers,
             with_backend,
-        } => run_async(serve(cli.client.data_dir.clone(), servers, with_backend)),
-        Command::Client(cmd) => match tokio::runtime::Runtime::new() {
-            Ok(runtime) => runtime.block_on(run_client(cmd, &cli.client)),
-            Err(e) => {
-                eprintln!("error: cannot start the async runtime: {e}");
-                ExitCode::FAILURE
+        } => run_async(serve(cli.data_dir, servers, with_backend)),
+        Command::Client(cmd) => {
+            let opts = match cmd.client_args().resolve(&cli.leading_client, cli.data_dir) {
+                Ok(opts) => opts,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(2);
+                }
+            };
+            match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime.block_on(run_client(cmd, &opts)),
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
     }
 }
 

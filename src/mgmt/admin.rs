@@ -7,9 +7,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
 
-use super::dto::{AdminApplicationPolicyDto, AdminSubscriptionPolicyDto, EnvironmentDto, ListDto};
+use super::dto::{
+    AdminApplicationPolicyDto, AdminSubscriptionPolicyDto, EnvironmentDto, LimitIn, ListDto,
+    PolicyIn,
+};
 use super::{ApiError, AppState, Json};
 use crate::catalog::{ApplicationPolicy, Quota, SubscriptionPolicy, TimeUnit};
 
@@ -32,41 +34,6 @@ pub(super) fn routes() -> Router<AppState> {
             get(get_application_policy),
         )
         .route("/environments", get(environments))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EventCountIn {
-    event_count: Option<u64>,
-    time_unit: Option<String>,
-    unit_time: Option<u32>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RequestCountIn {
-    request_count: Option<u64>,
-    time_unit: Option<String>,
-    unit_time: Option<u32>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LimitIn {
-    #[serde(rename = "type")]
-    limit_type: Option<String>,
-    event_count: Option<EventCountIn>,
-    request_count: Option<RequestCountIn>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PolicyIn {
-    policy_name: Option<String>,
-    display_name: Option<String>,
-    description: Option<String>,
-    default_limit: Option<LimitIn>,
-    stop_on_quota_reach: Option<bool>,
 }
 
 fn required_name(body: &PolicyIn) -> Result<String, ApiError> {

@@ -10,8 +10,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::dto::{
-    ApplicationDto, ApplicationInfoDto, ApplicationKeyDto, ApplicationTokenDto, GRANT_TYPES,
-    ListDto, PortalApiDto, PortalApiInfoDto, RegeneratedSecretDto, SubscriptionDto,
+    ApplicationDto, ApplicationIn, ApplicationInfoDto, ApplicationKeyDto, ApplicationTokenDto,
+    GRANT_TYPES, KeyGenerateIn, ListDto, PortalApiDto, PortalApiInfoDto, RegeneratedSecretDto,
+    SubscriptionDto, SubscriptionIn, TokenGenerateIn,
 };
 use super::{ApiError, AppState, Json, OptionalJson, Query, api_or_404, app_or_404};
 use crate::catalog::{Application, ApplicationDraft, KeyPair, KeyType};
@@ -90,15 +91,6 @@ async fn get_api(
 
 // ---- Applications
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ApplicationIn {
-    name: Option<String>,
-    throttling_policy: Option<String>,
-    description: Option<String>,
-    token_type: Option<String>,
-}
-
 fn app_dto(catalog: &Snapshot, app: &Application) -> ApplicationDto {
     ApplicationDto::from_application(
         app,
@@ -173,15 +165,6 @@ async fn delete_application(
 }
 
 // ---- Keys and tokens
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct KeyGenerateIn {
-    key_type: Option<String>,
-    grant_types_to_be_supported: Option<Vec<String>>,
-    /// WSO2 sends it as a string ("3600"); a number is accepted too.
-    validity_time: Option<Value>,
-}
 
 /// A validity in seconds from a JSON string or number; positive.
 fn validity_of(field: &str, value: Option<&Value>) -> Result<Option<i64>, ApiError> {
@@ -292,14 +275,6 @@ async fn get_key(
     Ok(axum::Json(ApplicationKeyDto::from_key_pair(kp, None, None)))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenGenerateIn {
-    consumer_secret: Option<String>,
-    validity_period: Option<Value>,
-    revoke_token: Option<String>,
-}
-
 async fn generate_token(
     State(state): State<AppState>,
     Path((id, km)): Path<(String, String)>,
@@ -350,14 +325,6 @@ async fn regenerate_secret(
 }
 
 // ---- Subscriptions
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SubscriptionIn {
-    application_id: Option<String>,
-    api_id: Option<String>,
-    throttling_policy: Option<String>,
-}
 
 fn sub_dto(catalog: &Snapshot, s: &crate::catalog::Subscription) -> SubscriptionDto {
     let app = catalog

@@ -10,8 +10,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::dto::{
-    ApiDto, ApiInfoDto, DeploymentDto, DeploymentListDto, EnvironmentDto, LifecycleStateDto,
-    ListDto, Pagination, RevisionDto, SubscriptionPolicyDto, WorkflowResponseDto,
+    ApiDto, ApiIn, ApiInfoDto, DeploymentDto, DeploymentIn, DeploymentListDto, EnvironmentDto,
+    LifecycleStateDto, ListDto, Pagination, RevisionDto, RevisionIn, SubscriptionPolicyDto,
+    WorkflowResponseDto,
 };
 use super::{ApiError, AppState, Json, OptionalJson, Query, api_or_404, asyncapi};
 use crate::catalog::DeployTarget;
@@ -44,29 +45,6 @@ pub(super) fn routes() -> Router<AppState> {
             get(streaming_plans),
         )
         .route("/environments", get(environments))
-}
-
-/// An API as a client sends it; absent fields keep their current value on update.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ApiIn {
-    name: Option<String>,
-    context: Option<String>,
-    version: Option<String>,
-    description: Option<String>,
-    #[serde(rename = "type")]
-    api_type: Option<String>,
-    policies: Option<Vec<String>>,
-    endpoint_config: Option<Value>,
-    operations: Option<Vec<OperationIn>>,
-    cors_configuration: Option<crate::catalog::CorsConfiguration>,
-}
-
-#[derive(Debug, Deserialize)]
-struct OperationIn {
-    target: String,
-    #[serde(default)]
-    verb: Option<String>,
 }
 
 /// Reads one of `production_endpoints`/`sandbox_endpoints`: `{url}`, or a list of them
@@ -323,12 +301,6 @@ async fn lifecycle_state(
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct RevisionIn {
-    #[serde(default)]
-    description: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
 struct RevisionListQuery {
     query: Option<String>,
 }
@@ -417,16 +389,6 @@ impl RevisionQuery {
             .or_else(|| self.revision_number.clone())
             .filter(|s| !s.trim().is_empty())
     }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DeploymentIn {
-    name: String,
-    #[serde(default)]
-    vhost: Option<String>,
-    #[serde(default)]
-    display_on_devportal: Option<bool>,
 }
 
 /// Deploys a revision. Beyond WSO2: without `revisionId` it makes a new revision of the

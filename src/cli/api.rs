@@ -1,0 +1,659 @@
+//! `streamgate api ...`: design, publish and deploy APIs through the Publisher API.
+
+use std::fmt::Write as _;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::client::{Client, NO_BODY, parse, publisher};
+use super::output::{Output, handle_of, object, table};
+use super::{CliError, DEFAULT_ENVIRONMENT};
+use crate::catalog::ApiDraft;
+use crate::mgmt::dto::*;
+
+/// `streamgate api ...`
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ApiCommand {
+    /// Create an SSE API (state CREATED).
+    Create(ApiCreateArgs),
+    /// List APIs.
+    List,
+    /// Show an API with its plans, revisions and deployments.
+    Show {
+        /// The API (id or Name:version).
+        api: String,
+    },
+    /// Set the business plans an API offers.
+    Plans {
+        /// The API (id or Name:version).
+        api: String,
+        /// Plan names, e.g. AsyncGold.
+        #[arg(required = true)]
+        plans: Vec<String>,
+    },
+    /// Apply a lifecycle action: Publish, "Deploy as a Prototype", "Demote to Created",
+    /// Block, Re-Publish, Deprecate, Retire.
+    Lifecycle {
+        /// The API (id or Name:version).
+        api: String,
+        /// The action.
+        action: String,
+    },
+    /// Deploy New Revision (or, with --revision, an existing one) to a gateway environment.
+    Deploy {
+        /// The API (id or Name:version).
+        api: String,
+        /// The gateway environment.
+        #[arg(long, default_value = DEFAULT_ENVIRONMENT)]
+        env: String,
+        /// The environment's vhost.
+        #[arg(long, default_value = "localhost")]
+        vhost: String,
+        /// Deploy this existing revision (id, "Revision N" or N) instead of a new one.
+        #[arg(long)]
+        revision: Option<String>,
+        /// Hide the gateway URL from the Developer Portal.
+        #[arg(long)]
+        hide_on_devportal: bool,
+    },
+    /// Undeploy a revision from an environment (or from all).
+    Undeploy {
+        /// The API (id or Name:version).
+        api: String,
+        /// The revision (id, "Revision N" or N).
+        revision: String,
+        /// Only from this environment.
+        #[arg(long)]
+        env: Option<String>,
+    },
+    /// List deployments (of one API, or of all).
+    Deployments {
+        /// The API (id or Name:version).
+        api: Option<String>,
+    },
+    /// List an API's revisions.
+    Revisions {
+        /// The API (id or Name:version).
+        api: String,
+    },
+    /// Print an API's AsyncAPI document.
+    Asyncapi {
+        /// The API (id or Name:version).
+        api: String,
+    },
+    /// Delete an API (refused while it has subscriptions).
+    Delete {
+        /// The API (id or Name:version).
+        api: String,
+    },
+}
+
+/// The options of `streamgate api create`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiCreateArgs {
+    /// Name, e.g. Observer.
+    #[arg(long)]
+    pub name: String,
+    /// Context, e.g. /observer.
+    #[arg(long)]
+    pub context: String,
+    /// Version, e.g. 1.0.0.
+    #[arg(long)]
+    pub version: String,
+    /// Backend URL for both production and sandbox, e.g. http://localhost:8080.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Production backend URL (overrides --endpoint).
+    #[arg(long)]
+    pub production_endpoint: Option<String>,
+    /// Sandbox backend URL (overrides --endpoint).
+    #[arg(long)]
+    pub sandbox_endpoint: Option<String>,
+    /// Business plans (repeatable; default AsyncUnlimited).
+    #[arg(long = "plan")]
+    pub plans: Vec<String>,
+    /// Subscribe-only topics (repeatable; default /*).
+    #[arg(long = "topic")]
+    pub topics: Vec<String>,
+    /// Free text.
+    #[arg(long, default_value = "")]
+    pub description: String,
+}
+
+/// The API body the CLI sends for a draft: WSO2's `API` shape (type `SSE`, an `http`
+/// `endpointConfig`, topics as `SUBSCRIBE` operations).
+pub fn api_body(draft: &ApiDraft) -> ApiIn {
+    let endpoint_config = EndpointConfig {
+        endpoint_type: "http".to_string(),
+        production_endpoints: draft
+            .production_endpoint
+            .clone()
+            .map(|url| EndpointUrl { url }),
+        sandbox_endpoints: draft
+            .sandbox_endpoint
+            .clone()
+            .map(|url| EndpointUrl { url }),
+    };
+    ApiIn {
+        name: Some(draft.name.clone()),
+        context: Some(draft.context.clone()),
+        version: Some(draft.version.clone()),
+        description: Some(draft.description.clone()),
+        api_type: Some("SSE".to_string()),
+        policies: (!draft.policies.is_empty()).then(|| draft.policies.clone()),
+        endpoint_config: serde_json::to_value(endpoint_config).ok(),
+        operations: (!draft.topics.is_empty()).then(|| {
+            draft
+                .topics
+                .iter()
+                .map(|t| OperationIn {
+                    target: t.clone(),
+                    verb: Some("SUBSCRIBE".to_string()),
+                })
+                .collect()
+        }),
+        cors_configuration: None,
+    }
+}
+
+/// Runs one `streamgate api ...` subcommand.
+pub(super) async fn run(client: &Client, cmd: ApiCommand) -> Result<Output, CliError> {
+    match cmd {
+        ApiCommand::Create(args) => create(client, args).await,
+        ApiCommand::List => list(client).await,
+        ApiCommand::Show { api } => show(client, api).await,
+        ApiCommand::Plans { api, plans } => set_plans(client, api, plans).await,
+        ApiCommand::Lifecycle { api, action } => lifecycle(client, api, action).await,
+        ApiCommand::Deploy {
+            api,
+            env,
+            vhost,
+            revision,
+            hide_on_devportal,
+        } => deploy(client, api, env, vhost, revision, hide_on_devportal).await,
+        ApiCommand::Undeploy { api, revision, env } => undeploy(client, api, revision, env).await,
+        ApiCommand::Deployments { api } => deployments(client, api).await,
+        ApiCommand::Revisions { api } => revisions(client, api).await,
+        ApiCommand::Asyncapi { api } => asyncapi(client, api).await,
+        ApiCommand::Delete { api } => delete(client, api).await,
+    }
+}
+
+/// `streamgate api create`: create an SSE API (state CREATED).
+pub(super) async fn create(client: &Client, args: ApiCreateArgs) -> Result<Output, CliError> {
+    let ApiCreateArgs {
+        name,
+        context,
+        version,
+        endpoint,
+        production_endpoint,
+        sandbox_endpoint,
+        plans,
+        topics,
+        description,
+    } = args;
+    let production = production_endpoint.or_else(|| endpoint.clone());
+    let sandbox = sandbox_endpoint.or(endpoint);
+    if production.is_none() && sandbox.is_none() {
+        return Err(CliError::Usage(
+            "give the backend with --endpoint URL (or --production-endpoint / --sandbox-endpoint)"
+                .to_string(),
+        ));
+    }
+    let body = api_body(&ApiDraft {
+        name,
+        context,
+        version,
+        description,
+        production_endpoint: production,
+        sandbox_endpoint: sandbox,
+        policies: plans,
+        topics,
+    });
+    let (api, value) = client
+        .post::<ApiDto>(&publisher("/apis"), &[], Some(&body))
+        .await?;
+    Ok(Output {
+        human: format!(
+            "Created API {} (id {}): context {}, state {}, plans {}\n",
+            handle_of(&api.name, &api.version),
+            api.id,
+            api.context,
+            api.lifecycle_status,
+            api.policies.join(", ")
+        ),
+        quiet: api.id,
+        json: value,
+        warnings: Vec::new(),
+    })
+}
+
+/// `streamgate api list`: list APIs.
+pub(super) async fn list(client: &Client) -> Result<Output, CliError> {
+    let (list, value) = client
+        .get::<ListDto<ApiInfoDto>>(&publisher("/apis"), &[("limit", "100000")])
+        .await?;
+    let rows: Vec<Vec<String>> = list
+        .list
+        .iter()
+        .map(|a| {
+            vec![
+                a.id.clone(),
+                handle_of(&a.name, &a.version),
+                a.context.clone(),
+                a.lifecycle_status.clone(),
+            ]
+        })
+        .collect();
+    Ok(Output::listing(
+        value,
+        &["ID", "API", "CONTEXT", "STATE"],
+        &rows,
+        "No APIs yet: create one with `streamgate api create`",
+    ))
+}
+
+/// `streamgate api show`: show an API with its plans, revisions and deployments.
+pub(super) async fn show(client: &Client, api: String) -> Result<Output, CliError> {
+    let info = client.resolve_api(&api).await?;
+    let (api, value) = client
+        .get::<ApiDto>(&publisher(&format!("/apis/{}", info.id)), &[])
+        .await?;
+    let (revs, _) = client
+        .get::<ListDto<RevisionDto>>(&publisher(&format!("/apis/{}/revisions", api.id)), &[])
+        .await?;
+    let mut human = String::new();
+    let _ = writeln!(human, "{}", handle_of(&api.name, &api.version));
+    let _ = writeln!(human, "  id:          {}", api.id);
+    let _ = writeln!(human, "  context:     {}", api.context);
+    let _ = writeln!(human, "  state:       {}", api.lifecycle_status);
+    let _ = writeln!(human, "  plans:       {}", api.policies.join(", "));
+    let endpoint = |e: &Option<crate::mgmt::dto::EndpointUrl>| {
+        e.as_ref().map_or("-".to_string(), |e| e.url.clone())
+    };
+    let _ = writeln!(
+        human,
+        "  production:  {}",
+        endpoint(&api.endpoint_config.production_endpoints)
+    );
+    let _ = writeln!(
+        human,
+        "  sandbox:     {}",
+        endpoint(&api.endpoint_config.sandbox_endpoints)
+    );
+    let topics: Vec<&str> = api.operations.iter().map(|o| o.target.as_str()).collect();
+    let _ = writeln!(human, "  topics:      {}", topics.join(", "));
+    if !api.description.is_empty() {
+        let _ = writeln!(human, "  description: {}", api.description);
+    }
+    if revs.list.is_empty() {
+        let _ = writeln!(human, "  revisions:   none");
+    }
+    for rev in &revs.list {
+        let deployed: Vec<String> = rev
+            .deployment_info
+            .iter()
+            .map(|d| format!("{} ({})", d.name, d.vhost))
+            .collect();
+        let _ = writeln!(
+            human,
+            "  {}: {}{}",
+            rev.display_name,
+            rev.id,
+            if deployed.is_empty() {
+                String::new()
+            } else {
+                format!(", deployed to {}", deployed.join(", "))
+            }
+        );
+    }
+    Ok(Output {
+        human,
+        quiet: api.id,
+        json: value,
+        warnings: Vec::new(),
+    })
+}
+
+/// `streamgate api plans`: set the business plans an API offers.
+pub(super) async fn set_plans(
+    client: &Client,
+    api: String,
+    plans: Vec<String>,
+) -> Result<Output, CliError> {
+    let info = client.resolve_api(&api).await?;
+    let path = publisher(&format!("/apis/{}", info.id));
+    let body = ApiIn {
+        policies: Some(plans),
+        ..ApiIn::default()
+    };
+    let value = client.send(Method::PUT, &path, &[], Some(&body)).await?;
+    let api: ApiDto = parse(&value)?;
+    Ok(Output {
+        human: format!(
+            "{} now offers {}\n",
+            handle_of(&api.name, &api.version),
+            api.policies.join(", ")
+        ),
+        quiet: api.policies.join(","),
+        json: value,
+        warnings: Vec::new(),
+    })
+}
+
+/// `streamgate api lifecycle`: apply a lifecycle action: Publish, "Deploy as a Prototype", "Demote to Created",
+pub(super) async fn lifecycle(
+    client: &Client,
+    api: String,
+    action: String,
+) -> Result<Output, CliError> {
+    let info = client.resolve_api(&api).await?;
+    let (wf, value) = client
+        .post::<WorkflowResponseDto>(
+            &publisher("/apis/change-lifecycle"),
+            &[("apiId", &info.id), ("action", &action)],
+            NO_BODY,
+        )
+        .await?;
+    let payload: Value = serde_json::from_str(&wf.json_payload).unwrap_or(Value::Null);
+    let previous = payload["previousState"]
+        .as_str()
+        .unwrap_or(&info.lifecycle_status)
+        .to_string();
+    let state = payload["state"]
+        .as_str()
+        .unwrap_or(&wf.lifecycle_state.state)
+        .to_string();
+    let next: Vec<&str> = wf
+        .lifecycle_state
+        .available_transitions
+        .iter()
+        .map(|t| t.event.as_str())
+        .collect();
+    Ok(Output {
+        human: format!(
+            "{}: {previous} -> {state}\n  next actions: {}\n",
+            handle_of(&info.name, &info.version),
+            if next.is_empty() {
+                "none".to_string()
+            } else {
+                next.join(", ")
+            }
+        ),
+        quiet: state,
+        json: value,
+        warnings: payload["warning"]
+            .as_str()
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
+    })
+}
+
+/// `streamgate api deploy`: deploy New Revision (or, with --revision, an existing one) to a gateway environment.
+pub(super) async fn deploy(
+    client: &Client,
+    api: String,
+    env: String,
+    vhost: String,
+    revision: Option<String>,
+    hide_on_devportal: bool,
+) -> Result<Output, CliError> {
+    let info = client.resolve_api(&api).await?;
+    let body = vec![DeploymentIn {
+        name: env,
+        vhost: Some(vhost),
+        display_on_devportal: Some(!hide_on_devportal),
+    }];
+    let path = publisher(&format!("/apis/{}/deploy-revision", info.id));
+    let query: Vec<(&str, &str)> = revision
+        .as_deref()
+        .map(|r| vec![("revisionId", r)])
+        .unwrap_or_default();
+    let (deployed, value) = client
+        .post::<Vec<DeploymentDto>>(&path, &query, Some(&body))
+        .await?;
+    let first = deployed
+        .first()
+        .ok_or_else(|| CliError::BadAnswer("no deployment in the answer".to_string()))?;
+    let (revs, _) = client
+        .get::<ListDto<RevisionDto>>(&publisher(&format!("/apis/{}/revisions", info.id)), &[])
+        .await?;
+    let rev_name = revs
+        .list
+        .iter()
+        .find(|r| r.id == first.revision_uuid)
+        .map_or_else(|| first.revision_uuid.clone(), |r| r.display_name.clone());
+    let url = client
+        .gateway_url(&first.name)
+        .await
+        .map(|g| {
+            format!(
+                ": {}{}/{}",
+                g.trim_end_matches('/'),
+                info.context,
+                info.version
+            )
+        })
+        .unwrap_or_default();
+    Ok(Output {
+        human: format!(
+            "Deployed {rev_name} of {} to {} (vhost {}){url}\n",
+            handle_of(&info.name, &info.version),
+            first.name,
+            first.vhost
+        ),
+        quiet: first.revision_uuid.clone(),
+        json: value,
+        warnings: Vec::new(),
+    })
+}
+
+/// `streamgate api undeploy`: undeploy a revision from an environment (or from all).
+pub(super) async fn undeploy(
+    client: &Client,
+    api: String,
+    revision: String,
+    env: Option<String>,
+) -> Result<Output, CliError> {
+    let info = client.resolve_api(&api).await?;
+    let path = publisher(&format!("/apis/{}/undeploy-revision", info.id));
+    let (body, query) = match &env {
+        Some(env) => (
+            Some(vec![DeploymentIn {
+                name: env.clone(),
+                vhost: None,
+                display_on_devportal: None,
+            }]),
+            vec![("revisionId", revision.as_str())],
+        ),
+        None => (
+            None,
+            vec![
+                ("revisionId", revision.as_str()),
+                ("allEnvironments", "true"),
+            ],
+        ),
+    };
+    let (removed, value) = client
+        .post::<Vec<DeploymentDto>>(&path, &query, body.as_ref())
+        .await?;
+    let envs: Vec<&str> = removed.iter().map(|d| d.name.as_str()).collect();
+    Ok(Output {
+        human: format!(
+            "Undeployed {revision} of {} from {}\n",
+            handle_of(&info.name, &info.version),
+            envs.join(", ")
+        ),
+        quiet: envs.join("\n"),
+        json: value,
+        warnings: Vec::new(),
+    })
+}
+
+/// `streamgate api deployments`: list deployments (of one API, or of all).
+pub(super) async fn deployments(client: &Client, api: Option<String>) -> Result<Output, CliError> {
+    let apis = match api {
+        Some(api) => vec![client.resolve_api(&api).await?],
+        None => {
+            client
+                .get::<ListDto<ApiInfoDto>>(&publisher("/apis"), &[("limit", "100000")])
+                .await?
+                .0
+                .list
+        }
+    };
+    let mut rows = Vec::new();
+    let mut all = Vec::new();
+    for info in &apis {
+        let (deps, value) = client
+            .get::<DeploymentListDto>(&publisher(&format!("/apis/{}/deployments", info.id)), &[])
+            .await?;
+        if deps.list.is_empty() {
+            continue;
+        }
+        let (revs, _) = client
+            .get::<ListDto<RevisionDto>>(&publisher(&format!("/apis/{}/revisions", info.id)), &[])
+            .await?;
+        for d in &deps.list {
+            let rev = revs
+                .list
+                .iter()
+                .find(|r| r.id == d.revision_uuid)
+                .map_or_else(|| d.revision_uuid.clone(), |r| r.display_name.clone());
+            rows.push(vec![
+                handle_of(&info.name, &info.version),
+                rev,
+                d.name.clone(),
+                d.vhost.clone(),
+                d.deployed_time.clone(),
+            ]);
+        }
+        all.push(object([
+            ("apiId", Value::from(info.id.clone())),
+            ("list", value["list"].clone()),
+        ]));
+    }
+    Ok(Output {
+        human: if rows.is_empty() {
+            "Nothing deployed: deploy with `streamgate api deploy Name:version`\n".to_string()
+        } else {
+            table(
+                &["API", "REVISION", "ENVIRONMENT", "VHOST", "DEPLOYED"],
+                &rows,
+            )
+        },
+        quiet: rows
+            .iter()
+            .map(|r| format!("{} {}", r[0], r[2]))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        json: Value::Array(all),
+        warnings: Vec::new(),
+    })
+}
+
+/// `streamgate api revisions`: list an API's revisions.
+pub(super) async fn revisions(client: &Client, api: String) -> Result<Output, CliError> {
+    let info = client.resolve_api(&api).await?;
+    let (revs, value) = client
+        .get::<ListDto<RevisionDto>>(&publisher(&format!("/apis/{}/revisions", info.id)), &[])
+        .await?;
+    let rows: Vec<Vec<String>> = revs
+        .list
+        .iter()
+        .map(|r| {
+            let deployed: Vec<&str> = r.deployment_info.iter().map(|d| d.name.as_str()).collect();
+            vec![
+                r.display_name.clone(),
+                r.id.clone(),
+                r.created_time.clone(),
+                deployed.join(", "),
+            ]
+        })
+        .collect();
+    Ok(Output {
+        human: if rows.is_empty() {
+            format!(
+                "{} has no revisions\n",
+                handle_of(&info.name, &info.version)
+            )
+        } else {
+            table(&["REVISION", "ID", "CREATED", "DEPLOYED TO"], &rows)
+        },
+        quiet: revs
+            .list
+            .iter()
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        json: value,
+        warnings: Vec::new(),
+    })
+}
+
+/// `streamgate api asyncapi`: print an API's AsyncAPI document.
+pub(super) async fn asyncapi(client: &Client, api: String) -> Result<Output, CliError> {
+    let info = client.resolve_api(&api).await?;
+    let value = client
+        .send(
+            Method::GET,
+            &publisher(&format!("/apis/{}/asyncapi", info.id)),
+            &[],
+            NO_BODY,
+        )
+        .await?;
+    let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    Ok(Output {
+        human: format!("{text}\n"),
+        quiet: text,
+        json: value,
+        warnings: Vec::new(),
+    })
+}
+
+/// `streamgate api delete`: delete an API (refused while it has subscriptions).
+pub(super) async fn delete(client: &Client, api: String) -> Result<Output, CliError> {
+    let info = client.resolve_api(&api).await?;
+    client
+        .send(
+            Method::DELETE,
+            &publisher(&format!("/apis/{}", info.id)),
+            &[],
+            NO_BODY,
+        )
+        .await?;
+    Ok(Output {
+        human: format!("Deleted API {}\n", handle_of(&info.name, &info.version)),
+        quiet: info.id.clone(),
+        json: object([("id", Value::from(info.id)), ("deleted", Value::from(true))]),
+        warnings: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_body_is_wso2s_shape() {
+        let body = serde_json::to_value(api_body(&ApiDraft {
+            name: "Observer".into(),
+            context: "/observer".into(),
+            version: "1.0.0".into(),
+            production_endpoint: Some("http://localhost:8080".into()),
+            policies: vec!["AsyncGold".into()],
+            ..ApiDraft::default()
+        }))
+        .unwrap();
+        assert_eq!(body["type"], "SSE");
+        assert_eq!(
+            body["endpointConfig"]["production_endpoints"]["url"],
+            "http://localhost:8080"
+        );
+        assert!(body["endpointConfig"].get("sandbox_endpoints").is_none());
+        assert_eq!(body["policies"], Value::from(vec!["AsyncGold"]));
+        assert!(body.get("operations").is_none());
+    }
+}

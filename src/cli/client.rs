@@ -1,0 +1,319 @@
+//! The HTTP client of the management API: the admin token, requests, refusals, and finding
+//! APIs and applications by id or name.
+
+use std::fmt::Write as _;
+
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{ADMIN_TOKEN_ENV, CliError, ClientOptions};
+use crate::datadir;
+use crate::keys::ADMIN_TOKEN_FILE;
+use crate::mgmt::dto::{
+    ApiInfoDto, ApplicationInfoDto, ApplicationKeyDto, EnvironmentDto, ErrorBody, ListDto,
+    OAuthError,
+};
+use crate::mgmt::{ADMIN_BASE, DEVPORTAL_BASE, PUBLISHER_BASE};
+
+/// No request body, for [`Client::send`] and [`Client::post`].
+pub(super) const NO_BODY: Option<&()> = None;
+
+/// An HTTP client of the management API.
+pub(super) struct Client {
+    http: reqwest::Client,
+    /// The management API's URL.
+    pub(super) base: Url,
+    token: Option<String>,
+    token_source: String,
+}
+
+impl Client {
+    /// A client of `opts.admin_url` with the admin token of `opts`.
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] for a URL that does not parse.
+    pub(super) fn new(opts: &ClientOptions) -> Result<Client, CliError> {
+        let base = Url::parse(opts.admin_url.trim_end_matches('/'))
+            .map_err(|e| CliError::Usage(format!("--admin-url '{}': {e}", opts.admin_url)))?;
+        let (token, token_source) = match &opts.admin_token {
+            Some(t) => (Some(t.trim().to_string()), format!("${ADMIN_TOKEN_ENV}")),
+            None => {
+                let path = datadir::resolve(opts.data_dir.clone()).join(ADMIN_TOKEN_FILE);
+                let token = std::fs::read_to_string(&path)
+                    .ok()
+                    .map(|t| t.trim().to_string());
+                (token, path.display().to_string())
+            }
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| CliError::Usage(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base,
+            token,
+            token_source,
+        })
+    }
+
+    /// `path` (with `query`) under the management API's URL.
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, CliError> {
+        let mut url = self
+            .base
+            .join(path)
+            .map_err(|e| CliError::Usage(format!("bad path {path}: {e}")))?;
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query {
+                pairs.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Sends a request with `body` serialised as JSON (the admin token on `/api/am/*`);
+    /// answers the JSON body (Null when empty) of a 2xx answer.
+    ///
+    /// # Errors
+    /// [`CliError::Unreachable`], [`CliError::Refused`] for a non-2xx answer,
+    /// [`CliError::BadAnswer`] for one that is not JSON, [`CliError::Usage`] without a token.
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&impl Serialize>,
+    ) -> Result<Value, CliError> {
+        let url = self.url(path, query)?;
+        let mut req = self.http.request(method, url.clone());
+        if path.starts_with("/api/am/") {
+            let token = self.token.as_deref().ok_or_else(|| {
+                CliError::Usage(format!(
+                    "no admin token at {}: start `streamgate serve` once with this data dir, \
+                     or pass --data-dir or ${ADMIN_TOKEN_ENV}",
+                    self.token_source
+                ))
+            })?;
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(|e| CliError::Unreachable {
+            url: self.base.to_string().trim_end_matches('/').to_string(),
+            detail: innermost(&e),
+        })?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| CliError::BadAnswer(e.to_string()))?;
+        if !status.is_success() {
+            return Err(self.refusal(status, &text));
+        }
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|e| CliError::BadAnswer(format!("{e}: {text}")))
+    }
+
+    /// The error for a non-2xx answer: WSO2's or OAuth2's error body, or the raw text.
+    fn refusal(&self, status: StatusCode, text: &str) -> CliError {
+        let (message, mut description) = match serde_json::from_str::<ErrorBody>(text) {
+            Ok(err) if !err.message.is_empty() => (err.message, err.description),
+            _ => match serde_json::from_str::<OAuthError>(text) {
+                Ok(err) if !err.error.is_empty() => (err.error, err.error_description),
+                _ => (
+                    status.canonical_reason().unwrap_or("error").to_string(),
+                    text.trim().to_string(),
+                ),
+            },
+        };
+        if status == StatusCode::UNAUTHORIZED {
+            let _ = write!(
+                description,
+                " (the token used came from {})",
+                self.token_source
+            );
+        }
+        CliError::Refused {
+            status: status.as_u16(),
+            message,
+            description,
+        }
+    }
+
+    /// GETs `path`, answering it read as `T` and as sent.
+    pub(super) async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<(T, Value), CliError> {
+        let value = self.send(Method::GET, path, query, NO_BODY).await?;
+        Ok((parse(&value)?, value))
+    }
+
+    /// POSTs `body` to `path`, answering the answer read as `T` and as sent.
+    pub(super) async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&impl Serialize>,
+    ) -> Result<(T, Value), CliError> {
+        let value = self.send(Method::POST, path, query, body).await?;
+        Ok((parse(&value)?, value))
+    }
+
+    /// An API by id or `Name:version`, looked up in the Publisher's list.
+    pub(super) async fn resolve_api(&self, handle: &str) -> Result<ApiInfoDto, CliError> {
+        let (list, _) = self
+            .get::<ListDto<ApiInfoDto>>(&publisher("/apis"), &[("limit", "100000")])
+            .await?;
+        let found = list.list.iter().find(|a| a.id == handle).or_else(|| {
+            let (name, version) = handle.rsplit_once(':')?;
+            list.list
+                .iter()
+                .find(|a| a.name.eq_ignore_ascii_case(name) && a.version == version)
+        });
+        found.cloned().ok_or_else(|| {
+            let known: Vec<String> = list
+                .list
+                .iter()
+                .map(|a| format!("{}:{}", a.name, a.version))
+                .collect();
+            CliError::Usage(format!(
+                "no API '{handle}': give its id or Name:version (known: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
+    }
+
+    /// An application by id or name.
+    pub(super) async fn resolve_app(&self, handle: &str) -> Result<ApplicationInfoDto, CliError> {
+        let (list, _) = self
+            .get::<ListDto<ApplicationInfoDto>>(&devportal("/applications"), &[])
+            .await?;
+        list.list
+            .iter()
+            .find(|a| a.application_id == handle)
+            .or_else(|| {
+                list.list
+                    .iter()
+                    .find(|a| a.name.eq_ignore_ascii_case(handle))
+            })
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<&str> = list.list.iter().map(|a| a.name.as_str()).collect();
+                CliError::Usage(format!(
+                    "no application '{handle}' (known: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })
+    }
+
+    /// The key pair of a key type, or a hint to generate it.
+    pub(super) async fn key_of(
+        &self,
+        app: &ApplicationInfoDto,
+        key_type: &str,
+    ) -> Result<ApplicationKeyDto, CliError> {
+        let (keys, _) = self
+            .get::<ListDto<ApplicationKeyDto>>(
+                &devportal(&format!("/applications/{}/oauth-keys", app.application_id)),
+                &[],
+            )
+            .await?;
+        keys.list
+            .into_iter()
+            .find(|k| k.key_type.eq_ignore_ascii_case(key_type))
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "application '{}' has no {} keys: run `streamgate keys generate {} --key-type {}` first",
+                    app.name,
+                    key_type.to_ascii_uppercase(),
+                    shell_word(&app.name),
+                    key_type.to_ascii_uppercase()
+                ))
+            })
+    }
+
+    /// The gateway URL of an environment, for messages.
+    pub(super) async fn gateway_url(&self, env: &str) -> Option<String> {
+        let (envs, _) = self
+            .get::<ListDto<EnvironmentDto>>(&publisher("/environments"), &[])
+            .await
+            .ok()?;
+        envs.list
+            .into_iter()
+            .find(|e| e.name == env)
+            .and_then(|e| e.server_url)
+    }
+}
+
+/// An answer read as `T` (an empty answer as `{}`).
+pub(super) fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, CliError> {
+    serde_json::from_value(if value.is_null() {
+        Value::Object(serde_json::Map::new())
+    } else {
+        value.clone()
+    })
+    .map_err(|e| CliError::BadAnswer(format!("{e}: {value}")))
+}
+
+/// The innermost cause of a transport error ("Connection refused"), which says the most.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &(dyn std::error::Error + 'static) = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Quotes a word for a shell hint when it needs it.
+pub(super) fn shell_word(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The path of `path` under the publisher API's base.
+pub(super) fn publisher(path: &str) -> String {
+    format!("{PUBLISHER_BASE}{path}")
+}
+
+/// The path of `path` under the devportal API's base.
+pub(super) fn devportal(path: &str) -> String {
+    format!("{DEVPORTAL_BASE}{path}")
+}
+
+/// The path of `path` under the admin API's base.
+pub(super) fn admin(path: &str) -> String {
+    format!("{ADMIN_BASE}{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_hints_quote_what_needs_quoting() {
+        assert_eq!(shell_word("Tutorial"), "Tutorial");
+        assert_eq!(shell_word("My App"), "'My App'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+    }
+}
