@@ -22,6 +22,9 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 pub const ISSUER: &str = "https://localhost:9443/oauth2/token";
 /// The `aud` of every access token: streamgate's gateway.
 pub const AUDIENCE: &str = "streamgate-gateway";
+/// The `aud` of management tokens (password grant): the management REST API. The gateway
+/// refuses them and the management API refuses gateway tokens.
+pub const MANAGEMENT_AUDIENCE: &str = "streamgate-management";
 /// Token validity when none is asked for, as WSO2's 3600 s.
 pub const DEFAULT_VALIDITY_SECS: i64 = 3600;
 /// The longest validity that may be asked for (one year).
@@ -133,6 +136,7 @@ pub struct KeyManager {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    management_validation: Validation,
     kid: String,
     public_x: String,
 }
@@ -239,10 +243,13 @@ impl KeyManager {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
         validation.validate_nbf = true;
         validation.leeway = 0;
+        let mut management_validation = validation.clone();
+        management_validation.set_audience(&[MANAGEMENT_AUDIENCE]);
         Ok(KeyManager {
             encoding: EncodingKey::from_ed_der(der.as_bytes()),
             decoding,
             validation,
+            management_validation,
             kid: hex(&Sha256::digest(public))[..16].to_string(),
             public_x,
         })
@@ -314,6 +321,28 @@ impl KeyManager {
             return Err(TokenError::Invalid("unknown key id".to_string()));
         }
         jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                other => TokenError::Invalid(format!("{other:?}")),
+            })
+    }
+
+    /// Verifies a management token as [`verify`](Self::verify) does a gateway token, but
+    /// with the audience [`MANAGEMENT_AUDIENCE`], decoding its claims as `T`.
+    pub fn verify_management<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<T, TokenError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| TokenError::Invalid(format!("malformed header: {e}")))?;
+        if header.alg != ALGORITHM || header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(TokenError::Invalid(
+                "unknown key id or algorithm".to_string(),
+            ));
+        }
+        jsonwebtoken::decode::<T>(token, &self.decoding, &self.management_validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,

@@ -37,11 +37,13 @@ pub enum Table {
     RevokedTokens,
     /// Quota counters by subscription id.
     QuotaCounters,
+    /// Management users by id.
+    Users,
 }
 
 impl Table {
     /// Every table, created on first open.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 11] = [
         Self::Apis,
         Self::Revisions,
         Self::Deployments,
@@ -52,6 +54,7 @@ impl Table {
         Self::KeyPairs,
         Self::RevokedTokens,
         Self::QuotaCounters,
+        Self::Users,
     ];
 
     const fn definition(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -66,6 +69,7 @@ impl Table {
             Self::KeyPairs => "key-pairs-v1",
             Self::RevokedTokens => "revoked-tokens-v1",
             Self::QuotaCounters => "quota-counters-v1",
+            Self::Users => "users-v1",
         })
     }
 }

@@ -6,6 +6,7 @@ mod app;
 mod error;
 mod lifecycle;
 mod policy;
+pub mod user;
 
 pub use api::{
     Api, ApiDraft, DEFAULT_TOPIC, DeployTarget, Deployment, Environment, EnvironmentKind,
@@ -18,6 +19,7 @@ pub use app::{
 };
 pub use error::RuleError;
 pub use lifecycle::{LifecycleAction, LifecycleState};
+pub use user::{Role, User};
 pub use policy::{
     ApplicationPolicy, Quota, SubscriptionPolicy, TimeUnit, builtin_application_policies,
     builtin_subscription_policies, validate_application_policy, validate_subscription_policy,

@@ -2,6 +2,7 @@
 //! management REST API translates to it; it validates with the catalog's rules, writes
 //! through the store, swaps the gateway's view and announces each change.
 
+mod users;
 mod view;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,6 +22,10 @@ use crate::catalog::{
 use crate::keys::{self, IssuedToken, KeyError, KeyManager};
 use crate::store::{Op, Store, StoreError, Table};
 
+pub use users::{
+    ADMIN_PASSWORD_FILE, AuthError, IssuedManagementToken, ManagementClaims, Principal,
+    RegisteredClient, UserRecord, UserUpdate,
+};
 pub use view::{GatewayView, Route, SubscriptionView};
 
 /// How many change notifications a slow listener may fall behind before it misses some.
@@ -41,6 +46,8 @@ pub enum Change {
     Subscription(String),
     /// A token was issued or revoked.
     Token(String),
+    /// A user was created, changed or removed.
+    User(String),
 }
 
 /// Why control refused or failed.
@@ -106,6 +113,8 @@ pub struct Snapshot {
     pub revoked: HashMap<String, i64>,
     /// Gateway environments.
     pub environments: Vec<Environment>,
+    /// Management users (with their DCR clients) by id.
+    pub users: BTreeMap<String, UserRecord>,
 }
 
 impl Snapshot {
@@ -306,6 +315,7 @@ fn load_catalog(store: &Store, environments: Vec<Environment>) -> Result<Snapsho
         } else {
             environments
         },
+        users: users::load_users(store)?,
     })
 }
 
@@ -351,7 +361,13 @@ impl Control {
         let store = Store::open(&options.data_dir)?;
         let keys = KeyManager::load_or_create(&options.data_dir)?;
         let admin_token = keys::load_or_create_admin_token(&options.data_dir)?;
-        let catalog = load_catalog(&store, options.environments)?;
+        let mut catalog = load_catalog(&store, options.environments)?;
+        if users::ensure_admin(&store, &options.data_dir, &mut catalog)? {
+            tracing::info!(
+                file = %options.data_dir.join(ADMIN_PASSWORD_FILE).display(),
+                "created user admin; its password is in this file (mode 0600)"
+            );
+        }
         let view = GatewayView::build(&catalog, 1);
         let (view_version, _) = watch::channel(1);
         let (changes, _) = broadcast::channel(CHANGE_CHANNEL_CAPACITY);
@@ -824,6 +840,15 @@ impl Control {
 
     /// Creates an application (token type JWT, owner `admin`).
     pub async fn create_application(&self, draft: AppDraft) -> Result<Application> {
+        self.create_application_owned(draft, "admin").await
+    }
+
+    /// Creates an application (token type JWT) owned by the user `owner`.
+    pub async fn create_application_owned(
+        &self,
+        draft: AppDraft,
+        owner: &str,
+    ) -> Result<Application> {
         self.write(|tx| {
             let others: Vec<&Application> = tx.catalog.applications.values().collect();
             catalog::validate_application(&draft, &tx.catalog.application_policies, &others)?;
@@ -833,7 +858,7 @@ impl Control {
                 throttling_policy: draft.throttling_policy,
                 description: draft.description,
                 token_type: "JWT".to_string(),
-                owner: "admin".to_string(),
+                owner: owner.to_string(),
                 created_at: now_millis(),
             };
             tx.put(Table::Applications, &app.id, &app)?;
