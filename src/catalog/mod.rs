@@ -19,11 +19,11 @@ pub use app::{
 };
 pub use error::RuleError;
 pub use lifecycle::{LifecycleAction, LifecycleState};
-pub use user::{Role, User};
 pub use policy::{
     ApplicationPolicy, Quota, SubscriptionPolicy, TimeUnit, builtin_application_policies,
     builtin_subscription_policies, validate_application_policy, validate_subscription_policy,
 };
+pub use user::{Role, User};
 
 /// Milliseconds since the Unix epoch, the one clock format the catalog stores.
 pub type Millis = i64;

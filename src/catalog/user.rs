@@ -43,7 +43,12 @@ pub enum Role {
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Creator, Role::Publisher, Role::Subscriber];
+    pub const ALL: [Role; 4] = [
+        Role::Admin,
+        Role::Creator,
+        Role::Publisher,
+        Role::Subscriber,
+    ];
 
     /// The role's name: `admin`, `creator`, `publisher` or `subscriber`.
     pub fn as_str(self) -> &'static str {
@@ -135,10 +140,7 @@ pub fn grant_scopes(roles: &[Role], requested: Option<&str>) -> Vec<&'static str
         None => allowed.into_iter().collect(),
         Some(req) => {
             let wanted: BTreeSet<&str> = req.split_ascii_whitespace().collect();
-            allowed
-                .into_iter()
-                .filter(|s| wanted.contains(s))
-                .collect()
+            allowed.into_iter().filter(|s| wanted.contains(s)).collect()
         }
     }
 }
@@ -240,8 +242,8 @@ pub fn parse_roles<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<R
 
 fn hasher() -> Argon2<'static> {
     // The parameters are constants within argon2's bounds; `default()` has the same values.
-    let params = Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST, None)
-        .unwrap_or_default();
+    let params =
+        Params::new(ARGON2_M_COST_KIB, ARGON2_T_COST, ARGON2_P_COST, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -255,9 +257,7 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 
 /// Whether `password` matches the PHC string `hash` (false for a malformed hash).
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    hasher()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
+    hasher().verify_password(password.as_bytes(), hash).is_ok()
 }
 
 /// Spends the time of one verification against a fixed hash, so that an unknown user

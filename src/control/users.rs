@@ -165,9 +165,7 @@ impl Snapshot {
 }
 
 /// Loads the users table.
-pub(super) fn load_users(
-    store: &Store,
-) -> Result<std::collections::BTreeMap<String, UserRecord>> {
+pub(super) fn load_users(store: &Store) -> Result<std::collections::BTreeMap<String, UserRecord>> {
     Ok(store
         .load::<UserRecord>(Table::Users)?
         .into_iter()
@@ -259,7 +257,9 @@ impl Control {
                 .into());
         }
         if self.snapshot().find_user(&name).is_some() {
-            return Err(RuleError::conflict(409, format!("a user named '{name}' already exists")).into());
+            return Err(
+                RuleError::conflict(409, format!("a user named '{name}' already exists")).into(),
+            );
         }
         let hash = hash_blocking(password.to_string()).await?;
         self.write(|tx| {
@@ -353,7 +353,11 @@ impl Control {
             .cloned()
             .ok_or_else(|| ControlError::not_found("user", id))?;
         if record.user.has_role(Role::Admin) && admins(&catalog) <= 1 {
-            return Err(RuleError::conflict(409, "the last user with the admin role cannot be removed").into());
+            return Err(RuleError::conflict(
+                409,
+                "the last user with the admin role cannot be removed",
+            )
+            .into());
         }
         let owned: Vec<String> = catalog
             .applications
@@ -532,13 +536,18 @@ impl Control {
     /// audience, expiry, revocation, that the user still exists and that the token predates
     /// no password change. Scopes are narrowed to what the user's current roles allow.
     pub fn authenticate_management_token(&self, token: &str) -> Result<Principal, AuthError> {
-        let claims: ManagementClaims = self.keys().verify_management(token).map_err(|e| match e {
-            TokenError::Expired => AuthError::InvalidToken("the access token has expired".into()),
-            other => AuthError::InvalidToken(other.to_string()),
-        })?;
+        let claims: ManagementClaims =
+            self.keys().verify_management(token).map_err(|e| match e {
+                TokenError::Expired => {
+                    AuthError::InvalidToken("the access token has expired".into())
+                }
+                other => AuthError::InvalidToken(other.to_string()),
+            })?;
         let catalog = self.snapshot();
         if catalog.revoked.contains_key(&claims.jti) {
-            return Err(AuthError::InvalidToken("the access token is revoked".into()));
+            return Err(AuthError::InvalidToken(
+                "the access token is revoked".into(),
+            ));
         }
         let record = catalog
             .find_user(&claims.sub)
