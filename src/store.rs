@@ -184,6 +184,19 @@ impl Store {
             }
             Err(e) => return Err(db_err(format!("{}: {e}", path.display()))),
         };
+        match crate::datadir::tighten(data_dir) {
+            Ok(changed) => {
+                for p in changed {
+                    tracing::warn!(path = %p.display(), "tightened mode to owner-only (dir 0700, file 0600)");
+                }
+            }
+            Err(source) => {
+                return Err(StoreError::DataDir {
+                    path: data_dir.to_path_buf(),
+                    source,
+                });
+            }
+        }
         let store = Store {
             db: Arc::new(db),
             path,
