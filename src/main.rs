@@ -170,6 +170,15 @@ async fn serve(
             .join(streamgate::keys::ADMIN_TOKEN_FILE)
             .display()
     );
+    let admin_password = control
+        .data_dir()
+        .join(streamgate::control::ADMIN_PASSWORD_FILE);
+    if admin_password.exists() {
+        println!(
+            "user admin's first password in {} (sign in with POST /oauth2/token grant_type=password)",
+            admin_password.display()
+        );
+    }
     println!("management API listening on http://{admin}");
     println!("gateway listening on http://{gateway}");
     if let Some(b) = &backend {
