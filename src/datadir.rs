@@ -39,6 +39,33 @@ pub fn write_secret(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Makes the data dir owner-only: the dir itself mode 0700 and every regular file directly
+/// in it mode 0600. Returns the paths whose modes were tightened (empty when all were
+/// already right), so the caller can say so in the log. A no-op off Unix.
+pub fn tighten(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut changed = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut set = |path: &Path, mode: u32| -> std::io::Result<()> {
+            let meta = std::fs::symlink_metadata(path)?;
+            if meta.permissions().mode() & 0o777 != mode {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+                changed.push(path.to_path_buf());
+            }
+            Ok(())
+        };
+        set(dir, 0o700)?;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                set(&entry.path(), 0o600)?;
+            }
+        }
+    }
+    Ok(changed)
+}
+
 /// Reads a secret file, or creates it with `make()` when absent.
 pub fn read_or_create_secret(
     path: &Path,
@@ -74,6 +101,23 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn tighten_makes_the_dir_and_its_files_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("streamgate.log");
+        std::fs::write(&file, b"x").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let changed = tighten(dir.path()).unwrap();
+        assert_eq!(changed.len(), 2);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path()), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        assert!(tighten(dir.path()).unwrap().is_empty());
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub const AUDIENCE: &str = "streamgate-gateway";
 /// Default leeway, in seconds, on a token's `nbf` and `iat` for an issuer's clock ahead of
 /// ours (never applied to `exp`).
 pub const DEFAULT_CLOCK_SKEW_SECS: i64 = 30;
+
+/// The `aud` of management tokens (password grant): the management REST API. The gateway
+/// refuses them and the management API refuses gateway tokens.
+pub const MANAGEMENT_AUDIENCE: &str = "streamgate-management";
 /// Token validity when none is asked for, as WSO2's 3600 s.
 pub const DEFAULT_VALIDITY_SECS: i64 = 3600;
 /// The longest validity that may be asked for (one year).
@@ -136,6 +140,7 @@ pub struct KeyManager {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    management_validation: Validation,
     kid: String,
     public_x: String,
 }
@@ -244,10 +249,13 @@ impl KeyManager {
         // checked here with none.
         validation.validate_nbf = false;
         validation.leeway = 0;
+        let mut management_validation = validation.clone();
+        management_validation.set_audience(&[MANAGEMENT_AUDIENCE]);
         Ok(KeyManager {
             encoding: EncodingKey::from_ed_der(der.as_bytes()),
             decoding,
             validation,
+            management_validation,
             kid: hex(&Sha256::digest(public))[..16].to_string(),
             public_x,
         })
@@ -347,6 +355,28 @@ impl KeyManager {
             return Err(TokenError::Invalid("unknown key id".to_string()));
         }
         jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                other => TokenError::Invalid(format!("{other:?}")),
+            })
+    }
+
+    /// Verifies a management token as [`verify`](Self::verify) does a gateway token, but
+    /// with the audience [`MANAGEMENT_AUDIENCE`], decoding its claims as `T`.
+    pub fn verify_management<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<T, TokenError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| TokenError::Invalid(format!("malformed header: {e}")))?;
+        if header.alg != ALGORITHM || header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(TokenError::Invalid(
+                "unknown key id or algorithm".to_string(),
+            ));
+        }
+        jsonwebtoken::decode::<T>(token, &self.decoding, &self.management_validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,

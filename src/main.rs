@@ -234,6 +234,15 @@ async fn serve(
             .join(streamgate::keys::ADMIN_TOKEN_FILE)
             .display()
     );
+    let admin_password = control
+        .data_dir()
+        .join(streamgate::control::ADMIN_PASSWORD_FILE);
+    if admin_password.exists() {
+        println!(
+            "user admin's first password in {} (sign in with POST /oauth2/token grant_type=password)",
+            admin_password.display()
+        );
+    }
     let admin_scheme = if running.admin_https { "https" } else { "http" };
     println!("management API listening on {admin_scheme}://{admin}");
     println!("gateway listening on http://{gateway}");

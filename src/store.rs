@@ -42,11 +42,13 @@ pub enum Table {
     /// Backend client certificates by API id
     /// ([`crate::tls::store::BackendClientCertificate`]).
     BackendClientCertificates,
+    /// Management users by id.
+    Users,
 }
 
 impl Table {
     /// Every table, created on first open.
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 13] = [
         Self::Apis,
         Self::Revisions,
         Self::Deployments,
@@ -59,6 +61,7 @@ impl Table {
         Self::QuotaCounters,
         Self::EndpointCertificates,
         Self::BackendClientCertificates,
+        Self::Users,
     ];
 
     const fn definition(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -75,6 +78,7 @@ impl Table {
             Self::QuotaCounters => "quota-counters-v1",
             Self::EndpointCertificates => "endpoint-certificates-v1",
             Self::BackendClientCertificates => "backend-client-certificates-v1",
+            Self::Users => "users-v1",
         })
     }
 }
@@ -189,6 +193,19 @@ impl Store {
             }
             Err(e) => return Err(db_err(format!("{}: {e}", path.display()))),
         };
+        match crate::datadir::tighten(data_dir) {
+            Ok(changed) => {
+                for p in changed {
+                    tracing::warn!(path = %p.display(), "tightened mode to owner-only (dir 0700, file 0600)");
+                }
+            }
+            Err(source) => {
+                return Err(StoreError::DataDir {
+                    path: data_dir.to_path_buf(),
+                    source,
+                });
+            }
+        }
         let store = Store {
             db: Arc::new(db),
             path,

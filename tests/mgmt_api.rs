@@ -910,7 +910,7 @@ async fn keys_tokens_and_the_token_endpoint_follow_rfc_6749() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     // Unsupported and missing grants.
     let resp = s
-        .token_request(&key, &secret, "grant_type=password&username=a")
+        .token_request(&key, &secret, "grant_type=authorization_code&code=a")
         .await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(

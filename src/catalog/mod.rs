@@ -6,6 +6,7 @@ mod application;
 mod error;
 mod lifecycle;
 mod policy;
+pub mod user;
 
 pub use api::{
     Api, ApiDraft, CorsConfiguration, DEFAULT_TOPIC, DeployTarget, Deployment, Environment,
@@ -24,6 +25,7 @@ pub use policy::{
     ApplicationPolicy, Quota, SubscriptionPolicy, TimeUnit, builtin_application_policies,
     builtin_subscription_policies, validate_application_policy, validate_subscription_policy,
 };
+pub use user::{Role, User};
 
 /// Milliseconds since the Unix epoch, the one clock format the catalog stores.
 pub type Millis = i64;

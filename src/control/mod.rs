@@ -15,6 +15,7 @@ mod deploy;
 mod portal;
 mod snapshot;
 mod tokens;
+mod users;
 mod view;
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,10 @@ pub use counters::CounterRecord;
 pub use portal::GeneratedKeys;
 pub use snapshot::Snapshot;
 pub use tokens::KeyPairRef;
+pub use users::{
+    ADMIN_PASSWORD_FILE, AuthError, IssuedManagementToken, ManagementClaims, Principal,
+    RegisteredClient, UserRecord, UserUpdate,
+};
 pub use view::{GatewayView, Route, SubscriptionView};
 
 use snapshot::deployment_key;
@@ -57,6 +62,8 @@ pub enum Change {
     Token(String),
     /// An endpoint certificate (by alias) was added or removed.
     EndpointCertificate(String),
+    /// A user was created, changed or removed.
+    User(String),
 }
 
 /// Why control refused or failed.
@@ -178,7 +185,13 @@ impl Control {
         let store = Store::open(&options.data_dir)?;
         let keys = KeyManager::load_or_create(&options.data_dir)?;
         let admin_token = keys::load_or_create_admin_token(&options.data_dir)?;
-        let catalog = snapshot::load(&store, options.environments)?;
+        let mut catalog = snapshot::load(&store, options.environments)?;
+        if users::ensure_admin(&store, &options.data_dir, &mut catalog)? {
+            tracing::info!(
+                file = %options.data_dir.join(ADMIN_PASSWORD_FILE).display(),
+                "created user admin; its password is in this file (mode 0600)"
+            );
+        }
         let view = GatewayView::build(&catalog, 1);
         let (view_version, _) = watch::channel(1);
         let (changes, _) = broadcast::channel(CHANGE_CHANNEL_CAPACITY);

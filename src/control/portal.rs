@@ -24,6 +24,15 @@ pub struct GeneratedKeys {
 impl Control {
     /// Creates an application (token type JWT, owner `admin`).
     pub async fn create_application(&self, draft: ApplicationDraft) -> Result<Application> {
+        self.create_application_owned(draft, "admin").await
+    }
+
+    /// Creates an application (token type JWT) owned by the user `owner`.
+    pub async fn create_application_owned(
+        &self,
+        draft: ApplicationDraft,
+        owner: &str,
+    ) -> Result<Application> {
         self.write(|tx| {
             let others: Vec<&Application> = tx.catalog.applications.values().collect();
             catalog::validate_application(&draft, &tx.catalog.application_policies, &others)?;
@@ -33,7 +42,7 @@ impl Control {
                 throttling_policy: draft.throttling_policy,
                 description: draft.description,
                 token_type: "JWT".to_string(),
-                owner: "admin".to_string(),
+                owner: owner.to_string(),
                 created_at: now_millis(),
             };
             tx.put(Table::Applications, &app.id, &app)?;

@@ -38,6 +38,8 @@ pub struct Snapshot {
     pub endpoint_certificates: BTreeMap<String, crate::tls::store::EndpointCertificate>,
     /// Client certificates presented to backends, by API id (mutual TLS).
     pub backend_client_certificates: BTreeMap<String, crate::tls::store::BackendClientCertificate>,
+    /// Management users (with their DCR clients) by id.
+    pub users: BTreeMap<String, super::UserRecord>,
 }
 
 impl Snapshot {
@@ -172,6 +174,7 @@ pub(super) fn load(store: &Store, environments: Vec<Environment>) -> Result<Snap
             )?,
             |c| c.api_id.clone(),
         ),
+        users: super::users::load_users(store)?,
     })
 }
 

@@ -2,7 +2,7 @@
 //! applications, subscribe them, generate their consumer keys and access tokens.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +16,7 @@ use super::dto::{
 };
 use super::{ApiError, AppState, Json, OptionalJson, Query, api_or_404, app_or_404};
 use crate::catalog::{Application, ApplicationDraft, KeyPair, KeyType};
-use crate::control::{KeyPairRef, Snapshot};
+use crate::control::{KeyPairRef, Principal, Snapshot};
 use crate::keys;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -101,6 +101,7 @@ fn app_dto(catalog: &Snapshot, app: &Application) -> ApplicationDto {
 
 async fn create_application(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Json(body): Json<ApplicationIn>,
 ) -> Result<Response, ApiError> {
     if let Some(t) = &body.token_type
@@ -114,13 +115,16 @@ async fn create_application(
     }
     let app = state
         .control
-        .create_application(ApplicationDraft {
-            name: body.name.unwrap_or_default(),
-            throttling_policy: body
-                .throttling_policy
-                .unwrap_or_else(|| "Unlimited".to_string()),
-            description: body.description.unwrap_or_default(),
-        })
+        .create_application_owned(
+            ApplicationDraft {
+                name: body.name.unwrap_or_default(),
+                throttling_policy: body
+                    .throttling_policy
+                    .unwrap_or_else(|| "Unlimited".to_string()),
+                description: body.description.unwrap_or_default(),
+            },
+            &who.user,
+        )
         .await?;
     let catalog = state.control.snapshot();
     let location = format!("{}/applications/{}", super::DEVPORTAL_BASE, app.id);
@@ -134,9 +138,14 @@ async fn create_application(
 
 async fn list_applications(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
 ) -> axum::Json<ListDto<ApplicationInfoDto>> {
     let catalog = state.control.snapshot();
-    let mut apps: Vec<&Application> = catalog.applications.values().collect();
+    let mut apps: Vec<&Application> = catalog
+        .applications
+        .values()
+        .filter(|a| who.sees_all() || a.owner == who.user)
+        .collect();
     apps.sort_by_key(|a| a.name.to_ascii_lowercase());
     axum::Json(ListDto::new(
         apps.into_iter()
@@ -149,18 +158,21 @@ async fn list_applications(
 
 async fn get_application(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<ApplicationDto>, ApiError> {
     let catalog = state.control.snapshot();
-    let app = app_or_404(&catalog, &id)?;
+    let app = app_or_404(&catalog, &who, &id)?;
     Ok(axum::Json(app_dto(&catalog, app)))
 }
 
 async fn delete_application(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.control.delete_application(&id).await?;
+    let app_id = app_or_404(&state.control.snapshot(), &who, &id)?.id.clone();
+    state.control.delete_application(&app_id).await?;
     Ok(StatusCode::OK)
 }
 
@@ -193,6 +205,7 @@ fn validity_of(field: &str, value: Option<&Value>) -> Result<Option<i64>, ApiErr
 
 async fn generate_keys(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<KeyGenerateIn>,
 ) -> Result<axum::Json<ApplicationKeyDto>, ApiError> {
@@ -213,7 +226,7 @@ async fn generate_keys(
     let validity = validity_of("validityTime", body.validity_time.as_ref())?;
     {
         let catalog = state.control.snapshot();
-        let app = app_or_404(&catalog, &id)?;
+        let app = app_or_404(&catalog, &who, &id)?;
         if let Some(existing) = catalog
             .keys_of(&app.id)
             .into_iter()
@@ -252,10 +265,11 @@ fn key_of<'a>(catalog: &'a Snapshot, app: &Application, km: &str) -> Result<&'a 
 
 async fn list_keys(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<ListDto<ApplicationKeyDto>>, ApiError> {
     let catalog = state.control.snapshot();
-    let app = app_or_404(&catalog, &id)?;
+    let app = app_or_404(&catalog, &who, &id)?;
     let mut keys = catalog.keys_of(&app.id);
     keys.sort_by_key(|k| k.key_type.as_str());
     Ok(axum::Json(ListDto::new(
@@ -267,23 +281,25 @@ async fn list_keys(
 
 async fn get_key(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path((id, km)): Path<(String, String)>,
 ) -> Result<axum::Json<ApplicationKeyDto>, ApiError> {
     let catalog = state.control.snapshot();
-    let app = app_or_404(&catalog, &id)?;
+    let app = app_or_404(&catalog, &who, &id)?;
     let kp = key_of(&catalog, app, &km)?;
     Ok(axum::Json(ApplicationKeyDto::from_key_pair(kp, None, None)))
 }
 
 async fn generate_token(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path((id, km)): Path<(String, String)>,
     OptionalJson(body): OptionalJson<TokenGenerateIn>,
 ) -> Result<axum::Json<ApplicationTokenDto>, ApiError> {
     let validity = validity_of("validityPeriod", body.validity_period.as_ref())?;
     let (app_id, kp) = {
         let catalog = state.control.snapshot();
-        let app = app_or_404(&catalog, &id)?;
+        let app = app_or_404(&catalog, &who, &id)?;
         (app.id.clone(), key_of(&catalog, app, &km)?.clone())
     };
     if let Some(secret) = &body.consumer_secret
@@ -310,11 +326,12 @@ async fn generate_token(
 
 async fn regenerate_secret(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path((id, km)): Path<(String, String)>,
 ) -> Result<axum::Json<RegeneratedSecretDto>, ApiError> {
     let mapping = {
         let catalog = state.control.snapshot();
-        let app = app_or_404(&catalog, &id)?;
+        let app = app_or_404(&catalog, &who, &id)?;
         key_of(&catalog, app, &km)?.key_mapping_id.clone()
     };
     let (kp, secret) = state.control.regenerate_secret(&id, &mapping).await?;
@@ -334,8 +351,22 @@ fn sub_dto(catalog: &Snapshot, s: &crate::catalog::Subscription) -> Subscription
     SubscriptionDto::from_subscription(s, catalog.apis.get(&s.api_id), app)
 }
 
+/// A subscription of one of `who`'s applications (any, for admin), or 404.
+fn subscription_for<'a>(
+    catalog: &'a Snapshot,
+    who: &Principal,
+    id: &str,
+) -> Result<&'a crate::catalog::Subscription, ApiError> {
+    catalog
+        .subscriptions
+        .get(id)
+        .filter(|s| catalog.application_for(who, &s.application_id).is_some())
+        .ok_or_else(|| ApiError::not_found("subscription", id))
+}
+
 async fn create_subscription(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Json(body): Json<SubscriptionIn>,
 ) -> Result<Response, ApiError> {
     let app_id = body
@@ -346,12 +377,15 @@ async fn create_subscription(
         .api_id
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::invalid("apiId", "required"))?;
+    let app_id = app_or_404(&state.control.snapshot(), &who, &app_id)?
+        .id
+        .clone();
     let plan = match body.throttling_policy.filter(|s| !s.trim().is_empty()) {
         Some(plan) => plan,
         // The wizard's choice: the API's first plan.
         None => {
             let catalog = state.control.snapshot();
-            app_or_404(&catalog, &app_id)?;
+            app_or_404(&catalog, &who, &app_id)?;
             api_or_404(&catalog, &api_id)?
                 .policies
                 .first()
@@ -379,11 +413,12 @@ struct SubscriptionQuery {
 
 async fn list_subscriptions(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Query(q): Query<SubscriptionQuery>,
 ) -> Result<axum::Json<ListDto<SubscriptionDto>>, ApiError> {
     let catalog = state.control.snapshot();
     let app = match q.application_id.as_deref().filter(|s| !s.is_empty()) {
-        Some(id) => Some(app_or_404(&catalog, id)?.id.clone()),
+        Some(id) => Some(app_or_404(&catalog, &who, id)?.id.clone()),
         None => None,
     };
     let api = match q.api_id.as_deref().filter(|s| !s.is_empty()) {
@@ -394,6 +429,13 @@ async fn list_subscriptions(
         .subscriptions
         .values()
         .filter(|s| app.as_ref().is_none_or(|a| &s.application_id == a))
+        .filter(|s| {
+            who.sees_all()
+                || catalog
+                    .applications
+                    .get(&s.application_id)
+                    .is_some_and(|a| a.owner == who.user)
+        })
         .filter(|s| api.as_ref().is_none_or(|a| &s.api_id == a))
         .collect();
     subs.sort_by_key(|s| s.created_at);
@@ -404,20 +446,20 @@ async fn list_subscriptions(
 
 async fn get_subscription(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<SubscriptionDto>, ApiError> {
     let catalog = state.control.snapshot();
-    let sub = catalog
-        .subscriptions
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("subscription", &id))?;
+    let sub = subscription_for(&catalog, &who, &id)?;
     Ok(axum::Json(sub_dto(&catalog, sub)))
 }
 
 async fn delete_subscription(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    subscription_for(&state.control.snapshot(), &who, &id)?;
     state.control.unsubscribe(&id).await?;
     Ok(StatusCode::OK)
 }

@@ -1,29 +1,31 @@
 //! The management REST API: WSO2 API Manager 4.x's Publisher v4, Developer Portal v3 and
 //! Admin v4 routes (streamgate's subset), the OAuth2 key manager, health and metrics. A thin
-//! translation to [`Control`]; every `/api/am/...` route needs the admin token.
+//! translation to [`Control`]; every `/api/am/...` and `/scim2/...` route needs a token
+//! with the scopes [`auth::ROUTE_SCOPES`] gives it.
 
 mod admin;
 pub mod asyncapi;
+pub mod auth;
 mod devportal;
 pub mod dto;
 pub mod endpoint_certificates;
 mod error;
 mod oauth;
 mod publisher;
+pub mod scim;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, Method, Uri, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::control::Control;
 use crate::gateway::listener::ListenerOptions;
-use crate::keys::ADMIN_TOKEN_FILE;
 use crate::telemetry::Telemetry;
 
 pub use error::{ApiError, Json, OptionalJson, Query};
@@ -63,7 +65,11 @@ pub fn router(control: Control, telemetry: Telemetry, gateway_url: String) -> Ro
         )
         .nest(DEVPORTAL_BASE, with_json_405(devportal::routes()))
         .nest(ADMIN_BASE, with_json_405(admin::routes()))
-        .layer(middleware::from_fn_with_state(state.clone(), require_admin));
+        .merge(with_json_405(scim::routes()))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_scopes,
+        ));
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -152,39 +158,6 @@ fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Lets a request through only with `Authorization: Bearer <admin token>`.
-async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-    match presented {
-        None => ApiError::unauthorized(
-            900902,
-            "Missing Credentials",
-            format!(
-                "send `Authorization: Bearer <admin token>`; the token is in the file \
-                 {ADMIN_TOKEN_FILE} of streamgate's data dir"
-            ),
-        )
-        .into_response(),
-        Some(token) if !same_secret(token, state.control.admin_token()) => ApiError::unauthorized(
-            900901,
-            "Invalid Credentials",
-            format!(
-                "the bearer token is not the admin token (file {ADMIN_TOKEN_FILE} of \
-                     streamgate's data dir)"
-            ),
-        )
-        .into_response(),
-        Some(_) => next.run(req).await,
-    }
-}
-
 /// The API named by an id or `Name:version`, or 404.
 fn api_or_404<'a>(
     catalog: &'a crate::control::Snapshot,
@@ -195,13 +168,14 @@ fn api_or_404<'a>(
         .ok_or_else(|| ApiError::not_found("API", id))
 }
 
-/// The application named by an id or name, or 404.
+/// The application named by an id or name if `who` owns it (admin: any), or 404.
 fn app_or_404<'a>(
     catalog: &'a crate::control::Snapshot,
+    who: &crate::control::Principal,
     id: &str,
 ) -> Result<&'a crate::catalog::Application, ApiError> {
     catalog
-        .find_application(id)
+        .application_for(who, id)
         .ok_or_else(|| ApiError::not_found("application", id))
 }
 

@@ -14,13 +14,14 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::AppState;
 use super::dto::{OAuthError, TokenResponse};
-use crate::control::ControlError;
+use crate::control::{AuthError, ControlError};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/oauth2/token", post(token))
         .route("/oauth2/revoke", post(revoke))
         .route("/oauth2/jwks", get(jwks))
+        .route("/client-registration/v0.17/register", post(register_client))
 }
 
 /// An RFC 6749 §5.2 error answer, never cached.
@@ -132,11 +133,14 @@ async fn token(
     match form.get("grant_type").map(String::as_str) {
         None | Some("") => return Err(invalid_request("grant_type is required")),
         Some("client_credentials") => {}
+        Some("password") => return password_grant(&state, &headers, &form).await,
         Some(other) => {
             return Err(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                format!("'{other}' is not supported; use grant_type=client_credentials"),
+                format!(
+                    "'{other}' is not supported; use grant_type=client_credentials or password"
+                ),
             ));
         }
     }
@@ -217,4 +221,139 @@ async fn revoke(
 
 async fn jwks(State(state): State<AppState>) -> Response {
     axum::Json(state.control.keys().jwks()).into_response()
+}
+
+fn no_store(body: TokenResponse) -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+fn auth_failure(err: AuthError) -> OAuthFailure {
+    match err {
+        AuthError::InvalidGrant => oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+            "wrong user name or password, or the user is locked",
+        ),
+        AuthError::InvalidClient => invalid_client("unknown client id or wrong client secret"),
+        AuthError::InvalidToken(m) => invalid_client(m),
+        AuthError::Control(ControlError::Rule(rule)) => invalid_request(rule.to_string()),
+        AuthError::Control(other) => {
+            tracing::error!(error = %other, "password grant failed");
+            oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the key manager failed; its log has the details",
+            )
+        }
+    }
+}
+
+/// RFC 6749 §4.3: a management token for a user. A client (HTTP Basic or
+/// `client_id`/`client_secret`) is optional; when present it must be a client registered
+/// with Dynamic Client Registration.
+async fn password_grant(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Response, OAuthFailure> {
+    let field = |name: &str| {
+        form.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| invalid_request(format!("{name} is required for grant_type=password")))
+    };
+    let username = field("username")?;
+    let password = field("password")?;
+    let client = if headers.contains_key(header::AUTHORIZATION) || form.contains_key("client_id") {
+        Some(client_credentials(headers, form)?)
+    } else {
+        None
+    };
+    let issued = state
+        .control
+        .password_grant(
+            username,
+            password,
+            form.get("scope").map(String::as_str),
+            None,
+            client.as_ref().map(|(i, s)| (i.as_str(), s.as_str())),
+        )
+        .await
+        .map_err(auth_failure)?;
+    Ok(no_store(TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer".to_string(),
+        expires_in: issued.expires_in,
+        scope: issued.scope,
+    }))
+}
+
+/// WSO2's Dynamic Client Registration request body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RegisterIn {
+    client_name: Option<String>,
+    owner: Option<String>,
+    grant_type: Option<String>,
+    #[serde(default)]
+    saas_app: bool,
+}
+
+/// `POST /client-registration/v0.17/register` (WSO2 DCR): HTTP Basic with the user's name
+/// and password; answers `{clientId, clientSecret, clientName, callBackURL,
+/// isSaasApplication, jsonString}`.
+async fn register_client(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, OAuthFailure> {
+    let (user, password) = client_credentials(&headers, &HashMap::new())?;
+    let body: RegisterIn = serde_json::from_slice(&body).map_err(|e| {
+        invalid_request(format!(
+            "send a JSON body {{clientName, owner, grantType, saasApp}}: {e}"
+        ))
+    })?;
+    let client_name = body
+        .client_name
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| invalid_request("clientName is required"))?;
+    if body.owner.as_deref().is_some_and(|o| o != user) {
+        return Err(invalid_request("owner must be the authenticated user"));
+    }
+    let registered = state
+        .control
+        .register_client(&user, &password, &client_name)
+        .await
+        .map_err(|e| match e {
+            AuthError::InvalidGrant => {
+                invalid_client("wrong user name or password, or the user is locked")
+            }
+            other => auth_failure(other),
+        })?;
+    let grant_type = body
+        .grant_type
+        .unwrap_or_else(|| "password refresh_token".to_string());
+    let json_string = serde_json::json!({
+        "grant_types": grant_type,
+        "client_name": registered.name,
+    })
+    .to_string();
+    Ok((
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(serde_json::json!({
+            "clientId": registered.client_id,
+            "clientSecret": registered.client_secret,
+            "clientName": registered.name,
+            "callBackURL": null,
+            "isSaasApplication": body.saas_app,
+            "jsonString": json_string,
+        })),
+    )
+        .into_response())
 }

@@ -1,0 +1,317 @@
+//! SCIM 2.0 user management (RFC 7643 resources, RFC 7644 protocol), as WSO2's identity
+//! server exposes it: `POST/GET /scim2/Users`, `GET/PATCH/DELETE /scim2/Users/{id}`. Roles
+//! travel as `roles` (`[{"value": "subscriber"}]` or `["subscriber"]`) or `groups`.
+//! Errors use the SCIM error body (RFC 7644 §3.12).
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::catalog::user::parse_roles;
+use crate::catalog::{Role, RuleError, User};
+use crate::control::{ControlError, UserUpdate};
+
+/// The SCIM core User schema (RFC 7643 §4.1).
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// The SCIM error schema (RFC 7644 §3.12).
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+/// The SCIM list response schema.
+pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// The SCIM PATCH schema.
+pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+/// The largest SCIM body read (bytes).
+pub const MAX_SCIM_BODY: usize = 64 * 1024;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/scim2/Users", get(list_users).post(create_user))
+        .route(
+            "/scim2/Users/{id}",
+            get(get_user).patch(patch_user).delete(delete_user),
+        )
+}
+
+/// A SCIM error answer.
+#[derive(Debug)]
+pub struct ScimError {
+    status: StatusCode,
+    scim_type: Option<&'static str>,
+    detail: String,
+}
+
+impl ScimError {
+    fn bad(scim_type: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            scim_type: Some(scim_type),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "schemas": [ERROR_SCHEMA],
+            "status": self.status.as_u16().to_string(),
+            "detail": self.detail,
+        });
+        if let Some(t) = self.scim_type {
+            body["scimType"] = Value::from(t);
+        }
+        scim_json(self.status, &body)
+    }
+}
+
+impl From<ControlError> for ScimError {
+    fn from(err: ControlError) -> Self {
+        match err {
+            ControlError::Rule(RuleError::Invalid { field, message }) => {
+                Self::bad("invalidValue", format!("{field}: {message}"))
+            }
+            ControlError::Rule(RuleError::Conflict { message, .. }) => Self {
+                status: StatusCode::CONFLICT,
+                scim_type: Some("uniqueness"),
+                detail: message,
+            },
+            ControlError::NotFound { what, id } => Self {
+                status: StatusCode::NOT_FOUND,
+                scim_type: None,
+                detail: format!("{what} '{id}' not found"),
+            },
+            other => {
+                tracing::error!(error = %other, "SCIM request failed");
+                Self {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    scim_type: None,
+                    detail: "the request failed; streamgate's log has the details".into(),
+                }
+            }
+        }
+    }
+}
+
+fn scim_json(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/scim+json"),
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// A user as a SCIM resource (never with its password).
+fn resource(user: &User) -> Value {
+    json!({
+        "schemas": [USER_SCHEMA],
+        "id": user.id,
+        "userName": user.name,
+        "active": true,
+        "roles": user.roles.iter().map(|r| json!({"value": r.as_str(), "display": r.as_str()})).collect::<Vec<_>>(),
+        "groups": user.roles.iter().map(|r| json!({"value": r.as_str(), "display": r.as_str()})).collect::<Vec<_>>(),
+        "meta": {
+            "resourceType": "User",
+            "created": millis_rfc3339(user.created_at),
+            "lastModified": millis_rfc3339(user.updated_at.max(user.created_at)),
+            "location": format!("/scim2/Users/{}", user.id),
+        },
+    })
+}
+
+fn millis_rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Parses a SCIM JSON body: size, JSON object, and only the schemas named in `allowed`.
+fn parse_body(body: &Bytes, allowed: &str) -> Result<serde_json::Map<String, Value>, ScimError> {
+    if body.len() > MAX_SCIM_BODY {
+        return Err(ScimError::bad(
+            "invalidSyntax",
+            format!("the body is larger than {MAX_SCIM_BODY} bytes"),
+        ));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ScimError::bad("invalidSyntax", format!("the body is not JSON: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(ScimError::bad(
+            "invalidSyntax",
+            "the body must be a JSON object",
+        ));
+    };
+    match map.get("schemas") {
+        Some(Value::Array(schemas)) if !schemas.is_empty() => {
+            for s in schemas {
+                if s.as_str() != Some(allowed) {
+                    return Err(ScimError::bad(
+                        "invalidValue",
+                        format!("unknown schema {s}; expected {allowed}"),
+                    ));
+                }
+            }
+        }
+        _ => {
+            return Err(ScimError::bad(
+                "invalidValue",
+                format!("schemas is required: [\"{allowed}\"]"),
+            ));
+        }
+    }
+    Ok(map)
+}
+
+/// Roles from a SCIM `roles` or `groups` value: strings or `{value}` / `{display}` objects.
+fn roles_of(value: &Value) -> Result<Vec<Role>, ScimError> {
+    let Value::Array(items) = value else {
+        return Err(ScimError::bad("invalidValue", "roles must be an array"));
+    };
+    let mut names = Vec::new();
+    for item in items {
+        let name = match item {
+            Value::String(s) => Some(s.as_str()),
+            Value::Object(o) => o
+                .get("value")
+                .or_else(|| o.get("display"))
+                .and_then(Value::as_str),
+            _ => None,
+        };
+        names.push(name.ok_or_else(|| {
+            ScimError::bad("invalidValue", "each role is a string or {\"value\": role}")
+        })?);
+    }
+    parse_roles(names).map_err(|e| ScimError::bad("invalidValue", e.to_string()))
+}
+
+fn roles_in(map: &serde_json::Map<String, Value>) -> Result<Option<Vec<Role>>, ScimError> {
+    match map.get("roles").or_else(|| map.get("groups")) {
+        None => Ok(None),
+        Some(v) => roles_of(v).map(Some),
+    }
+}
+
+async fn create_user(State(state): State<AppState>, body: Bytes) -> Result<Response, ScimError> {
+    let map = parse_body(&body, USER_SCHEMA)?;
+    let name = map
+        .get("userName")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ScimError::bad("invalidValue", "userName is required"))?;
+    let password = map.get("password").and_then(Value::as_str).ok_or_else(|| {
+        ScimError::bad(
+            "invalidValue",
+            "password is required (at least 12 characters)",
+        )
+    })?;
+    let roles = roles_in(&map)?.unwrap_or_else(|| vec![Role::Subscriber]);
+    let user = state.control.create_user(name, password, roles).await?;
+    let mut response = scim_json(StatusCode::CREATED, &resource(&user));
+    if let Ok(v) = HeaderValue::from_str(&format!("/scim2/Users/{}", user.id)) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+async fn list_users(State(state): State<AppState>) -> Response {
+    let users: Vec<Value> = state
+        .control
+        .users()
+        .iter()
+        .map(|r| resource(&r.user))
+        .collect();
+    scim_json(
+        StatusCode::OK,
+        &json!({
+            "schemas": [LIST_SCHEMA],
+            "totalResults": users.len(),
+            "startIndex": 1,
+            "itemsPerPage": users.len(),
+            "Resources": users,
+        }),
+    )
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ScimError> {
+    let catalog = state.control.snapshot();
+    let record = catalog
+        .find_user(&id)
+        .ok_or_else(|| ControlError::NotFound {
+            what: "user",
+            id: id.clone(),
+        })?;
+    Ok(scim_json(StatusCode::OK, &resource(&record.user)))
+}
+
+async fn patch_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ScimError> {
+    let map = parse_body(&body, PATCH_SCHEMA)?;
+    let ops = map
+        .get("Operations")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ScimError::bad("invalidValue", "Operations is required"))?;
+    let mut update = UserUpdate::default();
+    for op in ops {
+        let kind = op.get("op").and_then(Value::as_str).unwrap_or_default();
+        if !kind.eq_ignore_ascii_case("replace") && !kind.eq_ignore_ascii_case("add") {
+            return Err(ScimError::bad(
+                "invalidValue",
+                format!("op '{kind}' is not supported; use replace"),
+            ));
+        }
+        let value = op.get("value").cloned().unwrap_or(Value::Null);
+        // `{"op":"replace","path":"password","value":"..."}` or a value object.
+        let fields: serde_json::Map<String, Value> = match op.get("path").and_then(Value::as_str) {
+            Some(path) => [(path.to_string(), value)].into_iter().collect(),
+            None => value.as_object().cloned().ok_or_else(|| {
+                ScimError::bad("invalidValue", "without a path, value must be an object")
+            })?,
+        };
+        for (field, v) in fields {
+            match field.as_str() {
+                "password" => {
+                    update.password = Some(
+                        v.as_str()
+                            .ok_or_else(|| {
+                                ScimError::bad("invalidValue", "password must be a string")
+                            })?
+                            .to_string(),
+                    );
+                }
+                "roles" | "groups" => update.roles = Some(roles_of(&v)?),
+                other => {
+                    return Err(ScimError::bad(
+                        "invalidPath",
+                        format!("'{other}' cannot be changed; password and roles can"),
+                    ));
+                }
+            }
+        }
+    }
+    let user = state.control.update_user(&id, update).await?;
+    Ok(scim_json(StatusCode::OK, &resource(&user)))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ScimError> {
+    state.control.delete_user(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

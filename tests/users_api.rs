@@ -1,0 +1,729 @@
+//! Users, roles, scopes and ownership over a real management API on 127.0.0.1:0 with a
+//! temp data dir: the route x role matrix, two subscribers' isolation, down-scoping,
+//! expired and revoked management tokens, locked accounts, audience confusion, SCIM bad
+//! input, and WSO2's DCR + password grant flow.
+#![allow(clippy::unwrap_used)]
+
+mod mgmt_support;
+
+use std::collections::BTreeSet;
+
+use mgmt_support::{TestServer, devportal, publisher, start};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use streamgate::catalog::Role;
+use streamgate::catalog::user::scopes_of;
+use streamgate::control::ManagementClaims;
+use streamgate::mgmt::auth::ROUTE_SCOPES;
+
+/// `application/x-www-form-urlencoded` bodies (reqwest is built without its `form`).
+trait FormPairs {
+    fn form_pairs(self, pairs: &[(&str, &str)]) -> Self;
+}
+
+impl FormPairs for reqwest::RequestBuilder {
+    fn form_pairs(self, pairs: &[(&str, &str)]) -> Self {
+        let enc = |v: &str| {
+            v.bytes()
+                .map(|b| match b {
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    b' ' => "+".to_string(),
+                    other => format!("%{other:02X}"),
+                })
+                .collect::<String>()
+        };
+        let body = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    }
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn send(
+    s: &TestServer,
+    token: Option<&str>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = s.http.request(method, format!("{}{path}", s.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn add_user(s: &TestServer, name: &str, roles: &[&str]) -> (StatusCode, Value) {
+    send(
+        s,
+        Some(&s.token),
+        Method::POST,
+        "/scim2/Users",
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": name,
+            "password": PASSWORD,
+            "roles": roles.iter().map(|r| json!({"value": r})).collect::<Vec<_>>(),
+        })),
+    )
+    .await
+}
+
+async fn password_grant(
+    s: &TestServer,
+    user: &str,
+    password: &str,
+    scope: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![
+        ("grant_type", "password"),
+        ("username", user),
+        ("password", password),
+    ];
+    if let Some(sc) = scope {
+        form.push(("scope", sc));
+    }
+    s.http
+        .post(format!("{}/oauth2/token", s.base))
+        .form_pairs(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn login(s: &TestServer, user: &str, scope: Option<&str>) -> String {
+    let resp = password_grant(s, user, PASSWORD, scope).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+/// The independent list: route -> roles that may call it (written from WSO2's docs and
+/// streamgate's issue 14, not from the server's table).
+fn expected_roles(method: &str, base_and_path: &str) -> BTreeSet<&'static str> {
+    let all = ["admin", "creator", "publisher", "subscriber"];
+    let set = |r: &[&'static str]| r.iter().copied().collect::<BTreeSet<_>>();
+    let p = base_and_path;
+    // WSO2's Admin API lets `apim:tier_view` (creators, publishers) read the policies.
+    if method == "GET" && p.starts_with("/api/am/admin/v4/throttling") {
+        return set(&["admin", "creator", "publisher"]);
+    }
+    if p.starts_with("/scim2") || p.starts_with("/api/am/admin") {
+        return set(&["admin"]);
+    }
+    if p.starts_with("/api/am/devportal/v3/apis") {
+        return set(&all);
+    }
+    if p.starts_with("/api/am/devportal") {
+        return set(&["admin", "subscriber"]);
+    }
+    // Publisher
+    let rest = p.trim_start_matches("/api/am/publisher/v4");
+    match (method, rest) {
+        ("POST", "/apis/change-lifecycle")
+        | ("POST", "/apis/{id}/deploy-revision")
+        | ("POST", "/apis/{id}/undeploy-revision") => set(&["admin", "publisher"]),
+        ("POST", "/apis") | ("PUT", "/apis/{id}/asyncapi") | ("DELETE", "/apis/{id}") => {
+            set(&["admin", "creator"])
+        }
+        _ => set(&["admin", "creator", "publisher"]),
+    }
+}
+
+fn role_of(name: &str) -> Role {
+    Role::parse(name).unwrap()
+}
+
+#[tokio::test]
+async fn route_by_role_matrix_matches_the_table_and_the_independent_list() {
+    let s = start().await;
+    let mut tokens = Vec::new();
+    for role in ["creator", "publisher", "subscriber"] {
+        let (st, body) = add_user(&s, &format!("{role}1"), &[role]).await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        tokens.push((role, login(&s, &format!("{role}1"), None).await));
+    }
+    let admin_pw = std::fs::read_to_string(s.dir.path().join("admin-password")).unwrap();
+    let resp = password_grant(&s, "admin", admin_pw.trim(), None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let admin_jwt: Value = resp.json().await.unwrap();
+    tokens.push((
+        "admin",
+        admin_jwt["access_token"].as_str().unwrap().to_string(),
+    ));
+
+    for route in ROUTE_SCOPES {
+        let full = format!("{}{}", route.base, route.path);
+        // The server's table and the independent list agree.
+        let from_table: BTreeSet<&str> = ["admin", "creator", "publisher", "subscriber"]
+            .into_iter()
+            .filter(|r| {
+                let granted = scopes_of(&[role_of(r)]);
+                route.scopes.is_empty() || route.scopes.iter().any(|s| granted.contains(s))
+            })
+            .collect();
+        assert_eq!(
+            from_table,
+            expected_roles(route.method, &full),
+            "{} {full}",
+            route.method
+        );
+        let path = full
+            .replace("{id}", "no-such-id")
+            .replace("{rid}", "no-such-rev")
+            .replace("{km}", "PRODUCTION");
+        let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+        let body = matches!(route.method, "POST" | "PUT" | "PATCH").then(|| json!({}));
+        let (st, _) = send(&s, None, method.clone(), &path, body.clone()).await;
+        assert_eq!(
+            st,
+            StatusCode::UNAUTHORIZED,
+            "{} {path} without token",
+            route.method
+        );
+        let (st, _) = send(&s, Some("not-a-token"), method.clone(), &path, body.clone()).await;
+        assert_eq!(
+            st,
+            StatusCode::UNAUTHORIZED,
+            "{} {path} bad token",
+            route.method
+        );
+        for (role, token) in &tokens {
+            let (st, answer) = send(&s, Some(token), method.clone(), &path, body.clone()).await;
+            if from_table.contains(role) {
+                assert!(
+                    st != StatusCode::FORBIDDEN && st != StatusCode::UNAUTHORIZED,
+                    "{role} {} {path}: {st} {answer}",
+                    route.method
+                );
+            } else {
+                assert_eq!(
+                    st,
+                    StatusCode::FORBIDDEN,
+                    "{role} {} {path}: {answer}",
+                    route.method
+                );
+                assert_eq!(answer["code"], 900910, "{answer}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_subscribers_see_only_their_own_applications() {
+    let s = start().await;
+    let api = s.published_observer().await;
+    add_user(&s, "alice", &["subscriber"]).await;
+    add_user(&s, "bob", &["subscriber"]).await;
+    let alice = login(&s, "alice", None).await;
+    let bob = login(&s, "bob", None).await;
+    let (st, app) = send(
+        &s,
+        Some(&alice),
+        Method::POST,
+        &devportal("/applications"),
+        Some(json!({"name": "AliceApp", "throttlingPolicy": "Unlimited"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{app}");
+    assert_eq!(app["owner"], "alice");
+    let id = app["applicationId"].as_str().unwrap().to_string();
+    let (st, sub) = send(
+        &s,
+        Some(&alice),
+        Method::POST,
+        &devportal("/subscriptions"),
+        Some(json!({"applicationId": id, "apiId": api, "throttlingPolicy": "AsyncGold"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{sub}");
+    let sub_id = sub["subscriptionId"].as_str().unwrap().to_string();
+
+    let before = s.control.snapshot();
+    let attempts: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, devportal(&format!("/applications/{id}")), None),
+        (
+            Method::DELETE,
+            devportal(&format!("/applications/{id}")),
+            None,
+        ),
+        (
+            Method::POST,
+            devportal(&format!("/applications/{id}/generate-keys")),
+            Some(json!({"keyType": "PRODUCTION"})),
+        ),
+        (
+            Method::GET,
+            devportal(&format!("/applications/{id}/oauth-keys")),
+            None,
+        ),
+        (
+            Method::POST,
+            devportal(&format!(
+                "/applications/{id}/oauth-keys/PRODUCTION/generate-token"
+            )),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            devportal("/subscriptions"),
+            Some(json!({"applicationId": id, "apiId": api, "throttlingPolicy": "AsyncGold"})),
+        ),
+        (
+            Method::GET,
+            devportal(&format!("/subscriptions?applicationId={id}")),
+            None,
+        ),
+        (
+            Method::GET,
+            devportal(&format!("/subscriptions/{sub_id}")),
+            None,
+        ),
+        (
+            Method::DELETE,
+            devportal(&format!("/subscriptions/{sub_id}")),
+            None,
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let (st, answer) = send(&s, Some(&bob), method.clone(), &path, body).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "bob {method} {path}: {answer}");
+    }
+    let (st, list) = send(
+        &s,
+        Some(&bob),
+        Method::GET,
+        &devportal("/applications"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(list["count"], 0, "{list}");
+    let (_, subs) = send(
+        &s,
+        Some(&bob),
+        Method::GET,
+        &devportal("/subscriptions"),
+        None,
+    )
+    .await;
+    assert_eq!(subs["count"], 0, "{subs}");
+    let after = s.control.snapshot();
+    assert_eq!(before.applications, after.applications);
+    assert_eq!(before.subscriptions, after.subscriptions);
+    assert_eq!(before.key_pairs, after.key_pairs);
+    // Alice still sees hers; admin sees all.
+    let (_, list) = send(
+        &s,
+        Some(&alice),
+        Method::GET,
+        &devportal("/applications"),
+        None,
+    )
+    .await;
+    assert_eq!(list["count"], 1, "{list}");
+    let (st, _) = s.get(&devportal(&format!("/applications/{id}"))).await;
+    assert_eq!(st, StatusCode::OK);
+
+    // Removing alice removes her application and its subscription.
+    let alice_id = s
+        .control
+        .snapshot()
+        .find_user("alice")
+        .unwrap()
+        .user
+        .id
+        .clone();
+    let (st, _) = send(
+        &s,
+        Some(&s.token),
+        Method::DELETE,
+        &format!("/scim2/Users/{alice_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let snap = s.control.snapshot();
+    assert!(!snap.applications.contains_key(&id));
+    assert!(!snap.subscriptions.contains_key(&sub_id));
+    let (st, _) = send(
+        &s,
+        Some(&alice),
+        Method::GET,
+        &devportal("/applications"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn scopes_narrow_to_the_request_and_the_role() {
+    let s = start().await;
+    add_user(&s, "carol", &["subscriber"]).await;
+    let resp = password_grant(
+        &s,
+        "carol",
+        PASSWORD,
+        Some("apim:subscribe apim:admin apim:api_create"),
+    )
+    .await;
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["scope"], "apim:subscribe", "{body}");
+    // Only sub_manage: applications are out of reach, subscriptions are in.
+    let token = login(&s, "carol", Some("apim:sub_manage")).await;
+    let (st, _) = send(
+        &s,
+        Some(&token),
+        Method::GET,
+        &devportal("/applications"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _) = send(
+        &s,
+        Some(&token),
+        Method::GET,
+        &devportal("/subscriptions"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    // A creator cannot publish: 403 and the API stays CREATED.
+    add_user(&s, "dave", &["creator"]).await;
+    let dave = login(&s, "dave", None).await;
+    let (st, api) = send(
+        &s,
+        Some(&dave),
+        Method::POST,
+        &publisher("/apis"),
+        Some(mgmt_support::observer_body()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{api}");
+    let id = api["id"].as_str().unwrap();
+    let (st, body) = send(
+        &s,
+        Some(&dave),
+        Method::POST,
+        &publisher(&format!("/apis/change-lifecycle?apiId={id}&action=Publish")),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body["message"],
+        "The access token does not allow you to access the requested resource"
+    );
+    assert_eq!(
+        s.control.snapshot().apis[id].lifecycle,
+        streamgate::catalog::LifecycleState::Created
+    );
+}
+
+#[tokio::test]
+async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
+    let s = start().await;
+    add_user(&s, "erin", &["subscriber"]).await;
+    let token = login(&s, "erin", None).await;
+    let (st, _) = send(
+        &s,
+        Some(&token),
+        Method::GET,
+        &devportal("/applications"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+
+    // Expired: same claims, exp in the past, signed with the real key.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let expired = ManagementClaims {
+        iss: streamgate::keys::ISSUER.into(),
+        sub: "erin".into(),
+        aud: streamgate::keys::MANAGEMENT_AUDIENCE.into(),
+        iat: now - 7200,
+        nbf: now - 7200,
+        exp: now - 3600,
+        jti: "x".into(),
+        scope: "apim:subscribe".into(),
+        token_gen: 0,
+        azp: None,
+    };
+    let expired = s.control.keys().sign(&expired).unwrap();
+    let (st, _) = send(
+        &s,
+        Some(&expired),
+        Method::GET,
+        &devportal("/applications"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+
+    // A management token never opens the gateway: the gateway's verifier refuses it.
+    assert!(s.control.keys().verify(&token).is_err());
+
+    // A gateway token never calls the management API.
+    let api = s.published_observer().await;
+    let app = s.subscribed_app("GwApp", &api).await;
+    let keys = s.generate_keys(&app).await;
+    let gw_token = keys["token"]["accessToken"].as_str().unwrap().to_string();
+    assert!(s.control.keys().verify(&gw_token).is_ok());
+    let (st, _) = send(
+        &s,
+        Some(&gw_token),
+        Method::GET,
+        &devportal("/applications"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+
+    // A password change revokes the tokens issued before it.
+    let id = s
+        .control
+        .snapshot()
+        .find_user("erin")
+        .unwrap()
+        .user
+        .id
+        .clone();
+    let (st, body) = send(
+        &s,
+        Some(&s.token),
+        Method::PATCH,
+        &format!("/scim2/Users/{id}"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "password", "value": "another long password"}]
+        })),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (st, _) = send(
+        &s,
+        Some(&token),
+        Method::GET,
+        &devportal("/applications"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let resp = password_grant(&s, "erin", "another long password", None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_user_with_the_same_answer_as_an_unknown_one() {
+    let s = start().await;
+    add_user(&s, "frank", &["subscriber"]).await;
+    let unknown = password_grant(&s, "nobody", PASSWORD, None).await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    let unknown_body: Value = unknown.json().await.unwrap();
+    for _ in 0..5 {
+        let resp = password_grant(&s, "frank", "wrong password!!", None).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body, unknown_body);
+    }
+    // Locked: even the right password is refused, with the same answer.
+    let resp = password_grant(&s, "frank", PASSWORD, None).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body, unknown_body);
+    assert!(
+        s.control
+            .snapshot()
+            .find_user("frank")
+            .unwrap()
+            .user
+            .locked_until
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn scim_bad_input_is_refused_and_changes_nothing() {
+    let s = start().await;
+    let (st, _) = add_user(&s, "gina", &["subscriber"]).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let before = s.control.users();
+    let schema = "urn:ietf:params:scim:schemas:core:2.0:User";
+    let cases = vec![
+        (
+            json!({"schemas": [schema], "userName": "gina", "password": PASSWORD}),
+            StatusCode::CONFLICT,
+            "",
+        ),
+        (
+            json!({"schemas": [schema], "userName": "hank", "password": "short"}),
+            StatusCode::BAD_REQUEST,
+            "at least 12",
+        ),
+        (
+            json!({"schemas": [schema], "userName": "hank", "password": PASSWORD, "roles": ["root"]}),
+            StatusCode::BAD_REQUEST,
+            "unknown role",
+        ),
+        (
+            json!({"schemas": ["urn:example:evil"], "userName": "hank", "password": PASSWORD}),
+            StatusCode::BAD_REQUEST,
+            "unknown schema",
+        ),
+        (
+            json!({"userName": "hank", "password": PASSWORD}),
+            StatusCode::BAD_REQUEST,
+            "schemas",
+        ),
+        (
+            json!({"schemas": [schema], "userName": "hank", "password": "x".repeat(70_000)}),
+            StatusCode::BAD_REQUEST,
+            "larger",
+        ),
+    ];
+    for (body, status, needle) in cases {
+        let (st, answer) = send(&s, Some(&s.token), Method::POST, "/scim2/Users", Some(body)).await;
+        assert_eq!(st, status, "{answer}");
+        assert_eq!(
+            answer["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+        assert!(
+            answer["detail"].as_str().unwrap().contains(needle),
+            "{answer}"
+        );
+    }
+    let resp = s
+        .http
+        .post(format!("{}/scim2/Users", s.base))
+        .bearer_auth(&s.token)
+        .header("content-type", "application/scim+json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(s.control.users(), before);
+    // A subscriber cannot manage users.
+    let gina = login(&s, "gina", None).await;
+    let (st, _) = send(&s, Some(&gina), Method::GET, "/scim2/Users", None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn dcr_then_password_grant_as_a_wso2_client_does() {
+    let s = start().await;
+    add_user(&s, "ivan", &["creator", "publisher"]).await;
+    let resp = s
+        .http
+        .post(format!("{}/client-registration/v0.17/register", s.base))
+        .basic_auth("ivan", Some(PASSWORD))
+        .json(&json!({"clientName": "rest_api_publisher", "owner": "ivan", "grantType": "password refresh_token", "saasApp": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let reg: Value = resp.json().await.unwrap();
+    let id = reg["clientId"].as_str().unwrap();
+    let secret = reg["clientSecret"].as_str().unwrap();
+    assert_eq!(reg["clientName"], "rest_api_publisher");
+    assert_eq!(reg["isSaasApplication"], true);
+    let resp = s
+        .http
+        .post(format!("{}/oauth2/token", s.base))
+        .basic_auth(id, Some(secret))
+        .form_pairs(&[
+            ("grant_type", "password"),
+            ("username", "ivan"),
+            ("password", PASSWORD),
+            ("scope", "apim:api_view apim:api_create apim:api_publish"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let tok: Value = resp.json().await.unwrap();
+    assert_eq!(
+        tok["scope"],
+        "apim:api_create apim:api_publish apim:api_view"
+    );
+    let (st, _) = send(
+        &s,
+        tok["access_token"].as_str(),
+        Method::GET,
+        &publisher("/apis"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    // A wrong client secret, a wrong user password and a missing field are refused.
+    let resp = s
+        .http
+        .post(format!("{}/oauth2/token", s.base))
+        .basic_auth(id, Some("wrong"))
+        .form_pairs(&[
+            ("grant_type", "password"),
+            ("username", "ivan"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = s
+        .http
+        .post(format!("{}/client-registration/v0.17/register", s.base))
+        .basic_auth("ivan", Some("not the password"))
+        .json(&json!({"clientName": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = s
+        .http
+        .post(format!("{}/oauth2/token", s.base))
+        .form_pairs(&[("grant_type", "password"), ("username", "ivan")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_and_its_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = start().await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(s.dir.path()), 0o700);
+    for entry in std::fs::read_dir(s.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+    assert!(s.dir.path().join("admin-password").exists());
+}
