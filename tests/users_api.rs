@@ -4,11 +4,11 @@
 //! input, and WSO2's DCR + password grant flow.
 #![allow(clippy::unwrap_used)]
 
-mod mgmt_support;
+mod common;
 
 use std::collections::BTreeSet;
 
-use mgmt_support::{TestServer, devportal, publisher, start};
+use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use streamgate::catalog::Role;
@@ -53,7 +53,7 @@ async fn send(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut req = s.http.request(method, format!("{}{path}", s.base));
+    let mut req = client().request(method, format!("{}{path}", s.mgmt_url()));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -72,7 +72,7 @@ async fn send(
 async fn add_user(s: &TestServer, name: &str, roles: &[&str]) -> (StatusCode, Value) {
     send(
         s,
-        Some(&s.token),
+        Some(&s.admin_token()),
         Method::POST,
         "/scim2/Users",
         Some(json!({
@@ -99,8 +99,8 @@ async fn password_grant(
     if let Some(sc) = scope {
         form.push(("scope", sc));
     }
-    s.http
-        .post(format!("{}/oauth2/token", s.base))
+    client()
+        .post(format!("{}/oauth2/token", s.mgmt_url()))
         .form_pairs(&form)
         .send()
         .await
@@ -152,14 +152,14 @@ fn role_of(name: &str) -> Role {
 
 #[tokio::test]
 async fn route_by_role_matrix_matches_the_table_and_the_independent_list() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let mut tokens = Vec::new();
     for role in ["creator", "publisher", "subscriber"] {
         let (st, body) = add_user(&s, &format!("{role}1"), &[role]).await;
         assert_eq!(st, StatusCode::CREATED, "{body}");
         tokens.push((role, login(&s, &format!("{role}1"), None).await));
     }
-    let admin_pw = std::fs::read_to_string(s.dir.path().join("admin-password")).unwrap();
+    let admin_pw = std::fs::read_to_string(s.dir().join("admin-password")).unwrap();
     let resp = password_grant(&s, "admin", admin_pw.trim(), None).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let admin_jwt: Value = resp.json().await.unwrap();
@@ -227,7 +227,7 @@ async fn route_by_role_matrix_matches_the_table_and_the_independent_list() {
 
 #[tokio::test]
 async fn two_subscribers_see_only_their_own_applications() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let api = s.published_observer().await;
     add_user(&s, "alice", &["subscriber"]).await;
     add_user(&s, "bob", &["subscriber"]).await;
@@ -255,7 +255,7 @@ async fn two_subscribers_see_only_their_own_applications() {
     assert_eq!(st, StatusCode::CREATED, "{sub}");
     let sub_id = sub["subscriptionId"].as_str().unwrap().to_string();
 
-    let before = s.control.snapshot();
+    let before = s.control().snapshot();
     let attempts: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, devportal(&format!("/applications/{id}")), None),
         (
@@ -324,7 +324,7 @@ async fn two_subscribers_see_only_their_own_applications() {
     )
     .await;
     assert_eq!(subs["count"], 0, "{subs}");
-    let after = s.control.snapshot();
+    let after = s.control().snapshot();
     assert_eq!(before.applications, after.applications);
     assert_eq!(before.subscriptions, after.subscriptions);
     assert_eq!(before.key_pairs, after.key_pairs);
@@ -343,7 +343,7 @@ async fn two_subscribers_see_only_their_own_applications() {
 
     // Removing alice removes her application and its subscription.
     let alice_id = s
-        .control
+        .control()
         .snapshot()
         .find_user("alice")
         .unwrap()
@@ -352,14 +352,14 @@ async fn two_subscribers_see_only_their_own_applications() {
         .clone();
     let (st, _) = send(
         &s,
-        Some(&s.token),
+        Some(&s.admin_token()),
         Method::DELETE,
         &format!("/scim2/Users/{alice_id}"),
         None,
     )
     .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    let snap = s.control.snapshot();
+    let snap = s.control().snapshot();
     assert!(!snap.applications.contains_key(&id));
     assert!(!snap.subscriptions.contains_key(&sub_id));
     let (st, _) = send(
@@ -375,7 +375,7 @@ async fn two_subscribers_see_only_their_own_applications() {
 
 #[tokio::test]
 async fn scopes_narrow_to_the_request_and_the_role() {
-    let s = start().await;
+    let s = TestServer::start().await;
     add_user(&s, "carol", &["subscriber"]).await;
     let resp = password_grant(
         &s,
@@ -414,7 +414,7 @@ async fn scopes_narrow_to_the_request_and_the_role() {
         Some(&dave),
         Method::POST,
         &publisher("/apis"),
-        Some(mgmt_support::observer_body()),
+        Some(observer_body()),
     )
     .await;
     assert_eq!(st, StatusCode::CREATED, "{api}");
@@ -433,14 +433,14 @@ async fn scopes_narrow_to_the_request_and_the_role() {
         "The access token does not allow you to access the requested resource"
     );
     assert_eq!(
-        s.control.snapshot().apis[id].lifecycle,
+        s.control().snapshot().apis[id].lifecycle,
         streamgate::catalog::LifecycleState::Created
     );
 }
 
 #[tokio::test]
 async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
-    let s = start().await;
+    let s = TestServer::start().await;
     add_user(&s, "erin", &["subscriber"]).await;
     let token = login(&s, "erin", None).await;
     let (st, _) = send(
@@ -470,7 +470,7 @@ async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
         token_gen: 0,
         azp: None,
     };
-    let expired = s.control.keys().sign(&expired).unwrap();
+    let expired = s.control().keys().sign(&expired).unwrap();
     let (st, _) = send(
         &s,
         Some(&expired),
@@ -482,14 +482,14 @@ async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 
     // A management token never opens the gateway: the gateway's verifier refuses it.
-    assert!(s.control.keys().verify(&token).is_err());
+    assert!(s.control().keys().verify(&token).is_err());
 
     // A gateway token never calls the management API.
     let api = s.published_observer().await;
     let app = s.subscribed_app("GwApp", &api).await;
     let keys = s.generate_keys(&app).await;
     let gw_token = keys["token"]["accessToken"].as_str().unwrap().to_string();
-    assert!(s.control.keys().verify(&gw_token).is_ok());
+    assert!(s.control().keys().verify(&gw_token).is_ok());
     let (st, _) = send(
         &s,
         Some(&gw_token),
@@ -502,7 +502,7 @@ async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
 
     // A password change revokes the tokens issued before it.
     let id = s
-        .control
+        .control()
         .snapshot()
         .find_user("erin")
         .unwrap()
@@ -511,7 +511,7 @@ async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
         .clone();
     let (st, body) = send(
         &s,
-        Some(&s.token),
+        Some(&s.admin_token()),
         Method::PATCH,
         &format!("/scim2/Users/{id}"),
         Some(json!({
@@ -536,7 +536,7 @@ async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
 
 #[tokio::test]
 async fn five_failures_lock_the_user_with_the_same_answer_as_an_unknown_one() {
-    let s = start().await;
+    let s = TestServer::start().await;
     add_user(&s, "frank", &["subscriber"]).await;
     let unknown = password_grant(&s, "nobody", PASSWORD, None).await;
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
@@ -553,7 +553,7 @@ async fn five_failures_lock_the_user_with_the_same_answer_as_an_unknown_one() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body, unknown_body);
     assert!(
-        s.control
+        s.control()
             .snapshot()
             .find_user("frank")
             .unwrap()
@@ -565,10 +565,10 @@ async fn five_failures_lock_the_user_with_the_same_answer_as_an_unknown_one() {
 
 #[tokio::test]
 async fn scim_bad_input_is_refused_and_changes_nothing() {
-    let s = start().await;
+    let s = TestServer::start().await;
     let (st, _) = add_user(&s, "gina", &["subscriber"]).await;
     assert_eq!(st, StatusCode::CREATED);
-    let before = s.control.users();
+    let before = s.control().users();
     let schema = "urn:ietf:params:scim:schemas:core:2.0:User";
     let cases = vec![
         (
@@ -603,7 +603,14 @@ async fn scim_bad_input_is_refused_and_changes_nothing() {
         ),
     ];
     for (body, status, needle) in cases {
-        let (st, answer) = send(&s, Some(&s.token), Method::POST, "/scim2/Users", Some(body)).await;
+        let (st, answer) = send(
+            &s,
+            Some(&s.admin_token()),
+            Method::POST,
+            "/scim2/Users",
+            Some(body),
+        )
+        .await;
         assert_eq!(st, status, "{answer}");
         assert_eq!(
             answer["schemas"][0],
@@ -616,15 +623,15 @@ async fn scim_bad_input_is_refused_and_changes_nothing() {
     }
     let resp = s
         .http
-        .post(format!("{}/scim2/Users", s.base))
-        .bearer_auth(&s.token)
+        .post(format!("{}/scim2/Users", s.mgmt_url()))
+        .bearer_auth(&s.admin_token())
         .header("content-type", "application/scim+json")
         .body("{not json")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(s.control.users(), before);
+    assert_eq!(s.control().users(), before);
     // A subscriber cannot manage users.
     let gina = login(&s, "gina", None).await;
     let (st, _) = send(&s, Some(&gina), Method::GET, "/scim2/Users", None).await;
@@ -633,11 +640,11 @@ async fn scim_bad_input_is_refused_and_changes_nothing() {
 
 #[tokio::test]
 async fn dcr_then_password_grant_as_a_wso2_client_does() {
-    let s = start().await;
+    let s = TestServer::start().await;
     add_user(&s, "ivan", &["creator", "publisher"]).await;
     let resp = s
         .http
-        .post(format!("{}/client-registration/v0.17/register", s.base))
+        .post(format!("{}/client-registration/v0.17/register", s.mgmt_url()))
         .basic_auth("ivan", Some(PASSWORD))
         .json(&json!({"clientName": "rest_api_publisher", "owner": "ivan", "grantType": "password refresh_token", "saasApp": true}))
         .send()
@@ -651,7 +658,7 @@ async fn dcr_then_password_grant_as_a_wso2_client_does() {
     assert_eq!(reg["isSaasApplication"], true);
     let resp = s
         .http
-        .post(format!("{}/oauth2/token", s.base))
+        .post(format!("{}/oauth2/token", s.mgmt_url()))
         .basic_auth(id, Some(secret))
         .form_pairs(&[
             ("grant_type", "password"),
@@ -680,7 +687,7 @@ async fn dcr_then_password_grant_as_a_wso2_client_does() {
     // A wrong client secret, a wrong user password and a missing field are refused.
     let resp = s
         .http
-        .post(format!("{}/oauth2/token", s.base))
+        .post(format!("{}/oauth2/token", s.mgmt_url()))
         .basic_auth(id, Some("wrong"))
         .form_pairs(&[
             ("grant_type", "password"),
@@ -693,7 +700,10 @@ async fn dcr_then_password_grant_as_a_wso2_client_does() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let resp = s
         .http
-        .post(format!("{}/client-registration/v0.17/register", s.base))
+        .post(format!(
+            "{}/client-registration/v0.17/register",
+            s.mgmt_url()
+        ))
         .basic_auth("ivan", Some("not the password"))
         .json(&json!({"clientName": "x"}))
         .send()
@@ -702,7 +712,7 @@ async fn dcr_then_password_grant_as_a_wso2_client_does() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let resp = s
         .http
-        .post(format!("{}/oauth2/token", s.base))
+        .post(format!("{}/oauth2/token", s.mgmt_url()))
         .form_pairs(&[("grant_type", "password"), ("username", "ivan")])
         .send()
         .await
@@ -716,14 +726,14 @@ async fn dcr_then_password_grant_as_a_wso2_client_does() {
 #[tokio::test]
 async fn the_data_dir_and_its_files_are_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let s = start().await;
+    let s = TestServer::start().await;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(s.dir.path()), 0o700);
-    for entry in std::fs::read_dir(s.dir.path()).unwrap() {
+    assert_eq!(mode(s.dir()), 0o700);
+    for entry in std::fs::read_dir(s.dir()).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
             assert_eq!(mode(&path), 0o600, "{}", path.display());
         }
     }
-    assert!(s.dir.path().join("admin-password").exists());
+    assert!(s.dir().join("admin-password").exists());
 }
