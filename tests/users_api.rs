@@ -72,7 +72,7 @@ async fn send(
 async fn add_user(s: &TestServer, name: &str, roles: &[&str]) -> (StatusCode, Value) {
     send(
         s,
-        Some(&s.admin_token()),
+        Some(s.admin_token()),
         Method::POST,
         "/scim2/Users",
         Some(json!({
@@ -352,7 +352,7 @@ async fn two_subscribers_see_only_their_own_applications() {
         .clone();
     let (st, _) = send(
         &s,
-        Some(&s.admin_token()),
+        Some(s.admin_token()),
         Method::DELETE,
         &format!("/scim2/Users/{alice_id}"),
         None,
@@ -511,7 +511,7 @@ async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
         .clone();
     let (st, body) = send(
         &s,
-        Some(&s.admin_token()),
+        Some(s.admin_token()),
         Method::PATCH,
         &format!("/scim2/Users/{id}"),
         Some(json!({
@@ -605,7 +605,7 @@ async fn scim_bad_input_is_refused_and_changes_nothing() {
     for (body, status, needle) in cases {
         let (st, answer) = send(
             &s,
-            Some(&s.admin_token()),
+            Some(s.admin_token()),
             Method::POST,
             "/scim2/Users",
             Some(body),
