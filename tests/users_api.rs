@@ -624,7 +624,7 @@ async fn scim_bad_input_is_refused_and_changes_nothing() {
     let resp = s
         .http
         .post(format!("{}/scim2/Users", s.mgmt_url()))
-        .bearer_auth(&s.admin_token())
+        .bearer_auth(s.admin_token())
         .header("content-type", "application/scim+json")
         .body("{not json")
         .send()
