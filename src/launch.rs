@@ -71,6 +71,9 @@ pub struct Running {
     pub tls: Result<Option<ServerIdentity>, String>,
     /// Whether the management API speaks HTTPS.
     pub admin_https: bool,
+    /// The gateway both listeners serve (its router, counter flushes); `None` when it
+    /// could not be built.
+    pub service: Option<Gateway>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -136,7 +139,7 @@ pub async fn start(control: Control, telemetry: Telemetry, config: ServeConfig) 
         None => None,
         Some(addr) => {
             let shutdown = stopped(stop_rx.clone());
-            Some(start_tls_gateway(tls_gateway, &tls, addr, shutdown, &mut tasks).await)
+            Some(start_tls_gateway(tls_gateway.clone(), &tls, addr, shutdown, &mut tasks).await)
         }
     };
     let admin_https = config.tls.admin_https();
@@ -193,6 +196,7 @@ pub async fn start(control: Control, telemetry: Telemetry, config: ServeConfig) 
         gateway_tls,
         tls,
         admin_https,
+        service: tls_gateway,
         stop,
         tasks,
     }

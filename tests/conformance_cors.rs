@@ -5,13 +5,13 @@
 //! `STREAMGATE_REQUIRE_BROWSER=1`.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
+mod common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::*;
 use streamgate::catalog::{Api, CorsConfiguration};
-use support_gateway::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -26,9 +26,9 @@ fn cors(origins: &[&str], credentials: bool) -> CorsConfiguration {
 }
 
 /// Sets the API's CORS configuration and deploys it in a new revision.
-async fn deploy_cors(env: &Env, api: &Api, config: CorsConfiguration) {
-    env.control.set_api_cors(&api.id, config).await.unwrap();
-    env.control
+async fn deploy_cors(env: &TestServer, api: &Api, config: CorsConfiguration) {
+    env.control().set_api_cors(&api.id, config).await.unwrap();
+    env.control()
         .deploy_new_revision(&api.id, "cors", &hybrid())
         .await
         .unwrap();
@@ -36,10 +36,11 @@ async fn deploy_cors(env: &Env, api: &Api, config: CorsConfiguration) {
 
 #[tokio::test]
 async fn an_allowed_origin_is_echoed_with_credentials_and_others_are_refused_before_the_backend() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(5), Some(2))).await;
-    let api = published_api(&env.control, "Cred", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let (api, sub) = env
+        .subscribed_api("Cred", "A", Some(&backend.url()), None)
+        .await;
     deploy_cors(&env, &api, cors(&["http://page.example:8000"], true)).await;
     let url = env.url("/cred/1.0.0/x");
 
@@ -72,7 +73,11 @@ async fn an_allowed_origin_is_echoed_with_credentials_and_others_are_refused_bef
     assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
     assert_eq!(resp.headers()["vary"], "origin");
     assert_eq!(split(&SseReader::new(resp).rest().await).0.len(), 2);
-    let metered = env.telemetry.metrics().events_total.load(Ordering::Relaxed);
+    let metered = env
+        .telemetry()
+        .metrics()
+        .events_total
+        .load(Ordering::Relaxed);
     assert_eq!(metered, 2);
     let calls = backend.request_count();
 
@@ -96,7 +101,10 @@ async fn an_allowed_origin_is_echoed_with_credentials_and_others_are_refused_bef
     assert_eq!(pre.status(), 403);
     assert_eq!(backend.request_count(), calls, "the backend was called");
     assert_eq!(
-        env.telemetry.metrics().events_total.load(Ordering::Relaxed),
+        env.telemetry()
+            .metrics()
+            .events_total
+            .load(Ordering::Relaxed),
         metered
     );
 
@@ -107,10 +115,11 @@ async fn an_allowed_origin_is_echoed_with_credentials_and_others_are_refused_bef
 
 #[tokio::test]
 async fn without_a_configuration_any_origin_is_allowed_as_before() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(5), Some(1))).await;
-    let api = published_api(&env.control, "Open", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let (_, sub) = env
+        .subscribed_api("Open", "A", Some(&backend.url()), None)
+        .await;
     let resp = client()
         .get(env.url("/open/1.0.0/x"))
         .header("Origin", "http://any.example")
@@ -129,22 +138,9 @@ async fn without_a_configuration_any_origin_is_allowed_as_before() {
 
 #[tokio::test]
 async fn the_publisher_api_stores_and_returns_cors_configuration() {
-    let dir = tempfile::tempdir().unwrap();
-    let control =
-        streamgate::control::Control::open(streamgate::control::ControlOptions::new(dir.path()))
-            .unwrap();
-    let router = streamgate::mgmt::router(
-        control.clone(),
-        streamgate::telemetry::Telemetry::new(),
-        "http://localhost:8280".into(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(streamgate::mgmt::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
+    let env = TestServer::start().await;
+    let addr = env.mgmt_addr();
+    let control = env.control();
     let base = format!("http://{addr}/api/am/publisher/v4");
     let token = control.admin_token().to_string();
     let body = serde_json::json!({
@@ -349,10 +345,11 @@ async fn a_browser_streams_with_credentials_from_an_allowed_origin_only() {
     let Some(browser) = chromium() else {
         return;
     };
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(50), Some(2))).await;
-    let api = published_api(&env.control, "Web", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let (api, sub) = env
+        .subscribed_api("Web", "A", Some(&backend.url()), None)
+        .await;
     let stream_url = format!(
         "{}?access_token={}",
         env.url("/web/1.0.0/x"),
@@ -373,7 +370,11 @@ async fn a_browser_streams_with_credentials_from_an_allowed_origin_only() {
         run_in_browser(&browser, &origin).await,
         r#"events:{"n":1},{"n":2}"#
     );
-    let metered = env.telemetry.metrics().events_total.load(Ordering::Relaxed);
+    let metered = env
+        .telemetry()
+        .metrics()
+        .events_total
+        .load(Ordering::Relaxed);
 
     // Another origin only: refused before the backend, nothing metered.
     let calls = backend.request_count();
@@ -385,7 +386,10 @@ async fn a_browser_streams_with_credentials_from_an_allowed_origin_only() {
     );
     assert_eq!(backend.request_count(), calls);
     assert_eq!(
-        env.telemetry.metrics().events_total.load(Ordering::Relaxed),
+        env.telemetry()
+            .metrics()
+            .events_total
+            .load(Ordering::Relaxed),
         metered
     );
 }
@@ -395,7 +399,7 @@ async fn a_browser_follows_a_backend_redirect_through_the_gateway() {
     let Some(browser) = chromium() else {
         return;
     };
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     // The backend redirects /start to /events on its own origin; the gateway follows.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let backend_url = format!("http://{}", listener.local_addr().unwrap());
@@ -421,8 +425,9 @@ async fn a_browser_follows_a_backend_redirect_through_the_gateway() {
             });
         }
     });
-    let api = published_api(&env.control, "Moved", Some(&backend_url), None, &[]).await;
-    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let (_, sub) = env
+        .subscribed_api("Moved", "A", Some(&backend_url), None)
+        .await;
     let stream_url = format!(
         "{}?access_token={}",
         env.url("/moved/1.0.0/start"),
@@ -431,7 +436,10 @@ async fn a_browser_follows_a_backend_redirect_through_the_gateway() {
     let (origin, _page) = page_server(event_source_page(&stream_url, false)).await;
     assert_eq!(run_in_browser(&browser, &origin).await, "events:one,two");
     assert_eq!(
-        env.telemetry.metrics().events_total.load(Ordering::Relaxed),
+        env.telemetry()
+            .metrics()
+            .events_total
+            .load(Ordering::Relaxed),
         2
     );
 }

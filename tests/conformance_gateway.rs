@@ -4,16 +4,16 @@
 //! arrays where an object body is expected.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
+mod common;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::*;
 use streamgate::gateway::GatewayOptions;
 use streamgate::gateway::listener::ListenerOptions;
 use streamgate::telemetry::TrafficEvent;
-use support_gateway::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -91,10 +91,10 @@ async fn slow_clients_are_cut_off(addr: std::net::SocketAddr, bound: Duration) {
 
 #[tokio::test]
 async fn slow_request_heads_are_closed_within_the_bound_on_the_gateway() {
-    let env = Env::start_with(limits(Duration::from_secs(2), 64)).await;
-    slow_clients_are_cut_off(env.addr, Duration::from_secs(2)).await;
+    let env = TestServer::with_options(limits(Duration::from_secs(2), 64)).await;
+    slow_clients_are_cut_off(env.gateway_addr(), Duration::from_secs(2)).await;
     assert!(
-        env.telemetry
+        env.telemetry()
             .metrics()
             .slow_clients_closed
             .load(Ordering::Relaxed)
@@ -104,29 +104,15 @@ async fn slow_request_heads_are_closed_within_the_bound_on_the_gateway() {
 
 #[tokio::test]
 async fn slow_request_heads_are_closed_within_the_bound_on_the_management_api() {
-    let dir = tempfile::tempdir().unwrap();
-    let control =
-        streamgate::control::Control::open(streamgate::control::ControlOptions::new(dir.path()))
-            .unwrap();
-    let telemetry = streamgate::telemetry::Telemetry::new();
-    let router = streamgate::mgmt::router(
-        control.clone(),
-        telemetry.clone(),
-        "http://localhost:8280".into(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let options = ListenerOptions {
-        header_read_timeout: Duration::from_secs(2),
-        ..ListenerOptions::default()
-    };
-    tokio::spawn(streamgate::mgmt::serve_with(
-        listener,
-        router,
-        options,
-        telemetry.metrics().clone(),
-        std::future::pending(),
-    ));
+    let env = TestServer::with_options(GatewayOptions {
+        listener: ListenerOptions {
+            header_read_timeout: Duration::from_secs(2),
+            ..ListenerOptions::default()
+        },
+        ..test_options()
+    })
+    .await;
+    let addr = env.mgmt_addr();
     slow_clients_are_cut_off(addr, Duration::from_secs(2)).await;
     // A complete request is still answered.
     let resp = client()
@@ -139,20 +125,14 @@ async fn slow_request_heads_are_closed_within_the_bound_on_the_management_api() 
 
 #[tokio::test]
 async fn a_subscriber_streams_while_one_address_holds_many_incomplete_heads() {
-    let env = Env::start_with(limits(Duration::from_secs(10), 8)).await;
+    let env = TestServer::with_options(limits(Duration::from_secs(10), 8)).await;
     let backend = Backend::start(events("\n", Duration::from_millis(20), Some(3))).await;
-    let api = published_api(&env.control, "Busy", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Busy", "App", Some(&backend.url()), None)
+        .await;
     let mut slow = Vec::new();
     for _ in 0..40 {
-        let mut s = connect_from("127.0.0.2", env.addr).await;
+        let mut s = connect_from("127.0.0.2", env.gateway_addr()).await;
         s.write_all(b"GET /busy/1.0.0/x HTTP/1.1\r\n")
             .await
             .unwrap();
@@ -177,7 +157,7 @@ async fn a_subscriber_streams_while_one_address_holds_many_incomplete_heads() {
         assert!(!closed_within(s, Duration::from_millis(10)).await);
     }
     assert!(
-        env.telemetry
+        env.telemetry()
             .metrics()
             .slow_clients_closed
             .load(Ordering::Relaxed)
@@ -187,7 +167,7 @@ async fn a_subscriber_streams_while_one_address_holds_many_incomplete_heads() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_and_its_backend_connection_too() {
-    let env = Env::start_with(limits(Duration::from_secs(10), 64)).await;
+    let env = TestServer::with_options(limits(Duration::from_secs(10), 64)).await;
     let backend = Backend::start(Script::Events {
         line_end: "\n",
         every: Duration::from_millis(1),
@@ -196,18 +176,12 @@ async fn a_client_that_stops_reading_is_closed_and_its_backend_connection_too() 
         wait_for: 0,
     })
     .await;
-    let api = published_api(&env.control, "Flood", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "App",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Flood", "App", Some(&backend.url()), None)
+        .await;
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let mut stalled = socket.connect(env.addr).await.unwrap();
+    let mut stalled = socket.connect(env.gateway_addr()).await.unwrap();
     let request = format!(
         "GET /flood/1.0.0/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
         sub.production
@@ -216,7 +190,7 @@ async fn a_client_that_stops_reading_is_closed_and_its_backend_connection_too() 
     // Never read: the gateway's send buffer fills, then the send timeout (1 s) fires.
     backend.wait_hangups(1).await;
     assert!(
-        env.telemetry
+        env.telemetry()
             .metrics()
             .send_timeouts
             .load(Ordering::Relaxed)
@@ -226,20 +200,20 @@ async fn a_client_that_stops_reading_is_closed_and_its_backend_connection_too() 
 }
 
 /// A raw HTTP/1.1 backend answering each request with `answer(target)`, then closing.
-struct RawBackend {
+struct AnsweringBackend {
     addr: std::net::SocketAddr,
     targets: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for RawBackend {
+impl Drop for AnsweringBackend {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
-impl RawBackend {
-    async fn start(answer: impl Fn(&str) -> String + Send + Sync + 'static) -> RawBackend {
+impl AnsweringBackend {
+    async fn start(answer: impl Fn(&str) -> String + Send + Sync + 'static) -> AnsweringBackend {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let targets = Arc::new(Mutex::new(Vec::new()));
@@ -265,7 +239,7 @@ impl RawBackend {
                 });
             }
         });
-        RawBackend {
+        AnsweringBackend {
             addr,
             targets,
             task,
@@ -292,12 +266,12 @@ async fn assert_error(resp: reqwest::Response, status: u16, code: u64) -> serde_
 
 #[tokio::test]
 async fn percent_encoded_paths_route_as_their_decoded_form() {
-    let env = Env::start().await;
-    let backend = RawBackend::start(|_| SSE_TWO_EVENTS.to_string()).await;
-    let cafe = published_api(&env.control, "Caf\u{e9}", Some(&backend.url()), None, &[]).await;
-    let events = published_api(&env.control, "Events", Some(&backend.url()), None, &[]).await;
+    let env = TestServer::start().await;
+    let backend = AnsweringBackend::start(|_| SSE_TWO_EVENTS.to_string()).await;
+    let cafe = published_api(env.control(), "Caf\u{e9}", Some(&backend.url()), None, &[]).await;
+    let events = published_api(env.control(), "Events", Some(&backend.url()), None, &[]).await;
     let a = subscriber(
-        &env.control,
+        env.control(),
         "A",
         "Unlimited",
         &cafe,
@@ -305,7 +279,7 @@ async fn percent_encoded_paths_route_as_their_decoded_form() {
     )
     .await;
     let b = subscriber(
-        &env.control,
+        env.control(),
         "B",
         "Unlimited",
         &events,
@@ -333,7 +307,7 @@ async fn percent_encoded_paths_route_as_their_decoded_form() {
         assert_error(get(&env.url(bad), Some(&b.production)).await, 400, 400).await;
     }
     // Sent raw: an HTTP client library would resolve the encoded dots itself.
-    let mut raw = TcpStream::connect(env.addr).await.unwrap();
+    let mut raw = TcpStream::connect(env.gateway_addr()).await.unwrap();
     let request = format!(
         "GET /events/1.0.0/%2e%2E/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
         b.production
@@ -346,17 +320,16 @@ async fn percent_encoded_paths_route_as_their_decoded_form() {
 
 #[tokio::test]
 async fn an_endpoint_query_and_the_request_query_are_joined() {
-    let env = Env::start().await;
-    let backend = RawBackend::start(|_| SSE_TWO_EVENTS.to_string()).await;
-    let api = published_api(
-        &env.control,
-        "Q",
-        Some(&format!("{}/base?apikey=k1", backend.url())),
-        None,
-        &[],
-    )
-    .await;
-    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let env = TestServer::start().await;
+    let backend = AnsweringBackend::start(|_| SSE_TWO_EVENTS.to_string()).await;
+    let (_, sub) = env
+        .subscribed_api(
+            "Q",
+            "A",
+            Some(&format!("{}/base?apikey=k1", backend.url())),
+            None,
+        )
+        .await;
     let resp = get(&env.url("/q/1.0.0/events?x=1"), Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
     let url = format!(
@@ -380,14 +353,15 @@ async fn an_endpoint_query_and_the_request_query_are_joined() {
 
 #[tokio::test]
 async fn a_transfer_coding_other_than_chunked_is_refused_not_relayed() {
-    let env = Env::start().await;
-    let mut traffic = env.telemetry.subscribe();
-    let backend = RawBackend::start(|_| {
+    let env = TestServer::start().await;
+    let mut traffic = env.telemetry().subscribe();
+    let backend = AnsweringBackend::start(|_| {
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\n\x1fzzzz\r\n0\r\n\r\n".to_string()
     })
     .await;
-    let api = published_api(&env.control, "Gz", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let (_, sub) = env
+        .subscribed_api("Gz", "A", Some(&backend.url()), None)
+        .await;
     assert_error(
         get(&env.url("/gz/1.0.0/x"), Some(&sub.production)).await,
         502,
@@ -406,17 +380,20 @@ async fn a_transfer_coding_other_than_chunked_is_refused_not_relayed() {
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        env.telemetry.metrics().events_total.load(Ordering::Relaxed),
+        env.telemetry()
+            .metrics()
+            .events_total
+            .load(Ordering::Relaxed),
         0
     );
 }
 
 #[tokio::test]
 async fn same_origin_redirects_are_followed_and_metered_others_refused() {
-    let env = Env::start().await;
-    let elsewhere = RawBackend::start(|_| SSE_TWO_EVENTS.to_string()).await;
+    let env = TestServer::start().await;
+    let elsewhere = AnsweringBackend::start(|_| SSE_TWO_EVENTS.to_string()).await;
     let other = elsewhere.url();
-    let backend = RawBackend::start(move |target| {
+    let backend = AnsweringBackend::start(move |target| {
         let moved = |code: u16, to: &str| {
             format!("HTTP/1.1 {code} Moved\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n")
         };
@@ -430,8 +407,9 @@ async fn same_origin_redirects_are_followed_and_metered_others_refused() {
         }
     })
     .await;
-    let api = published_api(&env.control, "Redir", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let (_, sub) = env
+        .subscribed_api("Redir", "A", Some(&backend.url()), None)
+        .await;
     for path in ["/r301", "/r302", "/r303", "/r307", "/r308", "/chain"] {
         let resp = get(
             &env.url(&format!("/redir/1.0.0{path}")),
@@ -444,10 +422,13 @@ async fn same_origin_redirects_are_followed_and_metered_others_refused() {
         assert_eq!(got, vec!["one", "two"], "{path}");
     }
     assert_eq!(
-        env.telemetry.metrics().events_total.load(Ordering::Relaxed),
+        env.telemetry()
+            .metrics()
+            .events_total
+            .load(Ordering::Relaxed),
         12
     );
-    let mut traffic = env.telemetry.subscribe();
+    let mut traffic = env.telemetry().subscribe();
     let resp = get(&env.url("/redir/1.0.0/away"), Some(&sub.production)).await;
     assert!(resp.headers().get("location").is_none());
     assert_error(resp, 502, 101503).await;
@@ -479,10 +460,11 @@ async fn same_origin_redirects_are_followed_and_metered_others_refused() {
 
 #[tokio::test]
 async fn head_answers_what_get_would_without_opening_the_backend() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(20), Some(3))).await;
-    let api = published_api(&env.control, "Head", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
+    let (_, sub) = env
+        .subscribed_api("Head", "A", Some(&backend.url()), None)
+        .await;
     let resp = client()
         .head(env.url("/head/1.0.0/x"))
         .bearer_auth(&sub.production)
@@ -507,7 +489,7 @@ async fn head_answers_what_get_would_without_opening_the_backend() {
         .unwrap();
     assert_eq!(resp.status(), 404);
     assert_eq!(backend.request_count(), 0);
-    let metrics = env.telemetry.metrics();
+    let metrics = env.telemetry().metrics();
     assert_eq!(metrics.events_total.load(Ordering::Relaxed), 0);
     assert_eq!(metrics.streams_total.load(Ordering::Relaxed), 0);
     let resp = client()
@@ -522,15 +504,16 @@ async fn head_answers_what_get_would_without_opening_the_backend() {
 
 #[tokio::test]
 async fn a_token_from_a_clock_slightly_ahead_is_accepted_within_the_leeway() {
-    let env = Env::start_with(GatewayOptions {
+    let env = TestServer::with_options(GatewayOptions {
         clock_skew: Duration::from_secs(30),
         ..test_options()
     })
     .await;
     let backend = Backend::start(events("\n", Duration::from_millis(20), Some(1))).await;
-    let api = published_api(&env.control, "Skew", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(&env.control, "A", "Unlimited", &api, Some("AsyncUnlimited")).await;
-    let keys = env.control.keys();
+    let (_, sub) = env
+        .subscribed_api("Skew", "A", Some(&backend.url()), None)
+        .await;
+    let keys = env.control().keys();
     let mut claims = keys.verify(&sub.production).unwrap();
     let now = streamgate::catalog::now_millis() / 1000;
     claims.nbf = now + 5;
@@ -551,47 +534,33 @@ async fn a_token_from_a_clock_slightly_ahead_is_accepted_within_the_leeway() {
 
 #[tokio::test]
 async fn counters_of_deleted_subscriptions_leave_the_store() {
-    let env = Env::start().await;
-    plan_per_minute(&env.control, "Ten", 10).await;
+    let env = TestServer::start().await;
+    plan_per_minute(env.control(), "Ten", 10).await;
     let backend = Backend::start(events("\n", Duration::from_millis(5), Some(2))).await;
-    let api = published_api(&env.control, "Cnt", Some(&backend.url()), None, &["Ten"]).await;
-    let a = subscriber(&env.control, "A", "Unlimited", &api, Some("Ten")).await;
-    let b = subscriber(&env.control, "B", "Unlimited", &api, Some("Ten")).await;
+    let api = published_api(env.control(), "Cnt", Some(&backend.url()), None, &["Ten"]).await;
+    let a = subscriber(env.control(), "A", "Unlimited", &api, Some("Ten")).await;
+    let b = subscriber(env.control(), "B", "Unlimited", &api, Some("Ten")).await;
     for token in [&a.production, &b.production] {
         let resp = get(&env.url("/cnt/1.0.0/x"), Some(token)).await;
         assert_eq!(split(&SseReader::new(resp).rest().await).0.len(), 2);
     }
-    env.gateway.flush_counters().await;
+    env.gateway().flush_counters().await;
     let (a_sub, b_sub) = (a.subscription_id.unwrap(), b.subscription_id.unwrap());
-    let stored = env.control.load_counters().unwrap();
+    let stored = env.control().load_counters().unwrap();
     assert!(stored.contains_key(&a_sub) && stored.contains_key(&b_sub));
-    env.control.unsubscribe(&a_sub).await.unwrap();
-    env.control.delete_application(&b.app_id).await.unwrap();
-    env.gateway.flush_counters().await;
-    let stored = env.control.load_counters().unwrap();
+    env.control().unsubscribe(&a_sub).await.unwrap();
+    env.control().delete_application(&b.app_id).await.unwrap();
+    env.gateway().flush_counters().await;
+    let stored = env.control().load_counters().unwrap();
     assert!(!stored.contains_key(&a_sub), "{stored:?}");
     assert!(!stored.contains_key(&b_sub), "{stored:?}");
 }
 
 #[tokio::test]
 async fn a_json_array_where_an_object_body_is_expected_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let control =
-        streamgate::control::Control::open(streamgate::control::ControlOptions::new(dir.path()))
-            .unwrap();
-    let telemetry = streamgate::telemetry::Telemetry::new();
-    let router = streamgate::mgmt::router(
-        control.clone(),
-        telemetry.clone(),
-        "http://localhost:8280".into(),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(streamgate::mgmt::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
+    let env = TestServer::start().await;
+    let addr = env.mgmt_addr();
+    let control = env.control();
     let token = control.admin_token().to_string();
     for (path, body) in [
         ("/api/am/publisher/v4/apis", r#"["A","/a","1.0.0"]"#),

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
-mod support_tls;
 
 use std::time::Duration;
 
@@ -622,25 +621,19 @@ async fn only_get_is_served() {
 
 #[tokio::test]
 async fn an_https_endpoint_is_refused_with_the_reason_until_trusted_then_streams() {
-    let env = Env::start().await;
-    let ca = support_tls::Ca::new("Gateway Test CA");
-    let backend = support_tls::TlsBackend::start(
+    let env = TestServer::start().await;
+    let ca = Ca::new("Gateway Test CA");
+    let backend = TlsBackend::start(
         &ca.leaf(&["127.0.0.1"], false),
         None,
         Duration::from_millis(20),
     )
     .await;
-    let mut traffic = env.telemetry.subscribe();
+    let mut traffic = env.telemetry().subscribe();
     let endpoint = format!("{}/feed", backend.url());
-    let api = published_api(&env.control, "Secure", Some(&endpoint), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "Sec",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Secure", "Sec", Some(&endpoint), None)
+        .await;
     assert_error(
         get(&env.url("/secure/1.0.0/memory"), Some(&sub.production)).await,
         503,
@@ -658,7 +651,7 @@ async fn an_https_endpoint_is_refused_with_the_reason_until_trusted_then_streams
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
-    env.control
+    env.control()
         .add_endpoint_certificate("gateway-test-ca", &backend.url(), &ca.pem)
         .await
         .unwrap();

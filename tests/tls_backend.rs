@@ -3,14 +3,12 @@
 //! the `/endpoint-certificates` REST resource in WSO2's shape.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
-mod support_tls;
+mod common;
 
 use std::time::Duration;
 
+use common::*;
 use streamgate::telemetry::TrafficEvent;
-use support_gateway::*;
-use support_tls::*;
 
 /// The next rejection in the traffic log.
 async fn rejection(traffic: &mut tokio::sync::broadcast::Receiver<TrafficEvent>) -> (u32, String) {
@@ -25,8 +23,8 @@ async fn rejection(traffic: &mut tokio::sync::broadcast::Receiver<TrafficEvent>)
     }
 }
 
-async fn refused_with(env: &Env, path: &str, token: &str, reason: &str) {
-    let mut traffic = env.telemetry.subscribe();
+async fn refused_with(env: &TestServer, path: &str, token: &str, reason: &str) {
+    let mut traffic = env.telemetry().subscribe();
     let resp = get(&env.url(path), Some(token)).await;
     assert_eq!(resp.status(), 503);
     let body = error_body(resp).await;
@@ -43,7 +41,7 @@ async fn refused_with(env: &Env, path: &str, token: &str, reason: &str) {
 
 #[tokio::test]
 async fn a_private_ca_backend_is_refused_until_its_ca_is_registered_then_metered_exactly() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let ca = Ca::new("Private Test CA");
     let backend = TlsBackend::start(
         &ca.leaf(&["127.0.0.1"], false),
@@ -51,10 +49,10 @@ async fn a_private_ca_backend_is_refused_until_its_ca_is_registered_then_metered
         Duration::from_millis(20),
     )
     .await;
-    plan_per_minute(&env.control, "Three", 3).await;
+    plan_per_minute(env.control(), "Three", 3).await;
     let endpoint = format!("{}/feed", backend.url());
-    let api = published_api(&env.control, "Private", Some(&endpoint), None, &["Three"]).await;
-    let sub = subscriber(&env.control, "PrivApp", "Unlimited", &api, Some("Three")).await;
+    let api = published_api(env.control(), "Private", Some(&endpoint), None, &["Three"]).await;
+    let sub = subscriber(env.control(), "PrivApp", "Unlimited", &api, Some("Three")).await;
 
     refused_with(
         &env,
@@ -64,7 +62,7 @@ async fn a_private_ca_backend_is_refused_until_its_ca_is_registered_then_metered
     )
     .await;
 
-    env.control
+    env.control()
         .add_endpoint_certificate("private-ca", &backend.url(), &ca.pem)
         .await
         .unwrap();
@@ -82,15 +80,9 @@ async fn a_private_ca_backend_is_refused_until_its_ca_is_registered_then_metered
         Duration::from_millis(20),
     )
     .await;
-    let api2 = published_api(&env.control, "Other", Some(&other.url()), None, &[]).await;
-    let sub2 = subscriber(
-        &env.control,
-        "OtherApp",
-        "Unlimited",
-        &api2,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub2) = env
+        .subscribed_api("Other", "OtherApp", Some(&other.url()), None)
+        .await;
     refused_with(
         &env,
         "/other/1.0.0/feed",
@@ -102,7 +94,7 @@ async fn a_private_ca_backend_is_refused_until_its_ca_is_registered_then_metered
 
 #[tokio::test]
 async fn hostname_mismatch_and_expired_certificates_are_refused_with_their_reason() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let ca = Ca::new("Reasons CA");
     let wrong_name = TlsBackend::start(
         &ca.leaf(&["backend.example"], false),
@@ -117,22 +109,22 @@ async fn hostname_mismatch_and_expired_certificates_are_refused_with_their_reaso
     )
     .await;
     for (alias, backend) in [("wrong", &wrong_name), ("expired", &expired)] {
-        env.control
+        env.control()
             .add_endpoint_certificate(alias, &backend.url(), &ca.pem)
             .await
             .unwrap();
     }
-    let a = published_api(&env.control, "Wrong", Some(&wrong_name.url()), None, &[]).await;
-    let b = published_api(&env.control, "Expired", Some(&expired.url()), None, &[]).await;
-    let sa = subscriber(&env.control, "WA", "Unlimited", &a, Some("AsyncUnlimited")).await;
-    let sb = subscriber(&env.control, "EA", "Unlimited", &b, Some("AsyncUnlimited")).await;
+    let a = published_api(env.control(), "Wrong", Some(&wrong_name.url()), None, &[]).await;
+    let b = published_api(env.control(), "Expired", Some(&expired.url()), None, &[]).await;
+    let sa = subscriber(env.control(), "WA", "Unlimited", &a, Some("AsyncUnlimited")).await;
+    let sb = subscriber(env.control(), "EA", "Unlimited", &b, Some("AsyncUnlimited")).await;
     refused_with(&env, "/wrong/1.0.0/x", &sa.production, "hostname mismatch").await;
     refused_with(&env, "/expired/1.0.0/x", &sb.production, "expired").await;
 }
 
 #[tokio::test]
 async fn a_mutual_tls_backend_refuses_without_the_apis_client_certificate_and_serves_with_it() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     let ca = Ca::new("Server CA");
     let client_ca = Ca::new("Client CA");
     let backend = TlsBackend::start(
@@ -141,19 +133,13 @@ async fn a_mutual_tls_backend_refuses_without_the_apis_client_certificate_and_se
         Duration::from_millis(20),
     )
     .await;
-    env.control
+    env.control()
         .add_endpoint_certificate("mtls", &backend.url(), &ca.pem)
         .await
         .unwrap();
-    let api = published_api(&env.control, "Mutual", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "MA",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (api, sub) = env
+        .subscribed_api("Mutual", "MA", Some(&backend.url()), None)
+        .await;
     let resp = get(&env.url("/mutual/1.0.0/x"), Some(&sub.production)).await;
     assert_eq!(resp.status(), 503);
     assert_eq!(error_body(resp).await["code"], 101503);
@@ -162,12 +148,12 @@ async fn a_mutual_tls_backend_refuses_without_the_apis_client_certificate_and_se
     // A key that does not belong to the certificate is refused.
     let stranger = client_ca.leaf(&["other.test"], false);
     assert!(
-        env.control
+        env.control()
             .set_backend_client_certificate(&api.id, &identity.cert_pem, &stranger.key_pem)
             .await
             .is_err()
     );
-    env.control
+    env.control()
         .set_backend_client_certificate(&api.id, &identity.cert_pem, &identity.key_pem)
         .await
         .unwrap();
@@ -180,22 +166,9 @@ async fn a_mutual_tls_backend_refuses_without_the_apis_client_certificate_and_se
 
 #[tokio::test]
 async fn the_endpoint_certificates_resource_speaks_wso2s_shape() {
-    let dir = tempfile::tempdir().unwrap();
-    let control =
-        streamgate::control::Control::open(streamgate::control::ControlOptions::new(dir.path()))
-            .unwrap();
-    let router = streamgate::mgmt::router(
-        control.clone(),
-        streamgate::telemetry::Telemetry::new(),
-        "http://localhost:8280".into(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(streamgate::mgmt::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
+    let env = TestServer::start().await;
+    let addr = env.mgmt_addr();
+    let control = env.control();
     let base = format!("http://{addr}/api/am/publisher/v4/endpoint-certificates");
     let token = control.admin_token().to_string();
     let ca = Ca::new("REST CA");
@@ -312,7 +285,7 @@ async fn the_endpoint_certificates_resource_speaks_wso2s_shape() {
 
 #[tokio::test]
 async fn a_backend_that_stalls_the_handshake_is_refused_as_a_handshake_timeout() {
-    let env = Env::start().await;
+    let env = TestServer::start().await;
     // Accepts TCP and never says a word of TLS.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -322,22 +295,9 @@ async fn a_backend_that_stalls_the_handshake_is_refused_as_a_handshake_timeout()
             held.push(socket);
         }
     });
-    let api = published_api(
-        &env.control,
-        "Stall",
-        Some(&format!("https://{addr}")),
-        None,
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control,
-        "StallApp",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (_, sub) = env
+        .subscribed_api("Stall", "StallApp", Some(&format!("https://{addr}")), None)
+        .await;
     let started = std::time::Instant::now();
     refused_with(&env, "/stall/1.0.0/x", &sub.production, "handshake timeout").await;
     let took = started.elapsed();

@@ -5,13 +5,12 @@
 //! page gets events on 6 streams and none on the other 4.)
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
+mod common;
 
 use std::process::Command;
 use std::time::Duration;
 
-use streamgate::tls::server::{ALPN_H2_HTTP11, ServerIdentity};
-use support_gateway::*;
+use common::*;
 
 const STREAMS: usize = 10;
 
@@ -41,26 +40,12 @@ async fn ten_event_sources_on_one_https_origin_all_receive_events() {
         eprintln!("skipped: chromium is not installed (apt-get install -y chromium)");
         return;
     };
-    let env = Env::start().await;
+    let env = TestServer::builder().https(None).start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(100), None)).await;
-    let api = published_api(&env.control, "Browser", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "BrowserApp",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
-    let identity = ServerIdentity::load_or_generate(env.dir.path(), None, None).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(streamgate::tls::server::serve(
-        listener,
-        identity.server_config(&ALPN_H2_HTTP11).unwrap(),
-        env.gateway.router(),
-        std::future::pending(),
-    ));
+    let (_, sub) = env
+        .subscribed_api("Browser", "BrowserApp", Some(&backend.url()), None)
+        .await;
+    let port = env.https_addr().port();
 
     // A resource that answers only after a few seconds holds the page's load event, so
     // `--dump-dom` (which dumps at load) shows what the streams received by then.

@@ -4,60 +4,38 @@
 //! open stream, and garbage or stalled handshakes that leave the listener running.
 #![allow(clippy::unwrap_used)]
 
-mod support_gateway;
-mod support_tls;
+mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use streamgate::tls::server::{ALPN_H2_HTTP11, ServerIdentity, TlsError};
-use support_gateway::*;
-use support_tls::*;
+use common::*;
+use streamgate::tls::server::{ServerIdentity, TlsError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The gateway of `env` served over TLS with `identity` on 127.0.0.1:0.
-async fn https(env: &Env, identity: &ServerIdentity) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = identity.server_config(&ALPN_H2_HTTP11).unwrap();
-    tokio::spawn(streamgate::tls::server::serve(
-        listener,
-        config,
-        env.gateway.router(),
-        std::future::pending(),
-    ));
-    addr
-}
-
-fn generated(dir: &Path) -> (ServerIdentity, String) {
-    let identity = ServerIdentity::load_or_generate(dir, None, None).unwrap();
+/// The certificate `env`'s HTTPS gateway serves, and its PEM.
+fn served(env: &TestServer) -> (ServerIdentity, String) {
+    let identity = env.tls_identity().clone();
     let pem = std::fs::read_to_string(identity.cert_path()).unwrap();
     (identity, pem)
 }
 
 #[tokio::test]
 async fn the_tutorial_stream_over_https_with_http1_and_h2() {
-    let env = Env::start().await;
+    let env = TestServer::builder().https(None).start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
-    let api = published_api(&env.control, "Observer", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "Tut",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
-    let (identity, pem) = generated(env.dir.path());
+    let (_, sub) = env
+        .subscribed_api("Observer", "Tut", Some(&backend.url()), None)
+        .await;
+    let (identity, pem) = served(&env);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let key = env.dir.path().join("tls").join("key.pem");
+        let key = env.dir().join("tls").join("key.pem");
         let mode = std::fs::metadata(key).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     assert_eq!(identity.fingerprint().len(), 32 * 3 - 1);
-    let addr = https(&env, &identity).await;
+    let addr = env.https_addr();
 
     let mut h1 = h1_client(addr, &pem).await;
     let resp = h1
@@ -92,26 +70,18 @@ async fn the_tutorial_stream_over_https_with_http1_and_h2() {
 
 #[tokio::test]
 async fn over_h2_a_revocation_ends_one_stream_and_a_reset_closes_its_backend_while_others_go_on() {
-    let env = Env::start().await;
+    let env = TestServer::builder().https(None).start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
-    let api = published_api(
-        &env.control,
-        "Multi",
-        Some(&backend.url()),
-        Some(&backend.url()),
-        &[],
-    )
-    .await;
-    let sub = subscriber(
-        &env.control,
-        "MultiApp",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
-    let (identity, pem) = generated(env.dir.path());
-    let addr = https(&env, &identity).await;
+    let (_, sub) = env
+        .subscribed_api(
+            "Multi",
+            "MultiApp",
+            Some(&backend.url()),
+            Some(&backend.url()),
+        )
+        .await;
+    let (_, pem) = served(&env);
+    let addr = env.https_addr();
     let mut h2 = h2_client(addr, &pem).await;
 
     let mut streams = Vec::new();
@@ -132,7 +102,7 @@ async fn over_h2_a_revocation_ends_one_stream_and_a_reset_closes_its_backend_whi
 
     // Revocation: the production stream gets its final comment, then END_STREAM.
     assert!(
-        env.control
+        env.control()
             .revoke_token(&sub.production, None)
             .await
             .unwrap()
@@ -178,26 +148,25 @@ async fn over_h2_a_revocation_ends_one_stream_and_a_reset_closes_its_backend_whi
 
 #[tokio::test]
 async fn reloading_the_certificate_keeps_open_streams_and_serves_the_new_one() {
-    let env = Env::start().await;
-    let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
-    let api = published_api(&env.control, "Reload", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "RApp",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("Reload CA");
     let first = ca.leaf(&["localhost"], false);
-    let cert = env.dir.path().join("server.pem");
-    let key = env.dir.path().join("server.key");
+    let cert = dir.path().join("server.pem");
+    let key = dir.path().join("server.key");
     std::fs::write(&cert, &first.cert_pem).unwrap();
     std::fs::write(&key, &first.key_pem).unwrap();
-    let identity = ServerIdentity::from_files(&cert, &key).unwrap();
+    let env = TestServer::builder()
+        .temp_dir(dir)
+        .https(Some((&cert, &key)))
+        .start()
+        .await;
+    let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
+    let (_, sub) = env
+        .subscribed_api("Reload", "RApp", Some(&backend.url()), None)
+        .await;
+    let identity = env.tls_identity().clone();
     let old_fingerprint = identity.fingerprint();
-    let addr = https(&env, &identity).await;
+    let addr = env.https_addr();
 
     let mut h2 = h2_client(addr, &ca.pem).await;
     let resp = h2
@@ -271,19 +240,13 @@ async fn bad_certificate_files_are_named_with_their_problem() {
 
 #[tokio::test]
 async fn garbage_plain_http_and_a_stalled_handshake_leave_the_https_port_serving() {
-    let env = Env::start().await;
+    let env = TestServer::builder().https(None).start().await;
     let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
-    let api = published_api(&env.control, "Sturdy", Some(&backend.url()), None, &[]).await;
-    let sub = subscriber(
-        &env.control,
-        "SApp",
-        "Unlimited",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
-    let (identity, pem) = generated(env.dir.path());
-    let addr = https(&env, &identity).await;
+    let (_, sub) = env
+        .subscribed_api("Sturdy", "SApp", Some(&backend.url()), None)
+        .await;
+    let (_, pem) = served(&env);
+    let addr = env.https_addr();
 
     // A client that stalls mid-handshake (sends nothing) holds only its own connection.
     let _stalled = tokio::net::TcpStream::connect(addr).await.unwrap();

@@ -592,6 +592,7 @@ pub struct Deployment {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::catalog::builtin_subscription_policies;

@@ -2,7 +2,8 @@
 //! a [`TestServer`] started through the real launcher (`streamgate::launch::start`) on
 //! 127.0.0.1:0 over a temp data dir and stopped on drop, or a `streamgate serve` child
 //! process from the same builder; management API calls and the tutorial's fixtures;
-//! scripted raw-TCP backends; raw-socket HTTP exchanges; an SSE reader; process gauges.
+//! scripted raw-TCP backends; raw-socket HTTP exchanges; an SSE reader; process gauges;
+//! certificates, a TLS backend and HTTP/1.1 and h2 clients over rustls.
 //!
 //! Each test file includes it with `mod common;`, so items one file does not use are fine.
 #![allow(dead_code, unused_imports, clippy::unwrap_used)]
@@ -14,6 +15,7 @@ pub mod process;
 pub mod raw;
 pub mod server;
 pub mod sse;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -24,6 +26,7 @@ pub use process::*;
 pub use raw::*;
 pub use server::*;
 pub use sse::*;
+pub use tls::*;
 
 /// How long a test waits for something that should happen promptly.
 pub const PATIENCE: Duration = Duration::from_secs(10);

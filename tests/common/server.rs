@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use streamgate::control::{Control, ControlOptions};
-use streamgate::gateway::GatewayOptions;
+use streamgate::gateway::{Gateway, GatewayOptions};
 use streamgate::keys::ADMIN_TOKEN_FILE;
 use streamgate::launch::{self, Running, ServeConfig};
 use streamgate::telemetry::Telemetry;
+use streamgate::tls::server::{ListenerOptions, ServerIdentity};
 use tempfile::TempDir;
 
 use super::{PATIENCE, client};
@@ -48,6 +49,7 @@ impl DataDir {
 /// How to start a [`TestServer`]: `TestServer::builder()....start().await`.
 pub struct Builder {
     options: GatewayOptions,
+    tls: ListenerOptions,
     dir: Option<DataDir>,
 }
 
@@ -56,6 +58,23 @@ impl Builder {
     pub fn gateway(mut self, options: GatewayOptions) -> Self {
         self.options = options;
         self
+    }
+
+    /// The TLS listeners (`ServeConfig.tls`; default: none).
+    pub fn tls(mut self, tls: ListenerOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Also an HTTPS gateway on 127.0.0.1:0, with the certificate generated in the data
+    /// dir, or the PEM files `cert` and `key` when given.
+    pub fn https(self, files: Option<(&Path, &Path)>) -> Self {
+        self.tls(ListenerOptions {
+            gateway_tls_addr: Some("127.0.0.1:0".parse().unwrap()),
+            cert: files.map(|(cert, _)| cert.to_path_buf()),
+            key: files.map(|(_, key)| key.to_path_buf()),
+            ..ListenerOptions::default()
+        })
     }
 
     /// Serve this temp dir (kept alive by the server) instead of a new one.
@@ -94,15 +113,24 @@ impl Builder {
                 admin_addr: any,
                 gateway_addr: any,
                 gateway: self.options.clone(),
-                tls: Default::default(),
+                tls: self.tls.clone(),
             },
         )
         .await;
         let admin = running.admin.clone().expect("the management API starts");
         let gateway = running.gateway.clone().expect("the gateway starts");
+        let https = running
+            .gateway_tls
+            .clone()
+            .map(|addr| addr.expect("the HTTPS gateway starts"));
+        let identity = running.tls.clone().expect("the TLS certificate loads");
+        let service = running.service.clone().expect("the gateway is built");
         TestServer {
             admin,
             gateway,
+            https,
+            identity,
+            service: Some(service),
             token: control.admin_token().to_string(),
             http: client(),
             options: self.options,
@@ -178,6 +206,9 @@ impl Builder {
             admin: admin.unwrap(),
             gateway: gateway.unwrap(),
             token,
+            https: None,
+            identity: None,
+            service: None,
             http: client(),
             options: GatewayOptions::default(),
             boot: Boot::Process { child, stderr },
@@ -206,6 +237,9 @@ enum Boot {
 pub struct TestServer {
     admin: SocketAddr,
     gateway: SocketAddr,
+    https: Option<SocketAddr>,
+    identity: Option<ServerIdentity>,
+    service: Option<Gateway>,
     token: String,
     /// A client without proxies.
     pub http: reqwest::Client,
@@ -249,6 +283,7 @@ impl TestServer {
     pub fn builder() -> Builder {
         Builder {
             options: test_options(),
+            tls: ListenerOptions::default(),
             dir: None,
         }
     }
@@ -282,6 +317,24 @@ impl TestServer {
     /// `path` on the gateway.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.gateway)
+    }
+
+    /// The HTTPS gateway's address (servers started with [`Builder::https`] or
+    /// [`Builder::tls`] only).
+    pub fn https_addr(&self) -> SocketAddr {
+        self.https.expect("started with an HTTPS gateway")
+    }
+
+    /// The TLS listeners' certificate (servers started with TLS listeners only).
+    pub fn tls_identity(&self) -> &ServerIdentity {
+        self.identity.as_ref().expect("started with a TLS listener")
+    }
+
+    /// The gateway both listeners serve (in-process servers only).
+    pub fn gateway(&self) -> &Gateway {
+        self.service
+            .as_ref()
+            .expect("a `streamgate serve` child has no Gateway here")
     }
 
     /// The admin token.

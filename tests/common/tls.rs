@@ -1,7 +1,6 @@
 //! Helpers for the TLS tests: certificates made with rcgen (a private CA, leaves, expired
 //! ones), an SSE backend over TLS (optionally requiring a client certificate) that counts
 //! hangups, and hyper clients (HTTP/1.1 and h2) over rustls trusting a given certificate.
-#![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
