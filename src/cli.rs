@@ -96,6 +96,14 @@ pub enum ClientCommand {
     Plan(PlanCommand),
     /// Check that the management API answers.
     Health,
+    /// Traffic per minute of an API, an application or the whole gateway (analytics).
+    Stats {
+        /// An API as `Name:version` (or its name) or an application's name; none: all.
+        name: Option<String>,
+        /// How far back: e.g. 90s, 30m, 1h, 7d (series are kept 7 days).
+        #[arg(long, default_value = "1h")]
+        since: String,
+    },
 }
 
 /// `streamgate api ...`
@@ -387,7 +395,7 @@ impl Output {
 }
 
 /// An HTTP client of the management API.
-struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: Url,
     token: Option<String>,
@@ -435,7 +443,7 @@ impl Client {
     }
 
     /// Sends a request; answers the JSON body (Null when empty) of a 2xx answer.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -805,6 +813,9 @@ async fn execute(cmd: ClientCommand, opts: &ClientOptions) -> Result<Output, Cli
             })
         }
         ClientCommand::Plan(cmd) => plan_command(&client, cmd).await,
+        ClientCommand::Stats { name, since } => {
+            crate::cli_stats::stats(&client, name.as_deref(), &since).await
+        }
         ClientCommand::Health => {
             let value = client.send(Method::GET, "/health", &[], None).await?;
             let status = value["status"].as_str().unwrap_or("unknown").to_string();

@@ -2,9 +2,11 @@
 //! The control plane (catalog, store, keys, control), the data plane (gateway), the
 //! management REST API, the sample memory backend and the terminal UI live here.
 
+pub mod analytics;
 pub mod backend;
 pub mod catalog;
 pub mod cli;
+mod cli_stats;
 pub mod control;
 pub mod datadir;
 pub mod gateway;

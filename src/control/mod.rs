@@ -2,6 +2,7 @@
 //! management REST API translates to it; it validates with the catalog's rules, writes
 //! through the store, swaps the gateway's view and announces each change.
 
+pub mod analytics;
 mod view;
 
 use std::collections::{BTreeMap, HashMap};

@@ -220,6 +220,7 @@ impl Gateway {
 
     /// Writes the quota counters that changed since the last flush to the store.
     pub async fn flush_counters(&self) {
+        crate::analytics::flush(&self.inner.control, &self.inner.telemetry).await;
         let dirty = self.inner.meter.dirty();
         if dirty.is_empty() {
             return;

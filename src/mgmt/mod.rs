@@ -3,6 +3,7 @@
 //! translation to [`Control`]; every `/api/am/...` route needs the admin token.
 
 mod admin;
+pub mod analytics;
 pub mod asyncapi;
 mod devportal;
 pub mod dto;
@@ -58,6 +59,7 @@ pub fn router(control: Control, telemetry: Telemetry, gateway_url: String) -> Ro
         .nest(PUBLISHER_BASE, with_json_405(publisher::routes()))
         .nest(DEVPORTAL_BASE, with_json_405(devportal::routes()))
         .nest(ADMIN_BASE, with_json_405(admin::routes()))
+        .merge(with_json_405(analytics::routes()))
         .layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .route("/health", get(health))

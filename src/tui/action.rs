@@ -140,6 +140,8 @@ pub enum Action {
     TrafficMissed(u64),
     /// The periodic tick, with counters read from the servers.
     Tick(ServerStats),
+    /// The analytics of the subject on screen and of the gateway (once a second).
+    Analytics(Box<crate::tui::charts::AnalyticsFeed>),
     /// The terminal changed size.
     Resize,
     /// An in-process stream reported.

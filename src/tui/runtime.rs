@@ -25,12 +25,14 @@ use crate::sse;
 use crate::telemetry::{Telemetry, TrafficEvent};
 
 use super::action::{
-    Action, BackendCounters, Command, Done, KeysInfo, ServerStats, StreamItem, StreamUpdate,
+    Action, BackendCounters, Command, Done, KeysInfo, ServerStats, StreamItem, StreamUpdate, Tab,
     TokenInfo,
 };
 use super::app::{App, AppConfig};
+use super::charts::{AnalyticsFeed, Glyphs};
 use super::theme::Theme;
 use super::{LOG_FILE, TuiContext, TuiError, keymap, ui};
+use crate::analytics::Subject;
 
 /// The tick: counters, rates and message ageing (100 ms, i.e. ten a second).
 pub const TICK: Duration = Duration::from_millis(100);
@@ -89,6 +91,8 @@ pub struct Runtime {
     clipboard: Clipboard,
     tx: mpsc::UnboundedSender<Action>,
     started: Instant,
+    /// The wall-clock second of the last analytics feed.
+    analytics_second: i64,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -125,7 +129,7 @@ impl Runtime {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default();
-        let rt = Runtime {
+        let mut rt = Runtime {
             app,
             control: ctx.control,
             telemetry: ctx.telemetry,
@@ -135,7 +139,9 @@ impl Runtime {
             clipboard,
             tx,
             started: Instant::now(),
+            analytics_second: 0,
         };
+        rt.app.analytics.glyphs = Glyphs::from_env();
         (rt, inputs)
     }
 
@@ -290,7 +296,8 @@ impl Runtime {
                 let before = self.visible_on_tick();
                 let stats = self.stats();
                 self.dispatch(Action::Tick(stats));
-                Ok(if self.visible_on_tick() == before {
+                let fed = self.feed_analytics(stats.wall_ms);
+                Ok(if !fed && self.visible_on_tick() == before {
                     Flow::Idle
                 } else {
                     Flow::Changed
@@ -315,6 +322,33 @@ impl Runtime {
                 .as_ref()
                 .is_some_and(|st| st.age < super::app::STATUS_TICKS),
         )
+    }
+
+    /// Once a wall-clock second, while a page shows analytics (or the Servers tab shows),
+    /// reads the in-memory series (one short lock, no I/O) and hands them to the UI as
+    /// [`Action::Analytics`]. Answers whether it did.
+    pub fn feed_analytics(&mut self, wall_ms: i64) -> bool {
+        let second = wall_ms.div_euclid(1000);
+        if second == self.analytics_second {
+            return false;
+        }
+        let subject = self.app.analytics_subject();
+        if subject.is_none() && self.app.tab != Tab::Servers {
+            return false;
+        }
+        self.analytics_second = second;
+        let series = self.telemetry.series();
+        let feed = AnalyticsFeed {
+            view: subject
+                .as_ref()
+                .map(|s| series.live(s, wall_ms))
+                .unwrap_or_default(),
+            gateway: series.live(&Subject::Gateway, wall_ms),
+            subject,
+            glyphs: self.app.analytics.glyphs,
+        };
+        self.dispatch(Action::Analytics(Box::new(feed)));
+        true
     }
 
     /// Turns a terminal event into an action and applies it.
