@@ -10,7 +10,8 @@
 //! {"subject": {"type": "API", "name": "Observer:1.0.0"},
 //!  "from": 1764528000000, "to": 1764531600000,
 //!  "totals": {"events": 120, "streamsOpened": 2, "rejections": {"900804": 1}, "backendErrors": 0},
-//!  "minutes": [{"minute": 1764531540000, "events": 60, "streamsOpened": 1, "rejections": {}, "backendErrors": 0}],
+//!  "minutes": [{"minute": 1764531540000,
+//!               "counts": {"events": 60, "streamsOpened": 1, "rejections": {}, "backendErrors": 0}}],
 //!  "top": [{"name": "DefaultApplication", "events": 120}]}
 //! ```
 //! Times are ms since the epoch; `minutes` lists only minutes with something counted;
@@ -56,7 +57,6 @@ pub struct MinuteDto {
     /// The minute's start, ms since the epoch.
     pub minute: i64,
     /// What was counted in it.
-    #[serde(flatten)]
     pub counts: Counts,
 }
 

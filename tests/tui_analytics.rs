@@ -1,0 +1,149 @@
+//! The terminal UI's analytics: reaching Publisher > API > Analytics with `h`/`l`, the
+//! runtime's feed reaching the page, and 80x24 snapshots of the page and of a gauge and a
+//! sparkline drawn from fixed data (ASCII glyphs, as in a non-UTF-8 locale).
+#![allow(clippy::unwrap_used)]
+
+mod tui_support;
+
+use std::collections::BTreeMap;
+
+use crossterm::event::KeyCode;
+use streamgate::analytics::{Counts, DAY_MINUTES, LIVE_SECONDS, LiveView, Subject};
+use streamgate::tui::action::Action;
+use streamgate::tui::charts::{AnalyticsFeed, Glyphs, fit, gauge_line};
+use streamgate::tui::screens::ScreenId;
+use streamgate::tui::screens::publisher::{ApiPage, PublisherView};
+use tui_support::*;
+
+use KeyCode::{Char, Enter, Left};
+
+fn page(app: &streamgate::tui::App) -> Option<ApiPage> {
+    match &app.publisher.view {
+        PublisherView::Api(v) => Some(v.page),
+        _ => None,
+    }
+}
+
+/// A fixed view: a ramp over the last minute, a busy hour yesterday, some rejections.
+fn fixed_view() -> LiveView {
+    let mut per_second = vec![0; LIVE_SECONDS];
+    for (i, v) in per_second.iter_mut().enumerate().skip(LIVE_SECONDS - 60) {
+        *v = (i % 20) as u64;
+    }
+    let mut per_minute = vec![0; DAY_MINUTES];
+    for (i, v) in per_minute.iter_mut().enumerate() {
+        *v = if (600..660).contains(&i) {
+            600
+        } else {
+            (i % 7) as u64 * 10
+        };
+    }
+    let mut rejections = BTreeMap::new();
+    rejections.insert(900804, 3);
+    rejections.insert(900901, 1);
+    LiveView {
+        per_second,
+        per_minute,
+        open_streams: 2,
+        day: Counts {
+            events: 123_456,
+            streams_opened: 9,
+            rejections,
+            backend_errors: 1,
+        },
+        top: vec![("ObserverApp".into(), 120_000), ("Other".into(), 3_456)],
+    }
+}
+
+#[test]
+fn l_reaches_the_analytics_page_and_h_leaves_it() {
+    let mut app = app(full_catalog());
+    press(&mut app, Enter);
+    assert_eq!(page(&app), Some(ApiPage::Overview));
+    // Left from the Overview wraps to the last page: Analytics.
+    press(&mut app, Left);
+    assert_eq!(page(&app), Some(ApiPage::Analytics));
+    assert_eq!(app.current_screen(), ScreenId::ApiAnalytics);
+    assert_eq!(
+        app.analytics_subject(),
+        Some(Subject::Api("Observer:1.0.0".into()))
+    );
+    press(&mut app, Char('h'));
+    assert_eq!(page(&app), Some(ApiPage::Definition));
+    assert_eq!(app.analytics_subject(), None, "no analytics on screen");
+    press(&mut app, Char('l'));
+    assert_eq!(page(&app), Some(ApiPage::Analytics));
+    press(&mut app, Char('l'));
+    assert_eq!(page(&app), Some(ApiPage::Overview), "wraps around");
+}
+
+#[test]
+fn the_analytics_feed_is_kept_and_drawn_only_for_its_subject() {
+    let mut app = app(full_catalog());
+    press(&mut app, Enter);
+    press(&mut app, Left);
+    let feed = AnalyticsFeed {
+        subject: Some(Subject::Api("Other:1.0.0".into())),
+        view: fixed_view(),
+        ..AnalyticsFeed::default()
+    };
+    app.update(Action::Analytics(Box::new(feed.clone())));
+    assert_eq!(app.analytics, feed);
+    let text = screen(&app);
+    assert!(
+        text.contains("none yet"),
+        "another API's data is not shown: {text}"
+    );
+    assert!(!text.contains("ObserverApp 120000"), "{text}");
+}
+
+#[test]
+fn analytics_page_snapshot() {
+    let mut app = app(full_catalog());
+    press(&mut app, Enter);
+    press(&mut app, Left);
+    app.update(Action::Analytics(Box::new(AnalyticsFeed {
+        subject: Some(Subject::Api("Observer:1.0.0".into())),
+        view: fixed_view(),
+        gateway: LiveView::default(),
+        glyphs: Glyphs::Ascii,
+    })));
+    insta::assert_snapshot!("analytics_page", screen(&app));
+}
+
+#[test]
+fn gauge_and_sparkline_snapshot() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::layout::{Constraint, Layout};
+    use ratatui::widgets::{Paragraph, Sparkline};
+
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let data = fit(&fixed_view().per_minute, 80);
+    terminal
+        .draw(|f| {
+            let [gauges, spark] =
+                Layout::vertical([Constraint::Length(3), Constraint::Min(1)]).areas(f.area());
+            let lines = vec![
+                gauge_line(42, 100, 20, Glyphs::Ascii).into(),
+                gauge_line(100, 100, 20, Glyphs::Ascii).into(),
+                gauge_line(7, 1000, 20, Glyphs::Ascii).into(),
+            ];
+            f.render_widget(Paragraph::new(lines), gauges);
+            f.render_widget(
+                Sparkline::default()
+                    .data(&data)
+                    .bar_set(Glyphs::Ascii.bar_set()),
+                spark,
+            );
+        })
+        .unwrap();
+    let text: Vec<String> = terminal
+        .backend()
+        .buffer()
+        .content
+        .chunks(80)
+        .map(|row| format!("\"{}\"", row.iter().map(|c| c.symbol()).collect::<String>()))
+        .collect();
+    insta::assert_snapshot!("gauge_and_sparkline", text.join("\n"));
+}
