@@ -147,3 +147,48 @@ fn gauge_and_sparkline_snapshot() {
         .collect();
     insta::assert_snapshot!("gauge_and_sparkline", text.join("\n"));
 }
+
+#[test]
+fn a_shows_an_applications_analytics_and_a_or_esc_goes_back() {
+    use streamgate::tui::screens::portal::PortalView;
+    let mut app = app(full_catalog());
+    press(&mut app, Char('2'));
+    press(&mut app, Char('l'));
+    press(&mut app, Enter);
+    let analytics = |app: &streamgate::tui::App| match &app.portal.view {
+        PortalView::App(d) => d.analytics,
+        _ => panic!("not on an application"),
+    };
+    assert!(!analytics(&app));
+    assert_eq!(app.analytics_subject(), None);
+    press(&mut app, Char('a'));
+    assert!(analytics(&app));
+    assert_eq!(
+        app.analytics_subject(),
+        Some(Subject::Application("ObserverApp".into()))
+    );
+    app.update(Action::Analytics(Box::new(AnalyticsFeed {
+        subject: Some(Subject::Application("ObserverApp".into())),
+        view: LiveView {
+            top: vec![("Observer:1.0.0".into(), 77)],
+            ..fixed_view()
+        },
+        ..AnalyticsFeed::default()
+    })));
+    let text = screen(&app);
+    assert!(
+        text.contains("Application ObserverApp - Analytics"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Top APIs (24 h): Observer:1.0.0 77"),
+        "{text}"
+    );
+    insta::assert_snapshot!("application_analytics", text);
+    press(&mut app, Char('a'));
+    assert!(!analytics(&app));
+    press(&mut app, Char('a'));
+    press(&mut app, KeyCode::Esc);
+    assert!(!analytics(&app), "Esc leaves the analytics first");
+    assert!(matches!(app.portal.view, PortalView::App(_)));
+}

@@ -130,6 +130,8 @@ pub enum Action {
     ClearLive,
     /// `w`: wrap long lines in the live pane, or cut them.
     ToggleWrap,
+    /// `a`: an application's analytics, or back to its details (Dev Portal > Applications).
+    ToggleAnalytics,
 
     // ---- feeds from the runtime ----
     /// A fresh catalog snapshot.

@@ -158,8 +158,16 @@ impl App {
     }
 
     /// The analytics subject the screen shows now, if any: the API of Publisher > API >
-    /// Analytics. The runtime feeds it (and the gateway's) once a second.
+    /// Analytics, or the application of Dev Portal > Applications > `a`. The runtime feeds it (and the gateway's) once a second.
     pub fn analytics_subject(&self) -> Option<crate::analytics::Subject> {
+        if self.tab == Tab::Portal {
+            return match &self.portal.view {
+                PortalView::App(d) => {
+                    super::screens::applications::analytics_subject(&self.catalog, d)
+                }
+                _ => None,
+            };
+        }
         if self.tab != Tab::Publisher {
             return None;
         }
