@@ -92,10 +92,10 @@ pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Ve
         .collect();
     if detail.analytics {
         // The analytics view only draws: a or Esc goes back to the details.
-        if matches!(action, Action::ToggleAnalytics | Action::Back) {
-            if let PortalView::App(d) = &mut p.view {
-                d.analytics = false;
-            }
+        if matches!(action, Action::ToggleAnalytics | Action::Back)
+            && let PortalView::App(d) = &mut p.view
+        {
+            d.analytics = false;
         }
         return Vec::new();
     }
