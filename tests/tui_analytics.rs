@@ -192,3 +192,66 @@ fn a_shows_an_applications_analytics_and_a_or_esc_goes_back() {
     assert!(!analytics(&app), "Esc leaves the analytics first");
     assert!(matches!(app.portal.view, PortalView::App(_)));
 }
+
+fn stream_events(app: &mut streamgate::tui::App, data: impl Fn(u64) -> String, n: u64) {
+    use streamgate::tui::action::{StreamItem, StreamUpdate};
+    app.update(Action::Stream(StreamUpdate::Opened { stream_id: 1 }));
+    for i in 0..n {
+        app.update(Action::Stream(StreamUpdate::Items {
+            stream_id: 1,
+            at: NOON + 1000 * (i as i64 + 1),
+            items: vec![StreamItem::Event {
+                id: Some((i + 1).to_string()),
+                data: data(i),
+            }],
+        }));
+    }
+}
+
+#[test]
+fn v_charts_a_json_field_n_picks_the_next_and_v_goes_back_to_lines() {
+    let mut app = app(full_catalog());
+    stream_events(
+        &mut app,
+        |i| {
+            if i == 5 {
+                r#"{"total":16000000000,"used":"n/a","available":1}"#.to_string()
+            } else {
+                let used = 5_000_000_000 + (i % 10) * 300_000_000;
+                format!(
+                    r#"{{"total":16000000000,"used":{used},"available":{}}}"#,
+                    16_000_000_000 - used
+                )
+            }
+        },
+        60,
+    );
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.current_screen(), ScreenId::Live);
+    press(&mut app, Char('v'));
+    assert!(app.live.chart.on);
+    assert_eq!(app.live.chart.field.as_deref(), Some("used"));
+    let text = screen(&app);
+    assert!(text.contains("1 events skipped"), "{text}");
+    insta::assert_snapshot!("try_it_chart", text);
+    press(&mut app, Char('n'));
+    assert_eq!(app.live.chart.field.as_deref(), Some("available"));
+    press(&mut app, Char('v'));
+    assert!(!app.live.chart.on, "back to lines");
+    assert!(screen(&app).contains("data:{"));
+}
+
+#[test]
+fn v_on_a_stream_that_is_not_json_says_why_and_stays_on_lines() {
+    let mut app = app(full_catalog());
+    stream_events(&mut app, |i| format!("tick {i}"), 3);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, Char('v'));
+    assert!(!app.live.chart.on);
+    let status = app
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(status.contains("3 events are not JSON"), "{status}");
+}

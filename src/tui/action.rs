@@ -130,6 +130,10 @@ pub enum Action {
     ClearLive,
     /// `w`: wrap long lines in the live pane, or cut them.
     ToggleWrap,
+    /// `v`: the live pane's lines, or a chart of a numeric field of its JSON events.
+    ToggleChart,
+    /// `n`: chart the next numeric field (live pane, chart mode).
+    NextField,
     /// `a`: an application's analytics, or back to its details (Dev Portal > Applications).
     ToggleAnalytics,
 

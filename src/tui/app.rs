@@ -578,6 +578,7 @@ impl App {
                     let line = match item {
                         StreamItem::Event { id, data } => {
                             events += 1;
+                            self.live.chart.record(at, &data);
                             let text = match id {
                                 Some(id) => format!("id:{id} data:{data}"),
                                 None => format!("data:{data}"),
