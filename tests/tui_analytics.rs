@@ -105,8 +105,8 @@ fn analytics_page_snapshot() {
     app.update(Action::Analytics(Box::new(AnalyticsFeed {
         subject: Some(Subject::Api("Observer:1.0.0".into())),
         view: fixed_view(),
-        gateway: LiveView::default(),
         glyphs: Glyphs::Ascii,
+        ..AnalyticsFeed::default()
     })));
     insta::assert_snapshot!("analytics_page", screen(&app));
 }
@@ -254,4 +254,59 @@ fn v_on_a_stream_that_is_not_json_says_why_and_stays_on_lines() {
         .map(|s| s.text.clone())
         .unwrap_or_default();
     assert!(status.contains("3 events are not JSON"), "{status}");
+}
+
+#[test]
+fn quota_gauges_show_used_limit_reset_and_throttled() {
+    use streamgate::control::analytics::QuotaGauge;
+    let mut app = app(full_catalog());
+    press(&mut app, Char('2'));
+    press(&mut app, Enter);
+    press(&mut app, Char('l'));
+    let before = screen(&app);
+    assert!(
+        !before.contains("50000"),
+        "no gauge before one is fed: {before}"
+    );
+    let mut quotas = BTreeMap::new();
+    quotas.insert(
+        "sub-1".to_string(),
+        QuotaGauge {
+            used: 50_000,
+            limit: Some(50_000),
+            resets_at: Some(NOON + 3_600_000),
+            throttled: true,
+        },
+    );
+    app.update(Action::Quotas(quotas.clone()));
+    // A later analytics feed keeps the gauges.
+    app.update(Action::Analytics(Box::default()));
+    assert_eq!(app.analytics.quotas, quotas);
+    let text = screen(&app);
+    assert!(
+        text.contains("[####################] 50000 / 50000 (100%) resets 13:00:00 UTC THROTTLED"),
+        "{text}"
+    );
+    insta::assert_snapshot!("portal_subscriptions_with_gauge", text);
+
+    quotas.insert(
+        "sub-1".to_string(),
+        QuotaGauge {
+            used: 12_500,
+            limit: Some(50_000),
+            resets_at: Some(NOON + 3_600_000),
+            throttled: false,
+        },
+    );
+    app.update(Action::Quotas(quotas));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, Char('l'));
+    press(&mut app, Enter);
+    let text = screen(&app);
+    assert!(
+        text.contains("[#####...............] 12500 / 50000 (25%) resets 13:00:00 UTC"),
+        "{text}"
+    );
+    assert!(!text.contains("THROTTLED"), "{text}");
 }

@@ -129,3 +129,55 @@ fn related_to(subject: &Subject, key: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// A subscription's quota as a gauge: events used in the current window against the
+/// plan's limit, when the window resets, and whether the gateway refuses it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QuotaGauge {
+    /// Events delivered in the current window (as of the last counter flush, at most
+    /// [`crate::gateway::DEFAULT_COUNTER_FLUSH`] old).
+    pub used: u64,
+    /// The plan's events per window; `None`: unlimited.
+    pub limit: Option<u64>,
+    /// When the current window ends (ms since the epoch); `None` before the first event.
+    pub resets_at: Option<Millis>,
+    /// Whether the quota is used up, so the gateway refuses new streams (900804).
+    pub throttled: bool,
+}
+
+impl Control {
+    /// Every subscription's quota gauge as of `now`, by subscription id: the plan's limit
+    /// from the gateway's view, the count from the persisted quota counters. Off the async
+    /// threads.
+    pub async fn quota_gauges(&self, now: Millis) -> Result<BTreeMap<String, QuotaGauge>> {
+        let control = self.clone();
+        let counters = tokio::task::spawn_blocking(move || control.load_counters())
+            .await
+            .map_err(|e| ControlError::Internal(e.to_string()))??;
+        let view = self.view();
+        let mut out = BTreeMap::new();
+        for sub in view.subscriptions.values() {
+            let limit = sub.quota.limit();
+            let current = sub.quota.window_millis().and_then(|len| {
+                counters
+                    .get(&sub.id)
+                    .filter(|r| now >= r.window_start && now < r.window_start.saturating_add(len))
+                    .map(|r| (r.count, r.window_start.saturating_add(len)))
+            });
+            let (used, resets_at) = match current {
+                Some((count, end)) => (count, Some(end)),
+                None => (0, None),
+            };
+            out.insert(
+                sub.id.clone(),
+                QuotaGauge {
+                    used,
+                    limit,
+                    resets_at,
+                    throttled: limit.is_some_and(|l| used >= l),
+                },
+            );
+        }
+        Ok(out)
+    }
+}

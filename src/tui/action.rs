@@ -148,6 +148,9 @@ pub enum Action {
     Tick(ServerStats),
     /// The analytics of the subject on screen and of the gateway (once a second).
     Analytics(Box<crate::tui::charts::AnalyticsFeed>),
+    /// Every subscription's quota gauge, by subscription id (once a second while a page
+    /// with gauges shows).
+    Quotas(std::collections::BTreeMap<String, crate::control::analytics::QuotaGauge>),
     /// The terminal changed size.
     Resize,
     /// An in-process stream reported.

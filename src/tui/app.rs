@@ -426,7 +426,13 @@ impl App {
                 Vec::new()
             }
             Action::Analytics(feed) => {
+                let quotas = std::mem::take(&mut self.analytics.quotas);
                 self.analytics = *feed;
+                self.analytics.quotas = quotas;
+                Vec::new()
+            }
+            Action::Quotas(quotas) => {
+                self.analytics.quotas = quotas;
                 Vec::new()
             }
             Action::Resize => Vec::new(),

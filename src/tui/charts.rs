@@ -4,9 +4,12 @@
 //!
 //! [`Action::Analytics`]: super::action::Action::Analytics
 
+use std::collections::BTreeMap;
+
 use ratatui::symbols::bar;
 
 use crate::analytics::{LiveView, Subject};
+use crate::control::analytics::QuotaGauge;
 
 /// Which glyphs charts use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -111,6 +114,35 @@ pub struct AnalyticsFeed {
     pub gateway: LiveView,
     /// Which glyphs charts use.
     pub glyphs: Glyphs,
+    /// Quota gauges by subscription id (fed apart, see [`Action::Quotas`]).
+    ///
+    /// [`Action::Quotas`]: super::action::Action::Quotas
+    pub quotas: BTreeMap<String, QuotaGauge>,
+}
+
+/// A subscription's gauge line: `[###.......] 42 / 100 events, resets 12:05:00 UTC` and
+/// `THROTTLED` when used up; `unlimited` plans show their count only. `None` when no
+/// gauge was fed for it.
+pub fn quota_line(
+    feed: &AnalyticsFeed,
+    subscription_id: &str,
+    bar_width: usize,
+) -> Option<(String, bool)> {
+    let g = feed.quotas.get(subscription_id)?;
+    let text = match g.limit {
+        None => format!("{} events, unlimited", g.used),
+        Some(limit) => {
+            let mut t = gauge_line(g.used, limit, bar_width, feed.glyphs);
+            if let Some(at) = g.resets_at {
+                t.push_str(&format!(" resets {} UTC", crate::tui::widgets::clock(at)));
+            }
+            if g.throttled {
+                t.push_str(" THROTTLED");
+            }
+            t
+        }
+    };
+    Some((text, g.throttled))
 }
 
 #[cfg(test)]

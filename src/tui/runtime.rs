@@ -326,17 +326,30 @@ impl Runtime {
 
     /// Once a wall-clock second, while a page shows analytics (or the Servers tab shows),
     /// reads the in-memory series (one short lock, no I/O) and hands them to the UI as
-    /// [`Action::Analytics`]. Answers whether it did.
+    /// [`Action::Analytics`]; while the Developer Portal shows, reads the quota gauges on a
+    /// task, which sends [`Action::Quotas`]. Answers whether it fed analytics.
     pub fn feed_analytics(&mut self, wall_ms: i64) -> bool {
         let second = wall_ms.div_euclid(1000);
         if second == self.analytics_second {
             return false;
         }
+        self.analytics_second = second;
+        if self.app.tab == Tab::Portal {
+            // Gauges read the persisted counters: a store read, so on a task.
+            let control = self.control.clone();
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                match control.quota_gauges(wall_ms).await {
+                    // The UI may be gone; nothing to tell then.
+                    Ok(q) => drop(tx.send(Action::Quotas(q))),
+                    Err(e) => tracing::warn!("quota gauges: {e}"),
+                }
+            });
+        }
         let subject = self.app.analytics_subject();
         if subject.is_none() && self.app.tab != Tab::Servers {
             return false;
         }
-        self.analytics_second = second;
         let series = self.telemetry.series();
         let feed = AnalyticsFeed {
             view: subject
@@ -346,6 +359,8 @@ impl Runtime {
             gateway: series.live(&Subject::Gateway, wall_ms),
             subject,
             glyphs: self.app.analytics.glyphs,
+            // Kept by `App`: the gauges come with their own action.
+            quotas: Default::default(),
         };
         self.dispatch(Action::Analytics(Box::new(feed)));
         true

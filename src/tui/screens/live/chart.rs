@@ -264,9 +264,9 @@ mod tests {
         assert_eq!(points, vec![(1, 5.0), (3, 7.0)]);
         assert_eq!(skipped, 1);
         c.next_field();
-        assert_eq!(c.field.as_deref(), Some("total"), "after used, wraps");
+        assert_eq!(c.field.as_deref(), Some("available"), "after used, wraps");
         c.next_field();
-        assert_eq!(c.field.as_deref(), Some("available"));
+        assert_eq!(c.field.as_deref(), Some("total"));
         assert!(c.toggle().is_ok());
         assert!(c.on);
     }
