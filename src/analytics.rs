@@ -125,6 +125,9 @@ pub struct LiveView {
     /// For an API its applications, for an application its APIs, by events over the last
     /// 24 hours, most first (at most five).
     pub top: Vec<(String, u64)>,
+    /// Gateway-wide open streams sampled each second over the last [`LIVE_SECONDS`],
+    /// oldest first (filled for [`Subject::Gateway`] only).
+    pub open_per_second: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -143,6 +146,8 @@ struct State {
     day: HashMap<Subject, BTreeMap<i64, Counts>>,
     /// Events per second per subject: (second in ms, events), oldest first.
     live: HashMap<Subject, VecDeque<(i64, u64)>>,
+    /// Gateway-wide open streams at each sample: (second in ms, streams), oldest first.
+    open_ring: VecDeque<(i64, u64)>,
 }
 
 /// The in-memory aggregate. Shared by the sampler, the flush and the readers; every call
@@ -227,6 +232,20 @@ impl Series {
                     };
                     s.add(now, &Subject::of(&api, &app), &counts);
                 }
+            }
+            let open = u64::try_from(
+                metrics
+                    .open_streams
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            )
+            .unwrap_or(0);
+            let second = second_of(now);
+            match s.open_ring.back_mut() {
+                Some((sec, n)) if *sec == second => *n = open,
+                _ => s.open_ring.push_back((second, open)),
+            }
+            while s.open_ring.len() > LIVE_SECONDS {
+                s.open_ring.pop_front();
             }
             let gained = backend_errors.saturating_sub(s.last_backend_errors);
             s.last_backend_errors = backend_errors;
@@ -389,7 +408,16 @@ impl Series {
                     .collect();
             top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             top.truncate(5);
+            let mut open_per_second = vec![0; LIVE_SECONDS];
+            if *subject == Subject::Gateway {
+                for (sec, n) in &s.open_ring {
+                    if *sec >= first_second && *sec <= second {
+                        open_per_second[((sec - first_second) / 1000) as usize] = *n;
+                    }
+                }
+            }
             LiveView {
+                open_per_second,
                 per_second,
                 per_minute,
                 open_streams: s.open.get(subject).copied().unwrap_or(0),

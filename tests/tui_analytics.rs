@@ -52,6 +52,7 @@ fn fixed_view() -> LiveView {
             backend_errors: 1,
         },
         top: vec![("ObserverApp".into(), 120_000), ("Other".into(), 3_456)],
+        open_per_second: Vec::new(),
     }
 }
 
@@ -309,4 +310,28 @@ fn quota_gauges_show_used_limit_reset_and_throttled() {
         "{text}"
     );
     assert!(!text.contains("THROTTLED"), "{text}");
+}
+
+#[test]
+fn servers_show_gateway_sparklines_and_this_process_once_fed() {
+    use streamgate::tui::charts::ProcessStats;
+    let mut app = app(full_catalog());
+    press(&mut app, Char('3'));
+    assert!(
+        !screen(&app).contains("CPU"),
+        "nothing before the first sample"
+    );
+    let mut gateway = fixed_view();
+    gateway.open_per_second = (0..LIVE_SECONDS as u64).map(|i| i / 100).collect();
+    app.update(Action::Analytics(Box::new(AnalyticsFeed {
+        gateway,
+        ..AnalyticsFeed::default()
+    })));
+    app.update(Action::Process(ProcessStats {
+        cpu_percent: 3.5,
+        memory_bytes: 48 * 1024 * 1024,
+    }));
+    let text = screen(&app);
+    assert!(text.contains("CPU 3.5%  mem 48 MiB"), "{text}");
+    insta::assert_snapshot!("servers_with_sparklines", text);
 }

@@ -151,6 +151,8 @@ pub enum Action {
     /// Every subscription's quota gauge, by subscription id (once a second while a page
     /// with gauges shows).
     Quotas(std::collections::BTreeMap<String, crate::control::analytics::QuotaGauge>),
+    /// This process's CPU and memory (once a second while the Servers screen shows).
+    Process(crate::tui::charts::ProcessStats),
     /// The terminal changed size.
     Resize,
     /// An in-process stream reported.

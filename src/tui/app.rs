@@ -427,8 +427,14 @@ impl App {
             }
             Action::Analytics(feed) => {
                 let quotas = std::mem::take(&mut self.analytics.quotas);
+                let process = self.analytics.process;
                 self.analytics = *feed;
                 self.analytics.quotas = quotas;
+                self.analytics.process = process;
+                Vec::new()
+            }
+            Action::Process(stats) => {
+                self.analytics.process = Some(stats);
                 Vec::new()
             }
             Action::Quotas(quotas) => {

@@ -118,7 +118,22 @@ pub struct AnalyticsFeed {
     ///
     /// [`Action::Quotas`]: super::action::Action::Quotas
     pub quotas: BTreeMap<String, QuotaGauge>,
+    /// This process's CPU and memory (fed apart, see [`Action::Process`]).
+    ///
+    /// [`Action::Process`]: super::action::Action::Process
+    pub process: Option<ProcessStats>,
 }
+
+/// This process's resource use, sampled by sysinfo once a second off the UI thread.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ProcessStats {
+    /// CPU use since the previous sample, in percent of one core.
+    pub cpu_percent: f32,
+    /// Resident memory in bytes.
+    pub memory_bytes: u64,
+}
+
+impl Eq for ProcessStats {}
 
 /// A subscription's gauge line: `[###.......] 42 / 100 events, resets 12:05:00 UTC` and
 /// `THROTTLED` when used up; `unlimited` plans show their count only. `None` when no

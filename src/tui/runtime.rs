@@ -29,7 +29,7 @@ use super::action::{
     TokenInfo,
 };
 use super::app::{App, AppConfig};
-use super::charts::{AnalyticsFeed, Glyphs};
+use super::charts::{AnalyticsFeed, Glyphs, ProcessStats};
 use super::theme::Theme;
 use super::{LOG_FILE, TuiContext, TuiError, keymap, ui};
 use crate::analytics::Subject;
@@ -93,6 +93,9 @@ pub struct Runtime {
     started: Instant,
     /// The wall-clock second of the last analytics feed.
     analytics_second: i64,
+    /// sysinfo's view of this process (kept between samples, for CPU use); `None` where
+    /// sysinfo does not work.
+    system: Option<Arc<Mutex<sysinfo::System>>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -140,6 +143,7 @@ impl Runtime {
             tx,
             started: Instant::now(),
             analytics_second: 0,
+            system: sysinfo::System::new().ok().map(|s| Arc::new(Mutex::new(s))),
         };
         rt.app.analytics.glyphs = Glyphs::from_env();
         (rt, inputs)
@@ -361,9 +365,44 @@ impl Runtime {
             glyphs: self.app.analytics.glyphs,
             // Kept by `App`: the gauges come with their own action.
             quotas: Default::default(),
+            process: None,
         };
+        if self.app.tab == Tab::Servers {
+            self.sample_process();
+        }
         self.dispatch(Action::Analytics(Box::new(feed)));
         true
+    }
+
+    /// Samples this process's CPU and memory with sysinfo on a blocking task (only this
+    /// process, only CPU and memory) and sends [`Action::Process`].
+    fn sample_process(&self) {
+        let Ok(pid) = sysinfo::get_current_pid() else {
+            return;
+        };
+        let Some(system) = self.system.clone() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let Ok(mut sys) = system.lock() else {
+                return;
+            };
+            sys.refresh_processes_specifics(
+                sysinfo::ProcessesToUpdate::Some(&[pid]),
+                true,
+                sysinfo::ProcessRefreshKind::nothing()
+                    .with_cpu()
+                    .with_memory(),
+            );
+            if let Some(p) = sys.process(pid) {
+                // The UI may be gone; nothing to tell then.
+                let _ = tx.send(Action::Process(ProcessStats {
+                    cpu_percent: p.cpu_usage(),
+                    memory_bytes: p.memory(),
+                }));
+            }
+        });
     }
 
     /// Turns a terminal event into an action and applies it.
