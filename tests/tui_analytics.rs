@@ -335,3 +335,60 @@ fn servers_show_gateway_sparklines_and_this_process_once_fed() {
     assert!(text.contains("CPU 3.5%  mem 48 MiB"), "{text}");
     insta::assert_snapshot!("servers_with_sparklines", text);
 }
+
+#[test]
+fn the_wizards_last_step_shows_the_new_subscriptions_gauge() {
+    use streamgate::control::analytics::QuotaGauge;
+    use streamgate::tui::action::{Done, KeysInfo};
+    let mut app = app(full_catalog());
+    press(&mut app, Char('2'));
+    press(&mut app, Char('w'));
+    type_text(&mut app, "Weather");
+    let mut created = full_catalog().applications["app-1"].clone();
+    created.name = "Weather".into();
+    for _ in 0..4 {
+        press(&mut app, Enter);
+    }
+    app.update(Action::Done(Done::AppCreated(Ok(created))));
+    press(&mut app, Enter);
+    app.update(Action::Done(Done::Subscribed(Ok(full_catalog()
+        .subscriptions["sub-1"]
+        .clone()))));
+    press(&mut app, Enter);
+    app.update(Action::Done(Done::KeysGenerated {
+        app_id: "app-1".into(),
+        result: Ok((
+            KeysInfo {
+                key_type: streamgate::catalog::KeyType::Production,
+                consumer_key: "CONSUMERKEY".into(),
+                consumer_secret: "SECRET".into(),
+            },
+            token(),
+        )),
+    }));
+    press(&mut app, Enter);
+    app.update(Action::Done(Done::TokenGenerated {
+        app_id: "app-1".into(),
+        result: Ok(token()),
+    }));
+    assert!(
+        !screen(&app).contains("Quota ["),
+        "no gauge before one is fed"
+    );
+    let mut quotas = BTreeMap::new();
+    quotas.insert(
+        "sub-1".to_string(),
+        QuotaGauge {
+            used: 0,
+            limit: Some(50_000),
+            resets_at: None,
+            throttled: false,
+        },
+    );
+    app.update(Action::Quotas(quotas));
+    let text = screen(&app);
+    assert!(
+        text.contains("Quota [....................] 0 / 50000 (0%)"),
+        "{text}"
+    );
+}
