@@ -117,6 +117,14 @@ pub async fn start(control: Control, telemetry: Telemetry, config: ServeConfig) 
             match Gateway::new(control.clone(), telemetry.clone(), config.gateway.clone()) {
                 Ok(gw) => {
                     tls_gateway = Some(gw.clone());
+                    let sampler = crate::analytics::run_sampler(control.clone(), telemetry.clone());
+                    let sampler_stop = stopped(stop_rx.clone());
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            () = sampler => {}
+                            () = sampler_stop => {}
+                        }
+                    });
                     let shutdown = stopped(stop_rx.clone());
                     tasks.push(tokio::spawn(async move {
                         if let Err(e) = gw.serve(listener, shutdown).await {

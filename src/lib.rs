@@ -2,6 +2,7 @@
 //! The control plane (catalog, store, keys, control), the data plane (gateway), the
 //! management REST API, the sample memory backend and the terminal UI live here.
 
+pub mod analytics;
 pub mod backend;
 pub mod catalog;
 pub mod cli;

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+pub mod series;
+
 /// The file name of the database inside the data dir.
 pub const DB_FILE: &str = "streamgate.redb";
 

@@ -215,6 +215,7 @@ fn escape_label(s: &str) -> String {
 pub struct Telemetry {
     tx: broadcast::Sender<TrafficEvent>,
     metrics: Arc<Metrics>,
+    series: Arc<crate::analytics::Series>,
 }
 
 impl Default for Telemetry {
@@ -230,6 +231,7 @@ impl Telemetry {
         Self {
             tx,
             metrics: Arc::default(),
+            series: Arc::default(),
         }
     }
 
@@ -246,6 +248,11 @@ impl Telemetry {
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The analytics series fed from this telemetry (see [`crate::analytics`]).
+    pub fn series(&self) -> &Arc<crate::analytics::Series> {
+        &self.series
     }
 }
 

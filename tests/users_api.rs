@@ -139,9 +139,13 @@ fn expected_roles(method: &str, base_and_path: &str) -> BTreeSet<&'static str> {
         ("POST", "/apis/change-lifecycle")
         | ("POST", "/apis/{id}/deploy-revision")
         | ("POST", "/apis/{id}/undeploy-revision") => set(&["admin", "publisher"]),
-        ("POST", "/apis") | ("PUT", "/apis/{id}/asyncapi") | ("DELETE", "/apis/{id}") => {
-            set(&["admin", "creator"])
-        }
+        ("POST", "/apis")
+        | ("PUT", "/apis/{id}/asyncapi")
+        | ("DELETE", "/apis/{id}")
+        | ("POST", "/endpoint-certificates")
+        | ("DELETE", "/endpoint-certificates/{id}")
+        | ("PUT", "/apis/{id}/backend-client-certificate")
+        | ("DELETE", "/apis/{id}/backend-client-certificate") => set(&["admin", "creator"]),
         _ => set(&["admin", "creator", "publisher"]),
     }
 }

@@ -13,6 +13,7 @@ mod client;
 mod keys;
 mod output;
 mod plan;
+mod stats;
 mod subscribe;
 
 use std::path::PathBuf;
@@ -205,6 +206,16 @@ pub enum ClientCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Traffic per minute of an API, an application or the whole gateway (analytics).
+    Stats {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// An API as `Name:version` (or its name) or an application's name; none: all.
+        name: Option<String>,
+        /// How far back: e.g. 90s, 30m, 1h, 7d (series are kept 7 days).
+        #[arg(long, default_value = "1h")]
+        since: String,
+    },
 }
 
 impl ClientCommand {
@@ -218,7 +229,8 @@ impl ClientCommand {
             | ClientCommand::Keys { client, .. }
             | ClientCommand::Token { client, .. }
             | ClientCommand::Plan { client, .. }
-            | ClientCommand::Health { client } => client,
+            | ClientCommand::Health { client }
+            | ClientCommand::Stats { client, .. } => client,
         }
     }
 }
@@ -302,6 +314,9 @@ async fn execute(cmd: ClientCommand, opts: &ClientOptions) -> Result<Output, Cli
         } => keys::token(client, app, key_type, validity).await,
         ClientCommand::Plan { command, .. } => plan::run(client, command).await,
         ClientCommand::Health { .. } => health(client).await,
+        ClientCommand::Stats { name, since, .. } => {
+            stats::stats(client, name.as_deref(), &since).await
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! `impl Control` per concern: `apis.rs`, `deploy.rs`, `portal.rs`, `tokens.rs`,
 //! `counters.rs`.
 
+pub mod analytics;
 mod apis;
 mod certificates;
 mod counters;

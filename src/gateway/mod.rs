@@ -228,6 +228,7 @@ impl Gateway {
     /// deletes the counters of subscriptions that no longer exist (the subscription, its
     /// application or its API was deleted), from the store and from memory.
     pub async fn flush_counters(&self) {
+        crate::analytics::flush(&self.inner.control, &self.inner.telemetry).await;
         let catalog = self.inner.control.snapshot();
         let live = |id: &str| catalog.subscriptions.contains_key(id);
         let dirty: Vec<_> = self

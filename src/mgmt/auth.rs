@@ -219,6 +219,57 @@ pub const ROUTE_SCOPES: &[RouteScope] = &[
         &["apim:admin", "apim:environment_read"],
     ),
     // SCIM 2.0 users (WSO2 Identity Server's scopes)
+    // Publisher v4: endpoint certificates (WSO2's scopes) and the backend client
+    // certificate (streamgate's; scoped as WSO2's client-certificates).
+    row(
+        "GET",
+        P,
+        "/endpoint-certificates",
+        &[
+            "apim:api_view",
+            "apim:api_manage",
+            "apim:ep_certificates_view",
+            "apim:ep_certificates_manage",
+        ],
+    ),
+    row(
+        "POST",
+        P,
+        "/endpoint-certificates",
+        &[
+            "apim:api_create",
+            "apim:api_manage",
+            "apim:ep_certificates_add",
+            "apim:ep_certificates_manage",
+        ],
+    ),
+    row(
+        "GET",
+        P,
+        "/endpoint-certificates/{id}",
+        &[
+            "apim:api_view",
+            "apim:api_manage",
+            "apim:ep_certificates_view",
+            "apim:ep_certificates_manage",
+        ],
+    ),
+    row(
+        "DELETE",
+        P,
+        "/endpoint-certificates/{id}",
+        &[
+            "apim:api_create",
+            "apim:api_manage",
+            "apim:ep_certificates_update",
+            "apim:ep_certificates_manage",
+        ],
+    ),
+    row("GET", P, "/apis/{id}/backend-client-certificate", VIEW),
+    row("PUT", P, "/apis/{id}/backend-client-certificate", CREATE),
+    row("DELETE", P, "/apis/{id}/backend-client-certificate", CREATE),
+    // Publisher v4: streamgate's traffic analytics (read like the APIs).
+    row("GET", P, crate::mgmt::analytics::STATS_PATH, VIEW),
     row("GET", SCIM_BASE, "/Users", &["internal_user_mgt_list"]),
     row("POST", SCIM_BASE, "/Users", &["internal_user_mgt_create"]),
     row("GET", SCIM_BASE, "/Users/{id}", &["internal_user_mgt_view"]),

@@ -4,6 +4,7 @@
 //! with the scopes [`auth::ROUTE_SCOPES`] gives it.
 
 mod admin;
+pub mod analytics;
 pub mod asyncapi;
 pub mod auth;
 mod devportal;
@@ -66,6 +67,7 @@ pub fn router(control: Control, telemetry: Telemetry, gateway_url: String) -> Ro
         .nest(DEVPORTAL_BASE, with_json_405(devportal::routes()))
         .nest(ADMIN_BASE, with_json_405(admin::routes()))
         .merge(with_json_405(scim::routes()))
+        .merge(with_json_405(analytics::routes()))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_scopes,

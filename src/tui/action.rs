@@ -130,6 +130,12 @@ pub enum Action {
     ClearLive,
     /// `w`: wrap long lines in the live pane, or cut them.
     ToggleWrap,
+    /// `v`: the live pane's lines, or a chart of a numeric field of its JSON events.
+    ToggleChart,
+    /// `n`: chart the next numeric field (live pane, chart mode).
+    NextField,
+    /// `a`: an application's analytics, or back to its details (Dev Portal > Applications).
+    ToggleAnalytics,
 
     // ---- feeds from the runtime ----
     /// A fresh catalog snapshot.
@@ -140,6 +146,13 @@ pub enum Action {
     TrafficMissed(u64),
     /// The periodic tick, with counters read from the servers.
     Tick(ServerStats),
+    /// The analytics of the subject on screen and of the gateway (once a second).
+    Analytics(Box<crate::tui::charts::AnalyticsFeed>),
+    /// Every subscription's quota gauge, by subscription id (once a second while a page
+    /// with gauges shows).
+    Quotas(std::collections::BTreeMap<String, crate::control::analytics::QuotaGauge>),
+    /// This process's CPU and memory (once a second while the Servers screen shows).
+    Process(crate::tui::charts::ProcessStats),
     /// The terminal changed size.
     Resize,
     /// An in-process stream reported.

@@ -18,6 +18,7 @@ use crate::control::Snapshot;
 use crate::telemetry::TrafficEvent;
 
 use super::action::{Action, Command, Done, ServerStats, StreamItem, StreamUpdate, Tab};
+use super::charts::AnalyticsFeed;
 use super::screen::{Ctx, Effect, Effects, Nav, Screen};
 use super::screens::ScreenId;
 use super::screens::live::{LineKind, LiveLine, LivePane};
@@ -67,6 +68,8 @@ pub struct App {
     /// Gateway events per second over the last seconds.
     pub events_per_sec: f64,
     rate_samples: VecDeque<(u64, u64)>,
+    /// The latest analytics from the runtime.
+    pub analytics: AnalyticsFeed,
     /// Set when the UI should end.
     pub should_quit: bool,
 }
@@ -84,6 +87,7 @@ macro_rules! ctx {
             events_per_sec: $app.events_per_sec,
             backend_running: $app.servers.running(),
             focused: $focused,
+            analytics: &$app.analytics,
         }
     };
 }
@@ -122,6 +126,7 @@ impl App {
             },
             events_per_sec: 0.0,
             rate_samples: VecDeque::new(),
+            analytics: AnalyticsFeed::default(),
             should_quit: false,
         };
         let mut problems = Vec::new();
@@ -150,6 +155,30 @@ impl App {
     /// `update` stays pure and snapshots stay stable.
     pub fn clock_ms(&self) -> i64 {
         self.stats.wall_ms
+    }
+
+    /// The analytics subject the screen shows now, if any: the API of Publisher > API >
+    /// Analytics, or the application of Dev Portal > Applications > `a`. The runtime feeds it (and the gateway's) once a second.
+    pub fn analytics_subject(&self) -> Option<crate::analytics::Subject> {
+        if self.tab == Tab::Portal {
+            return match &self.portal.view {
+                PortalView::App(d) => {
+                    super::screens::applications::analytics_subject(&self.catalog, d)
+                }
+                _ => None,
+            };
+        }
+        if self.tab != Tab::Publisher {
+            return None;
+        }
+        match &self.publisher.view {
+            PublisherView::Api(v) if v.page == publisher::ApiPage::Analytics => self
+                .catalog
+                .apis
+                .get(&v.api_id)
+                .map(super::screens::api_analytics::subject),
+            _ => None,
+        }
     }
 
     /// Shows a message on the bottom line.
@@ -396,6 +425,22 @@ impl App {
                 self.on_tick(stats);
                 Vec::new()
             }
+            Action::Analytics(feed) => {
+                let quotas = std::mem::take(&mut self.analytics.quotas);
+                let process = self.analytics.process;
+                self.analytics = *feed;
+                self.analytics.quotas = quotas;
+                self.analytics.process = process;
+                Vec::new()
+            }
+            Action::Process(stats) => {
+                self.analytics.process = Some(stats);
+                Vec::new()
+            }
+            Action::Quotas(quotas) => {
+                self.analytics.quotas = quotas;
+                Vec::new()
+            }
             Action::Resize => Vec::new(),
             Action::Stream(update) => {
                 self.on_stream(update);
@@ -545,6 +590,7 @@ impl App {
                     let line = match item {
                         StreamItem::Event { id, data } => {
                             events += 1;
+                            self.live.chart.record(at, &data);
                             let text = match id {
                                 Some(id) => format!("id:{id} data:{data}"),
                                 None => format!("data:{data}"),

@@ -10,6 +10,7 @@
 
 pub mod action;
 pub mod app;
+pub mod charts;
 pub mod harness;
 pub mod input;
 pub mod keymap;

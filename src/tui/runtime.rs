@@ -25,12 +25,14 @@ use crate::sse;
 use crate::telemetry::{Telemetry, TrafficEvent};
 
 use super::action::{
-    Action, BackendCounters, Command, Done, KeysInfo, ServerStats, StreamItem, StreamUpdate,
+    Action, BackendCounters, Command, Done, KeysInfo, ServerStats, StreamItem, StreamUpdate, Tab,
     TokenInfo,
 };
 use super::app::{App, AppConfig};
+use super::charts::{AnalyticsFeed, Glyphs, ProcessStats};
 use super::theme::Theme;
 use super::{LOG_FILE, TuiContext, TuiError, keymap, ui};
+use crate::analytics::Subject;
 
 /// The tick: counters, rates and message ageing (100 ms, i.e. ten a second).
 pub const TICK: Duration = Duration::from_millis(100);
@@ -89,6 +91,11 @@ pub struct Runtime {
     clipboard: Clipboard,
     tx: mpsc::UnboundedSender<Action>,
     started: Instant,
+    /// The wall-clock second of the last analytics feed.
+    analytics_second: i64,
+    /// sysinfo's view of this process (kept between samples, for CPU use); `None` where
+    /// sysinfo does not work.
+    system: Option<Arc<Mutex<sysinfo::System>>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -125,7 +132,7 @@ impl Runtime {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default();
-        let rt = Runtime {
+        let mut rt = Runtime {
             app,
             control: ctx.control,
             telemetry: ctx.telemetry,
@@ -135,7 +142,10 @@ impl Runtime {
             clipboard,
             tx,
             started: Instant::now(),
+            analytics_second: 0,
+            system: sysinfo::System::new().ok().map(|s| Arc::new(Mutex::new(s))),
         };
+        rt.app.analytics.glyphs = Glyphs::from_env();
         (rt, inputs)
     }
 
@@ -290,7 +300,8 @@ impl Runtime {
                 let before = self.visible_on_tick();
                 let stats = self.stats();
                 self.dispatch(Action::Tick(stats));
-                Ok(if self.visible_on_tick() == before {
+                let fed = self.feed_analytics(stats.wall_ms);
+                Ok(if !fed && self.visible_on_tick() == before {
                     Flow::Idle
                 } else {
                     Flow::Changed
@@ -315,6 +326,83 @@ impl Runtime {
                 .as_ref()
                 .is_some_and(|st| st.age < super::app::STATUS_TICKS),
         )
+    }
+
+    /// Once a wall-clock second, while a page shows analytics (or the Servers tab shows),
+    /// reads the in-memory series (one short lock, no I/O) and hands them to the UI as
+    /// [`Action::Analytics`]; while the Developer Portal shows, reads the quota gauges on a
+    /// task, which sends [`Action::Quotas`]. Answers whether it fed analytics.
+    pub fn feed_analytics(&mut self, wall_ms: i64) -> bool {
+        let second = wall_ms.div_euclid(1000);
+        if second == self.analytics_second {
+            return false;
+        }
+        self.analytics_second = second;
+        if self.app.tab == Tab::Portal {
+            // Gauges read the persisted counters: a store read, so on a task.
+            let control = self.control.clone();
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                match control.quota_gauges(wall_ms).await {
+                    // The UI may be gone; nothing to tell then.
+                    Ok(q) => drop(tx.send(Action::Quotas(q))),
+                    Err(e) => tracing::warn!("quota gauges: {e}"),
+                }
+            });
+        }
+        let subject = self.app.analytics_subject();
+        if subject.is_none() && self.app.tab != Tab::Servers {
+            return false;
+        }
+        let series = self.telemetry.series();
+        let feed = AnalyticsFeed {
+            view: subject
+                .as_ref()
+                .map(|s| series.live(s, wall_ms))
+                .unwrap_or_default(),
+            gateway: series.live(&Subject::Gateway, wall_ms),
+            subject,
+            glyphs: self.app.analytics.glyphs,
+            // Kept by `App`: the gauges come with their own action.
+            quotas: Default::default(),
+            process: None,
+        };
+        if self.app.tab == Tab::Servers {
+            self.sample_process();
+        }
+        self.dispatch(Action::Analytics(Box::new(feed)));
+        true
+    }
+
+    /// Samples this process's CPU and memory with sysinfo on a blocking task (only this
+    /// process, only CPU and memory) and sends [`Action::Process`].
+    fn sample_process(&self) {
+        let Ok(pid) = sysinfo::get_current_pid() else {
+            return;
+        };
+        let Some(system) = self.system.clone() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let Ok(mut sys) = system.lock() else {
+                return;
+            };
+            sys.refresh_processes_specifics(
+                sysinfo::ProcessesToUpdate::Some(&[pid]),
+                true,
+                sysinfo::ProcessRefreshKind::nothing()
+                    .with_cpu()
+                    .with_memory(),
+            );
+            if let Some(p) = sys.process(pid) {
+                // The UI may be gone; nothing to tell then.
+                let _ = tx.send(Action::Process(ProcessStats {
+                    cpu_percent: p.cpu_usage(),
+                    memory_bytes: p.memory(),
+                }));
+            }
+        });
     }
 
     /// Turns a terminal event into an action and applies it.

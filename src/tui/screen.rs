@@ -43,6 +43,8 @@ pub struct Ctx<'a> {
     pub backend_running: bool,
     /// Whether the screen being drawn has the keyboard.
     pub focused: bool,
+    /// The latest analytics (charts' data and glyphs).
+    pub analytics: &'a crate::tui::charts::AnalyticsFeed,
 }
 
 impl Ctx<'_> {

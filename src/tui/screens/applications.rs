@@ -6,9 +6,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table, TableState};
 
+use super::api_analytics;
 use super::portal::Portal;
+use crate::analytics::Subject;
 use crate::catalog::{Api, Application, Subscription};
 use crate::tui::action::{Action, Command};
+use crate::tui::charts::quota_line;
 use crate::tui::screen::{Ctx, Effects};
 use crate::tui::state::{Level, Overlay};
 use crate::tui::widgets::{block, clock, ellipsis, hints, marker};
@@ -23,6 +26,8 @@ pub struct AppDetail {
     pub app_id: String,
     /// The selected subscription.
     pub cursor: usize,
+    /// Whether the application's analytics show instead of its details (`a`).
+    pub analytics: bool,
 }
 
 /// The letter keys.
@@ -32,6 +37,7 @@ pub fn keymap(c: char) -> Option<Action> {
         'c' => Some(Action::CopyToken),
         'u' => Some(Action::Undeploy),
         'x' | 'd' => Some(Action::DeleteSelected),
+        'a' => Some(Action::ToggleAnalytics),
         _ => None,
     }
 }
@@ -45,6 +51,7 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
         ("c", "copy the latest token (OSC 52)"),
         ("u", "unsubscribe the selected subscription"),
         ("x", "delete the application (asks first)"),
+        ("a", "the application's analytics (a again: details)"),
         ("h/l", "APIs / Applications (in the list)"),
         ("Esc", "back"),
     ]
@@ -84,6 +91,21 @@ pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Ve
         .iter()
         .map(|(s, api)| (s.id.clone(), api.map(|a| a.handle()).unwrap_or_default()))
         .collect();
+    if detail.analytics {
+        // The analytics view only draws: a or Esc goes back to the details.
+        if matches!(action, Action::ToggleAnalytics | Action::Back)
+            && let PortalView::App(d) = &mut p.view
+        {
+            d.analytics = false;
+        }
+        return Vec::new();
+    }
+    if matches!(action, Action::ToggleAnalytics) {
+        if let PortalView::App(d) = &mut p.view {
+            d.analytics = true;
+        }
+        return Vec::new();
+    }
     let mut cursor = detail.cursor;
     if move_cursor(&mut cursor, subs.len(), &action) {
         if let PortalView::App(d) = &mut p.view {
@@ -164,6 +186,7 @@ fn update_list(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> V
             p.view = PortalView::App(AppDetail {
                 app_id: a.id.clone(),
                 cursor: 0,
+                analytics: false,
             })
         }
         (Action::DeleteSelected, Some(a)) => confirm_delete(fx, a),
@@ -171,6 +194,7 @@ fn update_list(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> V
             p.view = PortalView::App(AppDetail {
                 app_id: a.id.clone(),
                 cursor: 0,
+                analytics: false,
             });
         }
         (Action::Back, _) => p.view = PortalView::Apis,
@@ -275,11 +299,37 @@ fn draw_list(p: &Portal, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
     );
 }
 
+/// The analytics subject of an application's page, when it shows analytics.
+pub fn analytics_subject(ctx_catalog: &crate::control::Snapshot, d: &AppDetail) -> Option<Subject> {
+    if !d.analytics {
+        return None;
+    }
+    let a = ctx_catalog.applications.get(&d.app_id)?;
+    Some(Subject::Application(a.name.clone()))
+}
+
+fn draw_analytics(ctx: &Ctx, a: &Application, frame: &mut Frame, area: Rect, focused: bool) {
+    let title = format!("Application {} - Analytics", a.name);
+    let outer = block(ctx.theme, &title, focused);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let hint = hints(
+        ctx.theme,
+        &[("a", "details"), ("Esc", "back"), ("?", "keys")],
+    );
+    let subject = Subject::Application(a.name.clone());
+    api_analytics::draw_view(ctx, &subject, "Top APIs", hint, frame, inner);
+}
+
 fn draw_detail(ctx: &Ctx, d: &AppDetail, frame: &mut Frame, area: Rect, focused: bool) {
     let theme = ctx.theme;
     let Some(a) = ctx.catalog.applications.get(&d.app_id) else {
         return;
     };
+    if d.analytics {
+        draw_analytics(ctx, a, frame, area, focused);
+        return;
+    }
     let title = format!("Application {}", a.name);
     let outer = block(theme, &title, focused);
     let inner = outer.inner(area);
@@ -356,6 +406,12 @@ fn draw_detail(ctx: &Ctx, d: &AppDetail, frame: &mut Frame, area: Rect, focused:
                 theme.text()
             },
         )));
+        if let Some((gauge, throttled)) = quota_line(ctx.analytics, &s.id, 20) {
+            lines.push(Line::from(vec![
+                Span::raw("    "),
+                Span::styled(gauge, if throttled { theme.error() } else { theme.ok() }),
+            ]));
+        }
     }
     frame.render_widget(Paragraph::new(lines), body);
     frame.render_widget(

@@ -4,6 +4,7 @@
 //! implement [`crate::tui::screen::Screen`]; a tab routes to its pages (`api_*`,
 //! `create_api`; `portal_api`, `wizard`, `applications`). Nothing here knows `App`.
 
+pub mod api_analytics;
 pub mod api_definition;
 pub mod api_deployments;
 pub mod api_lifecycle;
@@ -39,6 +40,8 @@ pub enum ScreenId {
     ApiDeployments,
     /// Publisher: an API's AsyncAPI definition.
     ApiDefinition,
+    /// Publisher: an API's Analytics.
+    ApiAnalytics,
     /// Portal: published APIs.
     PortalApis,
     /// Portal: one API (Overview, Subscriptions, Try it).

@@ -453,6 +453,14 @@ fn draw_subscriptions(
                     theme.text()
                 },
             )));
+            if let Some((gauge, throttled)) =
+                crate::tui::charts::quota_line(ctx.analytics, &s.id, 20)
+            {
+                lines.push(Line::from(vec![
+                    Span::raw("    "),
+                    Span::styled(gauge, if throttled { theme.error() } else { theme.ok() }),
+                ]));
+            }
         }
     }
     frame.render_widget(Paragraph::new(lines), area);

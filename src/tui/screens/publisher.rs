@@ -15,8 +15,8 @@ use super::api_deployments::DeploymentsPage;
 use super::api_plans::PlansPage;
 use super::create_api::CreateApi;
 use super::{
-    ScreenId, api_definition, api_deployments, api_lifecycle, api_overview, api_plans, create_api,
-    move_cursor,
+    ScreenId, api_analytics, api_definition, api_deployments, api_lifecycle, api_overview,
+    api_plans, create_api, move_cursor,
 };
 
 /// The Publisher tab's state.
@@ -84,16 +84,19 @@ pub enum ApiPage {
     Deployments,
     /// The AsyncAPI definition.
     Definition,
+    /// Analytics: traffic charts and counters.
+    Analytics,
 }
 
 impl ApiPage {
     /// Every page, in menu order.
-    pub const ALL: [ApiPage; 5] = [
+    pub const ALL: [ApiPage; 6] = [
         ApiPage::Overview,
         ApiPage::Plans,
         ApiPage::Lifecycle,
         ApiPage::Deployments,
         ApiPage::Definition,
+        ApiPage::Analytics,
     ];
 
     /// The menu label.
@@ -104,6 +107,7 @@ impl ApiPage {
             ApiPage::Lifecycle => "Lifecycle",
             ApiPage::Deployments => "Deployments",
             ApiPage::Definition => "AsyncAPI",
+            ApiPage::Analytics => "Analytics",
         }
     }
 
@@ -125,6 +129,7 @@ impl Screen for Publisher {
             ScreenId::ApiLifecycle => ("Lifecycle", api_lifecycle::keys()),
             ScreenId::ApiDeployments => ("Deployments", api_deployments::keys()),
             ScreenId::ApiDefinition => ("AsyncAPI definition", api_definition::keys()),
+            ScreenId::ApiAnalytics => ("API Analytics", api_analytics::keys()),
             _ => ("APIs", keys()),
         }
     }
@@ -177,6 +182,7 @@ pub fn screen(p: &Publisher) -> ScreenId {
             ApiPage::Lifecycle => ScreenId::ApiLifecycle,
             ApiPage::Deployments => ScreenId::ApiDeployments,
             ApiPage::Definition => ScreenId::ApiDefinition,
+            ApiPage::Analytics => ScreenId::ApiAnalytics,
         },
     }
 }
@@ -241,6 +247,7 @@ pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) ->
                 ApiPage::Lifecycle => api_lifecycle::update(p, ctx, fx, action),
                 ApiPage::Deployments => api_deployments::update(p, ctx, fx, action),
                 ApiPage::Definition => api_definition::update(p, action),
+                ApiPage::Analytics => api_analytics::update(p, ctx, fx, action),
             }
         }
     }
@@ -396,7 +403,14 @@ fn draw_api(ctx: &Ctx, view: &ApiView, frame: &mut Frame, area: Rect, focused: b
         };
         spans.push(Span::styled(p.label(), style));
     }
-    spans.push(Span::styled("   h/l", theme.key()));
+    // Three spaces before the hint when they fit, else one (80 columns fit all six tabs).
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let gap = if used + 6 <= usize::from(tabs.width) {
+        "   "
+    } else {
+        " "
+    };
+    spans.push(Span::styled(format!("{gap}h/l"), theme.key()));
     frame.render_widget(Line::from(spans), tabs);
     match view.page {
         ApiPage::Overview => api_overview::draw(ctx, api, frame, page),
@@ -404,5 +418,6 @@ fn draw_api(ctx: &Ctx, view: &ApiView, frame: &mut Frame, area: Rect, focused: b
         ApiPage::Lifecycle => api_lifecycle::draw(ctx, api, view, frame, page, focused),
         ApiPage::Deployments => api_deployments::draw(ctx, api, view, frame, page, focused),
         ApiPage::Definition => api_definition::draw(ctx, api, view, frame, page),
+        ApiPage::Analytics => api_analytics::draw(ctx, api, frame, page),
     }
 }

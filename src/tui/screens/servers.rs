@@ -7,7 +7,7 @@ use std::time::Duration;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Sparkline};
 
 use super::ScreenId;
 use crate::tui::action::{Action, Command, Done};
@@ -417,6 +417,9 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
         ]),
         row(5),
     );
+    if rows.height >= 7 {
+        draw_sparklines(ctx, frame, row(6));
+    }
     frame.render_widget(
         hints(
             theme,
@@ -429,4 +432,58 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
         ),
         foot,
     );
+}
+
+/// One row once the runtime has fed it: the gateway's events/s and open streams over the
+/// last minutes as sparklines, and this process's CPU and memory.
+fn draw_sparklines(ctx: &Ctx, frame: &mut Frame, area: Rect) {
+    let Some(process) = ctx.analytics.process else {
+        return;
+    };
+    let theme = ctx.theme;
+    let g = &ctx.analytics.gateway;
+    let text = format!(
+        "CPU {:.1}%  mem {} MiB",
+        process.cpu_percent,
+        process.memory_bytes / (1024 * 1024)
+    );
+    let fixed = 16 + 1 + 6 + 1 + 2 + text.chars().count();
+    let spare = usize::from(area.width).saturating_sub(fixed);
+    let events_w = spare * 2 / 3;
+    let open_w = spare - events_w;
+    let [l1, s1, l2, s2, rest] = Layout::horizontal([
+        Constraint::Length(16),
+        Constraint::Length(u16::try_from(events_w).unwrap_or(0)),
+        Constraint::Length(7),
+        Constraint::Length(u16::try_from(open_w).unwrap_or(0)),
+        Constraint::Min(1),
+    ])
+    .areas(area);
+    let tail = |data: &[u64], w: usize| -> Vec<u64> {
+        data.iter()
+            .skip(data.len().saturating_sub(w))
+            .copied()
+            .collect()
+    };
+    let bars = ctx.analytics.glyphs.bar_set();
+    frame.render_widget(
+        Span::styled(format!("{:<16}", "  events/s"), theme.muted()),
+        l1,
+    );
+    frame.render_widget(
+        Sparkline::default()
+            .data(tail(&g.per_second, events_w))
+            .bar_set(bars.clone())
+            .style(theme.event()),
+        s1,
+    );
+    frame.render_widget(Span::styled(" open ", theme.muted()), l2);
+    frame.render_widget(
+        Sparkline::default()
+            .data(tail(&g.open_per_second, open_w))
+            .bar_set(bars)
+            .style(theme.ok()),
+        s2,
+    );
+    frame.render_widget(Span::styled(format!("  {text}"), theme.text()), rest);
 }

@@ -128,7 +128,9 @@ pub fn steps(ctx: &Ctx) -> Vec<Step> {
             how: format!(
                 "Press t on the API's Try it page: the events stream into the live pane below. \
                  Or paste in another shell: curl -N http://{gateway}/observer/1.0.0/memory \
-                 -H \"Authorization: Bearer <token>\" and watch the gateway log it here."
+                 -H \"Authorization: Bearer <token>\" and watch the gateway log it here. \
+                 Then Tab to the live pane and press v: the memory's used bytes as a live \
+                 chart (n: the next field, e.g. available; v: back to the lines)."
             ),
         },
     ]

@@ -637,6 +637,21 @@ pub fn draw(ctx: &Ctx, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool)
                     lines.push(Line::from(Span::styled(piece, theme.text())));
                 }
             }
+            // The subscription's quota gauge, once the runtime has fed one.
+            let sub = w.app_id.as_deref().and_then(|app_id| {
+                ctx.catalog
+                    .subscriptions_of_app(app_id)
+                    .into_iter()
+                    .find(|s| s.api_id == w.api_id)
+            });
+            if let Some((gauge, throttled)) =
+                sub.and_then(|s| crate::tui::charts::quota_line(ctx.analytics, &s.id, 20))
+            {
+                lines.push(Line::from(vec![
+                    Span::styled("Quota ", theme.muted()),
+                    Span::styled(gauge, if throttled { theme.error() } else { theme.ok() }),
+                ]));
+            }
             let max = lines.len().saturating_sub(usize::from(body.height));
             let scroll = u16::try_from(w.scroll.min(max)).unwrap_or(0);
             frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), body);

@@ -87,6 +87,8 @@ pub struct LivePane {
     pub total: u64,
     /// Whether long lines wrap (else they are cut with `...`).
     pub wrap: bool,
+    /// Chart mode over the Try-it streams' JSON events (`v`).
+    pub chart: super::chart::TryChart,
 }
 
 impl Default for LivePane {
@@ -107,6 +109,7 @@ impl LivePane {
             filter_editing: false,
             total: 0,
             wrap: false,
+            chart: super::chart::TryChart::default(),
         }
     }
 

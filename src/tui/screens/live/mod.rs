@@ -3,6 +3,7 @@
 //! the view over them are in [`buffer`]; this file maps the pane's keys and draws it.
 
 pub mod buffer;
+pub mod chart;
 
 pub use buffer::{LineKind, LiveLine, LivePane, SCROLLBACK_LINES};
 
@@ -13,6 +14,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::tui::action::Action;
 use crate::tui::screen::{Ctx, Effect, Effects, Screen};
+use crate::tui::state::Level;
 
 use super::ScreenId;
 use crate::tui::widgets::{block, clock, ellipsis, wrap_chars};
@@ -52,6 +54,8 @@ pub fn keymap(c: char) -> Option<Action> {
         '/' => Some(Action::StartFilter),
         'C' => Some(Action::ClearLive),
         'w' => Some(Action::ToggleWrap),
+        'v' => Some(Action::ToggleChart),
+        'n' => Some(Action::NextField),
         _ => None,
     }
 }
@@ -64,6 +68,7 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
         ("f or Space", "follow or pause"),
         ("/", "filter: type, Enter keeps it, Esc clears it"),
         ("w", "wrap long lines, or cut them"),
+        ("v / n", "lines or chart of a JSON number / next field"),
         ("C", "clear the pane"),
         ("z", "give the pane the whole screen"),
         ("Tab", "back to the screen above"),
@@ -115,8 +120,17 @@ pub fn update(live: &mut LivePane, fx: &mut Effects, action: Action) {
         Action::Bottom => live.bottom(),
         Action::ToggleFollow | Action::Toggle => live.toggle_follow(),
         Action::StartFilter => live.filter_editing = true,
-        Action::ClearLive => live.clear(),
+        Action::ClearLive => {
+            live.clear();
+            live.chart.clear();
+        }
         Action::ToggleWrap => live.wrap = !live.wrap,
+        Action::ToggleChart => {
+            if let Err(why) = live.chart.toggle() {
+                fx.status(Level::Warning, why);
+            }
+        }
+        Action::NextField => live.chart.next_field(),
         Action::Back => {
             if live.filter.value().is_empty() {
                 fx.push(Effect::FocusMain);
@@ -149,6 +163,10 @@ pub fn draw(live: &LivePane, ctx: &Ctx, frame: &mut Frame, area: Rect) {
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     if inner.height == 0 {
+        return;
+    }
+    if live.chart.on {
+        chart::draw(&live.chart, theme, ctx.analytics.glyphs, frame, inner);
         return;
     }
     let width = usize::from(inner.width);
