@@ -260,6 +260,10 @@ fn update_list(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) -
                 fx.status(Level::Info, "No APIs yet: press n to create one");
             }
         }
+        Action::New if !ctx.config.can_create() => fx.error(format!(
+            "{} cannot create APIs: Create appears only for a user with the creator role",
+            ctx.config.principal.user
+        )),
         Action::New => p.view = PublisherView::Create(CreateApi::default()),
         Action::DeleteSelected => {
             if let Some(api) = apis.get(p.cursor) {
@@ -316,7 +320,13 @@ fn draw_list(p: &Publisher, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: b
     frame.render_widget(outer, area);
     let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     let apis = ctx.catalog.apis_sorted();
-    if apis.is_empty() {
+    if apis.is_empty() && !ctx.config.can_create() {
+        let text = vec![
+            Line::from(""),
+            Line::from(Span::styled("  No APIs yet.", theme.text())),
+        ];
+        frame.render_widget(Paragraph::new(text), body);
+    } else if apis.is_empty() {
         let text = vec![
             Line::from(""),
             Line::from(Span::styled("  No APIs yet.", theme.text())),
@@ -360,18 +370,18 @@ fn draw_list(p: &Publisher, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: b
         let mut state = TableState::default().with_selected(Some(p.cursor));
         frame.render_stateful_widget(table, body, &mut state);
     }
-    frame.render_widget(
-        hints(
-            theme,
-            &[
-                ("n", "create API"),
-                ("Enter", "open"),
-                ("d", "delete"),
-                ("?", "keys"),
-            ],
-        ),
-        foot,
-    );
+    // Create (and delete) appear only for a user with the creator role.
+    let keys: &[(&str, &str)] = if ctx.config.can_create() {
+        &[
+            ("n", "create API"),
+            ("Enter", "open"),
+            ("d", "delete"),
+            ("?", "keys"),
+        ]
+    } else {
+        &[("Enter", "open"), ("?", "keys")]
+    };
+    frame.render_widget(hints(theme, keys), foot);
 }
 
 fn draw_api(ctx: &Ctx, view: &ApiView, frame: &mut Frame, area: Rect, focused: bool) {
