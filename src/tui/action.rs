@@ -146,6 +146,8 @@ pub enum Action {
     Stream(StreamUpdate),
     /// A command finished.
     Done(Done),
+    /// Open Admin > Users (from Servers).
+    OpenUsers,
 }
 
 /// Counters the runtime reads on every tick.

@@ -334,10 +334,10 @@ impl App {
                     "{user} cannot change lifecycles or deploy: that needs the publisher role"
                 ))
             }
-            Command::CreateUser { .. } | Command::DeleteUser { .. }
-                if !self.config.is_admin() =>
-            {
-                Some(format!("{user} cannot manage users: that needs the admin role"))
+            Command::CreateUser { .. } | Command::DeleteUser { .. } if !self.config.is_admin() => {
+                Some(format!(
+                    "{user} cannot manage users: that needs the admin role"
+                ))
             }
             _ => None,
         }

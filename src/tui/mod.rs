@@ -186,7 +186,9 @@ pub async fn sign_in(
     let user = control
         .authenticate_user(name, password)
         .await
-        .map_err(|_| format!("sign-in as {name} failed: wrong user name or password, or the user is locked"))?;
+        .map_err(|_| {
+            format!("sign-in as {name} failed: wrong user name or password, or the user is locked")
+        })?;
     let scopes = crate::catalog::user::scopes_of(&user.roles)
         .into_iter()
         .map(str::to_string)

@@ -18,6 +18,7 @@ pub mod portal_api;
 pub mod publisher;
 pub mod servers;
 pub mod tutorial;
+pub mod users;
 pub mod wizard;
 
 use super::action::Action;
@@ -51,6 +52,8 @@ pub enum ScreenId {
     Servers,
     /// The guided tutorial.
     Tutorial,
+    /// Admin > Users (from Servers).
+    Users,
     /// The live pane.
     Live,
 }

@@ -53,6 +53,8 @@ pub struct Servers {
     pub port: TextInput,
     /// The backend's state.
     pub backend: BackendState,
+    /// Admin > Users, when open.
+    pub users: Option<super::users::UsersPage>,
 }
 
 impl Servers {
@@ -66,6 +68,7 @@ impl Servers {
             interval: TextInput::digits("1000"),
             port: TextInput::digits(&port.to_string()),
             backend: BackendState::Stopped,
+            users: None,
         }
     }
 
@@ -89,23 +92,52 @@ impl Servers {
 
 impl Screen for Servers {
     fn id(&self) -> ScreenId {
+        if self.users.is_some() {
+            return ScreenId::Users;
+        }
         ScreenId::Servers
     }
 
     fn help(&self) -> (&'static str, Vec<(&'static str, &'static str)>) {
+        if self.users.is_some() {
+            return ("Admin > Users", super::users::keys());
+        }
         ("Servers", keys())
     }
 
     fn keymap(&self, c: char) -> Option<Action> {
+        if let Some(page) = &self.users {
+            return super::users::keymap(page, c);
+        }
+        if c == 'u' {
+            return Some(Action::OpenUsers);
+        }
         keymap(c)
     }
 
     fn is_typing(&self) -> bool {
-        self.editing
+        self.editing || self.users.as_ref().is_some_and(|u| u.form.is_some())
     }
 
     fn update(&mut self, ctx: &Ctx, action: Action) -> Effects {
         let mut fx = Effects::none();
+        if let Some(page) = &mut self.users {
+            if super::users::update(page, ctx, &mut fx, action) {
+                self.users = None;
+            }
+            return fx;
+        }
+        if matches!(action, Action::OpenUsers) {
+            if ctx.config.is_admin() {
+                self.users = Some(super::users::UsersPage::default());
+            } else {
+                fx.error(format!(
+                    "{} cannot manage users: Admin > Users needs the admin role",
+                    ctx.config.principal.user
+                ));
+            }
+            return fx;
+        }
         let commands = match action {
             Action::Done(Done::BackendStarted(result)) => {
                 on_started(self, &mut fx, result);
@@ -123,6 +155,10 @@ impl Screen for Servers {
     }
 
     fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+        if let Some(page) = &self.users {
+            super::users::draw(page, ctx, frame, area);
+            return;
+        }
         draw(self, ctx, frame, area, ctx.focused);
     }
 }
@@ -139,6 +175,7 @@ pub fn keymap(c: char) -> Option<Action> {
 /// Keys, for help.
 pub fn keys() -> Vec<(&'static str, &'static str)> {
     vec![
+        ("u", "Admin > Users: add and remove users (admin only)"),
         ("s", "start or stop the memory backend"),
         ("j/k", "select Time, Interval, Port or the button"),
         (
