@@ -128,6 +128,16 @@ impl Runtime {
             .config
             .data_dir
             .join(crate::control::ADMIN_PASSWORD_FILE);
+        if let Some(tls) = app.config.tls.clone() {
+            let where_ = match &tls.gateway {
+                Ok(a) => format!("HTTPS gateway https://{a} (h2, HTTP/1.1)"),
+                Err(e) => format!("HTTPS gateway not running: {e}"),
+            };
+            app.log(
+                LineKind::Info,
+                format!("{where_}; certificate SHA-256 {}", tls.fingerprint),
+            );
+        }
         if app.config.is_admin() && admin_password.exists() {
             app.log(
                 LineKind::Info,

@@ -9,6 +9,7 @@ pub mod api_deployments;
 pub mod api_lifecycle;
 pub mod api_overview;
 pub mod api_plans;
+pub mod api_settings;
 pub mod applications;
 pub mod create_api;
 pub mod dialogs;

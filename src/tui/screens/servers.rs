@@ -308,14 +308,41 @@ pub fn on_stopped(srv: &mut Servers, fx: &mut Effects, result: Result<(), String
     }
 }
 
+/// The HTTPS gateway's address (h2 and HTTP/1.1) and its certificate's SHA-256
+/// fingerprint, cut to the width (the whole fingerprint is in the live pane and the log).
+fn tls_line<'a>(ctx: &Ctx, tls: &crate::tui::state::TlsInfo, width: usize) -> Line<'a> {
+    let theme = ctx.theme;
+    let label = Span::styled(format!("{:<16}", "HTTPS gateway"), theme.muted());
+    match &tls.gateway {
+        Ok(a) => {
+            let addr = format!("https://{a}");
+            let room = width.saturating_sub(16 + addr.len() + 11);
+            Line::from(vec![
+                label,
+                Span::styled(addr, theme.accent()),
+                Span::styled("  SHA-256 ", theme.muted()),
+                Span::styled(
+                    crate::tui::widgets::ellipsis(&tls.fingerprint, room),
+                    theme.text(),
+                ),
+            ])
+        }
+        Err(e) => Line::from(vec![
+            label,
+            Span::styled(format!("not running: {e}"), theme.error()),
+        ]),
+    }
+}
+
 /// Draws the Servers tab.
 pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
     let theme = ctx.theme;
     let outer = block(theme, "Servers", focused);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
+    let tls_lines = u16::from(ctx.config.tls.is_some());
     let [top, rows, foot] = Layout::vertical([
-        Constraint::Length(5),
+        Constraint::Length(5 + tls_lines),
         Constraint::Min(1),
         Constraint::Length(1),
     ])
@@ -340,6 +367,12 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
             "REST: /api/am/..., /oauth2/token",
         ),
         addr_line("Gateway", &ctx.config.gateway, "serves deployed APIs"),
+    ];
+    let mut lines = lines;
+    if let Some(tls) = &ctx.config.tls {
+        lines.push(tls_line(ctx, tls, usize::from(top.width)));
+    }
+    lines.extend([
         Line::from(vec![
             label("Gateway traffic"),
             Span::styled(
@@ -358,7 +391,7 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
             label("Log file"),
             Span::styled(ctx.config.log_file.display().to_string(), theme.text()),
         ]),
-    ];
+    ]);
     frame.render_widget(Paragraph::new(lines), top);
 
     let row = |i: u16| Rect::new(rows.x, rows.y + i, rows.width, 1);
