@@ -9,10 +9,10 @@ use super::api_settings::{
     CORS_ROWS, CertificateForm, CorsForm, SettingsForm, cors_summary, endpoint_of, endpoint_trust,
 };
 use super::publisher::{Publisher, PublisherView};
-use crate::tui::state::Level;
 use crate::catalog::Api;
 use crate::tui::action::{Action, Command};
 use crate::tui::screen::{Ctx, Effects};
+use crate::tui::state::Level;
 
 use crate::tui::theme::Theme;
 use crate::tui::widgets::hints;
@@ -22,7 +22,10 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
     vec![
         ("h/l, Left/Right", "previous / next page"),
         ("o", "edit CORS (applies after the next deploy)"),
-        ("r", "register a PEM file as the https endpoint's certificate"),
+        (
+            "r",
+            "register a PEM file as the https endpoint's certificate",
+        ),
         ("Esc", "back to the list of APIs"),
     ]
 }
@@ -260,11 +263,9 @@ pub fn draw(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
         )),
         None => {}
     }
-    lines.extend([
-        hints(
-            theme,
-            &[("h/l", "pages"), ("Esc", "back to APIs"), ("?", "keys")],
-        ),
-    ]);
+    lines.extend([hints(
+        theme,
+        &[("h/l", "pages"), ("Esc", "back to APIs"), ("?", "keys")],
+    )]);
     frame.render_widget(Paragraph::new(lines), area);
 }

@@ -195,7 +195,10 @@ pub fn draw(ctx: &Ctx, form: &SettingsForm, frame: &mut Frame, area: Rect) {
     match form {
         SettingsForm::Cors(f) => {
             frame.render_widget(
-                Line::from(Span::styled("CORS (applies after the next deploy)", theme.title())),
+                Line::from(Span::styled(
+                    "CORS (applies after the next deploy)",
+                    theme.title(),
+                )),
                 rows[0],
             );
             for (i, label) in CORS_ROWS.iter().enumerate() {
@@ -204,7 +207,11 @@ pub fn draw(ctx: &Ctx, form: &SettingsForm, frame: &mut Frame, area: Rect) {
                 match i {
                     0 | 2 => {
                         let on = if i == 0 { f.enabled } else { f.credentials };
-                        let style = if selected { theme.accent() } else { theme.text() };
+                        let style = if selected {
+                            theme.accent()
+                        } else {
+                            theme.text()
+                        };
                         frame.render_widget(
                             Line::from(vec![
                                 Span::styled(marker(selected), style),
@@ -220,7 +227,16 @@ pub fn draw(ctx: &Ctx, form: &SettingsForm, frame: &mut Frame, area: Rect) {
                             3 => &f.headers,
                             _ => &f.methods,
                         };
-                        field(frame, theme, area, label, 16, input, selected, ctx.focused && selected);
+                        field(
+                            frame,
+                            theme,
+                            area,
+                            label,
+                            16,
+                            input,
+                            selected,
+                            ctx.focused && selected,
+                        );
                     }
                 }
             }
@@ -233,18 +249,43 @@ pub fn draw(ctx: &Ctx, form: &SettingsForm, frame: &mut Frame, area: Rect) {
             frame.render_widget(
                 hints(
                     theme,
-                    &[("Space", "toggle"), ("Enter", "next / save"), ("Esc", "cancel")],
+                    &[
+                        ("Space", "toggle"),
+                        ("Enter", "next / save"),
+                        ("Esc", "cancel"),
+                    ],
                 ),
                 rows[7],
             );
         }
         SettingsForm::Certificate(f) => {
             frame.render_widget(
-                Line::from(Span::styled("Register the endpoint's certificate (PEM file)", theme.title())),
+                Line::from(Span::styled(
+                    "Register the endpoint's certificate (PEM file)",
+                    theme.title(),
+                )),
                 rows[0],
             );
-            field(frame, theme, rows[1], "Alias", 10, &f.alias, f.row == 0, ctx.focused && f.row == 0);
-            field(frame, theme, rows[2], "PEM file", 10, &f.path, f.row == 1, ctx.focused && f.row == 1);
+            field(
+                frame,
+                theme,
+                rows[1],
+                "Alias",
+                10,
+                &f.alias,
+                f.row == 0,
+                ctx.focused && f.row == 0,
+            );
+            field(
+                frame,
+                theme,
+                rows[2],
+                "PEM file",
+                10,
+                &f.path,
+                f.row == 1,
+                ctx.focused && f.row == 1,
+            );
             if let Some(e) = &f.error {
                 frame.render_widget(
                     Paragraph::new(Span::styled(e.clone(), theme.error())),
