@@ -38,6 +38,10 @@ struct Cli {
     /// Terminal UI without colours (also when NO_COLOR is set).
     #[arg(long)]
     no_color: bool,
+    /// Open the terminal UI signed in as this user (asks the password); without it the UI
+    /// is the local operator (admin).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -139,7 +143,7 @@ fn main() -> ExitCode {
             theme: cli.theme,
             no_color: cli.no_color,
         };
-        return run_async(run_tui(cli.data_dir, cli.servers, options));
+        return run_async(run_tui(cli.data_dir, cli.servers, options, cli.user));
     };
     match command {
         Command::Backend(args) => backend::run_cli(args),
@@ -281,12 +285,28 @@ async fn run_tui(
     data_dir: Option<PathBuf>,
     args: ServerArgs,
     options: TuiOptions,
+    user: Option<String>,
 ) -> Result<(), String> {
     tui::check_terminal().map_err(|e| e.to_string())?;
     let control = open_control(data_dir)?;
     tui::init_logging(control.data_dir()).map_err(|e| e.to_string())?;
+    let principal = match user {
+        Some(name) => {
+            let password = tui::read_password(&format!("password for {name}: "))
+                .map_err(|e| format!("reading the password: {e}"))?;
+            tui::sign_in(&control, &name, &password).await?
+        }
+        None => streamgate::control::Principal::local_operator(),
+    };
     let telemetry = Telemetry::new();
     let running = launch::start(control.clone(), telemetry.clone(), args.serve_config()).await;
+    let tls = match (&running.tls, &running.gateway_tls) {
+        (Ok(Some(identity)), Some(gateway)) => Some(tui::state::TlsInfo {
+            gateway: gateway.clone(),
+            fingerprint: identity.fingerprint(),
+        }),
+        _ => None,
+    };
     let ctx = TuiContext {
         control: control.clone(),
         telemetry,
@@ -296,6 +316,8 @@ async fn run_tui(
             .parse()
             .map_err(|e| format!("backend address: {e}"))?,
         data_dir: control.data_dir().to_path_buf(),
+        principal,
+        tls,
     };
     let result = tui::run(ctx, options).await;
     running.shutdown().await;

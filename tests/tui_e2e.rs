@@ -78,6 +78,8 @@ async fn world() -> World {
         gateway: Ok(gateway),
         backend_addr: backend,
         data_dir,
+        principal: streamgate::control::Principal::local_operator(),
+        tls: None,
     };
     let harness = Harness::new(ctx, &TuiOptions::default(), 80, 24).unwrap();
     World {

@@ -159,6 +159,8 @@ pub enum Action {
     Stream(StreamUpdate),
     /// A command finished.
     Done(Done),
+    /// Open Admin > Users (from Servers).
+    OpenUsers,
 }
 
 /// Counters the runtime reads on every tick.
@@ -313,6 +315,36 @@ pub enum Command {
     },
     /// Put text on the clipboard (OSC 52, works over SSH).
     Copy(String),
+    /// Add a user (Admin > Users).
+    CreateUser {
+        /// The login name.
+        name: String,
+        /// The password (at least 12 characters).
+        password: String,
+        /// The roles.
+        roles: Vec<crate::catalog::Role>,
+    },
+    /// Remove a user (and their applications).
+    DeleteUser {
+        /// The user's id.
+        user_id: String,
+    },
+    /// Save an API's CORS configuration (applies after the next deploy).
+    SetCors {
+        /// The API.
+        api_id: String,
+        /// The configuration.
+        cors: Box<crate::catalog::CorsConfiguration>,
+    },
+    /// Register a PEM file as trusted for an endpoint's host:port.
+    AddEndpointCertificate {
+        /// The alias.
+        alias: String,
+        /// The endpoint URL.
+        endpoint: String,
+        /// The PEM file's path.
+        path: std::path::PathBuf,
+    },
 }
 
 /// Keys just generated, with the secret shown once.
@@ -376,6 +408,10 @@ pub enum Done {
     BackendStopped(Result<(), String>),
     /// `Copy`: whether the clipboard sequence was written.
     Copied(Result<String, String>),
+    /// A user was added or removed (what happened, or why not).
+    Users(Result<String, String>),
+    /// An API's CORS or endpoint certificate was saved (what happened, or why not).
+    ApiSettings(Result<String, String>),
 }
 
 impl Done {
@@ -389,7 +425,10 @@ impl Done {
             | Done::Subscribed(_)
             | Done::KeysGenerated { .. }
             | Done::TokenGenerated { .. } => Some(Tab::Portal),
-            Done::BackendStarted(_) | Done::BackendStopped(_) => Some(Tab::Servers),
+            Done::BackendStarted(_) | Done::BackendStopped(_) | Done::Users(_) => {
+                Some(Tab::Servers)
+            }
+            Done::ApiSettings(_) => Some(Tab::Publisher),
             Done::LifecycleChanged(_) | Done::Message(_) | Done::Copied(_) => None,
         }
     }

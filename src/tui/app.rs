@@ -97,11 +97,29 @@ fn ui_line(app: &App, kind: LineKind, text: impl Into<String>) -> LiveLine {
     LiveLine::new(app.clock_ms(), kind, "ui", text)
 }
 
+/// The catalog as the signed-in user sees it: admin sees everything; anyone else sees
+/// only their own applications (with their subscriptions and keys) and no users.
+pub fn scoped_catalog(who: &crate::control::Principal, catalog: Arc<Snapshot>) -> Arc<Snapshot> {
+    if who.sees_all() {
+        return catalog;
+    }
+    let mut own = (*catalog).clone();
+    own.applications.retain(|_, a| a.owner == who.user);
+    let apps = &own.applications;
+    own.subscriptions
+        .retain(|_, s| apps.contains_key(&s.application_id));
+    own.key_pairs
+        .retain(|_, k| apps.contains_key(&k.application_id));
+    own.users.clear();
+    Arc::new(own)
+}
+
 impl App {
     /// A fresh UI over a catalog snapshot; `now_ms` stamps the first lines (the wall
     /// clock is otherwise read only by the runtime, on each tick).
     pub fn new(config: AppConfig, theme: Theme, catalog: Arc<Snapshot>, now_ms: i64) -> App {
         let backend_port = config.backend_addr.port();
+        let catalog = scoped_catalog(&config.principal, catalog);
         let mut app = App {
             config,
             theme,
@@ -290,9 +308,18 @@ impl App {
         let mut out = Vec::new();
         for effect in fx.items {
             match effect {
-                Effect::Command(c) => out.push(c),
+                Effect::Command(c) => match self.refusal(&c) {
+                    Some(why) => self.error(why),
+                    None => out.push(c),
+                },
                 Effect::Status(level, text) => self.set_status(level, text),
                 Effect::Log(kind, text) => self.log(kind, text),
+                Effect::Overlay(Overlay::Confirm { command, .. })
+                    if self.refusal(&command).is_some() =>
+                {
+                    let why = self.refusal(&command).unwrap_or_default();
+                    self.error(why);
+                }
                 Effect::Overlay(overlay) => self.overlay = Some(overlay),
                 Effect::OpenStream {
                     api,
@@ -308,10 +335,54 @@ impl App {
         out
     }
 
+    /// Why the signed-in user may not run a command (their roles), or `None` when they
+    /// may: creating APIs needs the creator role, lifecycle changes and deployments the
+    /// publisher role, user management admin.
+    pub fn refusal(&self, command: &Command) -> Option<String> {
+        let user = &self.config.principal.user;
+        match command {
+            Command::CreateApi(_)
+            | Command::SetPlans { .. }
+            | Command::DeleteApi { .. }
+            | Command::SetCors { .. }
+                if !self.config.can_create() =>
+            {
+                Some(format!(
+                    "{user} cannot create or edit APIs: that needs the creator role"
+                ))
+            }
+            Command::ChangeLifecycle { .. }
+            | Command::DeployNewRevision { .. }
+            | Command::DeployRevision { .. }
+            | Command::UndeployRevision { .. }
+            | Command::RestoreRevision { .. }
+            | Command::DeleteRevision { .. }
+                if !self.config.can_publish() =>
+            {
+                Some(format!(
+                    "{user} cannot change lifecycles or deploy: that needs the publisher role"
+                ))
+            }
+            Command::CreateUser { .. } | Command::DeleteUser { .. } if !self.config.is_admin() => {
+                Some(format!(
+                    "{user} cannot manage users: that needs the admin role"
+                ))
+            }
+            _ => None,
+        }
+    }
+
     /// Shows the screen the tutorial points to.
     fn navigate(&mut self, nav: Nav) {
         self.focus = Focus::Main;
         match nav {
+            Nav::CreateApi if !self.config.can_create() => {
+                self.tab = Tab::Publisher;
+                let user = self.config.principal.user.clone();
+                self.error(format!(
+                    "{user} cannot create APIs: Create appears only for a user with the creator role"
+                ));
+            }
             Nav::CreateApi => {
                 self.tab = Tab::Publisher;
                 self.publisher.view = PublisherView::Create(Default::default());
@@ -404,7 +475,7 @@ impl App {
                 }
             },
             Action::Catalog(catalog) => {
-                self.catalog = catalog;
+                self.catalog = scoped_catalog(&self.config.principal, catalog);
                 let ctx = ctx!(self, false);
                 self.publisher.on_catalog(&ctx);
                 self.portal.on_catalog(&ctx);

@@ -56,6 +56,10 @@ pub struct TuiContext {
     pub backend_addr: SocketAddr,
     /// The data dir (the log file goes there).
     pub data_dir: PathBuf,
+    /// Who is signed in (`--user NAME`), or the local operator.
+    pub principal: crate::control::Principal,
+    /// The HTTPS gateway and its certificate's fingerprint, when TLS runs.
+    pub tls: Option<state::TlsInfo>,
 }
 
 /// How the UI looks.
@@ -131,6 +135,70 @@ pub fn init_logging(data_dir: &Path) -> Result<PathBuf, TuiError> {
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|e| TuiError::Logging(e.to_string()))?;
     Ok(path)
+}
+
+/// Reads a password from the terminal without echoing it (raw mode, before the alternate
+/// screen): Enter ends it, Backspace erases, Ctrl-C or Esc cancels.
+pub fn read_password(prompt: &str) -> std::io::Result<String> {
+    use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers, read};
+    use std::io::Write;
+    let mut out = std::io::stderr();
+    write!(out, "{prompt}")?;
+    out.flush()?;
+    crossterm::terminal::enable_raw_mode()?;
+    let mut password = String::new();
+    let result = loop {
+        let ev = match read() {
+            Ok(ev) => ev,
+            Err(e) => break Err(e),
+        };
+        let Event::Key(key) = ev else { continue };
+        if key.kind == KeyEventKind::Release {
+            continue;
+        }
+        match key.code {
+            KeyCode::Enter => break Ok(()),
+            KeyCode::Esc => break Err(std::io::Error::other("cancelled")),
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                break Err(std::io::Error::other("cancelled"));
+            }
+            KeyCode::Backspace => {
+                password.pop();
+            }
+            KeyCode::Char(c) => password.push(c),
+            _ => {}
+        }
+    };
+    let restored = crossterm::terminal::disable_raw_mode();
+    writeln!(out)?;
+    result?;
+    restored?;
+    Ok(password)
+}
+
+/// Checks a user's password through control and answers the session's principal: the
+/// user, their roles and the scopes those roles carry. A wrong password, an unknown or a
+/// locked user get the same answer (5 failures in a row lock the user for 5 minutes).
+pub async fn sign_in(
+    control: &Control,
+    name: &str,
+    password: &str,
+) -> Result<crate::control::Principal, String> {
+    let user = control
+        .authenticate_user(name, password)
+        .await
+        .map_err(|_| {
+            format!("sign-in as {name} failed: wrong user name or password, or the user is locked")
+        })?;
+    let scopes = crate::catalog::user::scopes_of(&user.roles)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    Ok(crate::control::Principal {
+        user: user.name,
+        roles: user.roles,
+        scopes,
+    })
 }
 
 /// Runs the terminal UI until the person quits. Refuses when stdout is not a terminal.

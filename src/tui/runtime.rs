@@ -30,6 +30,7 @@ use super::action::{
 };
 use super::app::{App, AppConfig};
 use super::charts::{AnalyticsFeed, Glyphs, ProcessStats};
+use super::screens::live::LineKind;
 use super::theme::Theme;
 use super::{LOG_FILE, TuiContext, TuiError, keymap, ui};
 use crate::analytics::Subject;
@@ -118,6 +119,8 @@ impl Runtime {
             backend_addr: ctx.backend_addr,
             log_file: ctx.data_dir.join(LOG_FILE),
             data_dir: ctx.data_dir,
+            principal: ctx.principal,
+            tls: ctx.tls,
         };
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -127,7 +130,30 @@ impl Runtime {
             traffic: Some(ctx.telemetry.subscribe()),
             tick,
         };
-        let app = App::new(config, theme, ctx.control.snapshot(), now_millis());
+        let mut app = App::new(config, theme, ctx.control.snapshot(), now_millis());
+        let admin_password = app
+            .config
+            .data_dir
+            .join(crate::control::ADMIN_PASSWORD_FILE);
+        if let Some(tls) = app.config.tls.clone() {
+            let where_ = match &tls.gateway {
+                Ok(a) => format!("HTTPS gateway https://{a} (h2, HTTP/1.1)"),
+                Err(e) => format!("HTTPS gateway not running: {e}"),
+            };
+            app.log(
+                LineKind::Info,
+                format!("{where_}; certificate SHA-256 {}", tls.fingerprint),
+            );
+        }
+        if app.config.is_admin() && admin_password.exists() {
+            app.log(
+                LineKind::Info,
+                format!(
+                    "user admin's first password is in {} (sign in with streamgate --user admin)",
+                    admin_password.display()
+                ),
+            );
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
@@ -575,9 +601,17 @@ impl Runtime {
                         .map_err(message),
                 )
             }),
-            Command::CreateApplication(draft) => self.spawn_control(|c| async move {
-                Done::AppCreated(c.create_application(draft).await.map_err(message))
-            }),
+            Command::CreateApplication(draft) => {
+                // Owned by the signed-in user (admin for the local operator).
+                let owner = self.app.config.principal.user.clone();
+                self.spawn_control(|c| async move {
+                    Done::AppCreated(
+                        c.create_application_owned(draft, &owner)
+                            .await
+                            .map_err(message),
+                    )
+                })
+            }
             Command::Subscribe {
                 app_id,
                 api_id,
@@ -717,6 +751,62 @@ impl Runtime {
                     result.map(|()| what.to_string()),
                 )));
             }
+            Command::CreateUser {
+                name,
+                password,
+                roles,
+            } => self.spawn_control(|c| async move {
+                Done::Users(
+                    c.create_user(&name, &password, roles)
+                        .await
+                        .map(|u| format!("Added user {}", u.name))
+                        .map_err(message),
+                )
+            }),
+            Command::DeleteUser { user_id } => self.spawn_control(|c| async move {
+                Done::Users(
+                    c.delete_user(&user_id)
+                        .await
+                        .map(|u| format!("Removed user {} and their applications", u.name))
+                        .map_err(message),
+                )
+            }),
+            Command::SetCors { api_id, cors } => self.spawn_control(|c| async move {
+                Done::ApiSettings(
+                    c.set_api_cors(&api_id, *cors)
+                        .await
+                        .map(|api| {
+                            format!(
+                                "CORS of {} saved; it applies after the next deploy",
+                                api.handle()
+                            )
+                        })
+                        .map_err(message),
+                )
+            }),
+            Command::AddEndpointCertificate {
+                alias,
+                endpoint,
+                path,
+            } => self.spawn_control(|c| async move {
+                let pem = match tokio::fs::read_to_string(&path).await {
+                    Ok(pem) => pem,
+                    Err(e) => {
+                        return Done::ApiSettings(Err(format!("{}: {e}", path.display())));
+                    }
+                };
+                Done::ApiSettings(
+                    c.add_endpoint_certificate(&alias, &endpoint, &pem)
+                        .await
+                        .map(|cert| {
+                            format!(
+                                "Certificate {} trusted for {}:{}",
+                                cert.alias, cert.host, cert.port
+                            )
+                        })
+                        .map_err(message),
+                )
+            }),
         }
     }
 

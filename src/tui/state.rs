@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::action::{Command, KeysInfo, TokenInfo};
+use crate::catalog::Role;
+use crate::control::Principal;
 
 /// Ticks a status message stays on screen (at the 100 ms tick: 8 s).
 pub const STATUS_TICKS: u32 = 80;
@@ -78,6 +80,20 @@ pub struct AppConfig {
     pub data_dir: PathBuf,
     /// The log file.
     pub log_file: PathBuf,
+    /// Who is signed in: the local operator (`admin`) unless `--user NAME` was given.
+    pub principal: Principal,
+    /// The HTTPS gateway and its certificate, when a TLS listener runs.
+    pub tls: Option<TlsInfo>,
+}
+
+/// The HTTPS gateway's address and its certificate's SHA-256 fingerprint, for the Servers
+/// screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The HTTPS gateway's address, or why it is not running.
+    pub gateway: Result<SocketAddr, String>,
+    /// The certificate's SHA-256 fingerprint (colon-separated hex).
+    pub fingerprint: String,
 }
 
 impl AppConfig {
@@ -85,6 +101,32 @@ impl AppConfig {
     /// address.
     pub fn gateway_host(&self) -> Option<String> {
         self.gateway.as_ref().ok().map(|a| display_host(*a))
+    }
+
+    /// Whether the signed-in user holds `role` (admin holds every role).
+    pub fn has_role(&self, role: Role) -> bool {
+        self.principal.roles.contains(&Role::Admin) || self.principal.roles.contains(&role)
+    }
+
+    /// Whether the signed-in user may create and edit APIs (the creator role).
+    pub fn can_create(&self) -> bool {
+        self.has_role(Role::Creator)
+    }
+
+    /// Whether the signed-in user may change lifecycles and deploy (the publisher role).
+    pub fn can_publish(&self) -> bool {
+        self.has_role(Role::Publisher)
+    }
+
+    /// Whether the signed-in user is an administrator (Admin > Users).
+    pub fn is_admin(&self) -> bool {
+        self.principal.roles.contains(&Role::Admin)
+    }
+
+    /// Whether an application is listed for the signed-in user: admin sees every one,
+    /// anyone else only their own.
+    pub fn sees_application(&self, owner: &str) -> bool {
+        self.principal.sees_all() || owner == self.principal.user
     }
 }
 

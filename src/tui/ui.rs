@@ -74,7 +74,22 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!(" {} ", tab.label()), style));
     }
     let left = Line::from(spans);
+    let used = left.width();
     frame.render_widget(left, area);
+    if app.config.principal != crate::control::Principal::local_operator() {
+        // Signed in with --user: who, and their roles, instead of the key hints.
+        let p = &app.config.principal;
+        let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
+        let who = format!("{} ({})", p.user, roles.join(","));
+        let room = usize::from(area.width).saturating_sub(used + 1);
+        let right = Line::from(Span::styled(
+            format!("{} ", ellipsis(&who, room.saturating_sub(1))),
+            theme.title(),
+        ))
+        .right_aligned();
+        frame.render_widget(right, area);
+        return;
+    }
     let right = Line::from(vec![
         Span::styled("?", theme.key()),
         Span::styled(" keys  ", theme.muted()),

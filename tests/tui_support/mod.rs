@@ -37,6 +37,8 @@ pub fn config() -> AppConfig {
         backend_addr: addr("127.0.0.1:8080"),
         data_dir: PathBuf::from("/home/ada/.local/share/streamgate"),
         log_file: PathBuf::from("/home/ada/.local/share/streamgate/streamgate.log"),
+        principal: streamgate::control::Principal::local_operator(),
+        tls: None,
     }
 }
 

@@ -5,10 +5,14 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::publisher::Publisher;
+use super::api_settings::{
+    CORS_ROWS, CertificateForm, CorsForm, SettingsForm, cors_summary, endpoint_of, endpoint_trust,
+};
+use super::publisher::{Publisher, PublisherView};
 use crate::catalog::Api;
 use crate::tui::action::{Action, Command};
 use crate::tui::screen::{Ctx, Effects};
+use crate::tui::state::Level;
 
 use crate::tui::theme::Theme;
 use crate::tui::widgets::hints;
@@ -17,13 +21,132 @@ use crate::tui::widgets::hints;
 pub fn keys() -> Vec<(&'static str, &'static str)> {
     vec![
         ("h/l, Left/Right", "previous / next page"),
+        ("o", "edit CORS (applies after the next deploy)"),
+        (
+            "r",
+            "register a PEM file as the https endpoint's certificate",
+        ),
         ("Esc", "back to the list of APIs"),
     ]
 }
 
-/// The Overview has nothing to change.
-pub fn update(_p: &mut Publisher, _ctx: &Ctx, _fx: &mut Effects, _action: Action) -> Vec<Command> {
+/// The Overview's letter keys: `o` CORS, `r` register an endpoint certificate.
+pub fn keymap(c: char) -> Option<Action> {
+    match c {
+        'o' => Some(Action::Edit),
+        'r' => Some(Action::New),
+        _ => None,
+    }
+}
+
+/// Opens and edits the CORS and certificate editors; saving sends one command.
+pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) -> Vec<Command> {
+    let PublisherView::Api(view) = &mut p.view else {
+        return Vec::new();
+    };
+    let Some(api) = ctx.api(&view.api_id) else {
+        return Vec::new();
+    };
+    match &mut view.settings {
+        None => match action {
+            Action::Edit => view.settings = Some(SettingsForm::Cors(CorsForm::of(api))),
+            Action::New => match endpoint_of(api) {
+                Some(e) if endpoint_trust(ctx, &e).is_some() => {
+                    view.settings = Some(SettingsForm::Certificate(CertificateForm::default()));
+                }
+                _ => fx.error("The endpoint is not https://: there is no certificate to trust"),
+            },
+            _ => {}
+        },
+        Some(SettingsForm::Cors(form)) => match action {
+            Action::Back => {
+                view.settings = None;
+                fx.status(Level::Info, "CORS unchanged");
+            }
+            Action::Up => form.row = form.row.saturating_sub(1),
+            Action::Down => form.row = (form.row + 1).min(CORS_ROWS.len() - 1),
+            Action::Char(' ') if form.toggle(form.row) => form.error = None,
+            Action::Enter if form.row + 1 < CORS_ROWS.len() => form.row += 1,
+            Action::Enter => match form.configuration() {
+                Ok(cors) => {
+                    form.error = None;
+                    fx.status(Level::Info, "Saving CORS...");
+                    return vec![Command::SetCors {
+                        api_id: api.id.clone(),
+                        cors: Box::new(cors),
+                    }];
+                }
+                Err(e) => {
+                    form.error = Some(e.clone());
+                    fx.error(e);
+                }
+            },
+            other => {
+                let row = form.row;
+                if let Some(input) = form.input(row)
+                    && input.edit(&other)
+                {
+                    form.error = None;
+                }
+            }
+        },
+        Some(SettingsForm::Certificate(form)) => match action {
+            Action::Back => {
+                view.settings = None;
+                fx.status(Level::Info, "No certificate registered");
+            }
+            Action::Up => form.row = 0,
+            Action::Down => form.row = 1,
+            Action::Enter if form.row == 0 => form.row = 1,
+            Action::Enter => {
+                let endpoint = endpoint_of(api).unwrap_or_default();
+                match form.command(&endpoint) {
+                    Ok(command) => {
+                        form.error = None;
+                        fx.status(Level::Info, "Registering the certificate...");
+                        return vec![command];
+                    }
+                    Err(e) => {
+                        form.error = Some(e.clone());
+                        fx.error(e);
+                    }
+                }
+            }
+            other => {
+                let input = if form.row == 0 {
+                    &mut form.alias
+                } else {
+                    &mut form.path
+                };
+                if input.edit(&other) {
+                    form.error = None;
+                }
+            }
+        },
+    }
     Vec::new()
+}
+
+/// Control answered `SetCors` or `AddEndpointCertificate`: close the editor, or show why
+/// not inline.
+pub fn on_saved(p: &mut Publisher, fx: &mut Effects, result: Result<String, String>) {
+    let PublisherView::Api(view) = &mut p.view else {
+        return;
+    };
+    match result {
+        Ok(m) => {
+            view.settings = None;
+            fx.status(Level::Ok, m);
+        }
+        Err(e) => {
+            match &mut view.settings {
+                Some(SettingsForm::Cors(f)) => f.error = Some(e.clone()),
+                Some(SettingsForm::Certificate(f)) => f.error = Some(e.clone()),
+                None => {}
+            }
+            fx.error(e);
+        }
+    }
 }
 
 /// A `Label      value` line.
@@ -81,7 +204,11 @@ pub fn draw(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
             "Version",
             Span::styled(api.version.clone(), theme.accent()),
         ),
-        label_line(theme, "Endpoint", Span::styled(endpoint, theme.accent())),
+        label_line(
+            theme,
+            "Endpoint",
+            Span::styled(endpoint.clone(), theme.accent()),
+        ),
         label_line(
             theme,
             "State",
@@ -117,11 +244,28 @@ pub fn draw(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
             "Subscriptions",
             Span::styled(subs.to_string(), theme.text()),
         ),
-        Line::from(""),
-        hints(
-            theme,
-            &[("h/l", "pages"), ("Esc", "back to APIs"), ("?", "keys")],
-        ),
+        label_line(theme, "CORS", Span::styled(cors_summary(api), theme.text())),
     ];
+    let mut lines = lines;
+    match endpoint_trust(ctx, &endpoint) {
+        Some(Some(alias)) => lines.push(label_line(
+            theme,
+            "Certificate",
+            Span::styled(format!("trusted (registered: {alias})"), theme.ok()),
+        )),
+        Some(None) => lines.push(label_line(
+            theme,
+            "Certificate",
+            Span::styled(
+                "none registered; system roots decide (r: register PEM)",
+                theme.warning(),
+            ),
+        )),
+        None => {}
+    }
+    lines.extend([hints(
+        theme,
+        &[("h/l", "pages"), ("Esc", "back to APIs"), ("?", "keys")],
+    )]);
     frame.render_widget(Paragraph::new(lines), area);
 }

@@ -10,6 +10,7 @@ pub mod api_deployments;
 pub mod api_lifecycle;
 pub mod api_overview;
 pub mod api_plans;
+pub mod api_settings;
 pub mod applications;
 pub mod create_api;
 pub mod dialogs;
@@ -19,6 +20,7 @@ pub mod portal_api;
 pub mod publisher;
 pub mod servers;
 pub mod tutorial;
+pub mod users;
 pub mod wizard;
 
 use super::action::Action;
@@ -54,6 +56,8 @@ pub enum ScreenId {
     Servers,
     /// The guided tutorial.
     Tutorial,
+    /// Admin > Users (from Servers).
+    Users,
     /// The live pane.
     Live,
 }

@@ -55,6 +55,8 @@ pub struct ApiView {
     pub deployments: DeploymentsPage,
     /// The AsyncAPI definition's scroll.
     pub definition_scroll: usize,
+    /// The Overview's open editor (CORS, endpoint certificate).
+    pub settings: Option<super::api_settings::SettingsForm>,
 }
 
 impl ApiView {
@@ -67,6 +69,7 @@ impl ApiView {
             lifecycle_cursor: 0,
             deployments: DeploymentsPage::default(),
             definition_scroll: 0,
+            settings: None,
         }
     }
 }
@@ -139,12 +142,14 @@ impl Screen for Publisher {
             ScreenId::ApiList => keymap(c),
             ScreenId::ApiPlans => api_plans::keymap(c),
             ScreenId::ApiDeployments => api_deployments::keymap(self, c),
+            ScreenId::ApiOverview => api_overview::keymap(c),
             _ => None,
         }
     }
 
     fn is_typing(&self) -> bool {
         create_api::is_typing(self)
+            || matches!(&self.view, PublisherView::Api(v) if v.settings.is_some())
     }
 
     fn update(&mut self, ctx: &Ctx, action: Action) -> Effects {
@@ -154,6 +159,10 @@ impl Screen for Publisher {
             Action::Done(Done::PlansSaved(result)) => api_plans::on_saved(self, &mut fx, result),
             Action::Done(Done::Deployed(result)) => {
                 api_deployments::on_deployed(self, &mut fx, result)
+            }
+            Action::Done(Done::ApiSettings(result)) => {
+                api_overview::on_saved(self, &mut fx, result);
+                Vec::new()
             }
             Action::Done(_) => Vec::new(),
             other => update(self, ctx, &mut fx, other),
@@ -218,7 +227,7 @@ pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) ->
         PublisherView::Create(_) => create_api::update(p, ctx, fx, action),
         PublisherView::Api(view) => {
             let page = view.page;
-            let dialog_open = view.deployments.dialog.is_some();
+            let dialog_open = view.deployments.dialog.is_some() || view.settings.is_some();
             if !dialog_open {
                 match action {
                     Action::Left | Action::Right => {
@@ -267,6 +276,10 @@ fn update_list(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) -
                 fx.status(Level::Info, "No APIs yet: press n to create one");
             }
         }
+        Action::New if !ctx.config.can_create() => fx.error(format!(
+            "{} cannot create APIs: Create appears only for a user with the creator role",
+            ctx.config.principal.user
+        )),
         Action::New => p.view = PublisherView::Create(CreateApi::default()),
         Action::DeleteSelected => {
             if let Some(api) = apis.get(p.cursor) {
@@ -323,7 +336,13 @@ fn draw_list(p: &Publisher, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: b
     frame.render_widget(outer, area);
     let [body, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     let apis = ctx.catalog.apis_sorted();
-    if apis.is_empty() {
+    if apis.is_empty() && !ctx.config.can_create() {
+        let text = vec![
+            Line::from(""),
+            Line::from(Span::styled("  No APIs yet.", theme.text())),
+        ];
+        frame.render_widget(Paragraph::new(text), body);
+    } else if apis.is_empty() {
         let text = vec![
             Line::from(""),
             Line::from(Span::styled("  No APIs yet.", theme.text())),
@@ -367,18 +386,18 @@ fn draw_list(p: &Publisher, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: b
         let mut state = TableState::default().with_selected(Some(p.cursor));
         frame.render_stateful_widget(table, body, &mut state);
     }
-    frame.render_widget(
-        hints(
-            theme,
-            &[
-                ("n", "create API"),
-                ("Enter", "open"),
-                ("d", "delete"),
-                ("?", "keys"),
-            ],
-        ),
-        foot,
-    );
+    // Create (and delete) appear only for a user with the creator role.
+    let keys: &[(&str, &str)] = if ctx.config.can_create() {
+        &[
+            ("n", "create API"),
+            ("Enter", "open"),
+            ("d", "delete"),
+            ("?", "keys"),
+        ]
+    } else {
+        &[("Enter", "open"), ("?", "keys")]
+    };
+    frame.render_widget(hints(theme, keys), foot);
 }
 
 fn draw_api(ctx: &Ctx, view: &ApiView, frame: &mut Frame, area: Rect, focused: bool) {
@@ -413,7 +432,10 @@ fn draw_api(ctx: &Ctx, view: &ApiView, frame: &mut Frame, area: Rect, focused: b
     spans.push(Span::styled(format!("{gap}h/l"), theme.key()));
     frame.render_widget(Line::from(spans), tabs);
     match view.page {
-        ApiPage::Overview => api_overview::draw(ctx, api, frame, page),
+        ApiPage::Overview => match &view.settings {
+            Some(form) => super::api_settings::draw(ctx, form, frame, page),
+            None => api_overview::draw(ctx, api, frame, page),
+        },
         ApiPage::Plans => api_plans::draw(ctx, api, view, frame, page, focused),
         ApiPage::Lifecycle => api_lifecycle::draw(ctx, api, view, frame, page, focused),
         ApiPage::Deployments => api_deployments::draw(ctx, api, view, frame, page, focused),

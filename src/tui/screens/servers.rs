@@ -53,6 +53,8 @@ pub struct Servers {
     pub port: TextInput,
     /// The backend's state.
     pub backend: BackendState,
+    /// Admin > Users, when open.
+    pub users: Option<super::users::UsersPage>,
 }
 
 impl Servers {
@@ -66,6 +68,7 @@ impl Servers {
             interval: TextInput::digits("1000"),
             port: TextInput::digits(&port.to_string()),
             backend: BackendState::Stopped,
+            users: None,
         }
     }
 
@@ -89,23 +92,52 @@ impl Servers {
 
 impl Screen for Servers {
     fn id(&self) -> ScreenId {
+        if self.users.is_some() {
+            return ScreenId::Users;
+        }
         ScreenId::Servers
     }
 
     fn help(&self) -> (&'static str, Vec<(&'static str, &'static str)>) {
+        if self.users.is_some() {
+            return ("Admin > Users", super::users::keys());
+        }
         ("Servers", keys())
     }
 
     fn keymap(&self, c: char) -> Option<Action> {
+        if let Some(page) = &self.users {
+            return super::users::keymap(page, c);
+        }
+        if c == 'u' {
+            return Some(Action::OpenUsers);
+        }
         keymap(c)
     }
 
     fn is_typing(&self) -> bool {
-        self.editing
+        self.editing || self.users.as_ref().is_some_and(|u| u.form.is_some())
     }
 
     fn update(&mut self, ctx: &Ctx, action: Action) -> Effects {
         let mut fx = Effects::none();
+        if let Some(page) = &mut self.users {
+            if super::users::update(page, ctx, &mut fx, action) {
+                self.users = None;
+            }
+            return fx;
+        }
+        if matches!(action, Action::OpenUsers) {
+            if ctx.config.is_admin() {
+                self.users = Some(super::users::UsersPage::default());
+            } else {
+                fx.error(format!(
+                    "{} cannot manage users: Admin > Users needs the admin role",
+                    ctx.config.principal.user
+                ));
+            }
+            return fx;
+        }
         let commands = match action {
             Action::Done(Done::BackendStarted(result)) => {
                 on_started(self, &mut fx, result);
@@ -123,6 +155,10 @@ impl Screen for Servers {
     }
 
     fn draw(&self, ctx: &Ctx, frame: &mut Frame, area: Rect) {
+        if let Some(page) = &self.users {
+            super::users::draw(page, ctx, frame, area);
+            return;
+        }
         draw(self, ctx, frame, area, ctx.focused);
     }
 }
@@ -139,6 +175,7 @@ pub fn keymap(c: char) -> Option<Action> {
 /// Keys, for help.
 pub fn keys() -> Vec<(&'static str, &'static str)> {
     vec![
+        ("u", "Admin > Users: add and remove users (admin only)"),
         ("s", "start or stop the memory backend"),
         ("j/k", "select Time, Interval, Port or the button"),
         (
@@ -271,14 +308,41 @@ pub fn on_stopped(srv: &mut Servers, fx: &mut Effects, result: Result<(), String
     }
 }
 
+/// The HTTPS gateway's address (h2 and HTTP/1.1) and its certificate's SHA-256
+/// fingerprint, cut to the width (the whole fingerprint is in the live pane and the log).
+fn tls_line<'a>(ctx: &Ctx, tls: &crate::tui::state::TlsInfo, width: usize) -> Line<'a> {
+    let theme = ctx.theme;
+    let label = Span::styled(format!("{:<16}", "HTTPS gateway"), theme.muted());
+    match &tls.gateway {
+        Ok(a) => {
+            let addr = format!("https://{a}");
+            let room = width.saturating_sub(16 + addr.len() + 11);
+            Line::from(vec![
+                label,
+                Span::styled(addr, theme.accent()),
+                Span::styled("  SHA-256 ", theme.muted()),
+                Span::styled(
+                    crate::tui::widgets::ellipsis(&tls.fingerprint, room),
+                    theme.text(),
+                ),
+            ])
+        }
+        Err(e) => Line::from(vec![
+            label,
+            Span::styled(format!("not running: {e}"), theme.error()),
+        ]),
+    }
+}
+
 /// Draws the Servers tab.
 pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
     let theme = ctx.theme;
     let outer = block(theme, "Servers", focused);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
+    let tls_lines = u16::from(ctx.config.tls.is_some());
     let [top, rows, foot] = Layout::vertical([
-        Constraint::Length(5),
+        Constraint::Length(5 + tls_lines),
         Constraint::Min(1),
         Constraint::Length(1),
     ])
@@ -303,6 +367,12 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
             "REST: /api/am/..., /oauth2/token",
         ),
         addr_line("Gateway", &ctx.config.gateway, "serves deployed APIs"),
+    ];
+    let mut lines = lines;
+    if let Some(tls) = &ctx.config.tls {
+        lines.push(tls_line(ctx, tls, usize::from(top.width)));
+    }
+    lines.extend([
         Line::from(vec![
             label("Gateway traffic"),
             Span::styled(
@@ -321,7 +391,7 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
             label("Log file"),
             Span::styled(ctx.config.log_file.display().to_string(), theme.text()),
         ]),
-    ];
+    ]);
     frame.render_widget(Paragraph::new(lines), top);
 
     let row = |i: u16| Rect::new(rows.x, rows.y + i, rows.width, 1);
