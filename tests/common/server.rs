@@ -94,6 +94,7 @@ impl Builder {
                 admin_addr: any,
                 gateway_addr: any,
                 gateway: self.options.clone(),
+                tls: Default::default(),
             },
         )
         .await;
