@@ -15,7 +15,7 @@ use crate::mgmt::dto::*;
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ApiCommand {
     /// Create an SSE API (state CREATED).
-    Create(ApiCreateArgs),
+    Create(Box<ApiCreateArgs>),
     /// List APIs.
     List,
     /// Show an API with its plans, revisions and deployments.
@@ -213,7 +213,7 @@ pub fn api_body(draft: &ApiDraft) -> ApiIn {
 /// Runs one `streamgate api ...` subcommand.
 pub(super) async fn run(client: &Client, cmd: ApiCommand) -> Result<Output, CliError> {
     match cmd {
-        ApiCommand::Create(args) => create(client, args).await,
+        ApiCommand::Create(args) => create(client, *args).await,
         ApiCommand::List => list(client).await,
         ApiCommand::Show { api } => show(client, api).await,
         ApiCommand::Update { api, cors } => update(client, api, cors).await,
