@@ -15,13 +15,21 @@ use crate::mgmt::dto::*;
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ApiCommand {
     /// Create an SSE API (state CREATED).
-    Create(ApiCreateArgs),
+    Create(Box<ApiCreateArgs>),
     /// List APIs.
     List,
     /// Show an API with its plans, revisions and deployments.
     Show {
         /// The API (id or Name:version).
         api: String,
+    },
+    /// Update an API's CORS configuration (`corsConfiguration`).
+    Update {
+        /// The API (id or Name:version).
+        api: String,
+        /// The CORS settings to set.
+        #[command(flatten)]
+        cors: CorsArgs,
     },
     /// Set the business plans an API offers.
     Plans {
@@ -118,6 +126,52 @@ pub struct ApiCreateArgs {
     /// Free text.
     #[arg(long, default_value = "")]
     pub description: String,
+    /// Per-API CORS (`corsConfiguration`).
+    #[command(flatten)]
+    pub cors: CorsArgs,
+}
+
+/// The CORS flags of `api create` / `api update`: WSO2's `APICorsConfiguration`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CorsArgs {
+    /// Enforce this API's CORS configuration (else the gateway's default: any origin,
+    /// no credentials).
+    #[arg(long)]
+    pub cors_enabled: bool,
+    /// An allowed origin, `scheme://host[:port]` or `*` (repeatable).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Allow credentials (cookies, `withCredentials`); needs explicit origins.
+    #[arg(long)]
+    pub cors_credentials: bool,
+    /// A request header a preflight may ask for (repeatable).
+    #[arg(long = "cors-header", value_name = "NAME")]
+    pub cors_headers: Vec<String>,
+    /// A method a preflight may ask for (repeatable).
+    #[arg(long = "cors-method", value_name = "M")]
+    pub cors_methods: Vec<String>,
+}
+
+impl CorsArgs {
+    /// Whether any CORS flag was given.
+    pub fn given(&self) -> bool {
+        self.cors_enabled
+            || self.cors_credentials
+            || !self.cors_origins.is_empty()
+            || !self.cors_headers.is_empty()
+            || !self.cors_methods.is_empty()
+    }
+
+    /// The `corsConfiguration` these flags describe, or `None` when none was given.
+    pub fn configuration(&self) -> Option<crate::catalog::CorsConfiguration> {
+        self.given().then(|| crate::catalog::CorsConfiguration {
+            cors_configuration_enabled: self.cors_enabled,
+            access_control_allow_origins: self.cors_origins.clone(),
+            access_control_allow_credentials: self.cors_credentials,
+            access_control_allow_headers: self.cors_headers.clone(),
+            access_control_allow_methods: self.cors_methods.clone(),
+        })
+    }
 }
 
 /// The API body the CLI sends for a draft: WSO2's `API` shape (type `SSE`, an `http`
@@ -159,9 +213,10 @@ pub fn api_body(draft: &ApiDraft) -> ApiIn {
 /// Runs one `streamgate api ...` subcommand.
 pub(super) async fn run(client: &Client, cmd: ApiCommand) -> Result<Output, CliError> {
     match cmd {
-        ApiCommand::Create(args) => create(client, args).await,
+        ApiCommand::Create(args) => create(client, *args).await,
         ApiCommand::List => list(client).await,
         ApiCommand::Show { api } => show(client, api).await,
+        ApiCommand::Update { api, cors } => update(client, api, cors).await,
         ApiCommand::Plans { api, plans } => set_plans(client, api, plans).await,
         ApiCommand::Lifecycle { api, action } => lifecycle(client, api, action).await,
         ApiCommand::Deploy {
@@ -191,6 +246,7 @@ pub(super) async fn create(client: &Client, args: ApiCreateArgs) -> Result<Outpu
         plans,
         topics,
         description,
+        cors,
     } = args;
     let production = production_endpoint.or_else(|| endpoint.clone());
     let sandbox = sandbox_endpoint.or(endpoint);
@@ -200,7 +256,7 @@ pub(super) async fn create(client: &Client, args: ApiCreateArgs) -> Result<Outpu
                 .to_string(),
         ));
     }
-    let body = api_body(&ApiDraft {
+    let mut body = api_body(&ApiDraft {
         name,
         context,
         version,
@@ -210,6 +266,7 @@ pub(super) async fn create(client: &Client, args: ApiCreateArgs) -> Result<Outpu
         policies: plans,
         topics,
     });
+    body.cors_configuration = cors.configuration();
     let (api, value) = client
         .post::<ApiDto>(&publisher("/apis"), &[], Some(&body))
         .await?;
@@ -283,6 +340,11 @@ pub(super) async fn show(client: &Client, api: String) -> Result<Output, CliErro
     );
     let topics: Vec<&str> = api.operations.iter().map(|o| o.target.as_str()).collect();
     let _ = writeln!(human, "  topics:      {}", topics.join(", "));
+    let _ = writeln!(
+        human,
+        "  cors:        {}",
+        cors_summary(&api.cors_configuration)
+    );
     if !api.description.is_empty() {
         let _ = writeln!(human, "  description: {}", api.description);
     }
@@ -313,6 +375,68 @@ pub(super) async fn show(client: &Client, api: String) -> Result<Output, CliErro
         json: value,
         warnings: Vec::new(),
     })
+}
+
+/// `streamgate api update`: set an API's CORS configuration.
+pub(super) async fn update(
+    client: &Client,
+    api: String,
+    cors: CorsArgs,
+) -> Result<Output, CliError> {
+    let Some(cors) = cors.configuration() else {
+        return Err(CliError::Usage(
+            "nothing to update: give --cors-enabled, --cors-origin, --cors-credentials, \
+             --cors-header or --cors-method"
+                .to_string(),
+        ));
+    };
+    let info = client.resolve_api(&api).await?;
+    let path = publisher(&format!("/apis/{}", info.id));
+    let body = ApiIn {
+        cors_configuration: Some(cors),
+        ..ApiIn::default()
+    };
+    let value = client.send(Method::PUT, &path, &[], Some(&body)).await?;
+    let api: ApiDto = parse(&value)?;
+    Ok(Output {
+        human: format!(
+            "{} CORS: {}\n",
+            handle_of(&api.name, &api.version),
+            cors_summary(&api.cors_configuration)
+        ),
+        quiet: api.id,
+        json: value,
+        warnings: Vec::new(),
+    })
+}
+
+/// One line describing a CORS configuration, for `api show` and `api update`.
+fn cors_summary(cors: &crate::catalog::CorsConfiguration) -> String {
+    if !cors.cors_configuration_enabled {
+        return "disabled (any origin, no credentials)".to_string();
+    }
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "default".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    format!(
+        "enabled; origins {}; credentials {}; headers {}; methods {}",
+        if cors.access_control_allow_origins.is_empty() {
+            "none".to_string()
+        } else {
+            cors.access_control_allow_origins.join(", ")
+        },
+        if cors.access_control_allow_credentials {
+            "yes"
+        } else {
+            "no"
+        },
+        list(&cors.access_control_allow_headers),
+        list(&cors.access_control_allow_methods)
+    )
 }
 
 /// `streamgate api plans`: set the business plans an API offers.
