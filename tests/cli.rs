@@ -7,45 +7,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-/// What one `streamgate` run printed.
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary against `s` with `args`; the environment can't leak in.
-async fn streamgate(s: &TestServer, args: &[&str]) -> Run {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
-        .args(args)
-        .env("STREAMGATE_ADMIN_URL", s.mgmt_url())
-        .env("STREAMGATE_DATA_DIR", s.dir())
-        .env_remove("STREAMGATE_ADMIN_TOKEN")
-        .output()
-        .await
-        .unwrap();
-    Run {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// Runs and insists on success, answering stdout.
-async fn ok(s: &TestServer, args: &[&str]) -> String {
-    let run = streamgate(s, args).await;
-    assert!(run.ok, "streamgate {args:?} failed: {}", run.stderr);
-    run.stdout
-}
-
-/// Runs and insists on failure, answering stderr.
-async fn fails(s: &TestServer, args: &[&str]) -> String {
-    let run = streamgate(s, args).await;
-    assert!(!run.ok, "streamgate {args:?} should fail: {}", run.stdout);
-    assert!(run.stdout.is_empty(), "{}", run.stdout);
-    run.stderr
-}
-
 #[tokio::test]
 async fn the_tutorial_runs_from_the_shell() {
     let s = TestServer::start().await;

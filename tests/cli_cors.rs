@@ -5,30 +5,6 @@ mod common;
 
 use common::*;
 
-/// What one `streamgate` run printed.
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary against `s` with `args`; the environment can't leak in.
-async fn streamgate(s: &TestServer, args: &[&str]) -> Run {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
-        .args(args)
-        .env("STREAMGATE_ADMIN_URL", s.mgmt_url())
-        .env("STREAMGATE_DATA_DIR", s.dir())
-        .env_remove("STREAMGATE_ADMIN_TOKEN")
-        .output()
-        .await
-        .unwrap();
-    Run {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 const CREATE: [&str; 10] = [
     "api",
     "create",

@@ -12,34 +12,6 @@ use serde_json::Value;
 use streamgate::catalog::now_millis;
 use streamgate::telemetry::TrafficEvent;
 
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-async fn streamgate(s: &TestServer, args: &[&str]) -> Run {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
-        .args(args)
-        .env("STREAMGATE_ADMIN_URL", s.mgmt_url())
-        .env("STREAMGATE_DATA_DIR", s.dir())
-        .env_remove("STREAMGATE_ADMIN_TOKEN")
-        .output()
-        .await
-        .unwrap();
-    Run {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-async fn ok(s: &TestServer, args: &[&str]) -> String {
-    let run = streamgate(s, args).await;
-    assert!(run.ok, "streamgate {args:?} failed: {}", run.stderr);
-    run.stdout
-}
-
 /// An API and an application, then traffic: one stream of 42 events, one rejection.
 async fn with_traffic() -> TestServer {
     let s = TestServer::start().await;

@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
 pub mod backend;
+pub mod cli;
 pub mod fixtures;
 pub mod mgmt;
 pub mod process;
@@ -20,6 +21,7 @@ pub mod tls;
 use std::time::Duration;
 
 pub use backend::*;
+pub use cli::*;
 pub use fixtures::*;
 pub use mgmt::*;
 pub use process::*;
