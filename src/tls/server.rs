@@ -198,7 +198,15 @@ impl ServerIdentity {
         let cert = dir.join(CERT_FILE);
         let key = dir.join(KEY_FILE);
         if !cert.exists() || !key.exists() {
-            std::fs::create_dir_all(&dir).map_err(|source| TlsError::Io {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                // Owner only, like the data dir itself.
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder.create(&dir).map_err(|source| TlsError::Io {
                 path: dir.clone(),
                 source,
             })?;

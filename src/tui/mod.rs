@@ -120,9 +120,15 @@ pub fn no_color_from_env() -> bool {
 pub fn init_logging(data_dir: &Path) -> Result<PathBuf, TuiError> {
     std::fs::create_dir_all(data_dir).map_err(|e| TuiError::Logging(e.to_string()))?;
     let path = data_dir.join(LOG_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        // The log can name users and data dir paths: owner only, like every data dir file.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options
         .open(&path)
         .map_err(|e| TuiError::Logging(format!("{}: {e}", path.display())))?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
