@@ -3,6 +3,7 @@
 //! `/proc`), `gateway` hosts streamgate's gateway alone, `run` the whole side-by-side benchmark (direct, streamgate's gateway, nginx)
 //! that `scripts/bench.sh` drives.
 
+mod child;
 mod clock;
 mod hist;
 mod host;

@@ -4,10 +4,9 @@
 //! path, several times in rotating order, and prints the table of medians.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +14,7 @@ use streamgate::catalog::{ApiDraft, ApplicationDraft, KeyType, LifecycleAction};
 use streamgate::control::{Control, ControlOptions};
 
 use crate::BoxError;
+use crate::child::{Proc, find_on_path, free_port, spawn_waiting};
 use crate::load::{self, LoadResult, LoadSpec, Mode, Target};
 use crate::procstat::{self, ProcSet};
 use crate::report::{self, Meta};
@@ -29,7 +29,7 @@ const RESOURCE: &str = "/events";
 /// Token validity: longer than any run.
 const TOKEN_VALIDITY_SECS: i64 = 7 * 24 * 3600;
 /// How long a server may take to say it listens.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between measurements so closed streams are torn down.
 const SETTLE: Duration = Duration::from_millis(1000);
 
@@ -142,95 +142,6 @@ impl Workload {
             Workload::Fanout(_) | Workload::Rate | Workload::Tui => "batch=1&interval_ms=1000",
         }
     }
-}
-
-/// A child process killed when dropped.
-struct Proc {
-    name: &'static str,
-    child: Child,
-}
-
-impl Proc {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGTERM, then SIGKILL after three seconds.
-    fn stop(mut self) {
-        let pid = self.pid().to_string();
-        // If `kill` is missing the child is killed below anyway.
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // Already exited is fine.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `cmd` with stdout and stderr appended to `log`, and waits until its stdout has
-/// printed a line containing each of `markers` followed by `http://ADDR`; returns the
-/// addresses in the order of `markers`.
-fn spawn_waiting(
-    name: &'static str,
-    cmd: &mut Command,
-    log: &Path,
-    markers: &[&str],
-) -> Result<(Proc, Vec<String>), BoxError> {
-    let stderr = OpenOptions::new().create(true).append(true).open(log)?;
-    let mut stdout_log = OpenOptions::new().create(true).append(true).open(log)?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(stderr))
-        .spawn()
-        .map_err(|e| format!("cannot start {name} ({cmd:?}): {e}"))?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| format!("{name}: no stdout"))?;
-    let proc = Proc { name, child };
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            // The log is best effort; the line still goes to the waiter.
-            let _ = writeln!(stdout_log, "{line}");
-            // The waiter may be gone after it found its markers.
-            let _ = tx.send(line);
-        }
-    });
-    let mut found: Vec<Option<String>> = vec![None; markers.len()];
-    let deadline = Instant::now() + START_TIMEOUT;
-    while found.iter().any(Option::is_none) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx.recv_timeout(left).map_err(|_| {
-            format!(
-                "{name} did not print {markers:?} within {START_TIMEOUT:?}; see {}",
-                log.display()
-            )
-        })?;
-        for (i, marker) in markers.iter().enumerate() {
-            if let Some(at) = line.find(marker)
-                && let Some(url) = line[at..].split("http://").nth(1)
-            {
-                let addr = url.split_whitespace().next().unwrap_or_default();
-                found[i] = Some(addr.trim_end_matches('/').to_string());
-            }
-        }
-    }
-    Ok((proc, found.into_iter().flatten().collect()))
 }
 
 /// Command-line arguments of `sg-bench setup`.
@@ -569,19 +480,6 @@ impl Bench {
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map(|v| format!("{v:.digits$}"))
         .unwrap_or_else(|| "-".to_string())
-}
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-fn free_port() -> Result<u16, BoxError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 fn loadavg() -> String {
