@@ -183,6 +183,10 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the database in `data_dir`, creating every table.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        // What this start creates is made owner-only without a word; only what an earlier
+        // start (or someone else) left open is reported.
+        let dir_existed = data_dir.exists();
+        let db_existed = data_dir.join(DB_FILE).exists();
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.to_path_buf(),
             source,
@@ -197,7 +201,10 @@ impl Store {
         };
         match crate::datadir::tighten(data_dir) {
             Ok(changed) => {
-                for p in changed {
+                let created = |p: &Path| {
+                    (p == data_dir && !dir_existed) || (p == path.as_path() && !db_existed)
+                };
+                for p in changed.into_iter().filter(|p| !created(p)) {
                     tracing::warn!(path = %p.display(), "tightened mode to owner-only (dir 0700, file 0600)");
                 }
             }
