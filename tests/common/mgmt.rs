@@ -165,26 +165,13 @@ impl TestServer {
 
     /// Publishes `id`, makes a first revision and deploys it to the tutorial's environment.
     pub async fn publish_and_deploy(&self, id: &str) {
-        let (status, body) = self
-            .post_empty(&publisher(&format!(
-                "/apis/change-lifecycle?apiId={id}&action=Publish"
-            )))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let rev = self
-            .post_expect(
-                &publisher(&format!("/apis/{id}/revisions")),
-                json!({"description": "first"}),
-                StatusCode::CREATED,
-            )
-            .await;
+        expect_status(self.change_lifecycle(id, "Publish").await, StatusCode::OK);
+        let rev = expect_status(self.create_revision(id, "first").await, StatusCode::CREATED);
         let rev = rev["id"].as_str().unwrap().to_string();
-        self.post_expect(
-            &publisher(&format!("/apis/{id}/deploy-revision?revisionId={rev}")),
-            json!([{"name": "Production and Sandbox", "vhost": "localhost", "displayOnDevportal": true}]),
+        expect_status(
+            self.deploy_revision(id, &rev, hybrid_deployment()).await,
             StatusCode::OK,
-        )
-        .await;
+        );
     }
 
     /// The tutorial up to a published, deployed API with AsyncGold; returns its id.
@@ -275,5 +262,98 @@ impl TestServer {
             consumer_secret,
             access_token: granted["access_token"].as_str().unwrap().to_string(),
         }
+    }
+}
+
+/// The tutorial's deployment body for `deploy-revision`: the hybrid environment on
+/// localhost, shown on the Developer Portal.
+pub fn hybrid_deployment() -> Value {
+    json!([{"name": "Production and Sandbox", "vhost": "localhost", "displayOnDevportal": true}])
+}
+
+/// Asserts a management answer's `status` (showing the body when it differs); answers the
+/// body.
+#[track_caller]
+pub fn expect_status(answer: (StatusCode, Value), status: StatusCode) -> Value {
+    let (got, body) = answer;
+    assert_eq!(got, status, "{body}");
+    body
+}
+
+/// The `description` of a WSO2 error body.
+#[track_caller]
+pub fn description(err: &Value) -> &str {
+    err["description"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no description: {err}"))
+}
+
+/// Asserts a WSO2 error answer: `status` and a description starting with `prefix` (as
+/// `name:` for the field a validation error names). Answers the body.
+#[track_caller]
+pub fn assert_refused(answer: (StatusCode, Value), status: StatusCode, prefix: &str) -> Value {
+    let err = expect_status(answer, status);
+    assert!(description(&err).starts_with(prefix), "{err}");
+    err
+}
+
+/// Asserts a WSO2 error answer: `status` and a description containing `part`. Answers the
+/// body.
+#[track_caller]
+pub fn assert_refused_naming(answer: (StatusCode, Value), status: StatusCode, part: &str) -> Value {
+    let err = expect_status(answer, status);
+    assert!(description(&err).contains(part), "{err}");
+    err
+}
+
+impl TestServer {
+    /// `POST /apis/change-lifecycle?apiId={id}&action={action}` (the action as given, not
+    /// encoded).
+    pub async fn change_lifecycle(&self, id: &str, action: &str) -> (StatusCode, Value) {
+        self.post_empty(&publisher(&format!(
+            "/apis/change-lifecycle?apiId={id}&action={action}"
+        )))
+        .await
+    }
+
+    /// `POST /apis/{id}/revisions` with this description.
+    pub async fn create_revision(&self, id: &str, description: &str) -> (StatusCode, Value) {
+        self.post(
+            &publisher(&format!("/apis/{id}/revisions")),
+            json!({ "description": description }),
+        )
+        .await
+    }
+
+    /// `POST /apis/{id}/deploy-revision?revisionId={revision}` with `body`.
+    pub async fn deploy_revision(
+        &self,
+        id: &str,
+        revision: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        self.post(
+            &publisher(&format!("/apis/{id}/deploy-revision?revisionId={revision}")),
+            body,
+        )
+        .await
+    }
+}
+
+impl TestServer {
+    /// POST `body` as it is, with the admin token and this content type.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> reqwest::Response {
+        self.anon(Method::POST, path)
+            .bearer_auth(self.admin_token())
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 }
