@@ -72,7 +72,7 @@ async fn an_allowed_origin_is_echoed_with_credentials_and_others_are_refused_bef
     );
     assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
     assert_eq!(resp.headers()["vary"], "origin");
-    assert_eq!(split(&SseReader::new(resp).rest().await).0.len(), 2);
+    assert_eq!(events_of(resp).await.len(), 2);
     let metered = env
         .telemetry()
         .metrics()

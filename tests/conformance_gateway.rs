@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use streamgate::gateway::GatewayOptions;
 use streamgate::gateway::listener::ListenerOptions;
-use streamgate::telemetry::TrafficEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
@@ -148,7 +147,7 @@ async fn a_subscriber_streams_while_one_address_holds_many_incomplete_heads() {
         refused, 32,
         "all but 8 incomplete heads from one address are refused"
     );
-    let resp = get(&env.url("/busy/1.0.0/memory"), Some(&sub.production)).await;
+    let resp = env.open("/busy/1.0.0/memory", Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
     let (events, _) = split(&SseReader::new(resp).rest().await);
     assert_eq!(events.len(), 3);
@@ -293,18 +292,20 @@ async fn percent_encoded_paths_route_as_their_decoded_form() {
         ("/%65vents/1.0.0/x", &b.production),
         ("/%65%76ents/1.0.0/%78", &b.production),
     ] {
-        let resp = get(&env.url(path), Some(token)).await;
+        let resp = env.open(path, Some(token)).await;
         assert_eq!(resp.status(), 200, "{path}");
         let (got, _) = split(&SseReader::new(resp).rest().await);
         assert_eq!(got, vec!["one", "two"], "{path}");
     }
     // The resource reaches the backend as the client wrote it.
     assert_eq!(backend.targets(), vec!["/x", "/x", "/x", "/x", "/%78"]);
-    let resp = get(&env.url("/events/1.0.0/a%20b%c3%a9"), Some(&b.production)).await;
+    let resp = env
+        .open("/events/1.0.0/a%20b%c3%a9", Some(&b.production))
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(backend.targets().last().unwrap(), "/a%20b%c3%a9");
     for bad in ["/events/1.0.0/a%2Fb", "/events/1.0.0/a%5cb"] {
-        assert_error(get(&env.url(bad), Some(&b.production)).await, 400, 400).await;
+        assert_error(env.open(bad, Some(&b.production)).await, 400, 400).await;
     }
     // Sent raw: an HTTP client library would resolve the encoded dots itself.
     let mut raw = TcpStream::connect(env.gateway_addr()).await.unwrap();
@@ -330,7 +331,7 @@ async fn an_endpoint_query_and_the_request_query_are_joined() {
             None,
         )
         .await;
-    let resp = get(&env.url("/q/1.0.0/events?x=1"), Some(&sub.production)).await;
+    let resp = env.open("/q/1.0.0/events?x=1", Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
     let url = format!(
         "{}?x=%C3%A9&access_token={}",
@@ -339,7 +340,7 @@ async fn an_endpoint_query_and_the_request_query_are_joined() {
     );
     let resp = get(&url, None).await;
     assert_eq!(resp.status(), 200);
-    let resp = get(&env.url("/q/1.0.0"), Some(&sub.production)).await;
+    let resp = env.open("/q/1.0.0", Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         backend.targets(),
@@ -363,22 +364,13 @@ async fn a_transfer_coding_other_than_chunked_is_refused_not_relayed() {
         .subscribed_api("Gz", "A", Some(&backend.url()), None)
         .await;
     assert_error(
-        get(&env.url("/gz/1.0.0/x"), Some(&sub.production)).await,
+        env.open("/gz/1.0.0/x", Some(&sub.production)).await,
         502,
         101503,
     )
     .await;
-    let event = tokio::time::timeout(PATIENCE, traffic.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    match event {
-        TrafficEvent::Rejected { code, message, .. } => {
-            assert_eq!(code, 101503);
-            assert!(message.contains("Transfer-Encoding"), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let message = next_rejection(&mut traffic, 101503).await;
+    assert!(message.contains("Transfer-Encoding"), "{message}");
     assert_eq!(
         env.telemetry()
             .metrics()
@@ -411,11 +403,9 @@ async fn same_origin_redirects_are_followed_and_metered_others_refused() {
         .subscribed_api("Redir", "A", Some(&backend.url()), None)
         .await;
     for path in ["/r301", "/r302", "/r303", "/r307", "/r308", "/chain"] {
-        let resp = get(
-            &env.url(&format!("/redir/1.0.0{path}")),
-            Some(&sub.production),
-        )
-        .await;
+        let resp = env
+            .open(&format!("/redir/1.0.0{path}"), Some(&sub.production))
+            .await;
         assert_eq!(resp.status(), 200, "{path}");
         assert!(resp.headers().get("location").is_none());
         let (got, _) = split(&SseReader::new(resp).rest().await);
@@ -429,24 +419,15 @@ async fn same_origin_redirects_are_followed_and_metered_others_refused() {
         12
     );
     let mut traffic = env.telemetry().subscribe();
-    let resp = get(&env.url("/redir/1.0.0/away"), Some(&sub.production)).await;
+    let resp = env.open("/redir/1.0.0/away", Some(&sub.production)).await;
     assert!(resp.headers().get("location").is_none());
     assert_error(resp, 502, 101503).await;
     assert!(elsewhere.targets().is_empty());
-    let event = tokio::time::timeout(PATIENCE, traffic.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    match event {
-        TrafficEvent::Rejected { code, message, .. } => {
-            assert_eq!(code, 101503);
-            assert!(message.contains(&elsewhere.url()), "{message}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let message = next_rejection(&mut traffic, 101503).await;
+    assert!(message.contains(&elsewhere.url()), "{message}");
     let before = backend.targets().len();
     assert_error(
-        get(&env.url("/redir/1.0.0/loop"), Some(&sub.production)).await,
+        env.open("/redir/1.0.0/loop", Some(&sub.production)).await,
         502,
         101503,
     )
@@ -519,17 +500,12 @@ async fn a_token_from_a_clock_slightly_ahead_is_accepted_within_the_leeway() {
     claims.nbf = now + 5;
     claims.iat = now + 5;
     let ahead = keys.sign(&claims).unwrap();
-    let resp = get(&env.url("/skew/1.0.0/x"), Some(&ahead)).await;
+    let resp = env.open("/skew/1.0.0/x", Some(&ahead)).await;
     assert_eq!(resp.status(), 200);
     claims.nbf = now + 120;
     claims.jti = "far-ahead".into();
     let far = keys.sign(&claims).unwrap();
-    assert_error(
-        get(&env.url("/skew/1.0.0/x"), Some(&far)).await,
-        401,
-        900901,
-    )
-    .await;
+    assert_error(env.open("/skew/1.0.0/x", Some(&far)).await, 401, 900901).await;
 }
 
 #[tokio::test]
@@ -541,8 +517,8 @@ async fn counters_of_deleted_subscriptions_leave_the_store() {
     let a = subscriber(env.control(), "A", "Unlimited", &api, Some("Ten")).await;
     let b = subscriber(env.control(), "B", "Unlimited", &api, Some("Ten")).await;
     for token in [&a.production, &b.production] {
-        let resp = get(&env.url("/cnt/1.0.0/x"), Some(token)).await;
-        assert_eq!(split(&SseReader::new(resp).rest().await).0.len(), 2);
+        let resp = env.open("/cnt/1.0.0/x", Some(token)).await;
+        assert_eq!(events_of(resp).await.len(), 2);
     }
     env.gateway().flush_counters().await;
     let (a_sub, b_sub) = (a.subscription_id.unwrap(), b.subscription_id.unwrap());

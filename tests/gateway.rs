@@ -8,12 +8,20 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use streamgate::catalog::{ApiDraft, LifecycleAction, SubscriptionStatus};
+use streamgate::catalog::{Api, ApiDraft, LifecycleAction, SubscriptionStatus};
 use streamgate::keys::AccessClaims;
 use streamgate::telemetry::TrafficEvent;
 
 fn events_script() -> Script {
     events("\n", Duration::from_millis(20), Some(3))
+}
+
+/// A backend of three events, an SSE API `name` on it (production only) and an
+/// application `app` subscribed to it, with both tokens.
+async fn streamed(env: &TestServer, name: &str, app: &str) -> (Backend, Api, Subscriber) {
+    let prod = Backend::start(events_script()).await;
+    let (api, sub) = env.subscribed_api(name, app, Some(&prod.url()), None).await;
+    (prod, api, sub)
 }
 
 #[tokio::test]
@@ -25,7 +33,9 @@ async fn a_subscribed_production_token_streams_events_from_the_production_endpoi
         .subscribed_api("Observer", "App", Some(&prod.url()), Some(&sand.url()))
         .await;
 
-    let resp = get(&env.url("/observer/1.0.0/memory"), Some(&sub.production)).await;
+    let resp = env
+        .open("/observer/1.0.0/memory", Some(&sub.production))
+        .await;
     assert_eq!(resp.status(), 200);
     let h = resp.headers();
     assert_eq!(h["content-type"], "text/event-stream");
@@ -38,7 +48,7 @@ async fn a_subscribed_production_token_streams_events_from_the_production_endpoi
     assert_eq!(sand.request_count(), 0);
     assert!(prod.last_request().starts_with("GET /memory HTTP/1.1\r\n"));
 
-    let resp = get(&env.url("/observer/1.0.0/memory"), Some(&sub.sandbox)).await;
+    let resp = env.open("/observer/1.0.0/memory", Some(&sub.sandbox)).await;
     assert_eq!(resp.status(), 200);
     let (events, _) = split(&SseReader::new(resp).rest().await);
     assert_eq!(events.len(), 3);
@@ -49,11 +59,8 @@ async fn a_subscribed_production_token_streams_events_from_the_production_endpoi
 #[tokio::test]
 async fn a_key_type_without_an_endpoint_answers_403_with_code_900901() {
     let env = TestServer::start().await;
-    let prod = Backend::start(events_script()).await;
-    let (_, sub) = env
-        .subscribed_api("OnlyProd", "App", Some(&prod.url()), None)
-        .await;
-    let resp = get(&env.url("/onlyprod/1.0.0/memory"), Some(&sub.sandbox)).await;
+    let (prod, _, sub) = streamed(&env, "OnlyProd", "App").await;
+    let resp = env.open("/onlyprod/1.0.0/memory", Some(&sub.sandbox)).await;
     let body = assert_error(resp, 403, 900901).await;
     assert!(
         body["description"]
@@ -67,7 +74,7 @@ async fn a_key_type_without_an_endpoint_answers_403_with_code_900901() {
 #[tokio::test]
 async fn unknown_paths_and_unmatched_topics_answer_404_json() {
     let env = TestServer::start().await;
-    let resp = get(&env.url("/nothing/1.0.0/memory"), None).await;
+    let resp = env.open("/nothing/1.0.0/memory", None).await;
     assert_error(resp, 404, 404).await;
 
     let prod = Backend::start(events_script()).await;
@@ -79,9 +86,9 @@ async fn unknown_paths_and_unmatched_topics_answer_404_json() {
         },
     )
     .await;
-    let resp = get(&env.url("/topics/1.0.0/cpu"), None).await;
+    let resp = env.open("/topics/1.0.0/cpu", None).await;
     assert_error(resp, 404, 404).await;
-    let resp = get(&env.url("/topics/1.0.0/memory"), None).await;
+    let resp = env.open("/topics/1.0.0/memory", None).await;
     assert_error(resp, 401, 900902).await;
 }
 
@@ -95,88 +102,58 @@ async fn created_undeployed_and_retired_apis_answer_404() {
         .await
         .unwrap();
     // CREATED without a deployment.
-    assert_error(get(&env.url("/draft/1.0.0/memory"), None).await, 404, 404).await;
+    assert_error(env.open("/draft/1.0.0/memory", None).await, 404, 404).await;
     // Published but nothing deployed.
-    env.control()
-        .change_lifecycle(&api.id, LifecycleAction::Publish)
-        .await
-        .unwrap();
-    assert_error(get(&env.url("/draft/1.0.0/memory"), None).await, 404, 404).await;
+    env.set_lifecycle(&api.id, LifecycleAction::Publish).await;
+    assert_error(env.open("/draft/1.0.0/memory", None).await, 404, 404).await;
     // Deployed: it answers (401 without a token).
     let (rev, _) = env
         .control()
         .deploy_new_revision(&api.id, "", &hybrid())
         .await
         .unwrap();
-    assert_error(
-        get(&env.url("/draft/1.0.0/memory"), None).await,
-        401,
-        900902,
-    )
-    .await;
+    assert_error(env.open("/draft/1.0.0/memory", None).await, 401, 900902).await;
     // Undeployed again.
     env.control()
         .undeploy_revision(&api.id, &rev.id, &[])
         .await
         .unwrap();
-    assert_error(get(&env.url("/draft/1.0.0/memory"), None).await, 404, 404).await;
+    assert_error(env.open("/draft/1.0.0/memory", None).await, 404, 404).await;
     // Deprecated still serves, retired does not.
     env.control()
         .deploy_revision(&api.id, &rev.id, &hybrid())
         .await
         .unwrap();
-    env.control()
-        .change_lifecycle(&api.id, LifecycleAction::Deprecate)
-        .await
-        .unwrap();
-    assert_error(
-        get(&env.url("/draft/1.0.0/memory"), None).await,
-        401,
-        900902,
-    )
-    .await;
-    env.control()
-        .change_lifecycle(&api.id, LifecycleAction::Retire)
-        .await
-        .unwrap();
-    assert_error(get(&env.url("/draft/1.0.0/memory"), None).await, 404, 404).await;
+    env.set_lifecycle(&api.id, LifecycleAction::Deprecate).await;
+    assert_error(env.open("/draft/1.0.0/memory", None).await, 401, 900902).await;
+    env.set_lifecycle(&api.id, LifecycleAction::Retire).await;
+    assert_error(env.open("/draft/1.0.0/memory", None).await, 404, 404).await;
 }
 
 #[tokio::test]
 async fn deprecated_apis_keep_serving_their_subscribers() {
     let env = TestServer::start().await;
-    let prod = Backend::start(events_script()).await;
-    let (api, sub) = env
-        .subscribed_api("Old", "App", Some(&prod.url()), None)
-        .await;
-    env.control()
-        .change_lifecycle(&api.id, LifecycleAction::Deprecate)
-        .await
-        .unwrap();
-    let resp = get(&env.url("/old/1.0.0/memory"), Some(&sub.production)).await;
+    let (_prod, api, sub) = streamed(&env, "Old", "App").await;
+    env.set_lifecycle(&api.id, LifecycleAction::Deprecate).await;
+    let resp = env.open("/old/1.0.0/memory", Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(split(&SseReader::new(resp).rest().await).0.len(), 3);
+    assert_eq!(events_of(resp).await.len(), 3);
 }
 
 #[tokio::test]
 async fn a_blocked_api_answers_503_with_code_700700() {
     let env = TestServer::start().await;
-    let prod = Backend::start(events_script()).await;
-    let (api, sub) = env
-        .subscribed_api("Blocky", "App", Some(&prod.url()), None)
+    let (prod, api, sub) = streamed(&env, "Blocky", "App").await;
+    env.set_lifecycle(&api.id, LifecycleAction::Block).await;
+    let resp = env
+        .open("/blocky/1.0.0/memory", Some(&sub.production))
         .await;
-    env.control()
-        .change_lifecycle(&api.id, LifecycleAction::Block)
-        .await
-        .unwrap();
-    let resp = get(&env.url("/blocky/1.0.0/memory"), Some(&sub.production)).await;
     let body = assert_error(resp, 503, 700700).await;
     assert_eq!(body["message"], "API blocked");
-    env.control()
-        .change_lifecycle(&api.id, LifecycleAction::RePublish)
-        .await
-        .unwrap();
-    let resp = get(&env.url("/blocky/1.0.0/memory"), Some(&sub.production)).await;
+    env.set_lifecycle(&api.id, LifecycleAction::RePublish).await;
+    let resp = env
+        .open("/blocky/1.0.0/memory", Some(&sub.production))
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(prod.request_count(), 1);
 }
@@ -337,16 +314,14 @@ async fn a_pre_released_api_streams_without_a_token() {
         .deploy_new_revision(&api.id, "", &hybrid())
         .await
         .unwrap();
-    env.control()
-        .change_lifecycle(&api.id, LifecycleAction::DeployAsPrototype)
-        .await
-        .unwrap();
-    let resp = get(&env.url("/proto/1.0.0/memory"), None).await;
+    env.set_lifecycle(&api.id, LifecycleAction::DeployAsPrototype)
+        .await;
+    let resp = env.open("/proto/1.0.0/memory", None).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(split(&SseReader::new(resp).rest().await).0.len(), 3);
+    assert_eq!(events_of(resp).await.len(), 3);
     // A bad token is still refused.
     assert_error(
-        get(&env.url("/proto/1.0.0/memory"), Some("junk")).await,
+        env.open("/proto/1.0.0/memory", Some("junk")).await,
         401,
         900901,
     )
@@ -356,10 +331,7 @@ async fn a_pre_released_api_streams_without_a_token() {
 #[tokio::test]
 async fn credentials_stay_at_the_gateway_while_query_and_last_event_id_go_through() {
     let env = TestServer::start().await;
-    let prod = Backend::start(events_script()).await;
-    let (_, sub) = env
-        .subscribed_api("Fwd", "App", Some(&prod.url()), None)
-        .await;
+    let (prod, _, sub) = streamed(&env, "Fwd", "App").await;
 
     // Token in the query, as a browser EventSource sends it.
     let url = env.url(&format!(
@@ -388,7 +360,7 @@ async fn credentials_stay_at_the_gateway_while_query_and_last_event_id_go_throug
     assert!(!head.contains(&sub.production), "{head}");
 
     // Token in the header.
-    let resp = get(&env.url("/fwd/1.0.0/memory"), Some(&sub.production)).await;
+    let resp = env.open("/fwd/1.0.0/memory", Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
     drop(resp);
     let head = prod.last_request();
@@ -408,7 +380,7 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
     drop(closed);
     let (_, sub) = env.subscribed_api("Dead", "App", Some(&dead), None).await;
     let body = assert_error(
-        get(&env.url("/dead/1.0.0/memory"), Some(&sub.production)).await,
+        env.open("/dead/1.0.0/memory", Some(&sub.production)).await,
         503,
         101503,
     )
@@ -426,7 +398,7 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
         .subscribed_api("Mute", "App2", Some(&mute.url()), None)
         .await;
     assert_error(
-        get(&env.url("/mute/1.0.0/memory"), Some(&sub2.production)).await,
+        env.open("/mute/1.0.0/memory", Some(&sub2.production)).await,
         503,
         101503,
     )
@@ -436,7 +408,9 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
     let (_, sub3) = env
         .subscribed_api("Missing", "App3", Some(&missing.url()), None)
         .await;
-    let resp = get(&env.url("/missing/1.0.0/memory"), Some(&sub3.production)).await;
+    let resp = env
+        .open("/missing/1.0.0/memory", Some(&sub3.production))
+        .await;
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.text().await.unwrap(), "{\"status\":404}");
 
@@ -448,10 +422,7 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
 #[tokio::test]
 async fn cors_preflight_and_responses_let_another_origin_open_the_stream() {
     let env = TestServer::start().await;
-    let prod = Backend::start(events_script()).await;
-    let (_, sub) = env
-        .subscribed_api("Cors", "App", Some(&prod.url()), None)
-        .await;
+    let (prod, _, sub) = streamed(&env, "Cors", "App").await;
     let url = env.url("/cors/1.0.0/memory");
     let resp = client()
         .request(reqwest::Method::OPTIONS, &url)
@@ -536,23 +507,15 @@ async fn application_policies_limit_connection_requests_per_minute() {
 async fn traffic_events_and_metrics_record_streams_and_rejections() {
     let env = TestServer::start().await;
     let mut traffic = env.telemetry().subscribe();
-    let prod = Backend::start(events_script()).await;
-    let (_, sub) = env
-        .subscribed_api("Watched", "Viewer", Some(&prod.url()), None)
-        .await;
+    let (_prod, _, sub) = streamed(&env, "Watched", "Viewer").await;
     let url = env.url("/watched/1.0.0/memory");
     assert_eq!(get(&url, None).await.status(), 401);
     let resp = get(&url, Some(&sub.production)).await;
-    assert_eq!(split(&SseReader::new(resp).rest().await).0.len(), 3);
+    assert_eq!(events_of(resp).await.len(), 3);
 
     let mut seen = Vec::new();
     while seen.len() < 3 {
-        seen.push(
-            tokio::time::timeout(PATIENCE, traffic.recv())
-                .await
-                .unwrap()
-                .unwrap(),
-        );
+        seen.push(next_traffic(&mut traffic).await);
     }
     assert!(matches!(
         &seen[0],
@@ -605,10 +568,7 @@ async fn traffic_events_and_metrics_record_streams_and_rejections() {
 #[tokio::test]
 async fn only_get_is_served() {
     let env = TestServer::start().await;
-    let prod = Backend::start(events_script()).await;
-    let (_, sub) = env
-        .subscribed_api("Verbs", "App", Some(&prod.url()), None)
-        .await;
+    let (prod, _, sub) = streamed(&env, "Verbs", "App").await;
     let resp = client()
         .post(env.url("/verbs/1.0.0/memory"))
         .bearer_auth(&sub.production)
@@ -623,39 +583,28 @@ async fn only_get_is_served() {
 async fn an_https_endpoint_is_refused_with_the_reason_until_trusted_then_streams() {
     let env = TestServer::start().await;
     let ca = Ca::new("Gateway Test CA");
-    let backend = TlsBackend::start(
-        &ca.leaf(&["127.0.0.1"], false),
-        None,
-        Duration::from_millis(20),
-    )
-    .await;
+    let backend = TlsBackend::localhost(&ca).await;
     let mut traffic = env.telemetry().subscribe();
     let endpoint = format!("{}/feed", backend.url());
     let (_, sub) = env
         .subscribed_api("Secure", "Sec", Some(&endpoint), None)
         .await;
     assert_error(
-        get(&env.url("/secure/1.0.0/memory"), Some(&sub.production)).await,
+        env.open("/secure/1.0.0/memory", Some(&sub.production))
+            .await,
         503,
         101503,
     )
     .await;
-    let event = tokio::time::timeout(PATIENCE, traffic.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    match event {
-        TrafficEvent::Rejected { code, message, .. } => {
-            assert_eq!(code, 101503);
-            assert!(message.contains("unknown issuer"), "{message}");
-        }
-        other => panic!("expected a rejection, got {other:?}"),
-    }
+    let message = next_rejection(&mut traffic, 101503).await;
+    assert!(message.contains("unknown issuer"), "{message}");
     env.control()
         .add_endpoint_certificate("gateway-test-ca", &backend.url(), &ca.pem)
         .await
         .unwrap();
-    let resp = get(&env.url("/secure/1.0.0/memory"), Some(&sub.production)).await;
+    let resp = env
+        .open("/secure/1.0.0/memory", Some(&sub.production))
+        .await;
     assert_eq!(resp.status(), 200);
     let mut reader = SseReader::new(resp);
     let event = reader.next_event().await.unwrap();

@@ -107,11 +107,9 @@ async fn crlf_and_cr_delimited_events_are_counted_exactly() {
             Some("Five"),
         )
         .await;
-        let resp = get(
-            &env.url(&format!("/ends{i}/1.0.0/memory")),
-            Some(&sub.production),
-        )
-        .await;
+        let resp = env
+            .open(&format!("/ends{i}/1.0.0/memory"), Some(&sub.production))
+            .await;
         assert_eq!(resp.status(), 200);
         let mut reader = SseReader::new(resp);
         let items = reader.rest().await;
@@ -192,8 +190,10 @@ async fn counters_are_flushed_periodically_while_serving() {
     )
     .await;
     let sub = subscriber(env.control(), "App", "Unlimited", &api, Some("Ten")).await;
-    let resp = get(&env.url("/flushed/1.0.0/memory"), Some(&sub.production)).await;
-    assert_eq!(split(&SseReader::new(resp).rest().await).0.len(), 3);
+    let resp = env
+        .open("/flushed/1.0.0/memory", Some(&sub.production))
+        .await;
+    assert_eq!(events_of(resp).await.len(), 3);
     let sid = sub.subscription_id.unwrap();
     tokio::time::timeout(PATIENCE, async {
         loop {
@@ -215,7 +215,7 @@ async fn unlimited_plans_are_not_cut() {
     let (_, sub) = env
         .subscribed_api("Free", "App", Some(&backend.url()), None)
         .await;
-    let resp = get(&env.url("/free/1.0.0/memory"), Some(&sub.production)).await;
+    let resp = env.open("/free/1.0.0/memory", Some(&sub.production)).await;
     let items = SseReader::new(resp).rest().await;
     let (events, comments) = split(&items);
     assert_eq!(events.len(), 200);

@@ -39,7 +39,7 @@ async fn each_event_is_forwarded_while_the_backend_holds_the_next() {
     let (_, sub) = env
         .subscribed_api("Live", "App", Some(&backend.url()), None)
         .await;
-    let resp = get(&env.url("/live/1.0.0/memory"), Some(&sub.production)).await;
+    let resp = env.open("/live/1.0.0/memory", Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     // SseReader gives up after PATIENCE: a buffering gateway would never deliver this.
     assert_eq!(reader.next_event().await.unwrap().data, "first");
@@ -52,7 +52,7 @@ async fn an_idle_stream_gets_heartbeat_comments() {
     let (_, sub) = env
         .subscribed_api("Quiet", "App", Some(&backend.url()), None)
         .await;
-    let resp = get(&env.url("/quiet/1.0.0/memory"), Some(&sub.production)).await;
+    let resp = env.open("/quiet/1.0.0/memory", Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert_eq!(reader.next().await, Some(Item::Event(event("one"))));
     assert_eq!(reader.next().await, Some(Item::Comment("heartbeat".into())));
@@ -83,7 +83,9 @@ async fn heartbeats_wait_for_a_partial_event_to_complete() {
     let (_, sub) = env
         .subscribed_api("Partial", "App", Some(&backend.url()), None)
         .await;
-    let resp = get(&env.url("/partial/1.0.0/memory"), Some(&sub.production)).await;
+    let resp = env
+        .open("/partial/1.0.0/memory", Some(&sub.production))
+        .await;
     let mut reader = SseReader::new(resp);
     assert_eq!(reader.next().await, Some(Item::Event(event("partial"))));
     assert_eq!(reader.next().await, Some(Item::Comment("heartbeat".into())));
@@ -155,7 +157,7 @@ async fn close_reason(
         )
         .await;
     let path = format!("/{}/1.0.0/memory", name.to_ascii_lowercase());
-    let resp = get(&env.url(&path), Some(&token_of(&sub))).await;
+    let resp = env.open(&path, Some(&token_of(&sub))).await;
     assert_eq!(resp.status(), 200);
     let mut reader = SseReader::new(resp);
     assert!(reader.next_event().await.is_some());
@@ -278,7 +280,9 @@ async fn an_expiring_token_closes_its_stream() {
         .control()
         .generate_token(&sub.app_id, &KeyPairRef::Type(KeyType::Production), Some(1))
         .unwrap();
-    let resp = get(&env.url("/expiry/1.0.0/memory"), Some(&short.access_token)).await;
+    let resp = env
+        .open("/expiry/1.0.0/memory", Some(&short.access_token))
+        .await;
     assert_eq!(resp.status(), 200);
     let items = SseReader::new(resp).rest().await;
     assert!(matches!(items.first(), Some(Item::Event(_))));
@@ -296,7 +300,7 @@ async fn shutdown_ends_open_streams_with_a_final_comment() {
     let (_, sub) = env
         .subscribed_api("Bye", "App", Some(&backend.url()), None)
         .await;
-    let resp = get(&env.url("/bye/1.0.0/memory"), Some(&sub.production)).await;
+    let resp = env.open("/bye/1.0.0/memory", Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert!(reader.next_event().await.is_some());
     let reading = tokio::spawn(async move { reader.rest().await });
@@ -320,7 +324,7 @@ async fn a_final_comment_inside_a_partial_event_never_dispatches_it() {
     let (_, sub) = env
         .subscribed_api("Cut", "App", Some(&backend.url()), None)
         .await;
-    let resp = get(&env.url("/cut/1.0.0/memory"), Some(&sub.production)).await;
+    let resp = env.open("/cut/1.0.0/memory", Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert_eq!(reader.next_event().await.unwrap().data, "done");
     // Wait until the partial event has reached the client, then revoke.

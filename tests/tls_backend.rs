@@ -8,28 +8,14 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use streamgate::telemetry::TrafficEvent;
-
-/// The next rejection in the traffic log.
-async fn rejection(traffic: &mut tokio::sync::broadcast::Receiver<TrafficEvent>) -> (u32, String) {
-    loop {
-        let event = tokio::time::timeout(PATIENCE, traffic.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        if let TrafficEvent::Rejected { code, message, .. } = event {
-            return (code, message);
-        }
-    }
-}
 
 async fn refused_with(env: &TestServer, path: &str, token: &str, reason: &str) {
     let mut traffic = env.telemetry().subscribe();
-    let resp = get(&env.url(path), Some(token)).await;
+    let resp = env.open(path, Some(token)).await;
     assert_eq!(resp.status(), 503);
     let body = error_body(resp).await;
     assert_eq!(body["code"], 101503);
-    let description = body["description"].as_str().unwrap().to_string();
+    let description = description(&body).to_string();
     assert!(
         !description.contains("TLS") && !description.contains(reason),
         "the client gets no backend details: {description}"
@@ -43,12 +29,7 @@ async fn refused_with(env: &TestServer, path: &str, token: &str, reason: &str) {
 async fn a_private_ca_backend_is_refused_until_its_ca_is_registered_then_metered_exactly() {
     let env = TestServer::start().await;
     let ca = Ca::new("Private Test CA");
-    let backend = TlsBackend::start(
-        &ca.leaf(&["127.0.0.1"], false),
-        None,
-        Duration::from_millis(20),
-    )
-    .await;
+    let backend = TlsBackend::localhost(&ca).await;
     plan_per_minute(env.control(), "Three", 3).await;
     let endpoint = format!("{}/feed", backend.url());
     let api = published_api(env.control(), "Private", Some(&endpoint), None, &["Three"]).await;
@@ -66,7 +47,7 @@ async fn a_private_ca_backend_is_refused_until_its_ca_is_registered_then_metered
         .add_endpoint_certificate("private-ca", &backend.url(), &ca.pem)
         .await
         .unwrap();
-    let resp = get(&env.url("/private/1.0.0/feed"), Some(&sub.production)).await;
+    let resp = env.open("/private/1.0.0/feed", Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
     let mut reader = SseReader::new(resp);
     let (events, _) = split(&reader.rest().await);
@@ -74,12 +55,7 @@ async fn a_private_ca_backend_is_refused_until_its_ca_is_registered_then_metered
     backend.wait_hangups(1, PATIENCE).await;
 
     // Trusted for that host:port only: the same CA does not vouch for another port.
-    let other = TlsBackend::start(
-        &ca.leaf(&["127.0.0.1"], false),
-        None,
-        Duration::from_millis(20),
-    )
-    .await;
+    let other = TlsBackend::localhost(&ca).await;
     let (_, sub2) = env
         .subscribed_api("Other", "OtherApp", Some(&other.url()), None)
         .await;
@@ -140,7 +116,7 @@ async fn a_mutual_tls_backend_refuses_without_the_apis_client_certificate_and_se
     let (api, sub) = env
         .subscribed_api("Mutual", "MA", Some(&backend.url()), None)
         .await;
-    let resp = get(&env.url("/mutual/1.0.0/x"), Some(&sub.production)).await;
+    let resp = env.open("/mutual/1.0.0/x", Some(&sub.production)).await;
     assert_eq!(resp.status(), 503);
     assert_eq!(error_body(resp).await["code"], 101503);
 
@@ -157,7 +133,7 @@ async fn a_mutual_tls_backend_refuses_without_the_apis_client_certificate_and_se
         .set_backend_client_certificate(&api.id, &identity.cert_pem, &identity.key_pem)
         .await
         .unwrap();
-    let resp = get(&env.url("/mutual/1.0.0/x"), Some(&sub.production)).await;
+    let resp = env.open("/mutual/1.0.0/x", Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
     let mut reader = SseReader::new(resp);
     let event = reader.next_event().await.unwrap();
@@ -167,10 +143,8 @@ async fn a_mutual_tls_backend_refuses_without_the_apis_client_certificate_and_se
 #[tokio::test]
 async fn the_endpoint_certificates_resource_speaks_wso2s_shape() {
     let env = TestServer::start().await;
-    let addr = env.mgmt_addr();
-    let control = env.control();
-    let base = format!("http://{addr}/api/am/publisher/v4/endpoint-certificates");
-    let token = control.admin_token().to_string();
+    let base = env.mgmt_url() + &publisher("/endpoint-certificates");
+    let token = env.admin_token().to_string();
     let ca = Ca::new("REST CA");
     let post = |fields: Vec<(&'static str, String)>| {
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -220,45 +194,18 @@ async fn the_endpoint_certificates_resource_speaks_wso2s_shape() {
         assert_eq!(resp.status(), 400);
         let err: serde_json::Value = resp.json().await.unwrap();
         assert_eq!(err["code"], 400);
-        assert!(
-            err["description"]
-                .as_str()
-                .unwrap()
-                .starts_with("certificate")
-        );
+        assert!(description(&err).starts_with("certificate"), "{err}");
     }
 
-    let list: serde_json::Value = client()
-        .get(format!("{base}?endpoint=https://backend.example:8443"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let get_json =
+        |query: &str| send_json(client().get(format!("{base}{query}")).bearer_auth(&token));
+    let list: serde_json::Value = get_json("?endpoint=https://backend.example:8443").await;
     assert_eq!(list["count"], 1);
     assert_eq!(list["certificates"][0]["alias"], "backend-ca");
-    let none: serde_json::Value = client()
-        .get(format!("{base}?alias=nope"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let none: serde_json::Value = get_json("?alias=nope").await;
     assert_eq!(none["count"], 0);
 
-    let info: serde_json::Value = client()
-        .get(format!("{base}/backend-ca"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: serde_json::Value = get_json("/backend-ca").await;
     assert_eq!(info["status"], "Active");
     assert_eq!(info["version"], "V3");
     assert!(

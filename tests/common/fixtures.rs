@@ -176,6 +176,14 @@ pub fn memory_path(name: &str) -> String {
 }
 
 impl TestServer {
+    /// Applies a lifecycle `action` to `api_id` through control (it must be allowed).
+    pub async fn set_lifecycle(&self, api_id: &str, action: LifecycleAction) {
+        self.control()
+            .change_lifecycle(api_id, action)
+            .await
+            .unwrap();
+    }
+
     /// An SSE API `name` on these endpoints, published and deployed (see
     /// [`published_api`]), and an application `app` under the Unlimited policy subscribed
     /// to it under AsyncUnlimited, with both tokens.

@@ -17,6 +17,7 @@ pub mod raw;
 pub mod server;
 pub mod sse;
 pub mod tls;
+pub mod traffic;
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub use raw::*;
 pub use server::*;
 pub use sse::*;
 pub use tls::*;
+pub use traffic::*;
 
 /// How long a test waits for something that should happen promptly.
 pub const PATIENCE: Duration = Duration::from_secs(10);
@@ -51,6 +53,11 @@ pub async fn eventually_within(limit: Duration, mut probe: impl FnMut() -> bool)
 /// [`eventually_within`] [`PATIENCE`].
 pub async fn eventually(probe: impl FnMut() -> bool) -> bool {
     eventually_within(PATIENCE, probe).await
+}
+
+/// Sends `req` and reads the answer as JSON, whatever its status.
+pub async fn send_json<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder) -> T {
+    req.send().await.unwrap().json().await.unwrap()
 }
 
 /// A test HTTP client without proxies.

@@ -122,3 +122,15 @@ pub fn split(items: &[Item]) -> (Vec<String>, Vec<String>) {
     }
     (events, comments)
 }
+
+impl super::TestServer {
+    /// GET `path` on the gateway with an optional bearer token.
+    pub async fn open(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        get(&self.url(path), token).await
+    }
+}
+
+/// The data of every event of a response, read to its end.
+pub async fn events_of(resp: reqwest::Response) -> Vec<String> {
+    split(&SseReader::new(resp).rest().await).0
+}

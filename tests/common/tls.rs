@@ -93,6 +93,17 @@ impl Drop for TlsBackend {
 }
 
 impl TlsBackend {
+    /// Serves a certificate for 127.0.0.1 issued by `ca`, an event every 20 ms, to any
+    /// client.
+    pub async fn localhost(ca: &Ca) -> TlsBackend {
+        Self::start(
+            &ca.leaf(&["127.0.0.1"], false),
+            None,
+            Duration::from_millis(20),
+        )
+        .await
+    }
+
     /// Serves `leaf`; with `client_ca`, requires a client certificate issued by it.
     pub async fn start(leaf: &Leaf, client_ca: Option<&Ca>, every: Duration) -> TlsBackend {
         let provider = streamgate::tls::provider();

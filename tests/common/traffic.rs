@@ -1,0 +1,38 @@
+//! The gateway's traffic log from a test: the next event, the next rejection.
+
+use streamgate::telemetry::TrafficEvent;
+use tokio::sync::broadcast::Receiver;
+
+use super::PATIENCE;
+
+/// The next traffic event, waiting at most [`PATIENCE`].
+pub async fn next_traffic(traffic: &mut Receiver<TrafficEvent>) -> TrafficEvent {
+    tokio::time::timeout(PATIENCE, traffic.recv())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Asserts that the next traffic event is a rejection with this WSO2 `code`; answers its
+/// message.
+pub async fn next_rejection(traffic: &mut Receiver<TrafficEvent>, code: u32) -> String {
+    match next_traffic(traffic).await {
+        TrafficEvent::Rejected {
+            code: got, message, ..
+        } => {
+            assert_eq!(got, code, "{message}");
+            message
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+/// The next rejection in the traffic log, passing over other events: its code and
+/// message.
+pub async fn rejection(traffic: &mut Receiver<TrafficEvent>) -> (u32, String) {
+    loop {
+        if let TrafficEvent::Rejected { code, message, .. } = next_traffic(traffic).await {
+            return (code, message);
+        }
+    }
+}
