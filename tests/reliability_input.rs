@@ -44,6 +44,52 @@ fn bearer(token: &str) -> String {
     format!("Authorization: Bearer {token}")
 }
 
+/// A server with the [`fenced`] API on a backend of two events, and its subscriber.
+struct Fence {
+    env: TestServer,
+    backend: Backend,
+    sub: Subscriber,
+    /// The production token's `Authorization` header line.
+    auth: String,
+}
+
+impl Fence {
+    async fn start() -> Fence {
+        let env = TestServer::start().await;
+        let backend = Backend::start(script()).await;
+        let sub = fenced(&env, &backend).await;
+        let auth = bearer(&sub.production);
+        Fence {
+            env,
+            backend,
+            sub,
+            auth,
+        }
+    }
+
+    /// Sends GET `target` with these header lines, as raw bytes.
+    async fn send(&self, target: &[u8], headers: &[&[u8]]) -> RawResponse {
+        raw_exchange(self.env.gateway_addr(), get_request(target, headers)).await
+    }
+
+    /// Sends GET `target` with the production token in the header.
+    async fn get(&self, target: &[u8]) -> RawResponse {
+        self.send(target, &[self.auth.as_bytes()]).await
+    }
+
+    /// Asserts that `target` is served and reaches the backend as `forwarded` (its request
+    /// line starts `GET {forwarded} HTTP/1.1`).
+    async fn assert_forwarded(&self, target: &[u8], forwarded: &str) {
+        let resp = self.get(target).await;
+        assert_eq!(resp.status, 200, "{}", resp.head);
+        let last = self.backend.last_request();
+        assert!(
+            last.starts_with(&format!("GET {forwarded} HTTP/1.1\r\n")),
+            "{last}"
+        );
+    }
+}
+
 /// Asserts the gateway's own JSON 400 (code 400).
 fn assert_bad_request(resp: &RawResponse, what: &str) {
     assert_eq!(resp.status, 400, "{what}: {}", resp.head);
@@ -55,38 +101,20 @@ fn assert_bad_request(resp: &RawResponse, what: &str) {
 
 #[tokio::test]
 async fn the_fenced_resource_reaches_the_endpoints_base_path() {
-    let env = TestServer::start().await;
-    let backend = Backend::start(script()).await;
-    let sub = fenced(&env, &backend).await;
-    let auth = bearer(&sub.production);
-    let resp = raw_exchange(
-        env.gateway_addr(),
-        get_request(b"/fenced/1.0.0/memory/heap?x=1", &[auth.as_bytes()]),
-    )
-    .await;
-    assert_eq!(resp.status, 200, "{}", resp.head);
-    assert!(
-        backend
-            .last_request()
-            .starts_with("GET /base/v1/memory/heap?x=1 HTTP/1.1\r\n"),
-        "{}",
-        backend.last_request()
-    );
+    let f = Fence::start().await;
+    f.assert_forwarded(b"/fenced/1.0.0/memory/heap?x=1", "/base/v1/memory/heap?x=1")
+        .await;
     // Outside the topic.
-    let resp = raw_exchange(
-        env.gateway_addr(),
-        get_request(b"/fenced/1.0.0/admin", &[auth.as_bytes()]),
-    )
-    .await;
+    let resp = f.get(b"/fenced/1.0.0/admin").await;
     assert_eq!(resp.status, 404);
-    assert_eq!(backend.request_count(), 1);
+    assert_eq!(f.backend.request_count(), 1);
 }
 
 #[tokio::test]
 async fn dot_segments_and_encoded_slashes_are_refused_before_the_backend() {
-    let env = TestServer::start().await;
-    let backend = Backend::start(script()).await;
-    let sub = fenced(&env, &backend).await;
+    let Fence {
+        env, backend, sub, ..
+    } = Fence::start().await;
     let auth = bearer(&sub.production);
     let before = env.control().snapshot();
     let targets: &[&str] = &[
@@ -149,10 +177,7 @@ async fn dot_segments_and_encoded_slashes_are_refused_before_the_backend() {
 
 #[tokio::test]
 async fn bytes_that_are_no_uri_get_http_400_before_routing() {
-    let env = TestServer::start().await;
-    let backend = Backend::start(script()).await;
-    let sub = fenced(&env, &backend).await;
-    let auth = bearer(&sub.production);
+    let f = Fence::start().await;
     let targets: &[&[u8]] = &[
         b"/fenced/1.0.0/memory/\xff\xfe",
         b"/fenced/1.0.0/memory/\xc0\xaf",
@@ -162,7 +187,7 @@ async fn bytes_that_are_no_uri_get_http_400_before_routing() {
         b"/fenced/1.0.0/memory/<script>",
     ];
     for target in targets {
-        let resp = raw_exchange(env.gateway_addr(), get_request(target, &[auth.as_bytes()])).await;
+        let resp = f.get(target).await;
         let shown = String::from_utf8_lossy(target);
         eprintln!(
             "{shown:?} -> {} {:?}",
@@ -170,139 +195,89 @@ async fn bytes_that_are_no_uri_get_http_400_before_routing() {
             String::from_utf8_lossy(&resp.body)
         );
     }
-    assert_eq!(backend.request_count(), 0, "{}", backend.last_request());
+    assert_eq!(f.backend.request_count(), 0, "{}", f.backend.last_request());
 }
 
 #[tokio::test]
 async fn raw_utf8_and_quotes_are_passed_on_percent_encoded() {
-    let env = TestServer::start().await;
-    let backend = Backend::start(script()).await;
-    let sub = fenced(&env, &backend).await;
-    let auth = bearer(&sub.production);
-    let resp = raw_exchange(
-        env.gateway_addr(),
-        get_request(b"/fenced/1.0.0/memory/caf\xc3\xa9/a\"b", &[auth.as_bytes()]),
-    )
-    .await;
-    assert_eq!(resp.status, 200, "{}", resp.head);
-    assert!(
-        backend
-            .last_request()
-            .starts_with("GET /base/v1/memory/caf%C3%A9/a%22b HTTP/1.1\r\n"),
-        "{}",
-        backend.last_request()
-    );
+    Fence::start()
+        .await
+        .assert_forwarded(
+            b"/fenced/1.0.0/memory/caf\xc3\xa9/a\"b",
+            "/base/v1/memory/caf%C3%A9/a%22b",
+        )
+        .await;
 }
 
 #[tokio::test]
 async fn percent_encoded_invalid_utf8_is_passed_on_verbatim() {
-    let env = TestServer::start().await;
-    let backend = Backend::start(script()).await;
-    let sub = fenced(&env, &backend).await;
-    let auth = bearer(&sub.production);
-    let resp = raw_exchange(
-        env.gateway_addr(),
-        get_request(
+    Fence::start()
+        .await
+        .assert_forwarded(
             b"/fenced/1.0.0/memory/%ff%fe%00?q=%c0%af",
-            &[auth.as_bytes()],
-        ),
-    )
-    .await;
-    assert_eq!(resp.status, 200, "{}", resp.head);
-    assert!(
-        backend
-            .last_request()
-            .starts_with("GET /base/v1/memory/%ff%fe%00?q=%c0%af HTTP/1.1\r\n"),
-        "{}",
-        backend.last_request()
-    );
+            "/base/v1/memory/%ff%fe%00?q=%c0%af",
+        )
+        .await;
 }
 
 #[tokio::test]
 async fn oversized_paths_and_headers_get_414_or_431() {
-    let env = TestServer::start().await;
-    let backend = Backend::start(script()).await;
-    let sub = fenced(&env, &backend).await;
-    let auth = bearer(&sub.production);
+    let f = Fence::start().await;
+    let auth = &f.auth;
 
     // A long but acceptable path is served.
     let long = format!("/fenced/1.0.0/memory/{}", "a".repeat(8 * 1024));
-    let resp = raw_exchange(
-        env.gateway_addr(),
-        get_request(long.as_bytes(), &[auth.as_bytes()]),
-    )
-    .await;
+    let resp = f.get(long.as_bytes()).await;
     assert_eq!(resp.status, 200, "{}", resp.head);
 
     // Paths past what a URI may be (64 KiB): 414; past what a request head may be
     // (about 400 KiB): 431.
     for (len, status) in [(70 * 1024, 414), (300 * 1024, 414), (2 * 1024 * 1024, 431)] {
         let huge = format!("/fenced/1.0.0/memory/{}", "a".repeat(len));
-        let resp = raw_exchange(
-            env.gateway_addr(),
-            get_request(huge.as_bytes(), &[auth.as_bytes()]),
-        )
-        .await;
+        let resp = f.get(huge.as_bytes()).await;
         assert_eq!(resp.status, status, "{len}: {}", resp.head);
     }
     // One huge header, and very many small ones.
     let big = format!("X-Big: {}", "b".repeat(1024 * 1024));
-    let resp = raw_exchange(
-        env.gateway_addr(),
-        get_request(b"/fenced/1.0.0/memory", &[auth.as_bytes(), big.as_bytes()]),
-    )
-    .await;
+    let resp = f
+        .send(b"/fenced/1.0.0/memory", &[auth.as_bytes(), big.as_bytes()])
+        .await;
     assert_eq!(resp.status, 431, "{}", resp.head);
     let many: Vec<String> = (0..500).map(|i| format!("X-H{i}: {i}")).collect();
     let mut lines: Vec<&[u8]> = many.iter().map(|h| h.as_bytes()).collect();
     lines.push(auth.as_bytes());
-    let resp = raw_exchange(
-        env.gateway_addr(),
-        get_request(b"/fenced/1.0.0/memory", &lines),
-    )
-    .await;
+    let resp = f.send(b"/fenced/1.0.0/memory", &lines).await;
     assert_eq!(resp.status, 431, "{}", resp.head);
     // A huge token that fits in a request head: read, and refused as a token.
     let token = format!("Authorization: Bearer {}", "t".repeat(300 * 1024));
-    let resp = raw_exchange(
-        env.gateway_addr(),
-        get_request(b"/fenced/1.0.0/memory", &[token.as_bytes()]),
-    )
-    .await;
+    let resp = f.send(b"/fenced/1.0.0/memory", &[token.as_bytes()]).await;
     assert_eq!(resp.status, 401, "{}", resp.head);
     assert_eq!(resp.json()["code"], 900901);
-    assert_eq!(backend.request_count(), 1);
+    assert_eq!(f.backend.request_count(), 1);
 }
 
 #[tokio::test]
 async fn many_query_parameters_go_through_and_many_tokens_are_refused() {
-    let env = TestServer::start().await;
-    let backend = Backend::start(script()).await;
-    let sub = fenced(&env, &backend).await;
-    let auth = bearer(&sub.production);
+    let f = Fence::start().await;
     let query: Vec<String> = (0..5000).map(|i| format!("p{i}={i}")).collect();
     let query = query.join("&");
     let target = format!("/fenced/1.0.0/memory?{query}");
-    let resp = raw_exchange(
-        env.gateway_addr(),
-        get_request(target.as_bytes(), &[auth.as_bytes()]),
-    )
-    .await;
+    let resp = f.get(target.as_bytes()).await;
     assert_eq!(resp.status, 200, "{}", resp.head);
     assert!(
-        backend
+        f.backend
             .last_request()
             .contains(&format!("?{query} HTTP/1.1"))
     );
 
     let tokens: Vec<String> = (0..50)
-        .map(|_| format!("access_token={}", sub.production))
+        .map(|_| format!("access_token={}", f.sub.production))
         .collect();
     let target = format!("/fenced/1.0.0/memory?{}", tokens.join("&"));
-    let resp = raw_exchange(env.gateway_addr(), get_request(target.as_bytes(), &[])).await;
+    let resp = f.send(target.as_bytes(), &[]).await;
     assert_eq!(resp.status, 400, "{}", resp.head);
     assert_eq!(resp.json()["code"], 400);
-    assert_eq!(backend.request_count(), 1);
+    assert_eq!(f.backend.request_count(), 1);
 }
 
 /// One path segment, from the alphabet of trouble.
@@ -373,12 +348,7 @@ fn generated_paths_get_their_documented_answer_and_change_nothing() {
         .enable_all()
         .build()
         .unwrap();
-    let (env, backend) = rt.block_on(async {
-        let env = TestServer::start().await;
-        let backend = Backend::start(script()).await;
-        fenced(&env, &backend).await;
-        (env, backend)
-    });
+    let Fence { env, backend, .. } = rt.block_on(Fence::start());
     let before = env.control().snapshot();
     let config = ProptestConfig {
         cases: 256,

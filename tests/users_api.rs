@@ -46,41 +46,15 @@ impl FormPairs for reqwest::RequestBuilder {
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn send(
-    s: &TestServer,
-    token: Option<&str>,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = client().request(method, format!("{}{path}", s.mgmt_url()));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 async fn add_user(s: &TestServer, name: &str, roles: &[&str]) -> (StatusCode, Value) {
-    send(
-        s,
-        Some(s.admin_token()),
-        Method::POST,
+    s.post(
         "/scim2/Users",
-        Some(json!({
+        json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": name,
             "password": PASSWORD,
             "roles": roles.iter().map(|r| json!({"value": r})).collect::<Vec<_>>(),
-        })),
+        }),
     )
     .await
 }
@@ -99,8 +73,7 @@ async fn password_grant(
     if let Some(sc) = scope {
         form.push(("scope", sc));
     }
-    client()
-        .post(format!("{}/oauth2/token", s.mgmt_url()))
+    s.anon(Method::POST, "/oauth2/token")
         .form_pairs(&form)
         .send()
         .await
@@ -150,6 +123,28 @@ fn expected_roles(method: &str, base_and_path: &str) -> BTreeSet<&'static str> {
     }
 }
 
+/// `GET /applications` (Developer Portal) with `token`.
+async fn applications_as(s: &TestServer, token: &str) -> (StatusCode, Value) {
+    s.call_as(Some(token), Method::GET, &devportal("/applications"), None)
+        .await
+}
+
+/// POST `body` with `token`.
+async fn post_as(s: &TestServer, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    s.call_as(Some(token), Method::POST, path, Some(body)).await
+}
+
+/// The id of the user `name`.
+fn user_id(s: &TestServer, name: &str) -> String {
+    s.control()
+        .snapshot()
+        .find_user(name)
+        .unwrap()
+        .user
+        .id
+        .clone()
+}
+
 fn role_of(name: &str) -> Role {
     Role::parse(name).unwrap()
 }
@@ -194,14 +189,16 @@ async fn route_by_role_matrix_matches_the_table_and_the_independent_list() {
             .replace("{km}", "PRODUCTION");
         let method = Method::from_bytes(route.method.as_bytes()).unwrap();
         let body = matches!(route.method, "POST" | "PUT" | "PATCH").then(|| json!({}));
-        let (st, _) = send(&s, None, method.clone(), &path, body.clone()).await;
+        let (st, _) = s.call_as(None, method.clone(), &path, body.clone()).await;
         assert_eq!(
             st,
             StatusCode::UNAUTHORIZED,
             "{} {path} without token",
             route.method
         );
-        let (st, _) = send(&s, Some("not-a-token"), method.clone(), &path, body.clone()).await;
+        let (st, _) = s
+            .call_as(Some("not-a-token"), method.clone(), &path, body.clone())
+            .await;
         assert_eq!(
             st,
             StatusCode::UNAUTHORIZED,
@@ -209,7 +206,9 @@ async fn route_by_role_matrix_matches_the_table_and_the_independent_list() {
             route.method
         );
         for (role, token) in &tokens {
-            let (st, answer) = send(&s, Some(token), method.clone(), &path, body.clone()).await;
+            let (st, answer) = s
+                .call_as(Some(token), method.clone(), &path, body.clone())
+                .await;
             if from_table.contains(role) {
                 assert!(
                     st != StatusCode::FORBIDDEN && st != StatusCode::UNAUTHORIZED,
@@ -237,23 +236,21 @@ async fn two_subscribers_see_only_their_own_applications() {
     add_user(&s, "bob", &["subscriber"]).await;
     let alice = login(&s, "alice", None).await;
     let bob = login(&s, "bob", None).await;
-    let (st, app) = send(
+    let (st, app) = post_as(
         &s,
-        Some(&alice),
-        Method::POST,
+        &alice,
         &devportal("/applications"),
-        Some(json!({"name": "AliceApp", "throttlingPolicy": "Unlimited"})),
+        json!({"name": "AliceApp", "throttlingPolicy": "Unlimited"}),
     )
     .await;
     assert_eq!(st, StatusCode::CREATED, "{app}");
     assert_eq!(app["owner"], "alice");
     let id = app["applicationId"].as_str().unwrap().to_string();
-    let (st, sub) = send(
+    let (st, sub) = post_as(
         &s,
-        Some(&alice),
-        Method::POST,
+        &alice,
         &devportal("/subscriptions"),
-        Some(json!({"applicationId": id, "apiId": api, "throttlingPolicy": "AsyncGold"})),
+        json!({"applicationId": id, "apiId": api, "throttlingPolicy": "AsyncGold"}),
     )
     .await;
     assert_eq!(st, StatusCode::CREATED, "{sub}");
@@ -306,74 +303,36 @@ async fn two_subscribers_see_only_their_own_applications() {
         ),
     ];
     for (method, path, body) in attempts {
-        let (st, answer) = send(&s, Some(&bob), method.clone(), &path, body).await;
+        let (st, answer) = s.call_as(Some(&bob), method.clone(), &path, body).await;
         assert_eq!(st, StatusCode::NOT_FOUND, "bob {method} {path}: {answer}");
     }
-    let (st, list) = send(
-        &s,
-        Some(&bob),
-        Method::GET,
-        &devportal("/applications"),
-        None,
-    )
-    .await;
+    let (st, list) = applications_as(&s, &bob).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(list["count"], 0, "{list}");
-    let (_, subs) = send(
-        &s,
-        Some(&bob),
-        Method::GET,
-        &devportal("/subscriptions"),
-        None,
-    )
-    .await;
+    let (_, subs) = s
+        .call_as(Some(&bob), Method::GET, &devportal("/subscriptions"), None)
+        .await;
     assert_eq!(subs["count"], 0, "{subs}");
     let after = s.control().snapshot();
     assert_eq!(before.applications, after.applications);
     assert_eq!(before.subscriptions, after.subscriptions);
     assert_eq!(before.key_pairs, after.key_pairs);
     // Alice still sees hers; admin sees all.
-    let (_, list) = send(
-        &s,
-        Some(&alice),
-        Method::GET,
-        &devportal("/applications"),
-        None,
-    )
-    .await;
+    let (_, list) = applications_as(&s, &alice).await;
     assert_eq!(list["count"], 1, "{list}");
     let (st, _) = s.get(&devportal(&format!("/applications/{id}"))).await;
     assert_eq!(st, StatusCode::OK);
 
     // Removing alice removes her application and its subscription.
-    let alice_id = s
-        .control()
-        .snapshot()
-        .find_user("alice")
-        .unwrap()
-        .user
-        .id
-        .clone();
-    let (st, _) = send(
-        &s,
-        Some(s.admin_token()),
-        Method::DELETE,
-        &format!("/scim2/Users/{alice_id}"),
-        None,
-    )
-    .await;
+    let alice_id = user_id(&s, "alice");
+    let (st, _) = s
+        .call(Method::DELETE, &format!("/scim2/Users/{alice_id}"), None)
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let snap = s.control().snapshot();
     assert!(!snap.applications.contains_key(&id));
     assert!(!snap.subscriptions.contains_key(&sub_id));
-    let (st, _) = send(
-        &s,
-        Some(&alice),
-        Method::GET,
-        &devportal("/applications"),
-        None,
-    )
-    .await;
+    let (st, _) = applications_as(&s, &alice).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 }
 
@@ -392,45 +351,31 @@ async fn scopes_narrow_to_the_request_and_the_role() {
     assert_eq!(body["scope"], "apim:subscribe", "{body}");
     // Only sub_manage: applications are out of reach, subscriptions are in.
     let token = login(&s, "carol", Some("apim:sub_manage")).await;
-    let (st, _) = send(
-        &s,
-        Some(&token),
-        Method::GET,
-        &devportal("/applications"),
-        None,
-    )
-    .await;
+    let (st, _) = applications_as(&s, &token).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let (st, _) = send(
-        &s,
-        Some(&token),
-        Method::GET,
-        &devportal("/subscriptions"),
-        None,
-    )
-    .await;
+    let (st, _) = s
+        .call_as(
+            Some(&token),
+            Method::GET,
+            &devportal("/subscriptions"),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
     // A creator cannot publish: 403 and the API stays CREATED.
     add_user(&s, "dave", &["creator"]).await;
     let dave = login(&s, "dave", None).await;
-    let (st, api) = send(
-        &s,
-        Some(&dave),
-        Method::POST,
-        &publisher("/apis"),
-        Some(observer_body()),
-    )
-    .await;
+    let (st, api) = post_as(&s, &dave, &publisher("/apis"), observer_body()).await;
     assert_eq!(st, StatusCode::CREATED, "{api}");
     let id = api["id"].as_str().unwrap();
-    let (st, body) = send(
-        &s,
-        Some(&dave),
-        Method::POST,
-        &publisher(&format!("/apis/change-lifecycle?apiId={id}&action=Publish")),
-        None,
-    )
-    .await;
+    let (st, body) = s
+        .call_as(
+            Some(&dave),
+            Method::POST,
+            &publisher(&format!("/apis/change-lifecycle?apiId={id}&action=Publish")),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(
         body["message"],
@@ -447,14 +392,7 @@ async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
     let s = TestServer::start().await;
     add_user(&s, "erin", &["subscriber"]).await;
     let token = login(&s, "erin", None).await;
-    let (st, _) = send(
-        &s,
-        Some(&token),
-        Method::GET,
-        &devportal("/applications"),
-        None,
-    )
-    .await;
+    let (st, _) = applications_as(&s, &token).await;
     assert_eq!(st, StatusCode::OK);
 
     // Expired: same claims, exp in the past, signed with the real key.
@@ -475,14 +413,7 @@ async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
         azp: None,
     };
     let expired = s.control().keys().sign(&expired).unwrap();
-    let (st, _) = send(
-        &s,
-        Some(&expired),
-        Method::GET,
-        &devportal("/applications"),
-        None,
-    )
-    .await;
+    let (st, _) = applications_as(&s, &expired).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 
     // A management token never opens the gateway: the gateway's verifier refuses it.
@@ -494,45 +425,23 @@ async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
     let keys = s.generate_keys(&app).await;
     let gw_token = keys["token"]["accessToken"].as_str().unwrap().to_string();
     assert!(s.control().keys().verify(&gw_token).is_ok());
-    let (st, _) = send(
-        &s,
-        Some(&gw_token),
-        Method::GET,
-        &devportal("/applications"),
-        None,
-    )
-    .await;
+    let (st, _) = applications_as(&s, &gw_token).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 
     // A password change revokes the tokens issued before it.
-    let id = s
-        .control()
-        .snapshot()
-        .find_user("erin")
-        .unwrap()
-        .user
-        .id
-        .clone();
-    let (st, body) = send(
-        &s,
-        Some(s.admin_token()),
-        Method::PATCH,
-        &format!("/scim2/Users/{id}"),
-        Some(json!({
+    let id = user_id(&s, "erin");
+    let (st, body) = s
+        .call(
+            Method::PATCH,
+            &format!("/scim2/Users/{id}"),
+            Some(json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "path": "password", "value": "another long password"}]
-        })),
-    )
-    .await;
+                "Operations": [{"op": "replace", "path": "password", "value": "another long password"}]
+            })),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    let (st, _) = send(
-        &s,
-        Some(&token),
-        Method::GET,
-        &devportal("/applications"),
-        None,
-    )
-    .await;
+    let (st, _) = applications_as(&s, &token).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let resp = password_grant(&s, "erin", "another long password", None).await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -607,14 +516,7 @@ async fn scim_bad_input_is_refused_and_changes_nothing() {
         ),
     ];
     for (body, status, needle) in cases {
-        let (st, answer) = send(
-            &s,
-            Some(s.admin_token()),
-            Method::POST,
-            "/scim2/Users",
-            Some(body),
-        )
-        .await;
+        let (st, answer) = s.call(Method::POST, "/scim2/Users", Some(body)).await;
         assert_eq!(st, status, "{answer}");
         assert_eq!(
             answer["schemas"][0],
@@ -626,8 +528,7 @@ async fn scim_bad_input_is_refused_and_changes_nothing() {
         );
     }
     let resp = s
-        .http
-        .post(format!("{}/scim2/Users", s.mgmt_url()))
+        .anon(Method::POST, "/scim2/Users")
         .bearer_auth(s.admin_token())
         .header("content-type", "application/scim+json")
         .body("{not json")
@@ -638,7 +539,9 @@ async fn scim_bad_input_is_refused_and_changes_nothing() {
     assert_eq!(s.control().users(), before);
     // A subscriber cannot manage users.
     let gina = login(&s, "gina", None).await;
-    let (st, _) = send(&s, Some(&gina), Method::GET, "/scim2/Users", None).await;
+    let (st, _) = s
+        .call_as(Some(&gina), Method::GET, "/scim2/Users", None)
+        .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 }
 
@@ -646,9 +549,7 @@ async fn scim_bad_input_is_refused_and_changes_nothing() {
 async fn dcr_then_password_grant_as_a_wso2_client_does() {
     let s = TestServer::start().await;
     add_user(&s, "ivan", &["creator", "publisher"]).await;
-    let resp = s
-        .http
-        .post(format!("{}/client-registration/v0.17/register", s.mgmt_url()))
+    let resp = s.anon(Method::POST, "/client-registration/v0.17/register")
         .basic_auth("ivan", Some(PASSWORD))
         .json(&json!({"clientName": "rest_api_publisher", "owner": "ivan", "grantType": "password refresh_token", "saasApp": true}))
         .send()
@@ -661,8 +562,7 @@ async fn dcr_then_password_grant_as_a_wso2_client_does() {
     assert_eq!(reg["clientName"], "rest_api_publisher");
     assert_eq!(reg["isSaasApplication"], true);
     let resp = s
-        .http
-        .post(format!("{}/oauth2/token", s.mgmt_url()))
+        .anon(Method::POST, "/oauth2/token")
         .basic_auth(id, Some(secret))
         .form_pairs(&[
             ("grant_type", "password"),
@@ -679,19 +579,18 @@ async fn dcr_then_password_grant_as_a_wso2_client_does() {
         tok["scope"],
         "apim:api_create apim:api_publish apim:api_view"
     );
-    let (st, _) = send(
-        &s,
-        tok["access_token"].as_str(),
-        Method::GET,
-        &publisher("/apis"),
-        None,
-    )
-    .await;
+    let (st, _) = s
+        .call_as(
+            tok["access_token"].as_str(),
+            Method::GET,
+            &publisher("/apis"),
+            None,
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
     // A wrong client secret, a wrong user password and a missing field are refused.
     let resp = s
-        .http
-        .post(format!("{}/oauth2/token", s.mgmt_url()))
+        .anon(Method::POST, "/oauth2/token")
         .basic_auth(id, Some("wrong"))
         .form_pairs(&[
             ("grant_type", "password"),
@@ -703,11 +602,7 @@ async fn dcr_then_password_grant_as_a_wso2_client_does() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let resp = s
-        .http
-        .post(format!(
-            "{}/client-registration/v0.17/register",
-            s.mgmt_url()
-        ))
+        .anon(Method::POST, "/client-registration/v0.17/register")
         .basic_auth("ivan", Some("not the password"))
         .json(&json!({"clientName": "x"}))
         .send()
@@ -715,8 +610,7 @@ async fn dcr_then_password_grant_as_a_wso2_client_does() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let resp = s
-        .http
-        .post(format!("{}/oauth2/token", s.mgmt_url()))
+        .anon(Method::POST, "/oauth2/token")
         .form_pairs(&[("grant_type", "password"), ("username", "ivan")])
         .send()
         .await

@@ -94,10 +94,24 @@ impl TestServer {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        self.call_as(Some(self.admin_token()), method, path, body)
+            .await
+    }
+
+    /// [`TestServer::call`] with this bearer token, or none.
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self
             .http
-            .request(method, format!("{}{path}", self.mgmt_url()))
-            .bearer_auth(self.admin_token());
+            .request(method, format!("{}{path}", self.mgmt_url()));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
         if let Some(body) = body {
             req = req.json(&body);
         }
