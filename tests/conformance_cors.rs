@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
 use streamgate::catalog::{Api, CorsConfiguration};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 fn cors(origins: &[&str], credentials: bool) -> CorsConfiguration {
@@ -44,27 +43,14 @@ async fn an_allowed_origin_is_echoed_with_credentials_and_others_are_refused_bef
     deploy_cors(&env, &api, cors(&["http://page.example:8000"], true)).await;
     let url = env.url("/cred/1.0.0/x");
 
-    let pre = client()
-        .request(reqwest::Method::OPTIONS, &url)
-        .header("Origin", "http://page.example:8000")
-        .header("Access-Control-Request-Method", "GET")
-        .header("Access-Control-Request-Headers", "last-event-id")
-        .send()
-        .await
-        .unwrap();
+    let pre = preflight(&url, "http://page.example:8000", Some("last-event-id")).await;
     assert_eq!(pre.status(), 200);
     let h = pre.headers();
     assert_eq!(h["access-control-allow-origin"], "http://page.example:8000");
     assert_eq!(h["access-control-allow-credentials"], "true");
     assert!(h["vary"].to_str().unwrap().contains("origin"));
 
-    let resp = client()
-        .get(&url)
-        .header("Origin", "http://page.example:8000")
-        .bearer_auth(&sub.production)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_from(&url, "http://page.example:8000", Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.headers()["access-control-allow-origin"],
@@ -73,40 +59,18 @@ async fn an_allowed_origin_is_echoed_with_credentials_and_others_are_refused_bef
     assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
     assert_eq!(resp.headers()["vary"], "origin");
     assert_eq!(events_of(resp).await.len(), 2);
-    let metered = env
-        .telemetry()
-        .metrics()
-        .events_total
-        .load(Ordering::Relaxed);
+    let metered = env.events_total();
     assert_eq!(metered, 2);
     let calls = backend.request_count();
 
-    let resp = client()
-        .get(&url)
-        .header("Origin", "http://evil.example")
-        .bearer_auth(&sub.production)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_from(&url, "http://evil.example", Some(&sub.production)).await;
     assert_eq!(resp.status(), 403);
     assert!(resp.headers().get("access-control-allow-origin").is_none());
     assert_eq!(error_body(resp).await["code"], 403);
-    let pre = client()
-        .request(reqwest::Method::OPTIONS, &url)
-        .header("Origin", "http://evil.example")
-        .header("Access-Control-Request-Method", "GET")
-        .send()
-        .await
-        .unwrap();
+    let pre = preflight(&url, "http://evil.example", None).await;
     assert_eq!(pre.status(), 403);
     assert_eq!(backend.request_count(), calls, "the backend was called");
-    assert_eq!(
-        env.telemetry()
-            .metrics()
-            .events_total
-            .load(Ordering::Relaxed),
-        metered
-    );
+    assert_eq!(env.events_total(), metered);
 
     // No Origin (curl): served as before.
     let resp = get(&url, Some(&sub.production)).await;
@@ -120,13 +84,12 @@ async fn without_a_configuration_any_origin_is_allowed_as_before() {
     let (_, sub) = env
         .subscribed_api("Open", "A", Some(&backend.url()), None)
         .await;
-    let resp = client()
-        .get(env.url("/open/1.0.0/x"))
-        .header("Origin", "http://any.example")
-        .bearer_auth(&sub.production)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_from(
+        &env.url("/open/1.0.0/x"),
+        "http://any.example",
+        Some(&sub.production),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["access-control-allow-origin"], "*");
     assert!(
@@ -139,10 +102,7 @@ async fn without_a_configuration_any_origin_is_allowed_as_before() {
 #[tokio::test]
 async fn the_publisher_api_stores_and_returns_cors_configuration() {
     let env = TestServer::start().await;
-    let addr = env.mgmt_addr();
     let control = env.control();
-    let base = format!("http://{addr}/api/am/publisher/v4");
-    let token = control.admin_token().to_string();
     let body = serde_json::json!({
         "name": "Corsy", "context": "/corsy", "version": "1.0.0", "type": "SSE",
         "endpointConfig": {"endpoint_type": "http", "production_endpoints": {"url": "http://localhost:8080"}},
@@ -154,27 +114,11 @@ async fn the_publisher_api_stores_and_returns_cors_configuration() {
             "accessControlAllowMethods": ["GET"]
         }
     });
-    let created: serde_json::Value = client()
-        .post(format!("{base}/apis"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, created) = env.post(&publisher("/apis"), body.clone()).await;
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["corsConfiguration"], body["corsConfiguration"]);
-    let got: serde_json::Value = client()
-        .get(format!("{base}/apis/{id}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api_path = publisher(&format!("/apis/{id}"));
+    let (_, got) = env.get(&api_path).await;
     assert_eq!(got["corsConfiguration"], body["corsConfiguration"]);
     // A revision keeps the configuration of its time.
     control
@@ -184,15 +128,8 @@ async fn the_publisher_api_stores_and_returns_cors_configuration() {
     let mut update = got.clone();
     update["corsConfiguration"]["accessControlAllowOrigins"] =
         serde_json::json!(["https://other.example"]);
-    let resp = client()
-        .put(format!("{base}/apis/{id}"))
-        .bearer_auth(&token)
-        .json(&update)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let updated: serde_json::Value = resp.json().await.unwrap();
+    let (status, updated) = env.put(&api_path, update).await;
+    assert_eq!(status, 200);
     assert_eq!(
         updated["corsConfiguration"]["accessControlAllowOrigins"],
         serde_json::json!(["https://other.example"])
@@ -210,28 +147,13 @@ async fn the_publisher_api_stores_and_returns_cors_configuration() {
     // Credentials with any origin is refused: browsers would refuse it anyway.
     let mut bad = got.clone();
     bad["corsConfiguration"]["accessControlAllowOrigins"] = serde_json::json!(["*"]);
-    let resp = client()
-        .put(format!("{base}/apis/{id}"))
-        .bearer_auth(&token)
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
+    let (status, _) = env.put(&api_path, bad).await;
+    assert_eq!(status, 400);
     // An update without the field keeps the configuration.
     let mut plain = got.clone();
     plain.as_object_mut().unwrap().remove("corsConfiguration");
     plain["description"] = "changed".into();
-    let kept: serde_json::Value = client()
-        .put(format!("{base}/apis/{id}"))
-        .bearer_auth(&token)
-        .json(&plain)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, kept) = env.put(&api_path, plain).await;
     assert_eq!(
         kept["corsConfiguration"]["accessControlAllowOrigins"],
         serde_json::json!(["https://other.example"])
@@ -268,13 +190,8 @@ async fn page_server(page: String) -> (String, tokio::task::JoinHandle<()>) {
         while let Ok((mut socket, _)) = listener.accept().await {
             let page = page.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
+                if read_head(&mut socket).await.is_none() {
+                    return;
                 }
                 let resp = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
@@ -370,11 +287,7 @@ async fn a_browser_streams_with_credentials_from_an_allowed_origin_only() {
         run_in_browser(&browser, &origin).await,
         r#"events:{"n":1},{"n":2}"#
     );
-    let metered = env
-        .telemetry()
-        .metrics()
-        .events_total
-        .load(Ordering::Relaxed);
+    let metered = env.events_total();
 
     // Another origin only: refused before the backend, nothing metered.
     let calls = backend.request_count();
@@ -385,13 +298,7 @@ async fn a_browser_streams_with_credentials_from_an_allowed_origin_only() {
             .starts_with("error:")
     );
     assert_eq!(backend.request_count(), calls);
-    assert_eq!(
-        env.telemetry()
-            .metrics()
-            .events_total
-            .load(Ordering::Relaxed),
-        metered
-    );
+    assert_eq!(env.events_total(), metered);
 }
 
 #[tokio::test]
@@ -406,15 +313,9 @@ async fn a_browser_follows_a_backend_redirect_through_the_gateway() {
     let _backend = tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&head).into_owned();
+                let Some(head) = read_head(&mut socket).await else {
+                    return;
+                };
                 let resp = if head.starts_with("GET /events") {
                     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\ndata: one\n\ndata: two\n\n"
                 } else {
@@ -435,11 +336,5 @@ async fn a_browser_follows_a_backend_redirect_through_the_gateway() {
     );
     let (origin, _page) = page_server(event_source_page(&stream_url, false)).await;
     assert_eq!(run_in_browser(&browser, &origin).await, "events:one,two");
-    assert_eq!(
-        env.telemetry()
-            .metrics()
-            .events_total
-            .load(Ordering::Relaxed),
-        2
-    );
+    assert_eq!(env.events_total(), 2);
 }

@@ -424,17 +424,12 @@ async fn cors_preflight_and_responses_let_another_origin_open_the_stream() {
     let env = TestServer::start().await;
     let (prod, _, sub) = streamed(&env, "Cors", "App").await;
     let url = env.url("/cors/1.0.0/memory");
-    let resp = client()
-        .request(reqwest::Method::OPTIONS, &url)
-        .header("Origin", "http://page.example")
-        .header("Access-Control-Request-Method", "GET")
-        .header(
-            "Access-Control-Request-Headers",
-            "authorization, last-event-id",
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = preflight(
+        &url,
+        "http://page.example",
+        Some("authorization, last-event-id"),
+    )
+    .await;
     assert!(resp.status().is_success());
     let h = resp.headers();
     assert_eq!(h["access-control-allow-origin"], "*");
@@ -454,22 +449,11 @@ async fn cors_preflight_and_responses_let_another_origin_open_the_stream() {
     );
     assert_eq!(prod.request_count(), 0);
 
-    let resp = client()
-        .get(&url)
-        .header("Origin", "http://page.example")
-        .bearer_auth(&sub.production)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_from(&url, "http://page.example", Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["access-control-allow-origin"], "*");
     // Errors carry CORS too, so the page can read them.
-    let resp = client()
-        .get(&url)
-        .header("Origin", "http://page.example")
-        .send()
-        .await
-        .unwrap();
+    let resp = get_from(&url, "http://page.example", None).await;
     assert_eq!(resp.status(), 401);
     assert_eq!(resp.headers()["access-control-allow-origin"], "*");
 }

@@ -310,13 +310,7 @@ async fn a_flapping_backend_gets_503_while_down_and_streams_while_up() {
         env.telemetry().metrics().rejections().get(&101503),
         Some(&5)
     );
-    assert_eq!(
-        env.telemetry()
-            .metrics()
-            .streams_total
-            .load(Ordering::Relaxed),
-        6
-    );
+    assert_eq!(env.streams_total(), 6);
 }
 
 #[tokio::test]
@@ -349,13 +343,7 @@ async fn a_backend_answering_other_than_an_event_stream_gets_502() {
         assert!(eventually(|| backend.finished() == 1).await, "{i}");
     }
     assert_eq!(open_streams(&env), 0);
-    assert_eq!(
-        env.telemetry()
-            .metrics()
-            .streams_total
-            .load(Ordering::Relaxed),
-        0
-    );
+    assert_eq!(env.streams_total(), 0);
     assert_eq!(backend_errors(&env), answers.len() as u64);
 
     // Parameters and case do not matter.

@@ -134,3 +134,26 @@ impl super::TestServer {
 pub async fn events_of(resp: reqwest::Response) -> Vec<String> {
     split(&SseReader::new(resp).rest().await).0
 }
+
+/// GET with an `Origin` header (as a page on that origin sends it) and an optional bearer
+/// token.
+pub async fn get_from(url: &str, origin: &str, token: Option<&str>) -> reqwest::Response {
+    let mut req = client().get(url).header("Origin", origin);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
+/// A CORS preflight (`OPTIONS` with `Origin`, `Access-Control-Request-Method: GET` and,
+/// when given, `Access-Control-Request-Headers`).
+pub async fn preflight(url: &str, origin: &str, headers: Option<&str>) -> reqwest::Response {
+    let mut req = client()
+        .request(reqwest::Method::OPTIONS, url)
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "GET");
+    if let Some(h) = headers {
+        req = req.header("Access-Control-Request-Headers", h);
+    }
+    req.send().await.unwrap()
+}

@@ -36,3 +36,21 @@ pub async fn rejection(traffic: &mut Receiver<TrafficEvent>) -> (u32, String) {
         }
     }
 }
+
+impl super::TestServer {
+    /// Events delivered through the gateway so far (the `events_total` counter).
+    pub fn events_total(&self) -> u64 {
+        self.telemetry()
+            .metrics()
+            .events_total
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Streams opened through the gateway so far (the `streams_total` counter).
+    pub fn streams_total(&self) -> u64 {
+        self.telemetry()
+            .metrics()
+            .streams_total
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
