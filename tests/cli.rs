@@ -10,23 +10,7 @@ use serde_json::Value;
 #[tokio::test]
 async fn the_tutorial_runs_from_the_shell() {
     let s = TestServer::start().await;
-    let id = ok(
-        &s,
-        &[
-            "api",
-            "create",
-            "--name",
-            "Observer",
-            "--context",
-            "/observer",
-            "--version",
-            "1.0.0",
-            "--endpoint",
-            "http://localhost:8080",
-            "--quiet",
-        ],
-    )
-    .await;
+    let id = ok(&s, &observer_create(&["--quiet"])).await;
     let id = id.trim();
     assert_eq!(id.len(), 36, "{id}");
     let list = ok(&s, &["api", "list"]).await;
@@ -223,58 +207,17 @@ async fn errors_are_clear_on_stderr_with_a_failure_status() {
     let s = TestServer::start().await;
     let err = fails(&s, &["api", "show", "Nope:1"]).await;
     assert!(err.starts_with("error: no API 'Nope:1'"), "{err}");
-    ok(
-        &s,
-        &[
-            "api",
-            "create",
-            "--name",
-            "Observer",
-            "--context",
-            "/observer",
-            "--version",
-            "1.0.0",
-            "--endpoint",
-            "http://localhost:8080",
-        ],
-    )
-    .await;
+    ok(&s, &observer_create(&[])).await;
     let err = fails(
         &s,
-        &[
-            "api",
-            "create",
-            "--name",
-            "Other",
-            "--context",
-            "/observer",
-            "--version",
-            "1.0.0",
-            "--endpoint",
-            "http://localhost:8080",
-        ],
+        &api_create("Other", "/observer", "1.0.0", "http://localhost:8080"),
     )
     .await;
     assert!(
         err.starts_with("error: Conflict (HTTP 409): context '/observer'"),
         "{err}"
     );
-    let err = fails(
-        &s,
-        &[
-            "api",
-            "create",
-            "--name",
-            "Bad",
-            "--context",
-            "bad",
-            "--version",
-            "1",
-            "--endpoint",
-            "http://x",
-        ],
-    )
-    .await;
+    let err = fails(&s, &api_create("Bad", "bad", "1", "http://x")).await;
     assert!(err.contains("(HTTP 400): context:"), "{err}");
     let err = fails(&s, &["api", "lifecycle", "Observer:1.0.0", "Retire"]).await;
     assert!(

@@ -5,33 +5,18 @@ mod common;
 
 use common::*;
 
-const CREATE: [&str; 10] = [
-    "api",
-    "create",
-    "--name",
-    "Observer",
-    "--context",
-    "/observer",
-    "--version",
-    "1.0.0",
-    "--endpoint",
-    "http://localhost:8080",
-];
-
 #[tokio::test]
 async fn cors_flags_are_sent_shown_and_refused_with_the_servers_reason() {
     let s = TestServer::start().await;
     // Credentials with origin `*`: the server's 400 is printed and no API is created.
-    let mut bad = CREATE.to_vec();
-    bad.extend(["--cors-enabled", "--cors-origin", "*", "--cors-credentials"]);
+    let bad = observer_create(&["--cors-enabled", "--cors-origin", "*", "--cors-credentials"]);
     let run = streamgate(&s, &bad).await;
     assert!(!run.ok, "{}", run.stdout);
     assert!(run.stderr.contains("corsConfiguration"), "{}", run.stderr);
     let list = streamgate(&s, &["api", "list"]).await;
     assert!(!list.stdout.contains("Observer"), "{}", list.stdout);
 
-    let mut good = CREATE.to_vec();
-    good.extend([
+    let good = observer_create(&[
         "--cors-enabled",
         "--cors-origin",
         "https://app.example.com",

@@ -15,23 +15,7 @@ use streamgate::telemetry::TrafficEvent;
 /// An API and an application, then traffic: one stream of 42 events, one rejection.
 async fn with_traffic() -> TestServer {
     let s = TestServer::start().await;
-    ok(
-        &s,
-        &[
-            "api",
-            "create",
-            "--name",
-            "Observer",
-            "--context",
-            "/observer",
-            "--version",
-            "1.0.0",
-            "--endpoint",
-            "http://localhost:8080",
-            "--quiet",
-        ],
-    )
-    .await;
+    ok(&s, &observer_create(&["--quiet"])).await;
     ok(&s, &["app", "create", "ObserverApp", "--quiet"]).await;
     let series = s.telemetry().series();
     let metrics = s.telemetry().metrics();

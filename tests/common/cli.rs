@@ -43,3 +43,32 @@ pub async fn fails(s: &TestServer, args: &[&str]) -> String {
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     run.stderr
 }
+
+/// `api create` arguments for an SSE API: `name` at `context`, `version`, on `endpoint`.
+pub fn api_create<'a>(
+    name: &'a str,
+    context: &'a str,
+    version: &'a str,
+    endpoint: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "api",
+        "create",
+        "--name",
+        name,
+        "--context",
+        context,
+        "--version",
+        version,
+        "--endpoint",
+        endpoint,
+    ]
+}
+
+/// The tutorial's `api create` (Observer at /observer 1.0.0 on localhost:8080), followed
+/// by `more`.
+pub fn observer_create<'a>(more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = api_create("Observer", "/observer", "1.0.0", "http://localhost:8080");
+    args.extend_from_slice(more);
+    args
+}
