@@ -47,6 +47,17 @@ impl Target {
         self.env.url(&self.path)
     }
 
+    /// GET the stream, raw, with `Authorization: {value}` as its one header.
+    async fn with_authorization(&self, value: &[u8]) -> RawResponse {
+        let mut line = b"Authorization: ".to_vec();
+        line.extend_from_slice(value);
+        raw_exchange(
+            self.env.gateway_addr(),
+            get_request(self.path.as_bytes(), &[&line]),
+        )
+        .await
+    }
+
     /// The claims of the subscriber's production token.
     fn claims(&self) -> AccessClaims {
         self.env
@@ -339,20 +350,10 @@ async fn garbage_in_the_authorization_header_is_refused() {
         b"Bearer token with spaces".to_vec(),
     ];
     for value in bearer_garbage {
-        let mut line = b"Authorization: ".to_vec();
-        line.extend_from_slice(&value);
-        let resp = raw_exchange(
-            t.env.gateway_addr(),
-            get_request(t.path.as_bytes(), &[&line]),
-        )
-        .await;
-        assert_eq!(resp.status, 401, "{}", String::from_utf8_lossy(&value));
-        assert_eq!(
-            resp.json()["code"],
-            900901,
-            "{}",
-            String::from_utf8_lossy(&value)
-        );
+        let resp = t.with_authorization(&value).await;
+        let shown = String::from_utf8_lossy(&value);
+        assert_eq!(resp.status, 401, "{shown}");
+        assert_eq!(resp.json()["code"], 900901, "{shown}");
     }
     let not_bearer: Vec<Vec<u8>> = vec![
         b"Bearer".to_vec(),
@@ -365,20 +366,10 @@ async fn garbage_in_the_authorization_header_is_refused() {
         format!("Digest {}", t.sub.production).into_bytes(),
     ];
     for value in not_bearer {
-        let mut line = b"Authorization: ".to_vec();
-        line.extend_from_slice(&value);
-        let resp = raw_exchange(
-            t.env.gateway_addr(),
-            get_request(t.path.as_bytes(), &[&line]),
-        )
-        .await;
-        assert_eq!(resp.status, 401, "{}", String::from_utf8_lossy(&value));
-        assert_eq!(
-            resp.json()["code"],
-            900902,
-            "{}",
-            String::from_utf8_lossy(&value)
-        );
+        let resp = t.with_authorization(&value).await;
+        let shown = String::from_utf8_lossy(&value);
+        assert_eq!(resp.status, 401, "{shown}");
+        assert_eq!(resp.json()["code"], 900902, "{shown}");
         assert!(
             resp.header("www-authenticate")
                 .unwrap()
@@ -387,13 +378,7 @@ async fn garbage_in_the_authorization_header_is_refused() {
     }
     // Control bytes are no header value at all: HTTP's own 400, before any routing.
     for value in [&b"Bearer \x01\x02"[..], b"Bearer a\x00b", b"Bearer \x7f"] {
-        let mut line = b"Authorization: ".to_vec();
-        line.extend_from_slice(value);
-        let resp = raw_exchange(
-            t.env.gateway_addr(),
-            get_request(t.path.as_bytes(), &[&line]),
-        )
-        .await;
+        let resp = t.with_authorization(value).await;
         assert_eq!(resp.status, 400, "{}", String::from_utf8_lossy(value));
     }
     assert_eq!(t.backend.request_count(), 0);
