@@ -22,28 +22,28 @@ fn help(args: &[&str]) -> String {
 
 const CLIENT_FLAGS: [&str; 4] = ["--admin-url", "--admin-token", "--json", "--quiet"];
 
-#[test]
-fn serve_help_shows_no_client_flags() {
-    let text = help(&["serve", "--help"]);
+/// `{subcommand} --help`, asserting that it mentions none of the client flags.
+fn help_without_client_flags(subcommand: &str) -> String {
+    let text = help(&[subcommand, "--help"]);
     for flag in CLIENT_FLAGS {
         assert!(
             !text.contains(flag),
-            "serve --help mentions {flag}:\n{text}"
+            "{subcommand} --help mentions {flag}:\n{text}"
         );
     }
+    text
+}
+
+#[test]
+fn serve_help_shows_no_client_flags() {
+    let text = help_without_client_flags("serve");
     assert!(text.contains("--admin-addr"), "{text}");
     assert!(text.contains("--data-dir"), "{text}");
 }
 
 #[test]
 fn backend_help_shows_no_client_flags() {
-    let text = help(&["backend", "--help"]);
-    for flag in CLIENT_FLAGS {
-        assert!(
-            !text.contains(flag),
-            "backend --help mentions {flag}:\n{text}"
-        );
-    }
+    help_without_client_flags("backend");
 }
 
 #[test]
