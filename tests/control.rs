@@ -17,14 +17,7 @@ use streamgate::control::{
 const ENV: &str = "Production and Sandbox";
 
 fn observer() -> ApiDraft {
-    ApiDraft {
-        name: "Observer".into(),
-        context: "/observer".into(),
-        version: "1.0.0".into(),
-        production_endpoint: Some("http://localhost:8080".into()),
-        sandbox_endpoint: Some("http://localhost:8080".into()),
-        ..ApiDraft::default()
-    }
+    ApiDraft::tutorial()
 }
 
 fn targets() -> Vec<DeployTarget> {

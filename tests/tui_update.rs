@@ -95,17 +95,7 @@ fn the_form_validates_inline_and_submits_the_tutorial_api() {
     type_text(&mut app, "http://localhost:8080");
     press(&mut app, Enter);
     let commands = press(&mut app, Enter);
-    assert_eq!(
-        commands,
-        vec![Command::CreateApi(ApiDraft {
-            name: "Observer".into(),
-            context: "/observer".into(),
-            version: "1.0.0".into(),
-            production_endpoint: Some("http://localhost:8080".into()),
-            sandbox_endpoint: Some("http://localhost:8080".into()),
-            ..ApiDraft::default()
-        })]
-    );
+    assert_eq!(commands, vec![Command::CreateApi(ApiDraft::tutorial())]);
     // A second Enter while waiting sends nothing more.
     assert!(press(&mut app, Enter).is_empty());
     // Control's answer opens the new API's Overview, as WSO2 does.

@@ -34,6 +34,22 @@ pub struct ApiDraft {
     pub topics: Vec<String>,
 }
 
+impl ApiDraft {
+    /// The API of WSO2's SSE tutorial (`seed/sse-api-tutorial.txt`, Step 1): `Observer` at
+    /// `/observer`, version `1.0.0`, production and sandbox endpoints both
+    /// `http://localhost:8080`, no plans, topics or description.
+    pub fn tutorial() -> ApiDraft {
+        ApiDraft {
+            name: "Observer".into(),
+            context: "/observer".into(),
+            version: "1.0.0".into(),
+            production_endpoint: Some("http://localhost:8080".into()),
+            sandbox_endpoint: Some("http://localhost:8080".into()),
+            ..ApiDraft::default()
+        }
+    }
+}
+
 /// An SSE API: the Publisher's working copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Api {
@@ -631,14 +647,7 @@ mod tests {
     }
 
     fn observer() -> ApiDraft {
-        ApiDraft {
-            name: "Observer".into(),
-            context: "/observer".into(),
-            version: "1.0.0".into(),
-            production_endpoint: Some("http://localhost:8080".into()),
-            sandbox_endpoint: Some("http://localhost:8080".into()),
-            ..ApiDraft::default()
-        }
+        ApiDraft::tutorial()
     }
 
     fn field_of(draft: &ApiDraft) -> (&'static str, String) {

@@ -57,13 +57,8 @@ pub fn observer(state: LifecycleState, plans: &[&str]) -> Api {
     let mut api = Api::from_draft(
         "api-observer".into(),
         ApiDraft {
-            name: "Observer".into(),
-            context: "/observer".into(),
-            version: "1.0.0".into(),
-            production_endpoint: Some("http://localhost:8080".into()),
-            sandbox_endpoint: Some("http://localhost:8080".into()),
             policies: plans.iter().map(|p| p.to_string()).collect(),
-            ..ApiDraft::default()
+            ..ApiDraft::tutorial()
         },
         NOON,
     );
