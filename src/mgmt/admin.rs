@@ -239,14 +239,7 @@ async fn add_application_policy(
 }
 
 async fn environments(State(state): State<AppState>) -> axum::Json<ListDto<EnvironmentDto>> {
-    let catalog = state.control.snapshot();
-    axum::Json(ListDto::new(
-        catalog
-            .environments
-            .iter()
-            .map(|e| EnvironmentDto::for_admin(e, &state.gateway_url))
-            .collect(),
-    ))
+    super::environment_list(&state, EnvironmentDto::for_admin)
 }
 
 #[cfg(test)]

@@ -181,6 +181,23 @@ fn app_or_404<'a>(
         .ok_or_else(|| ApiError::not_found("application", id))
 }
 
+/// `GET /environments` of the Publisher and Admin APIs: every gateway environment, each
+/// in that API's view (`EnvironmentDto::for_publisher` or `for_admin`), in WSO2's list
+/// envelope.
+fn environment_list(
+    state: &AppState,
+    view: fn(&crate::catalog::Environment, &str) -> dto::EnvironmentDto,
+) -> axum::Json<dto::ListDto<dto::EnvironmentDto>> {
+    let catalog = state.control.snapshot();
+    axum::Json(dto::ListDto::new(
+        catalog
+            .environments
+            .iter()
+            .map(|e| view(e, &state.gateway_url))
+            .collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -552,14 +552,7 @@ async fn streaming_plans(
 }
 
 async fn environments(State(state): State<AppState>) -> axum::Json<ListDto<EnvironmentDto>> {
-    let catalog = state.control.snapshot();
-    axum::Json(ListDto::new(
-        catalog
-            .environments
-            .iter()
-            .map(|e| EnvironmentDto::for_publisher(e, &state.gateway_url))
-            .collect(),
-    ))
+    super::environment_list(&state, EnvironmentDto::for_publisher)
 }
 
 #[cfg(test)]
