@@ -225,15 +225,8 @@ async fn run_in_browser(browser: &str, page_url: &str) -> String {
     let output = tokio::time::timeout(
         Duration::from_secs(90),
         tokio::process::Command::new(browser)
+            .args(HEADLESS_FLAGS)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
                 "--disable-dev-shm-usage",
                 &format!("--user-data-dir={}", profile.path().display()),
                 "--virtual-time-budget=15000",

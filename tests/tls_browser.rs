@@ -86,18 +86,8 @@ for (let i = 0; i < n; i++) {{
     std::fs::write(&page_path, page).unwrap();
     let profile = dir.path().join("profile");
     let child = tokio::process::Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--ignore-certificate-errors",
-            "--dump-dom",
-        ])
+        .args(HEADLESS_FLAGS)
+        .args(["--ignore-certificate-errors", "--dump-dom"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("file://{}", page_path.display()))
         .kill_on_drop(true)

@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
 pub mod backend;
+pub mod browser;
 pub mod cli;
 pub mod fixtures;
 pub mod mgmt;
@@ -22,6 +23,7 @@ pub mod traffic;
 use std::time::Duration;
 
 pub use backend::*;
+pub use browser::*;
 pub use cli::*;
 pub use fixtures::*;
 pub use mgmt::*;
