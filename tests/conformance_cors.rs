@@ -36,9 +36,8 @@ async fn deploy_cors(env: &TestServer, api: &Api, config: CorsConfiguration) {
 #[tokio::test]
 async fn an_allowed_origin_is_echoed_with_credentials_and_others_are_refused_before_the_backend() {
     let env = TestServer::start().await;
-    let backend = Backend::start(events("\n", Duration::from_millis(5), Some(2))).await;
-    let (api, sub) = env
-        .subscribed_api("Cred", "A", Some(&backend.url()), None)
+    let (backend, api, sub) = env
+        .api_on_backend("Cred", "A", events("\n", Duration::from_millis(5), Some(2)))
         .await;
     deploy_cors(&env, &api, cors(&["http://page.example:8000"], true)).await;
     let url = env.url("/cred/1.0.0/x");
@@ -80,9 +79,8 @@ async fn an_allowed_origin_is_echoed_with_credentials_and_others_are_refused_bef
 #[tokio::test]
 async fn without_a_configuration_any_origin_is_allowed_as_before() {
     let env = TestServer::start().await;
-    let backend = Backend::start(events("\n", Duration::from_millis(5), Some(1))).await;
-    let (_, sub) = env
-        .subscribed_api("Open", "A", Some(&backend.url()), None)
+    let (_backend, _, sub) = env
+        .api_on_backend("Open", "A", events("\n", Duration::from_millis(5), Some(1)))
         .await;
     let resp = get_from(
         &env.url("/open/1.0.0/x"),
@@ -256,9 +254,8 @@ async fn a_browser_streams_with_credentials_from_an_allowed_origin_only() {
         return;
     };
     let env = TestServer::start().await;
-    let backend = Backend::start(events("\n", Duration::from_millis(50), Some(2))).await;
-    let (api, sub) = env
-        .subscribed_api("Web", "A", Some(&backend.url()), None)
+    let (backend, api, sub) = env
+        .api_on_backend("Web", "A", events("\n", Duration::from_millis(50), Some(2)))
         .await;
     let stream_url = format!(
         "{}?access_token={}",

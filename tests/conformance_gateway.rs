@@ -125,9 +125,12 @@ async fn slow_request_heads_are_closed_within_the_bound_on_the_management_api() 
 #[tokio::test]
 async fn a_subscriber_streams_while_one_address_holds_many_incomplete_heads() {
     let env = TestServer::with_options(limits(Duration::from_secs(10), 8)).await;
-    let backend = Backend::start(events("\n", Duration::from_millis(20), Some(3))).await;
-    let (_, sub) = env
-        .subscribed_api("Busy", "App", Some(&backend.url()), None)
+    let (_backend, _, sub) = env
+        .api_on_backend(
+            "Busy",
+            "App",
+            events("\n", Duration::from_millis(20), Some(3)),
+        )
         .await;
     let mut slow = Vec::new();
     for _ in 0..40 {
@@ -430,9 +433,12 @@ async fn same_origin_redirects_are_followed_and_metered_others_refused() {
 #[tokio::test]
 async fn head_answers_what_get_would_without_opening_the_backend() {
     let env = TestServer::start().await;
-    let backend = Backend::start(events("\n", Duration::from_millis(20), Some(3))).await;
-    let (_, sub) = env
-        .subscribed_api("Head", "A", Some(&backend.url()), None)
+    let (backend, _, sub) = env
+        .api_on_backend(
+            "Head",
+            "A",
+            events("\n", Duration::from_millis(20), Some(3)),
+        )
         .await;
     let resp = client()
         .head(env.url("/head/1.0.0/x"))
@@ -478,9 +484,12 @@ async fn a_token_from_a_clock_slightly_ahead_is_accepted_within_the_leeway() {
         ..test_options()
     })
     .await;
-    let backend = Backend::start(events("\n", Duration::from_millis(20), Some(1))).await;
-    let (_, sub) = env
-        .subscribed_api("Skew", "A", Some(&backend.url()), None)
+    let (_backend, _, sub) = env
+        .api_on_backend(
+            "Skew",
+            "A",
+            events("\n", Duration::from_millis(20), Some(1)),
+        )
         .await;
     let keys = env.control().keys();
     let mut claims = keys.verify(&sub.production).unwrap();

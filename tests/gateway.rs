@@ -8,20 +8,12 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use streamgate::catalog::{Api, ApiDraft, LifecycleAction, SubscriptionStatus};
+use streamgate::catalog::{ApiDraft, LifecycleAction, SubscriptionStatus};
 use streamgate::keys::AccessClaims;
 use streamgate::telemetry::TrafficEvent;
 
 fn events_script() -> Script {
     events("\n", Duration::from_millis(20), Some(3))
-}
-
-/// A backend of three events, an SSE API `name` on it (production only) and an
-/// application `app` subscribed to it, with both tokens.
-async fn streamed(env: &TestServer, name: &str, app: &str) -> (Backend, Api, Subscriber) {
-    let prod = Backend::start(events_script()).await;
-    let (api, sub) = env.subscribed_api(name, app, Some(&prod.url()), None).await;
-    (prod, api, sub)
 }
 
 #[tokio::test]
@@ -59,7 +51,7 @@ async fn a_subscribed_production_token_streams_events_from_the_production_endpoi
 #[tokio::test]
 async fn a_key_type_without_an_endpoint_answers_403_with_code_900901() {
     let env = TestServer::start().await;
-    let (prod, _, sub) = streamed(&env, "OnlyProd", "App").await;
+    let (prod, _, sub) = env.api_on_backend("OnlyProd", "App", events_script()).await;
     let resp = env.open("/onlyprod/1.0.0/memory", Some(&sub.sandbox)).await;
     let body = assert_error(resp, 403, 900901).await;
     assert!(
@@ -133,7 +125,7 @@ async fn created_undeployed_and_retired_apis_answer_404() {
 #[tokio::test]
 async fn deprecated_apis_keep_serving_their_subscribers() {
     let env = TestServer::start().await;
-    let (_prod, api, sub) = streamed(&env, "Old", "App").await;
+    let (_prod, api, sub) = env.api_on_backend("Old", "App", events_script()).await;
     env.set_lifecycle(&api.id, LifecycleAction::Deprecate).await;
     let resp = env.open("/old/1.0.0/memory", Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);
@@ -143,7 +135,7 @@ async fn deprecated_apis_keep_serving_their_subscribers() {
 #[tokio::test]
 async fn a_blocked_api_answers_503_with_code_700700() {
     let env = TestServer::start().await;
-    let (prod, api, sub) = streamed(&env, "Blocky", "App").await;
+    let (prod, api, sub) = env.api_on_backend("Blocky", "App", events_script()).await;
     env.set_lifecycle(&api.id, LifecycleAction::Block).await;
     let resp = env
         .open("/blocky/1.0.0/memory", Some(&sub.production))
@@ -331,7 +323,7 @@ async fn a_pre_released_api_streams_without_a_token() {
 #[tokio::test]
 async fn credentials_stay_at_the_gateway_while_query_and_last_event_id_go_through() {
     let env = TestServer::start().await;
-    let (prod, _, sub) = streamed(&env, "Fwd", "App").await;
+    let (prod, _, sub) = env.api_on_backend("Fwd", "App", events_script()).await;
 
     // Token in the query, as a browser EventSource sends it.
     let url = env.url(&format!(
@@ -393,10 +385,7 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
     );
 
     // A backend that accepts and never answers: 503 within the connect timeout.
-    let mute = Backend::start(Script::Mute).await;
-    let (_, sub2) = env
-        .subscribed_api("Mute", "App2", Some(&mute.url()), None)
-        .await;
+    let (_mute, _, sub2) = env.api_on_backend("Mute", "App2", Script::Mute).await;
     assert_error(
         env.open("/mute/1.0.0/memory", Some(&sub2.production)).await,
         503,
@@ -404,9 +393,8 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
     )
     .await;
 
-    let missing = Backend::start(Script::Status(404)).await;
-    let (_, sub3) = env
-        .subscribed_api("Missing", "App3", Some(&missing.url()), None)
+    let (_missing, _, sub3) = env
+        .api_on_backend("Missing", "App3", Script::Status(404))
         .await;
     let resp = env
         .open("/missing/1.0.0/memory", Some(&sub3.production))
@@ -422,7 +410,7 @@ async fn backend_failures_answer_503_or_pass_the_status_on() {
 #[tokio::test]
 async fn cors_preflight_and_responses_let_another_origin_open_the_stream() {
     let env = TestServer::start().await;
-    let (prod, _, sub) = streamed(&env, "Cors", "App").await;
+    let (prod, _, sub) = env.api_on_backend("Cors", "App", events_script()).await;
     let url = env.url("/cors/1.0.0/memory");
     let resp = preflight(
         &url,
@@ -491,7 +479,9 @@ async fn application_policies_limit_connection_requests_per_minute() {
 async fn traffic_events_and_metrics_record_streams_and_rejections() {
     let env = TestServer::start().await;
     let mut traffic = env.telemetry().subscribe();
-    let (_prod, _, sub) = streamed(&env, "Watched", "Viewer").await;
+    let (_prod, _, sub) = env
+        .api_on_backend("Watched", "Viewer", events_script())
+        .await;
     let url = env.url("/watched/1.0.0/memory");
     assert_eq!(get(&url, None).await.status(), 401);
     let resp = get(&url, Some(&sub.production)).await;
@@ -552,7 +542,7 @@ async fn traffic_events_and_metrics_record_streams_and_rejections() {
 #[tokio::test]
 async fn only_get_is_served() {
     let env = TestServer::start().await;
-    let (prod, _, sub) = streamed(&env, "Verbs", "App").await;
+    let (prod, _, sub) = env.api_on_backend("Verbs", "App", events_script()).await;
     let resp = client()
         .post(env.url("/verbs/1.0.0/memory"))
         .bearer_auth(&sub.production)

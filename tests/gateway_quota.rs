@@ -211,9 +211,12 @@ async fn counters_are_flushed_periodically_while_serving() {
 #[tokio::test]
 async fn unlimited_plans_are_not_cut() {
     let env = TestServer::start().await;
-    let backend = Backend::start(events("\r\n", Duration::from_millis(1), Some(200))).await;
-    let (_, sub) = env
-        .subscribed_api("Free", "App", Some(&backend.url()), None)
+    let (_backend, _, sub) = env
+        .api_on_backend(
+            "Free",
+            "App",
+            events("\r\n", Duration::from_millis(1), Some(200)),
+        )
         .await;
     let resp = env.open("/free/1.0.0/memory", Some(&sub.production)).await;
     let items = SseReader::new(resp).rest().await;

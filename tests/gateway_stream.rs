@@ -48,9 +48,12 @@ async fn each_event_is_forwarded_while_the_backend_holds_the_next() {
 #[tokio::test]
 async fn an_idle_stream_gets_heartbeat_comments() {
     let env = TestServer::with_options(with_heartbeat(100)).await;
-    let backend = Backend::start(Script::Chunks(vec![(Duration::ZERO, "data: one\n\n")])).await;
-    let (_, sub) = env
-        .subscribed_api("Quiet", "App", Some(&backend.url()), None)
+    let (_backend, _, sub) = env
+        .api_on_backend(
+            "Quiet",
+            "App",
+            Script::Chunks(vec![(Duration::ZERO, "data: one\n\n")]),
+        )
         .await;
     let resp = env.open("/quiet/1.0.0/memory", Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
@@ -102,10 +105,7 @@ async fn heartbeats_wait_for_a_partial_event_to_complete() {
 async fn a_client_hang_up_closes_the_backend_connection() {
     let env = TestServer::start().await;
     let mut traffic = env.telemetry().subscribe();
-    let backend = Backend::start(endless()).await;
-    let (_, sub) = env
-        .subscribed_api("Hangup", "App", Some(&backend.url()), None)
-        .await;
+    let (backend, _, sub) = env.api_on_backend("Hangup", "App", endless()).await;
 
     let mut socket = open_stream(
         env.gateway_addr(),
@@ -272,10 +272,7 @@ async fn undeploying_or_retiring_the_api_closes_a_live_stream() {
 #[tokio::test]
 async fn an_expiring_token_closes_its_stream() {
     let env = TestServer::start().await;
-    let backend = Backend::start(endless()).await;
-    let (_, sub) = env
-        .subscribed_api("Expiry", "App", Some(&backend.url()), None)
-        .await;
+    let (backend, _, sub) = env.api_on_backend("Expiry", "App", endless()).await;
     let short = env
         .control()
         .generate_token(&sub.app_id, &KeyPairRef::Type(KeyType::Production), Some(1))
@@ -296,10 +293,7 @@ async fn an_expiring_token_closes_its_stream() {
 #[tokio::test]
 async fn shutdown_ends_open_streams_with_a_final_comment() {
     let mut env = TestServer::start().await;
-    let backend = Backend::start(endless()).await;
-    let (_, sub) = env
-        .subscribed_api("Bye", "App", Some(&backend.url()), None)
-        .await;
+    let (backend, _, sub) = env.api_on_backend("Bye", "App", endless()).await;
     let resp = env.open("/bye/1.0.0/memory", Some(&sub.production)).await;
     let mut reader = SseReader::new(resp);
     assert!(reader.next_event().await.is_some());
@@ -351,9 +345,12 @@ async fn a_final_comment_inside_a_partial_event_never_dispatches_it() {
 #[tokio::test]
 async fn a_client_hang_up_on_an_idle_stream_closes_the_backend_connection() {
     let env = TestServer::start().await;
-    let backend = Backend::start(Script::Chunks(vec![(Duration::ZERO, "data: one\n\n")])).await;
-    let (_, sub) = env
-        .subscribed_api("Idle", "App", Some(&backend.url()), None)
+    let (backend, _, sub) = env
+        .api_on_backend(
+            "Idle",
+            "App",
+            Script::Chunks(vec![(Duration::ZERO, "data: one\n\n")]),
+        )
         .await;
     let target = format!("/idle/1.0.0/memory?access_token={}", sub.production);
     let mut socket = open_stream(env.gateway_addr(), &target, None).await;

@@ -123,9 +123,8 @@ async fn run(total: usize, addr: SocketAddr, token: &Arc<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_hang_up_cycles_return_fds_and_tasks_to_their_baseline() {
     let env = TestServer::start().await;
-    let backend = Backend::start(events("\n", Duration::from_millis(50), None)).await;
-    let (_, sub) = env
-        .subscribed_api("Soak", "App", Some(&backend.url()), None)
+    let (backend, _, sub) = env
+        .api_on_backend("Soak", "App", events("\n", Duration::from_millis(50), None))
         .await;
     let token = Arc::new(sub.production.clone());
     let metrics = env.telemetry().metrics().clone();

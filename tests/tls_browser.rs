@@ -41,9 +41,12 @@ async fn ten_event_sources_on_one_https_origin_all_receive_events() {
         return;
     };
     let env = TestServer::builder().https(None).start().await;
-    let backend = Backend::start(events("\n", Duration::from_millis(100), None)).await;
-    let (_, sub) = env
-        .subscribed_api("Browser", "BrowserApp", Some(&backend.url()), None)
+    let (_backend, _, sub) = env
+        .api_on_backend(
+            "Browser",
+            "BrowserApp",
+            events("\n", Duration::from_millis(100), None),
+        )
         .await;
     let port = env.https_addr().port();
 

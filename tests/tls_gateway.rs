@@ -22,9 +22,12 @@ fn served(env: &TestServer) -> (ServerIdentity, String) {
 #[tokio::test]
 async fn the_tutorial_stream_over_https_with_http1_and_h2() {
     let env = TestServer::builder().https(None).start().await;
-    let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
-    let (_, sub) = env
-        .subscribed_api("Observer", "Tut", Some(&backend.url()), None)
+    let (_backend, _, sub) = env
+        .api_on_backend(
+            "Observer",
+            "Tut",
+            events("\n", Duration::from_millis(20), None),
+        )
         .await;
     let (identity, pem) = served(&env);
     #[cfg(unix)]
@@ -160,9 +163,12 @@ async fn reloading_the_certificate_keeps_open_streams_and_serves_the_new_one() {
         .https(Some((&cert, &key)))
         .start()
         .await;
-    let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
-    let (_, sub) = env
-        .subscribed_api("Reload", "RApp", Some(&backend.url()), None)
+    let (_backend, _, sub) = env
+        .api_on_backend(
+            "Reload",
+            "RApp",
+            events("\n", Duration::from_millis(20), None),
+        )
         .await;
     let identity = env.tls_identity().clone();
     let old_fingerprint = identity.fingerprint();
@@ -241,9 +247,12 @@ async fn bad_certificate_files_are_named_with_their_problem() {
 #[tokio::test]
 async fn garbage_plain_http_and_a_stalled_handshake_leave_the_https_port_serving() {
     let env = TestServer::builder().https(None).start().await;
-    let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
-    let (_, sub) = env
-        .subscribed_api("Sturdy", "SApp", Some(&backend.url()), None)
+    let (_backend, _, sub) = env
+        .api_on_backend(
+            "Sturdy",
+            "SApp",
+            events("\n", Duration::from_millis(20), None),
+        )
         .await;
     let (_, pem) = served(&env);
     let addr = env.https_addr();

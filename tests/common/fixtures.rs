@@ -12,7 +12,7 @@ use streamgate::catalog::{
 };
 use streamgate::control::Control;
 
-use super::TestServer;
+use super::{Backend, Script, TestServer};
 
 /// The tutorial's environment.
 pub fn hybrid() -> Vec<DeployTarget> {
@@ -182,6 +182,22 @@ impl TestServer {
             .change_lifecycle(api_id, action)
             .await
             .unwrap();
+    }
+
+    /// A scripted [`Backend`], an SSE API `name` on it (production endpoint only,
+    /// published and deployed) and an application `app` subscribed to it under
+    /// AsyncUnlimited, with both tokens (see [`TestServer::subscribed_api`]).
+    pub async fn api_on_backend(
+        &self,
+        name: &str,
+        app: &str,
+        script: Script,
+    ) -> (Backend, Api, Subscriber) {
+        let backend = Backend::start(script).await;
+        let (api, sub) = self
+            .subscribed_api(name, app, Some(&backend.url()), None)
+            .await;
+        (backend, api, sub)
     }
 
     /// An SSE API `name` on these endpoints, published and deployed (see
