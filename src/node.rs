@@ -442,7 +442,7 @@ pub async fn start(config: NodeConfig, telemetry: Telemetry) -> Result<RunningNo
     let shutdown = stopped(&stop);
     let gw = gateway.clone();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = gw.serve_with_routes(listener, extra, shutdown).await {
+        if let Err(e) = gw.serve_with_routes(listener, Some(extra), shutdown).await {
             tracing::error!("gateway stopped: {e}");
         }
     }));

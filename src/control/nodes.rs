@@ -83,6 +83,8 @@ pub(super) struct Registry {
     nodes: Mutex<BTreeMap<String, Entry>>,
     /// Bumped when a node is removed, so its feed connections end.
     generation: watch::Sender<u64>,
+    /// Bumped when the management API stops, so every feed connection open then ends.
+    closings: watch::Sender<u64>,
 }
 
 impl Registry {
@@ -105,6 +107,7 @@ impl Registry {
         Ok(Registry {
             nodes: Mutex::new(nodes),
             generation: watch::channel(0).0,
+            closings: watch::channel(0).0,
         })
     }
 
@@ -289,6 +292,17 @@ impl Control {
     /// Notified when a node is removed.
     pub fn watch_nodes(&self) -> watch::Receiver<u64> {
         self.inner.nodes.generation.subscribe()
+    }
+
+    /// Ends every feed connection open now (the management API is stopping); feeds
+    /// opened later are not affected.
+    pub fn close_feeds(&self) {
+        self.inner.nodes.closings.send_modify(|n| *n += 1);
+    }
+
+    /// Notified by [`close_feeds`](Self::close_feeds); a feed ends when the value moves.
+    pub fn watch_feed_closings(&self) -> watch::Receiver<u64> {
+        self.inner.nodes.closings.subscribe()
     }
 }
 

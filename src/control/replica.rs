@@ -302,3 +302,56 @@ mod tests {
         assert!("a-b".parse::<FeedPosition>().is_err());
     }
 }
+
+#[cfg(test)]
+mod round_trip {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::catalog::{ApiDraft, DeployTarget, LifecycleAction};
+    use crate::control::ControlOptions;
+
+    #[tokio::test]
+    async fn a_replica_routes_as_its_control_plane() {
+        let cp_dir = tempfile::tempdir().unwrap();
+        let cp = Control::open(ControlOptions::new(cp_dir.path())).unwrap();
+        let api = cp
+            .create_api(ApiDraft {
+                name: "Round".into(),
+                context: "/round".into(),
+                version: "1.0.0".into(),
+                production_endpoint: Some("http://127.0.0.1:1/x".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        cp.deploy_new_revision(
+            &api.id,
+            "",
+            &[DeployTarget::new("Production and Sandbox", "localhost")],
+        )
+        .await
+        .unwrap();
+        cp.change_lifecycle(&api.id, LifecycleAction::Publish)
+            .await
+            .unwrap();
+        let state = cp.feed_state();
+        let json = serde_json::to_string(&state).unwrap();
+        assert!(!json.contains("secretHash") && !json.contains("PRIVATE KEY"));
+        let state: ReplicaState = serde_json::from_str(&json).unwrap();
+        let node_dir = tempfile::tempdir().unwrap();
+        let node = Control::open_replica(node_dir.path(), Some(state))
+            .unwrap()
+            .unwrap();
+        assert_eq!(node.view().routes, cp.view().routes);
+        assert_eq!(node.view().subscriptions, cp.view().subscriptions);
+        assert_eq!(node.applied_position(), Some(cp.feed_position()));
+        assert_eq!(node.keys().kid(), cp.keys().kid());
+        drop(node);
+        // Reopened without a state, it serves what it saved.
+        let node = Control::open_replica(node_dir.path(), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(node.view().routes, cp.view().routes);
+        assert!(node.keys().sign(&serde_json::json!({})).is_err());
+    }
+}

@@ -189,8 +189,7 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        self.serve_with_routes(listener, Router::new(), shutdown)
-            .await
+        self.serve_with_routes(listener, None, shutdown).await
     }
 
     /// [`serve`](Self::serve) with `extra` routes answered before the gateway's (a gateway
@@ -198,7 +197,7 @@ impl Gateway {
     pub async fn serve_with_routes(
         self,
         listener: tokio::net::TcpListener,
-        extra: Router,
+        extra: Option<Router>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         // A gateway served again after a shutdown starts afresh.
@@ -207,7 +206,10 @@ impl Gateway {
         let mut flusher = AbortOnDrop(tokio::spawn(self.clone().flush_periodically()));
         let server = listener::serve(
             listener,
-            extra.merge(self.router()),
+            match extra {
+                Some(extra) => extra.fallback_service(self.router()),
+                None => self.router(),
+            },
             self.inner.options.listener.clone(),
             self.inner.telemetry.metrics().clone(),
             async move {

@@ -185,6 +185,7 @@ async fn feed(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         let _guard = guard;
         let mut view_rx = control.watch_view();
         let mut nodes_rx = control.watch_nodes();
+        let mut closing = control.watch_feed_closings();
         let mut sent = resume;
         let mut keepalive = tokio::time::interval(FEED_KEEPALIVE);
         keepalive.tick().await;
@@ -222,6 +223,10 @@ async fn feed(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
                         let _ = tx.send(Ok(crate::sse::comment("node removed"))).await;
                         return;
                     }
+                }
+                _ = closing.changed() => {
+                    let _ = tx.send(Ok(crate::sse::comment("control plane shutting down"))).await;
+                    return;
                 }
                 _ = keepalive.tick() => {
                     if tx.send(Ok(crate::sse::comment("keep-alive"))).await.is_err() {
