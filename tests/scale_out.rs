@@ -1,6 +1,7 @@
 //! Scale-out (issue 17, part 1): one control plane (the real launcher in this process, so
 //! the test can drive `Control`) and gateway nodes as real `streamgate gateway` child
 //! processes on loopback, each with its own data dir, fed over the SSE configuration feed.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
