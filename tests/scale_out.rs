@@ -578,3 +578,55 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
         "{health}"
     );
 }
+
+#[tokio::test]
+async fn node_credentials_through_the_cli_and_the_admin_api() {
+    let s = TestServer::start().await;
+    let token = ok(&s, &["node", "add", "edge-1", "-q"]).await;
+    let token = token.trim();
+    assert!(token.starts_with("sgn_"), "{token}");
+    assert_eq!(
+        s.control().authenticate_node(token).as_deref(),
+        Some("edge-1")
+    );
+    // Stored hashed: the token is nowhere in the store file.
+    let db = std::fs::read(s.dir().join("streamgate.redb")).unwrap();
+    assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()));
+
+    let listed = ok(&s, &["node", "list"]).await;
+    assert!(
+        listed.contains("NAME") && listed.contains("edge-1"),
+        "{listed}"
+    );
+    let (status, body) = s.get(&admin("/gateway-nodes")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["count"], 1, "{body}");
+    assert_eq!(body["list"][0]["name"], "edge-1");
+    assert_eq!(body["list"][0]["connected"], false);
+    assert!(body["list"][0].get("token").is_none(), "{body}");
+
+    let (status, body) = s
+        .post(
+            &admin("/gateway-nodes"),
+            serde_json::json!({"name": "edge-1"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = s
+        .post(&admin("/gateway-nodes"), serde_json::json!({"name": "a b"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let anonymous = s
+        .anon(reqwest::Method::GET, &admin("/gateway-nodes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    ok(&s, &["node", "remove", "edge-1"]).await;
+    assert_eq!(s.control().authenticate_node(token), None);
+    let err = fails(&s, &["node", "remove", "edge-1"]).await;
+    assert!(err.contains("404"), "{err}");
+    let listed = ok(&s, &["node", "list"]).await;
+    assert!(listed.contains("No gateway nodes"), "{listed}");
+}
