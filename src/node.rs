@@ -176,10 +176,14 @@ impl Feed {
         if let Some(id) = last_id {
             req = req.header("Last-Event-ID", id);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| format!("{}: {e}", self.feed_url))?;
+        let resp = req.send().await.map_err(|e| {
+            // reqwest's own message says only "error sending request"; the cause says why.
+            let mut cause: &dyn std::error::Error = &e;
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            format!("{}: {cause}", self.feed_url)
+        })?;
         match resp.status() {
             StatusCode::OK => Ok(resp),
             StatusCode::UNAUTHORIZED => Err(format!(
