@@ -135,9 +135,25 @@ pub struct IssuedToken {
     pub claims: AccessClaims,
 }
 
+/// The validation rules of gateway tokens and of management tokens.
+fn validations() -> (Validation, Validation) {
+    let mut validation = Validation::new(ALGORITHM);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
+    // `nbf` and `iat` are checked by `verify_at`, with a clock-skew leeway; `exp` is
+    // checked here with none.
+    validation.validate_nbf = false;
+    validation.leeway = 0;
+    let mut management_validation = validation.clone();
+    management_validation.set_audience(&[MANAGEMENT_AUDIENCE]);
+    (validation, management_validation)
+}
+
 /// The key manager. Cheap to share behind an `Arc`.
 pub struct KeyManager {
-    encoding: EncodingKey,
+    /// `None` on a gateway node, which verifies with the control plane's public key only.
+    encoding: Option<EncodingKey>,
     decoding: DecodingKey,
     validation: Validation,
     management_validation: Validation,
@@ -241,18 +257,9 @@ impl KeyManager {
         let public_x = URL_SAFE_NO_PAD.encode(public);
         let decoding = DecodingKey::from_ed_components(&public_x)
             .map_err(|e| KeyError::Sign(e.to_string()))?;
-        let mut validation = Validation::new(ALGORITHM);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
-        // `nbf` and `iat` are checked by `verify_at`, with a clock-skew leeway; `exp` is
-        // checked here with none.
-        validation.validate_nbf = false;
-        validation.leeway = 0;
-        let mut management_validation = validation.clone();
-        management_validation.set_audience(&[MANAGEMENT_AUDIENCE]);
+        let (validation, management_validation) = validations();
         Ok(KeyManager {
-            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            encoding: Some(EncodingKey::from_ed_der(der.as_bytes())),
             decoding,
             validation,
             management_validation,
@@ -264,6 +271,37 @@ impl KeyManager {
     /// The key id in every token's header and in the JWKS.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// The public key: the Ed25519 point, base64url without padding (the JWK's `x`,
+    /// RFC 8037).
+    pub fn public_x(&self) -> &str {
+        &self.public_x
+    }
+
+    /// A key manager that only verifies, from the control plane's public key (`x` as in
+    /// RFC 8037): a gateway node's. [`sign`](Self::sign) and [`issue`](Self::issue) fail
+    /// with [`KeyError::Sign`]. The key id is derived from the key, as on the control plane.
+    ///
+    /// # Errors
+    /// [`KeyError::Sign`] when `public_x` is not a base64url Ed25519 public key.
+    pub fn verify_only(public_x: &str) -> Result<KeyManager, KeyError> {
+        let public = URL_SAFE_NO_PAD
+            .decode(public_x)
+            .ok()
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| KeyError::Sign("not a base64url Ed25519 public key".to_string()))?;
+        let decoding =
+            DecodingKey::from_ed_components(public_x).map_err(|e| KeyError::Sign(e.to_string()))?;
+        let (validation, management_validation) = validations();
+        Ok(KeyManager {
+            encoding: None,
+            decoding,
+            validation,
+            management_validation,
+            kid: hex(&Sha256::digest(&public))[..16].to_string(),
+            public_x: public_x.to_string(),
+        })
     }
 
     /// Issues an access token for `key` of `app`, valid for `validity_secs` from `now_secs`.
@@ -308,8 +346,10 @@ impl KeyManager {
         let mut header = Header::new(ALGORITHM);
         header.kid = Some(self.kid.clone());
         header.typ = Some("JWT".to_string());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| KeyError::Sign(e.to_string()))
+        let encoding = self.encoding.as_ref().ok_or_else(|| {
+            KeyError::Sign("this key manager holds only the public key (gateway node)".to_string())
+        })?;
+        jsonwebtoken::encode(&header, claims, encoding).map_err(|e| KeyError::Sign(e.to_string()))
     }
 
     /// Verifies signature (EdDSA only), key id, `exp`, `nbf`, issuer and audience, with

@@ -162,7 +162,15 @@ pub async fn start(control: Control, telemetry: Telemetry, config: ServeConfig) 
         Ok(listener) => {
             let addr = listener.local_addr().map_err(|e| e.to_string());
             let router = mgmt::router(control.clone(), telemetry.clone(), gateway_url);
-            let shutdown = stopped(stop_rx.clone());
+            let shutdown = {
+                let stop = stopped(stop_rx.clone());
+                let control = control.clone();
+                // Gateway nodes' feeds never end by themselves.
+                async move {
+                    stop.await;
+                    control.close_feeds();
+                }
+            };
             if admin_https {
                 match admin_tls_config(&tls) {
                     Ok(tls_config) => {

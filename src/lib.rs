@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod keys;
 pub mod launch;
 pub mod mgmt;
+pub mod node;
 pub mod sse;
 pub mod store;
 pub mod telemetry;

@@ -129,11 +129,45 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         with_backend: Option<SocketAddr>,
     },
+    /// Run a gateway node: the data plane alone, fed by a control plane (`streamgate
+    /// serve`); no terminal UI, no management API. Serves from its data dir while the
+    /// control plane is down.
+    Gateway(GatewayArgs),
     /// Run the sample memory backend: streams this machine's memory use as
     /// Server-Sent Events on GET /memory.
     Backend(backend::BackendArgs),
     #[command(flatten)]
     Client(ClientCommand),
+}
+
+/// `streamgate gateway`'s flags.
+#[derive(Debug, Args)]
+struct GatewayArgs {
+    /// The control plane's management API URL, e.g. http://10.0.0.2:9443.
+    #[arg(long, value_name = "URL")]
+    control_plane: String,
+    /// A file holding the node token from `streamgate node add NAME`.
+    #[arg(long, value_name = "FILE")]
+    node_token: PathBuf,
+    /// Redis URL for quota windows shared by every node.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// Gateway address.
+    #[arg(long, default_value = launch::DEFAULT_GATEWAY_ADDR)]
+    gateway_addr: SocketAddr,
+    /// HTTPS gateway address (HTTP/2 and HTTP/1.1 by ALPN); none unless given.
+    #[arg(long)]
+    gateway_tls_addr: Option<SocketAddr>,
+    /// The HTTPS gateway's certificate (PEM); with --tls-key. Without both, a self-signed
+    /// one for localhost is generated in <data dir>/tls/.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM); with --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Seconds of silence on a stream before the gateway writes a heartbeat comment.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    heartbeat_secs: u64,
 }
 
 fn main() -> ExitCode {
@@ -147,6 +181,7 @@ fn main() -> ExitCode {
     };
     match command {
         Command::Backend(args) => backend::run_cli(args),
+        Command::Gateway(args) => run_async(gateway_node(cli.data_dir, args)),
         Command::Serve {
             servers,
             with_backend,
@@ -276,6 +311,51 @@ async fn serve(
         let _ = b.stop().await;
     }
     running.shutdown().await;
+    Ok(())
+}
+
+/// `streamgate gateway`: a data-plane node until Ctrl-C or SIGTERM.
+async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let token = std::fs::read_to_string(&args.node_token)
+        .map_err(|e| format!("--node-token {}: {e}", args.node_token.display()))?;
+    if token.trim().is_empty() {
+        return Err(format!(
+            "--node-token {}: the file is empty",
+            args.node_token.display()
+        ));
+    }
+    let config = streamgate::node::NodeConfig {
+        control_plane: args.control_plane,
+        token,
+        data_dir: datadir::resolve(data_dir),
+        gateway_addr: args.gateway_addr,
+        gateway_tls_addr: args.gateway_tls_addr,
+        tls_files: args.tls_cert.zip(args.tls_key),
+        gateway: GatewayOptions {
+            heartbeat: Duration::from_secs(args.heartbeat_secs),
+            ..GatewayOptions::default()
+        },
+        redis: args.redis,
+    };
+    let data_dir = config.data_dir.clone();
+    let node = streamgate::node::start(config, Telemetry::new()).await?;
+    println!("data dir {}", data_dir.display());
+    println!("gateway listening on http://{}", node.gateway_addr);
+    match &node.gateway_tls_addr {
+        Some(Ok(addr)) => println!("gateway listening on https://{addr} (HTTP/2, HTTP/1.1)"),
+        Some(Err(e)) => eprintln!("HTTPS gateway not running: {e}"),
+        None => {}
+    }
+    wait_for_signal().await;
+    eprintln!("shutting down");
+    node.shutdown().await;
     Ok(())
 }
 

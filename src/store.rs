@@ -46,11 +46,15 @@ pub enum Table {
     BackendClientCertificates,
     /// Management users by id.
     Users,
+    /// Gateway node credentials by node name (control plane; token stored hashed).
+    GatewayNodes,
+    /// A gateway node's last applied configuration feed snapshot (key `state`).
+    Replica,
 }
 
 impl Table {
     /// Every table, created on first open.
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 15] = [
         Self::Apis,
         Self::Revisions,
         Self::Deployments,
@@ -64,6 +68,8 @@ impl Table {
         Self::EndpointCertificates,
         Self::BackendClientCertificates,
         Self::Users,
+        Self::GatewayNodes,
+        Self::Replica,
     ];
 
     const fn definition(self) -> TableDefinition<'static, &'static str, &'static [u8]> {
@@ -81,6 +87,8 @@ impl Table {
             Self::EndpointCertificates => "endpoint-certificates-v1",
             Self::BackendClientCertificates => "backend-client-certificates-v1",
             Self::Users => "users-v1",
+            Self::GatewayNodes => "gateway-nodes-v1",
+            Self::Replica => "replica-v1",
         })
     }
 }

@@ -11,6 +11,7 @@ mod api;
 mod app;
 mod client;
 mod keys;
+mod node;
 mod output;
 mod plan;
 mod stats;
@@ -24,6 +25,7 @@ use reqwest::Method;
 pub use api::{ApiCommand, ApiCreateArgs, api_body};
 pub use app::AppCommand;
 pub use keys::KeysCommand;
+pub use node::NodeCommand;
 pub use output::Output;
 pub use plan::PlanCommand;
 
@@ -201,6 +203,13 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: PlanCommand,
     },
+    /// Gateway node credentials (scale-out): add, list, remove.
+    Node {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: NodeCommand,
+    },
     /// Check that the management API answers.
     Health {
         #[command(flatten)]
@@ -229,6 +238,7 @@ impl ClientCommand {
             | ClientCommand::Keys { client, .. }
             | ClientCommand::Token { client, .. }
             | ClientCommand::Plan { client, .. }
+            | ClientCommand::Node { client, .. }
             | ClientCommand::Health { client }
             | ClientCommand::Stats { client, .. } => client,
         }
@@ -313,6 +323,7 @@ async fn execute(cmd: ClientCommand, opts: &ClientOptions) -> Result<Output, Cli
             ..
         } => keys::token(client, app, key_type, validity).await,
         ClientCommand::Plan { command, .. } => plan::run(client, command).await,
+        ClientCommand::Node { command, .. } => node::run(client, command).await,
         ClientCommand::Health { .. } => health(client).await,
         ClientCommand::Stats { name, since, .. } => {
             stats::stats(client, name.as_deref(), &since).await

@@ -13,7 +13,9 @@ mod apis;
 mod certificates;
 mod counters;
 mod deploy;
+mod nodes;
 mod portal;
+mod replica;
 mod snapshot;
 mod tokens;
 mod users;
@@ -32,7 +34,9 @@ use crate::store::{Op, Store, StoreError, Table};
 
 pub use apis::LifecycleOutcome;
 pub use counters::CounterRecord;
+pub use nodes::{FeedGuard, IssuedNodeToken, NODE_TOKEN_PREFIX, NodeReport, NodeStatus};
 pub use portal::GeneratedKeys;
+pub use replica::{FeedPosition, PublicSigningKey, ReplicaState};
 pub use snapshot::Snapshot;
 pub use tokens::KeyPairRef;
 pub use users::{
@@ -136,6 +140,12 @@ struct Inner {
     view_version: watch::Sender<u64>,
     write_lock: Mutex<()>,
     changes: broadcast::Sender<Change>,
+    /// Gateway node credentials and heartbeats (control plane).
+    nodes: nodes::Registry,
+    /// This run's feed epoch (control plane; empty on a replica).
+    feed_epoch: String,
+    /// The feed position last applied (replica; `None` on a control plane).
+    applied: watch::Sender<Option<FeedPosition>>,
 }
 
 /// The service. Cheap to clone.
@@ -196,6 +206,11 @@ impl Control {
         let view = GatewayView::build(&catalog, 1);
         let (view_version, _) = watch::channel(1);
         let (changes, _) = broadcast::channel(CHANGE_CHANNEL_CAPACITY);
+        let nodes = nodes::Registry::load(&store)?;
+        let feed_epoch = keys::random_bytes::<6>()?
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Ok(Control {
             inner: Arc::new(Inner {
                 store,
@@ -207,6 +222,9 @@ impl Control {
                 view_version,
                 write_lock: Mutex::new(()),
                 changes,
+                nodes,
+                feed_epoch,
+                applied: watch::channel(None).0,
             }),
         })
     }

@@ -189,13 +189,27 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.serve_with_routes(listener, None, shutdown).await
+    }
+
+    /// [`serve`](Self::serve) with `extra` routes answered before the gateway's (a gateway
+    /// node's `/health` and `/metrics`, paths no API may use as its context).
+    pub async fn serve_with_routes(
+        self,
+        listener: tokio::net::TcpListener,
+        extra: Option<Router>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         // A gateway served again after a shutdown starts afresh.
         self.inner.stop.send_replace(false);
         let stop = self.inner.stop.clone();
         let mut flusher = AbortOnDrop(tokio::spawn(self.clone().flush_periodically()));
         let server = listener::serve(
             listener,
-            self.router(),
+            match extra {
+                Some(extra) => extra.fallback_service(self.router()),
+                None => self.router(),
+            },
             self.inner.options.listener.clone(),
             self.inner.telemetry.metrics().clone(),
             async move {

@@ -218,6 +218,10 @@ pub const ROUTE_SCOPES: &[RouteScope] = &[
         "/environments",
         &["apim:admin", "apim:environment_read"],
     ),
+    // Admin v4: streamgate's gateway nodes (WSO2 has none; admins only).
+    row("GET", A, "/gateway-nodes", &["apim:admin"]),
+    row("POST", A, "/gateway-nodes", &["apim:admin"]),
+    row("DELETE", A, "/gateway-nodes/{name}", &["apim:admin"]),
     // SCIM 2.0 users (WSO2 Identity Server's scopes)
     // Publisher v4: endpoint certificates (WSO2's scopes) and the backend client
     // certificate (streamgate's; scoped as WSO2's client-certificates).

@@ -11,6 +11,7 @@ mod devportal;
 pub mod dto;
 pub mod endpoint_certificates;
 mod error;
+pub mod nodes;
 mod oauth;
 mod publisher;
 pub mod scim;
@@ -65,7 +66,10 @@ pub fn router(control: Control, telemetry: Telemetry, gateway_url: String) -> Ro
             with_json_405(publisher::routes().merge(endpoint_certificates::routes())),
         )
         .nest(DEVPORTAL_BASE, with_json_405(devportal::routes()))
-        .nest(ADMIN_BASE, with_json_405(admin::routes()))
+        .nest(
+            ADMIN_BASE,
+            with_json_405(admin::routes().merge(nodes::admin_routes())),
+        )
         .merge(with_json_405(scim::routes()))
         .merge(with_json_405(analytics::routes()))
         .layer(middleware::from_fn_with_state(
@@ -76,6 +80,7 @@ pub fn router(control: Control, telemetry: Telemetry, gateway_url: String) -> Ro
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .merge(with_json_405(oauth::routes()))
+        .merge(with_json_405(nodes::feed_routes()))
         .merge(protected)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

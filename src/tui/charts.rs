@@ -122,6 +122,9 @@ pub struct AnalyticsFeed {
     ///
     /// [`Action::Process`]: super::action::Action::Process
     pub process: Option<ProcessStats>,
+    /// Gateway nodes known to this control plane with what they last reported (the
+    /// Servers screen).
+    pub nodes: Vec<crate::control::NodeStatus>,
 }
 
 /// This process's resource use, sampled by sysinfo once a second off the UI thread.

@@ -394,6 +394,7 @@ impl Runtime {
             // Kept by `App`: the gauges come with their own action.
             quotas: Default::default(),
             process: None,
+            nodes: self.control.nodes(),
         };
         if self.app.tab == Tab::Servers {
             self.sample_process();

@@ -1,5 +1,6 @@
 //! Servers: the management API and the gateway (addresses, open streams, events per
-//! second) and the memory backend with its Time and Interval fields, start and stop.
+//! second), the gateway nodes fed by this control plane, and the memory backend with its
+//! Time and Interval fields, start and stop.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -334,6 +335,65 @@ fn tls_line<'a>(ctx: &Ctx, tls: &crate::tui::state::TlsInfo, width: usize) -> Li
     }
 }
 
+/// Node rows shown at most; the rest are counted.
+const MAX_NODE_ROWS: usize = 3;
+
+/// The gateway nodes (`streamgate gateway`) this control plane knows: a summary line and,
+/// room permitting, one line per node (name, address, applied version, open streams, last
+/// seen); nothing when there are none. At most `room` lines, but always the summary.
+fn node_lines<'a>(ctx: &Ctx, width: usize, room: usize) -> Vec<Line<'a>> {
+    let nodes = &ctx.analytics.nodes;
+    if nodes.is_empty() {
+        return Vec::new();
+    }
+    let theme = ctx.theme;
+    let connected = nodes.iter().filter(|n| n.connected).count();
+    let rows = room.saturating_sub(1).min(MAX_NODE_ROWS);
+    let more = nodes.len().saturating_sub(rows);
+    let mut summary = format!("{connected} of {} connected", nodes.len());
+    if rows == 0 {
+        let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        summary.push_str(&format!(": {}", names.join(", ")));
+    } else if more > 0 {
+        summary.push_str(&format!(" ({more} more: streamgate node list)"));
+    }
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{:<16}", "Gateway nodes"), theme.muted()),
+        Span::styled(
+            crate::tui::widgets::ellipsis(&summary, width.saturating_sub(16)),
+            theme.text(),
+        ),
+    ])];
+    for n in nodes.iter().take(rows) {
+        let seen = match n.last_seen {
+            Some(ms) => format!("{}s ago", (ctx.clock_ms() - ms).max(0) / 1000),
+            None => "never".to_string(),
+        };
+        let applied = n
+            .report
+            .applied_version
+            .map_or("-".to_string(), |v| format!("v{v}"));
+        let text = format!(
+            "{}  applied {applied}  open {}  seen {seen}",
+            n.report.address.as_deref().unwrap_or("-"),
+            n.report.open_streams
+        );
+        let name = crate::tui::widgets::ellipsis(&n.name, 13);
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {name:<14}"), theme.muted()),
+            Span::styled(
+                crate::tui::widgets::ellipsis(&text, width.saturating_sub(16)),
+                if n.connected {
+                    theme.ok()
+                } else {
+                    theme.error()
+                },
+            ),
+        ]));
+    }
+    lines
+}
+
 /// Draws the Servers tab.
 pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool) {
     let theme = ctx.theme;
@@ -341,8 +401,11 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let tls_lines = u16::from(ctx.config.tls.is_some());
+    // The backend's rows (6) and the hints keep their room; nodes get what is left.
+    let room = usize::from(inner.height.saturating_sub(5 + tls_lines + 6 + 1));
+    let node_lines = node_lines(ctx, usize::from(inner.width), room);
     let [top, rows, foot] = Layout::vertical([
-        Constraint::Length(5 + tls_lines),
+        Constraint::Length(5 + tls_lines + u16::try_from(node_lines.len()).unwrap_or(0)),
         Constraint::Min(1),
         Constraint::Length(1),
     ])
@@ -392,6 +455,7 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
             Span::styled(ctx.config.log_file.display().to_string(), theme.text()),
         ]),
     ]);
+    lines.extend(node_lines);
     frame.render_widget(Paragraph::new(lines), top);
 
     let row = |i: u16| Rect::new(rows.x, rows.y + i, rows.width, 1);

@@ -1,0 +1,632 @@
+//! Scale-out (issue 17, part 1): one control plane (the real launcher in this process, so
+//! the test can drive `Control`) and gateway nodes as real `streamgate gateway` child
+//! processes on loopback, each with its own data dir, fed over the SSE configuration feed.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use streamgate::catalog::{ApiDraft, KeyType, SubscriptionStatus};
+use streamgate::control::{Control, ControlOptions};
+use streamgate::launch::{self, Running, ServeConfig};
+use streamgate::telemetry::Telemetry;
+use streamgate::tls::server::ListenerOptions;
+use tempfile::TempDir;
+
+/// How fast a change on the control plane must reach every node.
+const WITHIN: Duration = Duration::from_secs(1);
+
+/// The control plane: `Control` over a temp dir, served by the real launcher on a fixed
+/// management address once known, so it can be stopped and started again on it.
+struct ControlPlane {
+    control: Control,
+    admin: SocketAddr,
+    running: Option<Running>,
+    _dir: TempDir,
+}
+
+impl ControlPlane {
+    async fn start() -> ControlPlane {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let control = tokio::task::spawn_blocking(move || Control::open(ControlOptions::new(path)))
+            .await
+            .unwrap()
+            .unwrap();
+        let mut cp = ControlPlane {
+            control,
+            admin: "127.0.0.1:0".parse().unwrap(),
+            running: None,
+            _dir: dir,
+        };
+        cp.serve().await;
+        cp
+    }
+
+    async fn serve(&mut self) {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let running = launch::start(
+            self.control.clone(),
+            Telemetry::new(),
+            ServeConfig {
+                admin_addr: self.admin,
+                gateway_addr: any,
+                gateway: test_options(),
+                tls: ListenerOptions::default(),
+            },
+        )
+        .await;
+        self.admin = running.admin.clone().expect("the management API starts");
+        self.running = Some(running);
+    }
+
+    async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            assert!(running.shutdown().await, "the control plane stops");
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.admin)
+    }
+
+    /// A node credential, written to a file in `dir`.
+    async fn node_token(&self, name: &str, dir: &Path) -> PathBuf {
+        let issued = self.control.add_node(name).await.unwrap();
+        let file = dir.join(format!("{name}.token"));
+        std::fs::write(&file, format!("{}\n", issued.token)).unwrap();
+        file
+    }
+}
+
+/// A `streamgate gateway` child process; killed on drop.
+struct Node {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    data_dir: PathBuf,
+    token_file: PathBuf,
+    control_plane: String,
+}
+
+impl Node {
+    fn spawn(control_plane: &str, token_file: &Path, data_dir: &Path) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_streamgate"))
+            .args(["gateway", "--control-plane", control_plane, "--node-token"])
+            .arg(token_file)
+            .args(["--gateway-addr", "127.0.0.1:0", "--heartbeat-secs", "30"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        let addr = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "the node did not start: {}",
+                        String::from_utf8_lossy(&stderr.lock().unwrap())
+                    )
+                });
+            if let Some(a) = line.strip_prefix("gateway listening on http://") {
+                break a.parse().unwrap();
+            }
+        };
+        Node {
+            child,
+            addr,
+            stderr,
+            data_dir: data_dir.to_path_buf(),
+            token_file: token_file.to_path_buf(),
+            control_plane: control_plane.to_string(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn log(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    async fn health(&self) -> serde_json::Value {
+        client()
+            .get(self.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// SIGKILLs the node and starts it again on the same data dir.
+    fn restart(mut self) -> Node {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        Node::spawn(&self.control_plane, &self.token_file, &self.data_dir)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A control plane, `n` nodes and a published API on the memory backend with an
+/// application subscribed under AsyncUnlimited.
+struct Cluster {
+    cp: ControlPlane,
+    nodes: Vec<Node>,
+    api_id: String,
+    sub: Subscriber,
+    _backend: streamgate::backend::BackendHandle,
+    dir: TempDir,
+}
+
+impl Cluster {
+    async fn start(n: usize) -> Cluster {
+        let cp = ControlPlane::start().await;
+        let backend = memory_backend(memory_options(100, None)).await;
+        let api = published_api(
+            &cp.control,
+            "Fleet",
+            Some(&format!("http://{}", backend.addr())),
+            None,
+            &[],
+        )
+        .await;
+        let sub = subscriber(
+            &cp.control,
+            "FleetApp",
+            "Unlimited",
+            &api,
+            Some("AsyncUnlimited"),
+        )
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut nodes = Vec::new();
+        for i in 0..n {
+            let token = cp.node_token(&format!("node-{i}"), dir.path()).await;
+            let data = dir.path().join(format!("node-{i}"));
+            nodes.push(Node::spawn(&cp.url(), &token, &data));
+        }
+        Cluster {
+            cp,
+            nodes,
+            api_id: api.id,
+            sub,
+            _backend: backend,
+            dir,
+        }
+    }
+
+    /// Waits until every node has applied the control plane's current feed version.
+    async fn synced(&self) {
+        let version = self.cp.control.feed_position().version;
+        for node in &self.nodes {
+            let mut applied = serde_json::Value::Null;
+            for _ in 0..200 {
+                applied = node.health().await["controlPlane"]["appliedVersion"].clone();
+                if applied == version {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(applied, version, "{}", node.log());
+        }
+    }
+
+    /// A stream through every node, each past its first event.
+    async fn streams(&self, token: &str) -> Vec<SseReader> {
+        let mut readers = Vec::new();
+        for node in &self.nodes {
+            let resp = get(&node.url(&memory_path("Fleet")), Some(token)).await;
+            if resp.status() != 200 {
+                let status = resp.status();
+                let body = resp.text().await.unwrap_or_default();
+                panic!("{status} {body}\n{}", node.log());
+            }
+            let mut reader = SseReader::new(resp);
+            assert!(reader.next_event().await.is_some());
+            readers.push(reader);
+        }
+        readers
+    }
+}
+
+/// Reads every stream to its end; asserts each ended within [`WITHIN`] of `since` with a
+/// final comment containing `why`.
+async fn all_close(readers: Vec<SseReader>, since: Instant, why: &str) {
+    for (i, mut reader) in readers.into_iter().enumerate() {
+        let items = reader.rest().await;
+        let took = since.elapsed();
+        let (_, comments) = split(&items);
+        assert!(
+            comments.iter().any(|c| c.contains(why)),
+            "stream {i}: {comments:?}"
+        );
+        assert!(took <= WITHIN, "stream {i} closed after {took:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revoke_unsubscribe_and_block_close_streams_on_every_node_within_a_second() {
+    let c = Cluster::start(3).await;
+    let control = &c.cp.control;
+
+    // Revoke the token: the streams on every node end.
+    let readers = c.streams(&c.sub.production).await;
+    let t0 = Instant::now();
+    assert!(control.revoke_token(&c.sub.production, None).await.unwrap());
+    all_close(readers, t0, "the access token was revoked").await;
+    for node in &c.nodes {
+        let resp = get(&node.url(&memory_path("Fleet")), Some(&c.sub.production)).await;
+        assert_eq!(
+            resp.status(),
+            401,
+            "a revoked token is refused on every node"
+        );
+    }
+
+    // Unsubscribe: a fresh token's streams end.
+    let token = access_token(control, &c.sub.app_id, KeyType::Production).await;
+    let readers = c.streams(&token).await;
+    let t0 = Instant::now();
+    control
+        .unsubscribe(c.sub.subscription_id.as_deref().unwrap())
+        .await
+        .unwrap();
+    all_close(readers, t0, "the subscription was removed").await;
+
+    // Block the API: subscribe again, open streams, block.
+    let sub = control
+        .subscribe(&c.sub.app_id, &c.api_id, "AsyncUnlimited")
+        .await
+        .unwrap();
+    c.synced().await;
+    let readers = c.streams(&token).await;
+    let t0 = Instant::now();
+    control
+        .set_subscription_status(&sub.id, SubscriptionStatus::Blocked)
+        .await
+        .unwrap();
+    all_close(readers, t0, "the subscription was blocked").await;
+    control
+        .set_subscription_status(&sub.id, SubscriptionStatus::Unblocked)
+        .await
+        .unwrap();
+    c.synced().await;
+    let readers = c.streams(&token).await;
+    let t0 = Instant::now();
+    control
+        .change_lifecycle(&c.api_id, streamgate::catalog::LifecycleAction::Block)
+        .await
+        .unwrap();
+    all_close(readers, t0, "the API was blocked").await;
+
+    // Every node reported its status: address, applied version, last seen.
+    let nodes = control.nodes();
+    assert_eq!(nodes.len(), 3);
+    let version = control.feed_position().version;
+    assert!(
+        eventually(|| control
+            .nodes()
+            .iter()
+            .all(|n| n.connected && n.report.applied_version == Some(version)))
+        .await,
+        "{:?}",
+        control.nodes()
+    );
+    for (node, status) in c.nodes.iter().zip(control.nodes()) {
+        assert_eq!(
+            status.report.address.as_deref(),
+            Some(launch::public_url(node.addr).as_str())
+        );
+        assert!(status.last_seen.is_some());
+    }
+    drop(c.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_revision_is_routed_on_every_node_within_a_second() {
+    let c = Cluster::start(3).await;
+    let control = &c.cp.control;
+    let second = memory_backend(memory_options(100, None)).await;
+    let api = control.snapshot().apis[&c.api_id].clone();
+    control
+        .update_api(
+            &c.api_id,
+            ApiDraft {
+                production_endpoint: Some(format!("http://{}", second.addr())),
+                ..api.to_draft()
+            },
+        )
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    control
+        .deploy_new_revision(&c.api_id, "second backend", &hybrid())
+        .await
+        .unwrap();
+    let mut held = Vec::new();
+    for (i, node) in c.nodes.iter().enumerate() {
+        loop {
+            let before = second.stats().open_streams;
+            let resp = get(&node.url(&memory_path("Fleet")), Some(&c.sub.production)).await;
+            assert_eq!(resp.status(), 200);
+            let mut reader = SseReader::new(resp);
+            assert!(reader.next_event().await.is_some());
+            if second.stats().open_streams > before {
+                held.push(reader);
+                break;
+            }
+            assert!(
+                t0.elapsed() <= WITHIN,
+                "node {i} still routes to the old revision after {:?}",
+                t0.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert!(t0.elapsed() <= WITHIN, "{:?}", t0.elapsed());
+    assert_eq!(second.stats().open_streams, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_serve_while_the_control_plane_is_down_and_catch_up_when_it_returns() {
+    let mut c = Cluster::start(2).await;
+    let path = memory_path("Fleet");
+    drop(c.streams(&c.sub.production).await);
+    let extra = access_token(&c.cp.control, &c.sub.app_id, KeyType::Production).await;
+    c.cp.stop().await;
+
+    // Every node notices, says so, and keeps serving existing routes and tokens.
+    for node in &c.nodes {
+        let mut health = serde_json::Value::Null;
+        for _ in 0..100 {
+            health = node.health().await;
+            if health["controlPlane"]["connected"] == false {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let status = health["controlPlane"]["status"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            status.starts_with("control plane unreachable since "),
+            "{health}"
+        );
+        let metrics = client()
+            .get(node.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("streamgate_control_plane_connected 0"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("# control plane unreachable since "),
+            "{metrics}"
+        );
+    }
+    drop(c.streams(&c.sub.production).await);
+
+    // A node restarted meanwhile serves from its data dir.
+    let node = c.nodes.remove(0).restart();
+    c.nodes.insert(0, node);
+    drop(c.streams(&extra).await);
+    let health = c.nodes[0].health().await;
+    assert_eq!(health["controlPlane"]["connected"], false, "{health}");
+
+    // Changes made while it is down, and after it returns, reach every node.
+    assert!(c.cp.control.revoke_token(&extra, None).await.unwrap());
+    c.cp.serve().await;
+    for node in &c.nodes {
+        let mut status = 0;
+        for _ in 0..200 {
+            status = get(&node.url(&path), Some(&extra)).await.status().as_u16();
+            if status == 401 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(status, 401, "{}", node.log());
+        assert_eq!(node.health().await["controlPlane"]["connected"], true);
+    }
+    let readers = c.streams(&c.sub.production).await;
+    let t0 = Instant::now();
+    c.cp.control
+        .unsubscribe(c.sub.subscription_id.as_deref().unwrap())
+        .await
+        .unwrap();
+    all_close(readers, t0, "the subscription was removed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
+    let c = Cluster::start(1).await;
+    let http = client();
+    let feed = format!("{}{}", c.cp.url(), streamgate::mgmt::nodes::FEED_PATH);
+    let resp = http.get(&feed).send().await.unwrap();
+    assert_error(resp, 401, 900902).await;
+    let resp = http
+        .get(&feed)
+        .bearer_auth("sgn_not-a-node-token")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, 900901).await;
+    // The admin token is not a node token either.
+    let resp = http
+        .get(&feed)
+        .bearer_auth(c.cp.control.admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+
+    // A valid token reads a snapshot that carries no secrets.
+    let other = c.cp.node_token("reader", c.dir.path()).await;
+    let token = std::fs::read_to_string(&other).unwrap();
+    let resp = http
+        .get(&feed)
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut reader = SseReader::new(resp);
+    let event = reader.next_event().await.unwrap();
+    assert_eq!(event.event.as_deref(), Some("snapshot"));
+    assert_eq!(
+        event.id.as_deref(),
+        Some(c.cp.control.feed_position().to_string().as_str())
+    );
+    let data = event.data;
+    assert!(data.contains(c.cp.control.keys().public_x()));
+    for secret in [
+        "secretHash",
+        "secret_hash",
+        "passwordHash",
+        "password_hash",
+        "PRIVATE KEY",
+    ] {
+        assert!(!data.contains(secret), "the feed carries {secret}");
+    }
+    // Removing the reader ends its feed and refuses its token.
+    c.cp.control.remove_node("reader").await.unwrap();
+    let rest = reader.rest().await;
+    let (_, comments) = split(&rest);
+    assert!(comments.iter().any(|c| c == "node removed"), "{comments:?}");
+    let resp = http
+        .get(&feed)
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+
+    // Removing a running node cuts it off: it loses the feed and cannot reconnect, and
+    // so misses later changes.
+    let node = &c.nodes[0];
+    assert!(
+        eventually(|| c
+            .cp
+            .control
+            .nodes()
+            .iter()
+            .any(|n| n.name == "node-0" && n.connected))
+        .await
+    );
+    c.cp.control.remove_node("node-0").await.unwrap();
+    let mut health = serde_json::Value::Null;
+    for _ in 0..100 {
+        health = node.health().await;
+        if health["controlPlane"]["connected"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(health["controlPlane"]["connected"], false, "{health}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let health = node.health().await;
+    assert_eq!(health["controlPlane"]["connected"], false, "{health}");
+    assert!(
+        health["controlPlane"]["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("401")),
+        "{health}"
+    );
+}
+
+#[tokio::test]
+async fn node_credentials_through_the_cli_and_the_admin_api() {
+    let s = TestServer::start().await;
+    let token = ok(&s, &["node", "add", "edge-1", "-q"]).await;
+    let token = token.trim();
+    assert!(token.starts_with("sgn_"), "{token}");
+    assert_eq!(
+        s.control().authenticate_node(token).as_deref(),
+        Some("edge-1")
+    );
+    // Stored hashed: the token is nowhere in the store file.
+    let db = std::fs::read(s.dir().join("streamgate.redb")).unwrap();
+    assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()));
+
+    let listed = ok(&s, &["node", "list"]).await;
+    assert!(
+        listed.contains("NAME") && listed.contains("edge-1"),
+        "{listed}"
+    );
+    let (status, body) = s.get(&admin("/gateway-nodes")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["count"], 1, "{body}");
+    assert_eq!(body["list"][0]["name"], "edge-1");
+    assert_eq!(body["list"][0]["connected"], false);
+    assert!(body["list"][0].get("token").is_none(), "{body}");
+
+    let (status, body) = s
+        .post(
+            &admin("/gateway-nodes"),
+            serde_json::json!({"name": "edge-1"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = s
+        .post(&admin("/gateway-nodes"), serde_json::json!({"name": "a b"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let anonymous = s
+        .anon(reqwest::Method::GET, &admin("/gateway-nodes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    ok(&s, &["node", "remove", "edge-1"]).await;
+    assert_eq!(s.control().authenticate_node(token), None);
+    let err = fails(&s, &["node", "remove", "edge-1"]).await;
+    assert!(err.contains("404"), "{err}");
+    let listed = ok(&s, &["node", "list"]).await;
+    assert!(listed.contains("No gateway nodes"), "{listed}");
+}
