@@ -11,10 +11,12 @@ mod api;
 mod app;
 mod client;
 mod keys;
+pub mod login;
 mod output;
 mod plan;
 mod stats;
 mod subscribe;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +28,7 @@ pub use app::AppCommand;
 pub use keys::KeysCommand;
 pub use output::Output;
 pub use plan::PlanCommand;
+pub use user::UserCommand;
 
 use client::{Client, NO_BODY};
 
@@ -216,6 +219,30 @@ pub enum ClientCommand {
         #[arg(long, default_value = "1h")]
         since: String,
     },
+    /// Management users and their roles, over SCIM 2.0 (admin only).
+    User {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Sign in as a user (OAuth2 password grant): their token is stored in the config dir
+    /// and used by the other subcommands instead of the data dir's admin token.
+    Login {
+        /// The user (asked when absent).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Sign out: revoke and forget the token `login` stored for this management API.
+    Logout {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 impl ClientCommand {
@@ -230,7 +257,10 @@ impl ClientCommand {
             | ClientCommand::Token { client, .. }
             | ClientCommand::Plan { client, .. }
             | ClientCommand::Health { client }
-            | ClientCommand::Stats { client, .. } => client,
+            | ClientCommand::Stats { client, .. }
+            | ClientCommand::User { client, .. }
+            | ClientCommand::Login { client, .. }
+            | ClientCommand::Logout { client } => client,
         }
     }
 }
@@ -317,6 +347,13 @@ async fn execute(cmd: ClientCommand, opts: &ClientOptions) -> Result<Output, Cli
         ClientCommand::Stats { name, since, .. } => {
             stats::stats(client, name.as_deref(), &since).await
         }
+        ClientCommand::User { command, .. } => user::run(client, command).await,
+        ClientCommand::Login {
+            user,
+            password_stdin,
+            ..
+        } => login::login(client, user, password_stdin).await,
+        ClientCommand::Logout { .. } => login::logout(client).await,
     }
 }
 
