@@ -17,7 +17,7 @@ use crate::datadir;
 use crate::keys::ADMIN_TOKEN_FILE;
 use crate::mgmt::dto::{
     ApiInfoDto, ApplicationInfoDto, ApplicationKeyDto, EnvironmentDto, ErrorBody, ListDto,
-    OAuthError, TokenResponse,
+    OAuthError, PortalApiInfoDto, TokenResponse,
 };
 use crate::mgmt::{ADMIN_BASE, DEVPORTAL_BASE, PUBLISHER_BASE};
 
@@ -281,9 +281,38 @@ impl Client {
 
     /// An API by id or `Name:version`, looked up in the Publisher's list.
     pub(super) async fn resolve_api(&self, handle: &str) -> Result<ApiInfoDto, CliError> {
-        let (list, _) = self
+        let list = match self
             .get::<ListDto<ApiInfoDto>>(&publisher("/apis"), &[("limit", "100000")])
-            .await?;
+            .await
+        {
+            Ok((list, _)) => list,
+            // A subscriber may not list the Publisher's APIs: the Developer Portal's
+            // (published ones) are the APIs they can subscribe to.
+            Err(CliError::Refused { status: 403, .. }) => {
+                let (portal, _) = self
+                    .get::<ListDto<PortalApiInfoDto>>(&devportal("/apis"), &[])
+                    .await?;
+                ListDto::new(
+                    portal
+                        .list
+                        .into_iter()
+                        .map(|a| ApiInfoDto {
+                            id: a.id,
+                            name: a.name,
+                            description: a.description,
+                            context: a.context,
+                            version: a.version,
+                            provider: a.provider,
+                            api_type: a.api_type,
+                            lifecycle_status: a.lifecycle_status,
+                            created_time: a.created_time,
+                            ..ApiInfoDto::default()
+                        })
+                        .collect(),
+                )
+            }
+            Err(e) => return Err(e),
+        };
         let found = list.list.iter().find(|a| a.id == handle).or_else(|| {
             let (name, version) = handle.rsplit_once(':')?;
             list.list
