@@ -94,7 +94,12 @@ async fn two_users_may_share_an_application_name_but_one_user_may_not_repeat_it(
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert!(body["description"].as_str().unwrap().contains("already exists"));
+    assert!(
+        body["description"]
+            .as_str()
+            .unwrap()
+            .contains("already exists")
+    );
     assert_eq!(s.control().snapshot().applications.len(), before);
 
     // The admin (local operator) may have one too; a second is 409.
@@ -118,9 +123,9 @@ async fn two_users_may_share_an_application_name_but_one_user_may_not_repeat_it(
     let (_, got) = as_user(&s, &dev2, Method::GET, "/applications/TutorialApp", None).await;
     assert_eq!(got["applicationId"], two.as_str());
     let (_, list) = as_user(&s, &dev1, Method::GET, "/applications", None).await;
-    assert_eq!(ids(&list), [one.clone()]);
+    assert_eq!(ids(&list), [one.as_str()]);
     let (_, list) = as_user(&s, &dev2, Method::GET, "/applications", None).await;
-    assert_eq!(ids(&list), [two.clone()]);
+    assert_eq!(ids(&list), [two.as_str()]);
     // The admin sees all three, and by name finds their own.
     let (_, all) = s.get(&devportal("/applications")).await;
     assert_eq!(ids(&all).len(), 3);
@@ -128,14 +133,7 @@ async fn two_users_may_share_an_application_name_but_one_user_may_not_repeat_it(
     assert_eq!(mine["owner"], "admin");
 
     // dev2 deleting "TutorialApp" deletes dev2's, not dev1's.
-    let (status, _) = as_user(
-        &s,
-        &dev2,
-        Method::DELETE,
-        "/applications/TutorialApp",
-        None,
-    )
-    .await;
+    let (status, _) = as_user(&s, &dev2, Method::DELETE, "/applications/TutorialApp", None).await;
     assert!(status.is_success(), "{status}");
     let catalog = s.control().snapshot();
     assert!(catalog.applications.contains_key(&one));
@@ -166,8 +164,12 @@ async fn per_owner_names_survive_a_restart() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    s.post_expect(&devportal("/applications"), app("Shared"), StatusCode::CREATED)
-        .await;
+    s.post_expect(
+        &devportal("/applications"),
+        app("Shared"),
+        StatusCode::CREATED,
+    )
+    .await;
     let options = s.options().clone();
     let s = s.restart(options).await;
     let owners: Vec<String> = {

@@ -101,13 +101,7 @@ async fn users_are_added_listed_shown_repassworded_and_removed_over_scim() {
     assert_eq!(roles, ["creator", "subscriber"]);
 
     // Refusals say why, exit non-zero and change nothing.
-    let dup = fails(
-        &s,
-        c,
-        &["user", "add", "dev1", "--password-stdin"],
-        &line,
-    )
-    .await;
+    let dup = fails(&s, c, &["user", "add", "dev1", "--password-stdin"], &line).await;
     assert!(dup.contains("HTTP 409"), "{dup}");
     let short = fails(
         &s,
@@ -116,15 +110,28 @@ async fn users_are_added_listed_shown_repassworded_and_removed_over_scim() {
         "short\n",
     )
     .await;
-    assert!(short.contains("HTTP 400") && short.contains("12"), "{short}");
+    assert!(
+        short.contains("HTTP 400") && short.contains("12"),
+        "{short}"
+    );
     let role = fails(
         &s,
         c,
-        &["user", "add", "dev2", "--role", "wizard", "--password-stdin"],
+        &[
+            "user",
+            "add",
+            "dev2",
+            "--role",
+            "wizard",
+            "--password-stdin",
+        ],
         &line,
     )
     .await;
-    assert!(role.contains("wizard") && role.contains("subscriber"), "{role}");
+    assert!(
+        role.contains("wizard") && role.contains("subscriber"),
+        "{role}"
+    );
     assert_eq!(user_names(&s), ["admin", "dev1"]);
     let unknown = fails(&s, c, &["user", "show", "nobody"], "").await;
     assert!(unknown.contains("no user 'nobody'"), "{unknown}");
@@ -152,7 +159,10 @@ async fn users_are_added_listed_shown_repassworded_and_removed_over_scim() {
         &format!("{new_password}\n"),
     )
     .await;
-    assert!(changed.contains("Changed the password of dev1"), "{changed}");
+    assert!(
+        changed.contains("Changed the password of dev1"),
+        "{changed}"
+    );
     assert!(
         s.control()
             .authenticate_user("dev1", PASSWORD)
@@ -197,7 +207,14 @@ async fn login_stores_the_users_own_token_which_the_client_uses_until_logout() {
     ok(
         &s,
         admin_config.path(),
-        &["user", "add", "dev1", "--role", "subscriber", "--password-stdin"],
+        &[
+            "user",
+            "add",
+            "dev1",
+            "--role",
+            "subscriber",
+            "--password-stdin",
+        ],
         &format!("{PASSWORD}\n"),
     )
     .await;
@@ -210,7 +227,10 @@ async fn login_stores_the_users_own_token_which_the_client_uses_until_logout() {
         "not the password at all\n",
     )
     .await;
-    assert!(wrong.contains("invalid_grant") && wrong.contains("401"), "{wrong}");
+    assert!(
+        wrong.contains("invalid_grant") && wrong.contains("401"),
+        "{wrong}"
+    );
     assert!(!c.join("streamgate").join("token").exists());
 
     let out = ok(

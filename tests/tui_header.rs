@@ -30,7 +30,12 @@ fn signed_in_as_admin_the_header_shows_the_user_and_roles() {
     config.signed_in = true;
     let app = App::new(config, Theme::default(), Arc::new(full_catalog()), NOON);
     let top = header(&app);
-    assert!(top.trim_end_matches('"').trim_end().ends_with("admin (admin)"), "{top}");
+    assert!(
+        top.trim_end_matches('"')
+            .trim_end()
+            .ends_with("admin (admin)"),
+        "{top}"
+    );
     assert!(!top.contains("? keys"), "{top}");
     insta::assert_snapshot!("publisher_signed_in_as_admin", screen(&app));
 }

@@ -360,21 +360,17 @@ impl Client {
                 ids.join(", ")
             )));
         }
-        named
-            .first()
-            .copied()
-            .cloned()
-            .ok_or_else(|| {
-                let known: Vec<&str> = list.list.iter().map(|a| a.name.as_str()).collect();
-                CliError::Usage(format!(
-                    "no application '{handle}' (known: {})",
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
-            })
+        named.first().copied().cloned().ok_or_else(|| {
+            let known: Vec<&str> = list.list.iter().map(|a| a.name.as_str()).collect();
+            CliError::Usage(format!(
+                "no application '{handle}' (known: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
     }
 
     /// The key pair of a key type, or a hint to generate it.

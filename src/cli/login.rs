@@ -173,8 +173,9 @@ pub(super) async fn login(
             expires_at: now_secs().saturating_add(issued.expires_in),
         },
     );
-    write_logins(&path, &logins)
-        .map_err(|e| CliError::Usage(format!("cannot store the token in {}: {e}", path.display())))?;
+    write_logins(&path, &logins).map_err(|e| {
+        CliError::Usage(format!("cannot store the token in {}: {e}", path.display()))
+    })?;
     Ok(Output {
         human: format!(
             "Signed in to {key} as {user}; token stored in {} (valid {} s)\nscopes: {}\n",
@@ -210,10 +211,7 @@ pub(super) async fn logout(client: &Client) -> Result<Output, CliError> {
         return Ok(Output {
             human: format!("Not signed in to {key} (nothing in {})\n", path.display()),
             quiet: String::new(),
-            json: object([
-                ("adminUrl", Value::from(key)),
-                ("signedOut", Value::Null),
-            ]),
+            json: object([("adminUrl", Value::from(key)), ("signedOut", Value::Null)]),
             warnings: Vec::new(),
         });
     };

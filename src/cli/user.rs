@@ -219,11 +219,7 @@ async fn show(client: &Client, handle: &str) -> Result<Output, CliError> {
 async fn passwd(client: &Client, handle: &str, password_stdin: bool) -> Result<Output, CliError> {
     let found = resolve(client, handle).await?;
     let name = text(&found, "userName");
-    let password = read_password(
-        &format!("new password for {name}: "),
-        password_stdin,
-        true,
-    )?;
+    let password = read_password(&format!("new password for {name}: "), password_stdin, true)?;
     let body = json!({
         "schemas": [PATCH_SCHEMA],
         "Operations": [{"op": "replace", "path": "password", "value": password}],
