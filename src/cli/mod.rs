@@ -1,6 +1,6 @@
 //! The client subcommands (`streamgate api create`, `app create`, `subscribe`, `keys`,
-//! `token`, `plan` ...): HTTP clients of the management API, so a running `streamgate`
-//! can be driven from scripts. Human-readable output, `--json` for scripts, `--quiet` for
+//! `token`, `plan`, `user`, `login` ...): HTTP clients of the management API, so a running
+//! `streamgate` can be driven from scripts. Human-readable output, `--json` for scripts, `--quiet` for
 //! just the one value (an id, a token) worth capturing in a shell variable.
 //!
 //! Split as `mgmt/` is: [`client`] talks HTTP, [`output`] prints, and one module per
@@ -49,7 +49,8 @@ pub struct ClientArgs {
     /// URL of the management API.
     #[arg(long, global = true, env = ADMIN_URL_ENV, default_value = DEFAULT_ADMIN_URL, display_order = 901)]
     pub admin_url: String,
-    /// The admin token itself, instead of reading it from the data dir.
+    /// The admin token (or any management token) itself, instead of the stored login or
+    /// the data dir's admin-token file.
     #[arg(long, global = true, env = ADMIN_TOKEN_ENV, hide_env_values = true, display_order = 902)]
     pub admin_token: Option<String>,
     /// Print the management API's JSON answer.
@@ -129,9 +130,11 @@ impl ClientArgs {
 pub struct ClientOptions {
     /// URL of the management API.
     pub admin_url: String,
-    /// Data dir whose `admin-token` file authorises the client (default: as `serve`).
+    /// Data dir whose `admin-token` file authorises the client when no token is given and
+    /// no login is stored for `admin_url` (default: as `serve`).
     pub data_dir: Option<PathBuf>,
-    /// The admin token itself, instead of reading it from the data dir.
+    /// The admin token (or any management token) itself, instead of the stored login or
+    /// the data dir's file.
     pub admin_token: Option<String>,
     /// Print the management API's JSON answer.
     pub json: bool,
