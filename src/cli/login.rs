@@ -107,10 +107,8 @@ pub(super) fn read_password(
         ));
     }
     let read = |p: &str| {
-        let password = crate::tui::read_password(p)
-            .map_err(|e| CliError::Usage(format!("reading the password: {e}")))?;
-        eprintln!();
-        Ok::<String, CliError>(password)
+        crate::tui::read_password(p)
+            .map_err(|e| CliError::Usage(format!("reading the password: {e}")))
     };
     let password = read(prompt)?;
     if confirm && read("again: ")? != password {
