@@ -3,7 +3,10 @@
 # headless, with streamgate's CLI: start the servers on free ports with a temporary data dir,
 # design the Observer API, attach AsyncGold, publish, deploy, subscribe an application,
 # generate keys and a token, then run the tutorial's own curl and print the live memory
-# events. Stops everything it started on exit.
+# events. Then a second run of step 4 signed in as a subscriber: add the user dev1, log in
+# as dev1 (their own config dir), create their application, subscribe, generate keys and a
+# token, stream with it, and show that dev1 cannot create an API (403). Stops everything it
+# started on exit.
 #
 # Usage: scripts/tutorial.sh [--bin PATH] [--admin-port P] [--gateway-port P]
 #                            [--backend-port P] [--stream-seconds N] [--keep]
@@ -22,7 +25,7 @@ KEEP=0
 STARTUP_TIMEOUT=30
 
 usage() {
-    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while (($#)); do
@@ -130,6 +133,9 @@ echo "gateway:        $GATEWAY_URL"
 export STREAMGATE_ADMIN_URL="$ADMIN_URL"
 export STREAMGATE_DATA_DIR="$DATA_DIR"
 unset STREAMGATE_ADMIN_TOKEN
+# The admin run uses the data dir's admin token: no login of the person running this
+# script (in their own config dir) may stand in for it.
+export XDG_CONFIG_HOME="$DATA_DIR/admin-config"
 deadline=$((SECONDS + STARTUP_TIMEOUT))
 until [[ "$("$BIN" health --quiet 2>/dev/null || true)" == "UP" ]]; do
     if ((SECONDS >= deadline)); then
@@ -162,22 +168,59 @@ sg keys generate TutorialApp --key-type PRODUCTION --quiet >/dev/null
 TOKEN="$(sg token TutorialApp --key-type PRODUCTION --quiet)"
 echo "access token: ${TOKEN:0:24}..."
 
+# Streams with TOKEN into FILE for up to STREAM_SECONDS and prints the events; fails when
+# none arrive. Sets EVENTS.
+stream_with() {
+    local token="$1" file="$2"
+    echo "\$ curl http://localhost:$GATEWAY_PORT/observer/1.0.0/memory -H \"Authorization: Bearer [accesstoken]\""
+    set +e
+    curl -sN --max-time "$STREAM_SECONDS" "http://localhost:$GATEWAY_PORT/observer/1.0.0/memory" \
+        -H "Authorization: Bearer $token" | tee "$file"
+    local curl_status=${PIPESTATUS[0]}
+    set -e
+    # 28 is curl's "time limit reached": the stream was still open, which is fine.
+    if ((curl_status != 0 && curl_status != 28)); then
+        echo "tutorial.sh: curl failed with status $curl_status" >&2
+        exit 1
+    fi
+    EVENTS="$(grep -c '^data:' "$file" || true)"
+    echo
+    if ((EVENTS == 0)); then
+        echo "tutorial.sh: no events arrived through the gateway" >&2
+        exit 1
+    fi
+}
+
 echo "-- try it out, with the tutorial's curl (for up to ${STREAM_SECONDS}s)"
-echo "\$ curl http://localhost:$GATEWAY_PORT/observer/1.0.0/memory -H \"Authorization: Bearer [accesstoken]\""
-set +e
-curl -sN --max-time "$STREAM_SECONDS" "http://localhost:$GATEWAY_PORT/observer/1.0.0/memory" \
-    -H "Authorization: Bearer $TOKEN" | tee "$DATA_DIR/events.txt"
-curl_status=${PIPESTATUS[0]}
-set -e
-# 28 is curl's "time limit reached": the stream was still open, which is fine.
-if ((curl_status != 0 && curl_status != 28)); then
-    echo "tutorial.sh: curl failed with status $curl_status" >&2
-    exit 1
-fi
-events="$(grep -c '^data:' "$DATA_DIR/events.txt" || true)"
+stream_with "$TOKEN" "$DATA_DIR/events.txt"
+echo "== Done: $EVENTS memory events streamed through the gateway"
+
 echo
-if ((events == 0)); then
-    echo "tutorial.sh: no events arrived through the gateway" >&2
+echo "== Step 4 again, signed in as a subscriber (the Developer Portal's own user)"
+echo "-- the admin adds the user dev1 with the subscriber role"
+DEV1_PASSWORD="dev1-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$DEV1_PASSWORD" | sg user add dev1 --role subscriber --password-stdin
+echo "-- dev1 logs in; the token is kept in dev1's own config dir (XDG_CONFIG_HOME)"
+export XDG_CONFIG_HOME="$DATA_DIR/dev1-config"
+printf '%s\n' "$DEV1_PASSWORD" | sg login --user dev1 --password-stdin
+echo "-- dev1's application may have the admin's application's name: names are per owner"
+sg app create TutorialApp --policy Unlimited
+sg subscribe TutorialApp Observer:1.0.0 --plan AsyncGold
+sg keys generate TutorialApp --key-type PRODUCTION --quiet >/dev/null
+DEV1_TOKEN="$(sg token TutorialApp --key-type PRODUCTION --quiet)"
+echo "dev1's access token: ${DEV1_TOKEN:0:24}..."
+stream_with "$DEV1_TOKEN" "$DATA_DIR/dev1-events.txt"
+echo "== dev1: $EVENTS memory events streamed through the gateway"
+echo "-- a subscriber cannot create an API (the creator role can)"
+if sg api create --name Spy --context /spy --version 1.0.0 \
+    --endpoint "http://localhost:$BACKEND_PORT" 2>"$DATA_DIR/dev1-forbidden.txt"; then
+    echo "tutorial.sh: dev1 created an API without the creator role" >&2
     exit 1
 fi
-echo "== Done: $events memory events streamed through the gateway"
+cat "$DATA_DIR/dev1-forbidden.txt"
+if ! grep -q "HTTP 403" "$DATA_DIR/dev1-forbidden.txt"; then
+    echo "tutorial.sh: expected a 403 for dev1's api create" >&2
+    exit 1
+fi
+echo "== dev1 was refused: 403"
+sg logout

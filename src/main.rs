@@ -370,6 +370,7 @@ async fn run_tui(
     tui::check_terminal().map_err(|e| e.to_string())?;
     let control = open_control(data_dir)?;
     tui::init_logging(control.data_dir()).map_err(|e| e.to_string())?;
+    let signed_in = user.is_some();
     let principal = match user {
         Some(name) => {
             let password = tui::read_password(&format!("password for {name}: "))
@@ -397,6 +398,7 @@ async fn run_tui(
             .map_err(|e| format!("backend address: {e}"))?,
         data_dir: control.data_dir().to_path_buf(),
         principal,
+        signed_in,
         tls,
     };
     let result = tui::run(ctx, options).await;

@@ -33,4 +33,12 @@ fn the_tutorial_script_streams_memory_events_through_the_gateway() {
     assert!(events >= 1, "no events in:\n{stdout}");
     assert!(stdout.contains("\"identifier\":\"ram_"), "{stdout}");
     assert!(stdout.contains("memory events streamed through the gateway"));
+    // The second run: dev1, a subscriber, signed in with their own token.
+    assert!(stdout.contains("Added user dev1"), "{stdout}");
+    assert!(stdout.contains("as dev1; token stored in"), "{stdout}");
+    assert!(
+        stdout.contains("== dev1: ") && stdout.contains("== dev1 was refused: 403"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("apim:api_create"), "{stdout}");
 }

@@ -79,6 +79,7 @@ async fn world() -> World {
         backend_addr: backend,
         data_dir,
         principal: streamgate::control::Principal::local_operator(),
+        signed_in: false,
         tls: None,
     };
     let harness = Harness::new(ctx, &TuiOptions::default(), 80, 24).unwrap();

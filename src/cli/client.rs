@@ -1,5 +1,9 @@
 //! The HTTP client of the management API: the admin token, requests, refusals, and finding
 //! APIs and applications by id or name.
+//!
+//! The token a request carries, first found first: `--admin-token`, else
+//! `$STREAMGATE_ADMIN_TOKEN`, else the user's own token stored by `streamgate login` for
+//! this management API URL, else the `admin-token` file of the local data dir.
 
 use std::fmt::Write as _;
 
@@ -8,17 +12,40 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{ADMIN_TOKEN_ENV, CliError, ClientOptions};
+use super::{ADMIN_TOKEN_ENV, CliError, ClientOptions, login};
 use crate::datadir;
 use crate::keys::ADMIN_TOKEN_FILE;
 use crate::mgmt::dto::{
     ApiInfoDto, ApplicationInfoDto, ApplicationKeyDto, EnvironmentDto, ErrorBody, ListDto,
-    OAuthError,
+    OAuthError, PortalApiInfoDto, TokenResponse,
 };
 use crate::mgmt::{ADMIN_BASE, DEVPORTAL_BASE, PUBLISHER_BASE};
 
 /// No request body, for [`Client::send`] and [`Client::post`].
 pub(super) const NO_BODY: Option<&()> = None;
+
+/// Where the token a client sends came from, for its error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TokenSource {
+    /// `--admin-token` or `$STREAMGATE_ADMIN_TOKEN`.
+    Given,
+    /// `streamgate login`'s stored token of `user`, in the file `path`.
+    Login { user: String, path: String },
+    /// The data dir's `admin-token` file at this path.
+    DataDir(String),
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Given => write!(f, "--admin-token or ${ADMIN_TOKEN_ENV}"),
+            TokenSource::Login { user, path } => {
+                write!(f, "the login of {user} stored in {path}")
+            }
+            TokenSource::DataDir(path) => write!(f, "{path}"),
+        }
+    }
+}
 
 /// An HTTP client of the management API.
 pub(super) struct Client {
@@ -26,7 +53,7 @@ pub(super) struct Client {
     /// The management API's URL.
     pub(super) base: Url,
     token: Option<String>,
-    token_source: String,
+    token_source: TokenSource,
 }
 
 impl Client {
@@ -37,15 +64,26 @@ impl Client {
     pub(super) fn new(opts: &ClientOptions) -> Result<Client, CliError> {
         let base = Url::parse(opts.admin_url.trim_end_matches('/'))
             .map_err(|e| CliError::Usage(format!("--admin-url '{}': {e}", opts.admin_url)))?;
+        let stored = || {
+            let path = login::token_path()?;
+            let login = login::read_logins(&path).remove(&login::url_key(&base))?;
+            Some((
+                Some(login.access_token),
+                TokenSource::Login {
+                    user: login.user,
+                    path: path.display().to_string(),
+                },
+            ))
+        };
         let (token, token_source) = match &opts.admin_token {
-            Some(t) => (Some(t.trim().to_string()), format!("${ADMIN_TOKEN_ENV}")),
-            None => {
+            Some(t) => (Some(t.trim().to_string()), TokenSource::Given),
+            None => stored().unwrap_or_else(|| {
                 let path = datadir::resolve(opts.data_dir.clone()).join(ADMIN_TOKEN_FILE);
                 let token = std::fs::read_to_string(&path)
                     .ok()
                     .map(|t| t.trim().to_string());
-                (token, path.display().to_string())
-            }
+                (token, TokenSource::DataDir(path.display().to_string()))
+            }),
         };
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(5))
@@ -89,11 +127,11 @@ impl Client {
     ) -> Result<Value, CliError> {
         let url = self.url(path, query)?;
         let mut req = self.http.request(method, url.clone());
-        if path.starts_with("/api/am/") {
+        if path.starts_with("/api/am/") || path.starts_with("/scim2/") {
             let token = self.token.as_deref().ok_or_else(|| {
                 CliError::Usage(format!(
                     "no admin token at {}: start `streamgate serve` once with this data dir, \
-                     or pass --data-dir or ${ADMIN_TOKEN_ENV}",
+                     pass --data-dir or ${ADMIN_TOKEN_ENV}, or sign in with `streamgate login`",
                     self.token_source
                 ))
             })?;
@@ -102,6 +140,12 @@ impl Client {
         if let Some(body) = body {
             req = req.json(body);
         }
+        self.answer(req, true).await
+    }
+
+    /// Sends a request and reads its answer: the JSON body (Null when empty) of a 2xx.
+    /// `bearer`: the request carried the token, so a refusal says where it came from.
+    async fn answer(&self, req: reqwest::RequestBuilder, bearer: bool) -> Result<Value, CliError> {
         let resp = req.send().await.map_err(|e| CliError::Unreachable {
             url: self.base.to_string().trim_end_matches('/').to_string(),
             detail: innermost(&e),
@@ -112,7 +156,7 @@ impl Client {
             .await
             .map_err(|e| CliError::BadAnswer(e.to_string()))?;
         if !status.is_success() {
-            return Err(self.refusal(status, &text));
+            return Err(self.refusal(status, &text, bearer));
         }
         if text.trim().is_empty() {
             return Ok(Value::Null);
@@ -120,23 +164,91 @@ impl Client {
         serde_json::from_str(&text).map_err(|e| CliError::BadAnswer(format!("{e}: {text}")))
     }
 
-    /// The error for a non-2xx answer: WSO2's or OAuth2's error body, or the raw text.
-    fn refusal(&self, status: StatusCode, text: &str) -> CliError {
+    /// Sends an `application/x-www-form-urlencoded` body of `pairs` to `path` without a
+    /// bearer token (the OAuth2 endpoints authenticate by their body).
+    async fn form(&self, path: &str, pairs: &[(&str, &str)]) -> Result<Value, CliError> {
+        let url = self.url(path, &[])?;
+        let mut encoded = url.clone();
+        encoded.query_pairs_mut().clear().extend_pairs(pairs);
+        let body = encoded.query().unwrap_or_default().to_string();
+        let req = self
+            .http
+            .post(url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body);
+        self.answer(req, false).await
+    }
+
+    /// RFC 6749's token endpoint (`POST /oauth2/token`) with the form `pairs`.
+    ///
+    /// # Errors
+    /// As [`Client::send`]; a refused grant is [`CliError::Refused`] with OAuth2's error.
+    pub(super) async fn token_request(
+        &self,
+        pairs: &[(&str, &str)],
+    ) -> Result<TokenResponse, CliError> {
+        let value = self.form("/oauth2/token", pairs).await?;
+        parse(&value)
+    }
+
+    /// RFC 7009's revocation (`POST /oauth2/revoke`) of a management token by itself.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub(super) async fn revoke_management_token(&self, token: &str) -> Result<(), CliError> {
+        self.form(
+            "/oauth2/revoke",
+            &[("token", token), ("token_type_hint", "access_token")],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The error for a non-2xx answer: WSO2's, OAuth2's or SCIM's error body, or the raw
+    /// text; a 401 or 403 also says where the token came from, and for a stored login
+    /// that is no longer accepted, how to sign in again.
+    fn refusal(&self, status: StatusCode, text: &str, bearer: bool) -> CliError {
+        let scim = serde_json::from_str::<Value>(text).ok().and_then(|v| {
+            let detail = v["detail"].as_str()?.to_string();
+            let kind = v["scimType"].as_str().map(str::to_string);
+            Some((kind, detail))
+        });
         let (message, mut description) = match serde_json::from_str::<ErrorBody>(text) {
             Ok(err) if !err.message.is_empty() => (err.message, err.description),
             _ => match serde_json::from_str::<OAuthError>(text) {
                 Ok(err) if !err.error.is_empty() => (err.error, err.error_description),
-                _ => (
-                    status.canonical_reason().unwrap_or("error").to_string(),
-                    text.trim().to_string(),
-                ),
+                _ => match scim {
+                    Some((kind, detail)) => (
+                        kind.unwrap_or_else(|| {
+                            status.canonical_reason().unwrap_or("error").to_string()
+                        }),
+                        detail,
+                    ),
+                    None => (
+                        status.canonical_reason().unwrap_or("error").to_string(),
+                        text.trim().to_string(),
+                    ),
+                },
             },
         };
-        if status == StatusCode::UNAUTHORIZED {
+        if bearer && (status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN) {
             let _ = write!(
                 description,
                 " (the token used came from {})",
                 self.token_source
+            );
+        }
+        if bearer
+            && status == StatusCode::UNAUTHORIZED
+            && let TokenSource::Login { user, .. } = &self.token_source
+        {
+            let _ = write!(
+                description,
+                "; {user}'s stored token is expired or revoked: run `streamgate login --user {}` to sign in again",
+                shell_word(user)
             );
         }
         CliError::Refused {
@@ -169,9 +281,38 @@ impl Client {
 
     /// An API by id or `Name:version`, looked up in the Publisher's list.
     pub(super) async fn resolve_api(&self, handle: &str) -> Result<ApiInfoDto, CliError> {
-        let (list, _) = self
+        let list = match self
             .get::<ListDto<ApiInfoDto>>(&publisher("/apis"), &[("limit", "100000")])
-            .await?;
+            .await
+        {
+            Ok((list, _)) => list,
+            // A subscriber may not list the Publisher's APIs: the Developer Portal's
+            // (published ones) are the APIs they can subscribe to.
+            Err(CliError::Refused { status: 403, .. }) => {
+                let (portal, _) = self
+                    .get::<ListDto<PortalApiInfoDto>>(&devportal("/apis"), &[])
+                    .await?;
+                ListDto::new(
+                    portal
+                        .list
+                        .into_iter()
+                        .map(|a| ApiInfoDto {
+                            id: a.id,
+                            name: a.name,
+                            description: a.description,
+                            context: a.context,
+                            version: a.version,
+                            provider: a.provider,
+                            api_type: a.api_type,
+                            lifecycle_status: a.lifecycle_status,
+                            created_time: a.created_time,
+                            ..ApiInfoDto::default()
+                        })
+                        .collect(),
+                )
+            }
+            Err(e) => return Err(e),
+        };
         let found = list.list.iter().find(|a| a.id == handle).or_else(|| {
             let (name, version) = handle.rsplit_once(':')?;
             list.list
@@ -200,26 +341,36 @@ impl Client {
         let (list, _) = self
             .get::<ListDto<ApplicationInfoDto>>(&devportal("/applications"), &[])
             .await?;
-        list.list
+        if let Some(app) = list.list.iter().find(|a| a.application_id == handle) {
+            return Ok(app.clone());
+        }
+        // Names are unique per owner: an admin may see several applications of one name.
+        let named: Vec<&ApplicationInfoDto> = list
+            .list
             .iter()
-            .find(|a| a.application_id == handle)
-            .or_else(|| {
-                list.list
-                    .iter()
-                    .find(|a| a.name.eq_ignore_ascii_case(handle))
-            })
-            .cloned()
-            .ok_or_else(|| {
-                let known: Vec<&str> = list.list.iter().map(|a| a.name.as_str()).collect();
-                CliError::Usage(format!(
-                    "no application '{handle}' (known: {})",
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
-            })
+            .filter(|a| a.name.eq_ignore_ascii_case(handle))
+            .collect();
+        if named.len() > 1 {
+            let ids: Vec<String> = named
+                .iter()
+                .map(|a| format!("{} (owner {})", a.application_id, a.owner))
+                .collect();
+            return Err(CliError::Usage(format!(
+                "several applications are named '{handle}': give its id, one of {}",
+                ids.join(", ")
+            )));
+        }
+        named.first().copied().cloned().ok_or_else(|| {
+            let known: Vec<&str> = list.list.iter().map(|a| a.name.as_str()).collect();
+            CliError::Usage(format!(
+                "no application '{handle}' (known: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
     }
 
     /// The key pair of a key type, or a hint to generate it.

@@ -1,6 +1,6 @@
 //! The client subcommands (`streamgate api create`, `app create`, `subscribe`, `keys`,
-//! `token`, `plan` ...): HTTP clients of the management API, so a running `streamgate`
-//! can be driven from scripts. Human-readable output, `--json` for scripts, `--quiet` for
+//! `token`, `plan`, `user`, `login` ...): HTTP clients of the management API, so a running
+//! `streamgate` can be driven from scripts. Human-readable output, `--json` for scripts, `--quiet` for
 //! just the one value (an id, a token) worth capturing in a shell variable.
 //!
 //! Split as `mgmt/` is: [`client`] talks HTTP, [`output`] prints, and one module per
@@ -11,11 +11,13 @@ mod api;
 mod app;
 mod client;
 mod keys;
+pub mod login;
 mod node;
 mod output;
 mod plan;
 mod stats;
 mod subscribe;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +30,7 @@ pub use keys::KeysCommand;
 pub use node::NodeCommand;
 pub use output::Output;
 pub use plan::PlanCommand;
+pub use user::UserCommand;
 
 use client::{Client, NO_BODY};
 
@@ -48,7 +51,8 @@ pub struct ClientArgs {
     /// URL of the management API.
     #[arg(long, global = true, env = ADMIN_URL_ENV, default_value = DEFAULT_ADMIN_URL, display_order = 901)]
     pub admin_url: String,
-    /// The admin token itself, instead of reading it from the data dir.
+    /// The admin token (or any management token) itself, instead of the stored login or
+    /// the data dir's admin-token file.
     #[arg(long, global = true, env = ADMIN_TOKEN_ENV, hide_env_values = true, display_order = 902)]
     pub admin_token: Option<String>,
     /// Print the management API's JSON answer.
@@ -128,9 +132,11 @@ impl ClientArgs {
 pub struct ClientOptions {
     /// URL of the management API.
     pub admin_url: String,
-    /// Data dir whose `admin-token` file authorises the client (default: as `serve`).
+    /// Data dir whose `admin-token` file authorises the client when no token is given and
+    /// no login is stored for `admin_url` (default: as `serve`).
     pub data_dir: Option<PathBuf>,
-    /// The admin token itself, instead of reading it from the data dir.
+    /// The admin token (or any management token) itself, instead of the stored login or
+    /// the data dir's file.
     pub admin_token: Option<String>,
     /// Print the management API's JSON answer.
     pub json: bool,
@@ -225,6 +231,30 @@ pub enum ClientCommand {
         #[arg(long, default_value = "1h")]
         since: String,
     },
+    /// Management users and their roles, over SCIM 2.0 (admin only).
+    User {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Sign in as a user (OAuth2 password grant): their token is stored in the config dir
+    /// and used by the other subcommands instead of the data dir's admin token.
+    Login {
+        /// The user (asked when absent).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Sign out: revoke and forget the token `login` stored for this management API.
+    Logout {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
 }
 
 impl ClientCommand {
@@ -240,7 +270,10 @@ impl ClientCommand {
             | ClientCommand::Plan { client, .. }
             | ClientCommand::Node { client, .. }
             | ClientCommand::Health { client }
-            | ClientCommand::Stats { client, .. } => client,
+            | ClientCommand::Stats { client, .. }
+            | ClientCommand::User { client, .. }
+            | ClientCommand::Login { client, .. }
+            | ClientCommand::Logout { client } => client,
         }
     }
 }
@@ -328,6 +361,13 @@ async fn execute(cmd: ClientCommand, opts: &ClientOptions) -> Result<Output, Cli
         ClientCommand::Stats { name, since, .. } => {
             stats::stats(client, name.as_deref(), &since).await
         }
+        ClientCommand::User { command, .. } => user::run(client, command).await,
+        ClientCommand::Login {
+            user,
+            password_stdin,
+            ..
+        } => login::login(client, user, password_stdin).await,
+        ClientCommand::Logout { .. } => login::logout(client).await,
     }
 }
 

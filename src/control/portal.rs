@@ -34,7 +34,14 @@ impl Control {
         owner: &str,
     ) -> Result<Application> {
         self.write(|tx| {
-            let others: Vec<&Application> = tx.catalog.applications.values().collect();
+            // Names are unique per owner (WSO2: per subscriber), so two users may both
+            // have a "TutorialApp".
+            let others: Vec<&Application> = tx
+                .catalog
+                .applications
+                .values()
+                .filter(|a| a.owner.eq_ignore_ascii_case(owner))
+                .collect();
             catalog::validate_application(&draft, &tx.catalog.application_policies, &others)?;
             let app = Application {
                 id: new_id(),

@@ -149,9 +149,23 @@ pub struct UserUpdate {
 impl Snapshot {
     /// The application `id_or_name` if `who` may see it (owner or admin), else `None`, so
     /// callers answer 404 and do not confirm other users' ids.
+    ///
+    /// Names are unique per owner, so a name is looked up among `who`'s own applications
+    /// first; one who sees all (admin) then finds another owner's application by name
+    /// (the first by creation time when several owners use that name).
     pub fn application_for(&self, who: &Principal, id_or_name: &str) -> Option<&Application> {
-        self.find_application(id_or_name)
-            .filter(|a| who.sees_all() || a.owner == who.user)
+        let visible = |a: &&Application| who.sees_all() || a.owner == who.user;
+        if let Some(app) = self.applications.get(id_or_name).filter(visible) {
+            return Some(app);
+        }
+        let mut named: Vec<&Application> = self
+            .applications
+            .values()
+            .filter(|a| a.name.eq_ignore_ascii_case(id_or_name))
+            .filter(visible)
+            .collect();
+        named.sort_by_key(|a| (a.owner != who.user, a.created_at));
+        named.first().copied()
     }
 
     /// A user by id or name.
@@ -530,6 +544,31 @@ impl Control {
             client_secret: secret,
             name: client_name,
         })
+    }
+
+    /// Revokes a management token (RFC 7009, as `POST /oauth2/revoke` carrying only the
+    /// token: holding a bearer token is the authority to give it up). Answers whether it
+    /// was revoked now: `false` for a token that is not a valid management token we signed
+    /// (expired, foreign, malformed) or that was revoked before.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn revoke_management_token(&self, token: &str) -> Result<bool> {
+        let Ok(claims) = self.keys().verify_management::<ManagementClaims>(token) else {
+            return Ok(false);
+        };
+        self.write(|tx| {
+            if tx.catalog.revoked.contains_key(&claims.jti) {
+                return Ok(false);
+            }
+            tx.put(Table::RevokedTokens, &claims.jti, &claims.exp)?;
+            tx.catalog.revoked.insert(claims.jti.clone(), claims.exp);
+            if let Some(record) = tx.catalog.find_user(&claims.sub) {
+                tx.changes.push(Change::User(record.user.id.clone()));
+            }
+            Ok(true)
+        })
+        .await
     }
 
     /// The caller of a management request holding a management token: checks signature,

@@ -1,5 +1,7 @@
 //! The OAuth2 key manager's endpoints: the client-credentials token endpoint (RFC 6749
-//! §4.4), token revocation (RFC 7009) and the JWKS that verifies the JWTs it signs.
+//! §4.4), token revocation (RFC 7009: an application's gateway tokens with its client
+//! credentials, a management token by presenting it alone) and the JWKS that verifies the
+//! JWTs it signs.
 
 use std::collections::HashMap;
 
@@ -191,6 +193,26 @@ async fn revoke(
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<StatusCode, OAuthFailure> {
     let form = read_form(form)?;
+    if !headers.contains_key(header::AUTHORIZATION) && !form.contains_key("client_id") {
+        // A management token (password grant) revokes itself: the caller is the token's
+        // own public client, which RFC 7009 §2.1 does not ask to authenticate.
+        let token = form
+            .get("token")
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| invalid_request("token is required"))?;
+        return match state.control.revoke_management_token(token).await {
+            Ok(_) => Ok(StatusCode::OK),
+            Err(err) => {
+                tracing::error!(error = %err, "revocation failed");
+                Err(oauth_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_error",
+                    "the revocation could not be stored; try again",
+                ))
+            }
+        };
+    }
     let (id, secret) = client_credentials(&headers, &form)?;
     let client = state
         .control

@@ -58,6 +58,9 @@ pub struct TuiContext {
     pub data_dir: PathBuf,
     /// Who is signed in (`--user NAME`), or the local operator.
     pub principal: crate::control::Principal,
+    /// Whether `--user NAME` signed in (the header shows the user and roles, also for
+    /// `admin`); false for the local operator.
+    pub signed_in: bool,
     /// The HTTPS gateway and its certificate's fingerprint, when TLS runs.
     pub tls: Option<state::TlsInfo>,
 }

@@ -82,6 +82,10 @@ pub struct AppConfig {
     pub log_file: PathBuf,
     /// Who is signed in: the local operator (`admin`) unless `--user NAME` was given.
     pub principal: Principal,
+    /// Whether `--user NAME` signed in (even as `admin`): the header then shows the user
+    /// and roles instead of the key hints, as it does for any principal other than the
+    /// local operator.
+    pub signed_in: bool,
     /// The HTTPS gateway and its certificate, when a TLS listener runs.
     pub tls: Option<TlsInfo>,
 }

@@ -76,8 +76,8 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect) {
     let left = Line::from(spans);
     let used = left.width();
     frame.render_widget(left, area);
-    if app.config.principal != crate::control::Principal::local_operator() {
-        // Signed in with --user: who, and their roles, instead of the key hints.
+    if app.config.signed_in || app.config.principal != crate::control::Principal::local_operator() {
+        // Signed in with --user (admin too): who, and their roles, instead of the key hints.
         let p = &app.config.principal;
         let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
         let who = format!("{} ({})", p.user, roles.join(","));

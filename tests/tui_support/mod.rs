@@ -38,6 +38,7 @@ pub fn config() -> AppConfig {
         data_dir: PathBuf::from("/home/ada/.local/share/streamgate"),
         log_file: PathBuf::from("/home/ada/.local/share/streamgate/streamgate.log"),
         principal: streamgate::control::Principal::local_operator(),
+        signed_in: false,
         tls: None,
     }
 }

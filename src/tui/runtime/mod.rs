@@ -122,6 +122,7 @@ impl Runtime {
             log_file: ctx.data_dir.join(LOG_FILE),
             data_dir: ctx.data_dir,
             principal: ctx.principal,
+            signed_in: ctx.signed_in,
             tls: ctx.tls,
         };
         let mut tick = tokio::time::interval(TICK);

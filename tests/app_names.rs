@@ -1,0 +1,197 @@
+//! Application names are unique per owner (WSO2: per subscriber), not across the server:
+//! over the Developer Portal REST API on 127.0.0.1:0, two users both have "TutorialApp",
+//! the same user twice is 409, each finds their own by name, and it all survives a restart.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use streamgate::catalog::Role;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A new subscriber's management token (password grant through control).
+async fn subscriber(s: &TestServer, name: &str) -> String {
+    s.control()
+        .create_user(name, PASSWORD, vec![Role::Subscriber])
+        .await
+        .unwrap();
+    s.control()
+        .password_grant(name, PASSWORD, None, None, None)
+        .await
+        .unwrap()
+        .access_token
+}
+
+async fn as_user(
+    s: &TestServer,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = s.anon(method, &devportal(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn app(name: &str) -> Value {
+    json!({"name": name, "throttlingPolicy": "Unlimited", "tokenType": "JWT"})
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["applicationId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn two_users_may_share_an_application_name_but_one_user_may_not_repeat_it() {
+    let s = TestServer::start().await;
+    let dev1 = subscriber(&s, "dev1").await;
+    let dev2 = subscriber(&s, "dev2").await;
+
+    let (status, one) = as_user(
+        &s,
+        &dev1,
+        Method::POST,
+        "/applications",
+        Some(app("TutorialApp")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{one}");
+    let (status, two) = as_user(
+        &s,
+        &dev2,
+        Method::POST,
+        "/applications",
+        Some(app("TutorialApp")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{two}");
+    let one = one["applicationId"].as_str().unwrap().to_string();
+    let two = two["applicationId"].as_str().unwrap().to_string();
+    assert_ne!(one, two);
+
+    // The same owner twice (any case) is a conflict and changes nothing.
+    let before = s.control().snapshot().applications.len();
+    let (status, body) = as_user(
+        &s,
+        &dev1,
+        Method::POST,
+        "/applications",
+        Some(app("tutorialapp")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["description"]
+            .as_str()
+            .unwrap()
+            .contains("already exists")
+    );
+    assert_eq!(s.control().snapshot().applications.len(), before);
+
+    // The admin (local operator) may have one too; a second is 409.
+    s.post_expect(
+        &devportal("/applications"),
+        app("TutorialApp"),
+        StatusCode::CREATED,
+    )
+    .await;
+    s.post_expect(
+        &devportal("/applications"),
+        app("TutorialApp"),
+        StatusCode::CONFLICT,
+    )
+    .await;
+
+    // Each finds their own by name; lists hold only their own.
+    let (status, got) = as_user(&s, &dev1, Method::GET, "/applications/TutorialApp", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got["applicationId"], one.as_str());
+    let (_, got) = as_user(&s, &dev2, Method::GET, "/applications/TutorialApp", None).await;
+    assert_eq!(got["applicationId"], two.as_str());
+    let (_, list) = as_user(&s, &dev1, Method::GET, "/applications", None).await;
+    assert_eq!(ids(&list), [one.as_str()]);
+    let (_, list) = as_user(&s, &dev2, Method::GET, "/applications", None).await;
+    assert_eq!(ids(&list), [two.as_str()]);
+    // The admin sees all three, and by name finds their own.
+    let (_, all) = s.get(&devportal("/applications")).await;
+    assert_eq!(ids(&all).len(), 3);
+    let (_, mine) = s.get(&devportal("/applications/TutorialApp")).await;
+    assert_eq!(mine["owner"], "admin");
+
+    // dev2 deleting "TutorialApp" deletes dev2's, not dev1's.
+    let (status, _) = as_user(&s, &dev2, Method::DELETE, "/applications/TutorialApp", None).await;
+    assert!(status.is_success(), "{status}");
+    let catalog = s.control().snapshot();
+    assert!(catalog.applications.contains_key(&one));
+    assert!(!catalog.applications.contains_key(&two));
+    drop(catalog);
+    // ... and dev2 may create the name again.
+    let (status, _) = as_user(
+        &s,
+        &dev2,
+        Method::POST,
+        "/applications",
+        Some(app("TutorialApp")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn per_owner_names_survive_a_restart() {
+    let s = TestServer::start().await;
+    let dev1 = subscriber(&s, "dev1").await;
+    let (status, _) = as_user(
+        &s,
+        &dev1,
+        Method::POST,
+        "/applications",
+        Some(app("Shared")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    s.post_expect(
+        &devportal("/applications"),
+        app("Shared"),
+        StatusCode::CREATED,
+    )
+    .await;
+    let options = s.options().clone();
+    let s = s.restart(options).await;
+    let owners: Vec<String> = {
+        let catalog = s.control().snapshot();
+        let mut o: Vec<String> = catalog
+            .applications
+            .values()
+            .filter(|a| a.name == "Shared")
+            .map(|a| a.owner.clone())
+            .collect();
+        o.sort();
+        o
+    };
+    assert_eq!(owners, ["admin", "dev1"]);
+    // The token survives the restart (the signing key is in the data dir).
+    let (status, body) = as_user(
+        &s,
+        &dev1,
+        Method::POST,
+        "/applications",
+        Some(app("Shared")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
