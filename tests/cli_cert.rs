@@ -207,7 +207,11 @@ async fn client_commands_trust_their_data_dirs_certificate_over_https() {
     // A --cacert that is not there is named.
     let err = fails(
         &s,
-        &[&base[..], &["api", "list", "--cacert", "/nonexistent/ca.pem"]].concat(),
+        &[
+            &base[..],
+            &["api", "list", "--cacert", "/nonexistent/ca.pem"],
+        ]
+        .concat(),
     )
     .await;
     assert!(err.contains("/nonexistent/ca.pem"), "{err}");
