@@ -461,12 +461,13 @@ impl Bench {
             ),
             Workload::Tui => return Ok(None),
         };
+        let cacert = if url.starts_with("https://") {
+            Some(self.tls_identity()?.cert_path().to_path_buf())
+        } else {
+            None
+        };
         let spec = LoadSpec {
-            target: Target::new(
-                &url,
-                token.as_deref(),
-                Some(&self.tls_identity()?.cert_path().to_path_buf()),
-            )?,
+            target: Target::new(&url, token.as_deref(), cacert.as_deref())?,
             mode,
             streams,
             warmup: Duration::from_secs_f64(warmup),
