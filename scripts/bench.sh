@@ -5,6 +5,12 @@
 #
 #   scripts/bench.sh            full run (3 repetitions, 7 s windows, fan-out 1k/4k/8k; ~9 min)
 #   scripts/bench.sh --quick    smoke run (1 repetition, 3 s windows, fan-out 1k; ~1 min)
+#   scripts/bench.sh --tls      only the TLS rows (issue 13): bulk and chatty through the
+#                               gateway's https port and nginx with `ssl` on the same
+#                               certificate (combine with --quick, --reps, --duration ...)
+#
+# A tiny TLS smoke run on debug binaries (no release build):
+#   BENCH_PROFILE=debug scripts/bench.sh --tls --only bulk --reps 1 --duration 0.5 --warmup 0.2
 #
 # Any other options go to `sg-bench run` (see `target/release/sg-bench run --help`), e.g.
 # --reps 5, --only bulk,chatty, --paths gateway,nginx, --no-nginx, --out FILE.
@@ -12,7 +18,36 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-cargo build --release --bins
+# BENCH_PROFILE=debug measures the debug binaries (smoke runs only: not representative).
+profile=${BENCH_PROFILE:-release}
+if [ "$profile" = "release" ]; then
+    cargo build --release --bins
+else
+    cargo build --bins
+    profile=debug
+fi
+
+# --tls: only the TLS paths and the workloads they run, unless --paths/--only say which.
+args=()
+tls=no
+only=no
+paths=no
+for arg in "$@"; do
+    case "$arg" in
+        --tls) tls=yes ;;
+        --only|--only=*) only=yes; args+=("$arg") ;;
+        --paths|--paths=*) paths=yes; args+=("$arg") ;;
+        *) args+=("$arg") ;;
+    esac
+done
+if [ "$tls" = "yes" ]; then
+    if [ "$paths" = "no" ]; then
+        args+=(--paths gateway-tls,nginx-tls)
+    fi
+    if [ "$only" = "no" ]; then
+        args+=(--only bulk,chatty)
+    fi
+fi
 
 # Up to 8,000 streams: the client, the origin and each proxy hold one or two sockets each.
 hard=$(ulimit -Hn)
@@ -27,9 +62,9 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/sg-bench.XXXXXX")
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-exec target/release/sg-bench run \
-    --streamgate target/release/streamgate \
+exec "target/$profile/sg-bench" run \
+    --streamgate "target/$profile/streamgate" \
     --nginx-template scripts/nginx-sse.conf \
     --work-dir "$work" \
     --command-line "scripts/bench.sh $* (commit $commit)" \
-    "$@"
+    "${args[@]}"

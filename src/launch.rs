@@ -174,9 +174,17 @@ pub async fn start(control: Control, telemetry: Telemetry, config: ServeConfig) 
             if admin_https {
                 match admin_tls_config(&tls) {
                     Ok(tls_config) => {
+                        let options = config.gateway.listener.clone();
+                        let metrics = telemetry.metrics().clone();
                         tasks.push(tokio::spawn(async move {
-                            let served =
-                                crate::tls::server::serve(listener, tls_config, router, shutdown);
+                            let served = crate::gateway::listener::serve_transport(
+                                listener,
+                                router,
+                                options,
+                                metrics,
+                                crate::gateway::listener::Transport::Tls(tls_config),
+                                shutdown,
+                            );
                             if let Err(e) = served.await {
                                 tracing::error!("management API stopped: {e}");
                             }
@@ -250,7 +258,8 @@ fn admin_tls_config(
 }
 
 /// Starts the gateway's HTTPS listener (h2 and HTTP/1.1 by ALPN) on `addr`, serving the
-/// same gateway (routes, meters, streams) as the plain listener.
+/// same gateway (routes, meters, streams, slow-client limits, the final comment on
+/// shutdown) as the plain listener.
 async fn start_tls_gateway(
     gateway: Option<Gateway>,
     tls: &Result<Option<ServerIdentity>, String>,
@@ -268,9 +277,8 @@ async fn start_tls_gateway(
     };
     let listener = bind(addr).await?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let router = gateway.router();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = crate::tls::server::serve(listener, config, router, shutdown).await {
+        if let Err(e) = gateway.serve_tls(listener, config, shutdown).await {
             tracing::error!("HTTPS gateway stopped: {e}");
         }
     }));

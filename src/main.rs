@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use streamgate::backend::{self, BackendHandle, BackendOptions};
-use streamgate::cli::{ClientCommand, LeadingClientArgs, run_client};
+use streamgate::cli::{ClientCommand, LeadingClientArgs, TlsCommand, run_client, run_tls};
 use streamgate::control::{Control, ControlOptions};
 use streamgate::datadir;
 use streamgate::gateway::GatewayOptions;
@@ -136,6 +136,11 @@ enum Command {
     /// Run the sample memory backend: streams this machine's memory use as
     /// Server-Sent Events on GET /memory.
     Backend(backend::BackendArgs),
+    /// The TLS listeners' certificate in the data dir (for curl --cacert and the like).
+    Tls {
+        #[command(subcommand)]
+        command: TlsCommand,
+    },
     #[command(flatten)]
     Client(ClientCommand),
 }
@@ -182,6 +187,7 @@ fn main() -> ExitCode {
     match command {
         Command::Backend(args) => backend::run_cli(args),
         Command::Gateway(args) => run_async(gateway_node(cli.data_dir, args)),
+        Command::Tls { command } => run_tls(command, cli.data_dir),
         Command::Serve {
             servers,
             with_backend,

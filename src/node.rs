@@ -508,9 +508,9 @@ async fn start_tls(
         .map_err(|e| e.to_string())?;
     let listener = crate::launch::bind(addr).await?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let router = gateway.router();
+    let gateway = gateway.clone();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = crate::tls::server::serve(listener, tls, router, shutdown).await {
+        if let Err(e) = gateway.serve_tls(listener, tls, shutdown).await {
             tracing::error!("HTTPS gateway stopped: {e}");
         }
     }));

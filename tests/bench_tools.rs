@@ -137,3 +137,74 @@ fn load_reports_a_refused_stream_as_a_failure() {
         "{result}"
     );
 }
+
+#[test]
+fn load_refuses_an_https_url_without_a_certificate_to_trust() {
+    let out = Command::new(SG_BENCH)
+        .args(["load", "--url", "https://127.0.0.1:9/events", "--json"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--cacert"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The TLS rows of `sg-bench run` with tiny numbers: the gateway's https port (a real
+/// `streamgate serve`) and, when installed, nginx with `ssl` on the same certificate; the
+/// load client speaks TLS to both and every stream delivers.
+#[test]
+fn run_smokes_the_tls_rows() {
+    let work = tempfile::tempdir().unwrap();
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/nginx-sse.conf");
+    let out = Command::new(SG_BENCH)
+        .args(["run", "--streamgate", env!("CARGO_BIN_EXE_streamgate")])
+        .args(["--nginx-template", template])
+        .arg("--work-dir")
+        .arg(work.path())
+        .args(["--paths", "gateway-tls,nginx-tls", "--only", "bulk"])
+        .args(["--reps", "1", "--duration", "0.5", "--warmup", "0.2"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "sg-bench run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = |path: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with(&format!("| bulk | {path} |")))
+            .map(str::to_string)
+    };
+    let gateway = row("gateway-tls").unwrap_or_else(|| panic!("no gateway-tls row: {report}"));
+    let results = std::fs::read_to_string(work.path().join("results.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = results
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let gateway_record = records
+        .iter()
+        .find(|r| r["path"] == "gateway-tls")
+        .unwrap_or_else(|| panic!("{results}"));
+    assert!(
+        gateway_record["result"]["events"].as_u64().unwrap() > 0,
+        "{gateway}"
+    );
+    assert_eq!(gateway_record["result"]["failures"], 0, "{gateway}");
+    let nginx_installed = ["/usr/sbin/nginx", "/usr/bin/nginx", "/sbin/nginx"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists());
+    if nginx_installed {
+        let nginx = records
+            .iter()
+            .find(|r| r["path"] == "nginx-tls")
+            .unwrap_or_else(|| panic!("no nginx-tls record: {results}"));
+        assert!(nginx["result"]["events"].as_u64().unwrap() > 0, "{nginx}");
+        assert_eq!(nginx["result"]["failures"], 0, "{nginx}");
+        assert!(report.contains("gateway-tls/nginx-tls CPU"), "{report}");
+    }
+}

@@ -7,6 +7,11 @@
 
 use std::fmt::Write as _;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -47,9 +52,13 @@ impl std::fmt::Display for TokenSource {
     }
 }
 
+/// The HTTP/1.1 client under [`Client`]: http, or https through rustls (hyper-rustls).
+type Http =
+    hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// An HTTP client of the management API.
 pub(super) struct Client {
-    http: reqwest::Client,
+    http: Http,
     /// The management API's URL.
     pub(super) base: Url,
     token: Option<String>,
@@ -85,10 +94,17 @@ impl Client {
                 (token, TokenSource::DataDir(path.display().to_string()))
             }),
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .build()
-            .map_err(|e| CliError::Usage(format!("cannot build an HTTP client: {e}")))?;
+        let tls = tls_config(&base, opts)?;
+        let mut tcp = HttpConnector::new();
+        tcp.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
+        tcp.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let http =
+            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
         Ok(Client {
             http,
             base,
@@ -112,12 +128,38 @@ impl Client {
         Ok(url)
     }
 
+    /// The token's `Authorization` value for `path` (`/api/am/*` and `/scim2/*` only).
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] without a token, or with one that can't be a header.
+    fn authorization(&self, path: &str) -> Result<Option<HeaderValue>, CliError> {
+        if !path.starts_with("/api/am/") && !path.starts_with("/scim2/") {
+            return Ok(None);
+        }
+        let token = self.token.as_deref().ok_or_else(|| {
+            CliError::Usage(format!(
+                "no admin token at {}: start `streamgate serve` once with this data dir, \
+                 pass --data-dir or ${ADMIN_TOKEN_ENV}, or sign in with `streamgate login`",
+                self.token_source
+            ))
+        })?;
+        HeaderValue::from_str(&format!("Bearer {token}"))
+            .map(Some)
+            .map_err(|_| {
+                CliError::Usage(format!(
+                    "the admin token from {} is not a valid header value",
+                    self.token_source
+                ))
+            })
+    }
+
     /// Sends a request with `body` serialised as JSON (the admin token on `/api/am/*`);
     /// answers the JSON body (Null when empty) of a 2xx answer.
     ///
     /// # Errors
-    /// [`CliError::Unreachable`], [`CliError::Refused`] for a non-2xx answer,
-    /// [`CliError::BadAnswer`] for one that is not JSON, [`CliError::Usage`] without a token.
+    /// [`CliError::Unreachable`], [`CliError::Tls`] for an untrusted certificate,
+    /// [`CliError::Refused`] for a non-2xx answer, [`CliError::BadAnswer`] for one that is
+    /// not JSON, [`CliError::Usage`] without a token.
     pub(super) async fn send(
         &self,
         method: Method,
@@ -125,36 +167,95 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<&impl Serialize>,
     ) -> Result<Value, CliError> {
-        let url = self.url(path, query)?;
-        let mut req = self.http.request(method, url.clone());
-        if path.starts_with("/api/am/") || path.starts_with("/scim2/") {
-            let token = self.token.as_deref().ok_or_else(|| {
-                CliError::Usage(format!(
-                    "no admin token at {}: start `streamgate serve` once with this data dir, \
-                     pass --data-dir or ${ADMIN_TOKEN_ENV}, or sign in with `streamgate login`",
-                    self.token_source
-                ))
-            })?;
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        self.answer(req, true).await
+        let body = match body {
+            Some(body) => Some((
+                "application/json".to_string(),
+                serde_json::to_vec(body)
+                    .map_err(|e| CliError::Usage(format!("cannot encode the request: {e}")))?,
+            )),
+            None => None,
+        };
+        self.exchange(method, path, query, body).await
     }
 
-    /// Sends a request and reads its answer: the JSON body (Null when empty) of a 2xx.
-    /// `bearer`: the request carried the token, so a refusal says where it came from.
-    async fn answer(&self, req: reqwest::RequestBuilder, bearer: bool) -> Result<Value, CliError> {
-        let resp = req.send().await.map_err(|e| CliError::Unreachable {
-            url: self.base.to_string().trim_end_matches('/').to_string(),
-            detail: innermost(&e),
-        })?;
-        let status = resp.status();
-        let text = resp
-            .text()
+    /// POSTs `fields` (name, file name for a file part, content) as `multipart/form-data`
+    /// (RFC 7578) to `path`, as WSO2's uploads are sent; answers as [`Client::send`] does.
+    pub(super) async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, Option<&str>, &[u8])],
+    ) -> Result<Value, CliError> {
+        let boundary = format!("streamgate-{}", uuid::Uuid::new_v4().simple());
+        let mut body = Vec::new();
+        for (name, file_name, content) in fields {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            let disposition = match file_name {
+                Some(file) => format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{}\"\r\n\
+                     Content-Type: application/x-pem-file\r\n\r\n",
+                    file.replace(['"', '\r', '\n'], "_")
+                ),
+                None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+            };
+            body.extend_from_slice(disposition.as_bytes());
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        self.exchange(Method::POST, path, &[], Some((content_type, body)))
             .await
-            .map_err(|e| CliError::BadAnswer(e.to_string()))?;
+    }
+
+    /// Sends one request (`body` as content type and bytes) and reads its answer: the JSON
+    /// body (Null when empty) of a 2xx answer.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<(String, Vec<u8>)>,
+    ) -> Result<Value, CliError> {
+        let url = self.url(path, query)?;
+        let mut req = hyper::Request::builder().method(method).uri(url.as_str());
+        let auth = self.authorization(path)?;
+        let bearer = auth.is_some();
+        if let Some(auth) = auth {
+            req = req.header(AUTHORIZATION, auth);
+        }
+        let bytes = match body {
+            Some((content_type, bytes)) => {
+                req = req.header(CONTENT_TYPE, content_type);
+                Bytes::from(bytes)
+            }
+            None => Bytes::new(),
+        };
+        let req = req
+            .body(Full::new(bytes))
+            .map_err(|e| CliError::Usage(format!("bad request for {url}: {e}")))?;
+        let base = self.base.to_string().trim_end_matches('/').to_string();
+        let resp = self
+            .http
+            .request(req)
+            .await
+            .map_err(|e| match tls_failure(&e) {
+                Some(detail) => CliError::Tls {
+                    url: base.clone(),
+                    detail,
+                },
+                None => CliError::Unreachable {
+                    url: base.clone(),
+                    detail: innermost(&e),
+                },
+            })?;
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| CliError::BadAnswer(e.to_string()))?
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes);
         if !status.is_success() {
             return Err(self.refusal(status, &text, bearer));
         }
@@ -167,19 +268,12 @@ impl Client {
     /// Sends an `application/x-www-form-urlencoded` body of `pairs` to `path` without a
     /// bearer token (the OAuth2 endpoints authenticate by their body).
     async fn form(&self, path: &str, pairs: &[(&str, &str)]) -> Result<Value, CliError> {
-        let url = self.url(path, &[])?;
-        let mut encoded = url.clone();
+        let mut encoded = self.url(path, &[])?;
         encoded.query_pairs_mut().clear().extend_pairs(pairs);
-        let body = encoded.query().unwrap_or_default().to_string();
-        let req = self
-            .http
-            .post(url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body);
-        self.answer(req, false).await
+        let body = encoded.query().unwrap_or_default().as_bytes().to_vec();
+        let content_type = "application/x-www-form-urlencoded".to_string();
+        self.exchange(Method::POST, path, &[], Some((content_type, body)))
+            .await
     }
 
     /// RFC 6749's token endpoint (`POST /oauth2/token`) with the form `pairs`.
@@ -420,6 +514,82 @@ pub(super) fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, CliError> {
         value.clone()
     })
     .map_err(|e| CliError::BadAnswer(format!("{e}: {value}")))
+}
+
+/// The TLS config the client uses: for an https management API, the platform's roots,
+/// the data dir's own certificate (`<data dir>/tls/cert.pem`, the one `serve` generates,
+/// when it exists) and `--cacert`; TLS 1.2/1.3, HTTP/1.1. An http URL trusts nothing (it
+/// never needs to).
+///
+/// # Errors
+/// [`CliError::Usage`] naming the file when `--cacert` is missing, unreadable or holds no
+/// PEM certificate, or when a certificate is not usable as a root.
+fn tls_config(base: &Url, opts: &ClientOptions) -> Result<rustls::ClientConfig, CliError> {
+    use crate::tls::server::{CERT_FILE, TLS_DIR};
+    let mut roots = rustls::RootCertStore::empty();
+    if base.scheme() == "https" {
+        roots = (*crate::tls::client::platform_roots()).clone();
+        let own = datadir::resolve(opts.data_dir.clone())
+            .join(TLS_DIR)
+            .join(CERT_FILE);
+        // The data dir's certificate is trusted when it is there; a server elsewhere
+        // needs --cacert.
+        if let Ok(pem) = std::fs::read(&own) {
+            match crate::tls::pem::certificates(&pem) {
+                Ok(certs) => {
+                    let (_added, _ignored) = roots.add_parsable_certificates(certs);
+                }
+                Err(e) => tracing::debug!("{}: {e}", own.display()),
+            }
+        }
+        if let Some(path) = &opts.cacert {
+            let pem = std::fs::read(path)
+                .map_err(|e| CliError::Usage(format!("--cacert {}: {e}", path.display())))?;
+            let certs = crate::tls::pem::certificates(&pem)
+                .map_err(|e| CliError::Usage(format!("--cacert {}: {e}", path.display())))?;
+            for cert in certs {
+                roots.add(cert).map_err(|e| {
+                    CliError::Usage(format!(
+                        "--cacert {}: not usable as a trusted certificate: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+        }
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+        .with_protocol_versions(crate::tls::PROTOCOL_VERSIONS)
+        .map_err(|e| CliError::Usage(format!("TLS configuration: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    // hyper-rustls offers HTTP/1.1 by ALPN itself.
+    config.alpn_protocols.clear();
+    Ok(config)
+}
+
+/// The rustls error behind a transport error, in words (e.g. "invalid peer certificate:
+/// UnknownIssuer"), when the failure was the TLS handshake.
+fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(tls) = as_rustls(e) {
+            return Some(tls.to_string());
+        }
+        cause = e.source();
+    }
+    None
+}
+
+/// `e` as a rustls error, looking inside the wrappers whose `source()` skips the error
+/// they wrap (`io::Error`, a boxed error).
+fn as_rustls<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    if let Some(io) = e.downcast_ref::<std::io::Error>() {
+        return io.get_ref().and_then(|inner| as_rustls(inner));
+    }
+    None
 }
 
 /// The innermost cause of a transport error ("Connection refused"), which says the most.

@@ -9,6 +9,7 @@
 
 mod api;
 mod app;
+mod cert;
 mod client;
 mod keys;
 pub mod login;
@@ -17,6 +18,7 @@ mod output;
 mod plan;
 mod stats;
 mod subscribe;
+mod tls;
 mod user;
 
 use std::path::PathBuf;
@@ -26,10 +28,12 @@ use reqwest::Method;
 
 pub use api::{ApiCommand, ApiCreateArgs, api_body};
 pub use app::AppCommand;
+pub use cert::CertCommand;
 pub use keys::KeysCommand;
 pub use node::NodeCommand;
 pub use output::Output;
 pub use plan::PlanCommand;
+pub use tls::{TlsCommand, run_tls};
 pub use user::UserCommand;
 
 use client::{Client, NO_BODY};
@@ -67,6 +71,10 @@ pub struct ClientArgs {
         display_order = 904
     )]
     pub quiet: bool,
+    /// Trust this CA certificate (PEM) for an https --admin-url, beside the platform's
+    /// roots and the data dir's own certificate (<data dir>/tls/cert.pem).
+    #[arg(long, global = true, value_name = "FILE", display_order = 905)]
+    pub cacert: Option<PathBuf>,
 }
 
 /// The client flags given before the subcommand (`streamgate --admin-url URL api list`), as
@@ -92,6 +100,9 @@ pub struct LeadingClientArgs {
         conflicts_with = "leading_json"
     )]
     pub quiet: bool,
+    /// Trust this CA certificate (PEM) for an https management API.
+    #[arg(long = "cacert", id = "leading_cacert", hide = true)]
+    pub cacert: Option<PathBuf>,
 }
 
 impl ClientArgs {
@@ -123,6 +134,7 @@ impl ClientArgs {
                 .or_else(|| self.admin_token.clone()),
             json,
             quiet,
+            cacert: leading.cacert.clone().or_else(|| self.cacert.clone()),
         })
     }
 }
@@ -142,6 +154,9 @@ pub struct ClientOptions {
     pub json: bool,
     /// Print only the essential value (an id, a token, key:secret).
     pub quiet: bool,
+    /// A CA certificate (PEM) to trust for an https management API, beside the platform's
+    /// roots and `<data dir>/tls/cert.pem`.
+    pub cacert: Option<PathBuf>,
 }
 
 /// The client subcommands.
@@ -216,6 +231,14 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: NodeCommand,
     },
+    /// Endpoint certificates: CA or server certificates (PEM) trusted for one https
+    /// backend endpoint, as WSO2's Publisher `/endpoint-certificates`.
+    Cert {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: CertCommand,
+    },
     /// Check that the management API answers.
     Health {
         #[command(flatten)]
@@ -269,6 +292,7 @@ impl ClientCommand {
             | ClientCommand::Token { client, .. }
             | ClientCommand::Plan { client, .. }
             | ClientCommand::Node { client, .. }
+            | ClientCommand::Cert { client, .. }
             | ClientCommand::Health { client }
             | ClientCommand::Stats { client, .. }
             | ClientCommand::User { client, .. }
@@ -298,6 +322,18 @@ pub enum CliError {
         message: String,
         /// The server's details.
         description: String,
+    },
+    /// The management API's certificate is not trusted, or the TLS handshake failed.
+    #[error(
+        "TLS with the management API at {url} failed: {detail}; if it serves its data dir's \
+         generated certificate, pass that --data-dir, else --cacert FILE with the CA that \
+         issued its certificate"
+    )]
+    Tls {
+        /// The URL tried.
+        url: String,
+        /// rustls's reason (unknown issuer, name mismatch, expired...).
+        detail: String,
     },
     /// The command can't be carried out as given.
     #[error("{0}")]
@@ -357,6 +393,7 @@ async fn execute(cmd: ClientCommand, opts: &ClientOptions) -> Result<Output, Cli
         } => keys::token(client, app, key_type, validity).await,
         ClientCommand::Plan { command, .. } => plan::run(client, command).await,
         ClientCommand::Node { command, .. } => node::run(client, command).await,
+        ClientCommand::Cert { command, .. } => cert::run(client, command).await,
         ClientCommand::Health { .. } => health(client).await,
         ClientCommand::Stats { name, since, .. } => {
             stats::stats(client, name.as_deref(), &since).await

@@ -5,6 +5,11 @@
 //! head, a send timeout for clients that stop reading with data waiting (as nginx's
 //! `send_timeout`), and an accept loop that survives running out of file descriptors
 //! (EMFILE/ENFILE: it backs off, logs and counts the failure in `/metrics`).
+//!
+//! The same accept loop serves the TLS listeners ([`Transport::Tls`]): the handshake (at
+//! most [`crate::tls::server::HANDSHAKE_TIMEOUT`]) runs over the send-timeout stream, counts
+//! as part of the incomplete head, and the connection then speaks HTTP/2 or HTTP/1.1 as
+//! ALPN says, with the same header read timeout on HTTP/1.1.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,7 +24,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -71,11 +77,20 @@ pub fn raise_open_files_limit() -> io::Result<u64> {
     Ok(limit)
 }
 
+/// How a listener's connections speak.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Plain HTTP/1.1.
+    Plain,
+    /// TLS with this config, then HTTP/2 or HTTP/1.1 as ALPN (or the client's preface) says.
+    Tls(Arc<rustls::ServerConfig>),
+}
+
 /// Serves `router` on `listener` with `options` until `shutdown` resolves, then stops
 /// accepting and waits for the open connections to finish (answers in flight complete,
 /// idle connections close). Requests carry the client's address as
 /// `ConnectInfo<SocketAddr>`. Accept failures and closed slow clients are counted in
-/// `metrics`.
+/// `metrics`. Plain HTTP/1.1; [`serve_transport`] serves TLS too.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -83,6 +98,33 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_transport(
+        listener,
+        router,
+        options,
+        metrics,
+        Transport::Plain,
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] over `transport`: every connection gets the same limits (incomplete heads per
+/// client address, header read and send timeouts) whether plain or TLS. A TLS handshake
+/// that fails or takes longer than [`crate::tls::server::HANDSHAKE_TIMEOUT`] (garbage,
+/// plain HTTP, a stalled client) closes that connection only.
+pub async fn serve_transport(
+    listener: TcpListener,
+    router: Router,
+    options: ListenerOptions,
+    metrics: Arc<Metrics>,
+    transport: Transport,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let acceptor = match &transport {
+        Transport::Plain => None,
+        Transport::Tls(config) => Some(tokio_rustls::TlsAcceptor::from(config.clone())),
+    };
     let graceful = GracefulShutdown::new();
     let incomplete = Arc::new(Incomplete::default());
     let mut shutdown = std::pin::pin!(shutdown);
@@ -118,36 +160,76 @@ pub async fn serve(
         };
         // Events go out as they come; a failure here only costs latency.
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(SendTimeout::new(
-            stream,
-            options.send_timeout,
-            metrics.clone(),
-        ));
+        let io = SendTimeout::new(stream, options.send_timeout, metrics.clone());
         let tower = TowerToHyperService::new(router.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             head.complete();
             req.extensions_mut().insert(ConnectInfo(peer));
             hyper::service::Service::call(&tower, req)
         });
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(options.header_read_timeout)
-            .keep_alive(true);
-        let connection = graceful.watch(builder.serve_connection(io, service));
         let metrics = metrics.clone();
+        let Some(acceptor) = acceptor.clone() else {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(options.header_read_timeout)
+                .keep_alive(true);
+            let connection = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    closed_with(&metrics, peer, &e);
+                }
+            });
+            continue;
+        };
+        let watcher = graceful.watcher();
+        let header_read_timeout = options.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await
-                && e.is_timeout()
+            let handshake = acceptor.accept(io);
+            let tls = match tokio::time::timeout(crate::tls::server::HANDSHAKE_TIMEOUT, handshake)
+                .await
             {
-                metrics.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!("{peer}: request head not received in time; closed");
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!("TLS handshake with {peer} failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    metrics.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("TLS handshake with {peer} timed out; closed");
+                    return;
+                }
+            };
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .keep_alive(true);
+            builder.http2().timer(TokioTimer::new());
+            let connection = builder.serve_connection(TokioIo::new(tls), service);
+            if let Err(e) = watcher.watch(connection).await {
+                match e.downcast_ref::<hyper::Error>() {
+                    Some(e) => closed_with(&metrics, peer, e),
+                    None => tracing::debug!("TLS connection from {peer}: {e}"),
+                }
             }
         });
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Counts and logs a connection that ended in error: a request head not received in time
+/// is a slow client.
+fn closed_with(metrics: &Metrics, peer: std::net::SocketAddr, e: &hyper::Error) {
+    if e.is_timeout() {
+        metrics.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("{peer}: request head not received in time; closed");
+    } else {
+        tracing::debug!("connection from {peer}: {e}");
+    }
 }
 
 /// Out of descriptors or memory: worth a pause before the next `accept`.

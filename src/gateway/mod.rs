@@ -202,16 +202,58 @@ impl Gateway {
     ) -> std::io::Result<()> {
         // A gateway served again after a shutdown starts afresh.
         self.inner.stop.send_replace(false);
-        let stop = self.inner.stop.clone();
         let mut flusher = AbortOnDrop(tokio::spawn(self.clone().flush_periodically()));
-        let server = listener::serve(
+        let result = self
+            .serve_transport(
+                listener,
+                match extra {
+                    Some(extra) => extra.fallback_service(self.router()),
+                    None => self.router(),
+                },
+                listener::Transport::Plain,
+                shutdown,
+            )
+            .await;
+        // Wait for the flusher to be gone, so its handle on control is released on return.
+        flusher.0.abort();
+        let _ = (&mut flusher.0).await;
+        self.flush_counters().await;
+        result
+    }
+
+    /// Serves HTTPS on `listener` with `config` (HTTP/2 and HTTP/1.1 by ALPN), beside
+    /// [`Gateway::serve`], with the same limits and the same shutdown: when `shutdown`
+    /// resolves, every open stream (on either listener) ends with `: gateway shutting down`
+    /// and this waits up to [`GatewayOptions::shutdown_grace`] for them. Counters are
+    /// flushed by [`Gateway::serve`].
+    pub async fn serve_tls(
+        self,
+        listener: tokio::net::TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = self.router();
+        self.serve_transport(listener, router, listener::Transport::Tls(config), shutdown)
+            .await
+    }
+
+    /// The accept loop of [`Gateway::serve`] and [`Gateway::serve_tls`]: on `shutdown`,
+    /// raises the stop flag every stream watches (they end with the final comment), then
+    /// waits for the connections, at most the shutdown grace.
+    async fn serve_transport(
+        &self,
+        listener: tokio::net::TcpListener,
+        router: Router,
+        transport: listener::Transport,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let stop = self.inner.stop.clone();
+        let server = listener::serve_transport(
             listener,
-            match extra {
-                Some(extra) => extra.fallback_service(self.router()),
-                None => self.router(),
-            },
+            router,
             self.inner.options.listener.clone(),
             self.inner.telemetry.metrics().clone(),
+            transport,
             async move {
                 shutdown.await;
                 stop.send_replace(true);
@@ -231,10 +273,6 @@ impl Gateway {
             }
         };
         self.inner.stop.send_replace(true);
-        // Wait for the flusher to be gone, so its handle on control is released on return.
-        flusher.0.abort();
-        let _ = (&mut flusher.0).await;
-        self.flush_counters().await;
         result
     }
 

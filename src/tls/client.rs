@@ -21,7 +21,7 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The platform's trusted roots (rustls-native-certs), or Mozilla's (webpki-roots) when the
 /// platform has none; loaded once.
-fn platform_roots() -> Arc<RootCertStore> {
+pub fn platform_roots() -> Arc<RootCertStore> {
     static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
     ROOTS
         .get_or_init(|| {

@@ -1,27 +1,19 @@
 //! The listeners' side of TLS: the server certificate (from `--tls-cert`/`--tls-key`, or
 //! generated on first start for `localhost`, `127.0.0.1` and `::1` in `<data dir>/tls/`),
-//! swapped atomically on reload so open connections and streams keep going, and the
-//! accept loop that serves an axum router over TLS with HTTP/2 and HTTP/1.1 by ALPN.
+//! swapped atomically on reload so open connections and streams keep going. The accept
+//! loop serving a router over TLS (HTTP/2 and HTTP/1.1 by ALPN) is the plain listeners'
+//! one, [`crate::gateway::listener::serve_transport`], with the same slow-client limits.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::Router;
-use axum::extract::ConnectInfo;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use rustls::ServerConfig;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 use super::pem;
 
@@ -35,8 +27,6 @@ pub const CERT_FILE: &str = "cert.pem";
 pub const KEY_FILE: &str = "key.pem";
 /// The names the generated certificate is valid for.
 pub const GENERATED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
-/// How long shutdown waits for TLS connections to finish.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Why a certificate could not be used; every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -279,73 +269,6 @@ impl ServerIdentity {
 /// ALPN for the gateway's TLS port: HTTP/2 first, then HTTP/1.1.
 pub const ALPN_H2_HTTP11: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
-/// Serves `router` over TLS on `listener` until `shutdown` resolves, HTTP/2 or HTTP/1.1
-/// as ALPN (or the client's preface) says. Each request carries
-/// [`ConnectInfo<SocketAddr>`] of its client. A handshake that fails or takes longer than
-/// [`HANDSHAKE_TIMEOUT`] (garbage, plain HTTP, a stalled client) closes that connection
-/// only. On shutdown, stops accepting and gives open connections a few seconds to end.
-pub async fn serve(
-    listener: TcpListener,
-    config: Arc<ServerConfig>,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(config);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, client) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of descriptors and the like: wait a little rather than spin.
-                    tracing::warn!("TLS listener: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!("TLS handshake with {client} failed: {e}");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!("TLS handshake with {client} timed out");
-                    return;
-                }
-            };
-            let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                let mut req = req.map(axum::body::Body::new);
-                req.extensions_mut().insert(ConnectInfo(client));
-                router.clone().oneshot(req)
-            });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder.http1().timer(TokioTimer::new());
-            builder.http2().timer(TokioTimer::new());
-            let connection = builder.serve_connection(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!("TLS connection from {client}: {e}");
-            }
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("TLS listener: connections still open after {SHUTDOWN_GRACE:?}");
-    }
-    Ok(())
-}
-
 /// What the TLS listeners do; part of [`crate::launch::ServeConfig`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListenerOptions {
@@ -376,11 +299,14 @@ impl ListenerOptions {
 /// Reloads `identity` from its files on every SIGHUP (Unix; elsewhere does nothing),
 /// logging the new fingerprint or why the old certificate stays. Runs until aborted.
 pub fn reload_on_sighup(identity: ServerIdentity) -> tokio::task::JoinHandle<()> {
+    // Registered before this returns, so a SIGHUP right after startup reloads rather than
+    // ends the process (the default action).
+    #[cfg(unix)]
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     tokio::spawn(async move {
         #[cfg(unix)]
         {
-            use tokio::signal::unix::{SignalKind, signal};
-            let mut hup = match signal(SignalKind::hangup()) {
+            let mut hup = match hup {
                 Ok(hup) => hup,
                 Err(e) => {
                     tracing::warn!("cannot listen for SIGHUP; TLS certificates won't reload: {e}");

@@ -91,7 +91,7 @@ pub(crate) fn spawn_waiting(
         })?;
         for (i, marker) in markers.iter().enumerate() {
             if let Some(at) = line.find(marker)
-                && let Some(url) = line[at..].split("http://").nth(1)
+                && let Some(url) = line[at..].split("://").nth(1)
             {
                 let addr = url.split_whitespace().next().unwrap_or_default();
                 found[i] = Some(addr.trim_end_matches('/').to_string());

@@ -1,4 +1,5 @@
-//! The load client: opens many SSE streams over raw TCP (one small task each), parses the
+//! The load client: opens many SSE streams over raw TCP, or TLS for an `https://` URL
+//! (rustls, trusting `--cacert`, HTTP/1.1) (one small task each), parses the
 //! events and measures delivery latency from the origin's timestamp; or, in connect mode,
 //! opens short streams in a loop (read the first event, close) and counts opens per second.
 //!
@@ -12,8 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rustls_pki_types::ServerName;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
@@ -45,9 +47,13 @@ pub enum Mode {
 /// Command-line arguments of `sg-bench load`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadArgs {
-    /// The stream URL, `http://IP:PORT/path?query`.
+    /// The stream URL, `http://IP:PORT/path?query` or `https://...` (then `--cacert`).
     #[arg(long)]
     pub url: String,
+    /// The certificate (PEM) trusted for an `https://` URL, e.g. streamgate's generated
+    /// `<data dir>/tls/cert.pem`; the server is checked as `localhost`.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
     /// Bearer token sent in `Authorization`.
     #[arg(long)]
     pub token: Option<String>,
@@ -74,21 +80,60 @@ pub struct LoadArgs {
     pub json: bool,
 }
 
-/// Where the streams go: an address and the request bytes to send.
+/// Where the streams go: an address, TLS or not, and the request bytes to send.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The socket address.
     pub addr: SocketAddr,
     /// The whole request head.
     pub request: Vec<u8>,
+    /// For an `https://` URL: the TLS config (HTTP/1.1 by ALPN, trusting the given CA).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// The name TLS connections check the server's certificate against (streamgate's
+/// generated certificate is valid for it).
+const TLS_SERVER_NAME: &str = "localhost";
+
+/// A connection to the target: TCP or TLS over TCP.
+pub trait Conn: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Conn for T {}
+
+/// A TLS client config trusting the certificates in `cacert` (PEM), TLS 1.2/1.3 as
+/// streamgate speaks them, offering HTTP/1.1.
+fn tls_config(cacert: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, BoxError> {
+    let pem = std::fs::read(cacert).map_err(|e| format!("{}: {e}", cacert.display()))?;
+    let certs = streamgate::tls::pem::certificates(&pem)
+        .map_err(|e| format!("{}: {e}", cacert.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs {
+        roots.add(cert)?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(streamgate::tls::provider())
+        .with_protocol_versions(streamgate::tls::PROTOCOL_VERSIONS)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 impl Target {
-    /// Parses `http://IP:PORT/path?query` and builds the request, with a bearer token if any.
-    pub fn new(url: &str, token: Option<&str>) -> Result<Target, BoxError> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("only http:// URLs are supported: {url}"))?;
+    /// Parses `http://IP:PORT/path?query` (or `https://`, trusting `cacert`) and builds the
+    /// request, with a bearer token if any.
+    pub fn new(
+        url: &str,
+        token: Option<&str>,
+        cacert: Option<&std::path::Path>,
+    ) -> Result<Target, BoxError> {
+        let (rest, tls) = if let Some(rest) = url.strip_prefix("https://") {
+            let cacert = cacert.ok_or_else(|| format!("{url}: an https URL needs --cacert"))?;
+            (rest, Some(tls_config(cacert)?))
+        } else {
+            let rest = url
+                .strip_prefix("http://")
+                .ok_or_else(|| format!("only http:// and https:// URLs are supported: {url}"))?;
+            (rest, None)
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
@@ -107,6 +152,7 @@ impl Target {
         Ok(Target {
             addr,
             request: request.into_bytes(),
+            tls,
         })
     }
 }
@@ -211,7 +257,7 @@ struct Slot {
 /// Runs `sg-bench load` and prints its result.
 pub async fn run(args: LoadArgs) -> Result<(), BoxError> {
     let spec = LoadSpec {
-        target: Target::new(&args.url, args.token.as_deref())?,
+        target: Target::new(&args.url, args.token.as_deref(), args.cacert.as_deref())?,
         mode: args.mode,
         streams: args.streams.max(1),
         warmup: Duration::from_secs_f64(args.warmup.max(0.0)),
@@ -466,13 +512,24 @@ impl<'a> Batch<'a> {
 async fn open(
     target: &Target,
     buf: &mut [u8],
-) -> Result<(TcpStream, Framing, usize, usize), String> {
-    let mut socket = TcpStream::connect(target.addr)
+) -> Result<(Box<dyn Conn>, Framing, usize, usize), String> {
+    let tcp = TcpStream::connect(target.addr)
         .await
         .map_err(|e| format!("connect failed: {e}"))?;
-    socket
-        .set_nodelay(true)
+    tcp.set_nodelay(true)
         .map_err(|e| format!("set_nodelay failed: {e}"))?;
+    let mut socket: Box<dyn Conn> = match &target.tls {
+        None => Box::new(tcp),
+        Some(config) => {
+            let name =
+                ServerName::try_from(TLS_SERVER_NAME).map_err(|e| format!("server name: {e}"))?;
+            let tls = tokio_rustls::TlsConnector::from(config.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS handshake failed: {e}"))?;
+            Box::new(tls)
+        }
+    };
     socket
         .write_all(&target.request)
         .await
@@ -631,13 +688,14 @@ mod tests {
 
     #[test]
     fn target_builds_the_request_with_the_token() {
-        let t = Target::new("http://127.0.0.1:9/a/b?x=1", Some("tok")).unwrap();
+        let t = Target::new("http://127.0.0.1:9/a/b?x=1", Some("tok"), None).unwrap();
         assert_eq!(t.addr, "127.0.0.1:9".parse().unwrap());
         let req = String::from_utf8(t.request).unwrap();
         assert!(req.starts_with("GET /a/b?x=1 HTTP/1.1\r\nhost: 127.0.0.1:9\r\n"));
         assert!(req.contains("authorization: Bearer tok\r\n"));
         assert!(req.ends_with("\r\n\r\n"));
-        assert!(Target::new("https://x", None).is_err());
+        assert!(Target::new("https://x", None, None).is_err());
+        assert!(Target::new("ftp://x", None, None).is_err());
     }
 
     #[test]

@@ -7,6 +7,8 @@ use crate::run::Record;
 
 /// Gateway CPU per event at most this fraction of nginx's (bulk and chatty).
 const CPU_RATIO_TARGET: f64 = 0.8;
+/// Issue 13: gateway CPU per event over TLS at most this multiple of nginx's with `ssl`.
+const TLS_CPU_RATIO_TARGET: f64 = 1.0;
 /// Gateway memory per open stream at most this many KiB (fan-out).
 const RSS_TARGET_KIB: f64 = 8.0;
 /// At least this many authenticated streams opened per second.
@@ -117,7 +119,7 @@ pub fn render(records: &[Record], meta: &Meta) -> String {
             workloads.push(r.workload.clone());
         }
     }
-    let paths = ["direct", "gateway", "nginx"];
+    let paths = ["direct", "gateway", "nginx", "gateway-tls", "nginx-tls"];
     let summary = |w: &str, p: &str| -> Option<Summary> {
         let rs: Vec<&Record> = records
             .iter()
@@ -227,6 +229,15 @@ scheduling.\n\n",
             }
             let _ = writeln!(out, "{line}");
         }
+        if let (Some(g), Some(n)) = (summary(w, "gateway-tls"), summary(w, "nginx-tls")) {
+            let _ = writeln!(
+                out,
+                "- {w}: gateway-tls/nginx-tls CPU {}, p50 {}, p99 {}",
+                x(ratio(g.cpu, n.cpu)),
+                x(ratio(g.p50, n.p50)),
+                x(ratio(g.p99, n.p99))
+            );
+        }
         if let (Some(g), Some(d)) = (&g, &d) {
             let _ = writeln!(
                 out,
@@ -264,6 +275,17 @@ scheduling.\n\n",
                 let _ = writeln!(out, "- {w}: no nginx figures to compare with");
             }
             _ => {}
+        }
+    }
+    for w in ["bulk", "chatty"] {
+        if let (Some(g), Some(n)) = (summary(w, "gateway-tls"), summary(w, "nginx-tls")) {
+            let r = ratio(g.cpu, n.cpu);
+            let _ = writeln!(
+                out,
+                "- {w} over TLS (issue 13): gateway CPU/event {} of nginx's with `ssl` (target <= {TLS_CPU_RATIO_TARGET}x): {}",
+                x(r),
+                verdict(r.is_some_and(|r| r <= TLS_CPU_RATIO_TARGET))
+            );
         }
     }
     if let Some(g) = summary(FANOUT_TARGET, "gateway") {

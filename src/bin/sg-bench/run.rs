@@ -61,7 +61,9 @@ pub struct RunArgs {
     /// Workloads to run (default all): bulk, chatty, fanout, rate, tui.
     #[arg(long, value_delimiter = ',')]
     pub only: Option<Vec<String>>,
-    /// Paths to measure (default all): direct, gateway, nginx.
+    /// Paths to measure (default all): direct, gateway, nginx, gateway-tls, nginx-tls (the
+    /// last two: the gateway's HTTPS port and nginx with `ssl` on the same certificate,
+    /// HTTP/1.1 over TLS; bulk and chatty only).
     #[arg(long, value_delimiter = ',')]
     pub paths: Option<Vec<String>>,
     /// What hosts the gateway: `streamgate` (`streamgate serve`), `sg-bench`
@@ -96,7 +98,7 @@ pub struct RunArgs {
 pub struct Record {
     /// `bulk`, `chatty`, `fanout-8000`, `rate`.
     pub workload: String,
-    /// `direct`, `gateway` or `nginx`.
+    /// `direct`, `gateway`, `nginx`, `gateway-tls` or `nginx-tls`.
     pub path: String,
     /// Repetition number from 0.
     pub rep: usize,
@@ -217,9 +219,13 @@ struct Bench {
     origin: Proc,
     origin_addr: String,
     gateway: Option<(Proc, String)>,
+    /// The gateway's HTTPS address (`streamgate serve` only).
+    gateway_tls: Option<String>,
     nginx: Option<(Proc, String)>,
     nginx_bin: Option<PathBuf>,
     nginx_port: u16,
+    /// nginx's `ssl` port, serving the gateway's certificate.
+    nginx_tls_port: u16,
     token: String,
     /// The UI's data dir (API on the 1 ms origin), when the UI workload runs.
     tui_data: Option<PathBuf>,
@@ -241,6 +247,13 @@ impl Bench {
                     "127.0.0.1:0",
                     "--gateway-addr",
                     "127.0.0.1:0",
+                    "--gateway-tls-addr",
+                    "127.0.0.1:0",
+                    // Every load client comes from 127.0.0.1, and hundreds of TLS
+                    // handshakes at once would trip the per-address cap on connections
+                    // without a complete head (default 64), which nginx does not have.
+                    "--max-incomplete-per-ip",
+                    "100000",
                 ]);
             cmd
         } else {
@@ -254,13 +267,23 @@ impl Bench {
         if let Some(threads) = self.args.gateway_threads {
             cmd.env("TOKIO_WORKER_THREADS", threads.to_string());
         }
+        let markers: &[&str] = if self.serve {
+            &[
+                "gateway listening on http://",
+                "gateway listening on https://",
+            ]
+        } else {
+            &["gateway listening on"]
+        };
         let (proc, addrs) = spawn_waiting(
             "streamgate",
             &mut cmd,
             &self.work.join("streamgate.log"),
-            &["gateway listening on"],
+            markers,
         )?;
-        self.gateway = Some((proc, addrs.into_iter().next().unwrap_or_default()));
+        let mut addrs = addrs.into_iter();
+        self.gateway = Some((proc, addrs.next().unwrap_or_default()));
+        self.gateway_tls = addrs.next();
         Ok(())
     }
 
@@ -281,7 +304,17 @@ impl Bench {
         })?;
         let nofile = procstat::open_files_limit().unwrap_or(1024);
         let listen = format!("127.0.0.1:{}", self.nginx_port);
+        let tls = self.tls_identity()?;
+        let key = tls
+            .cert_path()
+            .with_file_name(streamgate::tls::server::KEY_FILE);
         let conf = template
+            .replace(
+                "{{TLS_LISTEN}}",
+                &format!("127.0.0.1:{}", self.nginx_tls_port),
+            )
+            .replace("{{CERT}}", &tls.cert_path().display().to_string())
+            .replace("{{KEY}}", &key.display().to_string())
             .replace("{{PREFIX}}", &dir.display().to_string())
             .replace("{{LISTEN}}", &listen)
             .replace("{{ORIGIN}}", &self.origin_addr)
@@ -331,10 +364,40 @@ impl Bench {
         Ok(())
     }
 
+    /// The certificate both TLS paths serve: the gateway's, generated in its data dir on
+    /// first use.
+    fn tls_identity(&self) -> Result<streamgate::tls::server::ServerIdentity, BoxError> {
+        Ok(streamgate::tls::server::ServerIdentity::load_or_generate(
+            &self.work.join("data"),
+            None,
+            None,
+        )?)
+    }
+
     /// The URL, token and measured processes of a path, if it runs.
     fn path(&self, path: &str, workload: Workload) -> Option<(String, Option<String>, ProcSet)> {
         let query = workload.query();
+        let tls_workload = matches!(workload, Workload::Bulk | Workload::Chatty);
         match path {
+            "gateway-tls" if tls_workload => {
+                let (proc, _) = self.gateway.as_ref()?;
+                let addr = self.gateway_tls.as_ref()?;
+                Some((
+                    format!("https://{addr}{API_CONTEXT}/{API_VERSION}{RESOURCE}?{query}"),
+                    Some(self.token.clone()),
+                    ProcSet::new(vec![proc.pid()]),
+                ))
+            }
+            "nginx-tls" if tls_workload => self.nginx.as_ref().map(|(proc, _)| {
+                (
+                    format!(
+                        "https://127.0.0.1:{}{RESOURCE}?{query}",
+                        self.nginx_tls_port
+                    ),
+                    None,
+                    ProcSet::new(vec![proc.pid()]),
+                )
+            }),
             "direct" => Some((
                 format!("http://{}{RESOURCE}?{query}", self.origin_addr),
                 None,
@@ -398,8 +461,13 @@ impl Bench {
             ),
             Workload::Tui => return Ok(None),
         };
+        let cacert = if url.starts_with("https://") {
+            Some(self.tls_identity()?.cert_path().to_path_buf())
+        } else {
+            None
+        };
         let spec = LoadSpec {
-            target: Target::new(&url, token.as_deref())?,
+            target: Target::new(&url, token.as_deref(), cacert.as_deref())?,
             mode,
             streams,
             warmup: Duration::from_secs_f64(warmup),
@@ -525,10 +593,16 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     } else {
         args.nginx.clone().or_else(|| find_on_path("nginx"))
     };
-    let wanted_paths: Vec<String> = args
-        .paths
-        .clone()
-        .unwrap_or_else(|| vec!["direct".into(), "gateway".into(), "nginx".into()]);
+    let wanted_paths: Vec<String> = args.paths.clone().unwrap_or_else(|| {
+        ["direct", "gateway", "nginx", "gateway-tls", "nginx-tls"]
+            .map(String::from)
+            .to_vec()
+    });
+    let wants_path = |prefix: &str| {
+        wanted_paths
+            .iter()
+            .any(|p| p == prefix || *p == format!("{prefix}-tls"))
+    };
     let quick = args.quick;
     let reps = args.reps.unwrap_or(if quick { 1 } else { 3 }).max(1);
     let fanout = args.fanout.clone().unwrap_or_else(|| {
@@ -592,21 +666,28 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         origin,
         origin_addr: origin_addr.clone(),
         gateway: None,
+        gateway_tls: None,
         nginx: None,
         nginx_bin,
         nginx_port: free_port()?,
+        nginx_tls_port: free_port()?,
         token: String::new(),
         tui_data: None,
         tui_error: None,
     };
-    if wanted_paths.iter().any(|p| p == "gateway") {
+    if wants_path("gateway") {
         bench.token = set_up_gateway(&work.join("data"), &origin_addr).await?;
         tokio::task::block_in_place(|| bench.start_gateway())?;
         if let Some((_, addr)) = &bench.gateway {
             eprintln!("gateway: http://{addr}{API_CONTEXT}/{API_VERSION}{RESOURCE}");
         }
+        if let Some(addr) = &bench.gateway_tls {
+            eprintln!("gateway: https://{addr}{API_CONTEXT}/{API_VERSION}{RESOURCE}");
+        } else if wanted_paths.iter().any(|p| p == "gateway-tls") {
+            notes.push("gateway-tls: not measured (no `streamgate serve` HTTPS port)".into());
+        }
     }
-    let nginx_note = if !wanted_paths.iter().any(|p| p == "nginx") {
+    let nginx_note = if !wants_path("nginx") {
         Some("nginx: not measured (--paths)".to_string())
     } else if args.no_nginx {
         Some("nginx: skipped (--no-nginx)".to_string())
@@ -617,6 +698,10 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         tokio::task::block_in_place(|| bench.start_nginx())?;
         if let Some((_, addr)) = &bench.nginx {
             eprintln!("nginx: http://{addr}{RESOURCE}");
+            eprintln!(
+                "nginx: https://127.0.0.1:{}{RESOURCE}",
+                bench.nginx_tls_port
+            );
         }
         None
     };

@@ -1,0 +1,218 @@
+//! The binary's TLS commands (issue 13): `cert add|list|show|remove` against the
+//! Publisher's `/endpoint-certificates` (a multipart upload), their errors (a missing or
+//! non-PEM file named, the server's 400 and 409 shown, non-zero exit); `tls cert` and its
+//! fingerprint; and client commands against an https management API, trusting the data
+//! dir's own certificate, or `--cacert`, and refusing an untrusted one clearly.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use streamgate::tls::server::ListenerOptions;
+
+#[tokio::test]
+async fn cert_add_list_show_remove() {
+    let s = TestServer::start().await;
+    let ca = Ca::new("Backend CA");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backend-ca.pem");
+    std::fs::write(&file, &ca.pem).unwrap();
+    let file_arg = file.to_str().unwrap();
+
+    let out = ok(
+        &s,
+        &[
+            "cert",
+            "add",
+            "backend-ca",
+            "--endpoint",
+            "https://backend.example:8443",
+            "--file",
+            file_arg,
+        ],
+    )
+    .await;
+    assert!(out.contains("backend-ca"), "{out}");
+    // The server has it, as WSO2's list shows it.
+    let (status, list) = s.get(&publisher("/endpoint-certificates")).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["certificates"][0]["alias"], "backend-ca");
+    assert_eq!(
+        list["certificates"][0]["endpoint"],
+        "https://backend.example:8443"
+    );
+
+    let out = ok(&s, &["cert", "list"]).await;
+    assert!(out.contains("backend-ca") && out.contains("https://backend.example:8443"));
+    assert_eq!(ok(&s, &["cert", "list", "-q"]).await.trim(), "backend-ca");
+
+    let out = ok(&s, &["cert", "show", "backend-ca"]).await;
+    assert!(out.contains("Active"), "{out}");
+    assert!(out.contains("CN=Backend CA"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&s, &["cert", "show", "backend-ca", "--json"]).await).unwrap();
+    assert_eq!(json["status"], "Active");
+
+    // The same alias again: the server's 409 is shown.
+    let err = fails(
+        &s,
+        &[
+            "cert",
+            "add",
+            "backend-ca",
+            "--endpoint",
+            "https://other:1",
+            "--file",
+            file_arg,
+        ],
+    )
+    .await;
+    assert!(err.contains("409"), "{err}");
+
+    ok(&s, &["cert", "remove", "backend-ca"]).await;
+    let out = ok(&s, &["cert", "list"]).await;
+    assert!(out.contains("no endpoint certificates"), "{out}");
+    let err = fails(&s, &["cert", "remove", "backend-ca"]).await;
+    assert!(err.contains("404"), "{err}");
+    let err = fails(&s, &["cert", "show", "backend-ca"]).await;
+    assert!(err.contains("404"), "{err}");
+}
+
+#[tokio::test]
+async fn cert_add_names_a_bad_file_and_shows_the_servers_refusal() {
+    let s = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let err = fails(
+        &s,
+        &[
+            "cert",
+            "add",
+            "a",
+            "--endpoint",
+            "https://b:1",
+            "--file",
+            missing.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate").unwrap();
+    let err = fails(
+        &s,
+        &[
+            "cert",
+            "add",
+            "a",
+            "--endpoint",
+            "https://b:1",
+            "--file",
+            garbage.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(err.contains(garbage.to_str().unwrap()), "{err}");
+
+    // An expired certificate is PEM: the server refuses it with 400 and says why.
+    let ca = Ca::new("Old CA");
+    let expired = ca.leaf(&["backend.example"], true);
+    let old = dir.path().join("expired.pem");
+    std::fs::write(&old, &expired.cert_pem).unwrap();
+    let err = fails(
+        &s,
+        &[
+            "cert",
+            "add",
+            "a",
+            "--endpoint",
+            "https://b:1",
+            "--file",
+            old.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(err.contains("400"), "{err}");
+    assert!(err.to_lowercase().contains("expired"), "{err}");
+    let (_, list) = s.get(&publisher("/endpoint-certificates")).await;
+    assert_eq!(list["count"], 0);
+}
+
+#[tokio::test]
+async fn tls_cert_prints_the_pem_and_its_fingerprint() {
+    let s = TestServer::builder().https(None).start().await;
+    let pem = std::fs::read_to_string(s.dir().join("tls").join("cert.pem")).unwrap();
+    assert_eq!(ok(&s, &["tls", "cert"]).await.trim(), pem.trim());
+    let fingerprint = ok(&s, &["tls", "cert", "--fingerprint"]).await;
+    assert_eq!(fingerprint.trim(), s.tls_identity().fingerprint());
+    // The same form as the Servers screen and `openssl x509 -fingerprint -sha256`.
+    assert_eq!(fingerprint.trim().split(':').count(), 32);
+
+    let empty = tempfile::tempdir().unwrap();
+    let err = fails(
+        &s,
+        &["tls", "cert", "--data-dir", empty.path().to_str().unwrap()],
+    )
+    .await;
+    assert!(err.contains("cert.pem"), "{err}");
+}
+
+#[tokio::test]
+async fn client_commands_trust_their_data_dirs_certificate_over_https() {
+    let s = TestServer::builder()
+        .tls(ListenerOptions {
+            admin_tls: true,
+            ..ListenerOptions::default()
+        })
+        .start()
+        .await;
+    let url = format!("https://{}", s.mgmt_addr());
+    // The data dir's generated certificate is trusted with no flags.
+    let out = ok(&s, &["--admin-url", &url, "api", "list"]).await;
+    assert!(out.contains("No APIs"), "{out}");
+    ok(&s, &["--admin-url", &url, "cert", "list"]).await;
+
+    // From another data dir the certificate is unknown: a clear error, no panic.
+    let other = tempfile::tempdir().unwrap();
+    let token = s.admin_token().to_string();
+    let other_dir = other.path().to_str().unwrap();
+    let base = [
+        "--admin-url",
+        url.as_str(),
+        "--data-dir",
+        other_dir,
+        "--admin-token",
+        token.as_str(),
+    ];
+    let err = fails(&s, &[&base[..], &["api", "list"]].concat()).await;
+    assert!(err.contains("TLS") && err.contains("--cacert"), "{err}");
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // --cacert with the server's certificate makes it trusted.
+    let cert = s.dir().join("tls").join("cert.pem");
+    let out = ok(
+        &s,
+        &[
+            &base[..],
+            &["api", "list", "--cacert", cert.to_str().unwrap()],
+        ]
+        .concat(),
+    )
+    .await;
+    assert!(out.contains("No APIs"), "{out}");
+
+    // A --cacert that is not there is named.
+    let err = fails(
+        &s,
+        &[
+            &base[..],
+            &["api", "list", "--cacert", "/nonexistent/ca.pem"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+}
