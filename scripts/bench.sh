@@ -5,6 +5,9 @@
 #
 #   scripts/bench.sh            full run (3 repetitions, 7 s windows, fan-out 1k/4k/8k; ~9 min)
 #   scripts/bench.sh --quick    smoke run (1 repetition, 3 s windows, fan-out 1k; ~1 min)
+#   scripts/bench.sh --only tui --quick
+#                               the terminal UI rows alone (lines, then chart mode), ~1 min;
+#                               starts neither the gateway nor nginx
 #
 # Any other options go to `sg-bench run` (see `target/release/sg-bench run --help`), e.g.
 # --reps 5, --only bulk,chatty, --paths gateway,nginx, --no-nginx, --out FILE.
