@@ -249,13 +249,20 @@ struct TrafficBatch {
     events: Vec<TrafficEvent>,
 }
 
-/// The traffic broadcast plus the metrics. Cheap to clone.
+/// The traffic broadcast plus the metrics. Cheap to clone (one `Arc`).
 #[derive(Debug, Clone)]
 pub struct Telemetry {
+    shared: Arc<Shared>,
+}
+
+/// What every clone of a [`Telemetry`] shares. The dispatcher holds clones of some parts,
+/// never this, so it ends once the last `Telemetry` (and with it the queue's sender) is gone.
+#[derive(Debug)]
+struct Shared {
     /// Where [`Telemetry::report`] puts events (lock-free `try_send`).
     queue: mpsc::Sender<TrafficEvent>,
     /// The queue's other end, until the first subscriber starts the dispatcher.
-    pending_dispatch: Arc<Mutex<Option<mpsc::Receiver<TrafficEvent>>>>,
+    pending_dispatch: Mutex<Option<mpsc::Receiver<TrafficEvent>>>,
     /// Events dropped because the queue was full, not yet told to listeners.
     dropped: Arc<AtomicU64>,
     /// The number the dispatcher gives the next event it broadcasts (drops aside).
@@ -267,7 +274,7 @@ pub struct Telemetry {
     /// The one-by-one broadcast of [`Telemetry::subscribe`].
     each: broadcast::Sender<TrafficEvent>,
     /// Whether [`Telemetry::subscribe`] was ever called.
-    each_listened: Arc<std::sync::atomic::AtomicBool>,
+    each_listened: std::sync::atomic::AtomicBool,
     metrics: Arc<Metrics>,
     series: Arc<crate::analytics::Series>,
 }
@@ -284,17 +291,20 @@ impl Telemetry {
         let (tx, _) = broadcast::channel(TRAFFIC_CHANNEL_CAPACITY);
         let (queue, rx) = mpsc::channel(TRAFFIC_CHANNEL_CAPACITY);
         let (each, _) = broadcast::channel(TRAFFIC_CHANNEL_CAPACITY);
-        Self {
+        let shared = Shared {
             each,
-            each_listened: Arc::default(),
+            each_listened: Default::default(),
             queue,
-            pending_dispatch: Arc::new(Mutex::new(Some(rx))),
+            pending_dispatch: Mutex::new(Some(rx)),
             dropped: Arc::default(),
             dispatched: Arc::default(),
             listeners: Arc::default(),
             tx,
             metrics: Arc::default(),
             series: Arc::default(),
+        };
+        Self {
+            shared: Arc::new(shared),
         }
     }
 
@@ -303,13 +313,13 @@ impl Telemetry {
     /// dropped at once; when the dispatcher is [`TRAFFIC_CHANNEL_CAPACITY`]
     /// events behind it is dropped and listeners are told they missed it.
     pub fn report(&self, event: TrafficEvent) {
-        if self.listeners.load(Ordering::Acquire) == 0
-            && !self.each_listened.load(Ordering::Acquire)
+        if self.shared.listeners.load(Ordering::Acquire) == 0
+            && !self.shared.each_listened.load(Ordering::Acquire)
         {
             return;
         }
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(event) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.shared.queue.try_send(event) {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -318,8 +328,8 @@ impl Telemetry {
     /// long-lived listeners (the UI, the analytics sampler) use
     /// [`Telemetry::subscribe_batched`]. Call inside a Tokio runtime (see there).
     pub fn subscribe(&self) -> broadcast::Receiver<TrafficEvent> {
-        let rx = self.each.subscribe();
-        self.each_listened.store(true, Ordering::Release);
+        let rx = self.shared.each.subscribe();
+        self.shared.each_listened.store(true, Ordering::Release);
         self.start_dispatcher();
         rx
     }
@@ -330,15 +340,15 @@ impl Telemetry {
     /// this `Telemetry` is gone; a receiver made before any runtime gets nothing until
     /// a later subscription starts it.
     pub fn subscribe_batched(&self) -> TrafficReceiver {
-        let rx = self.tx.subscribe();
-        self.listeners.fetch_add(1, Ordering::AcqRel);
+        let rx = self.shared.tx.subscribe();
+        self.shared.listeners.fetch_add(1, Ordering::AcqRel);
         self.start_dispatcher();
         TrafficReceiver {
             rx,
             batch: None,
             next: 0,
-            expected: self.dispatched.load(Ordering::Acquire),
-            listeners: self.listeners.clone(),
+            expected: self.shared.dispatched.load(Ordering::Acquire),
+            listeners: self.shared.listeners.clone(),
         }
     }
 
@@ -347,6 +357,7 @@ impl Telemetry {
             return;
         };
         let queue = self
+            .shared
             .pending_dispatch
             .lock()
             .ok()
@@ -354,22 +365,22 @@ impl Telemetry {
         if let Some(queue) = queue {
             handle.spawn(dispatch(
                 queue,
-                self.tx.clone(),
-                self.each.clone(),
-                self.dropped.clone(),
-                self.dispatched.clone(),
+                self.shared.tx.clone(),
+                self.shared.each.clone(),
+                self.shared.dropped.clone(),
+                self.shared.dispatched.clone(),
             ));
         }
     }
 
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+        &self.shared.metrics
     }
 
     /// The analytics series fed from this telemetry (see [`crate::analytics`]).
     pub fn series(&self) -> &Arc<crate::analytics::Series> {
-        &self.series
+        &self.shared.series
     }
 }
 
@@ -418,7 +429,7 @@ pub struct TrafficReceiver {
 
 impl TrafficReceiver {
     /// The next event of the batch being read, if any is left.
-    fn from_batch(&mut self) -> Option<TrafficEvent> {
+    fn next_in_batch(&mut self) -> Option<TrafficEvent> {
         let batch = self.batch.as_ref()?;
         let event = batch.events.get(self.next)?.clone();
         self.next += 1;
@@ -442,7 +453,7 @@ impl TrafficReceiver {
     /// listener fell behind (or the queue was full); `Closed` once the [`Telemetry`] is gone.
     pub async fn recv(&mut self) -> Result<TrafficEvent, broadcast::error::RecvError> {
         loop {
-            if let Some(event) = self.from_batch() {
+            if let Some(event) = self.next_in_batch() {
                 return Ok(event);
             }
             match self.rx.recv().await {
@@ -468,7 +479,7 @@ impl TrafficReceiver {
     /// `Closed`.
     pub fn try_recv(&mut self) -> Result<TrafficEvent, broadcast::error::TryRecvError> {
         loop {
-            if let Some(event) = self.from_batch() {
+            if let Some(event) = self.next_in_batch() {
                 return Ok(event);
             }
             match self.rx.try_recv() {
@@ -495,6 +506,7 @@ impl Drop for TrafficReceiver {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -568,10 +580,10 @@ mod tests {
             "the event reported before anyone listened was skipped"
         );
         drop(rx);
-        assert_eq!(t.listeners.load(Ordering::Relaxed), 0);
+        assert_eq!(t.shared.listeners.load(Ordering::Relaxed), 0);
         t.report(closed(3));
         assert_eq!(
-            t.queue.capacity(),
+            t.shared.queue.capacity(),
             TRAFFIC_CHANNEL_CAPACITY,
             "skipped again"
         );
