@@ -414,8 +414,9 @@ async fn dispatch(
     }
 }
 
-/// A listener's end of the traffic broadcast (from [`Telemetry::subscribe`]): the events
-/// one at a time, as a [`broadcast::Receiver`] would give them.
+/// A listener's end of the batched traffic broadcast (from
+/// [`Telemetry::subscribe_batched`]): the events one at a time, as a
+/// [`broadcast::Receiver`] would give them.
 #[derive(Debug)]
 pub struct TrafficReceiver {
     rx: broadcast::Receiver<Arc<TrafficBatch>>,
