@@ -12,6 +12,10 @@
 # A tiny TLS smoke run on debug binaries (no release build):
 #   BENCH_PROFILE=debug scripts/bench.sh --tls --only bulk --reps 1 --duration 0.5 --warmup 0.2
 #
+#   scripts/bench.sh --only tui --quick
+#                               the terminal UI rows alone (lines, then chart mode), ~1 min;
+#                               starts neither the gateway nor nginx
+#
 # Any other options go to `sg-bench run` (see `target/release/sg-bench run --help`), e.g.
 # --reps 5, --only bulk,chatty, --paths gateway,nginx, --no-nginx, --out FILE.
 set -euo pipefail

@@ -459,7 +459,7 @@ pub fn api_of_path(control: &Control, path: &str) -> Option<String> {
 /// Feeds `telemetry`'s series: samples the counters every second and counts every
 /// traffic event. Runs until aborted.
 pub async fn run_sampler(control: Control, telemetry: Telemetry) {
-    let mut traffic = Some(telemetry.subscribe());
+    let mut traffic = Some(telemetry.subscribe_batched());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let series = telemetry.series().clone();

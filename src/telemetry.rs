@@ -1,17 +1,28 @@
 //! Traffic events and metrics: what the gateway reports for the terminal UI's live pane
-//! (a broadcast) and for Prometheus (`/metrics` on the management address).
+//! and the analytics sampler (a batched broadcast) and for Prometheus (`/metrics` on the
+//! management address).
+//!
+//! Reporting a traffic event takes no lock: with nobody listening it is one atomic load;
+//! otherwise the event goes onto a lock-free bounded queue, and one dispatcher task
+//! (started by the first [`Telemetry::subscribe`]) broadcasts whatever has queued up as
+//! one batch, so the broadcast's lock is taken once per batch, not once per stream.
 
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::catalog::Millis;
+use crate::gateway::Reject;
 
-/// How many traffic events a slow listener may fall behind before it misses some.
+/// How many traffic events a slow listener may fall behind before it misses some; also
+/// how many may wait for the dispatcher before new ones are dropped (and counted as missed).
 pub const TRAFFIC_CHANNEL_CAPACITY: usize = 4096;
+
+/// The most events the dispatcher puts in one batch.
+const MAX_TRAFFIC_BATCH: usize = 1024;
 
 /// One thing that happened on the gateway. Sent once per stream transition, never per
 /// event, so the data plane's cost does not grow with event rate.
@@ -82,24 +93,44 @@ pub struct Metrics {
     /// Connections closed because the client read nothing for the send timeout while
     /// data was waiting.
     pub send_timeouts: AtomicU64,
-    rejections: Mutex<HashMap<u32, u64>>,
+    /// Rejections by code, one counter per code in [`Reject::CODES`] (same order).
+    rejections: [AtomicU64; Reject::CODES.len()],
+    /// Rejections with a code outside [`Reject::CODES`] (none today; kept so any code
+    /// counts).
+    other_rejections: Mutex<HashMap<u32, u64>>,
     per_api_app: Mutex<HashMap<(String, String), Arc<AtomicU64>>>,
 }
 
 impl Metrics {
-    /// Counts a rejection with its code.
+    /// Counts a rejection with its WSO2 error code: one atomic add for the codes of
+    /// [`Reject`] ([`Reject::CODES`]).
     pub fn reject(&self, code: u32) {
-        if let Ok(mut map) = self.rejections.lock() {
-            *map.entry(code).or_insert(0) += 1;
+        match Reject::CODES.iter().position(|c| *c == code) {
+            Some(i) => {
+                self.rejections[i].fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                if let Ok(mut map) = self.other_rejections.lock() {
+                    *map.entry(code).or_insert(0) += 1;
+                }
+            }
         }
     }
 
-    /// Rejections so far by code.
+    /// Rejections so far by code (codes never counted are absent).
     pub fn rejections(&self) -> HashMap<u32, u64> {
-        self.rejections
+        let mut out = self
+            .other_rejections
             .lock()
             .map(|m| m.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        for (code, n) in Reject::CODES.iter().zip(&self.rejections) {
+            let n = n.load(Ordering::Relaxed);
+            if n > 0 {
+                *out.entry(*code).or_insert(0) += n;
+            }
+        }
+        out
     }
 
     /// The event counter of an (API, application) pair; keep it for the stream's life.
@@ -210,10 +241,40 @@ fn escape_label(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The traffic broadcast plus the metrics. Cheap to clone.
+/// One batch of traffic events as broadcast: the events and the number of the first
+/// (numbers run on across batches, so a listener can tell how many it missed).
+#[derive(Debug)]
+struct TrafficBatch {
+    first: u64,
+    events: Vec<TrafficEvent>,
+}
+
+/// The traffic broadcast plus the metrics. Cheap to clone (one `Arc`).
 #[derive(Debug, Clone)]
 pub struct Telemetry {
-    tx: broadcast::Sender<TrafficEvent>,
+    shared: Arc<Shared>,
+}
+
+/// What every clone of a [`Telemetry`] shares. The dispatcher holds clones of some parts,
+/// never this, so it ends once the last `Telemetry` (and with it the queue's sender) is gone.
+#[derive(Debug)]
+struct Shared {
+    /// Where [`Telemetry::report`] puts events (lock-free `try_send`).
+    queue: mpsc::Sender<TrafficEvent>,
+    /// The queue's other end, until the first subscriber starts the dispatcher.
+    pending_dispatch: Mutex<Option<mpsc::Receiver<TrafficEvent>>>,
+    /// Events dropped because the queue was full, not yet told to listeners.
+    dropped: Arc<AtomicU64>,
+    /// The number the dispatcher gives the next event it broadcasts (drops aside).
+    dispatched: Arc<AtomicU64>,
+    /// Batched listeners alive now.
+    listeners: Arc<AtomicUsize>,
+    /// The batched broadcast.
+    tx: broadcast::Sender<Arc<TrafficBatch>>,
+    /// The one-by-one broadcast of [`Telemetry::subscribe`].
+    each: broadcast::Sender<TrafficEvent>,
+    /// Whether [`Telemetry::subscribe`] was ever called.
+    each_listened: std::sync::atomic::AtomicBool,
     metrics: Arc<Metrics>,
     series: Arc<crate::analytics::Series>,
 }
@@ -228,35 +289,225 @@ impl Telemetry {
     /// A fresh channel and zeroed metrics.
     pub fn new() -> Self {
         let (tx, _) = broadcast::channel(TRAFFIC_CHANNEL_CAPACITY);
-        Self {
+        let (queue, rx) = mpsc::channel(TRAFFIC_CHANNEL_CAPACITY);
+        let (each, _) = broadcast::channel(TRAFFIC_CHANNEL_CAPACITY);
+        let shared = Shared {
+            each,
+            each_listened: Default::default(),
+            queue,
+            pending_dispatch: Mutex::new(Some(rx)),
+            dropped: Arc::default(),
+            dispatched: Arc::default(),
+            listeners: Arc::default(),
             tx,
             metrics: Arc::default(),
             series: Arc::default(),
+        };
+        Self {
+            shared: Arc::new(shared),
         }
     }
 
-    /// Reports a traffic event to whoever listens (nobody listening is fine).
+    /// Reports a traffic event to whoever listens. Takes no lock: with nobody listening
+    /// (no batched listener alive and [`Telemetry::subscribe`] never called) the event is
+    /// dropped at once; when the dispatcher is [`TRAFFIC_CHANNEL_CAPACITY`]
+    /// events behind it is dropped and listeners are told they missed it.
     pub fn report(&self, event: TrafficEvent) {
-        let _ = self.tx.send(event);
+        if self.shared.listeners.load(Ordering::Acquire) == 0
+            && !self.shared.each_listened.load(Ordering::Acquire)
+        {
+            return;
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.shared.queue.try_send(event) {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    /// Listens to traffic events.
+    /// Listens to traffic events one by one, from the ones reported after this call on.
+    /// Simple, but the dispatcher then takes the broadcast's lock once per event: the
+    /// long-lived listeners (the UI, the analytics sampler) use
+    /// [`Telemetry::subscribe_batched`]. Call inside a Tokio runtime (see there).
     pub fn subscribe(&self) -> broadcast::Receiver<TrafficEvent> {
-        self.tx.subscribe()
+        let rx = self.shared.each.subscribe();
+        self.shared.each_listened.store(true, Ordering::Release);
+        self.start_dispatcher();
+        rx
+    }
+
+    /// Listens to traffic events, from the ones reported after this call on, as the
+    /// dispatcher batches them (one broadcast lock per batch). The first subscription
+    /// inside a Tokio runtime starts the dispatcher task, which ends when every clone of
+    /// this `Telemetry` is gone; a receiver made before any runtime gets nothing until
+    /// a later subscription starts it.
+    pub fn subscribe_batched(&self) -> TrafficReceiver {
+        let rx = self.shared.tx.subscribe();
+        self.shared.listeners.fetch_add(1, Ordering::AcqRel);
+        self.start_dispatcher();
+        TrafficReceiver {
+            rx,
+            batch: None,
+            next: 0,
+            expected: self.shared.dispatched.load(Ordering::Acquire),
+            listeners: self.shared.listeners.clone(),
+        }
+    }
+
+    fn start_dispatcher(&self) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let queue = self
+            .shared
+            .pending_dispatch
+            .lock()
+            .ok()
+            .and_then(|mut pending| pending.take());
+        if let Some(queue) = queue {
+            handle.spawn(dispatch(
+                queue,
+                self.shared.tx.clone(),
+                self.shared.each.clone(),
+                self.shared.dropped.clone(),
+                self.shared.dispatched.clone(),
+            ));
+        }
     }
 
     /// The metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+        &self.shared.metrics
     }
 
     /// The analytics series fed from this telemetry (see [`crate::analytics`]).
     pub fn series(&self) -> &Arc<crate::analytics::Series> {
-        &self.series
+        &self.shared.series
+    }
+}
+
+/// The dispatcher: moves queued events to the broadcast, as many at a time as have
+/// queued up (at most [`MAX_TRAFFIC_BATCH`]), until every sender is gone.
+async fn dispatch(
+    mut queue: mpsc::Receiver<TrafficEvent>,
+    tx: broadcast::Sender<Arc<TrafficBatch>>,
+    each: broadcast::Sender<TrafficEvent>,
+    dropped: Arc<AtomicU64>,
+    dispatched: Arc<AtomicU64>,
+) {
+    let mut number = 0u64;
+    let mut events = Vec::with_capacity(64);
+    while queue.recv_many(&mut events, MAX_TRAFFIC_BATCH).await > 0 {
+        // Dropped events leave a gap in the numbers: listeners count it as missed.
+        number += dropped.swap(0, Ordering::Relaxed);
+        let batch = TrafficBatch {
+            first: number,
+            events: std::mem::take(&mut events),
+        };
+        number += batch.events.len() as u64;
+        dispatched.store(number, Ordering::Release);
+        if each.receiver_count() > 0 {
+            for event in &batch.events {
+                // Nobody listening right now is fine.
+                let _ = each.send(event.clone());
+            }
+        }
+        let _ = tx.send(Arc::new(batch));
+    }
+}
+
+/// A listener's end of the batched traffic broadcast (from
+/// [`Telemetry::subscribe_batched`]): the events one at a time, as a
+/// [`broadcast::Receiver`] would give them.
+#[derive(Debug)]
+pub struct TrafficReceiver {
+    rx: broadcast::Receiver<Arc<TrafficBatch>>,
+    /// The batch being read, and the index of its next event.
+    batch: Option<Arc<TrafficBatch>>,
+    next: usize,
+    /// The number of the event expected next.
+    expected: u64,
+    listeners: Arc<AtomicUsize>,
+}
+
+impl TrafficReceiver {
+    /// The next event of the batch being read, if any is left.
+    fn next_in_batch(&mut self) -> Option<TrafficEvent> {
+        let batch = self.batch.as_ref()?;
+        let event = batch.events.get(self.next)?.clone();
+        self.next += 1;
+        self.expected = batch.first + self.next as u64;
+        Some(event)
+    }
+
+    /// Starts reading `batch`; answers how many events were missed before it.
+    fn start(&mut self, batch: Arc<TrafficBatch>) -> u64 {
+        let missed = batch.first.saturating_sub(self.expected);
+        self.expected = batch.first;
+        self.batch = Some(batch);
+        self.next = 0;
+        missed
+    }
+
+    /// The next event, waiting for one. Cancel-safe.
+    ///
+    /// # Errors
+    /// [`broadcast::error::RecvError::Lagged`] with the number of events missed when this
+    /// listener fell behind (or the queue was full); `Closed` once the [`Telemetry`] is gone.
+    pub async fn recv(&mut self) -> Result<TrafficEvent, broadcast::error::RecvError> {
+        loop {
+            if let Some(event) = self.next_in_batch() {
+                return Ok(event);
+            }
+            match self.rx.recv().await {
+                Ok(batch) => {
+                    let missed = self.start(batch);
+                    if missed > 0 {
+                        return Err(broadcast::error::RecvError::Lagged(missed));
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // The next batch's number says how many events that was.
+                    self.batch = None;
+                }
+                Err(closed) => return Err(closed),
+            }
+        }
+    }
+
+    /// The next event if one is waiting.
+    ///
+    /// # Errors
+    /// As [`broadcast::Receiver::try_recv`]: `Empty`, `Lagged` with the events missed,
+    /// `Closed`.
+    pub fn try_recv(&mut self) -> Result<TrafficEvent, broadcast::error::TryRecvError> {
+        loop {
+            if let Some(event) = self.next_in_batch() {
+                return Ok(event);
+            }
+            match self.rx.try_recv() {
+                Ok(batch) => {
+                    let missed = self.start(batch);
+                    if missed > 0 {
+                        return Err(broadcast::error::TryRecvError::Lagged(missed));
+                    }
+                }
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                    // The next batch's number says how many events that was.
+                    self.batch = None;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+}
+
+impl Drop for TrafficReceiver {
+    fn drop(&mut self) {
+        self.listeners.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -274,5 +525,107 @@ mod tests {
             "streamgate_api_events_delivered_total{api=\"Observer:1.0.0\",application=\"my \\\"app\\\"\"} 7"
         ));
         assert!(text.contains("streamgate_rejections_total{code=\"900901\"} 2"));
+    }
+
+    #[test]
+    fn every_reject_code_has_its_own_counter_and_others_still_count() {
+        let m = Metrics::default();
+        for (i, code) in Reject::CODES.iter().enumerate() {
+            for _ in 0..=i {
+                m.reject(*code);
+            }
+        }
+        m.reject(123);
+        let counts = m.rejections();
+        for (i, code) in Reject::CODES.iter().enumerate() {
+            assert_eq!(counts.get(code), Some(&(i as u64 + 1)), "code {code}");
+        }
+        assert_eq!(counts.get(&123), Some(&1));
+        assert_eq!(counts.len(), Reject::CODES.len() + 1);
+        let text = m.render_prometheus();
+        assert!(text.contains("streamgate_rejections_total{code=\"400\"} 1\n"));
+        assert!(text.contains("streamgate_rejections_total{code=\"900908\"} 12\n"));
+        // Codes never counted are not listed, as before.
+        assert!(!Metrics::default().render_prometheus().contains("code="));
+    }
+
+    fn closed(stream_id: u64) -> TrafficEvent {
+        TrafficEvent::Closed {
+            stream_id,
+            events: 0,
+            reason: String::new(),
+            at: 0,
+        }
+    }
+
+    fn id(event: &TrafficEvent) -> u64 {
+        match event {
+            TrafficEvent::Closed { stream_id, .. } => *stream_id,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_is_queued_while_nobody_listens() {
+        let t = Telemetry::new();
+        t.report(closed(1));
+        let mut rx = t.subscribe_batched();
+        t.report(closed(2));
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            id(&got),
+            2,
+            "the event reported before anyone listened was skipped"
+        );
+        drop(rx);
+        assert_eq!(t.shared.listeners.load(Ordering::Relaxed), 0);
+        t.report(closed(3));
+        assert_eq!(
+            t.shared.queue.capacity(),
+            TRAFFIC_CHANNEL_CAPACITY,
+            "skipped again"
+        );
+    }
+
+    #[tokio::test]
+    async fn batches_arrive_in_order_and_a_full_queue_is_reported_as_missed() {
+        let t = Telemetry::new();
+        let mut batched = t.subscribe_batched();
+        let mut each = t.subscribe();
+        // The single-threaded runtime runs no dispatcher until this test awaits: the queue
+        // fills, and the rest is dropped.
+        let n = TRAFFIC_CHANNEL_CAPACITY as u64 + 100;
+        for i in 0..n {
+            t.report(closed(i));
+        }
+        let wait = std::time::Duration::from_secs(5);
+        let first = tokio::time::timeout(wait, batched.recv()).await.unwrap();
+        assert_eq!(first, Err(broadcast::error::RecvError::Lagged(100)));
+        for i in 0..TRAFFIC_CHANNEL_CAPACITY as u64 {
+            let got = tokio::time::timeout(wait, batched.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(id(&got), i);
+        }
+        assert!(matches!(
+            batched.try_recv(),
+            Err(broadcast::error::TryRecvError::Empty)
+        ));
+        // The one-by-one listener got the same events (its channel holds as many).
+        let got = tokio::time::timeout(wait, each.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(id(&got), 0);
+        t.report(closed(n));
+        let got = tokio::time::timeout(wait, batched.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(id(&got), n, "nothing missed after");
     }
 }

@@ -361,10 +361,18 @@ pub(crate) struct Rights {
 
 #[derive(Debug, Clone)]
 struct CallerRights {
-    app_id: String,
+    /// The view's subscription key: (application UUID, API id), built once at admission
+    /// so rechecking after each catalog change allocates nothing.
+    subscription_key: (String, String),
     jti: String,
     key_type: KeyType,
     subscription_id: Option<String>,
+}
+
+impl CallerRights {
+    fn app_id(&self) -> &str {
+        &self.subscription_key.0
+    }
 }
 
 impl Rights {
@@ -374,7 +382,10 @@ impl Rights {
             api_id: admission.route.api_id.clone(),
             base_path: admission.route.base_path.clone(),
             caller: admission.caller.as_ref().map(|c| CallerRights {
-                app_id: c.claims.application.uuid.clone(),
+                subscription_key: (
+                    c.claims.application.uuid.clone(),
+                    admission.route.api_id.clone(),
+                ),
                 jti: c.claims.jti.clone(),
                 key_type: c.claims.keytype,
                 subscription_id: c.subscription.as_ref().map(|s| s.id.clone()),
@@ -382,7 +393,8 @@ impl Rights {
         }
     }
 
-    /// Why the stream must close under `view`, if it must.
+    /// Why the stream must close under `view`, if it must. Allocates only to say why: a
+    /// stream that may go on costs lookups by borrowed keys.
     pub(crate) fn lost(&self, view: &GatewayView) -> Option<String> {
         let Some(route) = view
             .routes
@@ -406,12 +418,10 @@ impl Rights {
         if view.revoked.contains(&caller.jti) {
             return Some("the access token was revoked".to_string());
         }
-        if !view.app_rate_limits.contains_key(&caller.app_id) {
+        if !view.app_rate_limits.contains_key(caller.app_id()) {
             return Some("the application was deleted".to_string());
         }
-        let current = view
-            .subscriptions
-            .get(&(caller.app_id.clone(), self.api_id.clone()));
+        let current = view.subscriptions.get(&caller.subscription_key);
         match (current, &caller.subscription_id) {
             (Some(s), Some(id)) if s.id != *id => Some("the subscription was removed".into()),
             (None, Some(_)) => Some("the subscription was removed".to_string()),
@@ -541,5 +551,97 @@ mod tests {
     fn percent_decoding_leaves_broken_escapes_alone() {
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%41%zz"), "A%zz");
+    }
+
+    fn view_with(status: SubscriptionStatus, subscription_id: &str) -> GatewayView {
+        let route = Route {
+            api_id: "api-1".into(),
+            name: "Observer".into(),
+            base_path: "/observer/1.0.0".into(),
+            state: LifecycleState::Published,
+            revision_id: "rev-1".into(),
+            revision_number: 1,
+            production_endpoint: Some("http://127.0.0.1:1".into()),
+            sandbox_endpoint: None,
+            topics: vec!["/memory".into()],
+            accepts_production: true,
+            accepts_sandbox: false,
+            cors: Default::default(),
+        };
+        let mut view = GatewayView::default();
+        view.routes.insert(route.base_path.clone(), route);
+        view.app_rate_limits.insert("app-1".into(), None);
+        view.subscriptions.insert(
+            ("app-1".into(), "api-1".into()),
+            SubscriptionView {
+                id: subscription_id.into(),
+                policy: "Gold".into(),
+                quota: crate::catalog::Quota::Unlimited,
+                status,
+            },
+        );
+        view
+    }
+
+    fn rights() -> Rights {
+        Rights {
+            api_id: "api-1".into(),
+            base_path: "/observer/1.0.0".into(),
+            caller: Some(CallerRights {
+                subscription_key: ("app-1".into(), "api-1".into()),
+                jti: "jti-1".into(),
+                key_type: KeyType::Production,
+                subscription_id: Some("sub-1".into()),
+            }),
+        }
+    }
+
+    #[test]
+    fn rights_are_rechecked_by_the_keys_built_at_admission() {
+        let r = rights();
+        assert_eq!(
+            r.lost(&view_with(SubscriptionStatus::Unblocked, "sub-1")),
+            None
+        );
+        assert_eq!(
+            r.lost(&view_with(SubscriptionStatus::Unblocked, "sub-2"))
+                .as_deref(),
+            Some("the subscription was removed"),
+            "a new subscription with another id is not the one admitted"
+        );
+        let mut view = view_with(SubscriptionStatus::Unblocked, "sub-1");
+        view.subscriptions.clear();
+        assert_eq!(
+            r.lost(&view).as_deref(),
+            Some("the subscription was removed")
+        );
+        assert_eq!(
+            r.lost(&view_with(SubscriptionStatus::Blocked, "sub-1"))
+                .as_deref(),
+            Some("the subscription was blocked")
+        );
+        let mut view = view_with(SubscriptionStatus::Unblocked, "sub-1");
+        view.revoked.insert("jti-1".into());
+        assert_eq!(
+            r.lost(&view).as_deref(),
+            Some("the access token was revoked")
+        );
+        let mut view = view_with(SubscriptionStatus::Unblocked, "sub-1");
+        view.app_rate_limits.clear();
+        assert_eq!(
+            r.lost(&view).as_deref(),
+            Some("the application was deleted")
+        );
+        // The same subscription to another API does not count.
+        let mut view = view_with(SubscriptionStatus::Unblocked, "sub-1");
+        let sub = view
+            .subscriptions
+            .remove(&("app-1".to_string(), "api-1".to_string()));
+        view.subscriptions
+            .insert(("app-1".into(), "api-2".into()), sub.unwrap());
+        assert_eq!(
+            r.lost(&view).as_deref(),
+            Some("the subscription was removed")
+        );
     }
 }

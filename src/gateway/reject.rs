@@ -66,6 +66,12 @@ pub enum Reject {
 }
 
 impl Reject {
+    /// Every WSO2 error code [`Reject::code`] can answer, in a fixed order (the metrics
+    /// keep one counter per entry).
+    pub const CODES: [u32; 12] = [
+        400, 403, 404, 405, 101503, 700700, 900803, 900804, 900901, 900902, 900907, 900908,
+    ];
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -250,5 +256,45 @@ impl IntoResponse for Reject {
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_code_in_codes() {
+        let all = [
+            Reject::NotFound(String::new()),
+            Reject::MethodNotAllowed,
+            Reject::ApiBlocked,
+            Reject::BadRequest(String::new()),
+            Reject::AmbiguousCredentials,
+            Reject::MissingCredentials,
+            Reject::InvalidCredentials(String::new()),
+            Reject::NotSubscribed(String::new()),
+            Reject::SubscriptionBlocked(String::new()),
+            Reject::NoEndpoint(String::new()),
+            Reject::AppThrottled {
+                retry_after: 1,
+                per_minute: 1,
+            },
+            Reject::QuotaExhausted { retry_after: 1 },
+            Reject::BackendUnreachable(String::new()),
+            Reject::BackendNotSse(String::new()),
+            Reject::BackendRedirect(String::new()),
+            Reject::CorsForbidden(String::new()),
+        ];
+        for r in &all {
+            assert!(Reject::CODES.contains(&r.code()), "{r:?}");
+        }
+        let mut codes = Reject::CODES.to_vec();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Reject::CODES.len(), "no code twice");
+        for code in Reject::CODES {
+            assert!(all.iter().any(|r| r.code() == code), "{code} is used");
+        }
     }
 }

@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 
 use ratatui::symbols::bar;
+use ratatui::text::{Line, Span};
 
 use crate::analytics::{LiveView, Subject};
 use crate::control::analytics::QuotaGauge;
+use crate::tui::theme::Theme;
 
 /// Which glyphs charts use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -161,6 +163,23 @@ pub fn quota_line(
         }
     };
     Some((text, g.throttled))
+}
+
+/// A subscription's quota gauge as one line: `lead` (an indent, a label), then
+/// [`quota_line`] in the theme's ok colour, or its error colour when throttled. The one
+/// gauge component of every page that shows subscriptions. `None` when no gauge was fed.
+pub fn quota_gauge(
+    feed: &AnalyticsFeed,
+    theme: &Theme,
+    lead: Span<'static>,
+    subscription_id: &str,
+    bar_width: usize,
+) -> Option<Line<'static>> {
+    let (gauge, throttled) = quota_line(feed, subscription_id, bar_width)?;
+    Some(Line::from(vec![
+        lead,
+        Span::styled(gauge, if throttled { theme.error() } else { theme.ok() }),
+    ]))
 }
 
 #[cfg(test)]

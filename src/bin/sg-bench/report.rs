@@ -15,6 +15,11 @@ const RSS_TARGET_KIB: f64 = 8.0;
 const RATE_TARGET: f64 = 2000.0;
 /// The terminal UI below this share of one core at 1,000 events per second.
 const TUI_TARGET: f64 = 0.10;
+/// The UI workloads' rows: workload name and what it shows.
+const TUI_ROWS: [(&str, &str); 2] = [
+    ("tui", "UI, Try it in the live pane"),
+    ("tui-chart", "UI, Try it as a live chart (v)"),
+];
 /// The fan-out the memory and failure targets apply to.
 const FANOUT_TARGET: &str = "fanout-8000";
 
@@ -138,7 +143,10 @@ pub fn render(records: &[Record], meta: &Meta) -> String {
     out.push('\n');
     out.push_str("| workload | path | events delivered (per window) | CPU µs/event | p50 ms | p99 ms | RSS/stream KiB | failures | CPU in kernel |\n");
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
-    for w in workloads.iter().filter(|w| *w != "tui") {
+    for w in workloads
+        .iter()
+        .filter(|w| !TUI_ROWS.iter().any(|(t, _)| t == w))
+    {
         let is_rate = w == "rate";
         let is_fanout = w.starts_with("fanout");
         for p in paths {
@@ -170,27 +178,33 @@ pub fn render(records: &[Record], meta: &Meta) -> String {
             );
         }
     }
-    let tui = summary("tui", "ui");
-    match &tui {
-        Some(s) => {
-            let _ = writeln!(
-                out,
-                "| tui | UI, Try it in the live pane | {} ({}/s) | {} | - | - | - | {} | {} |",
-                num(s.events, 0),
-                num(s.rate, 0),
-                num(s.cpu, 2),
-                s.failures,
-                s.sys
-                    .map(|f| format!("{:.0}%", f * 100.0))
-                    .unwrap_or_else(|| "-".to_string())
-            );
-        }
-        None => {
-            let why = meta.tui_error.as_deref().unwrap_or("not run");
-            let _ = writeln!(
-                out,
-                "| tui | UI, Try it in the live pane | n/a ({why}) | - | - | - | - | - | - |"
-            );
+    let tui: Vec<(&str, &str, Option<Summary>)> = TUI_ROWS
+        .iter()
+        .filter(|(w, _)| *w == "tui" || workloads.iter().any(|r| r == w))
+        .map(|(w, label)| (*w, *label, summary(w, "ui")))
+        .collect();
+    for (w, label, s) in &tui {
+        match s {
+            Some(s) => {
+                let _ = writeln!(
+                    out,
+                    "| {w} | {label} | {} ({}/s) | {} | - | - | - | {} | {} |",
+                    num(s.events, 0),
+                    num(s.rate, 0),
+                    num(s.cpu, 2),
+                    s.failures,
+                    s.sys
+                        .map(|f| format!("{:.0}%", f * 100.0))
+                        .unwrap_or_else(|| "-".to_string())
+                );
+            }
+            None => {
+                let why = meta.tui_error.as_deref().unwrap_or("not run");
+                let _ = writeln!(
+                    out,
+                    "| {w} | {label} | n/a ({why}) | - | - | - | - | - | - |"
+                );
+            }
         }
     }
     out.push('\n');
@@ -199,8 +213,9 @@ pub fn render(records: &[Record], meta: &Meta) -> String {
 divided by the events (rate: streams opened) delivered in it; on the direct path it is the \
 origin's own, for scale. Latency is origin timestamp to parse in the client (rate: connect \
 to first event). RSS/stream is the proxy's resident memory growth from a fresh start over \
-the open streams. The tui row is the whole `streamgate` UI process, which also runs the \
-gateway that relays the Try-it stream and the Try-it client. CPU in kernel is the system-time share of that CPU: loopback TCP \
+the open streams. The tui rows are the whole `streamgate` UI process, which also runs the \
+gateway that relays the Try-it stream and the Try-it client; tui-chart has the live pane in \
+chart mode, charting the events' `seq` field. CPU in kernel is the system-time share of that CPU: loopback TCP \
 (including the receiving side's protocol work, which Linux charges to the sender) and \
 scheduling.\n\n",
     );
@@ -313,24 +328,26 @@ scheduling.\n\n",
             verdict(ok)
         );
     }
-    match &tui {
-        Some(s) => {
-            let ok = s.cores.is_some_and(|c| c < TUI_TARGET);
-            let _ = writeln!(
-                out,
-                "- terminal UI at {} events/s: {}% of one core for the whole process (target < {:.0}%): {}; its UI thread alone {}%",
-                num(s.rate, 0),
-                num(s.cores.map(|c| c * 100.0), 1),
-                TUI_TARGET * 100.0,
-                verdict(ok),
-                num(s.ui_cores.map(|c| c * 100.0), 1)
-            );
+    for (w, label, s) in &tui {
+        match s {
+            Some(s) => {
+                let ok = s.cores.is_some_and(|c| c < TUI_TARGET);
+                let _ = writeln!(
+                    out,
+                    "- terminal UI ({w}: {label}) at {} events/s: {}% of one core for the whole process (target < {:.0}%): {}; its UI thread alone {}%",
+                    num(s.rate, 0),
+                    num(s.cores.map(|c| c * 100.0), 1),
+                    TUI_TARGET * 100.0,
+                    verdict(ok),
+                    num(s.ui_cores.map(|c| c * 100.0), 1)
+                );
+            }
+            None if meta.families.iter().any(|f| f == "tui") => {
+                let why = meta.tui_error.as_deref().unwrap_or("not run");
+                let _ = writeln!(out, "- terminal UI ({w}) at 1,000 events/s: n/a ({why})");
+            }
+            None => {}
         }
-        None if meta.families.iter().any(|f| f == "tui") => {
-            let why = meta.tui_error.as_deref().unwrap_or("not run");
-            let _ = writeln!(out, "- terminal UI at 1,000 events/s: n/a ({why})");
-        }
-        None => {}
     }
     for note in &meta.notes {
         let _ = writeln!(out, "\n{note}");

@@ -58,7 +58,9 @@ pub struct RunArgs {
     /// Fan-out stream counts (default 1000,4000,8000; quick 1000).
     #[arg(long, value_delimiter = ',')]
     pub fanout: Option<Vec<usize>>,
-    /// Workloads to run (default all): bulk, chatty, fanout, rate, tui.
+    /// Workloads to run (default all): bulk, chatty, fanout, rate, tui (the UI with the
+    /// live pane's lines, then with its chart). With only `tui`, neither the gateway nor
+    /// nginx is started (the UI runs its own gateway).
     #[arg(long, value_delimiter = ',')]
     pub only: Option<Vec<String>>,
     /// Paths to measure (default all): direct, gateway, nginx, gateway-tls, nginx-tls (the
@@ -112,7 +114,10 @@ enum Workload {
     Chatty,
     Fanout(usize),
     Rate,
+    /// The UI's live pane showing the Try-it stream's lines.
     Tui,
+    /// The same with chart mode (`v`) on, charting a numeric field.
+    TuiChart,
 }
 
 impl Workload {
@@ -123,6 +128,7 @@ impl Workload {
             Workload::Fanout(n) => format!("fanout-{n}"),
             Workload::Rate => "rate".to_string(),
             Workload::Tui => "tui".to_string(),
+            Workload::TuiChart => "tui-chart".to_string(),
         }
     }
 
@@ -132,7 +138,7 @@ impl Workload {
             Workload::Chatty => "chatty",
             Workload::Fanout(_) => "fanout",
             Workload::Rate => "rate",
-            Workload::Tui => "tui",
+            Workload::Tui | Workload::TuiChart => "tui",
         }
     }
 
@@ -141,7 +147,9 @@ impl Workload {
         match self {
             Workload::Bulk => "batch=100&interval_ms=10",
             Workload::Chatty => "batch=1&interval_ms=100",
-            Workload::Fanout(_) | Workload::Rate | Workload::Tui => "batch=1&interval_ms=1000",
+            Workload::Fanout(_) | Workload::Rate | Workload::Tui | Workload::TuiChart => {
+                "batch=1&interval_ms=1000"
+            }
         }
     }
 }
@@ -438,8 +446,8 @@ impl Bench {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        if workload == Workload::Tui {
-            return self.measure_tui(rep).await;
+        if workload.family() == "tui" {
+            return self.measure_tui(workload, rep).await;
         }
         let Some((url, token, measure)) = self.path(path, workload) else {
             return Ok(None);
@@ -459,7 +467,7 @@ impl Bench {
                 warmup,
                 (duration * 0.6).max(3.0),
             ),
-            Workload::Tui => return Ok(None),
+            Workload::Tui | Workload::TuiChart => return Ok(None),
         };
         let cacert = if url.starts_with("https://") {
             Some(self.tls_identity()?.cert_path().to_path_buf())
@@ -502,8 +510,13 @@ impl Bench {
 }
 
 impl Bench {
-    /// Workload 5: the UI in tmux over its own data dir, fed by the 1 ms origin.
-    async fn measure_tui(&mut self, rep: usize) -> Result<Option<Record>, BoxError> {
+    /// Workload 5: the UI in tmux over its own data dir, fed by the 1 ms origin; with
+    /// `Workload::TuiChart`, the live pane in chart mode.
+    async fn measure_tui(
+        &mut self,
+        workload: Workload,
+        rep: usize,
+    ) -> Result<Option<Record>, BoxError> {
         let Some(tui_dir) = self.tui_data.clone() else {
             return Ok(None);
         };
@@ -511,7 +524,8 @@ impl Bench {
         let run = tui::TuiRun {
             streamgate: &self.streamgate,
             data_dir: tui_dir,
-            session: format!("sg-bench-{}-{rep}", std::process::id()),
+            session: format!("sg-bench-{}-{}-{rep}", std::process::id(), workload.name()),
+            chart: workload == Workload::TuiChart,
             warmup: Duration::from_secs_f64(self.args.warmup.unwrap_or(2.0)),
             duration: Duration::from_secs_f64(self.args.duration.unwrap_or(if quick {
                 3.0
@@ -519,7 +533,8 @@ impl Bench {
                 7.0
             })),
         };
-        eprint!("  {:<12} {:<8} rep {} ... ", "tui", "ui", rep + 1);
+        let name = workload.name();
+        eprint!("  {:<12} {:<8} rep {} ... ", name, "ui", rep + 1);
         let result = match tokio::task::block_in_place(|| tui::measure(&run)) {
             Ok(result) => result,
             Err(error) => {
@@ -537,7 +552,7 @@ impl Bench {
         );
         tokio::time::sleep(SETTLE).await;
         Ok(Some(Record {
-            workload: "tui".to_string(),
+            workload: name,
             path: "ui".to_string(),
             rep,
             result,
@@ -629,6 +644,7 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     }
     if wants("tui") {
         workloads.push(Workload::Tui);
+        workloads.push(Workload::TuiChart);
     }
 
     let nofile = procstat::open_files_limit().unwrap_or(0);
@@ -675,7 +691,14 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         tui_data: None,
         tui_error: None,
     };
-    if wants_path("gateway") {
+    // The UI workloads run their own gateway: with nothing else to measure, start none.
+    let only_tui = workloads.iter().all(|w| w.family() == "tui");
+    let wanted_paths: Vec<String> = if only_tui {
+        vec!["ui".to_string()]
+    } else {
+        wanted_paths.clone()
+    };
+    if !only_tui && wants_path("gateway") {
         bench.token = set_up_gateway(&work.join("data"), &origin_addr).await?;
         tokio::task::block_in_place(|| bench.start_gateway())?;
         if let Some((_, addr)) = &bench.gateway {
@@ -687,7 +710,9 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
             notes.push("gateway-tls: not measured (no `streamgate serve` HTTPS port)".into());
         }
     }
-    let nginx_note = if !wants_path("nginx") {
+    let nginx_note = if only_tui {
+        None
+    } else if !wants_path("nginx") {
         Some("nginx: not measured (--paths)".to_string())
     } else if args.no_nginx {
         Some("nginx: skipped (--no-nginx)".to_string())
@@ -709,7 +734,7 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     // Workload 5's origin: one event per millisecond on every stream, by default (the UI's
     // Try it asks for `/memory` without a query).
     let mut _tui_origin = None;
-    if workloads.contains(&Workload::Tui) {
+    if workloads.iter().any(|w| w.family() == "tui") {
         if !tui::tmux_available() {
             bench.tui_error = Some("tmux is not installed".to_string());
         } else {
@@ -750,7 +775,7 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
                 order.rotate_left(shift);
             }
             for path in &order {
-                if workload == Workload::Tui && *path != order[0] {
+                if workload.family() == "tui" && *path != order[0] {
                     continue;
                 }
                 if let Some(record) = bench.measure(workload, path, rep).await? {

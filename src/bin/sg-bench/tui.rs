@@ -5,6 +5,11 @@
 //! millisecond. Keys drive it as a person would: Dev Portal, open the API, Subscriptions,
 //! `g` for a token, `t` to try it; then the process's CPU time is read from `/proc` over
 //! the window, and the event rate from the `seq` numbers shown in the pane.
+//!
+//! With `chart`, the live pane is focused (Tab) and switched to chart mode (`v`), which
+//! charts the first numeric field (`seq`); lines are read for `seq` just before turning
+//! the chart on and just after turning it off again (`v`), so the event rate spans a
+//! little more than the CPU window.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -32,6 +37,8 @@ pub struct TuiRun<'a> {
     pub warmup: Duration,
     /// The measurement window.
     pub duration: Duration,
+    /// Whether the live pane shows the chart during the window.
+    pub chart: bool,
 }
 
 /// Whether tmux can be run.
@@ -158,6 +165,13 @@ pub fn measure(run: &TuiRun<'_>) -> Result<LoadResult, BoxError> {
     std::thread::sleep(run.warmup);
 
     let seq0 = newest_seq(&screen(s)?);
+    let seq_t0 = Instant::now();
+    if run.chart {
+        // Focus the live pane, chart mode on.
+        keys(s, &["Tab", "v"])?;
+        wait_for(s, "the chart", |t| t.contains("n next field"))?;
+        std::thread::sleep(run.warmup);
+    }
     let cpu0 = procstat::cpu_of(&[pid])?;
     let main0 = procstat::cpu_of_thread(pid, pid)?;
     let t0 = Instant::now();
@@ -165,7 +179,13 @@ pub fn measure(run: &TuiRun<'_>) -> Result<LoadResult, BoxError> {
     let cpu1 = procstat::cpu_of(&[pid])?;
     let main1 = procstat::cpu_of_thread(pid, pid)?;
     let window = t0.elapsed().as_secs_f64();
+    if run.chart {
+        // Lines again, to read the newest `seq`.
+        keys(s, &["v"])?;
+        wait_for(s, "the lines", |t| newest_seq(t).is_some())?;
+    }
     let seq1 = newest_seq(&screen(s)?);
+    let seq_window = seq_t0.elapsed().as_secs_f64();
     let rss = procstat::rss_kib_of(&[pid]).ok();
     drop(session);
 
@@ -175,9 +195,11 @@ pub fn measure(run: &TuiRun<'_>) -> Result<LoadResult, BoxError> {
         .unwrap_or(0);
     let cpu = cpu1.since(cpu0);
     let cpu_us = cpu.total_us();
+    // Events per second over the span the `seq` numbers were read across.
+    let rate = events as f64 / seq_window;
     let main_us = main1.since(main0).total_us();
     Ok(LoadResult {
-        mode: "tui".to_string(),
+        mode: if run.chart { "tui-chart" } else { "tui" }.to_string(),
         streams: 1,
         opened: 1,
         failures: usize::from(events == 0),
@@ -185,9 +207,9 @@ pub fn measure(run: &TuiRun<'_>) -> Result<LoadResult, BoxError> {
         open_secs: 0.0,
         window_secs: window,
         events,
-        rate: events as f64 / window,
+        rate,
         cpu_us: Some(cpu_us),
-        cpu_us_per_event: (events > 0).then(|| cpu_us as f64 / events as f64),
+        cpu_us_per_event: (events > 0).then(|| cpu_us as f64 / (rate * window)),
         cpu_cores: Some(cpu_us as f64 / 1e6 / window),
         cpu_sys_share: (cpu_us > 0).then(|| cpu.sys_us as f64 / cpu_us as f64),
         ui_thread_cores: Some(main_us as f64 / 1e6 / window),

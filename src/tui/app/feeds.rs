@@ -101,11 +101,12 @@ impl App {
                     let line = match item {
                         StreamItem::Event { id, data } => {
                             events += 1;
-                            self.live.chart.record(at, &data);
                             let text = match id {
                                 Some(id) => format!("id:{id} data:{data}"),
                                 None => format!("data:{data}"),
                             };
+                            // Kept, not parsed: read once per batch below.
+                            self.live.chart.record(at, data);
                             LiveLine::new(at, LineKind::Event, source(stream_id), text)
                         }
                         StreamItem::Comment(text) => LiveLine::new(
@@ -117,6 +118,7 @@ impl App {
                     };
                     self.live.push(line);
                 }
+                self.live.chart.settle();
                 if let Some(s) = self.session.streams.get_mut(&stream_id) {
                     s.events += events;
                     *self.session.events_by_api.entry(s.api.clone()).or_default() += events;

@@ -22,7 +22,7 @@ use crate::backend::{BackendHandle, BackendOptions};
 use crate::catalog::now_millis;
 use crate::control::{Change, Control, ControlError};
 use crate::sse;
-use crate::telemetry::{Telemetry, TrafficEvent};
+use crate::telemetry::{Telemetry, TrafficEvent, TrafficReceiver};
 
 use super::action::{
     Action, BackendCounters, Command, Done, KeysInfo, ServerStats, StreamItem, StreamUpdate, Tab,
@@ -67,7 +67,7 @@ pub fn osc52(text: &str) -> String {
 pub struct Inputs {
     rx: mpsc::UnboundedReceiver<Action>,
     changes: Option<broadcast::Receiver<Change>>,
-    traffic: Option<broadcast::Receiver<TrafficEvent>>,
+    traffic: Option<TrafficReceiver>,
     tick: tokio::time::Interval,
 }
 
@@ -130,7 +130,7 @@ impl Runtime {
         let inputs = Inputs {
             rx,
             changes: Some(ctx.control.subscribe_changes()),
-            traffic: Some(ctx.telemetry.subscribe()),
+            traffic: Some(ctx.telemetry.subscribe_batched()),
             tick,
         };
         let mut app = App::new(config, theme, ctx.control.snapshot(), now_millis());
@@ -359,7 +359,8 @@ impl Runtime {
 
     /// Once a wall-clock second, while a page shows analytics (or the Servers tab shows),
     /// reads the in-memory series (one short lock, no I/O) and hands them to the UI as
-    /// [`Action::Analytics`]; while the Developer Portal shows, reads the quota gauges on a
+    /// [`Action::Analytics`]; while the Developer Portal or an API's Business Plans page
+    /// (its subscriptions) shows, reads the quota gauges on a
     /// task, which sends [`Action::Quotas`]. Answers whether it fed analytics.
     pub fn feed_analytics(&mut self, wall_ms: i64) -> bool {
         let second = wall_ms.div_euclid(1000);
@@ -367,7 +368,9 @@ impl Runtime {
             return false;
         }
         self.analytics_second = second;
-        if self.app.tab == Tab::Portal {
+        if self.app.tab == Tab::Portal
+            || self.app.current_screen() == super::screens::ScreenId::ApiPlans
+        {
             // Gauges read the persisted counters: a store read, so on a task.
             let control = self.control.clone();
             let tx = self.tx.clone();

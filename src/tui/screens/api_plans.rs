@@ -1,5 +1,7 @@
-//! Publisher > API > Business Plans: a checkbox per subscription plan with its event
-//! quota, and Save.
+//! Publisher > API > Business Plans, WSO2's Subscriptions page: a checkbox per
+//! subscription plan with its event quota, and Save; below them the API's subscriptions,
+//! each with its quota gauge (used / limit, when the window resets, throttled), the same
+//! gauge as the Developer Portal's Subscriptions page.
 
 use std::collections::BTreeSet;
 
@@ -11,10 +13,11 @@ use ratatui::widgets::Paragraph;
 use super::publisher::Publisher;
 use crate::catalog::Api;
 use crate::tui::action::{Action, Command};
+use crate::tui::charts::quota_gauge;
 use crate::tui::screen::{Ctx, Effects};
 use crate::tui::screens::live::LineKind;
 use crate::tui::state::Level;
-use crate::tui::widgets::{checkbox, hints, marker};
+use crate::tui::widgets::{checkbox, ellipsis, hints, marker};
 
 use super::move_cursor;
 use super::publisher::{ApiView, PublisherView};
@@ -191,6 +194,7 @@ pub fn draw(ctx: &Ctx, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect,
             theme.warning(),
         )));
     }
+    lines.extend(subscription_lines(ctx, api));
     frame.render_widget(Paragraph::new(lines), list);
     frame.render_widget(
         hints(
@@ -204,4 +208,37 @@ pub fn draw(ctx: &Ctx, api: &Api, view: &ApiView, frame: &mut Frame, area: Rect,
         ),
         foot,
     );
+}
+
+/// The API's subscriptions (application, plan, status) with their quota gauges once the
+/// runtime has fed them.
+fn subscription_lines(ctx: &Ctx, api: &Api) -> Vec<Line<'static>> {
+    let theme = ctx.theme;
+    let subs = super::portal_api::subscribers(ctx, &api.id);
+    let mut lines = vec![Line::from(Span::styled(
+        format!("Subscriptions ({})", subs.len()),
+        theme.muted(),
+    ))];
+    if subs.is_empty() {
+        lines.push(Line::from(Span::styled("  none yet", theme.muted())));
+    }
+    for (app, sub) in subs {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "  {:<22} {:<16} {}",
+                ellipsis(&app.name, 22),
+                sub.policy,
+                sub.status.as_str()
+            ),
+            theme.text(),
+        )));
+        lines.extend(quota_gauge(
+            ctx.analytics,
+            theme,
+            Span::raw("    "),
+            &sub.id,
+            20,
+        ));
+    }
+    lines
 }

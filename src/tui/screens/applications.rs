@@ -11,7 +11,7 @@ use super::portal::Portal;
 use crate::analytics::Subject;
 use crate::catalog::{Api, Application, Subscription};
 use crate::tui::action::{Action, Command};
-use crate::tui::charts::quota_line;
+use crate::tui::charts::quota_gauge;
 use crate::tui::screen::{Ctx, Effects};
 use crate::tui::state::{Level, Overlay};
 use crate::tui::widgets::{block, clock, ellipsis, hints, marker};
@@ -406,12 +406,13 @@ fn draw_detail(ctx: &Ctx, d: &AppDetail, frame: &mut Frame, area: Rect, focused:
                 theme.text()
             },
         )));
-        if let Some((gauge, throttled)) = quota_line(ctx.analytics, &s.id, 20) {
-            lines.push(Line::from(vec![
-                Span::raw("    "),
-                Span::styled(gauge, if throttled { theme.error() } else { theme.ok() }),
-            ]));
-        }
+        lines.extend(quota_gauge(
+            ctx.analytics,
+            theme,
+            Span::raw("    "),
+            &s.id,
+            20,
+        ));
     }
     frame.render_widget(Paragraph::new(lines), body);
     frame.render_widget(

@@ -453,14 +453,13 @@ fn draw_subscriptions(
                     theme.text()
                 },
             )));
-            if let Some((gauge, throttled)) =
-                crate::tui::charts::quota_line(ctx.analytics, &s.id, 20)
-            {
-                lines.push(Line::from(vec![
-                    Span::raw("    "),
-                    Span::styled(gauge, if throttled { theme.error() } else { theme.ok() }),
-                ]));
-            }
+            lines.extend(crate::tui::charts::quota_gauge(
+                ctx.analytics,
+                theme,
+                Span::raw("    "),
+                &s.id,
+                20,
+            ));
         }
     }
     frame.render_widget(Paragraph::new(lines), area);

@@ -644,14 +644,15 @@ pub fn draw(ctx: &Ctx, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool)
                     .into_iter()
                     .find(|s| s.api_id == w.api_id)
             });
-            if let Some((gauge, throttled)) =
-                sub.and_then(|s| crate::tui::charts::quota_line(ctx.analytics, &s.id, 20))
-            {
-                lines.push(Line::from(vec![
+            lines.extend(sub.and_then(|s| {
+                crate::tui::charts::quota_gauge(
+                    ctx.analytics,
+                    theme,
                     Span::styled("Quota ", theme.muted()),
-                    Span::styled(gauge, if throttled { theme.error() } else { theme.ok() }),
-                ]));
-            }
+                    &s.id,
+                    20,
+                )
+            }));
             let max = lines.len().saturating_sub(usize::from(body.height));
             let scroll = u16::try_from(w.scroll.min(max)).unwrap_or(0);
             frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), body);

@@ -22,7 +22,33 @@ use crate::tui::theme::Theme;
 /// Events kept for the chart.
 pub const CHART_POINTS: usize = 600;
 
-/// The chart's state: the last events' JSON objects, the numeric fields seen, the choice.
+/// One event kept for the chart: its time, its data as received, and what was read of it
+/// for the charted field (`None`: not read yet).
+#[derive(Debug, Clone, PartialEq)]
+struct Sample {
+    at: i64,
+    data: String,
+    probe: Option<Probe>,
+}
+
+/// What one pass over an event's data found for a field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Probe {
+    /// The data is not a JSON object.
+    NotObject,
+    /// A JSON object without the field, or with a value that is not a number.
+    Skipped,
+    /// The field's number.
+    Number(f64),
+}
+
+/// The chart's state: the last events' data, the numeric fields seen, the choice.
+///
+/// Cheap on the UI thread: until a numeric field is found each event is parsed whole (to
+/// find the fields); after that [`TryChart::record`] only keeps the data, and the charted
+/// field alone is read from it (other values skipped unparsed), once per batch of events
+/// ([`TryChart::settle`]) while the chart shows, or for all kept events when it is turned
+/// on or another field is picked.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TryChart {
     /// Whether the pane shows the chart instead of the lines.
@@ -31,17 +57,33 @@ pub struct TryChart {
     pub field: Option<String>,
     /// Numeric fields seen in JSON events, in name order.
     pub fields: BTreeSet<String>,
-    /// The last events' (time in ms, JSON object), oldest first.
-    events: VecDeque<(i64, serde_json::Map<String, Value>)>,
-    /// Events whose data was not a JSON object.
+    /// The last events, oldest first.
+    events: VecDeque<Sample>,
+    /// Events read whose data was not a JSON object.
     pub not_json: u64,
-    /// JSON events seen.
+    /// JSON events read.
     pub json: u64,
 }
 
 impl TryChart {
-    /// Records an event's data (at `at` ms).
-    pub fn record(&mut self, at: i64, data: &str) {
+    /// Records an event's data (at `at` ms). Parses it only while no numeric field is
+    /// known; otherwise it is kept to be read by [`TryChart::settle`].
+    pub fn record(&mut self, at: i64, data: impl Into<String>) {
+        let data = data.into();
+        let probe = if self.field.is_none() {
+            Some(self.discover(&data))
+        } else {
+            None
+        };
+        if self.events.len() == CHART_POINTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(Sample { at, data, probe });
+    }
+
+    /// Parses `data` whole: counts it, adds its numeric fields, picks a field if none is
+    /// picked, and answers what it holds for the picked field.
+    fn discover(&mut self, data: &str) -> Probe {
         match serde_json::from_str::<Value>(data) {
             Ok(Value::Object(map)) => {
                 self.json += 1;
@@ -58,13 +100,50 @@ impl TryChart {
                         self.fields.iter().next().cloned()
                     };
                 }
-                if self.events.len() == CHART_POINTS {
-                    self.events.pop_front();
+                match self
+                    .field
+                    .as_ref()
+                    .and_then(|f| map.get(f))
+                    .and_then(Value::as_f64)
+                {
+                    Some(v) => Probe::Number(v),
+                    None => Probe::Skipped,
                 }
-                self.events.push_back((at, map));
             }
-            _ => self.not_json += 1,
+            _ => {
+                self.not_json += 1;
+                Probe::NotObject
+            }
         }
+    }
+
+    /// Reads the charted field of the events kept but not read yet. Called once per
+    /// batch of events; does nothing while the chart is off (turning it on catches up).
+    pub fn settle(&mut self) {
+        if self.on {
+            self.catch_up();
+        }
+    }
+
+    fn catch_up(&mut self) {
+        let Some(field) = self.field.as_deref() else {
+            return;
+        };
+        let (mut json, mut not_json) = (0, 0);
+        // Newest last: walk back to the first event already read.
+        for sample in self.events.iter_mut().rev() {
+            if sample.probe.is_some() {
+                break;
+            }
+            let probe = probe(&sample.data, field);
+            match probe {
+                Probe::NotObject => not_json += 1,
+                _ => json += 1,
+            }
+            sample.probe = Some(probe);
+        }
+        self.json += json;
+        self.not_json += not_json;
     }
 
     /// Why there is no chart, if there is none to show.
@@ -91,13 +170,24 @@ impl TryChart {
             Some(why) => Err(why),
             None => {
                 self.on = true;
+                self.catch_up();
                 Ok(())
             }
         }
     }
 
-    /// `n`: charts the next numeric field (in name order, wrapping).
+    /// `n`: charts the next numeric field (in name order, wrapping), looking for fields in
+    /// the kept events first; the kept events are read again for it.
     pub fn next_field(&mut self) {
+        for sample in &self.events {
+            if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&sample.data) {
+                for (k, v) in map {
+                    if v.is_number() {
+                        self.fields.insert(k);
+                    }
+                }
+            }
+        }
         let next = match &self.field {
             Some(f) => self
                 .fields
@@ -109,21 +199,31 @@ impl TryChart {
                 .or_else(|| self.fields.iter().next()),
             None => self.fields.iter().next(),
         };
-        self.field = next.cloned();
+        let next = next.cloned();
+        if next != self.field {
+            self.field = next;
+            if let Some(field) = self.field.as_deref() {
+                for sample in &mut self.events {
+                    sample.probe = Some(probe(&sample.data, field));
+                }
+            }
+        }
     }
 
     /// The charted field's points (time in ms, value) and how many events were skipped
-    /// because the field was missing or not a number.
+    /// because the field was missing or not a number. Events not read yet are read here
+    /// (and not kept read: [`TryChart::settle`] keeps them).
     pub fn points(&self) -> (Vec<(i64, f64)>, u64) {
         let Some(field) = &self.field else {
             return (Vec::new(), 0);
         };
         let mut skipped = 0;
         let mut out = Vec::new();
-        for (at, map) in &self.events {
-            match map.get(field).and_then(Value::as_f64) {
-                Some(v) => out.push((*at, v)),
-                None => skipped += 1,
+        for sample in &self.events {
+            match sample.probe.unwrap_or_else(|| probe(&sample.data, field)) {
+                Probe::Number(v) => out.push((sample.at, v)),
+                Probe::Skipped => skipped += 1,
+                Probe::NotObject => {}
             }
         }
         (out, skipped)
@@ -132,6 +232,106 @@ impl TryChart {
     /// Forgets everything (the pane was cleared).
     pub fn clear(&mut self) {
         *self = TryChart::default();
+    }
+}
+
+/// Reads `field` from a JSON object in one pass, skipping every other value without
+/// building it (serde's `IgnoredAny`); the last of duplicate keys counts, as in
+/// `serde_json::Value`.
+fn probe(data: &str, field: &str) -> Probe {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct Object<'f>(&'f str);
+    struct Key<'f>(&'f str);
+
+    impl<'de> DeserializeSeed<'de> for Key<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Key<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a key")
+        }
+        fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+            Ok(v == self.0)
+        }
+    }
+    struct NumberSeed;
+    impl<'de> DeserializeSeed<'de> for NumberSeed {
+        type Value = Option<f64>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<f64>, D::Error> {
+            d.deserialize_any(NumberVisitor)
+        }
+    }
+    struct NumberVisitor;
+    impl<'de> Visitor<'de> for NumberVisitor {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Option<f64>, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Option<f64>, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Option<f64>, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Option<f64>, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Option<f64>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Option<f64>, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Option<f64>, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<f64>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Object<'_> {
+        type Value = Probe;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Probe, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Object<'_> {
+        type Value = Probe;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
+            let mut found = Probe::Skipped;
+            while let Some(is_field) = map.next_key_seed(Key(self.0))? {
+                if is_field {
+                    found = match map.next_value_seed(NumberSeed)? {
+                        Some(v) => Probe::Number(v),
+                        None => Probe::Skipped,
+                    };
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(data);
+    match Object(field).deserialize(&mut de) {
+        Ok(found) if de.end().is_ok() => found,
+        _ => Probe::NotObject,
     }
 }
 
@@ -279,5 +479,48 @@ mod tests {
         let why = c.toggle().unwrap_err();
         assert!(why.contains("2 events are not JSON"), "{why}");
         assert!(!c.on);
+    }
+
+    #[test]
+    fn one_field_is_read_and_everything_else_skipped() {
+        let doc = r#"{"a":{"used":1,"x":[1,{"b":2}]},"used":5e3,"s":"used","t":true}"#;
+        assert_eq!(probe(doc, "used"), Probe::Number(5000.0));
+        assert_eq!(probe(doc, "a"), Probe::Skipped, "an object is not a number");
+        assert_eq!(probe(doc, "s"), Probe::Skipped);
+        assert_eq!(probe(doc, "missing"), Probe::Skipped);
+        assert_eq!(probe(r#"{"u\u0073ed":-2}"#, "used"), Probe::Number(-2.0));
+        assert_eq!(probe(r#"{"used":1,"used":2}"#, "used"), Probe::Number(2.0));
+        assert_eq!(probe("[1]", "used"), Probe::NotObject);
+        assert_eq!(probe("hello", "used"), Probe::NotObject);
+        assert_eq!(probe(r#"{"used":1} x"#, "used"), Probe::NotObject);
+        assert_eq!(probe(r#"{"used":1"#, "used"), Probe::NotObject);
+    }
+
+    #[test]
+    fn events_are_read_only_while_the_chart_shows_and_once_per_batch() {
+        let mut c = TryChart::default();
+        c.record(0, r#"{"seq":0,"ts":10}"#);
+        assert_eq!(c.field.as_deref(), Some("seq"));
+        assert_eq!(c.json, 1);
+        for i in 1..10 {
+            c.record(i, format!(r#"{{"seq":{i},"ts":10,"pad":"x"}}"#));
+            c.settle();
+        }
+        assert_eq!(c.json, 1, "chart off: kept, not parsed");
+        c.toggle().unwrap();
+        assert_eq!(c.json, 10, "turning it on reads what was kept");
+        c.record(10, "not json");
+        c.record(11, r#"{"seq":11}"#);
+        assert_eq!(c.json, 10, "read per batch, not per event");
+        c.settle();
+        assert_eq!((c.json, c.not_json), (11, 1));
+        let (points, skipped) = c.points();
+        assert_eq!(points.len(), 11);
+        assert_eq!(points.last(), Some(&(11, 11.0)));
+        assert_eq!(skipped, 0, "a non-JSON event is not a skipped number");
+        c.next_field();
+        assert_eq!(c.field.as_deref(), Some("ts"));
+        let (points, skipped) = c.points();
+        assert_eq!((points.len(), skipped), (10, 1), "the last event has no ts");
     }
 }
