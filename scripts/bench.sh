@@ -18,6 +18,11 @@
 #
 # Any other options go to `sg-bench run` (see `target/release/sg-bench run --help`), e.g.
 # --reps 5, --only bulk,chatty, --paths gateway,nginx, --no-nginx, --out FILE.
+#
+# Shared quotas (issue 17): with a Redis running, the figures for the README (store calls
+# per 1,000 events, CPU per event with Redis against without), one gateway node:
+#   scripts/bench.sh --redis redis://127.0.0.1:6379 --only bulk,chatty --paths gateway,gateway-redis
+# (or SG_BENCH_REDIS=redis://127.0.0.1:6379 scripts/bench.sh --only bulk,chatty ...).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

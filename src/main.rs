@@ -11,8 +11,8 @@ use streamgate::backend::{self, BackendHandle, BackendOptions};
 use streamgate::cli::{ClientCommand, LeadingClientArgs, TlsCommand, run_client, run_tls};
 use streamgate::control::{Control, ControlOptions};
 use streamgate::datadir;
-use streamgate::gateway::GatewayOptions;
 use streamgate::gateway::listener::ListenerOptions;
+use streamgate::gateway::{GatewayOptions, QuotaStoreDown};
 use streamgate::launch::{self, ServeConfig};
 use streamgate::telemetry::Telemetry;
 use streamgate::tui::{self, TuiContext, TuiOptions};
@@ -89,6 +89,16 @@ struct ServerArgs {
     /// Seconds of leeway on a token's nbf and iat (an issuer's clock ahead of ours); none on exp.
     #[arg(long, default_value_t = 30)]
     clock_skew_secs: u64,
+    /// Shared quota store (e.g. redis://127.0.0.1:6379): subscriptions' event quotas and
+    /// applications' connection rates kept in Redis, exact across every gateway given the
+    /// same URL. Without it, quotas are counted in this process (and its data dir).
+    #[arg(long, value_name = "URL", env = "STREAMGATE_REDIS")]
+    redis: Option<String>,
+    /// While the quota store is unavailable: fail (end metered streams once their leases
+    /// run out, refuse new metered connections with 503) or local (count on each node,
+    /// limits become per node, charged to the store when it returns).
+    #[arg(long, default_value = "fail", value_name = "fail|local")]
+    quota_store_down: QuotaStoreDown,
 }
 
 impl ServerArgs {
@@ -105,6 +115,8 @@ impl ServerArgs {
                         .unwrap_or(usize::MAX),
                 },
                 clock_skew: Duration::from_secs(self.clock_skew_secs),
+                redis: self.redis.clone(),
+                quota_store_down: self.quota_store_down,
                 ..GatewayOptions::default()
             },
             tls: streamgate::tls::server::ListenerOptions {

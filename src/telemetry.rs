@@ -93,6 +93,8 @@ pub struct Metrics {
     /// Connections closed because the client read nothing for the send timeout while
     /// data was waiting.
     pub send_timeouts: AtomicU64,
+    /// The shared quota store's state and call count (`--redis`).
+    pub quota_store: Arc<crate::gateway::QuotaStoreStatus>,
     /// Rejections by code, one counter per code in [`Reject::CODES`] (same order).
     rejections: [AtomicU64; Reject::CODES.len()],
     /// Rejections with a code outside [`Reject::CODES`] (none today; kept so any code
@@ -210,6 +212,32 @@ impl Metrics {
             "counter",
             self.send_timeouts.load(Ordering::Relaxed).to_string(),
         );
+        if let Some(up) = self.quota_store.up() {
+            gauge(
+                "streamgate_quota_store_up",
+                "Whether the shared quota store (Redis) answers: 1 up, 0 unavailable.",
+                "gauge",
+                u8::from(up).to_string(),
+            );
+            gauge(
+                "streamgate_quota_store_operations_total",
+                "Calls to the shared quota store (lease, give back, connection rate, ping).",
+                "counter",
+                self.quota_store
+                    .operations
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            );
+            gauge(
+                "streamgate_quota_store_failures_total",
+                "Calls to the shared quota store that failed or timed out.",
+                "counter",
+                self.quota_store
+                    .failures
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP streamgate_api_events_delivered_total SSE events delivered per API and application.\n# TYPE streamgate_api_events_delivered_total counter"

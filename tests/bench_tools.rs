@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -207,4 +209,50 @@ fn run_smokes_the_tls_rows() {
         assert_eq!(nginx["result"]["failures"], 0, "{nginx}");
         assert!(report.contains("gateway-tls/nginx-tls CPU"), "{report}");
     }
+}
+
+#[test]
+fn run_with_redis_reports_store_calls_per_thousand_events_and_cpu_against_without() {
+    let redis = common::RedisServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new(SG_BENCH)
+        .args(["run", "--streamgate", env!("CARGO_BIN_EXE_streamgate")])
+        .args(["--redis", &redis.url()])
+        .args(["--only", "bulk", "--paths", "gateway,gateway-redis"])
+        .args([
+            "--reps",
+            "1",
+            "--warmup",
+            "0.2",
+            "--duration",
+            "1",
+            "--no-nginx",
+        ])
+        .arg("--work-dir")
+        .arg(work.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "sg-bench run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("redis, bulk: "))
+        .unwrap_or_else(|| panic!("no Redis figures in the report:\n{stdout}"));
+    assert!(line.contains("store calls per 1,000 events"), "{line}");
+    assert!(line.contains("without Redis"), "{line}");
+    // Leases, not a call per event: far below one call per event even in a 1 s run.
+    let per_1000: f64 = line
+        .split("redis, bulk: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(per_1000 < 100.0, "{line}");
+    // The metered gateway really went through Redis.
+    let keys = redis.command(&["DBSIZE"]).unwrap();
+    assert_ne!(keys, ":0", "no quota window in Redis");
 }

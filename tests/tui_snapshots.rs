@@ -147,6 +147,7 @@ fn servers_screens() {
             open_streams: 1,
             events_sent: 42,
         }),
+        ..ServerStats::default()
     }));
     snap("servers_running", &app);
 

@@ -12,6 +12,9 @@ use arc_swap::ArcSwap;
 use crate::catalog::{Millis, Quota};
 use crate::control::CounterRecord;
 
+use super::lease::{Hold, Lease, Refill};
+use super::quota_store::{QuotaStore, QuotaStoreDown};
+
 /// Bits of a window's packed state that hold the event count; the rest hold the window
 /// number, so a reservation and a window roll-over are one atomic step.
 const COUNT_BITS: u32 = 40;
@@ -24,11 +27,11 @@ const APP_WINDOW_MILLIS: i64 = 60_000;
 /// Marks a window that was never persisted.
 const NEVER_FLUSHED: u64 = u64::MAX;
 
-fn pack(epoch: u64, count: u64) -> u64 {
+pub(crate) fn pack(epoch: u64, count: u64) -> u64 {
     (epoch.min(MAX_EPOCH) << COUNT_BITS) | count.min(COUNT_MASK)
 }
 
-fn unpack(state: u64) -> (u64, u64) {
+pub(crate) fn unpack(state: u64) -> (u64, u64) {
     (state >> COUNT_BITS, state & COUNT_MASK)
 }
 
@@ -104,7 +107,9 @@ impl<K: Eq + Hash + Clone, V> Registry<K, V> {
 }
 
 /// One subscription's event window: `limit` events per `len` milliseconds, windows
-/// following each other from `base`.
+/// following each other from `base`. With a quota store the window lives there, windows
+/// follow each other from the Unix epoch, and reservations are taken from this node's
+/// [`Lease`] instead of `state`.
 #[derive(Debug)]
 pub(crate) struct EventWindow {
     base: Millis,
@@ -114,6 +119,8 @@ pub(crate) struct EventWindow {
     state: AtomicU64,
     /// The packed state last persisted.
     flushed: AtomicU64,
+    /// The node's lease on the window in the quota store (`--redis`).
+    lease: Option<Arc<Lease>>,
 }
 
 impl EventWindow {
@@ -131,6 +138,54 @@ impl EventWindow {
             limit: limit.min(COUNT_MASK),
             state: AtomicU64::new(pack(0, count)),
             flushed: AtomicU64::new(flushed),
+            lease: None,
+        }
+    }
+
+    /// A window kept in the quota store, aligned on the Unix epoch so every node agrees
+    /// on window numbers; never persisted locally.
+    fn leased(len: i64, limit: u64, store: Arc<QuotaStore>, subscription_id: &str) -> Self {
+        let len = len.max(1);
+        let limit = limit.min(COUNT_MASK);
+        Self {
+            base: 0,
+            len,
+            limit,
+            state: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
+            lease: Some(Arc::new(Lease::new(store, subscription_id, len, limit))),
+        }
+    }
+
+    /// Whether the window lives in the quota store (its reservations may need a
+    /// [`EventWindow::refill`]).
+    pub(crate) fn is_leased(&self) -> bool {
+        self.lease.is_some()
+    }
+
+    /// A stream's hold on the window's lease (none for a local window): hold it while the
+    /// stream lives, so the unused lease is given back when the node's last stream ends.
+    pub(crate) fn hold(&self) -> Option<Hold> {
+        self.lease.clone().map(Hold::new)
+    }
+
+    /// After a short [`EventWindow::reserve`]: leases more events (at least `need` when
+    /// the quota allows) from the quota store. A local window has nothing more to give.
+    pub(crate) async fn refill(&self, need: u64, now: Millis) -> Refill {
+        match &self.lease {
+            Some(lease) => lease.refill(need, now).await,
+            None => Refill::Exhausted,
+        }
+    }
+
+    /// Whether a new stream may open: a local window with events left, or a lease with a
+    /// balance or one more block from the store (one store call when the balance is empty).
+    pub(crate) async fn admit(&self, now: Millis) -> Refill {
+        match &self.lease {
+            Some(lease) if lease.balance(now) > 0 => Refill::Granted,
+            Some(lease) => lease.refill(1, now).await,
+            None if self.remaining(now) > 0 => Refill::Granted,
+            None => Refill::Exhausted,
         }
     }
 
@@ -158,6 +213,9 @@ impl EventWindow {
     /// Takes up to `want` events from the window; returns how many were granted. The one
     /// compare-and-swap makes the grants of concurrent streams add up to at most the limit.
     pub(crate) fn reserve(&self, want: u64, now: Millis) -> u64 {
+        if let Some(lease) = &self.lease {
+            return lease.reserve(want, now);
+        }
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             let (epoch, count) = self.current(state, now);
@@ -179,6 +237,9 @@ impl EventWindow {
 
     /// Events still allowed in the window of `now`.
     pub(crate) fn remaining(&self, now: Millis) -> u64 {
+        if let Some(lease) = &self.lease {
+            return lease.remaining(now);
+        }
         let (_, count) = self.current(self.state.load(Ordering::Acquire), now);
         self.limit.saturating_sub(count)
     }
@@ -236,12 +297,23 @@ impl RateWindow {
     }
 }
 
+/// Why a connection was refused by its application's rate policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RateRefusal {
+    /// The policy's connections are used up; retry after this many seconds.
+    Throttled(u64),
+    /// The quota store is unavailable (and `--quota-store-down=fail`).
+    StoreUnavailable,
+}
+
 /// All event windows and rate windows of the gateway.
 pub(crate) struct Meter {
     windows: Registry<String, EventWindow>,
     rates: Registry<String, RateWindow>,
     /// Counters read from the store at start, used when a window is first needed.
     loaded: HashMap<String, CounterRecord>,
+    /// The shared quota store, if any (`--redis`).
+    store: Option<Arc<QuotaStore>>,
 }
 
 impl Meter {
@@ -251,7 +323,44 @@ impl Meter {
             windows: Registry::default(),
             rates: Registry::default(),
             loaded,
+            store: None,
         }
+    }
+
+    /// A meter whose event and rate windows live in the shared quota `store`.
+    pub(crate) fn with_store(store: Arc<QuotaStore>) -> Self {
+        Self {
+            store: Some(store),
+            ..Self::new(HashMap::new())
+        }
+    }
+
+    /// The shared quota store, if any.
+    pub(crate) fn store(&self) -> Option<&Arc<QuotaStore>> {
+        self.store.as_ref()
+    }
+
+    /// Counts one connection of `application_id` against its policy's `per_minute`: in
+    /// the quota store when there is one (a sliding minute shared by every node), else in
+    /// this node's wall-clock minute (also while the store is down in `local` mode).
+    pub(crate) async fn acquire_rate(
+        &self,
+        application_id: &str,
+        per_minute: u32,
+        now: Millis,
+    ) -> Result<(), RateRefusal> {
+        if let Some(store) = &self.store {
+            match store.acquire_rate(application_id, per_minute).await {
+                Ok(counted) => return counted.map_err(RateRefusal::Throttled),
+                Err(_) if store.down_mode == QuotaStoreDown::Fail => {
+                    return Err(RateRefusal::StoreUnavailable);
+                }
+                Err(_) => {}
+            }
+        }
+        self.rate(application_id)
+            .acquire(per_minute, now)
+            .map_err(RateRefusal::Throttled)
     }
 
     /// The event window of a subscription with a limited quota (`None` when unlimited).
@@ -268,6 +377,9 @@ impl Meter {
             &key,
             |w| w.len == len.max(1) && w.limit == limit,
             |old| {
+                if let Some(store) = &self.store {
+                    return EventWindow::leased(len, limit, store.clone(), subscription_id);
+                }
                 // A changed plan keeps the events already counted in the current window.
                 let record = match old {
                     Some(w) => Some(w.record_of(w.state.load(Ordering::Acquire))),

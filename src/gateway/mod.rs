@@ -8,8 +8,10 @@
 
 mod access;
 mod cors;
+mod lease;
 pub mod listener;
 mod meter;
+mod quota_store;
 mod reject;
 mod relay;
 mod upstream;
@@ -32,11 +34,13 @@ use crate::control::{Control, ControlError};
 use crate::telemetry::{Telemetry, TrafficEvent};
 
 pub use access::ACCESS_TOKEN_PARAM;
+pub use quota_store::{QuotaStoreDown, QuotaStoreStatus};
 pub use reject::{Reject, THROTTLED_BODY};
 
 use access::{Admission, Rights};
+use lease::Refill;
 use listener::ListenerOptions;
-use meter::{Meter, Registry};
+use meter::{Meter, RateRefusal, Registry};
 use relay::{Metering, Relay, RelayParts};
 use upstream::UpstreamBody;
 
@@ -90,6 +94,13 @@ pub struct GatewayOptions {
     /// Leeway on a token's `nbf` and `iat` (never on `exp`) for issuers whose clock is a
     /// little ahead of this one.
     pub clock_skew: Duration,
+    /// The shared quota store (`--redis redis://host:port`): subscriptions' event windows
+    /// and applications' connection rates kept in Redis, exact across gateway nodes.
+    /// `None`: counted in this process and persisted in the data dir.
+    pub redis: Option<String>,
+    /// What metered traffic does while the quota store is unavailable
+    /// (`--quota-store-down`).
+    pub quota_store_down: QuotaStoreDown,
 }
 
 impl Default for GatewayOptions {
@@ -101,6 +112,8 @@ impl Default for GatewayOptions {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             listener: ListenerOptions::default(),
             clock_skew: DEFAULT_CLOCK_SKEW,
+            redis: None,
+            quota_store_down: QuotaStoreDown::default(),
         }
     }
 }
@@ -111,6 +124,9 @@ pub enum GatewayError {
     /// The persisted quota counters could not be read.
     #[error("cannot load quota counters: {0}")]
     Counters(#[from] ControlError),
+    /// The quota store's URL is not a Redis URL.
+    #[error("quota store: {0}")]
+    QuotaStore(String),
 }
 
 struct Inner {
@@ -150,13 +166,22 @@ impl Gateway {
     ) -> Result<Gateway, GatewayError> {
         let loaded = control.load_counters()?;
         let persisted = loaded.keys().cloned().collect();
+        let meter = match &options.redis {
+            Some(url) => {
+                let status = telemetry.metrics().quota_store.clone();
+                let store = quota_store::QuotaStore::new(url, options.quota_store_down, status)
+                    .map_err(GatewayError::QuotaStore)?;
+                Meter::with_store(Arc::new(store))
+            }
+            None => Meter::new(loaded),
+        };
         let (stop, _) = watch::channel(false);
         Ok(Gateway {
             inner: Arc::new(Inner {
                 control,
                 telemetry,
                 options,
-                meter: Meter::new(loaded),
+                meter,
                 api_events: Registry::default(),
                 next_stream: AtomicU64::new(1),
                 stop,
@@ -203,6 +228,7 @@ impl Gateway {
         // A gateway served again after a shutdown starts afresh.
         self.inner.stop.send_replace(false);
         let mut flusher = AbortOnDrop(tokio::spawn(self.clone().flush_periodically()));
+        let _prober = AbortOnDrop(tokio::spawn(self.clone().probe_quota_store()));
         let result = self
             .serve_transport(
                 listener,
@@ -325,6 +351,22 @@ impl Gateway {
         }
     }
 
+    /// While the quota store is unavailable, checks every second (within its backoff)
+    /// whether it is back, so `/health` and new connections see it return.
+    async fn probe_quota_store(self) {
+        let Some(store) = self.inner.meter.store().cloned() else {
+            return;
+        };
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if !store.is_up() {
+                let _ = store.probe().await;
+            }
+        }
+    }
+
     async fn flush_periodically(self) {
         let mut tick = tokio::time::interval(self.inner.options.counter_flush);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -425,26 +467,37 @@ impl Gateway {
             if !head && let Some(Some(per_minute)) = view.app_rate_limits.get(app_id) {
                 inner
                     .meter
-                    .rate(app_id)
-                    .acquire(*per_minute, now)
-                    .map_err(|retry_after| Reject::AppThrottled {
-                        retry_after,
-                        per_minute: *per_minute,
+                    .acquire_rate(app_id, *per_minute, now)
+                    .await
+                    .map_err(|refusal| match refusal {
+                        RateRefusal::Throttled(retry_after) => Reject::AppThrottled {
+                            retry_after,
+                            per_minute: *per_minute,
+                        },
+                        RateRefusal::StoreUnavailable => Reject::QuotaStoreUnavailable,
                     })?;
             }
             if let Some(sub) = &caller.subscription
                 && let Some(window) = inner.meter.window(&sub.id, sub.quota, now)
             {
-                if window.remaining(now) == 0 {
-                    let wait = (window.millis_until_reset(now) + 999) / 1000;
-                    return Err(Reject::QuotaExhausted {
-                        retry_after: u64::try_from(wait).unwrap_or(1).max(1),
-                    });
+                // Held from here, so a lease taken for a stream that fails to open is
+                // given back.
+                let hold = window.hold();
+                match window.admit(now).await {
+                    Refill::Granted => {}
+                    Refill::Exhausted => {
+                        let wait = (window.millis_until_reset(now) + 999) / 1000;
+                        return Err(Reject::QuotaExhausted {
+                            retry_after: u64::try_from(wait).unwrap_or(1).max(1),
+                        });
+                    }
+                    Refill::Unavailable => return Err(Reject::QuotaStoreUnavailable),
                 }
-                metering = Some(Metering {
+                metering = Some(Metering::new(
                     window,
-                    plan: format!("plan {} allows {}", sub.policy, sub.quota.describe()),
-                });
+                    format!("plan {} allows {}", sub.policy, sub.quota.describe()),
+                ));
+                drop(hold);
             }
         }
         let url = upstream_url(&admission.endpoint, &admission.upstream_resource, query)?;

@@ -49,6 +49,9 @@ pub enum Reject {
         /// Seconds until the quota window resets.
         retry_after: u64,
     },
+    /// 503, code 900810: the shared quota store (Redis, `--redis`) is unavailable and this
+    /// node holds no lease for the subscription, with `--quota-store-down=fail`.
+    QuotaStoreUnavailable,
     /// 503, code 101503: the backend could not be reached in time. The text (which names
     /// the backend) is for the operator; the client gets a generic description.
     BackendUnreachable(String),
@@ -68,8 +71,8 @@ pub enum Reject {
 impl Reject {
     /// Every WSO2 error code [`Reject::code`] can answer, in a fixed order (the metrics
     /// keep one counter per entry).
-    pub const CODES: [u32; 12] = [
-        400, 403, 404, 405, 101503, 700700, 900803, 900804, 900901, 900902, 900907, 900908,
+    pub const CODES: [u32; 13] = [
+        400, 403, 404, 405, 101503, 700700, 900803, 900804, 900810, 900901, 900902, 900907, 900908,
     ];
 
     /// The HTTP status.
@@ -77,7 +80,9 @@ impl Reject {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::ApiBlocked | Self::BackendUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ApiBlocked | Self::BackendUnreachable(_) | Self::QuotaStoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::BackendNotSse(_) | Self::BackendRedirect(_) => StatusCode::BAD_GATEWAY,
             Self::CorsForbidden(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) | Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
@@ -105,6 +110,7 @@ impl Reject {
             Self::SubscriptionBlocked(_) => 900907,
             Self::AppThrottled { .. } => 900803,
             Self::QuotaExhausted { .. } => 900804,
+            Self::QuotaStoreUnavailable => 900810,
             Self::BackendUnreachable(_) | Self::BackendNotSse(_) | Self::BackendRedirect(_) => {
                 101503
             }
@@ -124,6 +130,7 @@ impl Reject {
             Self::NotSubscribed(_) => "Resource forbidden",
             Self::SubscriptionBlocked(_) => "The requested API is temporarily blocked",
             Self::AppThrottled { .. } | Self::QuotaExhausted { .. } => "Message throttled out",
+            Self::QuotaStoreUnavailable => "Quota store unavailable",
             Self::BackendUnreachable(_) | Self::BackendNotSse(_) | Self::BackendRedirect(_) => {
                 "Error connecting to the back end"
             }
@@ -170,6 +177,9 @@ impl Reject {
                 "You have exceeded your quota: the application's policy allows {per_minute} \
                  connection requests per minute. Try again in {retry_after} s."
             ),
+            Self::QuotaStoreUnavailable => "The quota store that meters this subscription \
+                 across gateways is unavailable; try again later"
+                .to_string(),
             Self::QuotaExhausted { retry_after } => format!(
                 "You have exceeded your quota: the subscription's event quota is used up. Try \
                  again in {retry_after} s."
@@ -247,6 +257,9 @@ impl IntoResponse for Reject {
             Self::AppThrottled { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
+            Self::QuotaStoreUnavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
             Self::MethodNotAllowed => {
                 headers.insert(
                     header::ALLOW,
@@ -285,6 +298,7 @@ mod tests {
             Reject::BackendNotSse(String::new()),
             Reject::BackendRedirect(String::new()),
             Reject::CorsForbidden(String::new()),
+            Reject::QuotaStoreUnavailable,
         ];
         for r in &all {
             assert!(Reject::CODES.contains(&r.code()), "{r:?}");

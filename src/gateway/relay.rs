@@ -19,6 +19,7 @@ use crate::sse::EventCounter;
 use crate::telemetry::{Metrics, Telemetry, TrafficEvent};
 
 use super::access::Rights;
+use super::lease::{Hold, Refill};
 use super::meter::EventWindow;
 use super::upstream::UpstreamBody;
 
@@ -33,6 +34,18 @@ pub(crate) struct Metering {
     pub window: Arc<EventWindow>,
     /// E.g. `plan Gold10 (10 events / 1 min)`.
     pub plan: String,
+    /// The stream's hold on the window's lease in the quota store, if it has one; only
+    /// held (dropping it gives the unused lease back).
+    #[allow(dead_code)]
+    pub hold: Option<Hold>,
+}
+
+impl Metering {
+    /// A stream's metering by `window` (holding its lease, if any) under `plan`.
+    pub(crate) fn new(window: Arc<EventWindow>, plan: String) -> Self {
+        let hold = window.hold();
+        Self { window, plan, hold }
+    }
 }
 
 /// What woke a relay up.
@@ -190,7 +203,7 @@ impl Relay {
                 Wake::Expired => self.close("the access token expired".to_string()),
                 Wake::Upstream(Some(Ok(chunk))) => {
                     self.last_activity = Instant::now();
-                    self.forward(chunk);
+                    self.forward(chunk).await;
                 }
                 Wake::Upstream(Some(Err(_))) => {
                     self.metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
@@ -227,7 +240,7 @@ impl Relay {
     }
 
     /// Meters a backend chunk and queues what may be forwarded of it.
-    fn forward(&mut self, chunk: Bytes) {
+    async fn forward(&mut self, chunk: Bytes) {
         let Some(metering) = &self.metering else {
             let n = self.counter.count_events(&chunk) as u64;
             self.count(n);
@@ -246,8 +259,24 @@ impl Relay {
             self.queue_whole(chunk);
             return;
         }
-        let now = now_millis();
-        let granted = window.reserve(n, now);
+        let mut now = now_millis();
+        let mut granted = window.reserve(n, now);
+        let mut store_down = false;
+        // A lease that ran dry is refilled from the quota store (rarely: leases are
+        // prefetched); a local window has nothing more to give.
+        while granted < n && window.is_leased() {
+            match window.refill(n - granted, now).await {
+                Refill::Granted => {
+                    now = now_millis();
+                    granted += window.reserve(n - granted, now);
+                }
+                Refill::Exhausted => break,
+                Refill::Unavailable => {
+                    store_down = true;
+                    break;
+                }
+            }
+        }
         self.count(granted);
         if granted == n && window.remaining(now) > 0 {
             self.queue_whole(chunk);
@@ -259,6 +288,10 @@ impl Relay {
             self.at_boundary = true;
             self.last_byte = cut.checked_sub(1).and_then(|i| chunk.get(i)).copied();
             self.pending.push_back(chunk.slice(..cut));
+        }
+        if store_down {
+            self.close("quota store unavailable".to_string());
+            return;
         }
         let reset = window.millis_until_reset(now);
         let wait = (reset + 999) / 1000;

@@ -121,8 +121,20 @@ pub async fn serve_with(
     crate::gateway::listener::serve(listener, router, options, metrics, shutdown).await
 }
 
-async fn health() -> Response {
-    axum::Json(serde_json::json!({"status": "UP"})).into_response()
+async fn health(State(state): State<AppState>) -> Response {
+    let store = &state.telemetry.metrics().quota_store;
+    match store.up() {
+        None => axum::Json(serde_json::json!({"status": "UP"})).into_response(),
+        // The process is up either way; the quota store's state is shown beside it.
+        Some(up) => {
+            let since = store.down_since.load(std::sync::atomic::Ordering::Relaxed);
+            let mut quota = serde_json::json!({"status": if up { "UP" } else { "DOWN" }});
+            if !up {
+                quota["downSince"] = serde_json::json!(crate::mgmt::dto::rfc3339(since));
+            }
+            axum::Json(serde_json::json!({"status": "UP", "quotaStore": quota})).into_response()
+        }
+    }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -178,6 +178,8 @@ pub struct ServerStats {
     pub rejections: u64,
     /// The memory backend's counters, when it runs.
     pub backend: Option<BackendCounters>,
+    /// The shared quota store (`--redis`): `None` without one, else whether it answers.
+    pub quota_store: Option<bool>,
 }
 
 /// The memory backend's counters.

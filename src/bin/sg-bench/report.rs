@@ -48,6 +48,65 @@ pub struct Meta {
     pub tui_error: Option<String>,
 }
 
+/// Store calls per 1,000 delivered events at most this many (`--redis`).
+const STORE_OPS_TARGET: f64 = 10.0;
+/// CPU per event with `--redis` at most this much above without (`--redis`).
+const STORE_CPU_TARGET: f64 = 0.10;
+
+/// The `--redis` lines: per workload, the median store calls per 1,000 delivered events
+/// of `gateway-redis` and its median CPU per event against `gateway`, with the targets.
+/// `store_ops` holds (workload, store calls, events delivered) per measurement.
+pub fn store_lines(records: &[Record], store_ops: &[(String, u64, u64)]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for w in ["bulk", "chatty"] {
+        let per_1000 = median(
+            store_ops
+                .iter()
+                .filter(|(name, _, events)| name == w && *events > 0)
+                .map(|(_, ops, events)| *ops as f64 * 1000.0 / *events as f64)
+                .collect(),
+        );
+        let Some(per_1000) = per_1000 else {
+            continue;
+        };
+        let cpu = |path: &str| {
+            median(
+                records
+                    .iter()
+                    .filter(|r| r.workload == w && r.path == path)
+                    .filter_map(|r| r.result.cpu_us_per_event)
+                    .collect(),
+            )
+        };
+        let mut line = format!(
+            "redis, {w}: {per_1000:.2} store calls per 1,000 events (target at most {STORE_OPS_TARGET}: {})",
+            if per_1000 <= STORE_OPS_TARGET {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
+        if let (Some(with), Some(without)) = (cpu("gateway-redis"), cpu("gateway"))
+            && without > 0.0
+        {
+            let extra = with / without - 1.0;
+            let _ = write!(
+                line,
+                "; CPU per event {with:.2} µs vs {without:.2} µs without Redis ({:+.1}%, target at most +{:.0}%: {})",
+                extra * 100.0,
+                STORE_CPU_TARGET * 100.0,
+                if extra <= STORE_CPU_TARGET {
+                    "met"
+                } else {
+                    "NOT met"
+                }
+            );
+        }
+        lines.push(line);
+    }
+    lines
+}
+
 /// The median of some values (`None` when empty).
 pub fn median(mut values: Vec<f64>) -> Option<f64> {
     values.retain(|v| v.is_finite());

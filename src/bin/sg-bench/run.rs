@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use streamgate::catalog::{ApiDraft, ApplicationDraft, KeyType, LifecycleAction};
+use streamgate::catalog::{
+    ApiDraft, ApplicationDraft, KeyType, LifecycleAction, Quota, SubscriptionPolicy, TimeUnit,
+};
 use streamgate::control::{Control, ControlOptions};
 
 use crate::BoxError;
@@ -93,6 +95,12 @@ pub struct RunArgs {
     /// The command line to print in the report (bench.sh passes its own).
     #[arg(long)]
     pub command_line: Option<String>,
+    /// Also measure bulk and chatty through one gateway node using this shared quota store
+    /// (`streamgate serve --redis URL`), as the path `gateway-redis`; both gateway paths
+    /// then meter the subscription (a plan of 10^12 events per minute), and the report adds
+    /// the store calls per 1,000 events and the CPU per event against `gateway`.
+    #[arg(long, value_name = "URL", env = "SG_BENCH_REDIS")]
+    pub redis: Option<String>,
 }
 
 /// One measurement as recorded in `results.jsonl`.
@@ -168,16 +176,37 @@ pub struct SetupArgs {
 /// Runs `sg-bench setup`: prints the token, then the stream path on the gateway.
 pub async fn setup(args: SetupArgs) -> Result<(), BoxError> {
     fs::create_dir_all(&args.data_dir)?;
-    let token = set_up_gateway(&args.data_dir, &args.origin).await?;
+    let token = set_up_gateway(&args.data_dir, &args.origin, false).await?;
     println!("{token}");
     println!("{API_CONTEXT}/{API_VERSION}{RESOURCE}");
     Ok(())
 }
 
+/// The metered plan of `--redis` runs: more events per minute than any run delivers.
+const METERED_PLAN: &str = "BenchMetered";
+
 /// The gateway state for the benchmark: one API on the origin, published and deployed;
-/// one application on the Unlimited policy subscribed with AsyncUnlimited; its token.
-async fn set_up_gateway(data_dir: &Path, origin: &str) -> Result<String, BoxError> {
+/// one application on the Unlimited policy subscribed with AsyncUnlimited (or, `metered`,
+/// with a plan of 10^12 events per minute, so every event is metered); its token.
+async fn set_up_gateway(data_dir: &Path, origin: &str, metered: bool) -> Result<String, BoxError> {
     let control = Control::open(ControlOptions::new(data_dir))?;
+    let mut plans = vec!["AsyncUnlimited".to_string()];
+    if metered {
+        control
+            .add_subscription_policy(SubscriptionPolicy {
+                name: METERED_PLAN.to_string(),
+                display_name: METERED_PLAN.to_string(),
+                description: "sg-bench: every event metered".to_string(),
+                quota: Quota::Events {
+                    count: 1_000_000_000_000,
+                    unit: TimeUnit::Min,
+                    unit_time: 1,
+                },
+                built_in: false,
+            })
+            .await?;
+        plans.push(METERED_PLAN.to_string());
+    }
     let api = control
         .create_api(ApiDraft {
             name: "Bench".to_string(),
@@ -186,7 +215,7 @@ async fn set_up_gateway(data_dir: &Path, origin: &str) -> Result<String, BoxErro
             description: "sg-bench origin".to_string(),
             production_endpoint: Some(format!("http://{origin}")),
             sandbox_endpoint: Some(format!("http://{origin}")),
-            policies: vec!["AsyncUnlimited".to_string()],
+            policies: plans,
             topics: Vec::new(),
         })
         .await?;
@@ -207,9 +236,12 @@ async fn set_up_gateway(data_dir: &Path, origin: &str) -> Result<String, BoxErro
             description: "sg-bench load client".to_string(),
         })
         .await?;
-    control
-        .subscribe(&app.id, &api.id, "AsyncUnlimited")
-        .await?;
+    let plan = if metered {
+        METERED_PLAN
+    } else {
+        "AsyncUnlimited"
+    };
+    control.subscribe(&app.id, &api.id, plan).await?;
     let keys = control
         .generate_keys(&app.id, KeyType::Production, Some(TOKEN_VALIDITY_SECS))
         .await?;
@@ -229,6 +261,11 @@ struct Bench {
     gateway: Option<(Proc, String)>,
     /// The gateway's HTTPS address (`streamgate serve` only).
     gateway_tls: Option<String>,
+    /// Whether the running gateway uses `--redis`, and its management address.
+    gateway_redis: bool,
+    admin: Option<String>,
+    /// Store calls and events of each `gateway-redis` measurement: (workload, ops, events).
+    store_ops: Vec<(String, u64, u64)>,
     nginx: Option<(Proc, String)>,
     nginx_bin: Option<PathBuf>,
     nginx_port: u16,
@@ -242,9 +279,13 @@ struct Bench {
 }
 
 impl Bench {
-    fn start_gateway(&mut self) -> Result<(), BoxError> {
+    fn start_gateway(&mut self, redis: bool) -> Result<(), BoxError> {
         if let Some((old, _)) = self.gateway.take() {
             old.stop();
+        }
+        let redis_url = if redis { self.args.redis.clone() } else { None };
+        if redis_url.is_some() && !self.serve {
+            return Err("--redis needs `streamgate serve`".into());
         }
         let mut cmd = if self.serve {
             let mut cmd = Command::new(&self.streamgate);
@@ -263,6 +304,9 @@ impl Bench {
                     "--max-incomplete-per-ip",
                     "100000",
                 ]);
+            if let Some(url) = &redis_url {
+                cmd.args(["--redis", url]);
+            }
             cmd
         } else {
             let mut cmd = Command::new(&self.me);
@@ -279,6 +323,7 @@ impl Bench {
             &[
                 "gateway listening on http://",
                 "gateway listening on https://",
+                "management API listening on",
             ]
         } else {
             &["gateway listening on"]
@@ -292,7 +337,27 @@ impl Bench {
         let mut addrs = addrs.into_iter();
         self.gateway = Some((proc, addrs.next().unwrap_or_default()));
         self.gateway_tls = addrs.next();
+        self.admin = addrs.next();
+        self.gateway_redis = redis_url.is_some();
         Ok(())
+    }
+
+    /// The gateway's `streamgate_quota_store_operations_total`, from its `/metrics`.
+    fn store_operations(&self) -> Result<u64, BoxError> {
+        use std::io::Read as _;
+        let admin = self.admin.as_deref().ok_or("no management address")?;
+        let mut socket = std::net::TcpStream::connect(admin)?;
+        socket.set_read_timeout(Some(Duration::from_secs(5)))?;
+        write!(
+            socket,
+            "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut text = String::new();
+        socket.read_to_string(&mut text)?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("streamgate_quota_store_operations_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(|| "the gateway's /metrics has no quota store operations".into())
     }
 
     fn start_nginx(&mut self) -> Result<(), BoxError> {
@@ -411,7 +476,13 @@ impl Bench {
                 None,
                 ProcSet::new(vec![self.origin.pid()]),
             )),
-            "gateway" => self.gateway.as_ref().map(|(proc, addr)| {
+            "gateway-redis"
+                if !self.gateway_redis
+                    || !matches!(workload, Workload::Bulk | Workload::Chatty) =>
+            {
+                None
+            }
+            "gateway" | "gateway-redis" => self.gateway.as_ref().map(|(proc, addr)| {
                 (
                     format!("http://{addr}{API_CONTEXT}/{API_VERSION}{RESOURCE}?{query}"),
                     Some(self.token.clone()),
@@ -438,7 +509,7 @@ impl Bench {
         if let Workload::Fanout(_) = workload {
             // A fresh proxy, so memory per stream isn't hidden by memory earlier runs freed.
             match path {
-                "gateway" => tokio::task::block_in_place(|| self.start_gateway())?,
+                "gateway" => tokio::task::block_in_place(|| self.start_gateway(false))?,
                 "nginx" if self.nginx.is_some() => {
                     tokio::task::block_in_place(|| self.start_nginx())?
                 }
@@ -448,6 +519,16 @@ impl Bench {
         }
         if workload.family() == "tui" {
             return self.measure_tui(workload, rep).await;
+        }
+        // One gateway process at a time over the data dir: restarted with or without
+        // `--redis` as the path asks.
+        let redis_path = path == "gateway-redis";
+        let wants_redis = redis_path
+            && self.args.redis.is_some()
+            && matches!(workload, Workload::Bulk | Workload::Chatty);
+        if (path == "gateway" && self.gateway_redis) || (wants_redis && !self.gateway_redis) {
+            tokio::task::block_in_place(|| self.start_gateway(wants_redis))?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
         let Some((url, token, measure)) = self.path(path, workload) else {
             return Ok(None);
@@ -484,7 +565,17 @@ impl Bench {
             measure,
         };
         eprint!("  {:<12} {:<8} rep {} ... ", workload.name(), path, rep + 1);
+        let ops_before = if redis_path {
+            Some(tokio::task::block_in_place(|| self.store_operations())?)
+        } else {
+            None
+        };
         let result = load::measure(&spec).await?;
+        if let Some(before) = ops_before {
+            let after = tokio::task::block_in_place(|| self.store_operations())?;
+            self.store_ops
+                .push((workload.name(), after.saturating_sub(before), result.events));
+        }
         eprintln!(
             "{} events, {:.0}/s, cpu {} µs/event, p50 {} ms, p99 {} ms, failures {}{}",
             result.events,
@@ -608,15 +699,18 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     } else {
         args.nginx.clone().or_else(|| find_on_path("nginx"))
     };
-    let wanted_paths: Vec<String> = args.paths.clone().unwrap_or_else(|| {
+    let mut wanted_paths: Vec<String> = args.paths.clone().unwrap_or_else(|| {
         ["direct", "gateway", "nginx", "gateway-tls", "nginx-tls"]
             .map(String::from)
             .to_vec()
     });
+    if args.redis.is_some() && !wanted_paths.iter().any(|p| p == "gateway-redis") {
+        wanted_paths.push("gateway-redis".into());
+    }
     let wants_path = |prefix: &str| {
-        wanted_paths
-            .iter()
-            .any(|p| p == prefix || *p == format!("{prefix}-tls"))
+        wanted_paths.iter().any(|p| {
+            p == prefix || *p == format!("{prefix}-tls") || *p == format!("{prefix}-redis")
+        })
     };
     let quick = args.quick;
     let reps = args.reps.unwrap_or(if quick { 1 } else { 3 }).max(1);
@@ -683,6 +777,9 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         origin_addr: origin_addr.clone(),
         gateway: None,
         gateway_tls: None,
+        gateway_redis: false,
+        admin: None,
+        store_ops: Vec::new(),
         nginx: None,
         nginx_bin,
         nginx_port: free_port()?,
@@ -699,8 +796,9 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         wanted_paths.clone()
     };
     if !only_tui && wants_path("gateway") {
-        bench.token = set_up_gateway(&work.join("data"), &origin_addr).await?;
-        tokio::task::block_in_place(|| bench.start_gateway())?;
+        bench.token =
+            set_up_gateway(&work.join("data"), &origin_addr, args.redis.is_some()).await?;
+        tokio::task::block_in_place(|| bench.start_gateway(false))?;
         if let Some((_, addr)) = &bench.gateway {
             eprintln!("gateway: http://{addr}{API_CONTEXT}/{API_VERSION}{RESOURCE}");
         }
@@ -754,7 +852,7 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
             )?;
             let addr = addrs.into_iter().next().unwrap_or_default();
             let dir = work.join("tui-data");
-            set_up_gateway(&dir, &addr).await?;
+            set_up_gateway(&dir, &addr, false).await?;
             bench.tui_data = Some(dir);
             _tui_origin = Some(proc);
         }
@@ -800,7 +898,11 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         load_before,
         load_after: loadavg(),
         elapsed_secs: started.elapsed().as_secs_f64(),
-        notes: notes.into_iter().chain(nginx_note).collect(),
+        notes: notes
+            .into_iter()
+            .chain(nginx_note)
+            .chain(report::store_lines(&records, &bench.store_ops))
+            .collect(),
         tui_error: bench.tui_error.clone(),
         families: workloads.iter().map(|w| w.family().to_string()).collect(),
     };

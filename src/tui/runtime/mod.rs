@@ -476,6 +476,7 @@ impl Runtime {
             events_total: m.events_total.load(Ordering::Relaxed),
             rejections: m.rejections().values().sum(),
             backend,
+            quota_store: m.quota_store.up(),
         }
     }
 

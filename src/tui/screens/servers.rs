@@ -435,6 +435,19 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
     if let Some(tls) = &ctx.config.tls {
         lines.push(tls_line(ctx, tls, usize::from(top.width)));
     }
+    if let Some(up) = stats.quota_store {
+        lines.push(Line::from(vec![
+            label("Quota store"),
+            if up {
+                Span::styled("Redis: up (quotas shared across gateways)", theme.ok())
+            } else {
+                Span::styled(
+                    "Redis: UNAVAILABLE (metered traffic runs on leases held; reconnecting)",
+                    theme.error(),
+                )
+            },
+        ]));
+    }
     lines.extend([
         Line::from(vec![
             label("Gateway traffic"),

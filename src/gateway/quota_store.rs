@@ -1,0 +1,352 @@
+//! The shared quota store: Redis, holding each subscription's event window and each
+//! application's connection-rate window for every gateway node (`--redis URL`).
+//!
+//! A node never calls Redis per event: it leases blocks of events with one atomic Lua
+//! script ([`QuotaStore::lease`]) and gives back what it did not use
+//! ([`QuotaStore::give_back`]). Connection-rate policies are one script call per connection
+//! attempt ([`QuotaStore::acquire_rate`]), a sliding window on Redis' clock. When Redis
+//! cannot be reached, calls fail fast during an exponential backoff (0.2 s to 5 s), and the
+//! store's state is published in [`QuotaStoreStatus`] (`/health`, `/metrics`, the TUI).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use crate::catalog::now_millis;
+
+/// How long one Redis call may take before the store counts as unavailable.
+const CALL_TIMEOUT: Duration = Duration::from_millis(1000);
+/// The first wait before calling Redis again after a failure.
+const MIN_BACKOFF: Duration = Duration::from_millis(200);
+/// The longest wait between attempts while Redis is unavailable.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Leases up to ARGV[2] events from the window KEYS[1] (limit ARGV[1]), first charging
+/// ARGV[5] events counted locally while the store was down; records node ARGV[4] in the set
+/// KEYS[2]. Both keys expire ARGV[3] ms from now. Returns {granted, remaining, nodes}.
+const LEASE_SCRIPT: &str = r"
+local limit = tonumber(ARGV[1])
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local charge = tonumber(ARGV[5])
+if charge > 0 then used = math.min(limit, used + charge) end
+local grant = math.min(tonumber(ARGV[2]), math.max(0, limit - used))
+used = used + grant
+redis.call('SET', KEYS[1], used, 'PX', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return {grant, math.max(0, limit - used), redis.call('SCARD', KEYS[2])}
+";
+
+/// Gives back up to ARGV[1] unused events to the window KEYS[1] (never below zero; an
+/// expired window is left alone). Returns how many were given back.
+const GIVE_BACK_SCRIPT: &str = r"
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local n = math.min(used, tonumber(ARGV[1]))
+if n > 0 then redis.call('DECRBY', KEYS[1], n) end
+return n
+";
+
+/// Counts one connection in the sliding window KEYS[1] (ARGV[1] ms long, at most ARGV[2]
+/// connections; ARGV[3] makes the member unique) on Redis' clock. Returns 0 when counted,
+/// else the milliseconds until the oldest connection leaves the window.
+const RATE_SCRIPT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local win = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now, now .. ':' .. ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], win)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + win - now)
+";
+
+/// What the gateway does with metered traffic while the quota store is unavailable
+/// (`--quota-store-down`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QuotaStoreDown {
+    /// Deliver from the leases held; then end metered streams with
+    /// `: quota store unavailable` and refuse new metered connections (503, code 900810).
+    #[default]
+    Fail,
+    /// Count locally on each node (limits become per node) and charge what was counted to
+    /// the store when it returns.
+    Local,
+}
+
+impl std::str::FromStr for QuotaStoreDown {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fail" => Ok(Self::Fail),
+            "local" => Ok(Self::Local),
+            other => Err(format!("{other:?}: expected fail or local")),
+        }
+    }
+}
+
+impl std::fmt::Display for QuotaStoreDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Fail => "fail",
+            Self::Local => "local",
+        })
+    }
+}
+
+/// The quota store's state, as `/health`, `/metrics` and the TUI show it.
+#[derive(Debug, Default)]
+pub struct QuotaStoreStatus {
+    /// Whether the gateway uses a quota store at all (`--redis`).
+    pub configured: AtomicBool,
+    /// Since when (ms since the Unix epoch) the store is unreachable; 0 while reachable.
+    pub down_since: AtomicI64,
+    /// Calls made to the store (script invocations and probes) since start.
+    pub operations: AtomicU64,
+    /// Calls that failed (timeout, connection refused, script error) since start.
+    pub failures: AtomicU64,
+}
+
+impl QuotaStoreStatus {
+    /// `None` without a store; `Some(true)` while it answers.
+    pub fn up(&self) -> Option<bool> {
+        self.configured
+            .load(Ordering::Relaxed)
+            .then(|| self.down_since.load(Ordering::Relaxed) == 0)
+    }
+}
+
+/// A grant from [`QuotaStore::lease`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LeaseGrant {
+    /// Events leased to this node.
+    pub granted: u64,
+    /// Events left in the window for everyone after this grant.
+    pub remaining: u64,
+    /// Nodes that leased from this window so far (at least 1).
+    pub nodes: u64,
+}
+
+/// The store could not be reached (or is in its backoff after a failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unavailable;
+
+/// A connection to the shared quota store, with its state and backoff.
+pub(crate) struct QuotaStore {
+    client: redis::Client,
+    conn: OnceCell<ConnectionManager>,
+    /// This node's name in the windows' node sets.
+    node: String,
+    /// What to do while the store is unavailable.
+    pub(crate) down_mode: QuotaStoreDown,
+    status: Arc<QuotaStoreStatus>,
+    /// (earliest next attempt, current backoff) while unavailable.
+    backoff: std::sync::Mutex<Option<(Instant, Duration)>>,
+    lease: redis::Script,
+    give_back: redis::Script,
+    rate: redis::Script,
+    next_member: AtomicU64,
+}
+
+impl std::fmt::Debug for QuotaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuotaStore")
+            .field("node", &self.node)
+            .field("down_mode", &self.down_mode)
+            .finish()
+    }
+}
+
+impl QuotaStore {
+    /// A store at `url` (`redis://host:port/db`); nothing is connected until first use.
+    /// Errors when the URL is not a Redis URL.
+    pub(crate) fn new(
+        url: &str,
+        down_mode: QuotaStoreDown,
+        status: Arc<QuotaStoreStatus>,
+    ) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("--redis {url}: {e}"))?;
+        status.configured.store(true, Ordering::Relaxed);
+        Ok(Self {
+            client,
+            conn: OnceCell::new(),
+            node: uuid::Uuid::new_v4().to_string(),
+            down_mode,
+            status,
+            backoff: std::sync::Mutex::new(None),
+            lease: redis::Script::new(LEASE_SCRIPT),
+            give_back: redis::Script::new(GIVE_BACK_SCRIPT),
+            rate: redis::Script::new(RATE_SCRIPT),
+            next_member: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether the store answered the last call.
+    pub(crate) fn is_up(&self) -> bool {
+        self.status.down_since.load(Ordering::Relaxed) == 0
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(CALL_TIMEOUT))
+                    .set_response_timeout(Some(CALL_TIMEOUT))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(50))
+                    .set_max_delay(MAX_BACKOFF);
+                ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+            })
+            .await?;
+        Ok(conn.clone())
+    }
+
+    /// Runs one store call, unless the store is in its backoff; updates the state.
+    async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        if let Ok(backoff) = self.backoff.lock()
+            && let Some((next, _)) = *backoff
+            && Instant::now() < next
+        {
+            return Err(Unavailable);
+        }
+        self.status.operations.fetch_add(1, Ordering::Relaxed);
+        let result = match self.connection().await {
+            Ok(conn) => tokio::time::timeout(CALL_TIMEOUT, f(conn))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(redis::RedisError::from((redis::ErrorKind::Io, "timed out")))
+                }),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(value) => {
+                if let Ok(mut backoff) = self.backoff.lock() {
+                    *backoff = None;
+                }
+                let since = self.status.down_since.swap(0, Ordering::Relaxed);
+                if since != 0 {
+                    tracing::info!("quota store: reachable again");
+                }
+                Ok(value)
+            }
+            Err(e) => {
+                self.status.failures.fetch_add(1, Ordering::Relaxed);
+                let wait = match self.backoff.lock() {
+                    Ok(mut backoff) => {
+                        let wait = backoff
+                            .map(|(_, d)| (d * 2).min(MAX_BACKOFF))
+                            .unwrap_or(MIN_BACKOFF);
+                        *backoff = Some((Instant::now() + wait, wait));
+                        wait
+                    }
+                    Err(_) => MIN_BACKOFF,
+                };
+                if self
+                    .status
+                    .down_since
+                    .compare_exchange(0, now_millis().max(1), Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    tracing::warn!(
+                        "quota store unavailable ({what}: {e}); retrying with backoff (next in {wait:?}); quota mode while down: {}",
+                        self.down_mode
+                    );
+                }
+                Err(Unavailable)
+            }
+        }
+    }
+
+    /// Leases up to `want` events of subscription `subscription`'s window number `window`
+    /// (`limit` events, expiring `ttl_millis` from now), after charging `charge` events
+    /// this node delivered while the store was unavailable.
+    pub(crate) async fn lease(
+        &self,
+        key: &str,
+        limit: u64,
+        want: u64,
+        charge: u64,
+        ttl_millis: i64,
+    ) -> Result<LeaseGrant, Unavailable> {
+        let nodes_key = format!("{key}:nodes");
+        let reply: Vec<i64> = self
+            .call("lease", |mut conn| async move {
+                let mut invocation = self.lease.key(key);
+                invocation
+                    .key(&nodes_key)
+                    .arg(limit)
+                    .arg(want)
+                    .arg(ttl_millis.max(1))
+                    .arg(&self.node)
+                    .arg(charge);
+                invocation.invoke_async(&mut conn).await
+            })
+            .await?;
+        let at = |i: usize| reply.get(i).copied().unwrap_or(0).max(0).unsigned_abs();
+        Ok(LeaseGrant {
+            granted: at(0).min(want),
+            remaining: at(1),
+            nodes: at(2).max(1),
+        })
+    }
+
+    /// Gives `unused` leased events back to the window `key`.
+    pub(crate) async fn give_back(&self, key: &str, unused: u64) -> Result<u64, Unavailable> {
+        let n: i64 = self
+            .call("give back", |mut conn| async move {
+                let mut invocation = self.give_back.key(key);
+                invocation.arg(unused);
+                invocation.invoke_async(&mut conn).await
+            })
+            .await?;
+        Ok(n.max(0).unsigned_abs())
+    }
+
+    /// Counts one connection of `application_id` against `per_minute` in a one-minute
+    /// sliding window shared by every node. `Ok(Err(secs))`: refused, retry after `secs`.
+    pub(crate) async fn acquire_rate(
+        &self,
+        application_id: &str,
+        per_minute: u32,
+    ) -> Result<Result<(), u64>, Unavailable> {
+        let key = format!("sg:rate:{application_id}");
+        let member = format!(
+            "{}:{}",
+            self.node,
+            self.next_member.fetch_add(1, Ordering::Relaxed)
+        );
+        let wait: i64 = self
+            .call("connection rate", |mut conn| async move {
+                let mut invocation = self.rate.key(&key);
+                invocation.arg(60_000).arg(per_minute).arg(&member);
+                invocation.invoke_async(&mut conn).await
+            })
+            .await?;
+        Ok(if wait <= 0 {
+            Ok(())
+        } else {
+            Err(wait.unsigned_abs().div_ceil(1000).max(1))
+        })
+    }
+
+    /// Checks that the store answers (used while it is unavailable, to notice its return).
+    pub(crate) async fn probe(&self) -> Result<(), Unavailable> {
+        self.call("ping", |mut conn| async move {
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        })
+        .await
+        .map(|_| ())
+    }
+}
