@@ -89,6 +89,16 @@ struct ServerArgs {
     /// Seconds of leeway on a token's nbf and iat (an issuer's clock ahead of ours); none on exp.
     #[arg(long, default_value_t = 30)]
     clock_skew_secs: u64,
+    /// Milliseconds a shared backend stream stays open after its last subscriber left.
+    #[arg(long, default_value_t = 5000)]
+    shared_linger_ms: u64,
+    /// Events a shared backend stream keeps for Last-Event-ID replay.
+    #[arg(long, default_value_t = streamgate::gateway::DEFAULT_REPLAY_EVENTS)]
+    replay_events: usize,
+    /// Bytes of events a shared backend stream keeps for Last-Event-ID replay (the smaller
+    /// of the two bounds wins).
+    #[arg(long, default_value_t = streamgate::gateway::DEFAULT_REPLAY_BYTES)]
+    replay_bytes: usize,
 }
 
 impl ServerArgs {
@@ -105,6 +115,12 @@ impl ServerArgs {
                         .unwrap_or(usize::MAX),
                 },
                 clock_skew: Duration::from_secs(self.clock_skew_secs),
+                shared: streamgate::gateway::SharedOptions {
+                    linger: Duration::from_millis(self.shared_linger_ms),
+                    replay_events: self.replay_events,
+                    replay_bytes: self.replay_bytes,
+                    ..streamgate::gateway::SharedOptions::default()
+                },
                 ..GatewayOptions::default()
             },
             tls: streamgate::tls::server::ListenerOptions {

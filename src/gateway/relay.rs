@@ -20,6 +20,7 @@ use crate::telemetry::{Metrics, Telemetry, TrafficEvent};
 
 use super::access::Rights;
 use super::meter::EventWindow;
+use super::shared::{Delivery, Subscription};
 use super::upstream::UpstreamBody;
 
 /// What the gateway writes on an idle stream: a comment a client ignores.
@@ -45,14 +46,25 @@ enum Wake {
     Expired,
     /// The backend sent a chunk, failed or ended.
     Upstream(Option<Result<Bytes, hyper::Error>>),
+    /// The shared stream delivered events (in `batch`), a comment, or its end.
+    Shared(Delivery),
     /// Nothing was written for a heartbeat interval.
     Idle,
 }
 
+/// Where a relay's events come from.
+pub(crate) enum Source {
+    /// A backend connection of the stream's own (`per-client`): chunks, metered by the
+    /// SSE counter as they pass.
+    Direct(UpstreamBody),
+    /// A place in a shared backend stream (`shared`): whole events.
+    Shared(Subscription),
+}
+
 /// Everything a relay is built from.
 pub(crate) struct RelayParts {
-    /// The backend's body.
-    pub upstream: UpstreamBody,
+    /// The backend's body or shared stream.
+    pub upstream: Source,
     /// The quota, if the subscription's plan has one.
     pub metering: Option<Metering>,
     /// Events delivered for this stream's API and application.
@@ -77,7 +89,9 @@ pub(crate) struct RelayParts {
 
 /// One live stream.
 pub(crate) struct Relay {
-    upstream: UpstreamBody,
+    upstream: Source,
+    /// Events taken from a shared stream, not yet metered (reused, so no allocation).
+    batch: VecDeque<Bytes>,
     counter: EventCounter,
     /// Offsets where events end in the chunk being metered (reused, so no allocation).
     ends: Vec<usize>,
@@ -122,6 +136,7 @@ impl Relay {
         };
         let mut relay = Self {
             upstream: parts.upstream,
+            batch: VecDeque::new(),
             counter: EventCounter::new(),
             ends: Vec::new(),
             at_boundary: true,
@@ -177,7 +192,7 @@ impl Relay {
                 _ = self.shutdown.changed() => Wake::Stop,
                 changed = self.view_rx.changed() => Wake::View(changed.is_ok()),
                 () = &mut self.expiry => Wake::Expired,
-                item = self.upstream.next() => Wake::Upstream(item),
+                wake = next_from(&mut self.upstream, &mut self.batch) => wake,
                 () = &mut self.idle => Wake::Idle,
             };
             match wake {
@@ -206,6 +221,12 @@ impl Relay {
                     self.done = true;
                     self.reason = "the backend ended the stream".to_string();
                 }
+                Wake::Shared(Delivery::Events) => {
+                    self.last_activity = Instant::now();
+                    self.forward_events();
+                }
+                Wake::Shared(Delivery::Comment(comment)) => self.pending.push_back(comment),
+                Wake::Shared(Delivery::End(why)) => self.close(why),
                 Wake::Idle => {
                     let due = self.last_activity + self.heartbeat;
                     if due > Instant::now() {
@@ -260,6 +281,33 @@ impl Relay {
             self.last_byte = cut.checked_sub(1).and_then(|i| chunk.get(i)).copied();
             self.pending.push_back(chunk.slice(..cut));
         }
+        self.quota_exhausted(&window, now);
+    }
+
+    /// Meters whole events from a shared stream and queues those granted; each is one
+    /// event, so no scan is needed and the stream is always between events.
+    fn forward_events(&mut self) {
+        let n = self.batch.len() as u64;
+        let Some(metering) = &self.metering else {
+            self.count(n);
+            self.pending.extend(self.batch.drain(..));
+            return;
+        };
+        let window = metering.window.clone();
+        let now = now_millis();
+        let granted = window.reserve(n, now);
+        self.count(granted);
+        let granted = usize::try_from(granted).unwrap_or(0);
+        self.pending.extend(self.batch.drain(..).take(granted));
+        self.batch.clear();
+        if granted as u64 == n && window.remaining(now) > 0 {
+            return;
+        }
+        self.quota_exhausted(&window, now);
+    }
+
+    /// Ends the stream because the quota is used up, with `retry:` set to when it is back.
+    fn quota_exhausted(&mut self, window: &EventWindow, now: crate::catalog::Millis) {
         let reset = window.millis_until_reset(now);
         let wait = (reset + 999) / 1000;
         let plan = self
@@ -315,6 +363,14 @@ impl Relay {
         self.pending.push_back(Bytes::from(tail));
         self.done = true;
         self.reason = why;
+    }
+}
+
+/// What the relay's source has next (cancel-safe, as the select in `next_chunk` needs).
+async fn next_from(source: &mut Source, batch: &mut VecDeque<Bytes>) -> Wake {
+    match source {
+        Source::Direct(body) => Wake::Upstream(body.next().await),
+        Source::Shared(sub) => Wake::Shared(sub.next(batch).await),
     }
 }
 
