@@ -6,6 +6,8 @@
 //! The backend is a real TCP server the test drives ([`Feed`]): it counts connections,
 //! records each request head and writes what the test tells it, when it tells it.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::{Arc, Mutex};

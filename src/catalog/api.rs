@@ -117,9 +117,7 @@ impl BackendStream {
     pub fn explain(self) -> &'static str {
         match self {
             BackendStream::PerClient => "each client gets its own backend connection",
-            BackendStream::Shared => {
-                "one backend stream feeds every subscriber (metered each); Last-Event-ID replay"
-            }
+            BackendStream::Shared => "one backend stream for all subscribers, each metered",
         }
     }
 }

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use streamgate::catalog::{ApiDraft, ApplicationDraft, KeyType, LifecycleAction};
+use streamgate::catalog::{ApiDraft, ApplicationDraft, BackendStream, KeyType, LifecycleAction};
 use streamgate::control::{Control, ControlOptions};
 
 use crate::BoxError;
@@ -24,6 +24,8 @@ use streamgate::catalog::DeployTarget;
 /// The API's context and version on the gateway.
 const API_CONTEXT: &str = "/bench";
 const API_VERSION: &str = "1.0.0";
+/// The context of the same API in backend stream mode `shared` (issue 16).
+const SHARED_CONTEXT: &str = "/bench-shared";
 /// The resource streams ask for (the origin ignores paths).
 const RESOURCE: &str = "/events";
 /// Token validity: longer than any run.
@@ -58,7 +60,12 @@ pub struct RunArgs {
     /// Fan-out stream counts (default 1000,4000,8000; quick 1000).
     #[arg(long, value_delimiter = ',')]
     pub fanout: Option<Vec<usize>>,
-    /// Workloads to run (default all): bulk, chatty, fanout, rate, tui.
+    /// Shared fan-out stream counts (default 8000; quick 1000): the gateway with the API's
+    /// backend stream `shared` (one origin connection) against nginx (one per stream).
+    /// `--only shared` runs this workload alone.
+    #[arg(long, value_delimiter = ',')]
+    pub shared: Option<Vec<usize>>,
+    /// Workloads to run (default all): bulk, chatty, fanout, shared, rate, tui.
     #[arg(long, value_delimiter = ',')]
     pub only: Option<Vec<String>>,
     /// Paths to measure (default all): direct, gateway, nginx.
@@ -109,6 +116,8 @@ enum Workload {
     Bulk,
     Chatty,
     Fanout(usize),
+    /// Fan-out with the gateway's backend stream `shared`.
+    Shared(usize),
     Rate,
     Tui,
 }
@@ -119,6 +128,7 @@ impl Workload {
             Workload::Bulk => "bulk".to_string(),
             Workload::Chatty => "chatty".to_string(),
             Workload::Fanout(n) => format!("fanout-{n}"),
+            Workload::Shared(n) => format!("shared-{n}"),
             Workload::Rate => "rate".to_string(),
             Workload::Tui => "tui".to_string(),
         }
@@ -129,6 +139,7 @@ impl Workload {
             Workload::Bulk => "bulk",
             Workload::Chatty => "chatty",
             Workload::Fanout(_) => "fanout",
+            Workload::Shared(_) => "shared",
             Workload::Rate => "rate",
             Workload::Tui => "tui",
         }
@@ -139,7 +150,9 @@ impl Workload {
         match self {
             Workload::Bulk => "batch=100&interval_ms=10",
             Workload::Chatty => "batch=1&interval_ms=100",
-            Workload::Fanout(_) | Workload::Rate | Workload::Tui => "batch=1&interval_ms=1000",
+            Workload::Fanout(_) | Workload::Shared(_) | Workload::Rate | Workload::Tui => {
+                "batch=1&interval_ms=1000"
+            }
         }
     }
 }
@@ -180,16 +193,33 @@ async fn set_up_gateway(data_dir: &Path, origin: &str) -> Result<String, BoxErro
             topics: Vec::new(),
         })
         .await?;
+    let shared = control
+        .create_api(ApiDraft {
+            name: "BenchShared".to_string(),
+            context: SHARED_CONTEXT.to_string(),
+            version: API_VERSION.to_string(),
+            description: "sg-bench origin, one backend stream for all".to_string(),
+            production_endpoint: Some(format!("http://{origin}")),
+            sandbox_endpoint: Some(format!("http://{origin}")),
+            policies: vec!["AsyncUnlimited".to_string()],
+            topics: Vec::new(),
+        })
+        .await?;
+    control
+        .set_api_backend_stream(&shared.id, BackendStream::Shared)
+        .await?;
     let env = streamgate::catalog::default_environments()
         .into_iter()
         .next()
         .ok_or("no default gateway environment")?;
-    control
-        .deploy_new_revision(&api.id, "bench", &[DeployTarget::new(env.name, env.vhost)])
-        .await?;
-    control
-        .change_lifecycle(&api.id, LifecycleAction::Publish)
-        .await?;
+    for id in [&api.id, &shared.id] {
+        control
+            .deploy_new_revision(id, "bench", &[DeployTarget::new(&env.name, &env.vhost)])
+            .await?;
+        control
+            .change_lifecycle(id, LifecycleAction::Publish)
+            .await?;
+    }
     let app = control
         .create_application(ApplicationDraft {
             name: "bench".to_string(),
@@ -197,9 +227,9 @@ async fn set_up_gateway(data_dir: &Path, origin: &str) -> Result<String, BoxErro
             description: "sg-bench load client".to_string(),
         })
         .await?;
-    control
-        .subscribe(&app.id, &api.id, "AsyncUnlimited")
-        .await?;
+    for id in [&api.id, &shared.id] {
+        control.subscribe(&app.id, id, "AsyncUnlimited").await?;
+    }
     let keys = control
         .generate_keys(&app.id, KeyType::Production, Some(TOKEN_VALIDITY_SECS))
         .await?;
@@ -334,7 +364,13 @@ impl Bench {
     /// The URL, token and measured processes of a path, if it runs.
     fn path(&self, path: &str, workload: Workload) -> Option<(String, Option<String>, ProcSet)> {
         let query = workload.query();
+        let context = match workload {
+            Workload::Shared(_) => SHARED_CONTEXT,
+            _ => API_CONTEXT,
+        };
         match path {
+            // Shared fan-out compares the two proxies; the origin alone has nothing to share.
+            "direct" if matches!(workload, Workload::Shared(_)) => None,
             "direct" => Some((
                 format!("http://{}{RESOURCE}?{query}", self.origin_addr),
                 None,
@@ -342,7 +378,7 @@ impl Bench {
             )),
             "gateway" => self.gateway.as_ref().map(|(proc, addr)| {
                 (
-                    format!("http://{addr}{API_CONTEXT}/{API_VERSION}{RESOURCE}?{query}"),
+                    format!("http://{addr}{context}/{API_VERSION}{RESOURCE}?{query}"),
                     Some(self.token.clone()),
                     ProcSet::new(vec![proc.pid()]),
                 )
@@ -364,7 +400,7 @@ impl Bench {
         path: &str,
         rep: usize,
     ) -> Result<Option<Record>, BoxError> {
-        if let Workload::Fanout(_) = workload {
+        if let Workload::Fanout(_) | Workload::Shared(_) = workload {
             // A fresh proxy, so memory per stream isn't hidden by memory earlier runs freed.
             match path {
                 "gateway" => tokio::task::block_in_place(|| self.start_gateway())?,
@@ -389,7 +425,9 @@ impl Bench {
             Workload::Chatty => (Mode::Stream, 1000, warmup, duration),
             // One event per second: at least two seconds of warm-up so every stream's first
             // ticks are behind it; a shorter window, since n streams give n samples a second.
-            Workload::Fanout(n) => (Mode::Stream, n, warmup.max(2.0), (duration * 0.6).max(3.0)),
+            Workload::Fanout(n) | Workload::Shared(n) => {
+                (Mode::Stream, n, warmup.max(2.0), (duration * 0.6).max(3.0))
+            }
             Workload::Rate => (
                 Mode::Connect,
                 self.args.connect_workers,
@@ -408,9 +446,31 @@ impl Bench {
             measure,
         };
         eprint!("  {:<12} {:<8} rep {} ... ", workload.name(), path, rep + 1);
-        let result = load::measure(&spec).await?;
+        // Shared fan-out: the most connections the origin holds while the streams run.
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sampler = matches!(workload, Workload::Shared(_)).then(|| {
+            let (pid, most) = (self.origin.pid(), most.clone());
+            tokio::spawn(async move {
+                loop {
+                    let sockets = tokio::task::spawn_blocking(move || procstat::sockets(pid))
+                        .await
+                        .unwrap_or(0);
+                    // One of them is the origin's listener.
+                    most.fetch_max(
+                        sockets.saturating_sub(1),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            })
+        });
+        let mut result = load::measure(&spec).await?;
+        if let Some(sampler) = sampler {
+            sampler.abort();
+            result.backend_connections = Some(most.load(std::sync::atomic::Ordering::Relaxed));
+        }
         eprintln!(
-            "{} events, {:.0}/s, cpu {} µs/event, p50 {} ms, p99 {} ms, failures {}{}",
+            "{} events, {:.0}/s, cpu {} µs/event, p50 {} ms, p99 {} ms, failures {}{}{}",
             result.events,
             result.rate,
             fmt_opt(result.cpu_us_per_event, 2),
@@ -421,6 +481,10 @@ impl Bench {
                 .first_error
                 .as_deref()
                 .map(|e| format!(" ({e})"))
+                .unwrap_or_default(),
+            result
+                .backend_connections
+                .map(|n| format!(", backend connections {n}"))
                 .unwrap_or_default()
         );
         tokio::time::sleep(SETTLE).await;
@@ -550,6 +614,13 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     if wants("fanout") {
         workloads.extend(fanout.iter().map(|&n| Workload::Fanout(n)));
     }
+    if wants("shared") {
+        let shared = args
+            .shared
+            .clone()
+            .unwrap_or_else(|| if quick { vec![1000] } else { vec![8000] });
+        workloads.extend(shared.iter().map(|&n| Workload::Shared(n)));
+    }
     if wants("rate") {
         workloads.push(Workload::Rate);
     }
@@ -561,7 +632,7 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     let max_fanout = workloads
         .iter()
         .filter_map(|w| match w {
-            Workload::Fanout(n) => Some(*n),
+            Workload::Fanout(n) | Workload::Shared(n) => Some(*n),
             _ => None,
         })
         .max()
