@@ -449,17 +449,19 @@ impl Bench {
         // Shared fan-out: the most connections the origin holds while the streams run.
         let most = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let sampler = matches!(workload, Workload::Shared(_)).then(|| {
-            let (pid, most) = (self.origin.pid(), most.clone());
+            let most = most.clone();
+            let port = self
+                .origin_addr
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+                .unwrap_or(0);
             tokio::spawn(async move {
                 loop {
-                    let sockets = tokio::task::spawn_blocking(move || procstat::sockets(pid))
+                    let conns = tokio::task::spawn_blocking(move || procstat::established_on(port))
                         .await
                         .unwrap_or(0);
-                    // One of them is the origin's listener.
-                    most.fetch_max(
-                        sockets.saturating_sub(1),
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
+                    most.fetch_max(conns, std::sync::atomic::Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
             })
