@@ -596,7 +596,7 @@ async fn the_mode_is_set_over_rest_and_the_cli_and_served_from_the_next_revision
     assert_eq!(status, 200, "{got}");
     assert_eq!(got["backendStream"], "shared");
     let url = s.url("/switch/1.0.0/feed");
-    let _a = open(&url, &sub.production, None).await;
+    let mut a = open(&url, &sub.production, None).await;
     let _b = open(&url, &sub.production, None).await;
     feed.wait_connections(2).await;
     assert_eq!(s.gateway().shared_streams(), 0, "still per-client");
@@ -615,6 +615,8 @@ async fn the_mode_is_set_over_rest_and_the_cli_and_served_from_the_next_revision
         3,
         "the new revision's subscribers share one"
     );
+    // The stream opened on the old revision was not broken by the switch.
+    assert_eq!(ids(&mut a, 1).await, range(1..=1));
 
     // The CLI: create with --backend-stream shared, show it, refuse a bad one.
     let out = ok(
