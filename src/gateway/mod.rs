@@ -435,7 +435,8 @@ impl Gateway {
             let last_event_id = req
                 .headers()
                 .get("last-event-id")
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .filter(|id| !id.is_empty());
             drop(req);
             match self.join_shared(&admission, url, tls).await? {
                 Ok(mut sub) => {
