@@ -265,18 +265,6 @@ pub fn draw(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
             Span::styled(subs.to_string(), theme.text()),
         ),
         label_line(theme, "CORS", Span::styled(cors_summary(api), theme.text())),
-        label_line(
-            theme,
-            "Backend",
-            Span::styled(
-                format!(
-                    "{}: {} (b)",
-                    api.backend_stream.as_str(),
-                    api.backend_stream.explain()
-                ),
-                theme.text(),
-            ),
-        ),
     ];
     let mut lines = lines;
     match endpoint_trust(ctx, &endpoint) {
@@ -295,6 +283,19 @@ pub fn draw(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
         )),
         None => {}
     }
+    // After the certificate line, so an https endpoint's trust stays on an 80x24 screen.
+    lines.push(label_line(
+        theme,
+        "Backend",
+        Span::styled(
+            format!(
+                "{}: {} (b)",
+                api.backend_stream.as_str(),
+                api.backend_stream.explain()
+            ),
+            theme.text(),
+        ),
+    ));
     lines.extend([hints(
         theme,
         &[("h/l", "pages"), ("Esc", "back to APIs"), ("?", "keys")],
