@@ -99,6 +99,16 @@ struct ServerArgs {
     /// limits become per node, charged to the store when it returns).
     #[arg(long, default_value = "fail", value_name = "fail|local")]
     quota_store_down: QuotaStoreDown,
+    /// Milliseconds a shared backend stream stays open after its last subscriber left.
+    #[arg(long, default_value_t = 5000)]
+    shared_linger_ms: u64,
+    /// Events a shared backend stream keeps for Last-Event-ID replay.
+    #[arg(long, default_value_t = streamgate::gateway::DEFAULT_REPLAY_EVENTS)]
+    replay_events: usize,
+    /// Bytes of events a shared backend stream keeps for Last-Event-ID replay (the smaller
+    /// of the two bounds wins).
+    #[arg(long, default_value_t = streamgate::gateway::DEFAULT_REPLAY_BYTES)]
+    replay_bytes: usize,
 }
 
 impl ServerArgs {
@@ -117,6 +127,12 @@ impl ServerArgs {
                 clock_skew: Duration::from_secs(self.clock_skew_secs),
                 redis: self.redis.clone(),
                 quota_store_down: self.quota_store_down,
+                shared: streamgate::gateway::SharedOptions {
+                    linger: Duration::from_millis(self.shared_linger_ms),
+                    replay_events: self.replay_events,
+                    replay_bytes: self.replay_bytes,
+                    ..streamgate::gateway::SharedOptions::default()
+                },
                 ..GatewayOptions::default()
             },
             tls: streamgate::tls::server::ListenerOptions {

@@ -256,3 +256,39 @@ fn run_with_redis_reports_store_calls_per_thousand_events_and_cpu_against_withou
     let keys = redis.command(&["DBSIZE"]).unwrap();
     assert_ne!(keys, ":0", "no quota window in Redis");
 }
+
+#[test]
+fn shared_fanout_runs_alone_and_reports_one_backend_connection() {
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new(SG_BENCH)
+        .args([
+            "run", "--only", "shared", "--shared", "5", "--paths", "gateway",
+        ])
+        .args([
+            "--reps",
+            "1",
+            "--warmup",
+            "0.5",
+            "--duration",
+            "1",
+            "--no-nginx",
+        ])
+        .args(["--gateway-host", "streamgate", "--streamgate"])
+        .arg(env!("CARGO_BIN_EXE_streamgate"))
+        .arg("--work-dir")
+        .arg(work.path())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "sg-bench run failed: {}\n{report}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(report.contains("| shared-5 | gateway |"), "{report}");
+    assert!(
+        report
+            .contains("backend connections: gateway 1, nginx - (target 1): met; 0 failed streams"),
+        "{report}"
+    );
+}

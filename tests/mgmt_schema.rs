@@ -31,7 +31,7 @@ fn spec_dir() -> PathBuf {
 }
 
 /// Properties we add beyond WSO2's schemas, on purpose.
-const OUR_EXTRAS: [&str; 1] = ["builtIn"];
+const OUR_EXTRAS: [&str; 2] = ["builtIn", "backendStream"];
 
 struct Spec {
     name: &'static str,

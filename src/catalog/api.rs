@@ -82,6 +82,60 @@ pub struct Api {
     /// Boxed: most APIs keep the default, and `Api` travels in UI messages.
     #[serde(default)]
     pub cors: Box<CorsConfiguration>,
+    /// Whether each client gets its own backend stream or all share one; absent in older
+    /// data dirs, which load as [`BackendStream::PerClient`].
+    #[serde(default)]
+    pub backend_stream: BackendStream,
+}
+
+/// How the gateway opens an API's backend stream (REST `backendStream`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendStream {
+    /// `per-client`: each client's stream has a backend connection of its own.
+    #[default]
+    PerClient,
+    /// `shared`: one backend stream per revision, resource path and query feeds every
+    /// subscriber, each still admitted and metered on its own, with `Last-Event-ID`
+    /// replay from the events the gateway holds.
+    Shared,
+}
+
+impl BackendStream {
+    /// Every mode, as written in REST bodies and on the command line.
+    pub const ALLOWED: [&'static str; 2] = ["per-client", "shared"];
+
+    /// The mode's name: `per-client` or `shared`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendStream::PerClient => "per-client",
+            BackendStream::Shared => "shared",
+        }
+    }
+
+    /// Parses a mode name (ASCII case-insensitive, surrounding spaces ignored); an unknown
+    /// one is refused (invalid field `backendStream`) with the allowed values.
+    pub fn parse(value: &str) -> Result<Self, RuleError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "per-client" => Ok(BackendStream::PerClient),
+            "shared" => Ok(BackendStream::Shared),
+            _ => Err(RuleError::invalid(
+                "backendStream",
+                format!(
+                    "'{value}' is not a backend stream mode; allowed values: {}",
+                    Self::ALLOWED.join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// One line saying what the mode does, for forms and `api show`.
+    pub fn explain(self) -> &'static str {
+        match self {
+            BackendStream::PerClient => "each client gets its own backend connection",
+            BackendStream::Shared => "one backend stream for all subscribers, each metered",
+        }
+    }
 }
 
 /// WSO2's `APICorsConfiguration`: which other origins a browser may open the API's streams
@@ -190,6 +244,7 @@ impl Api {
             created_at: now,
             updated_at: now,
             cors: Box::default(),
+            backend_stream: BackendStream::PerClient,
         };
         api.apply_draft(draft, now);
         api
@@ -612,6 +667,20 @@ pub struct Deployment {
 mod tests {
     use super::*;
     use crate::catalog::builtin_subscription_policies;
+
+    #[test]
+    fn an_api_stored_before_backend_stream_loads_as_per_client() {
+        let mut api = Api::from_draft("id1".into(), observer(), 1);
+        api.backend_stream = BackendStream::Shared;
+        let mut json = serde_json::to_value(&api).unwrap();
+        assert_eq!(json["backend_stream"], "shared");
+        json.as_object_mut().unwrap().remove("backend_stream");
+        let loaded: Api = serde_json::from_value(json).unwrap();
+        assert_eq!(loaded.backend_stream, BackendStream::PerClient);
+        assert_eq!(BackendStream::parse(" Shared "), Ok(BackendStream::Shared));
+        let err = BackendStream::parse("fanout").unwrap_err().to_string();
+        assert!(err.contains("per-client, shared"), "{err}");
+    }
 
     #[test]
     fn an_api_stored_before_cors_loads_with_cors_disabled() {

@@ -9,8 +9,8 @@ mod policy;
 pub mod user;
 
 pub use api::{
-    Api, ApiDraft, CorsConfiguration, DEFAULT_TOPIC, DeployTarget, Deployment, Environment,
-    EnvironmentKind, MAX_REVISIONS, RESERVED_CONTEXTS, Revision, check_api_unique,
+    Api, ApiDraft, BackendStream, CorsConfiguration, DEFAULT_TOPIC, DeployTarget, Deployment,
+    Environment, EnvironmentKind, MAX_REVISIONS, RESERVED_CONTEXTS, Revision, check_api_unique,
     check_can_delete_revision, check_revision_limit, default_environments, topic_matches,
     validate_api, validate_cors,
 };

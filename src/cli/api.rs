@@ -23,13 +23,18 @@ pub enum ApiCommand {
         /// The API (id or Name:version).
         api: String,
     },
-    /// Update an API's CORS configuration (`corsConfiguration`).
+    /// Update an API's CORS configuration (`corsConfiguration`) or backend stream mode.
     Update {
         /// The API (id or Name:version).
         api: String,
         /// The CORS settings to set.
         #[command(flatten)]
         cors: CorsArgs,
+        /// Backend stream: per-client (each client its own backend connection) or shared
+        /// (one backend stream feeds every subscriber); served from the next revision
+        /// deployed.
+        #[arg(long, value_name = "MODE")]
+        backend_stream: Option<String>,
     },
     /// Set the business plans an API offers.
     Plans {
@@ -129,6 +134,10 @@ pub struct ApiCreateArgs {
     /// Per-API CORS (`corsConfiguration`).
     #[command(flatten)]
     pub cors: CorsArgs,
+    /// Backend stream: per-client (the default: each client its own backend connection)
+    /// or shared (one backend stream feeds every subscriber, with Last-Event-ID replay).
+    #[arg(long, value_name = "MODE")]
+    pub backend_stream: Option<String>,
 }
 
 /// The CORS flags of `api create` / `api update`: WSO2's `APICorsConfiguration`.
@@ -207,6 +216,7 @@ pub fn api_body(draft: &ApiDraft) -> ApiIn {
                 .collect()
         }),
         cors_configuration: None,
+        backend_stream: None,
     }
 }
 
@@ -216,7 +226,11 @@ pub(super) async fn run(client: &Client, cmd: ApiCommand) -> Result<Output, CliE
         ApiCommand::Create(args) => create(client, *args).await,
         ApiCommand::List => list(client).await,
         ApiCommand::Show { api } => show(client, api).await,
-        ApiCommand::Update { api, cors } => update(client, api, cors).await,
+        ApiCommand::Update {
+            api,
+            cors,
+            backend_stream,
+        } => update(client, api, cors, backend_stream).await,
         ApiCommand::Plans { api, plans } => set_plans(client, api, plans).await,
         ApiCommand::Lifecycle { api, action } => lifecycle(client, api, action).await,
         ApiCommand::Deploy {
@@ -247,6 +261,7 @@ pub(super) async fn create(client: &Client, args: ApiCreateArgs) -> Result<Outpu
         topics,
         description,
         cors,
+        backend_stream,
     } = args;
     let production = production_endpoint.or_else(|| endpoint.clone());
     let sandbox = sandbox_endpoint.or(endpoint);
@@ -267,6 +282,7 @@ pub(super) async fn create(client: &Client, args: ApiCreateArgs) -> Result<Outpu
         topics,
     });
     body.cors_configuration = cors.configuration();
+    body.backend_stream = backend_stream;
     let (api, value) = client
         .post::<ApiDto>(&publisher("/apis"), &[], Some(&body))
         .await?;
@@ -345,6 +361,7 @@ pub(super) async fn show(client: &Client, api: String) -> Result<Output, CliErro
         "  cors:        {}",
         cors_summary(&api.cors_configuration)
     );
+    let _ = writeln!(human, "  backend:     {} stream", api.backend_stream);
     if !api.description.is_empty() {
         let _ = writeln!(human, "  description: {}", api.description);
     }
@@ -377,33 +394,51 @@ pub(super) async fn show(client: &Client, api: String) -> Result<Output, CliErro
     })
 }
 
-/// `streamgate api update`: set an API's CORS configuration.
+/// `streamgate api update`: set an API's CORS configuration and/or backend stream mode.
 pub(super) async fn update(
     client: &Client,
     api: String,
     cors: CorsArgs,
+    backend_stream: Option<String>,
 ) -> Result<Output, CliError> {
-    let Some(cors) = cors.configuration() else {
+    let cors = cors.configuration();
+    if cors.is_none() && backend_stream.is_none() {
         return Err(CliError::Usage(
             "nothing to update: give --cors-enabled, --cors-origin, --cors-credentials, \
-             --cors-header or --cors-method"
+             --cors-header, --cors-method or --backend-stream"
                 .to_string(),
         ));
-    };
+    }
     let info = client.resolve_api(&api).await?;
     let path = publisher(&format!("/apis/{}", info.id));
+    let cors_given = cors.is_some();
+    let mode_given = backend_stream.is_some();
     let body = ApiIn {
-        cors_configuration: Some(cors),
+        cors_configuration: cors,
+        backend_stream,
         ..ApiIn::default()
     };
     let value = client.send(Method::PUT, &path, &[], Some(&body)).await?;
     let api: ApiDto = parse(&value)?;
-    Ok(Output {
-        human: format!(
-            "{} CORS: {}\n",
+    let mut human = String::new();
+    if cors_given {
+        let _ = writeln!(
+            human,
+            "{} CORS: {}",
             handle_of(&api.name, &api.version),
             cors_summary(&api.cors_configuration)
-        ),
+        );
+    }
+    if mode_given {
+        let _ = writeln!(
+            human,
+            "{} backend stream: {} (served from the next revision deployed)",
+            handle_of(&api.name, &api.version),
+            api.backend_stream
+        );
+    }
+    Ok(Output {
+        human,
         quiet: api.id,
         json: value,
         warnings: Vec::new(),

@@ -72,6 +72,24 @@ impl Control {
         .await
     }
 
+    /// Sets how the gateway opens the API's backend stream (REST `backendStream`; the
+    /// working copy: the gateway applies it once a revision with it is deployed, so open
+    /// streams are never broken by the switch).
+    pub async fn set_api_backend_stream(
+        &self,
+        id: &str,
+        mode: crate::catalog::BackendStream,
+    ) -> Result<Api> {
+        self.write(|tx| {
+            let mut api = Self::api_of(&tx.catalog, id)?.clone();
+            api.backend_stream = mode;
+            api.updated_at = crate::catalog::now_millis();
+            tx.save_api(&api)?;
+            Ok(api)
+        })
+        .await
+    }
+
     /// Sets the business plans offered (the Publisher's Business Plans page).
     pub async fn set_plans(&self, id: &str, plans: Vec<String>) -> Result<Api> {
         if plans.is_empty() {

@@ -37,6 +37,8 @@ pub struct Route {
     pub accepts_sandbox: bool,
     /// The deployed revision's CORS configuration.
     pub cors: crate::catalog::CorsConfiguration,
+    /// The deployed revision's backend stream mode.
+    pub backend_stream: crate::catalog::BackendStream,
 }
 
 impl Route {
@@ -141,6 +143,7 @@ impl GatewayView {
                 accepts_production: false,
                 accepts_sandbox: false,
                 cors: (*snap.cors).clone(),
+                backend_stream: snap.backend_stream,
             });
             if is_newer {
                 newest.insert(dep.api_id.as_str(), dep.deployed_at);
@@ -150,6 +153,7 @@ impl GatewayView {
                 entry.sandbox_endpoint = snap.sandbox_endpoint.clone();
                 entry.topics = snap.topics.clone();
                 entry.cors = (*snap.cors).clone();
+                entry.backend_stream = snap.backend_stream;
             }
             entry.accepts_production |= prod;
             entry.accepts_sandbox |= sand;

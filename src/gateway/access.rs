@@ -567,6 +567,7 @@ mod tests {
             accepts_production: true,
             accepts_sandbox: false,
             cors: Default::default(),
+            backend_stream: Default::default(),
         };
         let mut view = GatewayView::default();
         view.routes.insert(route.base_path.clone(), route);

@@ -14,6 +14,7 @@ mod meter;
 mod quota_store;
 mod reject;
 mod relay;
+mod shared;
 mod upstream;
 
 use std::future::Future;
@@ -29,19 +30,22 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 
-use crate::catalog::now_millis;
+use crate::catalog::{BackendStream, now_millis};
 use crate::control::{Control, ControlError};
 use crate::telemetry::{Telemetry, TrafficEvent};
 
 pub use access::ACCESS_TOKEN_PARAM;
 pub use quota_store::{QuotaStoreDown, QuotaStoreStatus};
 pub use reject::{Reject, THROTTLED_BODY};
+pub use shared::{
+    DEFAULT_LINGER, DEFAULT_QUEUE_BYTES, DEFAULT_REPLAY_BYTES, DEFAULT_REPLAY_EVENTS, SharedOptions,
+};
 
 use access::{Admission, Rights};
 use lease::Refill;
 use listener::ListenerOptions;
 use meter::{Meter, RateRefusal, Registry};
-use relay::{Metering, Relay, RelayParts};
+use relay::{Metering, Relay, RelayParts, Source};
 use upstream::UpstreamBody;
 
 /// Idle time after which a stream gets a heartbeat comment.
@@ -101,6 +105,9 @@ pub struct GatewayOptions {
     /// What metered traffic does while the quota store is unavailable
     /// (`--quota-store-down`).
     pub quota_store_down: QuotaStoreDown,
+    /// Shared backend streams (APIs whose backend stream mode is `shared`): linger,
+    /// replay and per-subscriber queue bounds.
+    pub shared: SharedOptions,
 }
 
 impl Default for GatewayOptions {
@@ -114,6 +121,7 @@ impl Default for GatewayOptions {
             clock_skew: DEFAULT_CLOCK_SKEW,
             redis: None,
             quota_store_down: QuotaStoreDown::default(),
+            shared: SharedOptions::default(),
         }
     }
 }
@@ -141,6 +149,8 @@ struct Inner {
     /// Subscription ids with a counter in the store, so the counters of deleted
     /// subscriptions can be deleted too.
     persisted: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Shared backend streams by revision and backend URL.
+    hubs: Arc<shared::Hubs>,
 }
 
 /// The gateway. Cheap to clone; clones share streams, counters and shutdown.
@@ -186,6 +196,7 @@ impl Gateway {
                 next_stream: AtomicU64::new(1),
                 stop,
                 persisted: std::sync::Mutex::new(persisted),
+                hubs: Arc::default(),
             }),
         })
     }
@@ -193,6 +204,12 @@ impl Gateway {
     /// The options in use.
     pub fn options(&self) -> &GatewayOptions {
         &self.inner.options
+    }
+
+    /// How many shared backend streams are open or opening (one per deployed revision,
+    /// backend URL, resource path and query with subscribers or lingering).
+    pub fn shared_streams(&self) -> usize {
+        self.inner.hubs.len()
     }
 
     /// The telemetry the gateway reports to.
@@ -506,8 +523,6 @@ impl Gateway {
             // stream (RFC 9110 §9.3.2): nothing is relayed, nothing metered.
             return Ok((StatusCode::OK, stream_headers()).into_response());
         }
-        let headers = upstream_headers(req.headers(), client);
-        drop(req);
         let tls = crate::tls::client::for_backend(
             &inner.control.snapshot(),
             &admission.route.api_id,
@@ -519,27 +534,32 @@ impl Gateway {
                 admission.endpoint
             ))
         })?;
-        let (upstream, body) = self.follow(url, headers, &admission.endpoint, tls).await?;
         let api = api_handle(&admission);
         let path = format!("{}{}", admission.route.base_path, admission.resource);
-        if let Some(why) = unknown_transfer_coding(upstream.headers()) {
-            // hyper removes `chunked` only; any other coding would reach the client unread
-            // by the event counter (RFC 9112 §6.1: decode or refuse).
-            return Err(Reject::BackendNotSse(format!(
-                "The back end {} answered with {why}, which the gateway does not decode",
-                admission.endpoint
-            )));
-        }
-        if upstream.status() != StatusCode::OK {
-            return Ok(self.pass_on(&upstream, body, path, client));
-        }
-        if let Some(why) = not_an_event_stream(upstream.headers()) {
-            // Neither relayed nor metered: an event quota cannot count what is not events.
-            return Err(Reject::BackendNotSse(format!(
-                "The back end {} answered 200 with {why}, not an event stream",
-                admission.endpoint
-            )));
-        }
+        let source = if admission.route.backend_stream == BackendStream::Shared {
+            let last_event_id = req
+                .headers()
+                .get("last-event-id")
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .filter(|id| !id.is_empty());
+            drop(req);
+            match self.join_shared(&admission, url, tls).await? {
+                Ok(mut sub) => {
+                    sub.position(last_event_id.as_deref());
+                    Source::Shared(sub)
+                }
+                Err(answer) => return Ok(self.pass_on(&answer.0, answer.1, path, client)),
+            }
+        } else {
+            let headers = upstream_headers(req.headers(), client);
+            drop(req);
+            match self.connect(url, headers, &admission.endpoint, tls).await? {
+                Answer::Events(body) => Source::Direct(body),
+                Answer::Other(upstream, body) => {
+                    return Ok(self.pass_on(&upstream, body, path, client));
+                }
+            }
+        };
         let application = admission
             .caller
             .as_ref()
@@ -560,7 +580,7 @@ impl Gateway {
             at: now,
         });
         let relay = Relay::new(RelayParts {
-            upstream: body,
+            upstream: source,
             metering,
             api_events: self.api_events(&api, &application),
             telemetry: inner.telemetry.clone(),
@@ -573,6 +593,119 @@ impl Gateway {
             shutdown: inner.stop.subscribe(),
         });
         Ok((stream_headers(), Body::from_stream(relay.into_stream())).into_response())
+    }
+
+    /// Sends the backend request and checks the answer is an event stream the gateway may
+    /// relay: 200 with `text/event-stream` and no coding it cannot read (else refused,
+    /// 502 code 101503); any other status is handed back to be passed on.
+    async fn connect(
+        &self,
+        url: reqwest::Url,
+        headers: HeaderMap,
+        endpoint: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Answer, Reject> {
+        let (upstream, body) = self.follow(url, headers, endpoint, tls).await?;
+        if let Some(why) = unknown_transfer_coding(upstream.headers()) {
+            // hyper removes `chunked` only; any other coding would reach the client unread
+            // by the event counter (RFC 9112 §6.1: decode or refuse).
+            return Err(Reject::BackendNotSse(format!(
+                "The back end {endpoint} answered with {why}, which the gateway does not decode"
+            )));
+        }
+        if upstream.status() != StatusCode::OK {
+            return Ok(Answer::Other(upstream, body));
+        }
+        if let Some(why) = not_an_event_stream(upstream.headers()) {
+            // Neither relayed nor metered: an event quota cannot count what is not events.
+            return Err(Reject::BackendNotSse(format!(
+                "The back end {endpoint} answered 200 with {why}, not an event stream"
+            )));
+        }
+        Ok(Answer::Events(body))
+    }
+
+    /// Joins the shared backend stream of the admitted revision and backend URL, opening
+    /// it for the first subscriber (whose refusal, or the backend's other answer, is as in
+    /// per-client mode). Later subscribers wait for it to be live: 503 (code 101503) with
+    /// the backend's error if it cannot be.
+    async fn join_shared(
+        &self,
+        admission: &Admission,
+        url: reqwest::Url,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Result<shared::Subscription, (axum::http::Response<()>, UpstreamBody)>, Reject>
+    {
+        let inner = &*self.inner;
+        let key = shared::HubKey {
+            revision_id: admission.route.revision_id.clone(),
+            url: url.to_string(),
+        };
+        let (sub, created) = inner.hubs.join(key, &inner.options.shared);
+        let patience = inner.options.connect_timeout + crate::tls::client::HANDSHAKE_TIMEOUT;
+        if !created {
+            sub.hub()
+                .ready(patience)
+                .await
+                .map_err(Reject::BackendUnreachable)?;
+            return Ok(Ok(sub));
+        }
+        let hub = sub.hub().clone();
+        // Closes the hub if this request is dropped before its first connection is made.
+        let guard = FirstConnection {
+            hub: Some(hub.clone()),
+            hubs: inner.hubs.clone(),
+        };
+        let endpoint = admission.endpoint.clone();
+        let answer = self
+            .connect(
+                url.clone(),
+                shared::backend_headers(None),
+                &endpoint,
+                tls.clone(),
+            )
+            .await;
+        let body = match answer {
+            Ok(Answer::Events(body)) => body,
+            Ok(Answer::Other(upstream, body)) => {
+                hub.fail(
+                    &inner.hubs,
+                    &format!("The back end {endpoint} answered {}", upstream.status()),
+                );
+                return Ok(Err((upstream, body)));
+            }
+            Err(reject) => {
+                hub.fail(&inner.hubs, &reject.detail());
+                return Err(reject);
+            }
+        };
+        drop(guard.disarm());
+        let gateway = self.clone();
+        let reconnect = move |last_event_id: Option<String>| {
+            let gateway = gateway.clone();
+            let url = url.clone();
+            let endpoint = endpoint.clone();
+            let tls = tls.clone();
+            async move {
+                let headers = shared::backend_headers(last_event_id.as_deref());
+                match gateway.connect(url, headers, &endpoint, tls).await {
+                    Ok(Answer::Events(body)) => Ok(body),
+                    Ok(Answer::Other(upstream, _)) => Err(format!(
+                        "The back end {endpoint} answered {}",
+                        upstream.status()
+                    )),
+                    Err(reject) => Err(reject.detail()),
+                }
+            }
+        };
+        hub.start(
+            inner.hubs.clone(),
+            body,
+            reconnect,
+            inner.stop.subscribe(),
+            inner.telemetry.metrics().clone(),
+        );
+        Ok(Ok(sub))
     }
 
     /// Sends the backend request, following redirects whose target has the endpoint's
@@ -682,6 +815,38 @@ impl Gateway {
             |_| telemetry.metrics().events_counter(api, application),
         );
         Arc::clone(&cached)
+    }
+}
+
+/// A backend's answer to a stream request.
+enum Answer {
+    /// 200 with an event stream.
+    Events(UpstreamBody),
+    /// Another status, passed on to the client.
+    Other(axum::http::Response<()>, UpstreamBody),
+}
+
+/// Fails a new shared stream whose first subscriber left before its backend answered.
+struct FirstConnection {
+    hub: Option<Arc<shared::Hub>>,
+    hubs: Arc<shared::Hubs>,
+}
+
+impl FirstConnection {
+    fn disarm(mut self) -> Self {
+        self.hub = None;
+        self
+    }
+}
+
+impl Drop for FirstConnection {
+    fn drop(&mut self) {
+        if let Some(hub) = self.hub.take() {
+            hub.fail(
+                &self.hubs,
+                "the first subscriber left before the back end answered",
+            );
+        }
     }
 }
 

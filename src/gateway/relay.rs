@@ -21,6 +21,7 @@ use crate::telemetry::{Metrics, Telemetry, TrafficEvent};
 use super::access::Rights;
 use super::lease::{Hold, Refill};
 use super::meter::EventWindow;
+use super::shared::{Delivery, Subscription};
 use super::upstream::UpstreamBody;
 
 /// What the gateway writes on an idle stream: a comment a client ignores.
@@ -58,14 +59,25 @@ enum Wake {
     Expired,
     /// The backend sent a chunk, failed or ended.
     Upstream(Option<Result<Bytes, hyper::Error>>),
+    /// The shared stream delivered events (in `batch`), a comment, or its end.
+    Shared(Delivery),
     /// Nothing was written for a heartbeat interval.
     Idle,
 }
 
+/// Where a relay's events come from.
+pub(crate) enum Source {
+    /// A backend connection of the stream's own (`per-client`): chunks, metered by the
+    /// SSE counter as they pass.
+    Direct(UpstreamBody),
+    /// A place in a shared backend stream (`shared`): whole events.
+    Shared(Subscription),
+}
+
 /// Everything a relay is built from.
 pub(crate) struct RelayParts {
-    /// The backend's body.
-    pub upstream: UpstreamBody,
+    /// The backend's body or shared stream.
+    pub upstream: Source,
     /// The quota, if the subscription's plan has one.
     pub metering: Option<Metering>,
     /// Events delivered for this stream's API and application.
@@ -90,7 +102,9 @@ pub(crate) struct RelayParts {
 
 /// One live stream.
 pub(crate) struct Relay {
-    upstream: UpstreamBody,
+    upstream: Source,
+    /// Events taken from a shared stream, not yet metered (reused, so no allocation).
+    batch: VecDeque<Bytes>,
     counter: EventCounter,
     /// Offsets where events end in the chunk being metered (reused, so no allocation).
     ends: Vec<usize>,
@@ -135,6 +149,7 @@ impl Relay {
         };
         let mut relay = Self {
             upstream: parts.upstream,
+            batch: VecDeque::new(),
             counter: EventCounter::new(),
             ends: Vec::new(),
             at_boundary: true,
@@ -190,7 +205,7 @@ impl Relay {
                 _ = self.shutdown.changed() => Wake::Stop,
                 changed = self.view_rx.changed() => Wake::View(changed.is_ok()),
                 () = &mut self.expiry => Wake::Expired,
-                item = self.upstream.next() => Wake::Upstream(item),
+                wake = next_from(&mut self.upstream, &mut self.batch) => wake,
                 () = &mut self.idle => Wake::Idle,
             };
             match wake {
@@ -219,6 +234,12 @@ impl Relay {
                     self.done = true;
                     self.reason = "the backend ended the stream".to_string();
                 }
+                Wake::Shared(Delivery::Events) => {
+                    self.last_activity = Instant::now();
+                    self.forward_events().await;
+                }
+                Wake::Shared(Delivery::Comment(comment)) => self.pending.push_back(comment),
+                Wake::Shared(Delivery::End(why)) => self.close(why),
                 Wake::Idle => {
                     let due = self.last_activity + self.heartbeat;
                     if due > Instant::now() {
@@ -259,24 +280,7 @@ impl Relay {
             self.queue_whole(chunk);
             return;
         }
-        let mut now = now_millis();
-        let mut granted = window.reserve(n, now);
-        let mut store_down = false;
-        // A lease that ran dry is refilled from the quota store (rarely: leases are
-        // prefetched); a local window has nothing more to give.
-        while granted < n && window.is_leased() {
-            match window.refill(n - granted, now).await {
-                Refill::Granted => {
-                    now = now_millis();
-                    granted += window.reserve(n - granted, now);
-                }
-                Refill::Exhausted => break,
-                Refill::Unavailable => {
-                    store_down = true;
-                    break;
-                }
-            }
-        }
+        let (granted, now, store_down) = reserve(&window, n).await;
         self.count(granted);
         if granted == n && window.remaining(now) > 0 {
             self.queue_whole(chunk);
@@ -293,6 +297,36 @@ impl Relay {
             self.close("quota store unavailable".to_string());
             return;
         }
+        self.quota_exhausted(&window, now);
+    }
+
+    /// Meters whole events from a shared stream and queues those granted; each is one
+    /// event, so no scan is needed and the stream is always between events.
+    async fn forward_events(&mut self) {
+        let n = self.batch.len() as u64;
+        let Some(metering) = &self.metering else {
+            self.count(n);
+            self.pending.extend(self.batch.drain(..));
+            return;
+        };
+        let window = metering.window.clone();
+        let (granted, now, store_down) = reserve(&window, n).await;
+        self.count(granted);
+        let granted = usize::try_from(granted).unwrap_or(0);
+        self.pending.extend(self.batch.drain(..).take(granted));
+        self.batch.clear();
+        if granted as u64 == n && window.remaining(now) > 0 {
+            return;
+        }
+        if store_down {
+            self.close("quota store unavailable".to_string());
+            return;
+        }
+        self.quota_exhausted(&window, now);
+    }
+
+    /// Ends the stream because the quota is used up, with `retry:` set to when it is back.
+    fn quota_exhausted(&mut self, window: &EventWindow, now: crate::catalog::Millis) {
         let reset = window.millis_until_reset(now);
         let wait = (reset + 999) / 1000;
         let plan = self
@@ -351,6 +385,14 @@ impl Relay {
     }
 }
 
+/// What the relay's source has next (cancel-safe, as the select in `next_chunk` needs).
+async fn next_from(source: &mut Source, batch: &mut VecDeque<Bytes>) -> Wake {
+    match source {
+        Source::Direct(body) => Wake::Upstream(body.next().await),
+        Source::Shared(sub) => Wake::Shared(sub.next(batch).await),
+    }
+}
+
 impl Drop for Relay {
     fn drop(&mut self) {
         self.metrics.open_streams.fetch_sub(1, Ordering::Relaxed);
@@ -361,4 +403,28 @@ impl Drop for Relay {
             at: now_millis(),
         });
     }
+}
+
+/// Reserves `n` events from `window` at the current time, refilling a lease that ran dry
+/// from the quota store (rarely: leases are prefetched; a local window has nothing more to
+/// give). Answers the events granted (at most `n`), the time of the last reservation, and
+/// whether the quota store was unavailable.
+async fn reserve(window: &EventWindow, n: u64) -> (u64, crate::catalog::Millis, bool) {
+    let mut now = now_millis();
+    let mut granted = window.reserve(n, now);
+    let mut store_down = false;
+    while granted < n && window.is_leased() {
+        match window.refill(n - granted, now).await {
+            Refill::Granted => {
+                now = now_millis();
+                granted += window.reserve(n - granted, now);
+            }
+            Refill::Exhausted => break,
+            Refill::Unavailable => {
+                store_down = true;
+                break;
+            }
+        }
+    }
+    (granted, now, store_down)
 }

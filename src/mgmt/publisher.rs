@@ -206,10 +206,18 @@ async fn create_api(
     if let Some(cors) = &cors {
         crate::catalog::validate_cors(cors)?;
     }
+    let mode = body
+        .backend_stream
+        .as_deref()
+        .map(crate::catalog::BackendStream::parse)
+        .transpose()?;
     let draft = body.into_draft(ApiDraft::default())?;
     let mut api = state.control.create_api(draft).await?;
     if let Some(cors) = cors {
         api = state.control.set_api_cors(&api.id, cors).await?;
+    }
+    if let Some(mode) = mode {
+        api = state.control.set_api_backend_stream(&api.id, mode).await?;
     }
     let location = format!("{}/apis/{}", super::PUBLISHER_BASE, api.id);
     Ok((
@@ -238,10 +246,18 @@ async fn update_api(
     if let Some(cors) = &cors {
         crate::catalog::validate_cors(cors)?;
     }
+    let mode = body
+        .backend_stream
+        .as_deref()
+        .map(crate::catalog::BackendStream::parse)
+        .transpose()?;
     let draft = body.into_draft(current.to_draft())?;
     let mut api = state.control.update_api(&current.id, draft).await?;
     if let Some(cors) = cors {
         api = state.control.set_api_cors(&api.id, cors).await?;
+    }
+    if let Some(mode) = mode {
+        api = state.control.set_api_backend_stream(&api.id, mode).await?;
     }
     Ok(axum::Json(ApiDto::from_api(&api)))
 }

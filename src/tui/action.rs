@@ -338,6 +338,13 @@ pub enum Command {
         /// The configuration.
         cors: Box<crate::catalog::CorsConfiguration>,
     },
+    /// Save an API's backend stream mode (applies after the next deploy).
+    SetBackendStream {
+        /// The API.
+        api_id: String,
+        /// `per-client` or `shared`.
+        mode: crate::catalog::BackendStream,
+    },
     /// Register a PEM file as trusted for an endpoint's host:port.
     AddEndpointCertificate {
         /// The alias.

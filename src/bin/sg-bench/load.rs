@@ -221,6 +221,10 @@ pub struct LoadResult {
     pub rss_kib: Option<u64>,
     /// `(rss - rss_base) / opened`, KiB.
     pub rss_per_stream_kib: Option<f64>,
+    /// Shared fan-out: the most connections the origin held during the window (the
+    /// proxy's backend connections).
+    #[serde(default)]
+    pub backend_connections: Option<u64>,
 }
 
 #[derive(Default)]
@@ -390,6 +394,7 @@ async fn measure_streams(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
             .zip(rss)
             .filter(|_| opened > 0)
             .map(|(a, b)| (b as f64 - a as f64) / opened as f64),
+        backend_connections: None,
     })
 }
 
@@ -678,6 +683,7 @@ async fn measure_connects(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
         rss_base_kib: None,
         rss_kib: rss,
         rss_per_stream_kib: None,
+        backend_connections: None,
     })
 }
 

@@ -170,6 +170,28 @@ pub fn open_files_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// How many established TCP connections have local port `port` (a server's accepted
+/// connections), from `/proc/net/tcp` and `/proc/net/tcp6`; 0 when they cannot be read.
+pub fn established_on(port: u16) -> u64 {
+    let want = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|path| fs::read_to_string(path).ok())
+        .map(|text| {
+            text.lines()
+                .skip(1)
+                .filter(|line| {
+                    let mut fields = line.split_whitespace();
+                    let local = fields.nth(1).unwrap_or_default();
+                    // `st` is the fourth field; 01 is ESTABLISHED.
+                    let state = fields.nth(1).unwrap_or_default();
+                    local.ends_with(&want) && state == "01"
+                })
+                .count() as u64
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -22,6 +22,10 @@ const TUI_ROWS: [(&str, &str); 2] = [
 ];
 /// The fan-out the memory and failure targets apply to.
 const FANOUT_TARGET: &str = "fanout-8000";
+/// Shared fan-out (issue 16): gateway CPU per event at most this times nginx's.
+const SHARED_CPU_RATIO_TARGET: f64 = 0.5;
+/// Shared fan-out: at most this much resident memory per subscriber, KiB.
+const SHARED_RSS_TARGET_KIB: f64 = 4.0;
 
 /// What the report says about the run itself.
 #[derive(Debug, Clone, Default)]
@@ -207,7 +211,7 @@ pub fn render(records: &[Record], meta: &Meta) -> String {
         .filter(|w| !TUI_ROWS.iter().any(|(t, _)| t == w))
     {
         let is_rate = w == "rate";
-        let is_fanout = w.starts_with("fanout");
+        let is_fanout = w.starts_with("fanout") || w.starts_with("shared");
         for p in paths {
             let Some(s) = summary(w, p) else { continue };
             let events = if is_rate {
@@ -291,7 +295,7 @@ scheduling.\n\n",
                 x(ratio(g.p50, n.p50)),
                 x(ratio(g.p99, n.p99))
             );
-            if w.starts_with("fanout") {
+            if w.starts_with("fanout") || w.starts_with("shared") {
                 let _ = write!(line, ", RSS/stream {}", x(ratio(g.rss, n.rss)));
             }
             if w == "rate" {
@@ -378,6 +382,39 @@ scheduling.\n\n",
                 .unwrap_or_default()
         );
     }
+    for w in workloads.iter().filter(|w| w.starts_with("shared")) {
+        let conns = |p: &str| {
+            records
+                .iter()
+                .filter(|r| r.workload == *w && r.path == p)
+                .filter_map(|r| r.result.backend_connections)
+                .max()
+        };
+        let Some(g) = summary(w, "gateway") else {
+            continue;
+        };
+        let n = summary(w, "nginx");
+        let r = n.as_ref().and_then(|n| ratio(g.cpu, n.cpu));
+        let cpu = match r {
+            Some(r) => format!(
+                "gateway CPU/event {} of nginx's (target <= {SHARED_CPU_RATIO_TARGET}x): {}",
+                x(Some(r)),
+                verdict(r <= SHARED_CPU_RATIO_TARGET)
+            ),
+            None => format!("gateway CPU/event {} µs (no nginx figures)", num(g.cpu, 2)),
+        };
+        let ok_rss = g.rss.is_some_and(|r| r <= SHARED_RSS_TARGET_KIB);
+        let _ = writeln!(
+            out,
+            "- {w} (issue 16, backend stream shared): {cpu}; {} KiB per subscriber (target <= {SHARED_RSS_TARGET_KIB}): {}; backend connections: gateway {}, nginx {} (target 1): {}; {} failed streams",
+            num(g.rss, 2),
+            verdict(ok_rss),
+            conns("gateway").map_or("-".to_string(), |c| c.to_string()),
+            conns("nginx").map_or("-".to_string(), |c| c.to_string()),
+            verdict(conns("gateway") == Some(1)),
+            g.failures
+        );
+    }
     if let Some(g) = summary("rate", "gateway") {
         let ok = g.rate.is_some_and(|r| r >= RATE_TARGET);
         let _ = writeln!(
@@ -460,6 +497,32 @@ mod tests {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(median(vec![]), None);
+    }
+
+    #[test]
+    fn shared_fanout_reports_cpu_ratio_memory_and_backend_connections() {
+        let mut g = record("shared-8000", "gateway", 0, 5.0, 2.0);
+        g.result.rss_per_stream_kib = Some(3.5);
+        g.result.backend_connections = Some(1);
+        let mut n = record("shared-8000", "nginx", 0, 20.0, 2.0);
+        n.result.rss_per_stream_kib = Some(14.0);
+        n.result.backend_connections = Some(8000);
+        let meta = Meta {
+            families: vec!["shared".to_string()],
+            reps: 1,
+            ..Meta::default()
+        };
+        let text = render(&[g, n], &meta);
+        assert!(
+            text.contains("| shared-8000 | gateway | 1000 (100/s) | 5.00 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "gateway CPU/event 0.25x of nginx's (target <= 0.5x): met; 3.50 KiB per subscriber (target <= 4): met; backend connections: gateway 1, nginx 8000 (target 1): met"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

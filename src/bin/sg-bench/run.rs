@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use streamgate::catalog::{
-    ApiDraft, ApplicationDraft, KeyType, LifecycleAction, Quota, SubscriptionPolicy, TimeUnit,
+    ApiDraft, ApplicationDraft, BackendStream, KeyType, LifecycleAction, Quota, SubscriptionPolicy,
+    TimeUnit,
 };
 use streamgate::control::{Control, ControlOptions};
 
@@ -26,6 +27,8 @@ use streamgate::catalog::DeployTarget;
 /// The API's context and version on the gateway.
 const API_CONTEXT: &str = "/bench";
 const API_VERSION: &str = "1.0.0";
+/// The context of the same API in backend stream mode `shared` (issue 16).
+const SHARED_CONTEXT: &str = "/bench-shared";
 /// The resource streams ask for (the origin ignores paths).
 const RESOURCE: &str = "/events";
 /// Token validity: longer than any run.
@@ -60,9 +63,14 @@ pub struct RunArgs {
     /// Fan-out stream counts (default 1000,4000,8000; quick 1000).
     #[arg(long, value_delimiter = ',')]
     pub fanout: Option<Vec<usize>>,
-    /// Workloads to run (default all): bulk, chatty, fanout, rate, tui (the UI with the
-    /// live pane's lines, then with its chart). With only `tui`, neither the gateway nor
-    /// nginx is started (the UI runs its own gateway).
+    /// Shared fan-out stream counts (default 8000; quick 1000): the gateway with the API's
+    /// backend stream `shared` (one origin connection) against nginx (one per stream).
+    /// `--only shared` runs this workload alone.
+    #[arg(long, value_delimiter = ',')]
+    pub shared: Option<Vec<usize>>,
+    /// Workloads to run (default all): bulk, chatty, fanout, shared, rate, tui (the UI
+    /// with the live pane's lines, then with its chart). With only `tui`, neither the
+    /// gateway nor nginx is started (the UI runs its own gateway).
     #[arg(long, value_delimiter = ',')]
     pub only: Option<Vec<String>>,
     /// Paths to measure (default all): direct, gateway, nginx, gateway-tls, nginx-tls (the
@@ -121,6 +129,8 @@ enum Workload {
     Bulk,
     Chatty,
     Fanout(usize),
+    /// Fan-out with the gateway's backend stream `shared`.
+    Shared(usize),
     Rate,
     /// The UI's live pane showing the Try-it stream's lines.
     Tui,
@@ -134,6 +144,7 @@ impl Workload {
             Workload::Bulk => "bulk".to_string(),
             Workload::Chatty => "chatty".to_string(),
             Workload::Fanout(n) => format!("fanout-{n}"),
+            Workload::Shared(n) => format!("shared-{n}"),
             Workload::Rate => "rate".to_string(),
             Workload::Tui => "tui".to_string(),
             Workload::TuiChart => "tui-chart".to_string(),
@@ -145,6 +156,7 @@ impl Workload {
             Workload::Bulk => "bulk",
             Workload::Chatty => "chatty",
             Workload::Fanout(_) => "fanout",
+            Workload::Shared(_) => "shared",
             Workload::Rate => "rate",
             Workload::Tui | Workload::TuiChart => "tui",
         }
@@ -155,9 +167,11 @@ impl Workload {
         match self {
             Workload::Bulk => "batch=100&interval_ms=10",
             Workload::Chatty => "batch=1&interval_ms=100",
-            Workload::Fanout(_) | Workload::Rate | Workload::Tui | Workload::TuiChart => {
-                "batch=1&interval_ms=1000"
-            }
+            Workload::Fanout(_)
+            | Workload::Shared(_)
+            | Workload::Rate
+            | Workload::Tui
+            | Workload::TuiChart => "batch=1&interval_ms=1000",
         }
     }
 }
@@ -219,16 +233,33 @@ async fn set_up_gateway(data_dir: &Path, origin: &str, metered: bool) -> Result<
             topics: Vec::new(),
         })
         .await?;
+    let shared = control
+        .create_api(ApiDraft {
+            name: "BenchShared".to_string(),
+            context: SHARED_CONTEXT.to_string(),
+            version: API_VERSION.to_string(),
+            description: "sg-bench origin, one backend stream for all".to_string(),
+            production_endpoint: Some(format!("http://{origin}")),
+            sandbox_endpoint: Some(format!("http://{origin}")),
+            policies: vec!["AsyncUnlimited".to_string()],
+            topics: Vec::new(),
+        })
+        .await?;
+    control
+        .set_api_backend_stream(&shared.id, BackendStream::Shared)
+        .await?;
     let env = streamgate::catalog::default_environments()
         .into_iter()
         .next()
         .ok_or("no default gateway environment")?;
-    control
-        .deploy_new_revision(&api.id, "bench", &[DeployTarget::new(env.name, env.vhost)])
-        .await?;
-    control
-        .change_lifecycle(&api.id, LifecycleAction::Publish)
-        .await?;
+    for id in [&api.id, &shared.id] {
+        control
+            .deploy_new_revision(id, "bench", &[DeployTarget::new(&env.name, &env.vhost)])
+            .await?;
+        control
+            .change_lifecycle(id, LifecycleAction::Publish)
+            .await?;
+    }
     let app = control
         .create_application(ApplicationDraft {
             name: "bench".to_string(),
@@ -242,6 +273,9 @@ async fn set_up_gateway(data_dir: &Path, origin: &str, metered: bool) -> Result<
         "AsyncUnlimited"
     };
     control.subscribe(&app.id, &api.id, plan).await?;
+    control
+        .subscribe(&app.id, &shared.id, "AsyncUnlimited")
+        .await?;
     let keys = control
         .generate_keys(&app.id, KeyType::Production, Some(TOKEN_VALIDITY_SECS))
         .await?;
@@ -450,8 +484,14 @@ impl Bench {
     /// The URL, token and measured processes of a path, if it runs.
     fn path(&self, path: &str, workload: Workload) -> Option<(String, Option<String>, ProcSet)> {
         let query = workload.query();
+        let context = match workload {
+            Workload::Shared(_) => SHARED_CONTEXT,
+            _ => API_CONTEXT,
+        };
         let tls_workload = matches!(workload, Workload::Bulk | Workload::Chatty);
         match path {
+            // Shared fan-out compares the two proxies; the origin alone has nothing to share.
+            "direct" if matches!(workload, Workload::Shared(_)) => None,
             "gateway-tls" if tls_workload => {
                 let (proc, _) = self.gateway.as_ref()?;
                 let addr = self.gateway_tls.as_ref()?;
@@ -484,7 +524,7 @@ impl Bench {
             }
             "gateway" | "gateway-redis" => self.gateway.as_ref().map(|(proc, addr)| {
                 (
-                    format!("http://{addr}{API_CONTEXT}/{API_VERSION}{RESOURCE}?{query}"),
+                    format!("http://{addr}{context}/{API_VERSION}{RESOURCE}?{query}"),
                     Some(self.token.clone()),
                     ProcSet::new(vec![proc.pid()]),
                 )
@@ -506,7 +546,7 @@ impl Bench {
         path: &str,
         rep: usize,
     ) -> Result<Option<Record>, BoxError> {
-        if let Workload::Fanout(_) = workload {
+        if let Workload::Fanout(_) | Workload::Shared(_) = workload {
             // A fresh proxy, so memory per stream isn't hidden by memory earlier runs freed.
             match path {
                 "gateway" => tokio::task::block_in_place(|| self.start_gateway(false))?,
@@ -541,7 +581,9 @@ impl Bench {
             Workload::Chatty => (Mode::Stream, 1000, warmup, duration),
             // One event per second: at least two seconds of warm-up so every stream's first
             // ticks are behind it; a shorter window, since n streams give n samples a second.
-            Workload::Fanout(n) => (Mode::Stream, n, warmup.max(2.0), (duration * 0.6).max(3.0)),
+            Workload::Fanout(n) | Workload::Shared(n) => {
+                (Mode::Stream, n, warmup.max(2.0), (duration * 0.6).max(3.0))
+            }
             Workload::Rate => (
                 Mode::Connect,
                 self.args.connect_workers,
@@ -565,19 +607,43 @@ impl Bench {
             measure,
         };
         eprint!("  {:<12} {:<8} rep {} ... ", workload.name(), path, rep + 1);
+        // Shared fan-out: the most connections the origin holds while the streams run.
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sampler = matches!(workload, Workload::Shared(_)).then(|| {
+            let most = most.clone();
+            let port = self
+                .origin_addr
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+                .unwrap_or(0);
+            tokio::spawn(async move {
+                loop {
+                    let conns = tokio::task::spawn_blocking(move || procstat::established_on(port))
+                        .await
+                        .unwrap_or(0);
+                    most.fetch_max(conns, std::sync::atomic::Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            })
+        });
         let ops_before = if redis_path {
             Some(tokio::task::block_in_place(|| self.store_operations())?)
         } else {
             None
         };
-        let result = load::measure(&spec).await?;
+        let mut result = load::measure(&spec).await?;
         if let Some(before) = ops_before {
             let after = tokio::task::block_in_place(|| self.store_operations())?;
             self.store_ops
                 .push((workload.name(), after.saturating_sub(before), result.events));
         }
+        if let Some(sampler) = sampler {
+            sampler.abort();
+            result.backend_connections = Some(most.load(std::sync::atomic::Ordering::Relaxed));
+        }
         eprintln!(
-            "{} events, {:.0}/s, cpu {} µs/event, p50 {} ms, p99 {} ms, failures {}{}",
+            "{} events, {:.0}/s, cpu {} µs/event, p50 {} ms, p99 {} ms, failures {}{}{}",
             result.events,
             result.rate,
             fmt_opt(result.cpu_us_per_event, 2),
@@ -588,6 +654,10 @@ impl Bench {
                 .first_error
                 .as_deref()
                 .map(|e| format!(" ({e})"))
+                .unwrap_or_default(),
+            result
+                .backend_connections
+                .map(|n| format!(", backend connections {n}"))
                 .unwrap_or_default()
         );
         tokio::time::sleep(SETTLE).await;
@@ -733,6 +803,13 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     if wants("fanout") {
         workloads.extend(fanout.iter().map(|&n| Workload::Fanout(n)));
     }
+    if wants("shared") {
+        let shared = args
+            .shared
+            .clone()
+            .unwrap_or_else(|| if quick { vec![1000] } else { vec![8000] });
+        workloads.extend(shared.iter().map(|&n| Workload::Shared(n)));
+    }
     if wants("rate") {
         workloads.push(Workload::Rate);
     }
@@ -745,7 +822,7 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     let max_fanout = workloads
         .iter()
         .filter_map(|w| match w {
-            Workload::Fanout(n) => Some(*n),
+            Workload::Fanout(n) | Workload::Shared(n) => Some(*n),
             _ => None,
         })
         .max()

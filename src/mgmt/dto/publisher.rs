@@ -107,6 +107,9 @@ pub struct ApiDto {
     pub last_updated_time: String,
     /// WSO2's `APICorsConfiguration`, as the gateway enforces it.
     pub cors_configuration: crate::catalog::CorsConfiguration,
+    /// `backendStream` (streamgate's own field): `per-client` or `shared`, as the
+    /// gateway serves it once a revision with it is deployed.
+    pub backend_stream: String,
 }
 
 impl ApiDto {
@@ -146,6 +149,7 @@ impl ApiDto {
             created_time: api.created_at.to_string(),
             last_updated_time: api.updated_at.to_string(),
             cors_configuration: (*api.cors).clone(),
+            backend_stream: api.backend_stream.as_str().to_string(),
         }
     }
 }
@@ -655,6 +659,11 @@ pub struct ApiIn {
     /// revision with it is deployed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors_configuration: Option<crate::catalog::CorsConfiguration>,
+    /// `backendStream`: `per-client` or `shared` (anything else is refused with 400
+    /// naming the allowed values); absent keeps the current mode.
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_stream: Option<String>,
 }
 
 /// One of `API.operations`: a topic (`target`) with verb `SUBSCRIBE`.

@@ -347,6 +347,7 @@ impl App {
             | Command::SetPlans { .. }
             | Command::DeleteApi { .. }
             | Command::SetCors { .. }
+            | Command::SetBackendStream { .. }
                 if !self.config.can_create() =>
             {
                 Some(format!(

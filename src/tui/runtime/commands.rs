@@ -316,6 +316,20 @@ impl Runtime {
                         .map_err(message),
                 )
             }),
+            Command::SetBackendStream { api_id, mode } => self.spawn_control(|c| async move {
+                Done::ApiSettings(
+                    c.set_api_backend_stream(&api_id, mode)
+                        .await
+                        .map(|api| {
+                            format!(
+                                "Backend stream of {} set to {}; it applies after the next deploy",
+                                api.handle(),
+                                mode.as_str()
+                            )
+                        })
+                        .map_err(message),
+                )
+            }),
             Command::AddEndpointCertificate {
                 alias,
                 endpoint,

@@ -9,7 +9,7 @@ use super::api_settings::{
     CORS_ROWS, CertificateForm, CorsForm, SettingsForm, cors_summary, endpoint_of, endpoint_trust,
 };
 use super::publisher::{Publisher, PublisherView};
-use crate::catalog::Api;
+use crate::catalog::{Api, BackendStream};
 use crate::tui::action::{Action, Command};
 use crate::tui::screen::{Ctx, Effects};
 use crate::tui::state::Level;
@@ -23,6 +23,10 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
         ("h/l, Left/Right", "previous / next page"),
         ("o", "edit CORS (applies after the next deploy)"),
         (
+            "b",
+            "toggle the backend stream: per-client / shared (applies after the next deploy)",
+        ),
+        (
             "r",
             "register a PEM file as the https endpoint's certificate",
         ),
@@ -30,10 +34,12 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// The Overview's letter keys: `o` CORS, `r` register an endpoint certificate.
+/// The Overview's letter keys: `o` CORS, `b` backend stream, `r` register an endpoint
+/// certificate.
 pub fn keymap(c: char) -> Option<Action> {
     match c {
         'o' => Some(Action::Edit),
+        'b' => Some(Action::Char('b')),
         'r' => Some(Action::New),
         _ => None,
     }
@@ -50,6 +56,20 @@ pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) ->
     match &mut view.settings {
         None => match action {
             Action::Edit => view.settings = Some(SettingsForm::Cors(CorsForm::of(api))),
+            Action::Char('b') => {
+                let mode = match api.backend_stream {
+                    BackendStream::PerClient => BackendStream::Shared,
+                    BackendStream::Shared => BackendStream::PerClient,
+                };
+                fx.status(
+                    Level::Info,
+                    format!("Setting backend stream to {}...", mode.as_str()),
+                );
+                return vec![Command::SetBackendStream {
+                    api_id: api.id.clone(),
+                    mode,
+                }];
+            }
             Action::New => match endpoint_of(api) {
                 Some(e) if endpoint_trust(ctx, &e).is_some() => {
                     view.settings = Some(SettingsForm::Certificate(CertificateForm::default()));
@@ -263,6 +283,19 @@ pub fn draw(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
         )),
         None => {}
     }
+    // After the certificate line, so an https endpoint's trust stays on an 80x24 screen.
+    lines.push(label_line(
+        theme,
+        "Backend",
+        Span::styled(
+            format!(
+                "{}: {} (b)",
+                api.backend_stream.as_str(),
+                api.backend_stream.explain()
+            ),
+            theme.text(),
+        ),
+    ));
     lines.extend([hints(
         theme,
         &[("h/l", "pages"), ("Esc", "back to APIs"), ("?", "keys")],

@@ -1,0 +1,875 @@
+//! Shared upstream (an API's backend stream mode `shared`): one backend stream per deployed
+//! revision, endpoint, resource path and query feeds every subscriber of that key.
+//!
+//! A [`Hub`] reads the backend stream, cuts it into complete events with the SSE counter
+//! ([`crate::sse::EventCounter`]) and the parser (for each event's id and the backend's
+//! `retry:`), and appends them to one ring of reference-counted [`Bytes`] with sequence
+//! numbers. Each subscriber is only a cursor into that ring: nothing is copied or queued per
+//! subscriber, and waking subscribers is one `watch` send per backend chunk. The ring holds
+//! at least the replay bounds (the newest [`SharedOptions::replay_events`] events within
+//! [`SharedOptions::replay_bytes`]) and at most [`SharedOptions::queue_bytes`] or the replay
+//! bytes, whichever is larger: a subscriber whose cursor falls off the ring's front is more
+//! than its bounded queue behind, and is closed with `: too slow; reconnect with
+//! Last-Event-ID`.
+//!
+//! Each subscriber is otherwise a [`super::relay::Relay`] like a per-client stream: its own
+//! admission, exact metering against its subscription, rights checks, token expiry and
+//! heartbeats. A client that sends `Last-Event-ID` gets the held events after that id, or a
+//! `: replay gap: events after <id> are no longer held` comment, then live events.
+//!
+//! When the backend fails or ends, every subscriber gets the final comment after the events
+//! it was sent; the hub reconnects with backoff (the backend's `retry:` as the first delay,
+//! doubling up to [`MAX_BACKOFF`]) and sends the last id it saw as `Last-Event-ID`. The hub
+//! closes the backend stream [`SharedOptions::linger`] after its last subscriber left.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use crate::sse::{EventCounter, Item, Parser};
+
+use super::upstream::UpstreamBody;
+
+/// Default time a backend stream stays open after its last subscriber left.
+pub const DEFAULT_LINGER: Duration = Duration::from_secs(5);
+/// Default number of events a shared stream keeps for `Last-Event-ID` replay.
+pub const DEFAULT_REPLAY_EVENTS: usize = 1_000;
+/// Default bytes of events a shared stream keeps for `Last-Event-ID` replay (1 MiB).
+pub const DEFAULT_REPLAY_BYTES: usize = 1024 * 1024;
+/// Default bound on how far (in event bytes) a subscriber may fall behind (1 MiB).
+pub const DEFAULT_QUEUE_BYTES: usize = 1024 * 1024;
+/// The first reconnection delay when the backend sent no `retry:`.
+pub const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+/// The longest reconnection delay.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The most events a subscriber takes from the ring in one go.
+const MAX_BATCH: usize = 64;
+/// What a subscriber that fell too far behind is told.
+pub const TOO_SLOW: &str = "too slow; reconnect with Last-Event-ID";
+
+/// Settings of shared backend streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedOptions {
+    /// How long a backend stream stays open after its last subscriber left (a client that
+    /// reconnects within it resumes from the replay buffer without a new backend stream).
+    pub linger: Duration,
+    /// The most events kept for `Last-Event-ID` replay.
+    pub replay_events: usize,
+    /// The most bytes of events kept for `Last-Event-ID` replay (the smaller bound wins).
+    pub replay_bytes: usize,
+    /// How many bytes of events a subscriber may be behind before it is closed with
+    /// `: too slow; reconnect with Last-Event-ID`.
+    pub queue_bytes: usize,
+}
+
+impl Default for SharedOptions {
+    fn default() -> Self {
+        Self {
+            linger: DEFAULT_LINGER,
+            replay_events: DEFAULT_REPLAY_EVENTS,
+            replay_bytes: DEFAULT_REPLAY_BYTES,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
+        }
+    }
+}
+
+/// What identifies a shared stream: the deployed revision, the endpoint (production and
+/// sandbox may differ), the resource path and the query (without `access_token`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct HubKey {
+    /// The deployed revision's id.
+    pub revision_id: String,
+    /// The backend URL the stream is read from.
+    pub url: String,
+}
+
+/// One complete event as the backend sent it (with any comments before it).
+struct Held {
+    seq: u64,
+    /// The last event id as of this event (the spec's persistent last event ID).
+    id: Arc<str>,
+    bytes: Bytes,
+}
+
+/// Where a hub's backend connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Status {
+    /// The first connection is being made.
+    Connecting,
+    /// Connection number `gen` is streaming.
+    Live,
+    /// The last attempt failed with this error; the next is at `retry_at`.
+    Down { error: String, retry_at: Instant },
+    /// The hub is gone (linger over, first connection failed, or shutdown).
+    Closed(String),
+}
+
+/// A connection that ended: subscribers of it are closed after event `seq - 1`.
+#[derive(Debug, Clone)]
+struct Ended {
+    generation: u64,
+    seq: u64,
+    reason: String,
+}
+
+struct State {
+    ring: VecDeque<Held>,
+    ring_bytes: usize,
+    /// The sequence number the next event gets.
+    next_seq: u64,
+    status: Status,
+    /// The connection now streaming (or last streamed); 0 before the first.
+    generation: u64,
+    /// Failed attempts since the hub was made (joiners wait for the next one).
+    attempts: u64,
+    ended: Option<Ended>,
+    subscribers: usize,
+}
+
+/// One shared backend stream and its subscribers.
+pub(crate) struct Hub {
+    key: HubKey,
+    options: SharedOptions,
+    state: RwLock<State>,
+    /// Bumped after every change subscribers or joiners may wait for.
+    changed: watch::Sender<u64>,
+    /// Signalled when the last subscriber leaves.
+    emptied: Notify,
+}
+
+/// Every shared stream of the gateway, by key.
+#[derive(Default)]
+pub(crate) struct Hubs {
+    map: Mutex<HashMap<HubKey, Arc<Hub>>>,
+}
+
+impl Hubs {
+    /// Joins the hub of `key`, making it if there is none; `true` with a new hub, whose
+    /// first connection the caller makes ([`Hub::start`] or [`Hub::fail`]). The returned
+    /// subscription keeps the hub open; it is positioned with [`Subscription::position`].
+    pub(crate) fn join(&self, key: HubKey, options: &SharedOptions) -> (Subscription, bool) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hub) = map.get(&key) {
+            let hub = hub.clone();
+            drop(map);
+            return (Subscription::new(hub), false);
+        }
+        let (changed, _) = watch::channel(0);
+        let hub = Arc::new(Hub {
+            key: key.clone(),
+            options: options.clone(),
+            state: RwLock::new(State {
+                ring: VecDeque::new(),
+                ring_bytes: 0,
+                next_seq: 0,
+                status: Status::Connecting,
+                generation: 0,
+                attempts: 0,
+                ended: None,
+                subscribers: 0,
+            }),
+            changed,
+            emptied: Notify::new(),
+        });
+        map.insert(key, hub.clone());
+        // Counted under the map's lock, so the hub cannot close before it is joined.
+        let sub = Subscription::new(hub);
+        drop(map);
+        (sub, true)
+    }
+
+    /// Removes `hub` if it has no subscribers (under the map's lock, so no join races it).
+    fn close_if_idle(&self, hub: &Arc<Hub>, why: &str) -> bool {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut st = hub.write();
+            if st.subscribers > 0 {
+                return false;
+            }
+            st.status = Status::Closed(why.to_string());
+        }
+        if map.get(&hub.key).is_some_and(|h| Arc::ptr_eq(h, hub)) {
+            map.remove(&hub.key);
+        }
+        drop(map);
+        hub.bump();
+        true
+    }
+
+    /// Removes `hub` whatever its subscribers (its first connection failed, or shutdown).
+    fn remove(&self, hub: &Arc<Hub>, why: &str) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        hub.write().status = Status::Closed(why.to_string());
+        if map.get(&hub.key).is_some_and(|h| Arc::ptr_eq(h, hub)) {
+            map.remove(&hub.key);
+        }
+        drop(map);
+        hub.bump();
+    }
+
+    /// How many shared backend streams are open (or opening).
+    pub(crate) fn len(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+impl Hub {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// The first connection failed: the hub closes, and those waiting for it get `error`.
+    pub(crate) fn fail(self: &Arc<Self>, hubs: &Hubs, error: &str) {
+        hubs.remove(self, error);
+    }
+
+    /// Waits until the backend stream is live; the error otherwise (the first connection
+    /// or the next reconnection attempt failed, or the hub closed), or when `patience`
+    /// (beyond any backoff still to run) passes.
+    pub(crate) async fn ready(&self, patience: Duration) -> Result<(), String> {
+        let mut rx = self.changed.subscribe();
+        let (attempts, deadline) = {
+            let st = self.read();
+            let wait_until = match &st.status {
+                Status::Down { retry_at, .. } => *retry_at,
+                _ => Instant::now(),
+            };
+            (st.attempts, wait_until + patience)
+        };
+        loop {
+            rx.borrow_and_update();
+            {
+                let st = self.read();
+                match &st.status {
+                    Status::Live => return Ok(()),
+                    Status::Closed(why) => return Err(why.clone()),
+                    Status::Down { error, .. } if st.attempts > attempts => {
+                        return Err(error.clone());
+                    }
+                    _ => {}
+                }
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err("the shared backend stream closed".to_string()),
+                Err(_) => {
+                    let st = self.read();
+                    return Err(match &st.status {
+                        Status::Down { error, .. } => error.clone(),
+                        _ => "the shared backend stream did not open in time".to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Starts reading the backend stream `body` (the hub's first connection); `connect`
+    /// makes later ones, given the `Last-Event-ID` to send. The task ends when the hub
+    /// closes: linger over, or `stop` turns true.
+    pub(crate) fn start<C, F>(
+        self: &Arc<Self>,
+        hubs: Arc<Hubs>,
+        body: UpstreamBody,
+        connect: C,
+        stop: watch::Receiver<bool>,
+        metrics: Arc<crate::telemetry::Metrics>,
+    ) where
+        C: Fn(Option<String>) -> F + Send + Sync + 'static,
+        F: std::future::Future<Output = Result<UpstreamBody, String>> + Send + 'static,
+    {
+        {
+            let mut st = self.write();
+            st.generation = 1;
+            st.status = Status::Live;
+        }
+        self.bump();
+        let hub = self.clone();
+        tokio::spawn(async move {
+            hub.run(hubs, body, connect, stop, metrics).await;
+        });
+    }
+
+    async fn run<C, F>(
+        self: Arc<Self>,
+        hubs: Arc<Hubs>,
+        body: UpstreamBody,
+        connect: C,
+        mut stop: watch::Receiver<bool>,
+        metrics: Arc<crate::telemetry::Metrics>,
+    ) where
+        C: Fn(Option<String>) -> F + Send + Sync + 'static,
+        F: std::future::Future<Output = Result<UpstreamBody, String>> + Send + 'static,
+    {
+        let mut body = Some(body);
+        let mut splitter = Splitter::new();
+        let mut backoff: Option<Duration> = None;
+        let mut retry_at: Option<Instant> = None;
+        let mut linger_at: Option<Instant> = None;
+        let mut batch: Vec<(Bytes, Arc<str>)> = Vec::new();
+        if *stop.borrow_and_update() {
+            hubs.remove(&self, "gateway shutting down");
+            return;
+        }
+        enum Wake {
+            Stop,
+            Chunk(Option<Result<Bytes, hyper::Error>>),
+            Retry,
+            Emptied,
+            Linger,
+        }
+        loop {
+            let wake = tokio::select! {
+                biased;
+                _ = stop.changed() => Wake::Stop,
+                () = self.emptied.notified() => Wake::Emptied,
+                () = sleep_until(linger_at) => Wake::Linger,
+                item = next_chunk(&mut body) => Wake::Chunk(item),
+                () = sleep_until(retry_at) => Wake::Retry,
+            };
+            match wake {
+                Wake::Stop => {
+                    hubs.remove(&self, "gateway shutting down");
+                    return;
+                }
+                Wake::Emptied | Wake::Linger => {
+                    if self.read().subscribers > 0 {
+                        linger_at = None;
+                        continue;
+                    }
+                    if matches!(wake, Wake::Linger) {
+                        if hubs.close_if_idle(&self, "no subscribers") {
+                            return;
+                        }
+                        linger_at = None;
+                    } else {
+                        // The last subscriber just left: the linger starts now.
+                        linger_at = Some(Instant::now() + self.options.linger);
+                    }
+                }
+                Wake::Chunk(Some(Ok(chunk))) => {
+                    batch.clear();
+                    match splitter.split(chunk, &mut batch, self.options.queue_bytes) {
+                        Ok(()) => {
+                            backoff = None;
+                            self.publish(&mut batch);
+                        }
+                        Err(why) => {
+                            self.publish(&mut batch);
+                            metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
+                            body = None;
+                            retry_at = Some(self.end(why, &splitter, &mut backoff));
+                            splitter.restart();
+                        }
+                    }
+                }
+                Wake::Chunk(end) => {
+                    let why = match end {
+                        Some(Err(_)) => "the backend connection failed",
+                        _ if !splitter.at_boundary() => {
+                            "the backend ended the stream in the middle of an event"
+                        }
+                        _ => "the backend ended the stream",
+                    };
+                    if why != "the backend ended the stream" {
+                        metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    body = None;
+                    retry_at = Some(self.end(why.to_string(), &splitter, &mut backoff));
+                    splitter.restart();
+                }
+                Wake::Retry => {
+                    retry_at = None;
+                    let last = splitter.last_id();
+                    match connect((!last.is_empty()).then(|| last.to_string())).await {
+                        Ok(next) => {
+                            body = Some(next);
+                            {
+                                let mut st = self.write();
+                                st.generation += 1;
+                                st.status = Status::Live;
+                            }
+                            self.bump();
+                        }
+                        Err(error) => {
+                            metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!("gateway: shared stream {}: {error}", self.key.url);
+                            let delay = next_backoff(&mut backoff, splitter.retry());
+                            let at = Instant::now() + delay;
+                            {
+                                let mut st = self.write();
+                                st.attempts += 1;
+                                st.status = Status::Down {
+                                    error,
+                                    retry_at: at,
+                                };
+                            }
+                            self.bump();
+                            retry_at = Some(at);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The connection ended for `why`: its subscribers get that final comment after the
+    /// events already held. Returns when to reconnect.
+    fn end(&self, why: String, splitter: &Splitter, backoff: &mut Option<Duration>) -> Instant {
+        let delay = next_backoff(backoff, splitter.retry());
+        let at = Instant::now() + delay;
+        {
+            let mut st = self.write();
+            st.ended = Some(Ended {
+                generation: st.generation,
+                seq: st.next_seq,
+                reason: why.clone(),
+            });
+            st.status = Status::Down {
+                error: format!("The shared backend stream is reconnecting: {why}"),
+                retry_at: at,
+            };
+        }
+        self.bump();
+        at
+    }
+
+    /// Appends complete events to the ring, trims it, and wakes the subscribers.
+    fn publish(&self, batch: &mut Vec<(Bytes, Arc<str>)>) {
+        if batch.is_empty() {
+            return;
+        }
+        {
+            let mut st = self.write();
+            let bound = self
+                .options
+                .queue_bytes
+                .max(self.options.replay_bytes)
+                .max(1);
+            for (bytes, id) in batch.drain(..) {
+                let seq = st.next_seq;
+                st.next_seq += 1;
+                st.ring_bytes += bytes.len();
+                st.ring.push_back(Held { seq, id, bytes });
+            }
+            while st.ring_bytes > bound && st.ring.len() > 1 {
+                if let Some(old) = st.ring.pop_front() {
+                    st.ring_bytes -= old.bytes.len();
+                }
+            }
+        }
+        self.bump();
+    }
+}
+
+/// The next reconnection delay: the backend's `retry:` (or [`DEFAULT_RETRY`]) first,
+/// then doubling up to [`MAX_BACKOFF`].
+fn next_backoff(backoff: &mut Option<Duration>, retry: Option<u64>) -> Duration {
+    let first = retry.map_or(DEFAULT_RETRY, Duration::from_millis);
+    let delay = match *backoff {
+        None => first,
+        Some(prev) => (prev * 2).max(first),
+    }
+    .min(MAX_BACKOFF);
+    *backoff = Some(delay);
+    delay
+}
+
+async fn next_chunk(body: &mut Option<UpstreamBody>) -> Option<Result<Bytes, hyper::Error>> {
+    match body {
+        Some(b) => b.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Cuts a backend stream into complete events (each with the comments and fields before
+/// it) and tracks the last event id and `retry:`.
+struct Splitter {
+    counter: EventCounter,
+    parser: Parser,
+    items: Vec<Item>,
+    partial: BytesMut,
+    last_id: Arc<str>,
+}
+
+impl Splitter {
+    fn new() -> Self {
+        Self {
+            counter: EventCounter::new(),
+            parser: Parser::new(),
+            items: Vec::new(),
+            partial: BytesMut::new(),
+            last_id: Arc::from(""),
+        }
+    }
+
+    /// Starts over for a new connection, keeping the last id and `retry:`.
+    fn restart(&mut self) {
+        self.counter = EventCounter::new();
+        self.partial.clear();
+        let retry = self.parser.retry();
+        let id = self.last_id.to_string();
+        self.parser = Parser::new();
+        // Carry the last id and retry over (a fresh parser would forget them).
+        let mut seed = String::new();
+        if !id.is_empty() {
+            seed.push_str("id: ");
+            seed.push_str(&id);
+            seed.push('\n');
+        }
+        if let Some(r) = retry {
+            seed.push_str(&format!("retry: {r}\n"));
+        }
+        seed.push('\n');
+        self.parser.feed(seed.as_bytes(), &mut self.items);
+        self.items.clear();
+    }
+
+    fn last_id(&self) -> &str {
+        &self.last_id
+    }
+
+    fn retry(&self) -> Option<u64> {
+        self.parser.retry()
+    }
+
+    fn at_boundary(&self) -> bool {
+        self.partial.is_empty() || self.counter.at_event_boundary()
+    }
+
+    /// Appends the events `chunk` completes to `out`; an error when an event grows past
+    /// `max_event` bytes (it could never be queued).
+    fn split(
+        &mut self,
+        chunk: Bytes,
+        out: &mut Vec<(Bytes, Arc<str>)>,
+        max_event: usize,
+    ) -> Result<(), String> {
+        let mut start = 0;
+        while let Some(end) = self.counter.next_dispatch(&chunk, start) {
+            let piece = &chunk[start..end];
+            // Events get buffers of their own (in 16 KiB blocks), so a held event never
+            // pins the backend connection's read buffer.
+            if self.partial.capacity() - self.partial.len() < piece.len() {
+                self.partial.reserve(piece.len().max(16 * 1024));
+            }
+            self.partial.extend_from_slice(piece);
+            let bytes = self.partial.split().freeze();
+            // The parser sees every byte once, in order (so `retry:` counts at once).
+            self.parser.feed(piece, &mut self.items);
+            self.items.clear();
+            if *self.last_id != *self.parser.last_event_id() {
+                self.last_id = Arc::from(self.parser.last_event_id());
+            }
+            out.push((bytes, self.last_id.clone()));
+            start = end;
+        }
+        let rest = &chunk[start..];
+        if !rest.is_empty() {
+            if self.partial.len() + rest.len() > max_event {
+                return Err(format!(
+                    "the backend sent an event larger than {max_event} bytes"
+                ));
+            }
+            self.partial.extend_from_slice(rest);
+            self.parser.feed(rest, &mut self.items);
+            self.items.clear();
+        }
+        Ok(())
+    }
+}
+
+/// What a subscriber gets next.
+pub(crate) enum Delivery {
+    /// Events were appended to the output (each a whole event block).
+    Events,
+    /// A comment to write first: `: replay gap: ...`.
+    Comment(Bytes),
+    /// The stream ends with this final comment.
+    End(String),
+}
+
+/// One subscriber's place in a hub. Dropping it leaves the hub.
+pub(crate) struct Subscription {
+    hub: Arc<Hub>,
+    rx: watch::Receiver<u64>,
+    cursor: u64,
+    generation: u64,
+    gap: Option<Bytes>,
+}
+
+impl Subscription {
+    fn new(hub: Arc<Hub>) -> Self {
+        hub.write().subscribers += 1;
+        let rx = hub.changed.subscribe();
+        Self {
+            hub,
+            rx,
+            cursor: u64::MAX,
+            generation: 0,
+            gap: None,
+        }
+    }
+
+    /// The hub joined.
+    pub(crate) fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Places the subscriber after the held event with id `last_event_id` (so it gets the
+    /// events after it), or at the live end (with a replay-gap comment first when the id
+    /// is no longer held). Call once the hub is ready.
+    pub(crate) fn position(&mut self, last_event_id: Option<&str>) {
+        let st = self.hub.read();
+        self.generation = st.generation;
+        self.cursor = st.next_seq;
+        let Some(id) = last_event_id else {
+            return;
+        };
+        let limit = self.hub.options.replay_events;
+        let mut bytes = 0usize;
+        let mut found = None;
+        for held in st.ring.iter().rev().take(limit) {
+            if &*held.id == id {
+                found = Some(held.seq + 1);
+                break;
+            }
+            bytes += held.bytes.len();
+            if bytes > self.hub.options.replay_bytes {
+                break;
+            }
+        }
+        match found {
+            Some(seq) => self.cursor = seq,
+            None => {
+                let id = id.replace(['\r', '\n'], " ");
+                self.gap = Some(Bytes::from(format!(
+                    ": replay gap: events after {id} are no longer held\n\n"
+                )));
+            }
+        }
+    }
+
+    /// Waits for what comes next; events go to `out` (at most [`MAX_BATCH`]). Cancel-safe:
+    /// nothing is taken from the ring across an await.
+    pub(crate) async fn next(&mut self, out: &mut VecDeque<Bytes>) -> Delivery {
+        if let Some(gap) = self.gap.take() {
+            return Delivery::Comment(gap);
+        }
+        loop {
+            self.rx.borrow_and_update();
+            if let Some(delivery) = self.take(out) {
+                return delivery;
+            }
+            if self.rx.changed().await.is_err() {
+                return Delivery::End("gateway shutting down".to_string());
+            }
+        }
+    }
+
+    fn take(&mut self, out: &mut VecDeque<Bytes>) -> Option<Delivery> {
+        let st = self.hub.read();
+        let front = st.ring.front().map_or(st.next_seq, |h| h.seq);
+        if self.cursor < front {
+            return Some(Delivery::End(TOO_SLOW.to_string()));
+        }
+        let end = match &st.ended {
+            Some(e) if e.generation >= self.generation => e.seq,
+            _ => st.next_seq,
+        };
+        if self.cursor < end {
+            let from = usize::try_from(self.cursor - front).unwrap_or(usize::MAX);
+            let n = usize::try_from(end - self.cursor)
+                .unwrap_or(usize::MAX)
+                .min(MAX_BATCH);
+            out.extend(st.ring.iter().skip(from).take(n).map(|h| h.bytes.clone()));
+            self.cursor += n as u64;
+            return Some(Delivery::Events);
+        }
+        if let Some(e) = &st.ended
+            && e.generation >= self.generation
+        {
+            return Some(Delivery::End(e.reason.clone()));
+        }
+        if let Status::Closed(why) = &st.status {
+            return Some(Delivery::End(why.clone()));
+        }
+        None
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let left = {
+            let mut st = self.hub.write();
+            st.subscribers = st.subscribers.saturating_sub(1);
+            st.subscribers
+        };
+        if left == 0 {
+            self.hub.emptied.notify_one();
+        }
+    }
+}
+
+/// The headers of a shared backend request: no client's headers (the stream is everyone's),
+/// only `Accept`, `Accept-Encoding: identity` and, on a reconnection, `Last-Event-ID`.
+pub(crate) fn backend_headers(last_event_id: Option<&str>) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(3);
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
+    if let Some(id) = last_event_id
+        && let Ok(value) = HeaderValue::from_str(id)
+    {
+        headers.insert(HeaderName::from_static("last-event-id"), value);
+    }
+    headers
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_splitter_cuts_complete_events_across_chunks_and_tracks_ids() {
+        let mut s = Splitter::new();
+        let mut out = Vec::new();
+        s.split(
+            Bytes::from_static(b": hi\n\nid: 1\ndata: a\n\nid: 2\nda"),
+            &mut out,
+            1024,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0].0[..], b": hi\n\nid: 1\ndata: a\n\n");
+        assert_eq!(&*out[0].1, "1");
+        assert!(!s.at_boundary());
+        s.split(
+            Bytes::from_static(b"ta: b\n\ndata: c\r\n\r\nretry: 250\n"),
+            &mut out,
+            1024,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(&out[1].0[..], b"id: 2\ndata: b\n\n");
+        assert_eq!(&*out[2].1, "2", "an event without id keeps the last id");
+        assert_eq!(s.retry(), Some(250));
+        s.restart();
+        assert_eq!(s.last_id(), "2");
+        assert_eq!(s.retry(), Some(250));
+        let err = s.split(Bytes::from(vec![b'x'; 2000]), &mut out, 1024);
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn backoff_starts_at_the_backends_retry_and_doubles_to_the_cap() {
+        let mut b = None;
+        assert_eq!(next_backoff(&mut b, Some(200)), Duration::from_millis(200));
+        assert_eq!(next_backoff(&mut b, Some(200)), Duration::from_millis(400));
+        let mut b = None;
+        assert_eq!(next_backoff(&mut b, None), DEFAULT_RETRY);
+        for _ in 0..10 {
+            next_backoff(&mut b, None);
+        }
+        assert_eq!(next_backoff(&mut b, None), MAX_BACKOFF);
+    }
+
+    fn hub_with(events: &[(&str, &str)], options: SharedOptions) -> (Hubs, Subscription) {
+        let hubs = Hubs::default();
+        let (sub, created) = hubs.join(
+            HubKey {
+                revision_id: "r".into(),
+                url: "http://b/e".into(),
+            },
+            &options,
+        );
+        assert!(created);
+        sub.hub.write().status = Status::Live;
+        let mut batch: Vec<(Bytes, Arc<str>)> = events
+            .iter()
+            .map(|(id, data)| {
+                (
+                    Bytes::from(format!("id: {id}\ndata: {data}\n\n")),
+                    Arc::from(*id),
+                )
+            })
+            .collect();
+        sub.hub.publish(&mut batch);
+        (hubs, sub)
+    }
+
+    #[tokio::test]
+    async fn replay_starts_after_a_held_id_and_reports_a_gap_otherwise() {
+        let options = SharedOptions {
+            replay_events: 3,
+            ..SharedOptions::default()
+        };
+        let (_hubs, mut sub) = hub_with(&[("1", "a"), ("2", "b"), ("3", "c"), ("4", "d")], options);
+        let mut out = VecDeque::new();
+        sub.position(Some("2"));
+        assert!(matches!(sub.next(&mut out).await, Delivery::Events));
+        assert_eq!(out.len(), 2);
+        assert_eq!(&out[0][..], b"id: 3\ndata: c\n\n");
+        let mut other = Subscription::new(sub.hub.clone());
+        other.position(Some("1"));
+        match other.next(&mut out).await {
+            Delivery::Comment(c) => {
+                assert_eq!(
+                    &c[..],
+                    b": replay gap: events after 1 are no longer held\n\n"
+                )
+            }
+            _ => panic!("a gap comment"),
+        }
+        assert_eq!(sub.hub.read().subscribers, 2);
+        drop(other);
+        assert_eq!(sub.hub.read().subscribers, 1);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_left_behind_by_the_queue_bound_is_too_slow() {
+        let options = SharedOptions {
+            queue_bytes: 40,
+            replay_bytes: 40,
+            ..SharedOptions::default()
+        };
+        let (_hubs, mut sub) = hub_with(&[("1", "a")], options);
+        sub.position(None);
+        let mut batch: Vec<(Bytes, Arc<str>)> = (0..5)
+            .map(|i| (Bytes::from(format!("id: {i}\ndata: x\n\n")), Arc::from("x")))
+            .collect();
+        sub.hub.publish(&mut batch);
+        let mut out = VecDeque::new();
+        match sub.next(&mut out).await {
+            Delivery::End(why) => assert_eq!(why, TOO_SLOW),
+            _ => panic!("too slow"),
+        }
+    }
+}
