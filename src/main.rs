@@ -182,9 +182,15 @@ struct GatewayArgs {
     /// A file holding the node token from `streamgate node add NAME`.
     #[arg(long, value_name = "FILE")]
     node_token: PathBuf,
-    /// Redis URL for quota windows shared by every node.
-    #[arg(long, value_name = "URL")]
+    /// Shared quota store (e.g. redis://127.0.0.1:6379), the same URL as the control
+    /// plane's and every other node's: quotas and connection rates exact across nodes.
+    /// Without it, this node counts quotas on its own.
+    #[arg(long, value_name = "URL", env = "STREAMGATE_REDIS")]
     redis: Option<String>,
+    /// While the quota store is unavailable: fail (end metered streams once their leases
+    /// run out, refuse new metered connections with 503) or local (count on this node).
+    #[arg(long, default_value = "fail", value_name = "fail|local")]
+    quota_store_down: QuotaStoreDown,
     /// Gateway address.
     #[arg(long, default_value = launch::DEFAULT_GATEWAY_ADDR)]
     gateway_addr: SocketAddr,
@@ -374,9 +380,10 @@ async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<()
         tls_files: args.tls_cert.zip(args.tls_key),
         gateway: GatewayOptions {
             heartbeat: Duration::from_secs(args.heartbeat_secs),
+            redis: args.redis,
+            quota_store_down: args.quota_store_down,
             ..GatewayOptions::default()
         },
-        redis: args.redis,
     };
     let data_dir = config.data_dir.clone();
     let node = streamgate::node::start(config, Telemetry::new()).await?;

@@ -51,10 +51,9 @@ pub struct NodeConfig {
     /// The HTTPS gateway's certificate and key (PEM); without them a self-signed one is
     /// generated in the data dir.
     pub tls_files: Option<(PathBuf, PathBuf)>,
-    /// Gateway tuning.
+    /// Gateway tuning, including the shared quota store (`GatewayOptions::redis`) that
+    /// makes quotas exact across every node given the same Redis URL.
     pub gateway: GatewayOptions,
-    /// Redis URL for quota windows shared by every node (issue 17, part 2); not used yet.
-    pub redis: Option<String>,
 }
 
 /// The node's link to the control plane, as `/health` and `/metrics` report it.
@@ -389,9 +388,6 @@ async fn metrics(State(state): State<StatusState>) -> Response {
 /// A sentence when the URL is not usable, the data dir cannot be opened or the gateway's
 /// address cannot be bound.
 pub async fn start(config: NodeConfig, telemetry: Telemetry) -> Result<RunningNode, String> {
-    if config.redis.is_some() {
-        tracing::warn!("--redis: shared quota windows are not built yet; counting per node");
-    }
     let feed = Arc::new(Feed::new(&config)?);
     let link = Link::default();
     let dir = config.data_dir.clone();
