@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -98,38 +97,15 @@ struct Node {
 
 impl Node {
     fn spawn(control_plane: &str, token_file: &Path, data_dir: &Path) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_streamgate"))
-            .args(["gateway", "--control-plane", control_plane, "--node-token"])
-            .arg(token_file)
-            .args(["--gateway-addr", "127.0.0.1:0", "--heartbeat-secs", "30"])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
+        let (child, stderr, rx) = spawn_captured(
+            Command::new(env!("CARGO_BIN_EXE_streamgate"))
+                .args(["gateway", "--control-plane", control_plane, "--node-token"])
+                .arg(token_file)
+                .args(["--gateway-addr", "127.0.0.1:0", "--heartbeat-secs", "30"])
+                .arg("--data-dir")
+                .arg(data_dir)
+                .env("RUST_LOG", "info"),
+        );
         let addr = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
@@ -151,6 +127,20 @@ impl Node {
             token_file: token_file.to_path_buf(),
             control_plane: control_plane.to_string(),
         }
+    }
+
+    /// The node's `/health` once it reports the control plane disconnected (or after
+    /// 100 tries 50 ms apart).
+    async fn health_once_disconnected(&self) -> serde_json::Value {
+        let mut health = serde_json::Value::Null;
+        for _ in 0..100 {
+            health = self.health().await;
+            if health["controlPlane"]["connected"] == false {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        health
     }
 
     fn url(&self, path: &str) -> String {
@@ -417,14 +407,7 @@ async fn nodes_serve_while_the_control_plane_is_down_and_catch_up_when_it_return
 
     // Every node notices, says so, and keeps serving existing routes and tokens.
     for node in &c.nodes {
-        let mut health = serde_json::Value::Null;
-        for _ in 0..100 {
-            health = node.health().await;
-            if health["controlPlane"]["connected"] == false {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let health = node.health_once_disconnected().await;
         let status = health["controlPlane"]["status"]
             .as_str()
             .unwrap_or_default();
@@ -559,14 +542,7 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
         .await
     );
     c.cp.control.remove_node("node-0").await.unwrap();
-    let mut health = serde_json::Value::Null;
-    for _ in 0..100 {
-        health = node.health().await;
-        if health["controlPlane"]["connected"] == false {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let health = node.health_once_disconnected().await;
     assert_eq!(health["controlPlane"]["connected"], false, "{health}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let health = node.health().await;

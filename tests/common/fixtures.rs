@@ -158,12 +158,17 @@ pub fn sse_draft(name: &str, production: String) -> ApiDraft {
 /// Creates `draft`, deploys a first revision to the hybrid environment and publishes it.
 pub async fn publish_draft(control: &Control, draft: ApiDraft) -> Api {
     let api = control.create_api(draft).await.unwrap();
+    deploy_and_publish(control, &api.id).await
+}
+
+/// Deploys a first revision of the API `api_id` to the hybrid environment and publishes it.
+pub async fn deploy_and_publish(control: &Control, api_id: &str) -> Api {
     control
-        .deploy_new_revision(&api.id, "", &hybrid())
+        .deploy_new_revision(api_id, "", &hybrid())
         .await
         .unwrap();
     control
-        .change_lifecycle(&api.id, LifecycleAction::Publish)
+        .change_lifecycle(api_id, LifecycleAction::Publish)
         .await
         .unwrap()
         .api
