@@ -221,3 +221,14 @@ impl TestServer {
         (api, sub)
     }
 }
+
+/// Opens the control over `data_dir` off the async threads, as `serve` does.
+pub async fn open_control(data_dir: &std::path::Path) -> Control {
+    let data_dir = data_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        Control::open(streamgate::control::ControlOptions::new(data_dir))
+    })
+    .await
+    .unwrap()
+    .unwrap()
+}
