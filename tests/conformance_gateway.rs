@@ -27,20 +27,6 @@ fn limits(header_read_timeout: Duration, max_incomplete_per_ip: usize) -> Gatewa
     }
 }
 
-/// Whether the peer closed `stream` (EOF or reset) within `within`.
-async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
-    let mut buf = [0u8; 1024];
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, stream.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) => {}
-        }
-    }
-}
-
 /// Connects to `addr` from the loopback address `from` (e.g. 127.0.0.2).
 async fn connect_from(from: &str, addr: std::net::SocketAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();

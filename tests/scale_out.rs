@@ -472,31 +472,16 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
     let feed = format!("{}{}", c.cp.url(), streamgate::mgmt::nodes::FEED_PATH);
     let resp = http.get(&feed).send().await.unwrap();
     assert_error(resp, 401, 900902).await;
-    let resp = http
-        .get(&feed)
-        .bearer_auth("sgn_not-a-node-token")
-        .send()
-        .await
-        .unwrap();
+    let resp = get_feed(&http, &feed, "sgn_not-a-node-token").await;
     assert_error(resp, 401, 900901).await;
     // The admin token is not a node token either.
-    let resp = http
-        .get(&feed)
-        .bearer_auth(c.cp.control.admin_token())
-        .send()
-        .await
-        .unwrap();
+    let resp = get_feed(&http, &feed, c.cp.control.admin_token()).await;
     assert_eq!(resp.status(), 401);
 
     // A valid token reads a snapshot that carries no secrets.
     let other = c.cp.node_token("reader", c.dir.path()).await;
     let token = std::fs::read_to_string(&other).unwrap();
-    let resp = http
-        .get(&feed)
-        .bearer_auth(token.trim())
-        .send()
-        .await
-        .unwrap();
+    let resp = get_feed(&http, &feed, token.trim()).await;
     assert_eq!(resp.status(), 200);
     let mut reader = SseReader::new(resp);
     let event = reader.next_event().await.unwrap();
@@ -521,12 +506,7 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
     let rest = reader.rest().await;
     let (_, comments) = split(&rest);
     assert!(comments.iter().any(|c| c == "node removed"), "{comments:?}");
-    let resp = http
-        .get(&feed)
-        .bearer_auth(token.trim())
-        .send()
-        .await
-        .unwrap();
+    let resp = get_feed(&http, &feed, token.trim()).await;
     assert_eq!(resp.status(), 401);
 
     // Removing a running node cuts it off: it loses the feed and cannot reconnect, and
@@ -553,6 +533,11 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
             .is_some_and(|e| e.contains("401")),
         "{health}"
     );
+}
+
+/// `GET feed` with `token` as the bearer.
+async fn get_feed(http: &reqwest::Client, feed: &str, token: &str) -> reqwest::Response {
+    http.get(feed).bearer_auth(token).send().await.unwrap()
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use common::*;
 use rustls_pki_types::ServerName;
 use streamgate::gateway::GatewayOptions;
 use streamgate::gateway::listener::ListenerOptions;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 fn limits(max_incomplete_per_ip: usize) -> GatewayOptions {
@@ -30,20 +30,6 @@ fn limits(max_incomplete_per_ip: usize) -> GatewayOptions {
 /// The certificate the HTTPS gateway serves, as PEM.
 fn served_pem(env: &TestServer) -> String {
     std::fs::read_to_string(env.tls_identity().cert_path()).unwrap()
-}
-
-/// Whether the peer closed `stream` (EOF or reset) within `within`.
-async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
-    let mut buf = [0u8; 1024];
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, stream.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) => {}
-        }
-    }
 }
 
 #[tokio::test]

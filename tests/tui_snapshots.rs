@@ -180,15 +180,11 @@ fn tutorial_and_live_screens() {
         client: "127.0.0.1:50312".into(),
         at: NOON,
     }));
-    app.update(Action::Traffic(TrafficEvent::Opened {
-        stream_id: 1,
-        api: "Observer:1.0.0".into(),
-        application: "ObserverApp".into(),
-        key_type: "PRODUCTION".into(),
-        path: "/observer/1.0.0/memory".into(),
-        client: "127.0.0.1:50314".into(),
-        at: NOON + 2000,
-    }));
+    app.update(Action::Traffic(observer_opened(
+        1,
+        "127.0.0.1:50314",
+        NOON + 2000,
+    )));
     app.update(Action::Traffic(TrafficEvent::Closed {
         stream_id: 1,
         events: 5,

@@ -195,3 +195,21 @@ pub fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
 pub fn screen(app: &App) -> String {
     draw(app, 80, 24).backend().to_string()
 }
+
+/// An `Opened` traffic event of the tutorial's Observer stream (`ObserverApp`, production
+/// key) from `client` at `at`.
+pub fn observer_opened(
+    stream_id: u64,
+    client: &str,
+    at: i64,
+) -> streamgate::telemetry::TrafficEvent {
+    streamgate::telemetry::TrafficEvent::Opened {
+        stream_id,
+        api: "Observer:1.0.0".into(),
+        application: "ObserverApp".into(),
+        key_type: "PRODUCTION".into(),
+        path: "/observer/1.0.0/memory".into(),
+        client: client.into(),
+        at,
+    }
+}
