@@ -213,3 +213,25 @@ pub fn observer_opened(
         at,
     }
 }
+
+/// The wizard's steps after the application is created: subscribes it to `sub-1` of
+/// [`full_catalog`] and answers the key generation with `consumer_secret` and [`token`].
+pub fn wizard_subscribe_and_get_keys(app: &mut App, consumer_secret: &str) {
+    use streamgate::tui::action::{Done, KeysInfo};
+    press(app, KeyCode::Enter);
+    app.update(Action::Done(Done::Subscribed(Ok(full_catalog()
+        .subscriptions["sub-1"]
+        .clone()))));
+    press(app, KeyCode::Enter);
+    app.update(Action::Done(Done::KeysGenerated {
+        app_id: "app-1".into(),
+        result: Ok((
+            KeysInfo {
+                key_type: streamgate::catalog::KeyType::Production,
+                consumer_key: "CONSUMERKEY".into(),
+                consumer_secret: consumer_secret.into(),
+            },
+            token(),
+        )),
+    }));
+}
