@@ -152,14 +152,17 @@ impl Node {
     }
 
     async fn health(&self) -> serde_json::Value {
-        client()
-            .get(self.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get("/health").await.json().await.unwrap()
+    }
+
+    /// The node's `/metrics` text.
+    async fn metrics(&self) -> String {
+        self.get("/metrics").await.text().await.unwrap()
+    }
+
+    /// `GET path` on the node.
+    async fn get(&self, path: &str) -> reqwest::Response {
+        client().get(self.url(path)).send().await.unwrap()
     }
 
     /// SIGKILLs the node and starts it again on the same data dir.
@@ -415,14 +418,7 @@ async fn nodes_serve_while_the_control_plane_is_down_and_catch_up_when_it_return
             status.starts_with("control plane unreachable since "),
             "{health}"
         );
-        let metrics = client()
-            .get(node.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = node.metrics().await;
         assert!(
             metrics.contains("streamgate_control_plane_connected 0"),
             "{metrics}"
