@@ -46,6 +46,11 @@ fn app(name: &str) -> Value {
     json!({"name": name, "throttlingPolicy": "Unlimited", "tokenType": "JWT"})
 }
 
+/// `POST /applications` as the user with `token`, for an application named `name`.
+async fn create_app(s: &TestServer, token: &str, name: &str) -> (StatusCode, Value) {
+    as_user(s, token, Method::POST, "/applications", Some(app(name))).await
+}
+
 fn ids(list: &Value) -> Vec<String> {
     list["list"]
         .as_array()
@@ -61,23 +66,9 @@ async fn two_users_may_share_an_application_name_but_one_user_may_not_repeat_it(
     let dev1 = subscriber(&s, "dev1").await;
     let dev2 = subscriber(&s, "dev2").await;
 
-    let (status, one) = as_user(
-        &s,
-        &dev1,
-        Method::POST,
-        "/applications",
-        Some(app("TutorialApp")),
-    )
-    .await;
+    let (status, one) = create_app(&s, &dev1, "TutorialApp").await;
     assert_eq!(status, StatusCode::CREATED, "{one}");
-    let (status, two) = as_user(
-        &s,
-        &dev2,
-        Method::POST,
-        "/applications",
-        Some(app("TutorialApp")),
-    )
-    .await;
+    let (status, two) = create_app(&s, &dev2, "TutorialApp").await;
     assert_eq!(status, StatusCode::CREATED, "{two}");
     let one = one["applicationId"].as_str().unwrap().to_string();
     let two = two["applicationId"].as_str().unwrap().to_string();
@@ -85,14 +76,7 @@ async fn two_users_may_share_an_application_name_but_one_user_may_not_repeat_it(
 
     // The same owner twice (any case) is a conflict and changes nothing.
     let before = s.control().snapshot().applications.len();
-    let (status, body) = as_user(
-        &s,
-        &dev1,
-        Method::POST,
-        "/applications",
-        Some(app("tutorialapp")),
-    )
-    .await;
+    let (status, body) = create_app(&s, &dev1, "tutorialapp").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body["description"]
@@ -140,14 +124,7 @@ async fn two_users_may_share_an_application_name_but_one_user_may_not_repeat_it(
     assert!(!catalog.applications.contains_key(&two));
     drop(catalog);
     // ... and dev2 may create the name again.
-    let (status, _) = as_user(
-        &s,
-        &dev2,
-        Method::POST,
-        "/applications",
-        Some(app("TutorialApp")),
-    )
-    .await;
+    let (status, _) = create_app(&s, &dev2, "TutorialApp").await;
     assert_eq!(status, StatusCode::CREATED);
 }
 
@@ -155,14 +132,7 @@ async fn two_users_may_share_an_application_name_but_one_user_may_not_repeat_it(
 async fn per_owner_names_survive_a_restart() {
     let s = TestServer::start().await;
     let dev1 = subscriber(&s, "dev1").await;
-    let (status, _) = as_user(
-        &s,
-        &dev1,
-        Method::POST,
-        "/applications",
-        Some(app("Shared")),
-    )
-    .await;
+    let (status, _) = create_app(&s, &dev1, "Shared").await;
     assert_eq!(status, StatusCode::CREATED);
     s.post_expect(
         &devportal("/applications"),
@@ -185,13 +155,6 @@ async fn per_owner_names_survive_a_restart() {
     };
     assert_eq!(owners, ["admin", "dev1"]);
     // The token survives the restart (the signing key is in the data dir).
-    let (status, body) = as_user(
-        &s,
-        &dev1,
-        Method::POST,
-        "/applications",
-        Some(app("Shared")),
-    )
-    .await;
+    let (status, body) = create_app(&s, &dev1, "Shared").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }

@@ -79,41 +79,34 @@ async fn cert_add_list_show_remove() {
     assert!(err.contains("404"), "{err}");
 }
 
+/// `cert add a --endpoint https://b:1 --file FILE`, which must fail: its error output.
+async fn cert_add_fails(s: &TestServer, file: &std::path::Path) -> String {
+    fails(
+        s,
+        &[
+            "cert",
+            "add",
+            "a",
+            "--endpoint",
+            "https://b:1",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn cert_add_names_a_bad_file_and_shows_the_servers_refusal() {
     let s = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.pem");
-    let err = fails(
-        &s,
-        &[
-            "cert",
-            "add",
-            "a",
-            "--endpoint",
-            "https://b:1",
-            "--file",
-            missing.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let err = cert_add_fails(&s, &missing).await;
     assert!(err.contains(missing.to_str().unwrap()), "{err}");
 
     let garbage = dir.path().join("garbage.pem");
     std::fs::write(&garbage, "not a certificate").unwrap();
-    let err = fails(
-        &s,
-        &[
-            "cert",
-            "add",
-            "a",
-            "--endpoint",
-            "https://b:1",
-            "--file",
-            garbage.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let err = cert_add_fails(&s, &garbage).await;
     assert!(err.contains(garbage.to_str().unwrap()), "{err}");
 
     // An expired certificate is PEM: the server refuses it with 400 and says why.
@@ -121,19 +114,7 @@ async fn cert_add_names_a_bad_file_and_shows_the_servers_refusal() {
     let expired = ca.leaf(&["backend.example"], true);
     let old = dir.path().join("expired.pem");
     std::fs::write(&old, &expired.cert_pem).unwrap();
-    let err = fails(
-        &s,
-        &[
-            "cert",
-            "add",
-            "a",
-            "--endpoint",
-            "https://b:1",
-            "--file",
-            old.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let err = cert_add_fails(&s, &old).await;
     assert!(err.contains("400"), "{err}");
     assert!(err.to_lowercase().contains("expired"), "{err}");
     let (_, list) = s.get(&publisher("/endpoint-certificates")).await;

@@ -72,36 +72,15 @@ fn client_subcommands_show_the_client_flags() {
 /// as connecting and says so.
 #[test]
 fn client_flags_work_before_and_after_the_subcommand() {
-    for args in [
-        &[
-            "--admin-url",
-            "http://127.0.0.1:1",
-            "--admin-token",
-            "t",
-            "--json",
-            "api",
-            "list",
-        ][..],
-        &[
-            "api",
-            "list",
-            "--admin-url",
-            "http://127.0.0.1:1",
-            "--admin-token",
-            "t",
-            "--json",
-        ],
-        &[
-            "api",
-            "--admin-url",
-            "http://127.0.0.1:1",
-            "--admin-token",
-            "t",
-            "list",
-            "-q",
-        ],
-        &["health", "--admin-url", "http://127.0.0.1:1", "--quiet"],
+    // Each command line split at spaces.
+    for line in [
+        "--admin-url http://127.0.0.1:1 --admin-token t --json api list",
+        "api list --admin-url http://127.0.0.1:1 --admin-token t --json",
+        "api --admin-url http://127.0.0.1:1 --admin-token t list -q",
+        "health --admin-url http://127.0.0.1:1 --quiet",
     ] {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        let args = &args[..];
         let out = streamgate(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?}");

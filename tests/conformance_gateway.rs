@@ -27,20 +27,6 @@ fn limits(header_read_timeout: Duration, max_incomplete_per_ip: usize) -> Gatewa
     }
 }
 
-/// Whether the peer closed `stream` (EOF or reset) within `within`.
-async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
-    let mut buf = [0u8; 1024];
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, stream.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) => {}
-        }
-    }
-}
-
 /// Connects to `addr` from the loopback address `from` (e.g. 127.0.0.2).
 async fn connect_from(from: &str, addr: std::net::SocketAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
@@ -170,34 +156,17 @@ async fn a_subscriber_streams_while_one_address_holds_many_incomplete_heads() {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_and_its_backend_connection_too() {
     let env = TestServer::with_options(limits(Duration::from_secs(10), 64)).await;
-    let backend = Backend::start(Script::Events {
-        line_end: "\n",
-        every: Duration::from_millis(1),
-        count: None,
-        batch: 2000,
-        wait_for: 0,
-    })
-    .await;
+    let backend = flood_backend().await;
     let (_, sub) = env
         .subscribed_api("Flood", "App", Some(&backend.url()), None)
         .await;
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stalled = socket.connect(env.gateway_addr()).await.unwrap();
-    let request = format!(
-        "GET /flood/1.0.0/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
-        sub.production
-    );
+    let request = flood_request(&sub.production);
     stalled.write_all(request.as_bytes()).await.unwrap();
     // Never read: the gateway's send buffer fills, then the send timeout (1 s) fires.
-    backend.wait_hangups(1).await;
-    assert!(
-        env.telemetry()
-            .metrics()
-            .send_timeouts
-            .load(Ordering::Relaxed)
-            >= 1
-    );
+    assert_cut_by_send_timeout(&backend, env.telemetry()).await;
     drop(stalled);
 }
 

@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -98,38 +97,15 @@ struct Node {
 
 impl Node {
     fn spawn(control_plane: &str, token_file: &Path, data_dir: &Path) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_streamgate"))
-            .args(["gateway", "--control-plane", control_plane, "--node-token"])
-            .arg(token_file)
-            .args(["--gateway-addr", "127.0.0.1:0", "--heartbeat-secs", "30"])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
+        let (child, stderr, rx) = spawn_captured(
+            Command::new(env!("CARGO_BIN_EXE_streamgate"))
+                .args(["gateway", "--control-plane", control_plane, "--node-token"])
+                .arg(token_file)
+                .args(["--gateway-addr", "127.0.0.1:0", "--heartbeat-secs", "30"])
+                .arg("--data-dir")
+                .arg(data_dir)
+                .env("RUST_LOG", "info"),
+        );
         let addr = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
@@ -153,6 +129,20 @@ impl Node {
         }
     }
 
+    /// The node's `/health` once it reports the control plane disconnected (or after
+    /// 100 tries 50 ms apart).
+    async fn health_once_disconnected(&self) -> serde_json::Value {
+        let mut health = serde_json::Value::Null;
+        for _ in 0..100 {
+            health = self.health().await;
+            if health["controlPlane"]["connected"] == false {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        health
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -162,14 +152,17 @@ impl Node {
     }
 
     async fn health(&self) -> serde_json::Value {
-        client()
-            .get(self.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get("/health").await.json().await.unwrap()
+    }
+
+    /// The node's `/metrics` text.
+    async fn metrics(&self) -> String {
+        self.get("/metrics").await.text().await.unwrap()
+    }
+
+    /// `GET path` on the node.
+    async fn get(&self, path: &str) -> reqwest::Response {
+        client().get(self.url(path)).send().await.unwrap()
     }
 
     /// SIGKILLs the node and starts it again on the same data dir.
@@ -417,14 +410,7 @@ async fn nodes_serve_while_the_control_plane_is_down_and_catch_up_when_it_return
 
     // Every node notices, says so, and keeps serving existing routes and tokens.
     for node in &c.nodes {
-        let mut health = serde_json::Value::Null;
-        for _ in 0..100 {
-            health = node.health().await;
-            if health["controlPlane"]["connected"] == false {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let health = node.health_once_disconnected().await;
         let status = health["controlPlane"]["status"]
             .as_str()
             .unwrap_or_default();
@@ -432,14 +418,7 @@ async fn nodes_serve_while_the_control_plane_is_down_and_catch_up_when_it_return
             status.starts_with("control plane unreachable since "),
             "{health}"
         );
-        let metrics = client()
-            .get(node.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = node.metrics().await;
         assert!(
             metrics.contains("streamgate_control_plane_connected 0"),
             "{metrics}"
@@ -489,31 +468,16 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
     let feed = format!("{}{}", c.cp.url(), streamgate::mgmt::nodes::FEED_PATH);
     let resp = http.get(&feed).send().await.unwrap();
     assert_error(resp, 401, 900902).await;
-    let resp = http
-        .get(&feed)
-        .bearer_auth("sgn_not-a-node-token")
-        .send()
-        .await
-        .unwrap();
+    let resp = get_feed(&http, &feed, "sgn_not-a-node-token").await;
     assert_error(resp, 401, 900901).await;
     // The admin token is not a node token either.
-    let resp = http
-        .get(&feed)
-        .bearer_auth(c.cp.control.admin_token())
-        .send()
-        .await
-        .unwrap();
+    let resp = get_feed(&http, &feed, c.cp.control.admin_token()).await;
     assert_eq!(resp.status(), 401);
 
     // A valid token reads a snapshot that carries no secrets.
     let other = c.cp.node_token("reader", c.dir.path()).await;
     let token = std::fs::read_to_string(&other).unwrap();
-    let resp = http
-        .get(&feed)
-        .bearer_auth(token.trim())
-        .send()
-        .await
-        .unwrap();
+    let resp = get_feed(&http, &feed, token.trim()).await;
     assert_eq!(resp.status(), 200);
     let mut reader = SseReader::new(resp);
     let event = reader.next_event().await.unwrap();
@@ -538,12 +502,7 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
     let rest = reader.rest().await;
     let (_, comments) = split(&rest);
     assert!(comments.iter().any(|c| c == "node removed"), "{comments:?}");
-    let resp = http
-        .get(&feed)
-        .bearer_auth(token.trim())
-        .send()
-        .await
-        .unwrap();
+    let resp = get_feed(&http, &feed, token.trim()).await;
     assert_eq!(resp.status(), 401);
 
     // Removing a running node cuts it off: it loses the feed and cannot reconnect, and
@@ -559,14 +518,7 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
         .await
     );
     c.cp.control.remove_node("node-0").await.unwrap();
-    let mut health = serde_json::Value::Null;
-    for _ in 0..100 {
-        health = node.health().await;
-        if health["controlPlane"]["connected"] == false {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let health = node.health_once_disconnected().await;
     assert_eq!(health["controlPlane"]["connected"], false, "{health}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let health = node.health().await;
@@ -577,6 +529,11 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
             .is_some_and(|e| e.contains("401")),
         "{health}"
     );
+}
+
+/// `GET feed` with `token` as the bearer.
+async fn get_feed(http: &reqwest::Client, feed: &str, token: &str) -> reqwest::Response {
+    http.get(feed).bearer_auth(token).send().await.unwrap()
 }
 
 #[tokio::test]

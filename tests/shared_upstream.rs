@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use streamgate::catalog::{Api, ApiDraft, BackendStream, LifecycleAction};
+use streamgate::catalog::{Api, ApiDraft, BackendStream};
 use streamgate::control::Control;
 use streamgate::gateway::{GatewayOptions, SharedOptions};
 use streamgate::sse::Item;
@@ -136,15 +136,7 @@ async fn shared_api(control: &Control, name: &str, endpoint: String, plans: &[&s
         .set_api_backend_stream(&api.id, BackendStream::Shared)
         .await
         .unwrap();
-    control
-        .deploy_new_revision(&api.id, "", &hybrid())
-        .await
-        .unwrap();
-    control
-        .change_lifecycle(&api.id, LifecycleAction::Publish)
-        .await
-        .unwrap()
-        .api
+    deploy_and_publish(control, &api.id).await
 }
 
 async fn open(url: &str, token: &str, last_event_id: Option<&str>) -> SseReader {

@@ -89,14 +89,7 @@ async fn over_h2_a_revocation_ends_one_stream_and_a_reset_closes_its_backend_whi
 
     let mut streams = Vec::new();
     for token in [&sub.production, &sub.sandbox, &sub.sandbox] {
-        let resp = h2
-            .send_request(request("/multi/1.0.0/memory", token))
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let mut body = resp.into_body();
-        let mut text = String::new();
-        assert!(read_until(&mut body, &mut text, |t| t.contains("id: 1\n")).await);
+        let (body, text) = open_h2_stream(&mut h2, "/multi/1.0.0/memory", token).await;
         streams.push((body, text));
     }
     let (mut kept, mut kept_text) = streams.pop().unwrap();
@@ -154,10 +147,7 @@ async fn reloading_the_certificate_keeps_open_streams_and_serves_the_new_one() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("Reload CA");
     let first = ca.leaf(&["localhost"], false);
-    let cert = dir.path().join("server.pem");
-    let key = dir.path().join("server.key");
-    std::fs::write(&cert, &first.cert_pem).unwrap();
-    std::fs::write(&key, &first.key_pem).unwrap();
+    let (cert, key) = first.write_to(dir.path());
     let env = TestServer::builder()
         .temp_dir(dir)
         .https(Some((&cert, &key)))

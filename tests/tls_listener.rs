@@ -13,7 +13,7 @@ use common::*;
 use rustls_pki_types::ServerName;
 use streamgate::gateway::GatewayOptions;
 use streamgate::gateway::listener::ListenerOptions;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 fn limits(max_incomplete_per_ip: usize) -> GatewayOptions {
@@ -30,20 +30,6 @@ fn limits(max_incomplete_per_ip: usize) -> GatewayOptions {
 /// The certificate the HTTPS gateway serves, as PEM.
 fn served_pem(env: &TestServer) -> String {
     std::fs::read_to_string(env.tls_identity().cert_path()).unwrap()
-}
-
-/// Whether the peer closed `stream` (EOF or reset) within `within`.
-async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
-    let mut buf = [0u8; 1024];
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, stream.read(&mut buf)).await {
-            Err(_) => return false,
-            Ok(Ok(0) | Err(_)) => return true,
-            Ok(Ok(_)) => {}
-        }
-    }
 }
 
 #[tokio::test]
@@ -154,14 +140,7 @@ async fn an_https_client_that_stops_reading_is_closed_and_its_backend_connection
         .https(None)
         .start()
         .await;
-    let backend = Backend::start(Script::Events {
-        line_end: "\n",
-        every: Duration::from_millis(1),
-        count: None,
-        batch: 2000,
-        wait_for: 0,
-    })
-    .await;
+    let backend = flood_backend().await;
     let (_, sub) = env
         .subscribed_api("Flood", "App", Some(&backend.url()), None)
         .await;
@@ -174,20 +153,10 @@ async fn an_https_client_that_stops_reading_is_closed_and_its_backend_connection
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .unwrap();
-    let request = format!(
-        "GET /flood/1.0.0/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\r\n",
-        sub.production
-    );
+    let request = flood_request(&sub.production);
     stalled.write_all(request.as_bytes()).await.unwrap();
     stalled.flush().await.unwrap();
     // Never read: the gateway's send buffer fills, then the send timeout (1 s) fires.
-    backend.wait_hangups(1).await;
-    assert!(
-        env.telemetry()
-            .metrics()
-            .send_timeouts
-            .load(Ordering::Relaxed)
-            >= 1
-    );
+    assert_cut_by_send_timeout(&backend, env.telemetry()).await;
     drop(stalled);
 }

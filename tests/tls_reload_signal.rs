@@ -44,10 +44,7 @@ async fn sighup_reloads_the_certificate_under_an_open_stream() {
     let files = tempfile::tempdir().unwrap();
     let ca = Ca::new("Signal CA");
     let first = ca.leaf(&["localhost"], false);
-    let cert = files.path().join("server.pem");
-    let key = files.path().join("server.key");
-    std::fs::write(&cert, &first.cert_pem).unwrap();
-    std::fs::write(&key, &first.key_pem).unwrap();
+    let (cert, key) = first.write_to(files.path());
     let mut child = Command::new(env!("CARGO_BIN_EXE_streamgate"))
         .arg("--data-dir")
         .arg(data.path())
@@ -83,14 +80,7 @@ async fn sighup_reloads_the_certificate_under_an_open_stream() {
     let first_fingerprint = served_fingerprint(https, &ca.pem).await;
 
     let mut h2 = h2_client(https, &ca.pem).await;
-    let resp = h2
-        .send_request(request("/hup/1.0.0/x", &sub.production))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let mut body = resp.into_body();
-    let mut text = String::new();
-    assert!(read_until(&mut body, &mut text, |t| t.contains("id: 1\n")).await);
+    let (mut body, mut text) = open_h2_stream(&mut h2, "/hup/1.0.0/x", &sub.production).await;
 
     let second = ca.leaf(&["localhost"], false);
     std::fs::write(&cert, &second.cert_pem).unwrap();

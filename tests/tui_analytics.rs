@@ -339,7 +339,7 @@ fn servers_show_gateway_sparklines_and_this_process_once_fed() {
 #[test]
 fn the_wizards_last_step_shows_the_new_subscriptions_gauge() {
     use streamgate::control::analytics::QuotaGauge;
-    use streamgate::tui::action::{Done, KeysInfo};
+    use streamgate::tui::action::Done;
     let mut app = app(full_catalog());
     press(&mut app, Char('2'));
     press(&mut app, Char('w'));
@@ -350,22 +350,7 @@ fn the_wizards_last_step_shows_the_new_subscriptions_gauge() {
         press(&mut app, Enter);
     }
     app.update(Action::Done(Done::AppCreated(Ok(created))));
-    press(&mut app, Enter);
-    app.update(Action::Done(Done::Subscribed(Ok(full_catalog()
-        .subscriptions["sub-1"]
-        .clone()))));
-    press(&mut app, Enter);
-    app.update(Action::Done(Done::KeysGenerated {
-        app_id: "app-1".into(),
-        result: Ok((
-            KeysInfo {
-                key_type: streamgate::catalog::KeyType::Production,
-                consumer_key: "CONSUMERKEY".into(),
-                consumer_secret: "SECRET".into(),
-            },
-            token(),
-        )),
-    }));
+    wizard_subscribe_and_get_keys(&mut app, "SECRET");
     press(&mut app, Enter);
     app.update(Action::Done(Done::TokenGenerated {
         app_id: "app-1".into(),

@@ -3,12 +3,13 @@
 //! Servers screen, a Try-it stream, and an outside client seen in the traffic log.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use streamgate::catalog::LifecycleState;
-use streamgate::control::{Control, ControlOptions};
 use streamgate::gateway::{Gateway, GatewayOptions};
 use streamgate::telemetry::Telemetry;
 use streamgate::tui::action::{Action, StreamItem, StreamUpdate, Tab};
@@ -50,13 +51,7 @@ fn free_port() -> u16 {
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_path_buf();
-    let control = tokio::task::spawn_blocking({
-        let d = data_dir.clone();
-        move || Control::open(ControlOptions::new(d))
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let control = common::open_control(&data_dir).await;
     let telemetry = Telemetry::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gateway = listener.local_addr().unwrap();

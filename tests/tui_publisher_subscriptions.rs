@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use crossterm::event::KeyCode;
 use streamgate::control::analytics::QuotaGauge;
-use streamgate::control::{Control, ControlOptions};
 use streamgate::telemetry::Telemetry;
 use streamgate::tui::action::Action;
 use streamgate::tui::screens::ScreenId;
@@ -83,13 +82,7 @@ fn an_api_without_subscriptions_says_so() {
 async fn the_runtime_feeds_the_gauges_while_the_page_shows() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_path_buf();
-    let control = tokio::task::spawn_blocking({
-        let d = data_dir.clone();
-        move || Control::open(ControlOptions::new(d))
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let control = common::open_control(&data_dir).await;
     let api = common::published_api(
         &control,
         "Observer",

@@ -10,7 +10,7 @@ use streamgate::catalog::LifecycleState;
 use streamgate::telemetry::TrafficEvent;
 use streamgate::tui::Theme;
 use streamgate::tui::action::{
-    Action, BackendCounters, Done, KeysInfo, ServerStats, StreamItem, StreamUpdate,
+    Action, BackendCounters, Done, ServerStats, StreamItem, StreamUpdate,
 };
 use streamgate::tui::app::App;
 use tui_support::*;
@@ -103,22 +103,7 @@ fn wizard_screens() {
     keys(&mut app, &[Enter, Enter, Enter, Enter]);
     app.update(Action::Done(Done::AppCreated(Ok(created))));
     snap("wizard_subscribe", &app);
-    press(&mut app, Enter);
-    app.update(Action::Done(Done::Subscribed(Ok(full_catalog()
-        .subscriptions["sub-1"]
-        .clone()))));
-    press(&mut app, Enter);
-    app.update(Action::Done(Done::KeysGenerated {
-        app_id: "app-1".into(),
-        result: Ok((
-            KeysInfo {
-                key_type: streamgate::catalog::KeyType::Production,
-                consumer_key: "CONSUMERKEY".into(),
-                consumer_secret: "CONSUMER-SECRET-SHOWN-ONCE".into(),
-            },
-            token(),
-        )),
-    }));
+    wizard_subscribe_and_get_keys(&mut app, "CONSUMER-SECRET-SHOWN-ONCE");
     snap("wizard_generate_token", &app);
     press(&mut app, Enter);
     app.update(Action::Done(Done::TokenGenerated {
@@ -180,15 +165,11 @@ fn tutorial_and_live_screens() {
         client: "127.0.0.1:50312".into(),
         at: NOON,
     }));
-    app.update(Action::Traffic(TrafficEvent::Opened {
-        stream_id: 1,
-        api: "Observer:1.0.0".into(),
-        application: "ObserverApp".into(),
-        key_type: "PRODUCTION".into(),
-        path: "/observer/1.0.0/memory".into(),
-        client: "127.0.0.1:50314".into(),
-        at: NOON + 2000,
-    }));
+    app.update(Action::Traffic(observer_opened(
+        1,
+        "127.0.0.1:50314",
+        NOON + 2000,
+    )));
     app.update(Action::Traffic(TrafficEvent::Closed {
         stream_id: 1,
         events: 5,

@@ -438,15 +438,7 @@ fn try_it_without_a_token_says_how_to_get_one() {
 #[test]
 fn gateway_traffic_becomes_live_lines_with_codes_and_reasons() {
     let mut app = app(full_catalog());
-    app.update(Action::Traffic(TrafficEvent::Opened {
-        stream_id: 9,
-        api: "Observer:1.0.0".into(),
-        application: "ObserverApp".into(),
-        key_type: "PRODUCTION".into(),
-        path: "/observer/1.0.0/memory".into(),
-        client: "127.0.0.1:5000".into(),
-        at: NOON,
-    }));
+    app.update(Action::Traffic(observer_opened(9, "127.0.0.1:5000", NOON)));
     app.update(Action::Traffic(TrafficEvent::Rejected {
         path: "/observer/1.0.0/memory".into(),
         status: 401,
@@ -624,15 +616,7 @@ fn the_tutorial_ticks_itself_from_the_state_and_says_what_is_next() {
     app.update(Action::CopyToken);
     // Step 8 needs events seen from the API.
     app.session.token_copied = true;
-    app.update(Action::Traffic(TrafficEvent::Opened {
-        stream_id: 1,
-        api: "Observer:1.0.0".into(),
-        application: "ObserverApp".into(),
-        key_type: "PRODUCTION".into(),
-        path: "/observer/1.0.0/memory".into(),
-        client: "c".into(),
-        at: NOON,
-    }));
+    app.update(Action::Traffic(observer_opened(1, "c", NOON)));
     assert_eq!(tutorial::next_step(&app.ctx()), Some(7));
     app.update(Action::Traffic(TrafficEvent::Closed {
         stream_id: 1,

@@ -368,3 +368,33 @@ impl Flapper {
         format!("http://{}", self.addr)
     }
 }
+
+/// A backend that sends batches of 2000 events every millisecond, without end: it fills
+/// any client that stops reading.
+pub async fn flood_backend() -> Backend {
+    Backend::start(Script::Events {
+        line_end: "\n",
+        every: Duration::from_millis(1),
+        count: None,
+        batch: 2000,
+        wait_for: 0,
+    })
+    .await
+}
+
+/// The raw HTTP/1.1 request for the stream of the API `Flood` (`/flood/1.0.0/x`).
+pub fn flood_request(token: &str) -> String {
+    format!(
+        "GET /flood/1.0.0/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+}
+
+/// Waits until `backend` is hung up on, and checks the gateway counted a send timeout:
+/// what a client that never reads gets.
+pub async fn assert_cut_by_send_timeout(
+    backend: &Backend,
+    telemetry: &streamgate::telemetry::Telemetry,
+) {
+    backend.wait_hangups(1).await;
+    assert!(telemetry.metrics().send_timeouts.load(Ordering::Relaxed) >= 1);
+}

@@ -158,12 +158,17 @@ pub fn sse_draft(name: &str, production: String) -> ApiDraft {
 /// Creates `draft`, deploys a first revision to the hybrid environment and publishes it.
 pub async fn publish_draft(control: &Control, draft: ApiDraft) -> Api {
     let api = control.create_api(draft).await.unwrap();
+    deploy_and_publish(control, &api.id).await
+}
+
+/// Deploys a first revision of the API `api_id` to the hybrid environment and publishes it.
+pub async fn deploy_and_publish(control: &Control, api_id: &str) -> Api {
     control
-        .deploy_new_revision(&api.id, "", &hybrid())
+        .deploy_new_revision(api_id, "", &hybrid())
         .await
         .unwrap();
     control
-        .change_lifecycle(&api.id, LifecycleAction::Publish)
+        .change_lifecycle(api_id, LifecycleAction::Publish)
         .await
         .unwrap()
         .api
@@ -215,4 +220,15 @@ impl TestServer {
         let sub = subscriber(control, app, "Unlimited", &api, Some("AsyncUnlimited")).await;
         (api, sub)
     }
+}
+
+/// Opens the control over `data_dir` off the async threads, as `serve` does.
+pub async fn open_control(data_dir: &std::path::Path) -> Control {
+    let data_dir = data_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        Control::open(streamgate::control::ControlOptions::new(data_dir))
+    })
+    .await
+    .unwrap()
+    .unwrap()
 }

@@ -152,3 +152,17 @@ pub async fn read_until_contains(socket: &mut TcpStream, needle: &str) -> Vec<u8
     }
     got
 }
+
+/// Whether the peer closed `stream` (EOF or reset) within `within`.
+pub async fn closed_within(stream: &mut TcpStream, within: std::time::Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}

@@ -19,6 +19,46 @@ use tempfile::TempDir;
 
 use super::{PATIENCE, client};
 
+/// Spawns `cmd` with no stdin and its output captured: stderr is collected into the
+/// returned buffer (for failure messages and log checks), stdout's lines are sent on the
+/// returned channel.
+pub fn spawn_captured(
+    cmd: &mut Command,
+) -> (
+    Child,
+    Arc<Mutex<Vec<u8>>>,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let mut err_pipe = child.stderr.take().unwrap();
+    let sink = stderr.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = err_pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            // The receiver may be gone once the addresses it waits for are known.
+            let _ = tx.send(line);
+        }
+    });
+    (child, stderr, rx)
+}
+
 /// Gateway options with test-sized intervals: heartbeats and periodic flushes that do not
 /// interfere, a 2 s connect timeout and a 3 s shutdown grace.
 pub fn test_options() -> GatewayOptions {
@@ -148,39 +188,15 @@ impl Builder {
     /// The gateway options are the binary's defaults.
     pub fn spawn_process(mut self, rust_log: &str) -> TestServer {
         let dir = self.take_dir();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_streamgate"))
-            .args(["serve", "--admin-addr", "127.0.0.1:0", "--gateway-addr"])
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env("RUST_LOG", rust_log)
-            .env_remove("STREAMGATE_ADMIN_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut err_pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = err_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                // The receiver may be gone once both addresses are known.
-                let _ = tx.send(line);
-            }
-        });
+        let (child, stderr, rx) = spawn_captured(
+            Command::new(env!("CARGO_BIN_EXE_streamgate"))
+                .args(["serve", "--admin-addr", "127.0.0.1:0", "--gateway-addr"])
+                .arg("127.0.0.1:0")
+                .arg("--data-dir")
+                .arg(dir.path())
+                .env("RUST_LOG", rust_log)
+                .env_remove("STREAMGATE_ADMIN_TOKEN"),
+        );
         let (mut admin, mut gateway) = (None, None);
         while admin.is_none() || gateway.is_none() {
             let line = rx

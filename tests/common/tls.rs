@@ -29,6 +29,18 @@ pub struct Leaf {
     pub key_pem: String,
 }
 
+impl Leaf {
+    /// Writes the certificate and key as `server.pem` and `server.key` in `dir`; answers
+    /// their paths.
+    pub fn write_to(&self, dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        let cert = dir.join("server.pem");
+        let key = dir.join("server.key");
+        std::fs::write(&cert, &self.cert_pem).unwrap();
+        std::fs::write(&key, &self.key_pem).unwrap();
+        (cert, key)
+    }
+}
+
 impl Ca {
     pub fn new(name: &str) -> Ca {
         let key = KeyPair::generate().unwrap();
@@ -309,6 +321,21 @@ pub async fn read_until(
         }
     }
     true
+}
+
+/// Opens `path` with `token` over `h2`, expects 200 and reads until the first event
+/// (`id: 1`): the body, to read on, and the text so far.
+pub async fn open_h2_stream(
+    h2: &mut hyper::client::conn::http2::SendRequest<Empty<Bytes>>,
+    path: &str,
+    token: &str,
+) -> (hyper::body::Incoming, String) {
+    let resp = h2.send_request(request(path, token)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    let mut text = String::new();
+    assert!(read_until(&mut body, &mut text, |t| t.contains("id: 1\n")).await);
+    (body, text)
 }
 
 /// A multipart/form-data body with these text fields (files are sent the same way).

@@ -195,3 +195,43 @@ pub fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
 pub fn screen(app: &App) -> String {
     draw(app, 80, 24).backend().to_string()
 }
+
+/// An `Opened` traffic event of the tutorial's Observer stream (`ObserverApp`, production
+/// key) from `client` at `at`.
+pub fn observer_opened(
+    stream_id: u64,
+    client: &str,
+    at: i64,
+) -> streamgate::telemetry::TrafficEvent {
+    streamgate::telemetry::TrafficEvent::Opened {
+        stream_id,
+        api: "Observer:1.0.0".into(),
+        application: "ObserverApp".into(),
+        key_type: "PRODUCTION".into(),
+        path: "/observer/1.0.0/memory".into(),
+        client: client.into(),
+        at,
+    }
+}
+
+/// The wizard's steps after the application is created: subscribes it to `sub-1` of
+/// [`full_catalog`] and answers the key generation with `consumer_secret` and [`token`].
+pub fn wizard_subscribe_and_get_keys(app: &mut App, consumer_secret: &str) {
+    use streamgate::tui::action::{Done, KeysInfo};
+    press(app, KeyCode::Enter);
+    app.update(Action::Done(Done::Subscribed(Ok(full_catalog()
+        .subscriptions["sub-1"]
+        .clone()))));
+    press(app, KeyCode::Enter);
+    app.update(Action::Done(Done::KeysGenerated {
+        app_id: "app-1".into(),
+        result: Ok((
+            KeysInfo {
+                key_type: streamgate::catalog::KeyType::Production,
+                consumer_key: "CONSUMERKEY".into(),
+                consumer_secret: consumer_secret.into(),
+            },
+            token(),
+        )),
+    }));
+}

@@ -1,0 +1,401 @@
+//! The request path after CORS: admission, the backend request (redirects followed on
+//! the endpoint's origin), the shared-stream join, and the relay answer.
+
+use super::*;
+
+impl Gateway {
+    /// Admits a request and opens its backend stream.
+    pub(super) async fn open(
+        &self,
+        req: Request,
+        client: Option<SocketAddr>,
+    ) -> Result<Response, Reject> {
+        let inner = &*self.inner;
+        // Watch before reading the view, so a change in between is not missed.
+        let view_rx = inner.control.watch_view();
+        let view = inner.control.view();
+        let query = req.uri().query();
+        let token = access::request_token(req.headers(), query)?;
+        let head = req.method() == Method::HEAD;
+        let admission = access::admit(
+            &view,
+            inner.control.keys(),
+            req.method(),
+            req.uri().path(),
+            token.as_deref(),
+            i64::try_from(inner.options.clock_skew.as_secs()).unwrap_or(i64::MAX),
+        )?;
+        let now = now_millis();
+        let mut metering = None;
+        if let Some(caller) = &admission.caller {
+            let app_id = &caller.claims.application.uuid;
+            // HEAD opens no stream, so it takes no connection from the policy.
+            if !head && let Some(Some(per_minute)) = view.app_rate_limits.get(app_id) {
+                inner
+                    .meter
+                    .acquire_rate(app_id, *per_minute, now)
+                    .await
+                    .map_err(|refusal| match refusal {
+                        RateRefusal::Throttled(retry_after) => Reject::AppThrottled {
+                            retry_after,
+                            per_minute: *per_minute,
+                        },
+                        RateRefusal::StoreUnavailable => Reject::QuotaStoreUnavailable,
+                    })?;
+            }
+            if let Some(sub) = &caller.subscription
+                && let Some(window) = inner.meter.window(&sub.id, sub.quota, now)
+            {
+                // Held from here, so a lease taken for a stream that fails to open is
+                // given back.
+                let hold = window.hold();
+                match window.admit(now).await {
+                    Refill::Granted => {}
+                    Refill::Exhausted => {
+                        let wait = (window.millis_until_reset(now) + 999) / 1000;
+                        return Err(Reject::QuotaExhausted {
+                            retry_after: u64::try_from(wait).unwrap_or(1).max(1),
+                        });
+                    }
+                    Refill::Unavailable => return Err(Reject::QuotaStoreUnavailable),
+                }
+                metering = Some(Metering::new(
+                    window,
+                    format!("plan {} allows {}", sub.policy, sub.quota.describe()),
+                ));
+                drop(hold);
+            }
+        }
+        let url = upstream_url(&admission.endpoint, &admission.upstream_resource, query)?;
+        if head {
+            // What GET would answer after the same checks, without opening the backend
+            // stream (RFC 9110 §9.3.2): nothing is relayed, nothing metered.
+            return Ok((StatusCode::OK, stream_headers()).into_response());
+        }
+        let tls = crate::tls::client::for_backend(
+            &inner.control.snapshot(),
+            &admission.route.api_id,
+            &url,
+        )
+        .map_err(|e| {
+            Reject::BackendUnreachable(format!(
+                "Cannot reach the back end {}: {e}",
+                admission.endpoint
+            ))
+        })?;
+        let api = api_handle(&admission);
+        let path = format!("{}{}", admission.route.base_path, admission.resource);
+        let source = if admission.route.backend_stream == BackendStream::Shared {
+            let last_event_id = req
+                .headers()
+                .get("last-event-id")
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .filter(|id| !id.is_empty());
+            drop(req);
+            match self.join_shared(&admission, url, tls).await? {
+                Ok(mut sub) => {
+                    sub.position(last_event_id.as_deref());
+                    Source::Shared(sub)
+                }
+                Err(answer) => return Ok(self.pass_on(&answer.0, answer.1, path, client)),
+            }
+        } else {
+            let headers = upstream_headers(req.headers(), client);
+            drop(req);
+            match self.connect(url, headers, &admission.endpoint, tls).await? {
+                Answer::Events(body) => Source::Direct(body),
+                Answer::Other(upstream, body) => {
+                    return Ok(self.pass_on(&upstream, body, path, client));
+                }
+            }
+        };
+        let application = admission
+            .caller
+            .as_ref()
+            .map(|c| c.claims.application.name.clone())
+            .unwrap_or_default();
+        let stream_id = inner.next_stream.fetch_add(1, Ordering::Relaxed);
+        inner.telemetry.report(TrafficEvent::Opened {
+            stream_id,
+            api: api.clone(),
+            application: application.clone(),
+            key_type: admission
+                .caller
+                .as_ref()
+                .map(|c| c.claims.keytype.as_str().to_string())
+                .unwrap_or_default(),
+            path,
+            client: client.map(|c| c.to_string()).unwrap_or_default(),
+            at: now,
+        });
+        let relay = Relay::new(RelayParts {
+            upstream: source,
+            metering,
+            api_events: self.api_events(&api, &application),
+            telemetry: inner.telemetry.clone(),
+            stream_id,
+            heartbeat: inner.options.heartbeat,
+            token_exp: admission.caller.as_ref().map(|c| c.claims.exp),
+            rights: Rights::of(&admission),
+            control: inner.control.clone(),
+            view_rx,
+            shutdown: inner.stop.subscribe(),
+        });
+        Ok((stream_headers(), Body::from_stream(relay.into_stream())).into_response())
+    }
+
+    /// Sends the backend request and checks the answer is an event stream the gateway may
+    /// relay: 200 with `text/event-stream` and no coding it cannot read (else refused,
+    /// 502 code 101503); any other status is handed back to be passed on.
+    async fn connect(
+        &self,
+        url: reqwest::Url,
+        headers: HeaderMap,
+        endpoint: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Answer, Reject> {
+        let (upstream, body) = self.follow(url, headers, endpoint, tls).await?;
+        if let Some(why) = unknown_transfer_coding(upstream.headers()) {
+            // hyper removes `chunked` only; any other coding would reach the client unread
+            // by the event counter (RFC 9112 §6.1: decode or refuse).
+            return Err(Reject::BackendNotSse(format!(
+                "The back end {endpoint} answered with {why}, which the gateway does not decode"
+            )));
+        }
+        if upstream.status() != StatusCode::OK {
+            return Ok(Answer::Other(upstream, body));
+        }
+        if let Some(why) = not_an_event_stream(upstream.headers()) {
+            // Neither relayed nor metered: an event quota cannot count what is not events.
+            return Err(Reject::BackendNotSse(format!(
+                "The back end {endpoint} answered 200 with {why}, not an event stream"
+            )));
+        }
+        Ok(Answer::Events(body))
+    }
+
+    /// Joins the shared backend stream of the admitted revision and backend URL, opening
+    /// it for the first subscriber (whose refusal, or the backend's other answer, is as in
+    /// per-client mode). Later subscribers wait for it to be live: 503 (code 101503) with
+    /// the backend's error if it cannot be.
+    async fn join_shared(
+        &self,
+        admission: &Admission,
+        url: reqwest::Url,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<Result<shared::Subscription, (axum::http::Response<()>, UpstreamBody)>, Reject>
+    {
+        let inner = &*self.inner;
+        let key = shared::HubKey {
+            revision_id: admission.route.revision_id.clone(),
+            url: url.to_string(),
+        };
+        let (sub, created) = inner.hubs.join(key, &inner.options.shared);
+        let patience = inner.options.connect_timeout + crate::tls::client::HANDSHAKE_TIMEOUT;
+        if !created {
+            sub.hub()
+                .ready(patience)
+                .await
+                .map_err(Reject::BackendUnreachable)?;
+            return Ok(Ok(sub));
+        }
+        let hub = sub.hub().clone();
+        // Closes the hub if this request is dropped before its first connection is made.
+        let guard = FirstConnection {
+            hub: Some(hub.clone()),
+            hubs: inner.hubs.clone(),
+        };
+        let endpoint = admission.endpoint.clone();
+        let answer = self
+            .connect(
+                url.clone(),
+                shared::backend_headers(None),
+                &endpoint,
+                tls.clone(),
+            )
+            .await;
+        let body = match answer {
+            Ok(Answer::Events(body)) => body,
+            Ok(Answer::Other(upstream, body)) => {
+                hub.fail(
+                    &inner.hubs,
+                    &format!("The back end {endpoint} answered {}", upstream.status()),
+                );
+                return Ok(Err((upstream, body)));
+            }
+            Err(reject) => {
+                hub.fail(&inner.hubs, &reject.detail());
+                return Err(reject);
+            }
+        };
+        drop(guard.disarm());
+        let gateway = self.clone();
+        let reconnect = move |last_event_id: Option<String>| {
+            let gateway = gateway.clone();
+            let url = url.clone();
+            let endpoint = endpoint.clone();
+            let tls = tls.clone();
+            async move {
+                let headers = shared::backend_headers(last_event_id.as_deref());
+                match gateway.connect(url, headers, &endpoint, tls).await {
+                    Ok(Answer::Events(body)) => Ok(body),
+                    Ok(Answer::Other(upstream, _)) => Err(format!(
+                        "The back end {endpoint} answered {}",
+                        upstream.status()
+                    )),
+                    Err(reject) => Err(reject.detail()),
+                }
+            }
+        };
+        hub.start(
+            inner.hubs.clone(),
+            body,
+            reconnect,
+            inner.stop.subscribe(),
+            inner.telemetry.metrics().clone(),
+        );
+        Ok(Ok(sub))
+    }
+
+    /// Sends the backend request, following redirects whose target has the endpoint's
+    /// scheme, host and port (at most [`MAX_REDIRECTS`]); any other target is refused
+    /// (502, code 101503) with the target in the detail. The answer returned is never a
+    /// followed redirect, and its `Location` is never passed on.
+    async fn follow(
+        &self,
+        mut url: reqwest::Url,
+        headers: HeaderMap,
+        endpoint: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Result<(axum::http::Response<()>, UpstreamBody), Reject> {
+        // An https backend also gets its TLS handshake's own bound, so a stalled handshake
+        // is reported as such. Redirects stay on the endpoint's origin, so `tls` holds
+        // for every hop.
+        let timeout = match tls {
+            Some(_) => self.inner.options.connect_timeout + crate::tls::client::HANDSHAKE_TIMEOUT,
+            None => self.inner.options.connect_timeout,
+        };
+        let origin = url.origin();
+        let mut hops = 0;
+        loop {
+            let sent =
+                tokio::time::timeout(timeout, upstream::get(&url, headers.clone(), tls.clone()))
+                    .await;
+            let (upstream, body) = match sent {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => {
+                    return Err(Reject::BackendUnreachable(format!(
+                        "Cannot reach the back end {endpoint}: {e}"
+                    )));
+                }
+                Err(_) => {
+                    return Err(Reject::BackendUnreachable(format!(
+                        "The back end {endpoint} did not answer within {} ms",
+                        timeout.as_millis()
+                    )));
+                }
+            };
+            let redirect = matches!(upstream.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+            let location = upstream
+                .headers()
+                .get(header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let (true, Some(location)) = (redirect, location) else {
+                return Ok((upstream, body));
+            };
+            drop(body);
+            let target = url.join(location.trim()).map_err(|e| {
+                Reject::BackendRedirect(format!(
+                    "The back end {endpoint} redirected to an invalid Location {location:?}: {e}"
+                ))
+            })?;
+            if target.origin() != origin {
+                return Err(Reject::BackendRedirect(format!(
+                    "The back end {endpoint} redirected ({}) to {target}, outside the \
+                     endpoint's scheme, host and port; not followed",
+                    upstream.status().as_u16()
+                )));
+            }
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(Reject::BackendRedirect(format!(
+                    "The back end {endpoint} redirected more than {MAX_REDIRECTS} times (last to \
+                     {target})"
+                )));
+            }
+            url = target;
+        }
+    }
+
+    /// A backend that answered other than 200: its status and body go to the client.
+    fn pass_on(
+        &self,
+        upstream: &axum::http::Response<()>,
+        body: UpstreamBody,
+        path: String,
+        client: Option<SocketAddr>,
+    ) -> Response {
+        let status = upstream.status();
+        let metrics = self.inner.telemetry.metrics();
+        metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
+        self.inner.telemetry.report(TrafficEvent::Rejected {
+            path,
+            status: status.as_u16(),
+            code: u32::from(status.as_u16()),
+            message: format!("the back end answered {status}"),
+            client: client.map(|c| c.to_string()).unwrap_or_default(),
+            at: now_millis(),
+        });
+        let mut builder = Response::builder().status(status);
+        if let Some(ct) = upstream.headers().get(header::CONTENT_TYPE) {
+            builder = builder.header(header::CONTENT_TYPE, ct.clone());
+        }
+        builder
+            .body(Body::from_stream(body))
+            .unwrap_or_else(|_| status.into_response())
+    }
+
+    /// The cached events counter of `api` for `application` (one per pair).
+    fn api_events(&self, api: &str, application: &str) -> Arc<AtomicU64> {
+        let key = (api.to_string(), application.to_string());
+        let telemetry = &self.inner.telemetry;
+        let cached = self.inner.api_events.get_or_replace(
+            &key,
+            |_| true,
+            |_| telemetry.metrics().events_counter(api, application),
+        );
+        Arc::clone(&cached)
+    }
+}
+
+/// A backend's answer to a stream request.
+enum Answer {
+    /// 200 with an event stream.
+    Events(UpstreamBody),
+    /// Another status, passed on to the client.
+    Other(axum::http::Response<()>, UpstreamBody),
+}
+
+/// Fails a new shared stream whose first subscriber left before its backend answered.
+struct FirstConnection {
+    hub: Option<Arc<shared::Hub>>,
+    hubs: Arc<shared::Hubs>,
+}
+
+impl FirstConnection {
+    fn disarm(mut self) -> Self {
+        self.hub = None;
+        self
+    }
+}
+
+impl Drop for FirstConnection {
+    fn drop(&mut self) {
+        if let Some(hub) = self.hub.take() {
+            hub.fail(
+                &self.hubs,
+                "the first subscriber left before the back end answered",
+            );
+        }
+    }
+}
