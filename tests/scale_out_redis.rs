@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,39 +30,16 @@ struct Node {
 
 impl Node {
     fn spawn(control_plane: &str, token_file: &Path, data_dir: &Path, redis: &str) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_streamgate"))
-            .args(["gateway", "--control-plane", control_plane, "--node-token"])
-            .arg(token_file)
-            .args(["--gateway-addr", "127.0.0.1:0", "--heartbeat-secs", "30"])
-            .args(["--redis", redis, "--quota-store-down", "fail"])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let mut pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
+        let (child, stderr, rx) = spawn_captured(
+            Command::new(env!("CARGO_BIN_EXE_streamgate"))
+                .args(["gateway", "--control-plane", control_plane, "--node-token"])
+                .arg(token_file)
+                .args(["--gateway-addr", "127.0.0.1:0", "--heartbeat-secs", "30"])
+                .args(["--redis", redis, "--quota-store-down", "fail"])
+                .arg("--data-dir")
+                .arg(data_dir)
+                .env("RUST_LOG", "info"),
+        );
         let addr = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
