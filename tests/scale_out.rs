@@ -106,19 +106,9 @@ impl Node {
                 .arg(data_dir)
                 .env("RUST_LOG", "info"),
         );
-        let addr = loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "the node did not start: {}",
-                        String::from_utf8_lossy(&stderr.lock().unwrap())
-                    )
-                });
-            if let Some(a) = line.strip_prefix("gateway listening on http://") {
-                break a.parse().unwrap();
-            }
-        };
+        let addr = listening_addr(&rx, &stderr, "gateway listening on http://")
+            .parse()
+            .unwrap();
         Node {
             child,
             addr,

@@ -19,6 +19,29 @@ use tempfile::TempDir;
 
 use super::{PATIENCE, client};
 
+/// The rest of the first line on `rx` (a child's stdout from [`spawn_captured`]) that
+/// starts with `prefix`, e.g. the address after "gateway listening on http://"; panics with
+/// the child's stderr when none comes within 30 s.
+pub fn listening_addr(
+    rx: &std::sync::mpsc::Receiver<String>,
+    stderr: &Mutex<Vec<u8>>,
+    prefix: &str,
+) -> String {
+    loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the process did not print {prefix:?}: {}",
+                    String::from_utf8_lossy(&stderr.lock().unwrap())
+                )
+            });
+        if let Some(rest) = line.strip_prefix(prefix) {
+            return rest.to_string();
+        }
+    }
+}
+
 /// Spawns `cmd` with no stdin and its output captured: stderr is collected into the
 /// returned buffer (for failure messages and log checks), stdout's lines are sent on the
 /// returned channel.
