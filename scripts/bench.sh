@@ -3,7 +3,8 @@
 # subscription check, per-event metering) and, when installed, through nginx as a plain SSE
 # reverse proxy, side by side on loopback. Prints a markdown table of medians and ratios.
 #
-#   scripts/bench.sh            full run (3 repetitions, 7 s windows, fan-out 1k/4k/8k; ~9 min)
+#   scripts/bench.sh            full run (3 repetitions, 7 s windows, fan-out 1k/4k/8k/20k;
+#                               ~12 min)
 #   scripts/bench.sh --quick    smoke run (1 repetition, 3 s windows, fan-out 1k; ~1 min)
 #   scripts/bench.sh --tls      only the TLS rows (issue 13): bulk and chatty through the
 #                               gateway's https port and nginx with `ssl` on the same
@@ -58,7 +59,10 @@ if [ "$tls" = "yes" ]; then
     fi
 fi
 
-# Up to 8,000 streams: the client, the origin and each proxy hold one or two sockets each.
+# Up to 20,000 streams: the client and the origin hold one socket per stream, a proxy two
+# (40,200 open files). Raise the hard limit where allowed (root with CAP_SYS_RESOURCE),
+# then the soft one to it; a fan-out that still does not fit is skipped with a note.
+ulimit -Hn 65536 2>/dev/null || true
 hard=$(ulimit -Hn)
 if [ "$hard" = "unlimited" ] || [ "$hard" -gt 65536 ]; then
     ulimit -n 65536

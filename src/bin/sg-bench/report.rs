@@ -20,8 +20,9 @@ const TUI_ROWS: [(&str, &str); 2] = [
     ("tui", "UI, Try it in the live pane"),
     ("tui-chart", "UI, Try it as a live chart (v)"),
 ];
-/// The fan-out the memory and failure targets apply to.
-const FANOUT_TARGET: &str = "fanout-8000";
+/// The smallest fan-out the memory, failure and p99 targets apply to (issues 7 and 15:
+/// 8,000 and 20,000 streams).
+const FANOUT_TARGET_MIN: usize = 8000;
 /// Shared fan-out (issue 16): gateway CPU per event at most this times nginx's.
 const SHARED_CPU_RATIO_TARGET: f64 = 0.5;
 /// Shared fan-out: at most this much resident memory per subscriber, KiB.
@@ -50,6 +51,14 @@ pub struct Meta {
     pub families: Vec<String>,
     /// Why the terminal UI workload did not run, if it did not.
     pub tui_error: Option<String>,
+}
+
+/// Whether the fan-out targets apply to workload `w` (`fanout-N` with N at least
+/// [`FANOUT_TARGET_MIN`]).
+fn fanout_target_applies(w: &str) -> bool {
+    w.strip_prefix("fanout-")
+        .and_then(|n| n.parse::<usize>().ok())
+        .is_some_and(|n| n >= FANOUT_TARGET_MIN)
 }
 
 /// Store calls per 1,000 delivered events at most this many (`--redis`).
@@ -366,12 +375,24 @@ scheduling.\n\n",
             );
         }
     }
-    if let Some(g) = summary(FANOUT_TARGET, "gateway") {
+    for w in workloads.iter().filter(|w| fanout_target_applies(w)) {
+        let Some(g) = summary(w, "gateway") else {
+            continue;
+        };
         let ok_fail = g.failures == 0 && g.runs > 0;
         let ok_rss = g.rss.is_some_and(|r| r <= RSS_TARGET_KIB);
+        let p99 = match summary(w, "nginx") {
+            Some(n) => format!(
+                "; p99 {} ms vs nginx {} ms: {}",
+                num(g.p99, 2),
+                num(n.p99, 2),
+                verdict(matches!((g.p99, n.p99), (Some(a), Some(b)) if a <= b))
+            ),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "- fan-out 8,000: {} failed streams (target 0): {}; {} KiB per open stream (target <= {RSS_TARGET_KIB}): {}{}",
+            "- {w}: {} failed streams (target 0): {}; {} KiB per open stream (target <= {RSS_TARGET_KIB}): {}{p99}{}",
             g.failures,
             verdict(ok_fail),
             num(g.rss, 2),
@@ -417,9 +438,17 @@ scheduling.\n\n",
     }
     if let Some(g) = summary("rate", "gateway") {
         let ok = g.rate.is_some_and(|r| r >= RATE_TARGET);
+        let nginx = match summary("rate", "nginx") {
+            Some(n) => format!(
+                "; nginx {} (issue 15: at least nginx's): {}",
+                num(n.rate, 0),
+                verdict(matches!((g.rate, n.rate), (Some(a), Some(b)) if a >= b))
+            ),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "- connection rate: {} authenticated streams opened/s (target >= {RATE_TARGET:.0}): {}",
+            "- connection rate: {} authenticated streams opened/s (target >= {RATE_TARGET:.0}): {}{nginx}",
             num(g.rate, 0),
             verdict(ok)
         );
@@ -523,6 +552,28 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn fanout_targets_apply_from_8000_streams_with_p99_against_nginx() {
+        let mut small = record("fanout-4000", "gateway", 0, 5.0, 2.0);
+        small.result.rss_per_stream_kib = Some(20.0);
+        let mut g = record("fanout-20000", "gateway", 0, 5.0, 9.0);
+        g.result.rss_per_stream_kib = Some(7.5);
+        let n = record("fanout-20000", "nginx", 0, 5.0, 8.0);
+        let meta = Meta {
+            families: vec!["fanout".to_string()],
+            reps: 1,
+            ..Meta::default()
+        };
+        let text = render(&[small, g, n], &meta);
+        assert!(
+            text.contains(
+                "- fanout-20000: 0 failed streams (target 0): met; 7.50 KiB per open stream (target <= 8): met; p99 9.00 ms vs nginx 8.00 ms: MISSED"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("- fanout-4000: "), "{text}");
     }
 
     #[test]

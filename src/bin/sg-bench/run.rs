@@ -66,7 +66,9 @@ pub struct RunArgs {
     /// Seconds of warm-up before each window (default 2, quick 1).
     #[arg(long)]
     pub warmup: Option<f64>,
-    /// Fan-out stream counts (default 1000,4000,8000; quick 1000).
+    /// Fan-out stream counts (default 1000,4000,8000,20000; quick 1000). A count whose
+    /// sockets do not fit the open files limit (a proxy holds two per stream) is skipped
+    /// with a note under the table.
     #[arg(long, value_delimiter = ',')]
     pub fanout: Option<Vec<usize>>,
     /// Shared fan-out stream counts (default 8000; quick 1000): the gateway with the API's
@@ -458,6 +460,27 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
         .unwrap_or_else(|| "-".to_string())
 }
 
+/// Why `workload` cannot run under an open files limit of `nofile`, if it cannot: a
+/// per-client proxy holds two sockets per stream (client and backend), a shared one one,
+/// plus 200 for everything else.
+fn fd_shortfall(workload: Workload, nofile: u64) -> Option<String> {
+    let (streams, per_stream) = match workload {
+        Workload::Fanout(n) => (n, 2),
+        Workload::Shared(n) => (n, 1),
+        _ => return None,
+    };
+    let needed = (streams as u64)
+        .saturating_mul(per_stream)
+        .saturating_add(200);
+    (nofile < needed).then(|| {
+        format!(
+            "{}: skipped: a proxy needs {needed} open files for {streams} streams, and the \
+             limit here is {nofile} (`ulimit -Hn`; raising it needs CAP_SYS_RESOURCE)",
+            workload.name()
+        )
+    })
+}
+
 fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -520,7 +543,7 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         if quick {
             vec![1000]
         } else {
-            vec![1000, 4000, 8000]
+            vec![1000, 4000, 8000, 20000]
         }
     });
     let only = args.only.clone();
@@ -551,6 +574,14 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     }
 
     let nofile = procstat::open_files_limit().unwrap_or(0);
+    workloads.retain(|w| match fd_shortfall(*w, nofile) {
+        Some(note) => {
+            eprintln!("{note}");
+            notes.push(note);
+            false
+        }
+        None => true,
+    });
     let max_fanout = workloads
         .iter()
         .filter_map(|w| match w {
@@ -730,4 +761,23 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         proc.stop();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fanout_beyond_the_open_files_limit_is_skipped_with_the_figures() {
+        assert_eq!(fd_shortfall(Workload::Fanout(8000), 20000), None);
+        let note = fd_shortfall(Workload::Fanout(20000), 20000);
+        assert!(
+            note.as_deref().is_some_and(|n| n.starts_with(
+                "fanout-20000: skipped: a proxy needs 40200 open files for 20000 streams, and the limit here is 20000"
+            )),
+            "{note:?}"
+        );
+        assert_eq!(fd_shortfall(Workload::Shared(8000), 20000), None);
+        assert_eq!(fd_shortfall(Workload::Bulk, 0), None);
+    }
 }
