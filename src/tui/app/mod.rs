@@ -611,7 +611,15 @@ impl App {
                 );
                 self.log(LineKind::Info, text.clone());
                 match warning {
-                    Some(w) => self.set_status(Level::Warning, format!("{text}. {w}")),
+                    // The whole warning in the live pane; the status line's one row says
+                    // what to do.
+                    Some(w) => {
+                        self.log(LineKind::Info, w);
+                        self.set_status(
+                            Level::Warning,
+                            format!("{text}, not deployed yet: Deployments (l), n"),
+                        );
+                    }
                     None => self.set_status(Level::Ok, text),
                 }
             }

@@ -181,7 +181,7 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
         ("j/k", "select Time, Interval, Port or the button"),
         (
             "Enter / e",
-            "edit the selected field (Enter again to keep, Esc to undo)",
+            "edit the field (Enter again keeps, Esc undoes)",
         ),
         ("Enter on the button", "start or stop"),
     ]
@@ -286,8 +286,11 @@ pub fn on_started(srv: &mut Servers, fx: &mut Effects, result: Result<SocketAddr
                 srv.time.value(),
                 srv.interval.value()
             );
-            fx.log(LineKind::Info, text.clone());
-            fx.status(Level::Ok, format!("Started the {text}"));
+            fx.log(LineKind::Info, text);
+            fx.status(
+                Level::Ok,
+                format!("Memory backend running on http://{addr}/memory"),
+            );
         }
         Err(e) => {
             fx.log(LineKind::Error, format!("memory backend: {e}"));
