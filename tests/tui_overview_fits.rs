@@ -44,7 +44,10 @@ fn an_https_apis_overview_shows_every_line_and_the_keys_hint() {
         "Backend       per-client",
         "Esc back to APIs",
     ] {
-        assert!(pane.contains(label), "{label:?} is not in the pane:\n{screen}");
+        assert!(
+            pane.contains(label),
+            "{label:?} is not in the pane:\n{screen}"
+        );
     }
     insta::assert_snapshot!("api_overview_https", screen);
 }
