@@ -348,6 +348,7 @@ impl App {
             | Command::DeleteApi { .. }
             | Command::SetCors { .. }
             | Command::SetBackendStream { .. }
+            | Command::AddEndpointCertificate { .. }
                 if !self.config.can_create() =>
             {
                 Some(format!(

@@ -48,6 +48,13 @@ pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) ->
         return Vec::new();
     };
     match &mut view.settings {
+        // The editors' saves would be refused (`App::refusal`): say so before any typing.
+        None if matches!(action, Action::Edit | Action::New) && !ctx.config.can_create() => {
+            fx.error(format!(
+                "{} cannot create or edit APIs: that needs the creator role",
+                ctx.config.principal.user
+            ));
+        }
         None => match action {
             Action::Edit => view.settings = Some(SettingsForm::Cors(CorsForm::of(api))),
             Action::Char('b') => {
