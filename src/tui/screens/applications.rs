@@ -423,6 +423,7 @@ fn draw_detail(ctx: &Ctx, d: &AppDetail, frame: &mut Frame, area: Rect, focused:
                 ("c", "copy token"),
                 ("u", "unsubscribe"),
                 ("x", "delete"),
+                ("a", "analytics"),
                 ("Esc", "back"),
             ],
         ),
