@@ -135,5 +135,12 @@ mod tests {
             too_long.is_empty(),
             "cut off in the help dialog: {too_long:#?}"
         );
+        // Title, keys, "Everywhere:", the global keys and two borders within 24 rows.
+        let too_tall: Vec<&str> = lists
+            .iter()
+            .filter(|(_, keys)| keys.len() + GLOBAL_KEYS.len() + 2 + 2 > 24)
+            .map(|(screen, _)| *screen)
+            .collect();
+        assert!(too_tall.is_empty(), "taller than 24 rows: {too_tall:?}");
     }
 }
