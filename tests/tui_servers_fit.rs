@@ -78,3 +78,32 @@ fn without_nodes_the_backend_command_line_is_shown_too() {
     );
     assert!(text.contains("s start/stop"), "{text}");
 }
+
+#[test]
+fn both_servers_down_fit_the_status_line_and_the_servers_say_why() {
+    let mut config = config();
+    config.admin = Err("127.0.0.1:9443 is already in use".into());
+    config.gateway = Err("127.0.0.1:8280 is already in use".into());
+    let mut app = streamgate::tui::App::new(
+        config,
+        streamgate::tui::Theme::default(),
+        std::sync::Arc::new(empty_catalog()),
+        NOON,
+    );
+    let text = screen(&app);
+    let status = text.lines().last().unwrap();
+    assert_eq!(
+        status.trim_matches('"').trim_end(),
+        " Not running: management API, gateway (3 Servers says why)"
+    );
+    press(&mut app, Char('3'));
+    let text = screen(&app);
+    assert!(
+        text.contains("Management API  not running: 127.0.0.1:9443 is already in use"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Gateway         not running: 127.0.0.1:8280 is already in use"),
+        "{text}"
+    );
+}
