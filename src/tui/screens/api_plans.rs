@@ -242,6 +242,7 @@ fn subscription_lines(ctx: &Ctx, api: &Api) -> Vec<Line<'static>> {
             Span::raw("    "),
             &sub.id,
             20,
+            ctx.clock_ms(),
         ));
     }
     lines
