@@ -285,7 +285,7 @@ fn quota_gauges_show_used_limit_reset_and_throttled() {
     assert_eq!(app.analytics.quotas, quotas);
     let text = screen(&app);
     assert!(
-        text.contains("[####################] 50000 / 50000 (100%) resets 13:00:00 UTC THROTTLED"),
+        text.contains("[####################] 50000 / 50000 (100%) resets in 1h00m THROTTLED"),
         "{text}"
     );
     insta::assert_snapshot!("portal_subscriptions_with_gauge", text);
@@ -306,7 +306,7 @@ fn quota_gauges_show_used_limit_reset_and_throttled() {
     press(&mut app, Enter);
     let text = screen(&app);
     assert!(
-        text.contains("[#####...............] 12500 / 50000 (25%) resets 13:00:00 UTC"),
+        text.contains("[#####...............] 12500 / 50000 (25%) resets in 1h00m"),
         "{text}"
     );
     assert!(!text.contains("THROTTLED"), "{text}");

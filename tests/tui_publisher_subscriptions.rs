@@ -49,7 +49,7 @@ fn the_business_plans_page_lists_subscriptions_with_their_gauges() {
     app.update(Action::Quotas(quotas.clone()));
     let text = screen(&app);
     assert!(
-        text.contains("[####################] 50000 / 50000 (100%) resets 13:00:00 UTC THROTTLED"),
+        text.contains("[####################] 50000 / 50000 (100%) resets in 1h00m THROTTLED"),
         "{text}"
     );
     assert!(!text.contains("1 / 50000"), "{text}");
@@ -59,7 +59,7 @@ fn the_business_plans_page_lists_subscriptions_with_their_gauges() {
     app.update(Action::Quotas(quotas));
     let text = screen(&app);
     assert!(
-        text.contains("[#####...............] 12500 / 50000 (25%) resets 13:00:00 UTC"),
+        text.contains("[#####...............] 12500 / 50000 (25%) resets in 1h00m"),
         "{text}"
     );
     assert!(!text.contains("THROTTLED"), "{text}");

@@ -129,12 +129,8 @@ async fn add(
     let roles = if roles.is_empty() {
         vec![Role::Subscriber]
     } else {
-        parse_roles(roles.iter().map(String::as_str)).map_err(|e| {
-            CliError::Usage(format!(
-                "{e} (roles: {})",
-                Role::ALL.map(Role::as_str).join(", ")
-            ))
-        })?
+        // The rule's message already lists the known roles.
+        parse_roles(roles.iter().map(String::as_str)).map_err(|e| CliError::Usage(e.to_string()))?
     };
     let password = read_password(&format!("password for {name}: "), password_stdin, true)?;
     let body = json!({

@@ -140,13 +140,15 @@ pub struct ProcessStats {
 
 impl Eq for ProcessStats {}
 
-/// A subscription's gauge line: `[###.......] 42 / 100 events, resets 12:05:00 UTC` and
+/// A subscription's gauge line: `[###.......] 42 / 100 (42%) resets in 5h03m` and
 /// `THROTTLED` when used up; `unlimited` plans show their count only. `None` when no
-/// gauge was fed for it.
+/// gauge was fed for it. `now` is the wall clock (ms since the epoch): the reset is said
+/// as a time from now, since a window (a day for WSO2's Async plans) often ends tomorrow.
 pub fn quota_line(
     feed: &AnalyticsFeed,
     subscription_id: &str,
     bar_width: usize,
+    now: i64,
 ) -> Option<(String, bool)> {
     let g = feed.quotas.get(subscription_id)?;
     let text = match g.limit {
@@ -154,7 +156,7 @@ pub fn quota_line(
         Some(limit) => {
             let mut t = gauge_line(g.used, limit, bar_width, feed.glyphs);
             if let Some(at) = g.resets_at {
-                t.push_str(&format!(" resets {} UTC", crate::tui::widgets::clock(at)));
+                t.push_str(&format!(" resets in {}", time_until(at, now)));
             }
             if g.throttled {
                 t.push_str(" THROTTLED");
@@ -163,6 +165,22 @@ pub fn quota_line(
         }
     };
     Some((text, g.throttled))
+}
+
+/// How long from `now` until `at` (ms since the epoch), in the two largest units:
+/// `2d03h`, `5h03m`, `4m09s`, `9s`; `0s` once passed.
+pub fn time_until(at: i64, now: i64) -> String {
+    let secs = (at - now).max(0) / 1000;
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h")
+    } else if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
+    }
 }
 
 /// A subscription's quota gauge as one line: `lead` (an indent, a label), then
@@ -174,8 +192,9 @@ pub fn quota_gauge(
     lead: Span<'static>,
     subscription_id: &str,
     bar_width: usize,
+    now: i64,
 ) -> Option<Line<'static>> {
-    let (gauge, throttled) = quota_line(feed, subscription_id, bar_width)?;
+    let (gauge, throttled) = quota_line(feed, subscription_id, bar_width, now)?;
     Some(Line::from(vec![
         lead,
         Span::styled(gauge, if throttled { theme.error() } else { theme.ok() }),
@@ -185,6 +204,19 @@ pub fn quota_gauge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_until_says_the_two_largest_units() {
+        let now = 1_000_000;
+        assert_eq!(time_until(now + 86_400_000 + 3 * 3_600_000, now), "1d03h");
+        assert_eq!(
+            time_until(now + 23 * 3_600_000 + 59 * 60_000, now),
+            "23h59m"
+        );
+        assert_eq!(time_until(now + 4 * 60_000 + 9_000, now), "4m09s");
+        assert_eq!(time_until(now + 9_999, now), "9s");
+        assert_eq!(time_until(now - 5_000, now), "0s");
+    }
 
     #[test]
     fn the_locale_decides_the_glyphs() {

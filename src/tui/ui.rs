@@ -81,12 +81,15 @@ fn draw_header(app: &App, frame: &mut Frame, area: Rect) {
         let p = &app.config.principal;
         let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
         let who = format!("{} ({})", p.user, roles.join(","));
+        // A space after the tabs; the margin at the right edge only when it fits, so that
+        // `dev1 (subscriber)` is whole at 80 columns.
         let room = usize::from(area.width).saturating_sub(used + 1);
-        let right = Line::from(Span::styled(
-            format!("{} ", ellipsis(&who, room.saturating_sub(1))),
-            theme.title(),
-        ))
-        .right_aligned();
+        let text = if who.chars().count() < room {
+            format!("{who} ")
+        } else {
+            ellipsis(&who, room)
+        };
+        let right = Line::from(Span::styled(text, theme.title())).right_aligned();
         frame.render_widget(right, area);
         return;
     }

@@ -150,11 +150,14 @@ impl App {
             should_quit: false,
         };
         let mut problems = Vec::new();
+        let mut down = Vec::new();
         if let Err(e) = &app.config.admin {
             problems.push(format!("management API not running: {e}"));
+            down.push("management API");
         }
         if let Err(e) = &app.config.gateway {
             problems.push(format!("gateway not running: {e}"));
+            down.push("gateway");
         }
         for p in &problems {
             let line = ui_line(&app, LineKind::Error, p.clone());
@@ -166,7 +169,13 @@ impl App {
                 "Welcome! New here? Press 4 for the guided tutorial.",
             );
         } else {
-            app.set_status(Level::Warning, problems.join("; "));
+            // One problem fits the status line whole; for more, it names what is down and
+            // the live pane and the Servers screen say why.
+            let status = match problems.as_slice() {
+                [one] => one.clone(),
+                _ => format!("Not running: {} (3 Servers says why)", down.join(", ")),
+            };
+            app.set_status(Level::Warning, status);
         }
         app
     }
@@ -348,6 +357,7 @@ impl App {
             | Command::DeleteApi { .. }
             | Command::SetCors { .. }
             | Command::SetBackendStream { .. }
+            | Command::AddEndpointCertificate { .. }
                 if !self.config.can_create() =>
             {
                 Some(format!(
@@ -611,7 +621,15 @@ impl App {
                 );
                 self.log(LineKind::Info, text.clone());
                 match warning {
-                    Some(w) => self.set_status(Level::Warning, format!("{text}. {w}")),
+                    // The whole warning in the live pane; the status line's one row says
+                    // what to do.
+                    Some(w) => {
+                        self.log(LineKind::Info, w);
+                        self.set_status(
+                            Level::Warning,
+                            format!("{text}, not deployed yet: Deployments (l), n"),
+                        );
+                    }
                     None => self.set_status(Level::Ok, text),
                 }
             }

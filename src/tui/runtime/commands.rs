@@ -31,6 +31,19 @@ impl Runtime {
             .unwrap_or_else(|| api_id.to_string())
     }
 
+    /// Where the gateway serves an API (`host:port/context/version`), if it runs.
+    fn api_url(&self, api_id: &str) -> Option<String> {
+        let host = self.app.config.gateway_host()?;
+        let path = self
+            .control
+            .snapshot()
+            .apis
+            .get(api_id)
+            .map(|a| a.base_path())
+            .unwrap_or_default();
+        Some(format!("{host}{path}"))
+    }
+
     /// Runs one command off the loop.
     pub fn execute(&mut self, command: Command) {
         match command {
@@ -50,7 +63,7 @@ impl Runtime {
             }),
             Command::DeployNewRevision { api_id, targets } => {
                 let handle = self.handle_of(&api_id);
-                let gateway = self.app.config.gateway_host();
+                let gateway = self.api_url(&api_id);
                 self.spawn_control(|c| async move {
                     Done::Deployed(
                         c.deploy_new_revision(&api_id, "", &targets)
@@ -68,7 +81,7 @@ impl Runtime {
                 targets,
             } => {
                 let handle = self.handle_of(&api_id);
-                let gateway = self.app.config.gateway_host();
+                let gateway = self.api_url(&api_id);
                 let name = self
                     .control
                     .snapshot()
@@ -367,13 +380,17 @@ fn deployed(
         .iter()
         .map(|d| format!("{} ({})", d.environment, d.vhost))
         .collect();
-    let url = gateway
-        .map(|g| format!(": served at http://{g}"))
-        .unwrap_or_default();
-    format!(
-        "Deployed {revision} of {handle} to {}{url}",
-        envs.join(", ")
-    )
+    // The URL first: the status line is one row of an 80-column screen.
+    match gateway {
+        Some(url) => format!(
+            "{revision} of {handle} deployed: http://{url} (to {})",
+            envs.join(", ")
+        ),
+        None => format!(
+            "Deployed {revision} of {handle} to {}; the gateway is not running",
+            envs.join(", ")
+        ),
+    }
 }
 
 fn token_info(key_type: crate::catalog::KeyType, t: &crate::keys::IssuedToken) -> TokenInfo {

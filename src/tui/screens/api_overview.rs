@@ -22,14 +22,8 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
     vec![
         ("h/l, Left/Right", "previous / next page"),
         ("o", "edit CORS (applies after the next deploy)"),
-        (
-            "b",
-            "toggle the backend stream: per-client / shared (applies after the next deploy)",
-        ),
-        (
-            "r",
-            "register a PEM file as the https endpoint's certificate",
-        ),
+        ("b", "backend stream: per-client or shared (next deploy)"),
+        ("r", "register the https endpoint's certificate (PEM)"),
         ("Esc", "back to the list of APIs"),
     ]
 }
@@ -54,6 +48,13 @@ pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) ->
         return Vec::new();
     };
     match &mut view.settings {
+        // The editors' saves would be refused (`App::refusal`): say so before any typing.
+        None if matches!(action, Action::Edit | Action::New) && !ctx.config.can_create() => {
+            fx.error(format!(
+                "{} cannot create or edit APIs: that needs the creator role",
+                ctx.config.principal.user
+            ));
+        }
         None => match action {
             Action::Edit => view.settings = Some(SettingsForm::Cors(CorsForm::of(api))),
             Action::Char('b') => {
@@ -177,6 +178,16 @@ pub fn label_line<'a>(theme: &Theme, label: &str, value: Span<'a>) -> Line<'a> {
     ])
 }
 
+/// Two `Label      value` fields on one line: `Label      value   Label2 value2`.
+fn label_pair<'a>(theme: &Theme, first: (&str, Span<'a>), second: (&str, Span<'a>)) -> Line<'a> {
+    let mut line = label_line(theme, first.0, first.1);
+    line.spans.push(Span::raw("   "));
+    line.spans
+        .push(Span::styled(format!("{} ", second.0), theme.muted()));
+    line.spans.push(second.1);
+    line
+}
+
 /// Where the gateway serves an API, or why it does not.
 pub fn gateway_line(ctx: &Ctx, api: &Api) -> (String, bool) {
     let deployments = ctx.catalog.deployments_of(&api.id);
@@ -208,65 +219,34 @@ pub fn draw(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
         .unwrap_or_default();
     let (gateway, deployed) = gateway_line(ctx, api);
     let subs = ctx.catalog.subscriptions_of_api(&api.id).len();
-    let lines = vec![
-        label_line(
+    // Paired fields share a line so that the page, certificate line included, fits the
+    // 12 rows an 80x24 terminal leaves it (tabs, a blank line, 9 fields, the keys hint).
+    let mut lines = vec![
+        label_pair(
             theme,
-            "Type",
-            Span::styled("SSE (Server-Sent Events)", theme.text()),
+            (
+                "Type",
+                Span::styled("SSE (Server-Sent Events)", theme.text()),
+            ),
+            (
+                "Topics",
+                Span::styled(
+                    format!("{} (subscribe)", api.topics.join(", ")),
+                    theme.text(),
+                ),
+            ),
         ),
-        label_line(
+        label_pair(
             theme,
-            "Context",
-            Span::styled(api.context.clone(), theme.accent()),
-        ),
-        label_line(
-            theme,
-            "Version",
-            Span::styled(api.version.clone(), theme.accent()),
+            ("Context", Span::styled(api.context.clone(), theme.accent())),
+            ("Version", Span::styled(api.version.clone(), theme.accent())),
         ),
         label_line(
             theme,
             "Endpoint",
             Span::styled(endpoint.clone(), theme.accent()),
         ),
-        label_line(
-            theme,
-            "State",
-            Span::styled(api.lifecycle.label(), theme.ok()),
-        ),
-        label_line(
-            theme,
-            "Plans",
-            Span::styled(api.policies.join(", "), theme.text()),
-        ),
-        label_line(
-            theme,
-            "Topics",
-            Span::styled(
-                format!("{} (subscribe)", api.topics.join(", ")),
-                theme.text(),
-            ),
-        ),
-        label_line(
-            theme,
-            "Gateway URL",
-            Span::styled(
-                gateway,
-                if deployed {
-                    theme.accent()
-                } else {
-                    theme.warning()
-                },
-            ),
-        ),
-        label_line(
-            theme,
-            "Subscriptions",
-            Span::styled(subs.to_string(), theme.text()),
-        ),
-        label_line(theme, "CORS", Span::styled(cors_summary(api), theme.text())),
     ];
-    let mut lines = lines;
     match endpoint_trust(ctx, &endpoint) {
         Some(Some(alias)) => lines.push(label_line(
             theme,
@@ -283,19 +263,46 @@ pub fn draw(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
         )),
         None => {}
     }
-    // After the certificate line, so an https endpoint's trust stays on an 80x24 screen.
-    lines.push(label_line(
-        theme,
-        "Backend",
-        Span::styled(
-            format!(
-                "{}: {} (b)",
-                api.backend_stream.as_str(),
-                api.backend_stream.explain()
+    lines.extend([
+        label_pair(
+            theme,
+            ("State", Span::styled(api.lifecycle.label(), theme.ok())),
+            (
+                "Subscriptions",
+                Span::styled(subs.to_string(), theme.text()),
             ),
-            theme.text(),
         ),
-    ));
+        label_line(
+            theme,
+            "Plans",
+            Span::styled(api.policies.join(", "), theme.text()),
+        ),
+        label_line(
+            theme,
+            "Gateway URL",
+            Span::styled(
+                gateway,
+                if deployed {
+                    theme.accent()
+                } else {
+                    theme.warning()
+                },
+            ),
+        ),
+        label_line(theme, "CORS", Span::styled(cors_summary(api), theme.text())),
+        label_line(
+            theme,
+            "Backend",
+            Span::styled(
+                format!(
+                    "{}: {} (b)",
+                    api.backend_stream.as_str(),
+                    api.backend_stream.explain()
+                ),
+                theme.text(),
+            ),
+        ),
+    ]);
     lines.extend([hints(
         theme,
         &[("h/l", "pages"), ("Esc", "back to APIs"), ("?", "keys")],

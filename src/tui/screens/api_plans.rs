@@ -135,8 +135,12 @@ pub fn on_saved(p: &mut Publisher, fx: &mut Effects, result: Result<Api, String>
                 api.handle(),
                 api.policies.join(", ")
             );
-            fx.log(LineKind::Info, text.clone());
-            fx.status(Level::Ok, format!("{text}. Next: Lifecycle (l) to publish"));
+            fx.log(LineKind::Info, text);
+            // The plans are ticked on the page; the status line keeps the next step in view.
+            fx.status(
+                Level::Ok,
+                "Business plans saved. Next: Lifecycle (l) to publish",
+            );
         }
         Err(e) => fx.error(e),
     }
@@ -238,6 +242,7 @@ fn subscription_lines(ctx: &Ctx, api: &Api) -> Vec<Line<'static>> {
             Span::raw("    "),
             &sub.id,
             20,
+            ctx.clock_ms(),
         ));
     }
     lines

@@ -412,6 +412,7 @@ fn draw_detail(ctx: &Ctx, d: &AppDetail, frame: &mut Frame, area: Rect, focused:
             Span::raw("    "),
             &s.id,
             20,
+            ctx.clock_ms(),
         ));
     }
     frame.render_widget(Paragraph::new(lines), body);
@@ -423,6 +424,7 @@ fn draw_detail(ctx: &Ctx, d: &AppDetail, frame: &mut Frame, area: Rect, focused:
                 ("c", "copy token"),
                 ("u", "unsubscribe"),
                 ("x", "delete"),
+                ("a", "analytics"),
                 ("Esc", "back"),
             ],
         ),

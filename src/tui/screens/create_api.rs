@@ -258,7 +258,7 @@ pub fn on_created(
     match result {
         Ok(api) => {
             let text = format!(
-                "Created {} ({}): next, attach business plans (l to Business Plans)",
+                "Created {} ({}). Next: Business Plans (l)",
                 api.handle(),
                 api.base_path()
             );

@@ -90,3 +90,57 @@ pub fn draw(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::GLOBAL_KEYS;
+    use crate::tui::screens::*;
+
+    /// The help dialog is 74 columns wide: two borders, two spaces, a 20-column key, so a
+    /// key's description has 50 columns before it is cut.
+    const DESCRIPTION_COLUMNS: usize = 50;
+
+    #[test]
+    fn every_help_line_fits_the_help_dialog() {
+        let lists = [
+            ("portal_api", portal_api::keys()),
+            ("create_api", create_api::keys()),
+            ("servers", servers::keys()),
+            ("api_plans", api_plans::keys()),
+            ("users", users::keys()),
+            ("api_overview", api_overview::keys()),
+            ("api_analytics", api_analytics::keys()),
+            ("portal", portal::keys()),
+            ("api_lifecycle", api_lifecycle::keys()),
+            ("api_definition", api_definition::keys()),
+            ("wizard", wizard::keys()),
+            ("api_deployments", api_deployments::keys()),
+            ("applications", applications::keys()),
+            ("live", live::keys()),
+            ("tutorial", tutorial::keys()),
+            ("publisher", publisher::keys()),
+            ("everywhere", GLOBAL_KEYS.to_vec()),
+        ];
+        let too_long: Vec<String> = lists
+            .iter()
+            .flat_map(|(screen, keys)| {
+                keys.iter()
+                    .filter(|(k, what)| {
+                        k.chars().count() > 20 || what.chars().count() > DESCRIPTION_COLUMNS
+                    })
+                    .map(move |(k, what)| format!("{screen}: {k} {what}"))
+            })
+            .collect();
+        assert!(
+            too_long.is_empty(),
+            "cut off in the help dialog: {too_long:#?}"
+        );
+        // Title, keys, "Everywhere:", the global keys and two borders within 24 rows.
+        let too_tall: Vec<&str> = lists
+            .iter()
+            .filter(|(_, keys)| keys.len() + GLOBAL_KEYS.len() + 2 + 2 > 24)
+            .map(|(screen, _)| *screen)
+            .collect();
+        assert!(too_tall.is_empty(), "taller than 24 rows: {too_tall:?}");
+    }
+}

@@ -246,6 +246,21 @@ fn draw_list(p: &Portal, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
             body,
         );
     } else {
+        let widths = [
+            Constraint::Fill(2),
+            Constraint::Length(8),
+            Constraint::Fill(2),
+            Constraint::Length(12),
+            Constraint::Fill(3),
+            Constraint::Length(4),
+        ];
+        // The Plans column's width as the table lays it out (after the "> " marker, one
+        // space between columns), so a cut list ends with "..." instead of a bogus name.
+        let plans_width = Layout::horizontal(widths)
+            .spacing(1)
+            .split(Rect::new(0, 0, body.width.saturating_sub(2), 1))
+            .get(4)
+            .map_or(0, |r| usize::from(r.width));
         let rows = apis.iter().map(|api| {
             let subs = ctx.catalog.subscriptions_of_api(&api.id).len();
             Row::new(vec![
@@ -253,31 +268,21 @@ fn draw_list(p: &Portal, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
                 api.version.clone(),
                 api.context.clone(),
                 api.lifecycle.label().to_string(),
-                api.policies.join(","),
+                crate::tui::widgets::ellipsis(&api.policies.join(","), plans_width),
                 subs.to_string(),
             ])
         });
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Fill(2),
-                Constraint::Length(8),
-                Constraint::Fill(2),
-                Constraint::Length(12),
-                Constraint::Fill(3),
-                Constraint::Length(4),
-            ],
-        )
-        .header(
-            Row::new(vec!["Name", "Version", "Context", "State", "Plans", "Subs"])
-                .style(theme.muted()),
-        )
-        .row_highlight_style(if focused {
-            theme.selection()
-        } else {
-            theme.text()
-        })
-        .highlight_symbol("> ");
+        let table = Table::new(rows, widths)
+            .header(
+                Row::new(vec!["Name", "Version", "Context", "State", "Plans", "Subs"])
+                    .style(theme.muted()),
+            )
+            .row_highlight_style(if focused {
+                theme.selection()
+            } else {
+                theme.text()
+            })
+            .highlight_symbol("> ");
         let mut state = TableState::default().with_selected(Some(p.api_cursor));
         frame.render_stateful_widget(table, body, &mut state);
     }

@@ -459,6 +459,7 @@ fn draw_subscriptions(
                 Span::raw("    "),
                 &s.id,
                 20,
+                ctx.clock_ms(),
             ));
         }
     }

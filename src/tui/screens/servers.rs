@@ -181,7 +181,7 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
         ("j/k", "select Time, Interval, Port or the button"),
         (
             "Enter / e",
-            "edit the selected field (Enter again to keep, Esc to undo)",
+            "edit the field (Enter again keeps, Esc undoes)",
         ),
         ("Enter on the button", "start or stop"),
     ]
@@ -286,8 +286,11 @@ pub fn on_started(srv: &mut Servers, fx: &mut Effects, result: Result<SocketAddr
                 srv.time.value(),
                 srv.interval.value()
             );
-            fx.log(LineKind::Info, text.clone());
-            fx.status(Level::Ok, format!("Started the {text}"));
+            fx.log(LineKind::Info, text);
+            fx.status(
+                Level::Ok,
+                format!("Memory backend running on http://{addr}/memory"),
+            );
         }
         Err(e) => {
             fx.log(LineKind::Error, format!("memory backend: {e}"));
@@ -348,7 +351,13 @@ fn node_lines<'a>(ctx: &Ctx, width: usize, room: usize) -> Vec<Line<'a>> {
     }
     let theme = ctx.theme;
     let connected = nodes.iter().filter(|n| n.connected).count();
+    // One row per node only when every row up to MAX_NODE_ROWS fits; else the names.
     let rows = room.saturating_sub(1).min(MAX_NODE_ROWS);
+    let rows = if rows < nodes.len().min(MAX_NODE_ROWS) {
+        0
+    } else {
+        rows
+    };
     let more = nodes.len().saturating_sub(rows);
     let mut summary = format!("{connected} of {} connected", nodes.len());
     if rows == 0 {
@@ -400,16 +409,6 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
     let outer = block(theme, "Servers", focused);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
-    let tls_lines = u16::from(ctx.config.tls.is_some());
-    // The backend's rows (6) and the hints keep their room; nodes get what is left.
-    let room = usize::from(inner.height.saturating_sub(5 + tls_lines + 6 + 1));
-    let node_lines = node_lines(ctx, usize::from(inner.width), room);
-    let [top, rows, foot] = Layout::vertical([
-        Constraint::Length(5 + tls_lines + u16::try_from(node_lines.len()).unwrap_or(0)),
-        Constraint::Min(1),
-        Constraint::Length(1),
-    ])
-    .areas(inner);
     let label = |s: &str| Span::styled(format!("{s:<16}"), theme.muted());
     let addr_line = |name: &str, addr: &Result<SocketAddr, String>, what: &str| match addr {
         Ok(a) => Line::from(vec![
@@ -433,7 +432,7 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
     ];
     let mut lines = lines;
     if let Some(tls) = &ctx.config.tls {
-        lines.push(tls_line(ctx, tls, usize::from(top.width)));
+        lines.push(tls_line(ctx, tls, usize::from(inner.width)));
     }
     if let Some(up) = stats.quota_store {
         lines.push(Line::from(vec![
@@ -448,31 +447,51 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
             },
         ]));
     }
-    lines.extend([
-        Line::from(vec![
-            label("Gateway traffic"),
-            Span::styled(
-                format!(
-                    "open streams {}   events/s {:.1}   events {}   rejected {}",
-                    stats.open_streams, ctx.events_per_sec, stats.events_total, stats.rejections
-                ),
-                theme.text(),
+    lines.push(Line::from(vec![
+        label("Gateway traffic"),
+        Span::styled(
+            format!(
+                "open streams {}   events/s {:.1}   events {}   rejected {}",
+                stats.open_streams, ctx.events_per_sec, stats.events_total, stats.rejections
             ),
-        ]),
-        Line::from(vec![
+            theme.text(),
+        ),
+    ]));
+    // The log file is in the data dir: one line for both leaves a row for the nodes.
+    let data_dir = ctx.config.data_dir.display().to_string();
+    match ctx.config.log_file.strip_prefix(&ctx.config.data_dir) {
+        Ok(log) => lines.push(Line::from(vec![
             label("Data dir"),
-            Span::styled(ctx.config.data_dir.display().to_string(), theme.text()),
+            Span::styled(data_dir, theme.text()),
+            Span::styled(format!("  (log: {})", log.display()), theme.muted()),
+        ])),
+        Err(_) => lines.extend([
+            Line::from(vec![
+                label("Data dir"),
+                Span::styled(data_dir, theme.text()),
+            ]),
+            Line::from(vec![
+                label("Log file"),
+                Span::styled(ctx.config.log_file.display().to_string(), theme.text()),
+            ]),
         ]),
-        Line::from(vec![
-            label("Log file"),
-            Span::styled(ctx.config.log_file.display().to_string(), theme.text()),
-        ]),
-    ]);
+    }
+    // The backend's rows (6) and the hints keep their room; nodes get what is left, but
+    // their summary always shows (the backend's command line gives way to it).
+    let fixed = u16::try_from(lines.len()).unwrap_or(u16::MAX);
+    let room = usize::from(inner.height.saturating_sub(fixed + 6 + 1));
+    let node_lines = node_lines(ctx, usize::from(inner.width), room);
     lines.extend(node_lines);
+    let [top, rows, foot] = Layout::vertical([
+        Constraint::Length(u16::try_from(lines.len()).unwrap_or(u16::MAX)),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
     frame.render_widget(Paragraph::new(lines), top);
 
     let row = |i: u16| Rect::new(rows.x, rows.y + i, rows.width, 1);
-    if rows.height < 6 {
+    if rows.height < 5 {
         return;
     }
     frame.render_widget(
@@ -550,20 +569,23 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
         ]),
         row(4),
     );
-    frame.render_widget(
-        Line::from(vec![
-            Span::styled("  same as: ", theme.muted()),
-            Span::styled(
-                format!(
-                    "streamgate backend --time={} --interval={}",
-                    s.time.value(),
-                    s.interval.value()
+    // The command line only when there is room: the form and its button come first.
+    if rows.height >= 6 {
+        frame.render_widget(
+            Line::from(vec![
+                Span::styled("  same as: ", theme.muted()),
+                Span::styled(
+                    format!(
+                        "streamgate backend --time={} --interval={}",
+                        s.time.value(),
+                        s.interval.value()
+                    ),
+                    theme.text(),
                 ),
-                theme.text(),
-            ),
-        ]),
-        row(5),
-    );
+            ]),
+            row(5),
+        );
+    }
     if rows.height >= 7 {
         draw_sparklines(ctx, frame, row(6));
     }

@@ -89,10 +89,7 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
     vec![
         ("j/k, Up/Down", "select a user"),
         ("a", "add a user (name, roles, password)"),
-        (
-            "d",
-            "remove the selected user and their applications (asks first)",
-        ),
+        ("d", "remove the user and their applications (asks)"),
         ("Enter", "in the form: next field, then add"),
         ("Esc", "close the form / back to Servers"),
     ]

@@ -651,6 +651,7 @@ pub fn draw(ctx: &Ctx, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool)
                     Span::styled("Quota ", theme.muted()),
                     &s.id,
                     20,
+                    ctx.clock_ms(),
                 )
             }));
             let max = lines.len().saturating_sub(usize::from(body.height));
