@@ -89,19 +89,29 @@ pub(crate) struct UpstreamBody {
     decoder: Decoder,
     /// Bytes that came in with the head, not yet decoded (handed out on the first poll).
     early: Option<Bytes>,
+    /// An error found after data decoded in the same read: handed out after that data.
+    failed: Option<BodyError>,
     done: bool,
 }
 
 impl UpstreamBody {
-    /// Decodes `input`, copying its body data into one new buffer.
+    /// Decodes `input`, copying its body data into one new buffer. Data before an error
+    /// in `input` is handed out first, the error on the next poll.
     fn decode(&mut self, input: &[u8]) -> Result<Bytes, BodyError> {
         let mut out = BytesMut::new();
-        self.decoder.decode(input, |data| {
+        let decoded = self.decoder.decode(input, |data| {
             if out.is_empty() {
                 out.reserve(input.len());
             }
             out.extend_from_slice(data);
-        })?;
+        });
+        if let Err(e) = decoded {
+            if out.is_empty() {
+                return Err(e);
+            }
+            self.failed = Some(e);
+            self.done = true;
+        }
         if self.decoder.is_done() {
             self.done = true;
         }
@@ -152,7 +162,7 @@ impl futures_util::Stream for UpstreamBody {
         }
         loop {
             if this.done {
-                return Poll::Ready(None);
+                return Poll::Ready(this.failed.take().map(Err));
             }
             match ready!(this.poll_read_decode(cx)) {
                 Ok(Some(data)) if data.is_empty() => {}
@@ -250,6 +260,7 @@ async fn exchange(mut io: Io, request: &[u8]) -> Result<(Response<()>, UpstreamB
             io,
             decoder: Decoder::new(head.framing),
             early,
+            failed: None,
             done: false,
         };
         return Ok((head.response, body));
