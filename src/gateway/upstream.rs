@@ -44,23 +44,18 @@ enum Io {
 }
 
 impl Io {
-    /// Reads what is there into `buf` (0: the backend closed its side). A plain socket
-    /// waits for readiness and reads without blocking, so nothing is held while it waits.
+    /// Reads what is there into `buf` (0: the backend closed its side). Nothing is held
+    /// while it waits: for a plain socket tokio's `poll_read` is a wait for readiness and
+    /// a non-blocking read into `buf` (like `poll_read_ready` + `try_read`, but a short
+    /// read clears the readiness, which saves the extra read ending in `WouldBlock` per
+    /// event that `try_read` would cost).
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+        let mut read = ReadBuf::new(buf);
         match self {
-            Io::Plain(tcp) => loop {
-                ready!(tcp.poll_read_ready(cx))?;
-                match tcp.try_read(buf) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    other => return Poll::Ready(other),
-                }
-            },
-            Io::Tls(tls) => {
-                let mut read = ReadBuf::new(buf);
-                ready!(Pin::new(tls.as_mut()).poll_read(cx, &mut read))?;
-                Poll::Ready(Ok(read.filled().len()))
-            }
+            Io::Plain(tcp) => ready!(Pin::new(tcp).poll_read(cx, &mut read))?,
+            Io::Tls(tls) => ready!(Pin::new(tls.as_mut()).poll_read(cx, &mut read))?,
         }
+        Poll::Ready(Ok(read.filled().len()))
     }
 
     async fn read_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
