@@ -8,6 +8,7 @@
 
 mod access;
 mod cors;
+pub mod h1;
 mod lease;
 pub mod listener;
 mod meter;
@@ -620,18 +621,6 @@ fn not_an_event_stream(headers: &HeaderMap) -> Option<String> {
         }
         _ => None,
     }
-}
-
-/// An error with its causes, e.g. `error sending request: connection refused`.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

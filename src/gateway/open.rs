@@ -156,7 +156,7 @@ impl Gateway {
     ) -> Result<Answer, Reject> {
         let (upstream, body) = self.follow(url, headers, endpoint, tls).await?;
         if let Some(why) = unknown_transfer_coding(upstream.headers()) {
-            // hyper removes `chunked` only; any other coding would reach the client unread
+            // `chunked` is decoded (`h1`); any other coding would reach the client unread
             // by the event counter (RFC 9112 §6.1: decode or refuse).
             return Err(Reject::BackendNotSse(format!(
                 "The back end {endpoint} answered with {why}, which the gateway does not decode"

@@ -58,7 +58,7 @@ enum Wake {
     /// The token expired.
     Expired,
     /// The backend sent a chunk, failed or ended.
-    Upstream(Option<Result<Bytes, hyper::Error>>),
+    Upstream(Option<Result<Bytes, super::upstream::BodyError>>),
     /// The shared stream delivered events (in `batch`), a comment, or its end.
     Shared(Delivery),
     /// Nothing was written for a heartbeat interval.

@@ -327,7 +327,7 @@ impl Hub {
         }
         enum Wake {
             Stop,
-            Chunk(Option<Result<Bytes, hyper::Error>>),
+            Chunk(Option<Result<Bytes, super::upstream::BodyError>>),
             Retry,
             Emptied,
             Linger,
@@ -489,7 +489,9 @@ fn next_backoff(backoff: &mut Option<Duration>, retry: Option<u64>) -> Duration 
     delay
 }
 
-async fn next_chunk(body: &mut Option<UpstreamBody>) -> Option<Result<Bytes, hyper::Error>> {
+async fn next_chunk(
+    body: &mut Option<UpstreamBody>,
+) -> Option<Result<Bytes, super::upstream::BodyError>> {
     match body {
         Some(b) => b.next().await,
         None => std::future::pending().await,

@@ -1,74 +1,174 @@
-//! The backend connection of one stream: an HTTP/1.1 connection of its own (over TLS for
-//! an `https` endpoint), made with
-//! hyper's low-level client (no pool, no redirects, no decompression, a bounded read
-//! buffer), so a stream costs little memory and each chunk little CPU on its way through.
+//! The backend connection of one stream: an HTTP/1.1 exchange of its own (over TLS for an
+//! `https` endpoint) spoken with the gateway's own codec ([`super::h1`]): no pool, no
+//! redirects, no decompression, one request per connection.
 //!
-//! The connection runs in a task of its own; dropping the [`UpstreamBody`] aborts that
-//! task, which closes the backend socket at once.
+//! No task drives the connection: the [`UpstreamBody`] owns the socket and reads it only
+//! when its consumer polls it, in the consumer's task. An idle stream holds no read
+//! buffer: a read happens on readiness into a per-thread scratch buffer, is decoded there,
+//! and only the body data leaves it, copied once into the [`Bytes`] handed out. Dropping
+//! the body closes the socket at once.
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
-use axum::http::{HeaderMap, HeaderValue, Request, Response, Uri, header};
-use bytes::Bytes;
-use http_body_util::Empty;
-use hyper::body::Body as _;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderMap, HeaderValue, Response};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
+use tokio_rustls::client::TlsStream;
 
-/// The most bytes a backend connection buffers. hyper's read buffer starts at 8 KiB and
-/// grows only while reads fill it (a fast backend), then shrinks back; a fixed 4 KiB
-/// buffer cost a bulk stream a task switch per 4 KiB and tens of milliseconds of p99.
-const MAX_READ_BUFFER: usize = 64 * 1024;
+use super::h1::{self, Decoder};
 
-/// The body of a backend's answer, as a stream of its data chunks. Owns the connection:
-/// dropping it ends the connection and closes the socket.
-pub(crate) struct UpstreamBody {
-    body: Incoming,
-    /// Held only to be dropped with the body.
-    _connection: Connection,
+pub(crate) use super::h1::BodyError;
+
+/// The size of each thread's scratch read buffer: the most bytes one read takes.
+const SCRATCH_BYTES: usize = 32 * 1024;
+/// How much the response head buffer grows per read while the head is incomplete.
+const HEAD_READ: usize = 4096;
+
+thread_local! {
+    /// The scratch buffer every backend read of this thread goes through; body data is
+    /// copied out of it before the read returns, so it is free again for the next one.
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH_BYTES]);
 }
 
-impl futures_util::Stream for UpstreamBody {
-    type Item = Result<Bytes, hyper::Error>;
+/// A backend socket, plain or TLS.
+enum Io {
+    Plain(TcpStream),
+    /// rustls keeps its own buffers (received TLS records and decrypted plaintext), which
+    /// this module cannot avoid; reads still go through the scratch buffer.
+    Tls(Box<TlsStream<TcpStream>>),
+}
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            let frame = match Pin::new(&mut self.body).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => frame,
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            };
-            // Trailers and empty chunks carry nothing for the client.
-            if let Ok(data) = frame.into_data()
-                && !data.is_empty()
-            {
-                return Poll::Ready(Some(Ok(data)));
+impl Io {
+    /// Reads what is there into `buf` (0: the backend closed its side). Nothing is held
+    /// while it waits: for a plain socket tokio's `poll_read` is a wait for readiness and
+    /// a non-blocking read into `buf` (like `poll_read_ready` + `try_read`, but a short
+    /// read clears the readiness, which saves the extra read ending in `WouldBlock` per
+    /// event that `try_read` would cost).
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+        let mut read = ReadBuf::new(buf);
+        match self {
+            Io::Plain(tcp) => ready!(Pin::new(tcp).poll_read(cx, &mut read))?,
+            Io::Tls(tls) => ready!(Pin::new(tls.as_mut()).poll_read(cx, &mut read))?,
+        }
+        Poll::Ready(Ok(read.filled().len()))
+    }
+
+    async fn read_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        match self {
+            Io::Plain(tcp) => tcp.read_buf(buf).await,
+            Io::Tls(tls) => tls.read_buf(buf).await,
+        }
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Io::Plain(tcp) => tcp.write_all(bytes).await,
+            Io::Tls(tls) => {
+                tls.write_all(bytes).await?;
+                tls.flush().await
             }
         }
     }
 }
 
+/// The body of a backend's answer, as a stream of its data (never empty chunks; chunked
+/// framing and trailers removed). Owns the connection: dropping it closes the socket.
+/// Holds no buffer between polls.
+pub(crate) struct UpstreamBody {
+    io: Io,
+    decoder: Decoder,
+    /// Bytes that came in with the head, not yet decoded (handed out on the first poll).
+    early: Option<Bytes>,
+    /// An error found after data decoded in the same read: handed out after that data.
+    failed: Option<BodyError>,
+    done: bool,
+}
+
 impl UpstreamBody {
-    /// Keeps the connection task alive for as long as the body is read.
-    fn new(body: Incoming, connection: Connection) -> Self {
-        Self {
-            body,
-            _connection: connection,
+    /// Decodes `input`, copying its body data into one new buffer. Data before an error
+    /// in `input` is handed out first, the error on the next poll.
+    fn decode(&mut self, input: &[u8]) -> Result<Bytes, BodyError> {
+        let mut out = BytesMut::new();
+        let decoded = self.decoder.decode(input, |data| {
+            if out.is_empty() {
+                out.reserve(input.len());
+            }
+            out.extend_from_slice(data);
+        });
+        if let Err(e) = decoded {
+            if out.is_empty() {
+                return Err(e);
+            }
+            self.failed = Some(e);
+            self.done = true;
         }
+        if self.decoder.is_done() {
+            self.done = true;
+        }
+        Ok(out.freeze())
+    }
+
+    /// One read and its decoding; `None` when the connection ended.
+    fn poll_read_decode(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, BodyError>> {
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => self.poll_read_into(cx, &mut scratch),
+            // Not reached (nothing reads a backend while another read is on this
+            // thread), but a fresh buffer is always correct.
+            Err(_) => self.poll_read_into(cx, &mut vec![0; SCRATCH_BYTES]),
+        })
+    }
+
+    /// One read into `scratch` and its decoding.
+    fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        scratch: &mut [u8],
+    ) -> Poll<Result<Option<Bytes>, BodyError>> {
+        let n = ready!(self.io.poll_read(cx, scratch))?;
+        if n == 0 {
+            self.done = true;
+            self.decoder.eof()?;
+            return Poll::Ready(Ok(None));
+        }
+        let input = scratch.get(..n).unwrap_or_default();
+        Poll::Ready(self.decode(input).map(Some))
     }
 }
 
-/// The task driving a backend connection; aborted (closing its socket) when dropped.
-struct Connection(JoinHandle<()>);
+impl futures_util::Stream for UpstreamBody {
+    type Item = Result<Bytes, BodyError>;
 
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.0.abort();
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(early) = this.early.take() {
+            match this.decode(&early) {
+                Ok(data) if !data.is_empty() => return Poll::Ready(Some(Ok(data))),
+                Ok(_) => {}
+                Err(e) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+        loop {
+            if this.done {
+                return Poll::Ready(this.failed.take().map(Err));
+            }
+            match ready!(this.poll_read_decode(cx)) {
+                Ok(Some(data)) if data.is_empty() => {}
+                Ok(Some(data)) => return Poll::Ready(Some(Ok(data))),
+                Ok(None) => return Poll::Ready(None),
+                Err(e) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
     }
 }
 
@@ -109,58 +209,58 @@ pub(crate) async fn get(
         target.push('?');
         target.push_str(query);
     }
-    let target = Uri::try_from(target).map_err(|e| format!("invalid request target: {e}"))?;
+    let target =
+        PathAndQuery::try_from(target).map_err(|e| format!("invalid request target: {e}"))?;
+    let request = h1::request_head(&target, &host_header, &headers);
 
     // An IPv6 literal comes bracketed; the resolver wants it bare.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let stream = connect(bare, port).await?;
-    match tls {
-        None => exchange(TokioIo::new(stream), target, host_header, headers).await,
-        Some(config) => {
-            let stream = crate::tls::client::handshake(config, bare, stream).await?;
-            exchange(TokioIo::new(stream), target, host_header, headers).await
+    let io = match tls {
+        None => Io::Plain(stream),
+        Some(config) => Io::Tls(Box::new(
+            crate::tls::client::handshake(config, bare, stream).await?,
+        )),
+    };
+    exchange(io, &request).await
+}
+
+/// The HTTP/1.1 exchange on a connected (plain or TLS) stream: the request, then the
+/// response head.
+async fn exchange(mut io: Io, request: &[u8]) -> Result<(Response<()>, UpstreamBody), String> {
+    io.write_all(request)
+        .await
+        .map_err(|e| format!("sending the request failed: {e}"))?;
+    let mut buf = BytesMut::new();
+    loop {
+        buf.reserve(HEAD_READ);
+        let n = io
+            .read_buf(&mut buf)
+            .await
+            .map_err(|e| format!("reading the response head failed: {e}"))?;
+        if n == 0 {
+            return Err(if buf.is_empty() {
+                "the back end closed the connection without answering".to_string()
+            } else {
+                "the back end closed the connection before its response head was complete"
+                    .to_string()
+            });
         }
+        let Some(head) = h1::parse_head(&buf).map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let early = buf.split_off(head.len);
+        let early = (!early.is_empty()).then(|| early.freeze());
+        let body = UpstreamBody {
+            io,
+            decoder: Decoder::new(head.framing),
+            early,
+            failed: None,
+            done: false,
+        };
+        return Ok((head.response, body));
     }
 }
-
-/// The HTTP/1.1 exchange on a connected (plain or TLS) stream.
-async fn exchange<T>(
-    io: T,
-    target: Uri,
-    host_header: HeaderValue,
-    mut headers: HeaderMap,
-) -> Result<(Response<()>, UpstreamBody), String>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let mut builder = hyper::client::conn::http1::Builder::new();
-    builder.max_buf_size(MAX_READ_BUFFER);
-    let (mut sender, connection) = builder
-        .handshake::<_, Empty<Bytes>>(io)
-        .await
-        .map_err(|e| super::error_chain(&e))?;
-    let connection = Connection(tokio::spawn(async move {
-        // The error reaches the sender or the body; nothing more to do with it here.
-        let _ = connection.await;
-    }));
-
-    headers.insert(header::HOST, host_header);
-    let mut request = Request::new(Empty::<Bytes>::new());
-    *request.uri_mut() = target;
-    *request.headers_mut() = headers;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| super::error_chain(&e))?;
-    // No second request goes on this connection: it ends with the body.
-    drop(sender);
-    let (head, body) = response.into_parts();
-    Ok((
-        Response::from_parts(head, ()),
-        UpstreamBody::new(body, connection),
-    ))
-}
-
 /// A TCP connection to the first of `host`'s addresses that accepts one, with Nagle off.
 async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))

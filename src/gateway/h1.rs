@@ -1,0 +1,687 @@
+//! The gateway's own HTTP/1.1 client codec for a stream's backend connection (RFC 9112):
+//! the request head writer, the response head parser (on `httparse`, what hyper uses) and
+//! an incremental body decoder (`chunked`, `Content-Length` and close-delimited). Pure
+//! functions over byte slices, with no I/O: [`super::upstream`] drives them on the
+//! socket, reading into a per-thread scratch buffer, so an idle stream holds no buffer.
+//!
+//! The rules follow hyper 1.x's client (which the property tests in `tests/h1_props.rs`
+//! compare this codec with): at most [`MAX_HEADERS`] header fields and [`MAX_HEAD_BYTES`]
+//! of head; 1xx answers other than 101 skipped; 101, 204 and 304 have no body; a
+//! `Transfer-Encoding` whose last coding is `chunked` is decoded, any other one makes the
+//! body close-delimited (the gateway then refuses the answer, see
+//! `unknown_transfer_coding`); an HTTP/1.0 answer with `Transfer-Encoding` or any answer
+//! with an invalid or conflicting `Content-Length` is refused; chunk sizes must be hex and
+//! fit 64 bits, chunk extensions are skipped (at most [`MAX_EXTENSION_BYTES`] per body)
+//! and trailer fields are read and dropped (at most [`MAX_TRAILERS`] lines and
+//! [`MAX_TRAILER_BYTES`]).
+
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::uri::PathAndQuery;
+use axum::http::{Response, StatusCode, Version};
+
+/// The most bytes a response head (with any 1xx heads before it) may take: 64 KiB.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The most header fields in one response head (hyper's default).
+pub const MAX_HEADERS: usize = 100;
+/// The most bytes of chunk extensions in one body (hyper's bound).
+pub const MAX_EXTENSION_BYTES: u64 = 16 * 1024;
+/// The most bytes of trailer section in a chunked body (hyper's bound).
+pub const MAX_TRAILER_BYTES: usize = 16 * 1024;
+/// The most trailer fields in a chunked body (hyper's bound).
+pub const MAX_TRAILERS: usize = 100;
+
+/// The request head of `GET target HTTP/1.1` with `Host: host` first, then `headers` in
+/// the map's order (names as the map holds them, lowercase). One request per connection:
+/// no `Connection` header is added, and no second request is ever sent.
+pub fn request_head(target: &PathAndQuery, host: &HeaderValue, headers: &HeaderMap) -> Vec<u8> {
+    let size = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum::<usize>();
+    let mut out = Vec::with_capacity(32 + target.as_str().len() + host.len() + size);
+    out.extend_from_slice(b"GET ");
+    out.extend_from_slice(target.as_str().as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    out.extend_from_slice(host.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        if name == header::HOST {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// How a response's body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `Content-Length` bytes (0 for 101, 204 and 304 answers).
+    Length(u64),
+    /// `Transfer-Encoding: ... chunked`.
+    Chunked,
+    /// Until the backend closes the connection: no length and no `chunked` (HTTP/1.0
+    /// style), or a transfer coding other than `chunked` last.
+    Close,
+}
+
+/// A complete response head.
+#[derive(Debug)]
+pub struct Head {
+    /// Status, version and header fields (the reason phrase is dropped).
+    pub response: Response<()>,
+    /// How the body that follows is delimited.
+    pub framing: Framing,
+    /// Bytes of input the head took, any skipped 1xx heads included; the body starts here.
+    pub len: usize,
+}
+
+/// Why a response head was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    /// Not an HTTP/1.x response head (`httparse`'s reason).
+    #[error("the answer is not a valid HTTP/1.x response head: {0}")]
+    Invalid(httparse::Error),
+    /// More than [`MAX_HEAD_BYTES`] without a complete head.
+    #[error("the response head is larger than {MAX_HEAD_BYTES} bytes")]
+    TooLarge,
+    /// A status code outside 100-999.
+    #[error("invalid status code {0}")]
+    Status(u16),
+    /// A header field that is not a valid name or value.
+    #[error("invalid header field {0:?}")]
+    Header(String),
+    /// `Content-Length` not a decimal number, or several that differ.
+    #[error("invalid Content-Length")]
+    ContentLength,
+    /// `Transfer-Encoding` in an HTTP/1.0 answer (RFC 9112 §6.1: the framing is faulty).
+    #[error("Transfer-Encoding in an HTTP/1.0 answer")]
+    TransferEncodingOnHttp10,
+}
+
+/// Parses the response head at the start of `buf`, skipping 1xx interim answers.
+/// `Ok(None)`: incomplete, call again with more bytes (from the start of the same
+/// buffer). Errors as [`HeadError`]; `buf` holding [`MAX_HEAD_BYTES`] or more without a
+/// complete head is [`HeadError::TooLarge`].
+pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
+    let mut start = 0;
+    loop {
+        let rest = buf.get(start..).unwrap_or_default();
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut fields);
+        let len = match parsed.parse(rest) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
+                return Err(HeadError::TooLarge);
+            }
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(e) => return Err(HeadError::Invalid(e)),
+        };
+        let end = start + len;
+        if end > MAX_HEAD_BYTES {
+            return Err(HeadError::TooLarge);
+        }
+        let code = parsed.code.unwrap_or(0);
+        let status = StatusCode::from_u16(code).map_err(|_| HeadError::Status(code))?;
+        if status.is_informational() && code != 101 {
+            // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+            start = end;
+            if start == buf.len() {
+                return Ok(None);
+            }
+            continue;
+        }
+        let version = if parsed.version == Some(1) {
+            Version::HTTP_11
+        } else {
+            Version::HTTP_10
+        };
+        let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+        for field in parsed.headers.iter() {
+            let name = HeaderName::from_bytes(field.name.as_bytes())
+                .map_err(|_| HeadError::Header(field.name.to_string()))?;
+            let value = HeaderValue::from_bytes(field.value)
+                .map_err(|_| HeadError::Header(field.name.to_string()))?;
+            headers.append(name, value);
+        }
+        let framing = framing(code, version, &headers)?;
+        let mut response = Response::new(());
+        *response.status_mut() = status;
+        *response.version_mut() = version;
+        *response.headers_mut() = headers;
+        return Ok(Some(Head {
+            response,
+            framing,
+            len: end,
+        }));
+    }
+}
+
+/// The body's framing from the status and header fields (RFC 9112 §6.3, as hyper reads it).
+fn framing(code: u16, version: Version, headers: &HeaderMap) -> Result<Framing, HeadError> {
+    if matches!(code, 101 | 204 | 304) {
+        return Ok(Framing::Length(0));
+    }
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        if version == Version::HTTP_10 {
+            return Err(HeadError::TransferEncodingOnHttp10);
+        }
+        // `chunked` must be the last coding; with another one last the body runs to the
+        // connection's end.
+        let chunked = headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
+        return Ok(if chunked {
+            Framing::Chunked
+        } else {
+            Framing::Close
+        });
+    }
+    let mut length: Option<u64> = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        let text = value.to_str().map_err(|_| HeadError::ContentLength)?;
+        for part in text.split(',') {
+            let n = decimal(part.trim()).ok_or(HeadError::ContentLength)?;
+            if length.is_some_and(|l| l != n) {
+                return Err(HeadError::ContentLength);
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length.map_or(Framing::Close, Framing::Length))
+}
+
+/// A non-empty string of ASCII digits as a `u64` (no sign, no overflow).
+fn decimal(s: &str) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |n, b| {
+        let digit = b.is_ascii_digit().then(|| u64::from(b - b'0'))?;
+        n.checked_mul(10)?.checked_add(digit)
+    })
+}
+
+/// Why a response body could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Broken `chunked` framing: a chunk size that is not hex or overflows 64 bits, a
+    /// missing CRLF, extensions or trailers over their bounds.
+    #[error("invalid chunked body: {0}")]
+    Chunked(&'static str),
+    /// The connection ended before the body's declared end (`Content-Length`, or the
+    /// last chunk of a chunked body).
+    #[error("the back end closed the connection before the end of the body")]
+    Incomplete,
+    /// Reading the socket failed.
+    #[error("reading from the back end failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where a chunked body's decoder is (hyper's states, one byte of framing at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Before the first hex digit of a chunk size.
+    Start,
+    /// In the chunk size.
+    Size,
+    /// Whitespace after the chunk size.
+    SizeLws,
+    /// In a chunk extension (skipped).
+    Extension,
+    /// The LF ending the chunk size line.
+    SizeLf,
+    /// In the chunk's data.
+    Data,
+    /// The CR after the chunk's data.
+    DataCr,
+    /// The LF after the chunk's data.
+    DataLf,
+    /// After the last chunk or a trailer line: CR of the end, or a trailer line.
+    EndCr,
+    /// In a trailer line (dropped).
+    Trailer,
+    /// The LF ending a trailer line.
+    TrailerLf,
+    /// The LF of the body's end.
+    EndLf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Length(u64),
+    Chunked {
+        state: Chunk,
+        /// The chunk size being read, then the data left of the chunk.
+        size: u64,
+        extension_bytes: u64,
+        trailer_bytes: usize,
+        trailers: usize,
+    },
+    Close,
+    Done,
+}
+
+/// An incremental response body decoder: feed it the bytes after the head in slices of
+/// any size ([`Decoder::decode`]), then tell it when the connection ends
+/// ([`Decoder::eof`]). It keeps no buffer, only a few counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoder {
+    kind: Kind,
+}
+
+impl Decoder {
+    /// A decoder for a body delimited as `framing`.
+    pub fn new(framing: Framing) -> Self {
+        let kind = match framing {
+            Framing::Length(0) => Kind::Done,
+            Framing::Length(n) => Kind::Length(n),
+            Framing::Chunked => Kind::Chunked {
+                state: Chunk::Start,
+                size: 0,
+                extension_bytes: 0,
+                trailer_bytes: 0,
+                trailers: 0,
+            },
+            Framing::Close => Kind::Close,
+        };
+        Self { kind }
+    }
+
+    /// Whether the body has ended (its length reached or its last chunk and trailers
+    /// read); bytes after that are not the body's.
+    pub fn is_done(&self) -> bool {
+        self.kind == Kind::Done
+    }
+
+    /// The connection ended: fine for a close-delimited body or one already complete,
+    /// else [`BodyError::Incomplete`].
+    pub fn eof(&mut self) -> Result<(), BodyError> {
+        match self.kind {
+            Kind::Close | Kind::Done => {
+                self.kind = Kind::Done;
+                Ok(())
+            }
+            _ => Err(BodyError::Incomplete),
+        }
+    }
+
+    /// Decodes `input`, handing each part of body data in it to `data` in order (slices
+    /// of `input`, never empty). Takes all of `input`: bytes after the body's end are
+    /// ignored. After an error the decoder must not be used again.
+    pub fn decode<'a>(
+        &mut self,
+        input: &'a [u8],
+        mut data: impl FnMut(&'a [u8]),
+    ) -> Result<(), BodyError> {
+        let mut pos = 0;
+        while pos < input.len() {
+            let rest = input.get(pos..).unwrap_or_default();
+            match &mut self.kind {
+                Kind::Done => return Ok(()),
+                Kind::Close => {
+                    data(rest);
+                    return Ok(());
+                }
+                Kind::Length(left) => {
+                    let take = take(*left, rest.len());
+                    data(rest.get(..take).unwrap_or_default());
+                    *left -= take as u64;
+                    pos += take;
+                    if *left == 0 {
+                        self.kind = Kind::Done;
+                    }
+                }
+                Kind::Chunked {
+                    state: state @ Chunk::Data,
+                    size,
+                    ..
+                } => {
+                    let take = take(*size, rest.len());
+                    data(rest.get(..take).unwrap_or_default());
+                    *size -= take as u64;
+                    pos += take;
+                    if *size == 0 {
+                        *state = Chunk::DataCr;
+                    }
+                }
+                Kind::Chunked { .. } => {
+                    let byte = rest.first().copied().unwrap_or_default();
+                    pos += 1;
+                    if self.framing_byte(byte)? {
+                        self.kind = Kind::Done;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One byte of chunked framing; `true` at the body's end.
+    fn framing_byte(&mut self, byte: u8) -> Result<bool, BodyError> {
+        let Kind::Chunked {
+            state,
+            size,
+            extension_bytes,
+            trailer_bytes,
+            trailers,
+        } = &mut self.kind
+        else {
+            return Ok(false);
+        };
+        let next = match (*state, byte) {
+            (Chunk::Start | Chunk::Size, b) if b.is_ascii_hexdigit() => {
+                let digit = u64::from(hex(b));
+                *size = size
+                    .checked_mul(16)
+                    .and_then(|s| s.checked_add(digit))
+                    .ok_or(BodyError::Chunked("chunk size overflows 64 bits"))?;
+                Chunk::Size
+            }
+            (Chunk::Start, _) => return Err(BodyError::Chunked("chunk size is not hex")),
+            (Chunk::Size | Chunk::SizeLws, b' ' | b'\t') => Chunk::SizeLws,
+            (Chunk::Size | Chunk::SizeLws, b';') => Chunk::Extension,
+            (Chunk::Size | Chunk::SizeLws, b'\r') => Chunk::SizeLf,
+            (Chunk::Size, _) => return Err(BodyError::Chunked("chunk size is not hex")),
+            (Chunk::SizeLws, _) => {
+                return Err(BodyError::Chunked("invalid whitespace after a chunk size"));
+            }
+            (Chunk::Extension, b'\r') => Chunk::SizeLf,
+            (Chunk::Extension, b'\n') => {
+                return Err(BodyError::Chunked("a chunk extension contains a bare LF"));
+            }
+            (Chunk::Extension, _) => {
+                *extension_bytes += 1;
+                if *extension_bytes >= MAX_EXTENSION_BYTES {
+                    return Err(BodyError::Chunked("chunk extensions over their bound"));
+                }
+                Chunk::Extension
+            }
+            (Chunk::SizeLf, b'\n') if *size == 0 => Chunk::EndCr,
+            (Chunk::SizeLf, b'\n') => Chunk::Data,
+            (Chunk::SizeLf, _) => return Err(BodyError::Chunked("no LF after a chunk size")),
+            (Chunk::DataCr, b'\r') => Chunk::DataLf,
+            (Chunk::DataCr, _) => return Err(BodyError::Chunked("no CR after chunk data")),
+            (Chunk::DataLf, b'\n') => {
+                *size = 0;
+                Chunk::Start
+            }
+            (Chunk::DataLf, _) => return Err(BodyError::Chunked("no LF after chunk data")),
+            (Chunk::EndCr, b'\r') => {
+                count_trailer_byte(trailer_bytes, *trailers > 0)?;
+                Chunk::EndLf
+            }
+            (Chunk::EndCr, _) => {
+                count_trailer_byte(trailer_bytes, true)?;
+                Chunk::Trailer
+            }
+            (Chunk::Trailer, b'\r') => {
+                count_trailer_byte(trailer_bytes, true)?;
+                Chunk::TrailerLf
+            }
+            (Chunk::Trailer, _) => {
+                count_trailer_byte(trailer_bytes, true)?;
+                Chunk::Trailer
+            }
+            (Chunk::TrailerLf, b'\n') => {
+                if *trailers >= MAX_TRAILERS {
+                    return Err(BodyError::Chunked("more trailer fields than allowed"));
+                }
+                *trailers += 1;
+                count_trailer_byte(trailer_bytes, true)?;
+                Chunk::EndCr
+            }
+            (Chunk::TrailerLf, _) => {
+                return Err(BodyError::Chunked("no LF after a trailer field"));
+            }
+            (Chunk::EndLf, b'\n') => return Ok(true),
+            (Chunk::EndLf, _) => return Err(BodyError::Chunked("no LF at the body's end")),
+            (Chunk::Data, _) => Chunk::Data,
+        };
+        *state = next;
+        Ok(false)
+    }
+}
+
+/// Counts a byte of the trailer section (when `counted`), refusing at the bound.
+fn count_trailer_byte(bytes: &mut usize, counted: bool) -> Result<(), BodyError> {
+    if counted {
+        *bytes += 1;
+        if *bytes >= MAX_TRAILER_BYTES {
+            return Err(BodyError::Chunked("trailer fields over their bound"));
+        }
+    }
+    Ok(())
+}
+
+/// The value of an ASCII hex digit.
+fn hex(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        b'A'..=b'F' => b - b'A' + 10,
+        _ => 0,
+    }
+}
+
+/// The most of `available` bytes that fit in `left`.
+fn take(left: u64, available: usize) -> usize {
+    usize::try_from(left).map_or(available, |l| l.min(available))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Decodes `input` fed in pieces of `step` bytes, then the end of the connection.
+    fn decode_all(framing: Framing, input: &[u8], step: usize) -> Result<Vec<u8>, BodyError> {
+        let mut decoder = Decoder::new(framing);
+        let mut out = Vec::new();
+        for piece in input.chunks(step.max(1)) {
+            decoder.decode(piece, |d| {
+                assert!(!d.is_empty());
+                out.extend_from_slice(d);
+            })?;
+        }
+        decoder.eof()?;
+        Ok(out)
+    }
+
+    #[test]
+    fn the_request_head_has_the_target_host_and_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("last-event-id", HeaderValue::from_static("41"));
+        headers.insert(header::HOST, HeaderValue::from_static("ignored"));
+        let head = request_head(
+            &PathAndQuery::from_static("/base/events?x=1"),
+            &HeaderValue::from_static("b:8080"),
+            &headers,
+        );
+        assert_eq!(
+            String::from_utf8(head).unwrap(),
+            "GET /base/events?x=1 HTTP/1.1\r\nhost: b:8080\r\nlast-event-id: 41\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_head_is_parsed_incrementally_and_interim_answers_are_skipped() {
+        let bytes = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n\
+            HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-A: 1\r\nX-A: 2\r\n\r\ndata";
+        let body_at = bytes.len() - 4;
+        for cut in 0..body_at {
+            assert!(parse_head(&bytes[..cut]).unwrap().is_none(), "cut at {cut}");
+        }
+        let head = parse_head(bytes).unwrap().unwrap();
+        assert_eq!(head.len, body_at);
+        assert_eq!(head.response.status(), StatusCode::OK);
+        assert_eq!(head.response.version(), Version::HTTP_11);
+        assert_eq!(head.framing, Framing::Close);
+        let values: Vec<_> = head.response.headers().get_all("x-a").iter().collect();
+        assert_eq!(values, ["1", "2"]);
+    }
+
+    #[test]
+    fn framing_follows_the_status_and_headers() {
+        let framing = |head: &str| parse_head(head.as_bytes()).map(|h| h.unwrap().framing);
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
+            Ok(Framing::Close)
+        );
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n"),
+            Ok(Framing::Length(5))
+        );
+        assert_eq!(
+            framing("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"),
+            Ok(Framing::Length(0))
+        );
+        assert_eq!(framing("HTTP/1.0 200 OK\r\n\r\n"), Ok(Framing::Close));
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n"),
+            Err(HeadError::ContentLength)
+        );
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n"),
+            Err(HeadError::ContentLength)
+        );
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n"),
+            Err(HeadError::ContentLength)
+        );
+        assert_eq!(
+            framing("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Err(HeadError::TransferEncodingOnHttp10)
+        );
+    }
+
+    #[test]
+    fn garbage_oversize_and_too_many_headers_are_refused() {
+        assert!(matches!(
+            parse_head(b"SSH-2.0-OpenSSH\r\n"),
+            Err(HeadError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_head(b"HTTP/1.1 099 Low\r\n\r\n"),
+            Err(HeadError::Status(99) | HeadError::Invalid(_))
+        ));
+        let mut big = b"HTTP/1.1 200 OK\r\nX-Big: ".to_vec();
+        big.resize(MAX_HEAD_BYTES, b'a');
+        assert_eq!(parse_head(&big).unwrap_err(), HeadError::TooLarge);
+        big.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(parse_head(&big).unwrap_err(), HeadError::TooLarge);
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse_head(&many).unwrap_err(),
+            HeadError::Invalid(httparse::Error::TooManyHeaders)
+        );
+    }
+
+    #[test]
+    fn chunked_bodies_decode_at_every_split() {
+        let body = b"5;name=value\r\nhello\r\n1 \t\r\n \r\nA\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n";
+        for step in 1..=body.len() {
+            assert_eq!(
+                decode_all(Framing::Chunked, body, step).unwrap(),
+                b"hello 0123456789",
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_after_the_end_are_not_body() {
+        let mut decoder = Decoder::new(Framing::Chunked);
+        let mut out = Vec::new();
+        decoder
+            .decode(b"2\r\nab\r\n0\r\n\r\nHTTP/1.1 200", |d| {
+                out.extend_from_slice(d)
+            })
+            .unwrap();
+        assert!(decoder.is_done());
+        assert_eq!(out, b"ab");
+        assert_eq!(
+            decode_all(Framing::Length(3), b"abcdef", 2).unwrap(),
+            b"abc"
+        );
+    }
+
+    #[test]
+    fn broken_chunking_is_an_error() {
+        let bad: [&[u8]; 8] = [
+            b"x\r\n",
+            b"5x\r\n",
+            b"1 1\r\n",
+            b"5\rX",
+            b"2\r\nabX",
+            b"2\r\nab\rX",
+            b"1;ext\nX",
+            b"10000000000000000\r\n",
+        ];
+        for body in bad {
+            assert!(
+                matches!(
+                    decode_all(Framing::Chunked, body, 1),
+                    Err(BodyError::Chunked(_))
+                ),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(matches!(
+            decode_all(Framing::Chunked, b"5\r\nhel", 1),
+            Err(BodyError::Incomplete)
+        ));
+        assert!(matches!(
+            decode_all(Framing::Length(5), b"hel", 1),
+            Err(BodyError::Incomplete)
+        ));
+        assert_eq!(
+            decode_all(Framing::Close, b"till the end", 5).unwrap(),
+            b"till the end"
+        );
+    }
+
+    #[test]
+    fn extensions_and_trailers_are_bounded() {
+        let mut long_ext = b"1;".to_vec();
+        long_ext.resize(MAX_EXTENSION_BYTES as usize + 8, b'e');
+        assert!(matches!(
+            decode_all(Framing::Chunked, &long_ext, 4096),
+            Err(BodyError::Chunked(_))
+        ));
+        let mut many = b"0\r\n".to_vec();
+        for i in 0..=MAX_TRAILERS {
+            many.extend_from_slice(format!("t{i}: v\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert!(matches!(
+            decode_all(Framing::Chunked, &many, 4096),
+            Err(BodyError::Chunked(_))
+        ));
+    }
+}
