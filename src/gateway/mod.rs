@@ -8,6 +8,7 @@
 
 mod access;
 mod cors;
+mod h1_server;
 mod lease;
 pub mod listener;
 mod meter;
@@ -254,7 +255,7 @@ impl Gateway {
                     Some(extra) => extra.fallback_service(self.router()),
                     None => self.router(),
                 },
-                listener::Transport::Plain,
+                listener::Transport::Gateway,
                 shutdown,
             )
             .await;

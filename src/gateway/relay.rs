@@ -189,8 +189,11 @@ impl Relay {
         })
     }
 
-    /// The next bytes for the client, or `None` when the stream is over.
-    async fn next_chunk(&mut self) -> Option<Bytes> {
+    /// The next bytes for the client, or `None` when the stream is over. Awaited by the
+    /// connection loop that owns the client socket, one chunk at a time (the next only
+    /// after the last was written). Not cancel-safe while metering a chunk: a caller
+    /// that gives up on the future drops the relay too.
+    pub(crate) async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
             if let Some(bytes) = self.pending.pop_front() {
                 return Some(bytes);
