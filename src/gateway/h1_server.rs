@@ -79,6 +79,8 @@ pub(super) fn relay_into_body(mut response: Response) -> Response {
         .remove::<RelaySlot>()
         .and_then(|slot| slot.take())
     {
+        // The router set `content-length: 0` for the empty body it saw.
+        response.headers_mut().remove(header::CONTENT_LENGTH);
         *response.body_mut() = Body::from_stream(relay.into_stream());
     }
     response
@@ -170,10 +172,22 @@ impl Connection {
                 Err(never) => match never {},
             };
             let keep_alive = keep_alive && !*self.stop.borrow();
-            match self
-                .answer(response, version, is_head, keep_alive, &mut buf)
-                .await
-            {
+            let http11 = version == Version::HTTP_11;
+            let (relay, status, head, body) = head_of(response);
+            let answered = match relay {
+                Some(relay) => {
+                    // Nothing but the relay and the socket stays: an open stream holds no
+                    // buffer (pipelined bytes after a stream request are dropped).
+                    drop(body);
+                    buf = Vec::new();
+                    self.stream_relay(relay, head, http11, keep_alive).await
+                }
+                None => {
+                    self.answer(status, head, body, http11, is_head, keep_alive)
+                        .await
+                }
+            };
+            match answered {
                 Ok(Next::KeepAlive) => {}
                 Ok(Next::Close) => return,
                 Err(e) => {
@@ -331,36 +345,20 @@ impl Connection {
         tracing::debug!("{}: request refused with {status}; closed", self.peer);
     }
 
-    /// Writes `response`: a stream's relay driven here, any other body with its length or
-    /// chunked. Answers whether the connection may serve another request.
+    /// Writes a non-stream answer: `head` (status line and headers so far) completed with
+    /// the body's framing, then `body`, with its length when known (one write), else
+    /// chunked (HTTP/1.1) or up to the close (HTTP/1.0). Answers whether the connection may
+    /// serve another request.
     async fn answer(
         &mut self,
-        mut response: Response,
-        version: Version,
+        status: StatusCode,
+        mut head: Vec<u8>,
+        body: Body,
+        http11: bool,
         is_head: bool,
         keep_alive: bool,
-        buf: &mut Vec<u8>,
     ) -> io::Result<Next> {
-        let relay = response
-            .extensions_mut()
-            .remove::<RelaySlot>()
-            .and_then(|slot| slot.take());
-        let (parts, body) = response.into_parts();
-        let http11 = version == Version::HTTP_11;
-        let mut headers = parts.headers;
-        for name in [header::CONNECTION, header::TRANSFER_ENCODING] {
-            headers.remove(name);
-        }
-        let mut head = Vec::with_capacity(256);
-        status_line(&mut head, parts.status);
-        write_headers(&mut head, &headers);
-        date_line(&mut head);
-        if let Some(relay) = relay {
-            // The head buffer goes: an open stream holds none.
-            *buf = Vec::new();
-            return self.stream_relay(relay, head, http11, keep_alive).await;
-        }
-        let status = parts.status.as_u16();
+        let status = status.as_u16();
         let bodiless = is_head || (100..200).contains(&status) || status == 204 || status == 304;
         if bodiless {
             connection_line(&mut head, http11, keep_alive);
@@ -518,6 +516,21 @@ impl Connection {
     }
 }
 
+/// Splits an answer into the stream's relay (if it is one), its status, the start of its
+/// head (status line, the handler's headers but the framing ones, `date`) and its body.
+fn head_of(mut response: Response) -> (Option<Relay>, StatusCode, Vec<u8>, Body) {
+    let relay = response
+        .extensions_mut()
+        .remove::<RelaySlot>()
+        .and_then(|slot| slot.take());
+    let (parts, body) = response.into_parts();
+    let mut head = Vec::with_capacity(256);
+    status_line(&mut head, parts.status);
+    write_headers(&mut head, &parts.headers);
+    date_line(&mut head);
+    (relay, parts.status, head, body)
+}
+
 fn next(keep_alive: bool) -> Next {
     if keep_alive {
         Next::KeepAlive
@@ -641,10 +654,14 @@ fn status_line(out: &mut Vec<u8>, status: StatusCode) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// The answer's header lines, except `Content-Length`: the loop writes the body's own.
+/// The answer's header lines, except the framing ones (`Content-Length`,
+/// `Transfer-Encoding`, `Connection`): the loop writes those for the body it sends.
 fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
     for (name, value) in headers {
-        if name == header::CONTENT_LENGTH {
+        if name == header::CONTENT_LENGTH
+            || name == header::TRANSFER_ENCODING
+            || name == header::CONNECTION
+        {
             continue;
         }
         out.extend_from_slice(name.as_str().as_bytes());
