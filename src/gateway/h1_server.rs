@@ -436,7 +436,9 @@ impl Connection {
                     tokio::select! {
                         biased;
                         chunk = &mut next => break chunk,
-                        ready = self.stream.readable() => {
+                        // `poll_read_ready` keeps the waker in the socket's reader slot:
+                        // no waiter list entry made and removed per chunk.
+                        ready = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)) => {
                             ready?;
                             if self.client_left() {
                                 // Dropping the relay closes the backend connection.
