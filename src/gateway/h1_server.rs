@@ -167,7 +167,10 @@ impl Connection {
             let version = request.version();
             let is_head = request.method() == Method::HEAD;
             request.extensions_mut().insert(ConnectInfo(self.peer));
-            let response = match tower::ServiceExt::oneshot(self.router.clone(), request).await {
+            // Boxed: the router's future (admission, the backend request) is large and
+            // lives only until the answer; unboxed it would size every stream's task.
+            let call = Box::pin(tower::ServiceExt::oneshot(self.router.clone(), request));
+            let response = match call.await {
                 Ok(response) => response,
                 Err(never) => match never {},
             };
@@ -819,5 +822,28 @@ mod tests {
             parse_head(raw.as_bytes()).err(),
             Some(StatusCode::URI_TOO_LONG)
         );
+    }
+
+    /// A connection's task is one future whose size is its largest state: with the
+    /// router's call boxed, that is the stream's (the relay and its next chunk), which
+    /// every open stream holds.
+    #[tokio::test]
+    async fn a_connection_task_stays_small() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (_stop, stopped) = watch::channel(false);
+        let connection = Connection {
+            stream,
+            peer: addr,
+            router: Router::new(),
+            options: ListenerOptions::default(),
+            metrics: Arc::default(),
+            head: None,
+            stop: stopped,
+        };
+        let task = connection.run();
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 5 * 1024, "a connection's future is {size} bytes");
     }
 }

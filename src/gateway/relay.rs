@@ -417,7 +417,9 @@ async fn reserve(window: &EventWindow, n: u64) -> (u64, crate::catalog::Millis, 
     let mut granted = window.reserve(n, now);
     let mut store_down = false;
     while granted < n && window.is_leased() {
-        match window.refill(n - granted, now).await {
+        // Boxed: the quota store call is rare and large; inline it would size every
+        // stream's task.
+        match Box::pin(window.refill(n - granted, now)).await {
             Refill::Granted => {
                 now = now_millis();
                 granted += window.reserve(n - granted, now);
