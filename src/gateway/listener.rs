@@ -10,6 +10,10 @@
 //! most [`crate::tls::server::HANDSHAKE_TIMEOUT`]) runs over the send-timeout stream, counts
 //! as part of the incomplete head, and the connection then speaks HTTP/2 or HTTP/1.1 as
 //! ALPN says, with the same header read timeout on HTTP/1.1.
+//!
+//! The gateway's plain port ([`Transport::Gateway`]) is served by the gateway's own
+//! HTTP/1.1 connection loop (`gateway::h1_server`) instead of hyper's, with the same
+//! limits: one task per connection that drives an admitted stream's relay itself.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -80,8 +84,11 @@ pub fn raise_open_files_limit() -> io::Result<u64> {
 /// How a listener's connections speak.
 #[derive(Debug, Clone)]
 pub enum Transport {
-    /// Plain HTTP/1.1.
+    /// Plain HTTP/1.1, served by hyper.
     Plain,
+    /// Plain HTTP/1.1 served by the gateway's own connection loop, which writes a stream's
+    /// relay straight to the socket in the connection's task (the gateway's plain port).
+    Gateway,
     /// TLS with this config, then HTTP/2 or HTTP/1.1 as ALPN (or the client's preface) says.
     Tls(Arc<rustls::ServerConfig>),
 }
@@ -122,10 +129,14 @@ pub async fn serve_transport(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let acceptor = match &transport {
-        Transport::Plain => None,
+        Transport::Plain | Transport::Gateway => None,
         Transport::Tls(config) => Some(tokio_rustls::TlsAcceptor::from(config.clone())),
     };
+    let own_loop = matches!(transport, Transport::Gateway);
     let graceful = GracefulShutdown::new();
+    // The own loop's connections hold a receiver each: shutdown is a `true` sent to them,
+    // and they are all gone when the sender sees no receiver left.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let incomplete = Arc::new(Incomplete::default());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -160,12 +171,26 @@ pub async fn serve_transport(
         };
         // Events go out as they come; a failure here only costs latency.
         let _ = stream.set_nodelay(true);
+        if own_loop {
+            let connection = super::h1_server::Connection {
+                stream,
+                peer,
+                router: router.clone(),
+                options: options.clone(),
+                metrics: metrics.clone(),
+                head: Some(head),
+                stop: stopped.clone(),
+            };
+            tokio::spawn(connection.run());
+            continue;
+        }
         let io = SendTimeout::new(stream, options.send_timeout, metrics.clone());
         let tower = TowerToHyperService::new(router.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             head.complete();
             req.extensions_mut().insert(ConnectInfo(peer));
-            hyper::service::Service::call(&tower, req)
+            let answer = hyper::service::Service::call(&tower, req);
+            async move { answer.await.map(super::h1_server::relay_into_body) }
         });
         let metrics = metrics.clone();
         let Some(acceptor) = acceptor.clone() else {
@@ -217,7 +242,9 @@ pub async fn serve_transport(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    stop.send_replace(true);
+    drop(stopped);
+    tokio::join!(graceful.shutdown(), stop.closed());
     Ok(())
 }
 
@@ -273,14 +300,15 @@ impl Incomplete {
 /// One connection's place in [`Incomplete`], released at its first complete head or when
 /// the connection ends.
 #[derive(Debug)]
-struct HeadGuard {
+pub(super) struct HeadGuard {
     ip: IpAddr,
     table: Arc<Incomplete>,
     done: AtomicBool,
 }
 
 impl HeadGuard {
-    fn complete(&self) {
+    /// The connection sent a complete request head: its place is released (once).
+    pub(super) fn complete(&self) {
         if !self.done.swap(true, Ordering::Relaxed) {
             self.table.release(self.ip);
         }

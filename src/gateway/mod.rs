@@ -9,6 +9,7 @@
 mod access;
 mod cors;
 pub mod h1;
+mod h1_server;
 mod lease;
 pub mod listener;
 mod meter;
@@ -255,7 +256,7 @@ impl Gateway {
                     Some(extra) => extra.fallback_service(self.router()),
                     None => self.router(),
                 },
-                listener::Transport::Plain,
+                listener::Transport::Gateway,
                 shutdown,
             )
             .await;

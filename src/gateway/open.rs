@@ -141,7 +141,13 @@ impl Gateway {
             view_rx,
             shutdown: inner.stop.subscribe(),
         });
-        Ok((stream_headers(), Body::from_stream(relay.into_stream())).into_response())
+        // The body is left empty: the plain port's connection loop drives the relay itself,
+        // hyper's connections get it as a streaming body (`h1_server::relay_into_body`).
+        let mut response = (stream_headers(), Body::empty()).into_response();
+        response
+            .extensions_mut()
+            .insert(super::h1_server::RelaySlot::new(relay));
+        Ok(response)
     }
 
     /// Sends the backend request and checks the answer is an event stream the gateway may

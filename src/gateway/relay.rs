@@ -189,8 +189,11 @@ impl Relay {
         })
     }
 
-    /// The next bytes for the client, or `None` when the stream is over.
-    async fn next_chunk(&mut self) -> Option<Bytes> {
+    /// The next bytes for the client, or `None` when the stream is over. Awaited by the
+    /// connection loop that owns the client socket, one chunk at a time (the next only
+    /// after the last was written). Not cancel-safe while metering a chunk: a caller
+    /// that gives up on the future drops the relay too.
+    pub(crate) async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
             if let Some(bytes) = self.pending.pop_front() {
                 return Some(bytes);
@@ -414,7 +417,9 @@ async fn reserve(window: &EventWindow, n: u64) -> (u64, crate::catalog::Millis, 
     let mut granted = window.reserve(n, now);
     let mut store_down = false;
     while granted < n && window.is_leased() {
-        match window.refill(n - granted, now).await {
+        // Boxed: the quota store call is rare and large; inline it would size every
+        // stream's task.
+        match Box::pin(window.refill(n - granted, now)).await {
             Refill::Granted => {
                 now = now_millis();
                 granted += window.reserve(n - granted, now);
