@@ -252,7 +252,10 @@ pub fn render(records: &[Record], meta: &Meta) -> String {
     }
     let tui: Vec<(&str, &str, Option<Summary>)> = TUI_ROWS
         .iter()
-        .filter(|(w, _)| *w == "tui" || workloads.iter().any(|r| r == w))
+        .filter(|(w, _)| {
+            workloads.iter().any(|r| r == w)
+                || (*w == "tui" && meta.families.iter().any(|f| f == "tui"))
+        })
         .map(|(w, label)| (*w, *label, summary(w, "ui")))
         .collect();
     for (w, label, s) in &tui {
