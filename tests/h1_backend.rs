@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::*;
@@ -59,13 +58,6 @@ async fn read_all(url: &str, token: &str) -> (Vec<String>, Vec<String>) {
     split(&SseReader::new(resp).rest().await)
 }
 
-fn backend_errors(env: &TestServer) -> u64 {
-    env.telemetry()
-        .metrics()
-        .backend_errors
-        .load(Ordering::Relaxed)
-}
-
 #[tokio::test]
 async fn an_http_1_0_backend_with_a_close_delimited_body_is_relayed_to_its_end() {
     let env = TestServer::with_options(quick()).await;
@@ -82,7 +74,7 @@ async fn an_http_1_0_backend_with_a_close_delimited_body_is_relayed_to_its_end()
     let (events, comments) = read_all(&url, &token).await;
     assert_eq!(events, ["one", "two", "three"]);
     assert!(comments.is_empty(), "{comments:?}");
-    assert_eq!(backend_errors(&env), 0);
+    assert_eq!(env.backend_errors(), 0);
 }
 
 #[tokio::test]
@@ -124,7 +116,7 @@ async fn content_length_and_chunked_bodies_are_decoded_across_writes() {
     let (events, comments) = read_all(&url, &token).await;
     assert_eq!(events, ["x", "0123456789abcdefghijklmnopqrstuvwxy"]);
     assert!(comments.is_empty(), "{comments:?}");
-    assert_eq!(backend_errors(&env), 0);
+    assert_eq!(env.backend_errors(), 0);
 }
 
 #[tokio::test]
@@ -143,7 +135,7 @@ async fn a_chunked_body_that_ends_before_its_last_chunk_is_a_failed_connection()
     let (events, comments) = read_all(&url, &token).await;
     assert_eq!(events, ["one"]);
     assert_eq!(comments, ["the backend connection failed"]);
-    assert_eq!(backend_errors(&env), 1);
+    assert_eq!(env.backend_errors(), 1);
 
     // A bad chunk size mid-stream is the same failure.
     let (url, token, _backend) = api_writing(
@@ -158,7 +150,7 @@ async fn a_chunked_body_that_ends_before_its_last_chunk_is_a_failed_connection()
     let (events, comments) = read_all(&url, &token).await;
     assert_eq!(events, ["one"]);
     assert_eq!(comments, ["the backend connection failed"]);
-    assert_eq!(backend_errors(&env), 2);
+    assert_eq!(env.backend_errors(), 2);
 }
 
 #[tokio::test]

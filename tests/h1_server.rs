@@ -324,13 +324,7 @@ async fn hanging_up_on_an_idle_stream_closes_the_backend_within_a_second() {
         .await;
     let mut socket = open_stream(env.gateway_addr(), "/quiet/1.0.0/x", Some(&sub.production)).await;
     read_until_contains(&mut socket, "data: one\n\n").await;
-    assert_eq!(
-        env.telemetry()
-            .metrics()
-            .open_streams
-            .load(Ordering::Relaxed),
-        1
-    );
+    assert_eq!(env.open_streams(), 1);
     // The stream is idle (no heartbeat for 30 s): the hang-up itself must be noticed.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let hung_up = Instant::now();
@@ -341,15 +335,7 @@ async fn hanging_up_on_an_idle_stream_closes_the_backend_within_a_second() {
         took < Duration::from_secs(1),
         "the backend was closed after {took:?}"
     );
-    assert!(
-        eventually(|| env
-            .telemetry()
-            .metrics()
-            .open_streams
-            .load(Ordering::Relaxed)
-            == 0)
-        .await
-    );
+    assert!(eventually(|| env.open_streams() == 0).await);
 }
 
 #[tokio::test]
@@ -382,15 +368,7 @@ async fn a_reader_that_stops_is_cut_by_the_send_timeout() {
             .load(Ordering::Relaxed),
         1
     );
-    assert!(
-        eventually(|| env
-            .telemetry()
-            .metrics()
-            .open_streams
-            .load(Ordering::Relaxed)
-            == 0)
-        .await
-    );
+    assert!(eventually(|| env.open_streams() == 0).await);
     // The client's socket is closed too: once its buffer is read, EOF (or a reset).
     assert!(closed_within(&mut stalled, PATIENCE).await);
 }

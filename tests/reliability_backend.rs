@@ -49,20 +49,6 @@ async fn assert_backend_error(resp: reqwest::Response, status: u16, backend: &st
     );
 }
 
-fn open_streams(env: &TestServer) -> i64 {
-    env.telemetry()
-        .metrics()
-        .open_streams
-        .load(Ordering::Relaxed)
-}
-
-fn backend_errors(env: &TestServer) -> u64 {
-    env.telemetry()
-        .metrics()
-        .backend_errors
-        .load(Ordering::Relaxed)
-}
-
 #[tokio::test]
 async fn a_backend_that_is_down_answers_503_and_tells_only_the_operator_where() {
     let env = TestServer::with_options(quick()).await;
@@ -80,8 +66,8 @@ async fn a_backend_that_is_down_answers_503_and_tells_only_the_operator_where() 
         }
     };
     assert!(detail.contains(&dead), "{detail}");
-    assert_eq!(backend_errors(&env), 1);
-    assert_eq!(open_streams(&env), 0);
+    assert_eq!(env.backend_errors(), 1);
+    assert_eq!(env.open_streams(), 0);
 }
 
 #[tokio::test]
@@ -114,8 +100,8 @@ async fn a_backend_refusing_at_tcp_level_answers_503() {
         // The gateway let go of the connection.
         assert!(eventually(|| backend.finished() == 1).await, "{name}");
     }
-    assert_eq!(backend_errors(&env), 3);
-    assert_eq!(open_streams(&env), 0);
+    assert_eq!(env.backend_errors(), 3);
+    assert_eq!(env.open_streams(), 0);
 }
 
 #[tokio::test]
@@ -151,8 +137,8 @@ async fn a_backend_refusing_at_http_level_has_its_status_and_body_passed_on() {
         assert_eq!(resp.text().await.unwrap(), body);
     }
     assert!(eventually(|| refuser.finished() == 3).await);
-    assert_eq!(open_streams(&env), 0);
-    assert_eq!(backend_errors(&env), 3);
+    assert_eq!(env.open_streams(), 0);
+    assert_eq!(env.backend_errors(), 3);
 }
 
 #[tokio::test]
@@ -163,7 +149,7 @@ async fn a_backend_that_accepts_and_never_answers_gets_503_after_the_connect_tim
     assert_backend_error(get(&url, Some(&token)).await, 503, &mute.url()).await;
     // The gateway gave up on the connection instead of keeping it.
     mute.wait_hangups(1).await;
-    assert_eq!(open_streams(&env), 0);
+    assert_eq!(env.open_streams(), 0);
 }
 
 #[tokio::test]
@@ -177,11 +163,11 @@ async fn a_backend_silent_after_its_headers_is_kept_alive_by_heartbeats() {
     for _ in 0..3 {
         assert_eq!(reader.next().await, Some(Item::Comment("heartbeat".into())));
     }
-    assert_eq!(open_streams(&env), 1);
+    assert_eq!(env.open_streams(), 1);
     assert_eq!(silent.hangups.load(Ordering::SeqCst), 0);
     drop(reader);
     silent.wait_hangups(1).await;
-    assert!(eventually(|| open_streams(&env) == 0).await);
+    assert!(eventually(|| env.open_streams() == 0).await);
 }
 
 /// Reads a whole stream; returns its events' data and its comments.
@@ -234,8 +220,8 @@ async fn a_backend_ending_mid_event_never_gets_the_partial_event_dispatched() {
     let (events, comments) = read_all(&url, &token).await;
     assert_eq!(events, vec!["one"]);
     assert_eq!(comments, vec!["the backend connection failed"]);
-    assert_eq!(backend_errors(&env), 2);
-    assert_eq!(open_streams(&env), 0);
+    assert_eq!(env.backend_errors(), 2);
+    assert_eq!(env.open_streams(), 0);
 
     // A clean end between events is just the end.
     let clean = RawBackend::start(|mut socket: TcpStream, _| async move {
@@ -249,7 +235,7 @@ async fn a_backend_ending_mid_event_never_gets_the_partial_event_dispatched() {
     let (events, comments) = read_all(&url, &token).await;
     assert_eq!(events, vec!["one"]);
     assert!(comments.is_empty(), "{comments:?}");
-    assert_eq!(backend_errors(&env), 2);
+    assert_eq!(env.backend_errors(), 2);
 }
 
 #[tokio::test]
@@ -305,7 +291,7 @@ async fn a_flapping_backend_gets_503_while_down_and_streams_while_up() {
     let resp = get(&url, Some(&token)).await;
     assert_eq!(resp.status(), 200);
     drop(resp);
-    assert!(eventually(|| open_streams(&env) == 0).await);
+    assert!(eventually(|| env.open_streams() == 0).await);
     assert_eq!(
         env.telemetry().metrics().rejections().get(&101503),
         Some(&5)
@@ -342,9 +328,9 @@ async fn a_backend_answering_other_than_an_event_stream_gets_502() {
         // The gateway closed the backend connection rather than keep it.
         assert!(eventually(|| backend.finished() == 1).await, "{i}");
     }
-    assert_eq!(open_streams(&env), 0);
+    assert_eq!(env.open_streams(), 0);
     assert_eq!(env.streams_total(), 0);
-    assert_eq!(backend_errors(&env), answers.len() as u64);
+    assert_eq!(env.backend_errors(), answers.len() as u64);
 
     // Parameters and case do not matter.
     for ct in ["text/event-stream; charset=utf-8", "Text/Event-Stream"] {
@@ -402,5 +388,5 @@ async fn a_backend_redirect_is_not_followed_and_its_location_stays_hidden() {
         "the gateway followed the redirect"
     );
     assert_eq!(redirector.accepted(), 1);
-    assert_eq!(open_streams(&env), 0);
+    assert_eq!(env.open_streams(), 0);
 }

@@ -10,7 +10,6 @@ use streamgate::tls::store::EndpointCertificate;
 use streamgate::tui::action::{Action, Command, Done};
 use streamgate::tui::screens::api_settings::SettingsForm;
 use streamgate::tui::screens::publisher::PublisherView;
-use streamgate::tui::state::TlsInfo;
 use tui_support::*;
 
 use KeyCode::{Backspace, Char, Down, Enter, Esc};
@@ -167,18 +166,7 @@ fn a_plain_http_endpoint_has_no_certificate_to_register() {
 
 #[test]
 fn servers_show_the_https_gateway_and_fingerprint() {
-    let mut config = config();
-    config.tls = Some(TlsInfo {
-        gateway: Ok(addr("127.0.0.1:8243")),
-        fingerprint: "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89".into(),
-    });
-    let mut app = streamgate::tui::App::new(
-        config,
-        streamgate::tui::Theme::default(),
-        std::sync::Arc::new(empty_catalog()),
-        NOON,
-    );
-    press(&mut app, Char('3'));
+    let app = servers_with_tls();
     let s = screen(&app);
     assert!(
         s.contains("HTTPS gateway   https://127.0.0.1:8243  SHA-256 AB:CD:EF"),

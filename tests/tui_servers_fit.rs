@@ -9,7 +9,6 @@ use crossterm::event::KeyCode::Char;
 use streamgate::control::{NodeReport, NodeStatus};
 use streamgate::tui::action::Action;
 use streamgate::tui::charts::AnalyticsFeed;
-use streamgate::tui::state::TlsInfo;
 use tui_support::*;
 
 fn node(name: &str) -> NodeStatus {
@@ -24,22 +23,6 @@ fn node(name: &str) -> NodeStatus {
             open_streams: 2,
         },
     }
-}
-
-fn servers_with_tls() -> streamgate::tui::App {
-    let mut config = config();
-    config.tls = Some(TlsInfo {
-        gateway: Ok(addr("127.0.0.1:8243")),
-        fingerprint: "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89".into(),
-    });
-    let mut app = streamgate::tui::App::new(
-        config,
-        streamgate::tui::Theme::default(),
-        std::sync::Arc::new(empty_catalog()),
-        NOON,
-    );
-    press(&mut app, Char('3'));
-    app
 }
 
 #[test]

@@ -437,6 +437,26 @@ impl Connection {
             return Ok(next(keep_alive));
         }
         // Unknown length: chunked, or (HTTP/1.0) up to the close.
+        let keep_alive = self.write_unsized_head(head, http11, keep_alive).await?;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(io::Error::other)?;
+            if let Ok(data) = frame.into_data() {
+                self.write_chunk(&data, http11).await?;
+            }
+        }
+        self.end_unsized_body(http11).await?;
+        Ok(next(keep_alive))
+    }
+
+    /// Ends `head` for a body of unknown length (chunked on HTTP/1.1, up to the close on
+    /// HTTP/1.0, RFC 9112 §6.3) and writes it; answers whether the connection may be kept
+    /// alive after the body.
+    async fn write_unsized_head(
+        &self,
+        mut head: Vec<u8>,
+        http11: bool,
+        keep_alive: bool,
+    ) -> io::Result<bool> {
         let keep_alive = keep_alive && http11;
         if http11 {
             head.extend_from_slice(b"transfer-encoding: chunked\r\n");
@@ -444,17 +464,16 @@ impl Connection {
         connection_line(&mut head, http11, keep_alive);
         head.extend_from_slice(b"\r\n");
         self.write_all(&mut [IoSlice::new(&head)]).await?;
-        drop(head);
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(io::Error::other)?;
-            if let Ok(data) = frame.into_data() {
-                self.write_chunk(&data, http11).await?;
-            }
-        }
+        Ok(keep_alive)
+    }
+
+    /// Ends a body begun by [`Connection::write_unsized_head`]: the last chunk on HTTP/1.1
+    /// (RFC 9112 §7.1); an HTTP/1.0 body ends with the close.
+    async fn end_unsized_body(&self, http11: bool) -> io::Result<()> {
         if http11 {
             self.write_all(&mut [IoSlice::new(b"0\r\n\r\n")]).await?;
         }
-        Ok(next(keep_alive))
+        Ok(())
     }
 
     /// Writes a stream's head, then drives `relay` here until it ends or the client leaves:
@@ -463,18 +482,11 @@ impl Connection {
     async fn stream_relay(
         &mut self,
         mut relay: Box<Relay>,
-        mut head: Vec<u8>,
+        head: Vec<u8>,
         http11: bool,
         keep_alive: bool,
     ) -> io::Result<Next> {
-        let keep_alive = keep_alive && http11;
-        if http11 {
-            head.extend_from_slice(b"transfer-encoding: chunked\r\n");
-        }
-        connection_line(&mut head, http11, keep_alive);
-        head.extend_from_slice(b"\r\n");
-        self.write_all(&mut [IoSlice::new(&head)]).await?;
-        drop(head);
+        let keep_alive = self.write_unsized_head(head, http11, keep_alive).await?;
         loop {
             let chunk = {
                 let mut next = pin!(relay.next_chunk());
@@ -498,9 +510,7 @@ impl Connection {
             self.write_chunk(&chunk, http11).await?;
         }
         drop(relay);
-        if http11 {
-            self.write_all(&mut [IoSlice::new(b"0\r\n\r\n")]).await?;
-        }
+        self.end_unsized_body(http11).await?;
         Ok(next(keep_alive && !*self.stop.borrow()))
     }
 

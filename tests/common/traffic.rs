@@ -53,4 +53,20 @@ impl super::TestServer {
             .streams_total
             .load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// Streams open on the gateway now (the `open_streams` gauge).
+    pub fn open_streams(&self) -> i64 {
+        self.telemetry()
+            .metrics()
+            .open_streams
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Backend failures counted so far (the `backend_errors` counter).
+    pub fn backend_errors(&self) -> u64 {
+        self.telemetry()
+            .metrics()
+            .backend_errors
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }

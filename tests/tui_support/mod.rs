@@ -43,6 +43,19 @@ pub fn config() -> AppConfig {
     }
 }
 
+/// The Servers screen (`3`) of an empty catalog, with the HTTPS gateway on :8243 and a
+/// fixed certificate fingerprint.
+pub fn servers_with_tls() -> App {
+    let mut config = config();
+    config.tls = Some(streamgate::tui::state::TlsInfo {
+        gateway: Ok(addr("127.0.0.1:8243")),
+        fingerprint: "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89".into(),
+    });
+    let mut app = App::new(config, Theme::default(), Arc::new(empty_catalog()), NOON);
+    press(&mut app, KeyCode::Char('3'));
+    app
+}
+
 /// A catalog with the built-in plans and environment and nothing else.
 pub fn empty_catalog() -> Snapshot {
     Snapshot {
