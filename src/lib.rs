@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod backend;
+pub mod beacon;
 pub mod catalog;
 pub mod cli;
 pub mod control;

@@ -284,6 +284,44 @@ async fn an_expiring_token_closes_its_stream() {
     backend.wait_hangups(1).await;
 }
 
+/// A stream's one timer serves both its heartbeats and its token's expiry: a silent stream
+/// gets heartbeats until the token expires, then the final comment instead of the next.
+#[tokio::test]
+async fn a_silent_stream_gets_heartbeats_until_its_token_expires() {
+    let env = TestServer::with_options(with_heartbeat(200)).await;
+    let (_backend, _, sub) = env
+        .api_on_backend(
+            "Hush",
+            "App",
+            Script::Chunks(vec![(Duration::ZERO, "data: one\n\n")]),
+        )
+        .await;
+    let short = env
+        .control()
+        .generate_token(&sub.app_id, &KeyPairRef::Type(KeyType::Production), Some(2))
+        .unwrap();
+    let resp = env
+        .open("/hush/1.0.0/memory", Some(&short.access_token))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let items = SseReader::new(resp).rest().await;
+    assert_eq!(items.first(), Some(&Item::Event(event("one"))));
+    assert_eq!(
+        items.last(),
+        Some(&Item::Comment("the access token expired".into()))
+    );
+    // The token lives 1 to 2 s (its expiry is in whole seconds): at least 4 heartbeats
+    // of 200 ms, and nothing but heartbeats between the event and the final comment.
+    let middle = &items[1..items.len() - 1];
+    assert!(middle.len() >= 4, "{items:?}");
+    assert!(
+        middle
+            .iter()
+            .all(|item| *item == Item::Comment("heartbeat".into())),
+        "{items:?}"
+    );
+}
+
 #[tokio::test]
 async fn shutdown_ends_open_streams_with_a_final_comment() {
     let mut env = TestServer::start().await;

@@ -28,6 +28,7 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use tokio::sync::{Mutex, broadcast, watch};
 
+use crate::beacon::Beacon;
 use crate::catalog::{Api, Application, Environment, RuleError};
 use crate::keys::{self, KeyError, KeyManager};
 use crate::store::{Op, Store, StoreError, Table};
@@ -138,6 +139,8 @@ struct Inner {
     catalog: ArcSwap<Snapshot>,
     view: ArcSwap<GatewayView>,
     view_version: watch::Sender<u64>,
+    /// Signalled with every new view, for open streams (see [`Control::view_beacon`]).
+    view_beacon: Arc<Beacon>,
     write_lock: Mutex<()>,
     changes: broadcast::Sender<Change>,
     /// Gateway node credentials and heartbeats (control plane).
@@ -220,6 +223,7 @@ impl Control {
                 catalog: ArcSwap::from_pointee(catalog),
                 view: ArcSwap::from_pointee(view),
                 view_version,
+                view_beacon: Beacon::new(),
                 write_lock: Mutex::new(()),
                 changes,
                 nodes,
@@ -259,6 +263,13 @@ impl Control {
         self.inner.view_version.subscribe()
     }
 
+    /// Signalled after every new view, like [`Control::watch_view`], but cheap to poll
+    /// for a stream woken by its traffic many times between changes: watch it before
+    /// reading the view, so a change in between is not missed.
+    pub fn view_beacon(&self) -> &Arc<Beacon> {
+        &self.inner.view_beacon
+    }
+
     /// Change notifications.
     pub fn subscribe_changes(&self) -> broadcast::Receiver<Change> {
         self.inner.changes.subscribe()
@@ -284,6 +295,7 @@ impl Control {
         self.inner.catalog.store(Arc::new(tx.catalog));
         self.inner.view.store(Arc::new(view));
         self.inner.view_version.send_replace(version);
+        self.inner.view_beacon.signal();
         for change in tx.changes {
             // Nobody listening is fine: views subscribe when they open.
             let _ = self.inner.changes.send(change);

@@ -20,6 +20,7 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast, watch};
 
+use crate::beacon::Beacon;
 use crate::catalog::{
     Api, Application, ApplicationPolicy, Deployment, Environment, Revision, Subscription,
     SubscriptionPolicy, now_millis,
@@ -242,6 +243,7 @@ impl Control {
                 catalog: ArcSwap::from_pointee(catalog),
                 view: ArcSwap::from_pointee(view),
                 view_version: watch::channel(1).0,
+                view_beacon: Beacon::new(),
                 write_lock: Mutex::new(()),
                 changes: broadcast::channel(CHANGE_CHANNEL_CAPACITY).0,
                 nodes,
@@ -274,6 +276,7 @@ impl Control {
         self.inner.catalog.store(Arc::new(catalog));
         self.inner.view.store(Arc::new(view));
         self.inner.view_version.send_replace(version);
+        self.inner.view_beacon.signal();
         self.inner.applied.send_replace(Some(position));
         // Nobody listening is fine.
         let _ = self.inner.changes.send(Change::Policies);

@@ -33,6 +33,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 
+use crate::beacon::Beacon;
 use crate::catalog::{BackendStream, now_millis};
 use crate::control::{Control, ControlError};
 use crate::telemetry::{Telemetry, TrafficEvent};
@@ -149,11 +150,22 @@ struct Inner {
     api_events: Registry<(String, String), Arc<AtomicU64>>,
     next_stream: AtomicU64,
     stop: watch::Sender<bool>,
+    /// Signalled when `stop` turns true, for open streams (cheap to poll per event).
+    stop_beacon: Arc<Beacon>,
     /// Subscription ids with a counter in the store, so the counters of deleted
     /// subscriptions can be deleted too.
     persisted: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Shared backend streams by revision and backend URL.
     hubs: Arc<shared::Hubs>,
+}
+
+impl Inner {
+    /// Raises the stop flag: open streams end with `: gateway shutting down`, idle
+    /// connections close.
+    fn raise_stop(&self) {
+        self.stop.send_replace(true);
+        self.stop_beacon.signal();
+    }
 }
 
 /// The gateway. Cheap to clone; clones share streams, counters and shutdown.
@@ -198,6 +210,7 @@ impl Gateway {
                 api_events: Registry::default(),
                 next_stream: AtomicU64::new(1),
                 stop,
+                stop_beacon: Beacon::new(),
                 persisted: std::sync::Mutex::new(persisted),
                 hubs: Arc::default(),
             }),
@@ -293,7 +306,7 @@ impl Gateway {
         transport: listener::Transport,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let stop = self.inner.stop.clone();
+        let inner = self.inner.clone();
         let server = listener::serve_transport(
             listener,
             router,
@@ -302,7 +315,7 @@ impl Gateway {
             transport,
             async move {
                 shutdown.await;
-                stop.send_replace(true);
+                inner.raise_stop();
             },
         );
         let mut stopped = self.inner.stop.subscribe();
@@ -318,7 +331,7 @@ impl Gateway {
                 Ok(())
             }
         };
-        self.inner.stop.send_replace(true);
+        self.inner.raise_stop();
         result
     }
 

@@ -12,7 +12,7 @@ impl Gateway {
     ) -> Result<Response, Reject> {
         let inner = &*self.inner;
         // Watch before reading the view, so a change in between is not missed.
-        let view_rx = inner.control.watch_view();
+        let view_watcher = inner.control.view_beacon().watch();
         let view = inner.control.view();
         let query = req.uri().query();
         let token = access::request_token(req.headers(), query)?;
@@ -138,8 +138,9 @@ impl Gateway {
             token_exp: admission.caller.as_ref().map(|c| c.claims.exp),
             rights: Rights::of(&admission),
             control: inner.control.clone(),
-            view_rx,
-            shutdown: inner.stop.subscribe(),
+            view: view_watcher,
+            stop: inner.stop_beacon.watch(),
+            stopped: inner.stop.subscribe(),
         });
         // The body is left empty: the plain port's connection loop drives the relay itself,
         // hyper's connections get it as a streaming body (`h1_server::relay_into_body`).

@@ -4,14 +4,18 @@
 //! Dropping it (the client left) drops the backend response, which closes that connection.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
+
+use crate::beacon::Watcher;
 
 use crate::catalog::now_millis;
 use crate::control::Control;
@@ -53,16 +57,14 @@ impl Metering {
 enum Wake {
     /// The gateway is shutting down.
     Stop,
-    /// The view changed (`false`: control is gone).
-    View(bool),
-    /// The token expired.
-    Expired,
+    /// The view changed.
+    View,
+    /// The timer fired: a heartbeat may be due, or the token expired.
+    Timer,
     /// The backend sent a chunk, failed or ended.
     Upstream(Option<Result<Bytes, super::upstream::BodyError>>),
     /// The shared stream delivered events (in `batch`), a comment, or its end.
     Shared(Delivery),
-    /// Nothing was written for a heartbeat interval.
-    Idle,
 }
 
 /// Where a relay's events come from.
@@ -94,10 +96,13 @@ pub(crate) struct RelayParts {
     pub rights: Rights,
     /// To read the current view.
     pub control: Control,
-    /// Bumped on every view change.
-    pub view_rx: watch::Receiver<u64>,
-    /// Turns true when the gateway shuts down.
-    pub shutdown: watch::Receiver<bool>,
+    /// Signalled on every view change (made before the view the stream was admitted on
+    /// was read).
+    pub view: Watcher,
+    /// Signalled when the gateway shuts down.
+    pub stop: Watcher,
+    /// The gateway's stop flag, read once when the relay starts.
+    pub stopped: watch::Receiver<bool>,
 }
 
 /// One live stream.
@@ -119,16 +124,23 @@ pub(crate) struct Relay {
     stream_id: u64,
     delivered: u64,
     heartbeat: Duration,
-    /// When the backend last sent bytes. The idle timer is moved only when it fires, not
-    /// on every chunk: resetting a tokio timer takes the runtime's timer lock.
+    /// When the backend last sent bytes. The timer is moved only when it fires, not on
+    /// every chunk: resetting a tokio timer takes the runtime's timer lock.
     last_activity: Instant,
-    idle: std::pin::Pin<Box<Sleep>>,
-    expiry: std::pin::Pin<Box<Sleep>>,
+    /// When the token expires.
+    expiry: Instant,
+    /// The stream's one timer: the next heartbeat or the token's expiry, whichever is
+    /// first.
+    timer: Timer,
     rights: Rights,
     control: Control,
-    view_rx: watch::Receiver<u64>,
-    shutdown: watch::Receiver<bool>,
-    /// Bytes to hand out before anything else (a cut chunk and a final comment).
+    view: Watcher,
+    stop: Watcher,
+    /// A whole backend chunk to hand out next (kept here, not in `pending`: the common
+    /// case touches no other allocation).
+    ready: Option<Bytes>,
+    /// Bytes to hand out after `ready`, before anything else: a cut chunk and a final
+    /// comment, a heartbeat, a shared stream's events (allocated only when used).
     pending: VecDeque<Bytes>,
     done: bool,
     reason: String,
@@ -147,6 +159,7 @@ impl Relay {
             }
             None => Instant::now() + FAR_FUTURE,
         };
+        let now = Instant::now();
         let mut relay = Self {
             upstream: parts.upstream,
             batch: VecDeque::new(),
@@ -161,18 +174,19 @@ impl Relay {
             stream_id: parts.stream_id,
             delivered: 0,
             heartbeat: parts.heartbeat,
-            last_activity: Instant::now(),
-            idle: Box::pin(tokio::time::sleep(parts.heartbeat)),
-            expiry: Box::pin(tokio::time::sleep_until(expiry)),
+            last_activity: now,
+            expiry,
+            timer: Timer::new((now + parts.heartbeat).min(expiry)),
             rights: parts.rights,
             control: parts.control,
-            view_rx: parts.view_rx,
-            shutdown: parts.shutdown,
-            pending: VecDeque::with_capacity(2),
+            view: parts.view,
+            stop: parts.stop,
+            ready: None,
+            pending: VecDeque::new(),
             done: false,
             reason: "client left".to_string(),
         };
-        if *relay.shutdown.borrow_and_update() {
+        if *parts.stopped.borrow() {
             relay.close("gateway shutting down".to_string());
         }
         relay
@@ -195,7 +209,7 @@ impl Relay {
     /// that gives up on the future drops the relay too.
     pub(crate) async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            if let Some(bytes) = self.pending.pop_front() {
+            if let Some(bytes) = self.ready.take().or_else(|| self.pending.pop_front()) {
                 return Some(bytes);
             }
             if self.done {
@@ -203,22 +217,21 @@ impl Relay {
             }
             let wake = tokio::select! {
                 biased;
-                // The flag only ever turns true, so any change (or the sender's end) is a stop;
-                // `changed` is a version check, cheaper per poll than reading the value.
-                _ = self.shutdown.changed() => Wake::Stop,
-                changed = self.view_rx.changed() => Wake::View(changed.is_ok()),
-                () = &mut self.expiry => Wake::Expired,
+                // Both are one atomic load per poll (see `crate::beacon`).
+                () = poll_fn(|cx| self.stop.poll_signalled(cx)) => Wake::Stop,
+                () = poll_fn(|cx| self.view.poll_signalled(cx)) => Wake::View,
+                // Before the backend, so a backend that never pauses cannot hold off the
+                // token's expiry.
+                () = poll_fn(|cx| self.timer.poll(cx)) => Wake::Timer,
                 wake = next_from(&mut self.upstream, &mut self.batch) => wake,
-                () = &mut self.idle => Wake::Idle,
             };
             match wake {
-                Wake::Stop | Wake::View(false) => self.close("gateway shutting down".to_string()),
-                Wake::View(true) => {
+                Wake::Stop => self.close("gateway shutting down".to_string()),
+                Wake::View => {
                     if let Some(why) = self.rights.lost(&self.control.view()) {
                         self.close(why);
                     }
                 }
-                Wake::Expired => self.close("the access token expired".to_string()),
                 Wake::Upstream(Some(Ok(chunk))) => {
                     self.last_activity = Instant::now();
                     self.forward(chunk).await;
@@ -243,17 +256,19 @@ impl Relay {
                 }
                 Wake::Shared(Delivery::Comment(comment)) => self.pending.push_back(comment),
                 Wake::Shared(Delivery::End(why)) => self.close(why),
-                Wake::Idle => {
+                Wake::Timer if self.timer.deadline >= self.expiry => {
+                    self.close("the access token expired".to_string());
+                }
+                Wake::Timer => {
+                    let now = Instant::now();
                     let due = self.last_activity + self.heartbeat;
-                    if due > Instant::now() {
+                    if due > now {
                         // Bytes came since the timer was set: wait out the rest.
-                        self.idle.as_mut().reset(due);
+                        self.timer.reset(due.min(self.expiry));
                         continue;
                     }
-                    self.last_activity = Instant::now();
-                    self.idle
-                        .as_mut()
-                        .reset(self.last_activity + self.heartbeat);
+                    self.last_activity = now;
+                    self.timer.reset((now + self.heartbeat).min(self.expiry));
                     // Never inside an event: a blank line there would dispatch it early.
                     if self.at_boundary {
                         self.pending.push_back(Bytes::from_static(HEARTBEAT));
@@ -351,7 +366,9 @@ impl Relay {
         }
         self.at_boundary = self.counter.at_event_boundary();
         self.last_byte = chunk.last().copied();
-        self.pending.push_back(chunk);
+        // Nothing is queued when a chunk is metered: the backend is read only then.
+        debug_assert!(self.ready.is_none() && self.pending.is_empty());
+        self.ready = Some(chunk);
     }
 
     fn count(&mut self, n: u64) {
@@ -385,6 +402,53 @@ impl Relay {
         self.pending.push_back(Bytes::from(tail));
         self.done = true;
         self.reason = why;
+    }
+}
+
+/// A tokio timer that is polled only when it may have fired: a stream is woken by its
+/// traffic far more often than by its timer, and polling a registered timer costs a
+/// visit to its entry (a separate allocation, cold by the stream's next event).
+struct Timer {
+    sleep: std::pin::Pin<Box<Sleep>>,
+    /// When it fires.
+    deadline: Instant,
+    /// The waker the timer's entry holds, once polled (`None` after a reset).
+    waker: Option<Waker>,
+}
+
+impl Timer {
+    fn new(deadline: Instant) -> Self {
+        Self {
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            deadline,
+            waker: None,
+        }
+    }
+
+    /// Ready once the deadline is reached. Before it, a timer already registered with
+    /// `cx`'s waker is not polled: it wakes that waker when it fires (never before the
+    /// deadline: tokio rounds deadlines up to its next millisecond tick).
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(waker) = &self.waker
+            && waker.will_wake(cx.waker())
+            && Instant::now() < self.deadline
+        {
+            return Poll::Pending;
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Moves the deadline; the next poll registers the timer again.
+    fn reset(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        self.sleep.as_mut().reset(deadline);
+        self.waker = None;
     }
 }
 
