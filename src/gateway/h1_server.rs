@@ -18,11 +18,13 @@
 //! is closed. `Connection: close` and HTTP/1.0 (keep-alive only when asked for) are
 //! honoured; other answers keep the connection open for the next request.
 
+use std::future::{Future, poll_fn};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::SystemTime;
 
 use axum::Router;
@@ -437,37 +439,19 @@ impl Connection {
             return Ok(next(keep_alive));
         }
         // Unknown length: chunked, or (HTTP/1.0) up to the close.
-        let keep_alive = self.write_unsized_head(head, http11, keep_alive).await?;
+        let (head, keep_alive) = unsized_head(head, http11, keep_alive);
+        self.write_all(&mut [IoSlice::new(&head)]).await?;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(io::Error::other)?;
             if let Ok(data) = frame.into_data() {
-                self.write_chunk(&data, http11).await?;
+                self.write_chunk(&[], &data, http11).await?;
             }
         }
         self.end_unsized_body(http11).await?;
         Ok(next(keep_alive))
     }
 
-    /// Ends `head` for a body of unknown length (chunked on HTTP/1.1, up to the close on
-    /// HTTP/1.0, RFC 9112 §6.3) and writes it; answers whether the connection may be kept
-    /// alive after the body.
-    async fn write_unsized_head(
-        &self,
-        mut head: Vec<u8>,
-        http11: bool,
-        keep_alive: bool,
-    ) -> io::Result<bool> {
-        let keep_alive = keep_alive && http11;
-        if http11 {
-            head.extend_from_slice(b"transfer-encoding: chunked\r\n");
-        }
-        connection_line(&mut head, http11, keep_alive);
-        head.extend_from_slice(b"\r\n");
-        self.write_all(&mut [IoSlice::new(&head)]).await?;
-        Ok(keep_alive)
-    }
-
-    /// Ends a body begun by [`Connection::write_unsized_head`]: the last chunk on HTTP/1.1
+    /// Ends a body begun with an [`unsized_head`]: the last chunk on HTTP/1.1
     /// (RFC 9112 §7.1); an HTTP/1.0 body ends with the close.
     async fn end_unsized_body(&self, http11: bool) -> io::Result<()> {
         if http11 {
@@ -479,6 +463,8 @@ impl Connection {
     /// Writes a stream's head, then drives `relay` here until it ends or the client leaves:
     /// a chunk is written before the next is asked for, and while the relay waits the
     /// client's socket is watched for EOF (any bytes the client sends are discarded).
+    /// When the relay has a chunk at once (the backend sent its first event with its
+    /// head), the head goes out with it: one write and one segment, not two.
     async fn stream_relay(
         &mut self,
         mut relay: Box<Relay>,
@@ -486,30 +472,50 @@ impl Connection {
         http11: bool,
         keep_alive: bool,
     ) -> io::Result<Next> {
-        let keep_alive = self.write_unsized_head(head, http11, keep_alive).await?;
+        let (head, keep_alive) = unsized_head(head, http11, keep_alive);
+        let mut head = Some(head);
         loop {
             let chunk = {
                 let mut next = pin!(relay.next_chunk());
-                loop {
-                    tokio::select! {
-                        biased;
-                        chunk = &mut next => break chunk,
-                        // `poll_read_ready` keeps the waker in the socket's reader slot:
-                        // no waiter list entry made and removed per chunk.
-                        ready = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)) => {
-                            ready?;
-                            if self.client_left() {
-                                // Dropping the relay closes the backend connection.
-                                return Ok(Next::Close);
+                let mut first = None;
+                if let Some(unsent) = &head {
+                    // One poll; the future is kept, so nothing is lost when it is pending.
+                    match poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await {
+                        Poll::Ready(chunk) => first = Some(chunk),
+                        Poll::Pending => {
+                            self.write_all(&mut [IoSlice::new(unsent)]).await?;
+                            head = None;
+                        }
+                    }
+                }
+                if let Some(chunk) = first {
+                    chunk
+                } else {
+                    loop {
+                        tokio::select! {
+                            biased;
+                            chunk = &mut next => break chunk,
+                            // `poll_read_ready` keeps the waker in the socket's reader slot:
+                            // no waiter list entry made and removed per chunk.
+                            ready = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)) => {
+                                ready?;
+                                if self.client_left() {
+                                    // Dropping the relay closes the backend connection.
+                                    return Ok(Next::Close);
+                                }
                             }
                         }
                     }
                 }
             };
             let Some(chunk) = chunk else { break };
-            self.write_chunk(&chunk, http11).await?;
+            let prefix = head.take().unwrap_or_default();
+            self.write_chunk(&prefix, &chunk, http11).await?;
         }
         drop(relay);
+        if let Some(unsent) = head {
+            self.write_all(&mut [IoSlice::new(&unsent)]).await?;
+        }
         self.end_unsized_body(http11).await?;
         Ok(next(keep_alive && !*self.stop.borrow()))
     }
@@ -526,18 +532,25 @@ impl Connection {
         }
     }
 
-    /// Writes `data` as one chunk (size line, data, CRLF in one vectored write), or as is
-    /// when the body is close-delimited (`chunked` false). Empty data writes nothing.
-    async fn write_chunk(&self, data: &[u8], chunked: bool) -> io::Result<()> {
+    /// Writes `prefix` (bytes already framed, e.g. the head, or none), then `data` as one
+    /// chunk (size line, data, CRLF), in one vectored write; `data` goes as is when the
+    /// body is close-delimited (`chunked` false). Empty data writes only the prefix.
+    async fn write_chunk(&self, prefix: &[u8], data: &[u8], chunked: bool) -> io::Result<()> {
         if data.is_empty() {
-            return Ok(());
+            if prefix.is_empty() {
+                return Ok(());
+            }
+            return self.write_all(&mut [IoSlice::new(prefix)]).await;
         }
         if !chunked {
-            return self.write_all(&mut [IoSlice::new(data)]).await;
+            return self
+                .write_all(&mut [IoSlice::new(prefix), IoSlice::new(data)])
+                .await;
         }
         let mut size = [0u8; 18];
         let n = chunk_size_line(data.len(), &mut size);
         self.write_all(&mut [
+            IoSlice::new(prefix),
             IoSlice::new(&size[..n]),
             IoSlice::new(data),
             IoSlice::new(b"\r\n"),
@@ -572,6 +585,19 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// Ends `head` for a body of unknown length (chunked on HTTP/1.1, up to the close on
+/// HTTP/1.0, RFC 9112 §6.3); answers it with whether the connection may be kept alive
+/// after the body.
+fn unsized_head(mut head: Vec<u8>, http11: bool, keep_alive: bool) -> (Vec<u8>, bool) {
+    let keep_alive = keep_alive && http11;
+    if http11 {
+        head.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    connection_line(&mut head, http11, keep_alive);
+    head.extend_from_slice(b"\r\n");
+    (head, keep_alive)
 }
 
 /// Splits an answer into the stream's relay (if it is one), its status, the start of its

@@ -215,7 +215,7 @@ pub(crate) async fn get(
 
     // An IPv6 literal comes bracketed; the resolver wants it bare.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let stream = connect(bare, port).await?;
+    let stream = connect(bare, port, tls.is_some()).await?;
     let io = match tls {
         None => Io::Plain(stream),
         Some(config) => Io::Tls(Box::new(
@@ -261,8 +261,10 @@ async fn exchange(mut io: Io, request: &[u8]) -> Result<(Response<()>, UpstreamB
         return Ok((head.response, body));
     }
 }
-/// A TCP connection to the first of `host`'s addresses that accepts one, with Nagle off.
-async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
+/// A TCP connection to the first of `host`'s addresses that accepts one, with Nagle off if
+/// `nodelay` (for TLS, whose handshake writes several records; a plain request is one
+/// write, so Nagle never holds it and the system call is saved).
+async fn connect(host: &str, port: u16, nodelay: bool) -> Result<TcpStream, String> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
@@ -271,8 +273,10 @@ async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
     for addr in addrs {
         match TcpStream::connect(addr).await {
             Ok(stream) => {
-                // Events go out as they come; a failure here only costs latency.
-                let _ = stream.set_nodelay(true);
+                if nodelay {
+                    // A failure here only costs latency.
+                    let _ = stream.set_nodelay(true);
+                }
                 return Ok(stream);
             }
             Err(e) => last = format!("cannot connect to {addr}: {e}"),
