@@ -416,7 +416,8 @@ impl Gateway {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
         let path = req.uri().path().to_string();
-        let request_headers = req.headers().clone();
+        // Only the origin is needed after the request is handed on (not a copy of its headers).
+        let origin = req.headers().get(header::ORIGIN).cloned();
         let cors = self.cors_of(&path);
         let cors = cors.as_ref();
         let outcome = if cors::is_preflight(req.method(), req.headers()) {
@@ -427,7 +428,7 @@ impl Gateway {
                 // Refused before anything else: no backend call, nothing metered.
                 Err(reject) => Err(reject),
                 Ok(()) => self.open(req, client).await.map(|mut response| {
-                    cors::decorate(response.headers_mut(), cors, &request_headers);
+                    cors::decorate(response.headers_mut(), cors, origin.as_ref());
                     response
                 }),
             }
@@ -456,7 +457,7 @@ impl Gateway {
                 let mut response = reject.into_response();
                 if !forbidden {
                     // Errors carry CORS too, so the page can read them.
-                    cors::decorate(response.headers_mut(), cors, &request_headers);
+                    cors::decorate(response.headers_mut(), cors, origin.as_ref());
                 }
                 response
             }
