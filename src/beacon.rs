@@ -56,8 +56,9 @@ impl Beacon {
         }
     }
 
-    /// How many watchers have a waker registered (for tests and metrics).
-    pub fn registered(&self) -> usize {
+    /// How many watchers have a waker registered.
+    #[cfg(test)]
+    fn registered(&self) -> usize {
         let slots = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
         slots.wakers.len() - slots.free.len()
     }
@@ -110,11 +111,6 @@ impl Watcher {
         self.seen = epoch;
         Poll::Ready(())
     }
-
-    /// Waits for the next signal (see [`Watcher::poll_signalled`]).
-    pub async fn signalled(&mut self) {
-        std::future::poll_fn(|cx| self.poll_signalled(cx)).await;
-    }
 }
 
 impl Drop for Watcher {
@@ -144,7 +140,9 @@ mod tests {
         let mut tasks = Vec::new();
         for _ in 0..3 {
             let mut watcher = beacon.watch();
-            tasks.push(tokio::spawn(async move { watcher.signalled().await }));
+            tasks.push(tokio::spawn(async move {
+                std::future::poll_fn(|cx| watcher.poll_signalled(cx)).await;
+            }));
         }
         // Each task registers before the signal is sent.
         while beacon.registered() < 3 {

@@ -21,17 +21,17 @@
 use std::future::{Future, poll_fn};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header};
+use axum::http::{Method, StatusCode, Version, header};
 use axum::response::Response;
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -42,6 +42,13 @@ use crate::telemetry::Metrics;
 
 use super::listener::{HeadGuard, ListenerOptions};
 use super::relay::Relay;
+
+mod wire;
+
+use wire::{
+    Framing, Head, chunk_size_line, connection_line, date_line, parse_head, status_line,
+    unsized_head, write_headers,
+};
 
 /// The most bytes a request head may take (hyper's default read buffer limit, 8 KiB plus
 /// 100 header lines of 4 KiB); a longer head is answered 431.
@@ -107,21 +114,6 @@ pub(super) struct Connection {
     /// Turns true when the listener shuts down: idle connections close, answers in flight
     /// complete, nothing is kept alive.
     pub stop: watch::Receiver<bool>,
-}
-
-/// How a request's body is framed (RFC 9112 §6.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    Length(u64),
-    Chunked,
-}
-
-/// A parsed request head.
-struct Head {
-    request: axum::http::Request<Body>,
-    framing: Framing,
-    keep_alive: bool,
-    expect_continue: bool,
 }
 
 /// What serving one request came to.
@@ -477,33 +469,22 @@ impl Connection {
         loop {
             let chunk = {
                 let mut next = pin!(relay.next_chunk());
-                let mut first = None;
-                if let Some(unsent) = &head {
-                    // One poll; the future is kept, so nothing is lost when it is pending.
-                    match poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await {
-                        Poll::Ready(chunk) => first = Some(chunk),
-                        Poll::Pending => {
-                            self.write_all(&mut [IoSlice::new(unsent)]).await?;
-                            head = None;
+                // With the head unsent, one poll first: a chunk ready at once goes out with
+                // it. The future is kept, so nothing is lost when the poll is pending.
+                let at_once = match head {
+                    Some(_) => poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await,
+                    None => Poll::Pending,
+                };
+                match at_once {
+                    Poll::Ready(chunk) => chunk,
+                    Poll::Pending => {
+                        if let Some(unsent) = head.take() {
+                            self.write_all(&mut [IoSlice::new(&unsent)]).await?;
                         }
-                    }
-                }
-                if let Some(chunk) = first {
-                    chunk
-                } else {
-                    loop {
-                        tokio::select! {
-                            biased;
-                            chunk = &mut next => break chunk,
-                            // `poll_read_ready` keeps the waker in the socket's reader slot:
-                            // no waiter list entry made and removed per chunk.
-                            ready = std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)) => {
-                                ready?;
-                                if self.client_left() {
-                                    // Dropping the relay closes the backend connection.
-                                    return Ok(Next::Close);
-                                }
-                            }
+                        match self.chunk_or_hang_up(next.as_mut()).await? {
+                            Some(chunk) => chunk,
+                            // Dropping the relay closes the backend connection.
+                            None => return Ok(Next::Close),
                         }
                     }
                 }
@@ -518,6 +499,28 @@ impl Connection {
         }
         self.end_unsized_body(http11).await?;
         Ok(next(keep_alive && !*self.stop.borrow()))
+    }
+
+    /// Awaits the relay's `next` chunk while watching the client's socket for EOF (bytes
+    /// the client sends are discarded): `None` when the client left first.
+    async fn chunk_or_hang_up(
+        &self,
+        mut next: Pin<&mut impl Future<Output = Option<Bytes>>>,
+    ) -> io::Result<Option<Option<Bytes>>> {
+        loop {
+            tokio::select! {
+                biased;
+                chunk = &mut next => return Ok(Some(chunk)),
+                // `poll_read_ready` keeps the waker in the socket's reader slot: no waiter
+                // list entry made and removed per chunk.
+                ready = poll_fn(|cx| self.stream.poll_read_ready(cx)) => {
+                    ready?;
+                    if self.client_left() {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
     }
 
     /// After the socket was reported readable during a stream: whether the client closed
@@ -587,19 +590,6 @@ impl Connection {
     }
 }
 
-/// Ends `head` for a body of unknown length (chunked on HTTP/1.1, up to the close on
-/// HTTP/1.0, RFC 9112 §6.3); answers it with whether the connection may be kept alive
-/// after the body.
-fn unsized_head(mut head: Vec<u8>, http11: bool, keep_alive: bool) -> (Vec<u8>, bool) {
-    let keep_alive = keep_alive && http11;
-    if http11 {
-        head.extend_from_slice(b"transfer-encoding: chunked\r\n");
-    }
-    connection_line(&mut head, http11, keep_alive);
-    head.extend_from_slice(b"\r\n");
-    (head, keep_alive)
-}
-
 /// Splits an answer into the stream's relay (if it is one), its status, the start of its
 /// head (status line, the handler's headers but the framing ones, `date`) and its body.
 fn head_of(mut response: Response) -> (Option<Box<Relay>>, StatusCode, Vec<u8>, Body) {
@@ -623,285 +613,10 @@ fn next(keep_alive: bool) -> Next {
     }
 }
 
-/// Parses a request head at the start of `buf`: `None` if incomplete, else its length
-/// and the request (with an empty body); the status to refuse it with if it is malformed
-/// (400) or too large (431, 414), as hyper would.
-fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode> {
-    let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Request::new(&mut lines);
-    let len = match parsed.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-        }
-        Err(_) => return Err(StatusCode::BAD_REQUEST),
-    };
-    if len > MAX_HEAD_BYTES {
-        return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-    }
-    let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
-    else {
-        return Err(StatusCode::BAD_REQUEST);
-    };
-    if target.len() > MAX_URI_LEN {
-        return Err(StatusCode::URI_TOO_LONG);
-    }
-    let method = Method::from_bytes(method.as_bytes()).map_err(|_| StatusCode::BAD_REQUEST)?;
-    let uri = Uri::try_from(target).map_err(|_| StatusCode::BAD_REQUEST)?;
-    let http11 = minor == 1;
-    let mut keep_alive = http11;
-    let mut close = false;
-    let mut framing = Framing::Length(0);
-    let mut content_length: Option<u64> = None;
-    let mut chunked_te = false;
-    let mut expect_continue = false;
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
-    for line in parsed.headers.iter() {
-        let name =
-            HeaderName::from_bytes(line.name.as_bytes()).map_err(|_| StatusCode::BAD_REQUEST)?;
-        let value = HeaderValue::from_bytes(line.value).map_err(|_| StatusCode::BAD_REQUEST)?;
-        if name == header::TRANSFER_ENCODING {
-            if !http11 {
-                return Err(StatusCode::BAD_REQUEST);
-            }
-            // `chunked` must be the final coding (RFC 9112 §6.3).
-            chunked_te = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.rsplit(',').next())
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-            if !chunked_te {
-                return Err(StatusCode::BAD_REQUEST);
-            }
-        } else if name == header::CONTENT_LENGTH {
-            let len = value
-                .to_str()
-                .ok()
-                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or(StatusCode::BAD_REQUEST)?;
-            if content_length.is_some_and(|prev| prev != len) {
-                return Err(StatusCode::BAD_REQUEST);
-            }
-            content_length = Some(len);
-        } else if name == header::CONNECTION {
-            let tokens = value.to_str().unwrap_or_default();
-            let has = |token: &str| {
-                tokens
-                    .split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case(token))
-            };
-            if close || has("close") {
-                close = true;
-                keep_alive = false;
-            } else if !http11 && has("keep-alive") {
-                keep_alive = true;
-            }
-        } else if name == header::EXPECT {
-            expect_continue = value.as_bytes().eq_ignore_ascii_case(b"100-continue");
-        }
-        headers.append(name, value);
-    }
-    if chunked_te {
-        framing = Framing::Chunked;
-        headers.remove(header::CONTENT_LENGTH);
-    } else if let Some(len) = content_length {
-        framing = Framing::Length(len);
-    }
-    let mut request = axum::http::Request::new(Body::empty());
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = if http11 {
-        Version::HTTP_11
-    } else {
-        Version::HTTP_10
-    };
-    *request.headers_mut() = headers;
-    Ok(Some((
-        len,
-        Head {
-            request,
-            framing,
-            keep_alive,
-            expect_continue,
-        },
-    )))
-}
-
-/// `HTTP/1.1 200 OK\r\n`.
-fn status_line(out: &mut Vec<u8>, status: StatusCode) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
-}
-
-/// The answer's header lines, except the framing ones (`Content-Length`,
-/// `Transfer-Encoding`, `Connection`): the loop writes those for the body it sends.
-fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
-    for (name, value) in headers {
-        if name == header::CONTENT_LENGTH
-            || name == header::TRANSFER_ENCODING
-            || name == header::CONNECTION
-        {
-            continue;
-        }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// `connection: close` when the connection closes after this answer, `connection:
-/// keep-alive` for an HTTP/1.0 client kept alive.
-fn connection_line(out: &mut Vec<u8>, http11: bool, keep_alive: bool) {
-    if !keep_alive {
-        out.extend_from_slice(b"connection: close\r\n");
-    } else if !http11 {
-        out.extend_from_slice(b"connection: keep-alive\r\n");
-    }
-}
-
-/// `date: <IMF-fixdate>\r\n` (RFC 9110 §6.6.1), formatted once a second per thread.
-fn date_line(out: &mut Vec<u8>) {
-    thread_local! {
-        static DATE: std::cell::RefCell<(u64, String)> = const {
-            std::cell::RefCell::new((0, String::new()))
-        };
-    }
-    let now = SystemTime::now();
-    let secs = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    DATE.with(|cell| {
-        let mut cached = cell.borrow_mut();
-        if cached.0 != secs || cached.1.is_empty() {
-            *cached = (secs, httpdate::fmt_http_date(now));
-        }
-        out.extend_from_slice(b"date: ");
-        out.extend_from_slice(cached.1.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    });
-}
-
-/// Writes `len` in hex (upper case, as hyper) and CRLF into `out`; answers the bytes used.
-fn chunk_size_line(len: usize, out: &mut [u8; 18]) -> usize {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut digits = [0u8; 16];
-    let mut n = len;
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = HEX[n & 15];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
-    }
-    let k = digits.len() - start;
-    out[..k].copy_from_slice(&digits[start..]);
-    out[k] = b'\r';
-    out[k + 1] = b'\n';
-    k + 2
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chunk_size_lines_are_upper_case_hex() {
-        let mut out = [0u8; 18];
-        for (len, want) in [
-            (0usize, "0\r\n"),
-            (1, "1\r\n"),
-            (255, "FF\r\n"),
-            (4096, "1000\r\n"),
-            (usize::MAX, "FFFFFFFFFFFFFFFF\r\n"),
-        ] {
-            let n = chunk_size_line(len, &mut out);
-            assert_eq!(&out[..n], want.as_bytes(), "{len}");
-        }
-    }
-
-    #[test]
-    fn heads_parse_with_framing_and_keep_alive() {
-        assert!(
-            parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n")
-                .unwrap()
-                .is_none()
-        );
-        let (len, head) = parse_head(b"GET /a?b HTTP/1.1\r\nHost: x\r\n\r\nGET")
-            .unwrap()
-            .unwrap();
-        assert_eq!(len, 30);
-        assert_eq!(head.request.uri(), "/a?b");
-        assert!(head.keep_alive);
-        assert_eq!(head.framing, Framing::Length(0));
-        let (_, head) = parse_head(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
-        assert!(!head.keep_alive);
-        assert_eq!(head.request.version(), Version::HTTP_10);
-        let (_, head) = parse_head(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
-            .unwrap()
-            .unwrap();
-        assert!(head.keep_alive);
-        let (_, head) = parse_head(
-            b"POST / HTTP/1.1\r\nConnection: keep-alive, close\r\nContent-Length: 5\r\n\r\n",
-        )
-        .unwrap()
-        .unwrap();
-        assert!(!head.keep_alive);
-        assert_eq!(head.framing, Framing::Length(5));
-        let (_, head) = parse_head(
-            b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(head.framing, Framing::Chunked);
-        assert!(!head.request.headers().contains_key(header::CONTENT_LENGTH));
-    }
-
-    #[test]
-    fn bad_heads_get_hypers_statuses() {
-        let bad = StatusCode::BAD_REQUEST;
-        for (raw, want) in [
-            (
-                &b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"[..],
-                bad,
-            ),
-            (b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", bad),
-            (b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", bad),
-            (b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", bad),
-            (b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", bad),
-            (b"G@T / HTTP/1.1\r\n\r\n", bad),
-            (b"GET / HTTP/2.0\r\n\r\n", bad),
-        ] {
-            assert_eq!(
-                parse_head(raw).err(),
-                Some(want),
-                "{}",
-                String::from_utf8_lossy(raw)
-            );
-        }
-        let many: String = (0..=MAX_HEADERS)
-            .map(|i| format!("X-{i}: {i}\r\n"))
-            .collect();
-        let raw = format!("GET / HTTP/1.1\r\n{many}\r\n");
-        assert_eq!(
-            parse_head(raw.as_bytes()).err(),
-            Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
-        );
-        let raw = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_URI_LEN));
-        assert_eq!(
-            parse_head(raw.as_bytes()).err(),
-            Some(StatusCode::URI_TOO_LONG)
-        );
-    }
 
     /// A connection's task is one future whose size is its largest state: with a request's
     /// serving boxed (and dropped before a stream starts) and the relay boxed, that is the

@@ -140,7 +140,7 @@ impl Gateway {
             control: inner.control.clone(),
             view: view_watcher,
             stop: inner.stop_beacon.watch(),
-            stopped: inner.stop.subscribe(),
+            stopped: *inner.stop.borrow(),
         });
         // The body is left empty: the plain port's connection loop drives the relay itself,
         // hyper's connections get it as a streaming body (`h1_server::relay_into_body`).

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
 use crate::beacon::Watcher;
@@ -101,8 +100,9 @@ pub(crate) struct RelayParts {
     pub view: Watcher,
     /// Signalled when the gateway shuts down.
     pub stop: Watcher,
-    /// The gateway's stop flag, read once when the relay starts.
-    pub stopped: watch::Receiver<bool>,
+    /// The gateway's stop flag, read after `stop` was made (a stop in between is seen by
+    /// one or the other).
+    pub stopped: bool,
 }
 
 /// One live stream.
@@ -186,7 +186,7 @@ impl Relay {
             done: false,
             reason: "client left".to_string(),
         };
-        if *parts.stopped.borrow() {
+        if parts.stopped {
             relay.close("gateway shutting down".to_string());
         }
         relay

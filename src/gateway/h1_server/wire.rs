@@ -1,0 +1,324 @@
+//! The plain port's HTTP/1.1 wire format (RFC 9112): request heads parsed with `httparse`
+//! within hyper's bounds, and the answer's head lines and chunk size lines written.
+
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header};
+
+use super::{MAX_HEAD_BYTES, MAX_HEADERS, MAX_URI_LEN};
+
+/// How a request's body is framed (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// `Content-Length` (0 without one).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// A parsed request head.
+pub(super) struct Head {
+    /// The request, with an empty body.
+    pub(super) request: axum::http::Request<Body>,
+    pub(super) framing: Framing,
+    /// Whether the client asked to keep the connection (HTTP/1.1 unless `close`, HTTP/1.0
+    /// with `keep-alive`).
+    pub(super) keep_alive: bool,
+    /// `Expect: 100-continue`.
+    pub(super) expect_continue: bool,
+}
+
+/// Ends `head` for a body of unknown length (chunked on HTTP/1.1, up to the close on
+/// HTTP/1.0, RFC 9112 §6.3); answers it with whether the connection may be kept alive
+/// after the body.
+pub(super) fn unsized_head(mut head: Vec<u8>, http11: bool, keep_alive: bool) -> (Vec<u8>, bool) {
+    let keep_alive = keep_alive && http11;
+    if http11 {
+        head.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    connection_line(&mut head, http11, keep_alive);
+    head.extend_from_slice(b"\r\n");
+    (head, keep_alive)
+}
+
+/// Parses a request head at the start of `buf`: `None` if incomplete, else its length
+/// and the request (with an empty body); the status to refuse it with if it is malformed
+/// (400) or too large (431, 414), as hyper would.
+pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode> {
+    let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut lines);
+    let len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+        Err(_) => return Err(StatusCode::BAD_REQUEST),
+    };
+    if len > MAX_HEAD_BYTES {
+        return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    }
+    let (Some(method), Some(target), Some(minor)) = (parsed.method, parsed.path, parsed.version)
+    else {
+        return Err(StatusCode::BAD_REQUEST);
+    };
+    if target.len() > MAX_URI_LEN {
+        return Err(StatusCode::URI_TOO_LONG);
+    }
+    let method = Method::from_bytes(method.as_bytes()).map_err(|_| StatusCode::BAD_REQUEST)?;
+    let uri = Uri::try_from(target).map_err(|_| StatusCode::BAD_REQUEST)?;
+    let http11 = minor == 1;
+    let mut keep_alive = http11;
+    let mut close = false;
+    let mut framing = Framing::Length(0);
+    let mut content_length: Option<u64> = None;
+    let mut chunked_te = false;
+    let mut expect_continue = false;
+    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    for line in parsed.headers.iter() {
+        let name =
+            HeaderName::from_bytes(line.name.as_bytes()).map_err(|_| StatusCode::BAD_REQUEST)?;
+        let value = HeaderValue::from_bytes(line.value).map_err(|_| StatusCode::BAD_REQUEST)?;
+        if name == header::TRANSFER_ENCODING {
+            if !http11 {
+                return Err(StatusCode::BAD_REQUEST);
+            }
+            // `chunked` must be the final coding (RFC 9112 §6.3).
+            chunked_te = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.rsplit(',').next())
+                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+            if !chunked_te {
+                return Err(StatusCode::BAD_REQUEST);
+            }
+        } else if name == header::CONTENT_LENGTH {
+            let len = value
+                .to_str()
+                .ok()
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or(StatusCode::BAD_REQUEST)?;
+            if content_length.is_some_and(|prev| prev != len) {
+                return Err(StatusCode::BAD_REQUEST);
+            }
+            content_length = Some(len);
+        } else if name == header::CONNECTION {
+            let tokens = value.to_str().unwrap_or_default();
+            let has = |token: &str| {
+                tokens
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case(token))
+            };
+            if close || has("close") {
+                close = true;
+                keep_alive = false;
+            } else if !http11 && has("keep-alive") {
+                keep_alive = true;
+            }
+        } else if name == header::EXPECT {
+            expect_continue = value.as_bytes().eq_ignore_ascii_case(b"100-continue");
+        }
+        headers.append(name, value);
+    }
+    if chunked_te {
+        framing = Framing::Chunked;
+        headers.remove(header::CONTENT_LENGTH);
+    } else if let Some(len) = content_length {
+        framing = Framing::Length(len);
+    }
+    let mut request = axum::http::Request::new(Body::empty());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = if http11 {
+        Version::HTTP_11
+    } else {
+        Version::HTTP_10
+    };
+    *request.headers_mut() = headers;
+    Ok(Some((
+        len,
+        Head {
+            request,
+            framing,
+            keep_alive,
+            expect_continue,
+        },
+    )))
+}
+
+/// `HTTP/1.1 200 OK\r\n`.
+pub(super) fn status_line(out: &mut Vec<u8>, status: StatusCode) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The answer's header lines, except the framing ones (`Content-Length`,
+/// `Transfer-Encoding`, `Connection`): the loop writes those for the body it sends.
+pub(super) fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
+    for (name, value) in headers {
+        if name == header::CONTENT_LENGTH
+            || name == header::TRANSFER_ENCODING
+            || name == header::CONNECTION
+        {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `connection: close` when the connection closes after this answer, `connection:
+/// keep-alive` for an HTTP/1.0 client kept alive.
+pub(super) fn connection_line(out: &mut Vec<u8>, http11: bool, keep_alive: bool) {
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if !http11 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+}
+
+/// `date: <IMF-fixdate>\r\n` (RFC 9110 §6.6.1), formatted once a second per thread.
+pub(super) fn date_line(out: &mut Vec<u8>) {
+    thread_local! {
+        static DATE: std::cell::RefCell<(u64, String)> = const {
+            std::cell::RefCell::new((0, String::new()))
+        };
+    }
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    DATE.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs || cached.1.is_empty() {
+            *cached = (secs, httpdate::fmt_http_date(now));
+        }
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(cached.1.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    });
+}
+
+/// Writes `len` in hex (upper case, as hyper) and CRLF into `out`; answers the bytes used.
+pub(super) fn chunk_size_line(len: usize, out: &mut [u8; 18]) -> usize {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut digits = [0u8; 16];
+    let mut n = len;
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = HEX[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    let k = digits.len() - start;
+    out[..k].copy_from_slice(&digits[start..]);
+    out[k] = b'\r';
+    out[k + 1] = b'\n';
+    k + 2
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_size_lines_are_upper_case_hex() {
+        let mut out = [0u8; 18];
+        for (len, want) in [
+            (0usize, "0\r\n"),
+            (1, "1\r\n"),
+            (255, "FF\r\n"),
+            (4096, "1000\r\n"),
+            (usize::MAX, "FFFFFFFFFFFFFFFF\r\n"),
+        ] {
+            let n = chunk_size_line(len, &mut out);
+            assert_eq!(&out[..n], want.as_bytes(), "{len}");
+        }
+    }
+
+    #[test]
+    fn heads_parse_with_framing_and_keep_alive() {
+        assert!(
+            parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                .unwrap()
+                .is_none()
+        );
+        let (len, head) = parse_head(b"GET /a?b HTTP/1.1\r\nHost: x\r\n\r\nGET")
+            .unwrap()
+            .unwrap();
+        assert_eq!(len, 30);
+        assert_eq!(head.request.uri(), "/a?b");
+        assert!(head.keep_alive);
+        assert_eq!(head.framing, Framing::Length(0));
+        let (_, head) = parse_head(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert!(!head.keep_alive);
+        assert_eq!(head.request.version(), Version::HTTP_10);
+        let (_, head) = parse_head(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(head.keep_alive);
+        let (_, head) = parse_head(
+            b"POST / HTTP/1.1\r\nConnection: keep-alive, close\r\nContent-Length: 5\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(!head.keep_alive);
+        assert_eq!(head.framing, Framing::Length(5));
+        let (_, head) = parse_head(
+            b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(head.framing, Framing::Chunked);
+        assert!(!head.request.headers().contains_key(header::CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn bad_heads_get_hypers_statuses() {
+        let bad = StatusCode::BAD_REQUEST;
+        for (raw, want) in [
+            (
+                &b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"[..],
+                bad,
+            ),
+            (b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", bad),
+            (b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", bad),
+            (b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", bad),
+            (b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", bad),
+            (b"G@T / HTTP/1.1\r\n\r\n", bad),
+            (b"GET / HTTP/2.0\r\n\r\n", bad),
+        ] {
+            assert_eq!(
+                parse_head(raw).err(),
+                Some(want),
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        let many: String = (0..=MAX_HEADERS)
+            .map(|i| format!("X-{i}: {i}\r\n"))
+            .collect();
+        let raw = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        assert_eq!(
+            parse_head(raw.as_bytes()).err(),
+            Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        );
+        let raw = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_URI_LEN));
+        assert_eq!(
+            parse_head(raw.as_bytes()).err(),
+            Some(StatusCode::URI_TOO_LONG)
+        );
+    }
+}
