@@ -1,10 +1,11 @@
 //! Analytics: per-minute series per API, application and subscription, plus a 1 s ring of
 //! the last five minutes for the terminal UI's live sparklines.
 //!
-//! Off the hot path: the gateway only bumps its telemetry counters and reports stream
-//! transitions ([`TrafficEvent`]); a sampler task ([`run_sampler`]) reads the per-(API,
-//! application) event counters once a second and listens to the traffic broadcast, and
-//! aggregates into [`Series`]. The gateway's periodic counter flush (every 5 s and on
+//! Off the hot path: the gateway only bumps its telemetry counters (per (API, application)
+//! [`PairCounters`](crate::telemetry::PairCounters): events, streams opened, streams open, backend failures) and reports
+//! rejections ([`TrafficEvent::Rejected`]); a sampler task ([`run_sampler`]) reads the
+//! counters once a second and listens to the rejections, and aggregates into [`Series`]. An
+//! open or a close costs the analytics nothing but an atomic add. The gateway's periodic counter flush (every 5 s and on
 //! shutdown) writes the minutes gathered since the last flush to the store ([`flush`]),
 //! adding to what is stored for the same minute, and prunes the table to
 //! [`SERIES_BOUNDS`]: 7 days, at most [`MAX_SERIES_ROWS`] rows.
@@ -19,7 +20,7 @@ use std::time::Duration;
 use crate::catalog::{Millis, now_millis};
 use crate::control::Control;
 use crate::store::series::SeriesBounds;
-use crate::telemetry::{Metrics, Telemetry, TrafficEvent};
+use crate::telemetry::{Metrics, PairReading, Telemetry, TrafficEvent};
 
 pub use crate::store::series::Counts;
 
@@ -132,13 +133,11 @@ pub struct LiveView {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Event counters at the last sample, per (API, application).
-    last_events: HashMap<(String, String), u64>,
+    /// The per-(API, application) counters at the last sample.
+    last_pairs: HashMap<(String, String), PairReading>,
     /// The gateway-wide backend error counter at the last sample.
     last_backend_errors: u64,
-    /// Open streams: stream id to (API, application).
-    streams: HashMap<u64, (String, String)>,
-    /// Open streams per subject.
+    /// Open streams per subject at the last sample.
     open: HashMap<Subject, i64>,
     /// Minutes not yet written to the store.
     pending: BTreeMap<(i64, Subject), Counts>,
@@ -213,24 +212,42 @@ impl Series {
     }
 
     /// Reads the telemetry counters and counts what they gained since the last sample as
-    /// happening at `now`: events per (API, application), backend errors gateway-wide.
+    /// happening at `now`: events, streams opened and backend failures per (API,
+    /// application) ([`PairCounters`](crate::telemetry::PairCounters)), backend errors gateway-wide; takes the open
+    /// streams per subject as they are now.
     pub fn sample(&self, metrics: &Metrics, now: Millis) {
         // Read under the lock, so two samplers never apply an older reading after a newer.
         self.with(|s| {
-            let events = metrics.events_by_api_app();
+            let pairs = metrics.pairs();
             let backend_errors = metrics
                 .backend_errors
                 .load(std::sync::atomic::Ordering::Relaxed);
-            for ((api, app), total) in events {
-                let last = s.last_events.entry((api.clone(), app.clone())).or_insert(0);
-                let gained = total.saturating_sub(*last);
-                *last = total;
-                if gained > 0 {
-                    let counts = Counts {
-                        events: gained,
+            s.open.clear();
+            for ((api, app), reading) in pairs {
+                let subjects = Subject::of(&api, &app);
+                if reading.open_streams > 0 {
+                    for subject in &subjects {
+                        *s.open.entry(subject.clone()).or_insert(0) += reading.open_streams;
+                    }
+                }
+                let last = s.last_pairs.entry((api, app)).or_default();
+                let gained = Counts {
+                    events: reading.events.saturating_sub(last.events),
+                    streams_opened: reading.streams_opened.saturating_sub(last.streams_opened),
+                    ..Counts::default()
+                };
+                let failed = reading.backend_errors.saturating_sub(last.backend_errors);
+                *last = reading;
+                if gained.events > 0 || gained.streams_opened > 0 {
+                    s.add(now, &subjects, &gained);
+                }
+                if failed > 0 {
+                    let errors = Counts {
+                        backend_errors: failed,
                         ..Counts::default()
                     };
-                    s.add(now, &Subject::of(&api, &app), &counts);
+                    // The gateway-wide count comes from the telemetry counter.
+                    s.add(now, &subjects[1..], &errors);
                 }
             }
             let open = u64::try_from(
@@ -259,73 +276,28 @@ impl Series {
         });
     }
 
-    /// Counts a traffic event. `api_of_path` names the API (`Name:version`) a request path
-    /// belongs to, for rejections (which carry only the path).
+    /// Counts a rejection. `api_of_path` names the API (`Name:version`) a request path
+    /// belongs to (rejections carry only the path). Stream openings and closings are
+    /// counted by [`PairCounters`](crate::telemetry::PairCounters) and read by [`Series::sample`]; they are ignored here.
     pub fn on_traffic(&self, event: &TrafficEvent, api_of_path: impl Fn(&str) -> Option<String>) {
-        match event {
-            TrafficEvent::Opened {
-                stream_id,
-                api,
-                application,
-                at,
-                ..
-            } => self.with(|s| {
-                let subjects = Subject::of(api, application);
-                for subject in &subjects {
-                    *s.open.entry(subject.clone()).or_insert(0) += 1;
-                }
-                s.streams
-                    .insert(*stream_id, (api.clone(), application.clone()));
-                let counts = Counts {
-                    streams_opened: 1,
+        let TrafficEvent::Rejected { path, code, at, .. } = event else {
+            return;
+        };
+        let api = api_of_path(path).unwrap_or_default();
+        let mut counts = Counts::default();
+        counts.rejections.insert(*code, 1);
+        // 101503: unreachable or not SSE; below 1000: the backend's own status.
+        let backend = *code == BACKEND_UNAVAILABLE || *code < 1000;
+        self.with(|s| {
+            s.add(*at, &Subject::of(&api, ""), &counts);
+            if backend && !api.is_empty() {
+                let errors = Counts {
+                    backend_errors: 1,
                     ..Counts::default()
                 };
-                s.add(*at, &subjects, &counts);
-            }),
-            TrafficEvent::Rejected { path, code, at, .. } => {
-                let api = api_of_path(path).unwrap_or_default();
-                let mut counts = Counts::default();
-                counts.rejections.insert(*code, 1);
-                // 101503: unreachable or not SSE; below 1000: the backend's own status.
-                let backend = *code == BACKEND_UNAVAILABLE || *code < 1000;
-                self.with(|s| {
-                    s.add(*at, &Subject::of(&api, ""), &counts);
-                    if backend && !api.is_empty() {
-                        let errors = Counts {
-                            backend_errors: 1,
-                            ..Counts::default()
-                        };
-                        s.add(*at, &[Subject::Api(api.clone())], &errors);
-                    }
-                });
+                s.add(*at, &[Subject::Api(api.clone())], &errors);
             }
-            TrafficEvent::Closed {
-                stream_id,
-                reason,
-                at,
-                ..
-            } => self.with(|s| {
-                let Some((api, app)) = s.streams.remove(stream_id) else {
-                    return;
-                };
-                let subjects = Subject::of(&api, &app);
-                for subject in &subjects {
-                    if let Some(n) = s.open.get_mut(subject) {
-                        *n = (*n - 1).max(0);
-                    }
-                }
-                if reason.starts_with("the backend connection failed")
-                    || reason.starts_with("the backend ended the stream in the middle")
-                {
-                    let errors = Counts {
-                        backend_errors: 1,
-                        ..Counts::default()
-                    };
-                    // The gateway-wide count comes from the telemetry counter.
-                    s.add(*at, &subjects[1..], &errors);
-                }
-            }),
-        }
+        });
     }
 
     /// The minutes gathered since the last call, to be written to the store.
@@ -457,9 +429,9 @@ pub fn api_of_path(control: &Control, path: &str) -> Option<String> {
 }
 
 /// Feeds `telemetry`'s series: samples the counters every second and counts every
-/// traffic event. Runs until aborted.
+/// rejection. Runs until aborted.
 pub async fn run_sampler(control: Control, telemetry: Telemetry) {
-    let mut traffic = Some(telemetry.subscribe_batched());
+    let mut traffic = Some(telemetry.subscribe_rejections());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let series = telemetry.series().clone();

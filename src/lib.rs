@@ -14,6 +14,7 @@ pub mod keys;
 pub mod launch;
 pub mod mgmt;
 pub mod node;
+pub mod pair_key;
 pub mod sse;
 pub mod store;
 pub mod telemetry;

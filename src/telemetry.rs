@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::catalog::Millis;
 use crate::gateway::Reject;
+use crate::pair_key::PairKey;
 
 /// How many traffic events a slow listener may fall behind before it misses some; also
 /// how many may wait for the dispatcher before new ones are dropped (and counted as missed).
@@ -73,8 +74,64 @@ pub enum TrafficEvent {
     },
 }
 
-/// Counters for Prometheus. Per-(API, application) event counters are handed out once per
-/// stream as an `Arc<AtomicU64>`, so counting an event is one atomic add.
+/// One (API, application) pair's counters, handed out once per stream (see
+/// [`Metrics::pair_counters`]): counting an event, an open or a close is one atomic add.
+/// The analytics sampler reads them once a second, so streams cost the analytics nothing
+/// per open or close.
+#[derive(Debug, Default)]
+pub struct PairCounters {
+    /// SSE events delivered.
+    pub events: AtomicU64,
+    /// Streams opened.
+    pub streams_opened: AtomicU64,
+    /// Streams open now.
+    pub open_streams: AtomicI64,
+    /// Streams that ended because their backend failed (connection lost, or the stream
+    /// ended in the middle of an event).
+    pub backend_errors: AtomicU64,
+}
+
+impl PairCounters {
+    /// Counts a stream opened (and open until [`PairCounters::closed`]).
+    pub fn opened(&self) {
+        self.streams_opened.fetch_add(1, Ordering::Relaxed);
+        self.open_streams.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a stream closed; `backend_failed` when its backend failed.
+    pub fn closed(&self, backend_failed: bool) {
+        self.open_streams.fetch_sub(1, Ordering::Relaxed);
+        if backend_failed {
+            self.backend_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The counters now.
+    pub fn reading(&self) -> PairReading {
+        PairReading {
+            events: self.events.load(Ordering::Relaxed),
+            streams_opened: self.streams_opened.load(Ordering::Relaxed),
+            open_streams: self.open_streams.load(Ordering::Relaxed),
+            backend_errors: self.backend_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A reading of [`PairCounters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PairReading {
+    /// SSE events delivered since start.
+    pub events: u64,
+    /// Streams opened since start.
+    pub streams_opened: u64,
+    /// Streams open at the reading.
+    pub open_streams: i64,
+    /// Streams ended by a backend failure since start.
+    pub backend_errors: u64,
+}
+
+/// Counters for Prometheus. Per-(API, application) counters are handed out once per
+/// stream as an `Arc<PairCounters>`, so counting an event is one atomic add.
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// Streams open now.
@@ -100,7 +157,7 @@ pub struct Metrics {
     /// Rejections with a code outside [`Reject::CODES`] (none today; kept so any code
     /// counts).
     other_rejections: Mutex<HashMap<u32, u64>>,
-    per_api_app: Mutex<HashMap<(String, String), Arc<AtomicU64>>>,
+    per_api_app: Mutex<HashMap<(String, String), Arc<PairCounters>>>,
 }
 
 impl Metrics {
@@ -135,29 +192,28 @@ impl Metrics {
         out
     }
 
-    /// The event counter of an (API, application) pair; keep it for the stream's life.
-    pub fn events_counter(&self, api: &str, application: &str) -> Arc<AtomicU64> {
-        match self.per_api_app.lock() {
-            Ok(mut map) => map
-                .entry((api.to_string(), application.to_string()))
-                .or_default()
-                .clone(),
-            Err(_) => Arc::default(),
+    /// The counters of an (API, application) pair; keep them for the stream's life.
+    /// Allocates only the first time a pair is seen.
+    pub fn pair_counters(&self, api: &str, application: &str) -> Arc<PairCounters> {
+        let Ok(mut map) = self.per_api_app.lock() else {
+            return Arc::default();
+        };
+        if let Some(counters) = map.get(&(api, application) as &dyn PairKey) {
+            return counters.clone();
         }
+        map.entry((api.to_string(), application.to_string()))
+            .or_default()
+            .clone()
     }
 
-    /// Events delivered per (API, application).
-    pub fn events_by_api_app(&self) -> Vec<((String, String), u64)> {
+    /// Every (API, application) pair's counters now, sorted by pair.
+    pub fn pairs(&self) -> Vec<((String, String), PairReading)> {
         let mut out: Vec<_> = self
             .per_api_app
             .lock()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
-                    .collect()
-            })
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.reading())).collect())
             .unwrap_or_default();
-        out.sort();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
 
@@ -242,7 +298,8 @@ impl Metrics {
             out,
             "# HELP streamgate_api_events_delivered_total SSE events delivered per API and application.\n# TYPE streamgate_api_events_delivered_total counter"
         );
-        for ((api, app), n) in self.events_by_api_app() {
+        for ((api, app), reading) in self.pairs() {
+            let n = reading.events;
             let _ = writeln!(
                 out,
                 "streamgate_api_events_delivered_total{{api=\"{}\",application=\"{}\"}} {n}",
@@ -295,8 +352,10 @@ struct Shared {
     dropped: Arc<AtomicU64>,
     /// The number the dispatcher gives the next event it broadcasts (drops aside).
     dispatched: Arc<AtomicU64>,
-    /// Batched listeners alive now.
+    /// Batched listeners of every event alive now.
     listeners: Arc<AtomicUsize>,
+    /// Batched listeners of rejections only alive now.
+    rejection_listeners: Arc<AtomicUsize>,
     /// The batched broadcast.
     tx: broadcast::Sender<Arc<TrafficBatch>>,
     /// The one-by-one broadcast of [`Telemetry::subscribe`].
@@ -327,6 +386,7 @@ impl Telemetry {
             dropped: Arc::default(),
             dispatched: Arc::default(),
             listeners: Arc::default(),
+            rejection_listeners: Arc::default(),
             tx,
             metrics: Arc::default(),
             series: Arc::default(),
@@ -337,18 +397,33 @@ impl Telemetry {
     }
 
     /// Reports a traffic event to whoever listens. Takes no lock: with nobody listening
-    /// (no batched listener alive and [`Telemetry::subscribe`] never called) the event is
-    /// dropped at once; when the dispatcher is [`TRAFFIC_CHANNEL_CAPACITY`]
-    /// events behind it is dropped and listeners are told they missed it.
+    /// (no batched listener alive and [`Telemetry::subscribe`] never called; for stream
+    /// openings and closings, no listener of every event) the event is dropped at once;
+    /// when the dispatcher is [`TRAFFIC_CHANNEL_CAPACITY`] events behind it is dropped
+    /// and listeners are told they missed it.
     pub fn report(&self, event: TrafficEvent) {
-        if self.shared.listeners.load(Ordering::Acquire) == 0
-            && !self.shared.each_listened.load(Ordering::Acquire)
-        {
+        let wanted = match event {
+            TrafficEvent::Rejected { .. } => self.rejections_watched(),
+            TrafficEvent::Opened { .. } | TrafficEvent::Closed { .. } => self.streams_watched(),
+        };
+        if !wanted {
             return;
         }
         if let Err(mpsc::error::TrySendError::Full(_)) = self.shared.queue.try_send(event) {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Whether anyone listens to stream openings and closings (the terminal UI's live
+    /// pane): when not, the gateway builds no [`TrafficEvent::Opened`] or
+    /// [`TrafficEvent::Closed`]. One or two atomic loads.
+    pub fn streams_watched(&self) -> bool {
+        self.shared.listeners.load(Ordering::Acquire) > 0
+            || self.shared.each_listened.load(Ordering::Acquire)
+    }
+
+    fn rejections_watched(&self) -> bool {
+        self.shared.rejection_listeners.load(Ordering::Acquire) > 0 || self.streams_watched()
     }
 
     /// Listens to traffic events one by one, from the ones reported after this call on.
@@ -368,15 +443,32 @@ impl Telemetry {
     /// this `Telemetry` is gone; a receiver made before any runtime gets nothing until
     /// a later subscription starts it.
     pub fn subscribe_batched(&self) -> TrafficReceiver {
+        self.batched(false)
+    }
+
+    /// As [`Telemetry::subscribe_batched`], but only [`TrafficEvent::Rejected`] arrives
+    /// (the analytics sampler: streams are counted by [`PairCounters`]). While only such
+    /// listeners are alive, stream openings and closings are not even queued.
+    pub fn subscribe_rejections(&self) -> TrafficReceiver {
+        self.batched(true)
+    }
+
+    fn batched(&self, only_rejections: bool) -> TrafficReceiver {
         let rx = self.shared.tx.subscribe();
-        self.shared.listeners.fetch_add(1, Ordering::AcqRel);
+        let listeners = if only_rejections {
+            &self.shared.rejection_listeners
+        } else {
+            &self.shared.listeners
+        };
+        listeners.fetch_add(1, Ordering::AcqRel);
         self.start_dispatcher();
         TrafficReceiver {
             rx,
             batch: None,
             next: 0,
             expected: self.shared.dispatched.load(Ordering::Acquire),
-            listeners: self.shared.listeners.clone(),
+            listeners: listeners.clone(),
+            only_rejections,
         }
     }
 
@@ -453,17 +545,24 @@ pub struct TrafficReceiver {
     next: usize,
     /// The number of the event expected next.
     expected: u64,
+    /// The count this listener is in (of every event, or of rejections only).
     listeners: Arc<AtomicUsize>,
+    /// Whether only [`TrafficEvent::Rejected`] is handed out (others are skipped).
+    only_rejections: bool,
 }
 
 impl TrafficReceiver {
     /// The next event of the batch being read, if any is left.
     fn next_in_batch(&mut self) -> Option<TrafficEvent> {
         let batch = self.batch.as_ref()?;
-        let event = batch.events.get(self.next)?.clone();
-        self.next += 1;
-        self.expected = batch.first + self.next as u64;
-        Some(event)
+        loop {
+            let event = batch.events.get(self.next)?;
+            self.next += 1;
+            self.expected = batch.first + self.next as u64;
+            if !self.only_rejections || matches!(event, TrafficEvent::Rejected { .. }) {
+                return Some(event.clone());
+            }
+        }
     }
 
     /// Starts reading `batch`; answers how many events were missed before it.
@@ -543,7 +642,8 @@ mod tests {
     fn prometheus_text_has_every_family_and_escaped_labels() {
         let m = Metrics::default();
         m.open_streams.fetch_add(2, Ordering::Relaxed);
-        m.events_counter("Observer:1.0.0", "my \"app\"")
+        m.pair_counters("Observer:1.0.0", "my \"app\"")
+            .events
             .fetch_add(7, Ordering::Relaxed);
         m.reject(900901);
         m.reject(900901);
@@ -622,6 +722,91 @@ mod tests {
             TRAFFIC_CHANNEL_CAPACITY,
             "skipped again"
         );
+    }
+
+    fn rejected(code: u32) -> TrafficEvent {
+        TrafficEvent::Rejected {
+            path: "/p".into(),
+            status: 401,
+            code,
+            message: String::new(),
+            client: String::new(),
+            at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rejections_listener_gets_only_rejections_and_streams_are_not_queued_for_it() {
+        let t = Telemetry::new();
+        let mut rejections = t.subscribe_rejections();
+        assert!(!t.streams_watched(), "nobody watches streams");
+        t.report(closed(1));
+        assert_eq!(
+            t.shared.queue.capacity(),
+            TRAFFIC_CHANNEL_CAPACITY,
+            "a stream's close is not queued for a rejections listener"
+        );
+        t.report(rejected(900901));
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), rejections.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, rejected(900901));
+
+        // With a listener of every event too, streams flow; the rejections listener
+        // still skips them.
+        let mut all = t.subscribe_batched();
+        assert!(t.streams_watched());
+        t.report(closed(2));
+        t.report(rejected(900902));
+        let wait = std::time::Duration::from_secs(5);
+        let first = tokio::time::timeout(wait, all.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(id(&first), 2);
+        let second = tokio::time::timeout(wait, all.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second, rejected(900902));
+        let only = tokio::time::timeout(wait, rejections.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(only, rejected(900902), "the close was skipped");
+        drop(all);
+        drop(rejections);
+        assert_eq!(t.shared.listeners.load(Ordering::Relaxed), 0);
+        assert_eq!(t.shared.rejection_listeners.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn pair_counters_are_one_per_pair_and_read_back() {
+        let m = Metrics::default();
+        let a = m.pair_counters("Observer:1.0.0", "App");
+        a.opened();
+        a.opened();
+        a.events.fetch_add(3, Ordering::Relaxed);
+        a.closed(true);
+        let again = m.pair_counters("Observer:1.0.0", "App");
+        assert!(Arc::ptr_eq(&a, &again), "the same pair, the same counters");
+        m.pair_counters("Observer:1.0.0", "Other").opened();
+        let pairs = m.pairs();
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(
+            pairs[0],
+            (
+                ("Observer:1.0.0".to_string(), "App".to_string()),
+                PairReading {
+                    events: 3,
+                    streams_opened: 2,
+                    open_streams: 1,
+                    backend_errors: 1,
+                }
+            )
+        );
+        assert_eq!(pairs[1].1.open_streams, 1);
     }
 
     #[tokio::test]

@@ -99,23 +99,19 @@ fn telemetry_becomes_minutes_live_seconds_and_top_lists() {
     let series = Series::new();
     let metrics = Metrics::default();
     let api = "Observer:1.0.0";
-    series.on_traffic(
-        &TrafficEvent::Opened {
-            stream_id: 1,
-            api: api.into(),
-            application: "ObserverApp".into(),
-            key_type: "PRODUCTION".into(),
-            path: "/observer/1.0.0/memory".into(),
-            client: "127.0.0.1:1".into(),
-            at: NOW,
-        },
-        |_| None,
-    );
-    let counter = metrics.events_counter(api, "ObserverApp");
+    // The gateway counts a stream's open and close on its (API, application) counters;
+    // the sampler reads them once a second.
+    let pair = metrics.pair_counters(api, "ObserverApp");
+    pair.opened();
     series.sample(&metrics, NOW);
-    counter.fetch_add(5, Ordering::Relaxed);
+    assert_eq!(
+        series.live(&Subject::Api(api.into()), NOW).open_streams,
+        1,
+        "open at the sample"
+    );
+    pair.events.fetch_add(5, Ordering::Relaxed);
     series.sample(&metrics, NOW + 1000);
-    counter.fetch_add(7, Ordering::Relaxed);
+    pair.events.fetch_add(7, Ordering::Relaxed);
     series.sample(&metrics, NOW + 2000);
     series.on_traffic(
         &TrafficEvent::Rejected {
@@ -128,15 +124,21 @@ fn telemetry_becomes_minutes_live_seconds_and_top_lists() {
         },
         |p| p.starts_with("/observer/1.0.0").then(|| api.to_string()),
     );
+    // Traffic events of streams (the live pane's) are not counted twice.
     series.on_traffic(
-        &TrafficEvent::Closed {
+        &TrafficEvent::Opened {
             stream_id: 1,
-            events: 12,
-            reason: "the backend connection failed".into(),
-            at: NOW + 2500,
+            api: api.into(),
+            application: "ObserverApp".into(),
+            key_type: "PRODUCTION".into(),
+            path: "/observer/1.0.0/memory".into(),
+            client: "127.0.0.1:1".into(),
+            at: NOW,
         },
         |_| None,
     );
+    pair.closed(true);
+    series.sample(&metrics, NOW + 2500);
 
     let view = series.live(&Subject::Api(api.into()), NOW + 2000);
     assert_eq!(view.per_second.len(), LIVE_SECONDS);

@@ -20,18 +20,8 @@ async fn with_traffic() -> TestServer {
     let series = s.telemetry().series();
     let metrics = s.telemetry().metrics();
     let now = now_millis();
-    series.on_traffic(
-        &TrafficEvent::Opened {
-            stream_id: 1,
-            api: "Observer:1.0.0".into(),
-            application: "ObserverApp".into(),
-            key_type: "PRODUCTION".into(),
-            path: "/observer/1.0.0/memory".into(),
-            client: "127.0.0.1:5".into(),
-            at: now,
-        },
-        |_| None,
-    );
+    let pair = metrics.pair_counters("Observer:1.0.0", "ObserverApp");
+    pair.opened();
     series.on_traffic(
         &TrafficEvent::Rejected {
             path: "/observer/1.0.0/memory".into(),
@@ -43,9 +33,7 @@ async fn with_traffic() -> TestServer {
         },
         |_| Some("Observer:1.0.0".into()),
     );
-    metrics
-        .events_counter("Observer:1.0.0", "ObserverApp")
-        .fetch_add(42, Ordering::Relaxed);
+    pair.events.fetch_add(42, Ordering::Relaxed);
     series.sample(metrics, now);
     s
 }

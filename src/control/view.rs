@@ -2,6 +2,7 @@
 //! every change and swaps in atomically, so the data plane never reads the store.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::catalog::{
     EnvironmentKind, KeyType, LifecycleState, Quota, SubscriptionStatus, topic_matches,
@@ -17,6 +18,8 @@ pub struct Route {
     pub api_id: String,
     /// The API's name.
     pub name: String,
+    /// `Name:version`, as analytics and metrics name the API.
+    pub handle: String,
     /// `/{context}/{version}`.
     pub base_path: String,
     /// The API's lifecycle state now.
@@ -74,10 +77,13 @@ pub struct SubscriptionView {
 pub struct GatewayView {
     /// Bumped on every change; streams recheck their rights when it moves.
     pub version: u64,
-    /// Routes by `/{context}/{version}`.
-    pub routes: HashMap<String, Route>,
-    /// Subscriptions by (application id, API id).
-    pub subscriptions: HashMap<(String, String), SubscriptionView>,
+    /// Routes by `/{context}/{version}`; shared, so an admitted request holds its route
+    /// without copying it.
+    pub routes: HashMap<String, Arc<Route>>,
+    /// Subscriptions by (application id, API id); shared, so an admitted stream holds its
+    /// subscription without copying it. Look up with borrowed ids through
+    /// [`crate::pair_key::PairKey`].
+    pub subscriptions: HashMap<(String, String), Arc<SubscriptionView>>,
     /// Requests per minute by application id (`None`: unlimited).
     pub app_rate_limits: HashMap<String, Option<u32>>,
     /// Revoked token ids.
@@ -87,8 +93,8 @@ pub struct GatewayView {
 impl GatewayView {
     /// Finds the route for a request path: the longest `/{context}/{version}` prefix that
     /// ends at a segment boundary. Returns the route and the remaining resource path.
-    pub fn route_for<'a>(&self, path: &'a str) -> Option<(&Route, &'a str)> {
-        let mut best: Option<(&Route, &'a str)> = None;
+    pub fn route_for<'a>(&self, path: &'a str) -> Option<(&Arc<Route>, &'a str)> {
+        let mut best: Option<(&Arc<Route>, &'a str)> = None;
         for (i, _) in path.match_indices('/').skip(1) {
             if let Some(route) = self.routes.get(&path[..i]) {
                 best = Some((route, &path[i..]));
@@ -133,6 +139,7 @@ impl GatewayView {
             let entry = routes.entry(base.clone()).or_insert_with(|| Route {
                 api_id: api.id.clone(),
                 name: snap.name.clone(),
+                handle: snap.handle(),
                 base_path: base,
                 state: api.lifecycle,
                 revision_id: rev.id.clone(),
@@ -170,12 +177,12 @@ impl GatewayView {
                     .unwrap_or(Quota::Unlimited);
                 (
                     (s.application_id.clone(), s.api_id.clone()),
-                    SubscriptionView {
+                    Arc::new(SubscriptionView {
                         id: s.id.clone(),
                         policy: s.policy.clone(),
                         quota,
                         status: s.status,
-                    },
+                    }),
                 )
             })
             .collect();
@@ -193,7 +200,10 @@ impl GatewayView {
             .collect();
         GatewayView {
             version,
-            routes,
+            routes: routes
+                .into_iter()
+                .map(|(base, route)| (base, Arc::new(route)))
+                .collect(),
             subscriptions,
             app_rate_limits,
             revoked: catalog.revoked.keys().cloned().collect(),

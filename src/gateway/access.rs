@@ -2,11 +2,14 @@
 //! query parameter), verifies it, checks the subscription and picks the endpoint for the
 //! key type; and rechecks a live stream's rights whenever the gateway view changes.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, Method, header};
 
 use crate::catalog::{KeyType, LifecycleState, SubscriptionStatus};
 use crate::control::{GatewayView, Route, SubscriptionView};
 use crate::keys::{AccessClaims, KeyManager, TokenError};
+use crate::pair_key::PairKey;
 
 use super::reject::Reject;
 
@@ -16,25 +19,32 @@ pub const ACCESS_TOKEN_PARAM: &str = "access_token";
 /// A request the gateway will serve, with everything needed to open the backend stream.
 #[derive(Debug, Clone)]
 pub(crate) struct Admission {
-    /// The API as deployed.
-    pub route: Route,
+    /// The API as deployed (the view's, shared).
+    pub route: Arc<Route>,
     /// The resource path under the API's base path, decoded, e.g. `/memory`.
     pub resource: String,
     /// The same resource as the client wrote it (percent-encoding kept), for the backend.
     pub upstream_resource: String,
-    /// The backend URL the resource is appended to.
-    pub endpoint: String,
+    /// Whose endpoint of the route the request goes to (the route has it).
+    endpoint_key: KeyType,
     /// The caller, unless a pre-released API was called without a token.
     pub caller: Option<Caller>,
+}
+
+impl Admission {
+    /// The backend URL the resource is appended to.
+    pub(crate) fn endpoint(&self) -> &str {
+        self.route.endpoint(self.endpoint_key).unwrap_or_default()
+    }
 }
 
 /// A verified caller.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     /// The token's claims.
-    pub claims: std::sync::Arc<AccessClaims>,
+    pub claims: Arc<AccessClaims>,
     /// The application's subscription to the API (absent only for pre-released APIs).
-    pub subscription: Option<SubscriptionView>,
+    pub subscription: Option<Arc<SubscriptionView>>,
 }
 
 /// The token of a request: from `Authorization: Bearer` or from `access_token` in the
@@ -258,22 +268,21 @@ pub(crate) fn admit(
         }
         _ => {}
     }
-    let admission = |endpoint: &str, caller| Admission {
+    let admission = |endpoint_key: KeyType, caller| Admission {
         route: route.clone(),
         resource: resource.to_string(),
         upstream_resource: raw_resource(raw, &route.base_path).to_string(),
-        endpoint: endpoint.to_string(),
+        endpoint_key,
         caller,
     };
     let Some(token) = token else {
         if prototype {
             // Pre-released APIs are tried without a token: production endpoint first.
-            let endpoint = [KeyType::Production, KeyType::Sandbox]
+            let endpoint_key = [KeyType::Production, KeyType::Sandbox]
                 .into_iter()
-                .filter(|k| accepts(route, *k))
-                .find_map(|k| route.endpoint(k));
-            return match endpoint {
-                Some(e) => Ok(admission(e, None)),
+                .find(|k| accepts(route, *k) && route.endpoint(*k).is_some());
+            return match endpoint_key {
+                Some(key) => Ok(admission(key, None)),
                 None => Err(Reject::NoEndpoint(
                     "The pre-released API has no endpoint where it is deployed".to_string(),
                 )),
@@ -303,7 +312,7 @@ pub(crate) fn admit(
     }
     let subscription = view
         .subscriptions
-        .get(&(app_id.clone(), route.api_id.clone()))
+        .get(&(app_id.as_str(), route.api_id.as_str()) as &dyn PairKey)
         .cloned();
     match &subscription {
         None if !prototype => {
@@ -329,14 +338,14 @@ pub(crate) fn admit(
             "{label} key offered to an API deployed only to gateways that take other keys"
         )));
     }
-    let Some(endpoint) = route.endpoint(claims.keytype) else {
+    if route.endpoint(claims.keytype).is_none() {
         return Err(Reject::NoEndpoint(format!(
             "{label} key offered to the API with no {} endpoint",
             label.to_ascii_lowercase()
         )));
-    };
+    }
     Ok(admission(
-        endpoint,
+        claims.keytype,
         Some(Caller {
             claims,
             subscription,
@@ -351,44 +360,29 @@ fn accepts(route: &Route, key_type: KeyType) -> bool {
     }
 }
 
-/// What a live stream was admitted on, rechecked against every new view.
+/// What a live stream was admitted on, rechecked against every new view. Holds the
+/// view's route, the verified claims and the subscription as they were (shared, nothing
+/// copied), so rechecking looks everything up by borrowed keys and allocates nothing.
 #[derive(Debug, Clone)]
 pub(crate) struct Rights {
-    api_id: String,
-    base_path: String,
+    route: Arc<Route>,
     caller: Option<CallerRights>,
 }
 
 #[derive(Debug, Clone)]
 struct CallerRights {
-    /// The view's subscription key: (application UUID, API id), built once at admission
-    /// so rechecking after each catalog change allocates nothing.
-    subscription_key: (String, String),
-    jti: String,
-    key_type: KeyType,
-    subscription_id: Option<String>,
-}
-
-impl CallerRights {
-    fn app_id(&self) -> &str {
-        &self.subscription_key.0
-    }
+    claims: Arc<AccessClaims>,
+    subscription: Option<Arc<SubscriptionView>>,
 }
 
 impl Rights {
     /// The rights an admission granted.
     pub(crate) fn of(admission: &Admission) -> Self {
         Self {
-            api_id: admission.route.api_id.clone(),
-            base_path: admission.route.base_path.clone(),
+            route: admission.route.clone(),
             caller: admission.caller.as_ref().map(|c| CallerRights {
-                subscription_key: (
-                    c.claims.application.uuid.clone(),
-                    admission.route.api_id.clone(),
-                ),
-                jti: c.claims.jti.clone(),
-                key_type: c.claims.keytype,
-                subscription_id: c.subscription.as_ref().map(|s| s.id.clone()),
+                claims: c.claims.clone(),
+                subscription: c.subscription.clone(),
             }),
         }
     }
@@ -398,8 +392,8 @@ impl Rights {
     pub(crate) fn lost(&self, view: &GatewayView) -> Option<String> {
         let Some(route) = view
             .routes
-            .get(&self.base_path)
-            .filter(|r| r.api_id == self.api_id)
+            .get(&self.route.base_path)
+            .filter(|r| r.api_id == self.route.api_id)
         else {
             return Some("the API was undeployed or retired".to_string());
         };
@@ -415,18 +409,22 @@ impl Rights {
             return (!prototype)
                 .then(|| "the API is no longer pre-released; an access token is needed".into());
         };
-        if view.revoked.contains(&caller.jti) {
+        let claims = &caller.claims;
+        if view.revoked.contains(&claims.jti) {
             return Some("the access token was revoked".to_string());
         }
-        if !view.app_rate_limits.contains_key(caller.app_id()) {
+        let app_id = claims.application.uuid.as_str();
+        if !view.app_rate_limits.contains_key(app_id) {
             return Some("the application was deleted".to_string());
         }
-        let current = view.subscriptions.get(&caller.subscription_key);
-        match (current, &caller.subscription_id) {
-            (Some(s), Some(id)) if s.id != *id => Some("the subscription was removed".into()),
+        let current = view
+            .subscriptions
+            .get(&(app_id, self.route.api_id.as_str()) as &dyn PairKey);
+        match (current, &caller.subscription) {
+            (Some(s), Some(held)) if s.id != held.id => Some("the subscription was removed".into()),
             (None, Some(_)) => Some("the subscription was removed".to_string()),
             (None, None) if !prototype => Some("the API now needs a subscription".to_string()),
-            (Some(s), _) if !s.status.allows(caller.key_type) => Some(match s.status {
+            (Some(s), _) if !s.status.allows(claims.keytype) => Some(match s.status {
                 SubscriptionStatus::ProdOnlyBlocked => {
                     "the subscription was blocked for production keys".to_string()
                 }
@@ -553,10 +551,11 @@ mod tests {
         assert_eq!(percent_decode("%41%zz"), "A%zz");
     }
 
-    fn view_with(status: SubscriptionStatus, subscription_id: &str) -> GatewayView {
-        let route = Route {
+    fn route() -> Route {
+        Route {
             api_id: "api-1".into(),
             name: "Observer".into(),
+            handle: "Observer:1.0.0".into(),
             base_path: "/observer/1.0.0".into(),
             state: LifecycleState::Published,
             revision_id: "rev-1".into(),
@@ -568,31 +567,55 @@ mod tests {
             accepts_sandbox: false,
             cors: Default::default(),
             backend_stream: Default::default(),
-        };
+        }
+    }
+
+    fn subscription(status: SubscriptionStatus, id: &str) -> Arc<SubscriptionView> {
+        Arc::new(SubscriptionView {
+            id: id.into(),
+            policy: "Gold".into(),
+            quota: crate::catalog::Quota::Unlimited,
+            status,
+        })
+    }
+
+    fn view_with(status: SubscriptionStatus, subscription_id: &str) -> GatewayView {
+        let route = route();
         let mut view = GatewayView::default();
-        view.routes.insert(route.base_path.clone(), route);
+        view.routes.insert(route.base_path.clone(), Arc::new(route));
         view.app_rate_limits.insert("app-1".into(), None);
         view.subscriptions.insert(
             ("app-1".into(), "api-1".into()),
-            SubscriptionView {
-                id: subscription_id.into(),
-                policy: "Gold".into(),
-                quota: crate::catalog::Quota::Unlimited,
-                status,
-            },
+            subscription(status, subscription_id),
         );
         view
     }
 
+    /// The rights of a stream admitted on `view_with(Unblocked, "sub-1")`, as built from
+    /// their own copies (not the view's), so a recheck must look them up again.
     fn rights() -> Rights {
         Rights {
-            api_id: "api-1".into(),
-            base_path: "/observer/1.0.0".into(),
+            route: Arc::new(route()),
             caller: Some(CallerRights {
-                subscription_key: ("app-1".into(), "api-1".into()),
-                jti: "jti-1".into(),
-                key_type: KeyType::Production,
-                subscription_id: Some("sub-1".into()),
+                claims: Arc::new(AccessClaims {
+                    iss: "streamgate".into(),
+                    sub: "admin".into(),
+                    aud: "gateway".into(),
+                    azp: "ck".into(),
+                    iat: 0,
+                    nbf: 0,
+                    exp: i64::MAX,
+                    jti: "jti-1".into(),
+                    scope: String::new(),
+                    keytype: KeyType::Production,
+                    application: crate::keys::ApplicationClaim {
+                        uuid: "app-1".into(),
+                        name: "App".into(),
+                        owner: "admin".into(),
+                        tier: "Unlimited".into(),
+                    },
+                }),
+                subscription: Some(subscription(SubscriptionStatus::Unblocked, "sub-1")),
             }),
         }
     }

@@ -56,13 +56,18 @@ impl<K: Eq + Hash + Clone, V> Registry<K, V> {
     }
 
     /// The value under `key` if `keep` accepts it, else a new one made by `make` (which
-    /// sees the value it replaces).
-    pub(crate) fn get_or_replace(
+    /// sees the value it replaces) and stored under `owned()`. `key` may be a borrowed
+    /// form of the key, so a lookup that finds allocates nothing.
+    pub(crate) fn get_or_replace<Q: Hash + Eq + ?Sized>(
         &self,
-        key: &K,
+        key: &Q,
+        owned: impl Fn() -> K,
         keep: impl Fn(&V) -> bool,
         make: impl Fn(Option<&V>) -> V,
-    ) -> Arc<V> {
+    ) -> Arc<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
         if let Some(v) = self.map.load().get(key).filter(|v| keep(v)) {
             return v.clone();
         }
@@ -78,7 +83,7 @@ impl<K: Eq + Hash + Clone, V> Registry<K, V> {
                 .clone();
             out = Some(value.clone());
             let mut next = HashMap::clone(map);
-            next.insert(key.clone(), value);
+            next.insert(owned(), value);
             Arc::new(next)
         });
         // `rcu` ran the closure at least once, so `out` is set; the fallback is unreachable.
@@ -372,9 +377,9 @@ impl Meter {
     ) -> Option<Arc<EventWindow>> {
         let len = quota.window_millis()?;
         let limit = quota.limit()?.min(COUNT_MASK);
-        let key = subscription_id.to_string();
         Some(self.windows.get_or_replace(
-            &key,
+            subscription_id,
+            || subscription_id.to_string(),
             |w| w.len == len.max(1) && w.limit == limit,
             |old| {
                 if let Some(store) = &self.store {
@@ -392,9 +397,12 @@ impl Meter {
 
     /// The rate window of an application.
     pub(crate) fn rate(&self, application_id: &str) -> Arc<RateWindow> {
-        let key = application_id.to_string();
-        self.rates
-            .get_or_replace(&key, |_| true, |_| RateWindow::default())
+        self.rates.get_or_replace(
+            application_id,
+            || application_id.to_string(),
+            |_| true,
+            |_| RateWindow::default(),
+        )
     }
 
     /// Counters changed since they were last persisted, each with the packed state it was

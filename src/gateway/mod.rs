@@ -146,8 +146,8 @@ struct Inner {
     telemetry: Telemetry,
     options: GatewayOptions,
     meter: Meter,
-    /// Per (API, application) event counters from telemetry, cached lock-free.
-    api_events: Registry<(String, String), Arc<AtomicU64>>,
+    /// Per (API, application) counters from telemetry, cached lock-free.
+    pairs: Registry<(String, String), Arc<crate::telemetry::PairCounters>>,
     next_stream: AtomicU64,
     stop: watch::Sender<bool>,
     /// Signalled when `stop` turns true, for open streams (cheap to poll per event).
@@ -207,7 +207,7 @@ impl Gateway {
                 telemetry,
                 options,
                 meter,
-                api_events: Registry::default(),
+                pairs: Registry::default(),
                 next_stream: AtomicU64::new(1),
                 stop,
                 stop_beacon: Beacon::new(),
@@ -489,17 +489,6 @@ impl Drop for AbortOnDrop {
 
 async fn handle(State(gateway): State<Gateway>, req: Request) -> Response {
     gateway.handle(req).await
-}
-
-/// `Name:version` of the admitted API.
-fn api_handle(admission: &Admission) -> String {
-    let version = admission
-        .route
-        .base_path
-        .rsplit('/')
-        .next()
-        .unwrap_or_default();
-    format!("{}:{version}", admission.route.name)
 }
 
 /// The headers of a stream answer (and of HEAD on a stream URL).

@@ -2,6 +2,8 @@
 //! the endpoint's origin), the shared-stream join, and the relay answer.
 
 use super::*;
+use crate::pair_key::PairKey;
+use crate::telemetry::PairCounters;
 
 impl Gateway {
     /// Admits a request and opens its backend stream.
@@ -66,7 +68,7 @@ impl Gateway {
                 drop(hold);
             }
         }
-        let url = upstream_url(&admission.endpoint, &admission.upstream_resource, query)?;
+        let url = upstream_url(admission.endpoint(), &admission.upstream_resource, query)?;
         if head {
             // What GET would answer after the same checks, without opening the backend
             // stream (RFC 9110 §9.3.2): nothing is relayed, nothing metered.
@@ -80,11 +82,11 @@ impl Gateway {
         .map_err(|e| {
             Reject::BackendUnreachable(format!(
                 "Cannot reach the back end {}: {e}",
-                admission.endpoint
+                admission.endpoint()
             ))
         })?;
-        let api = api_handle(&admission);
-        let path = format!("{}{}", admission.route.base_path, admission.resource);
+        // The request path, for the traffic events (built only when one is reported).
+        let path = || format!("{}{}", admission.route.base_path, admission.resource);
         let source = if admission.route.backend_stream == BackendStream::Shared {
             let last_event_id = req
                 .headers()
@@ -97,41 +99,47 @@ impl Gateway {
                     sub.position(last_event_id.as_deref());
                     Source::Shared(sub)
                 }
-                Err(answer) => return Ok(self.pass_on(&answer.0, answer.1, path, client)),
+                Err(answer) => return Ok(self.pass_on(&answer.0, answer.1, path(), client)),
             }
         } else {
             let headers = upstream_headers(req.headers(), client);
             drop(req);
-            match self.connect(url, headers, &admission.endpoint, tls).await? {
+            match self
+                .connect(url, headers, admission.endpoint(), tls)
+                .await?
+            {
                 Answer::Events(body) => Source::Direct(body),
                 Answer::Other(upstream, body) => {
-                    return Ok(self.pass_on(&upstream, body, path, client));
+                    return Ok(self.pass_on(&upstream, body, path(), client));
                 }
             }
         };
+        let api = admission.route.handle.as_str();
         let application = admission
             .caller
             .as_ref()
-            .map(|c| c.claims.application.name.clone())
+            .map(|c| c.claims.application.name.as_str())
             .unwrap_or_default();
         let stream_id = inner.next_stream.fetch_add(1, Ordering::Relaxed);
-        inner.telemetry.report(TrafficEvent::Opened {
-            stream_id,
-            api: api.clone(),
-            application: application.clone(),
-            key_type: admission
-                .caller
-                .as_ref()
-                .map(|c| c.claims.keytype.as_str().to_string())
-                .unwrap_or_default(),
-            path,
-            client: client.map(|c| c.to_string()).unwrap_or_default(),
-            at: now,
-        });
+        if inner.telemetry.streams_watched() {
+            inner.telemetry.report(TrafficEvent::Opened {
+                stream_id,
+                api: api.to_string(),
+                application: application.to_string(),
+                key_type: admission
+                    .caller
+                    .as_ref()
+                    .map(|c| c.claims.keytype.as_str().to_string())
+                    .unwrap_or_default(),
+                path: path(),
+                client: client.map(|c| c.to_string()).unwrap_or_default(),
+                at: now,
+            });
+        }
         let relay = Relay::new(RelayParts {
             upstream: source,
             metering,
-            api_events: self.api_events(&api, &application),
+            pair: self.pair_counters(api, application),
             telemetry: inner.telemetry.clone(),
             stream_id,
             heartbeat: inner.options.heartbeat,
@@ -212,7 +220,7 @@ impl Gateway {
             hub: Some(hub.clone()),
             hubs: inner.hubs.clone(),
         };
-        let endpoint = admission.endpoint.clone();
+        let endpoint = admission.endpoint().to_string();
         let answer = self
             .connect(
                 url.clone(),
@@ -362,14 +370,15 @@ impl Gateway {
             .unwrap_or_else(|_| status.into_response())
     }
 
-    /// The cached events counter of `api` for `application` (one per pair).
-    fn api_events(&self, api: &str, application: &str) -> Arc<AtomicU64> {
-        let key = (api.to_string(), application.to_string());
+    /// The cached counters of `api` for `application` (one per pair; a lookup that finds
+    /// them takes no lock and allocates nothing).
+    fn pair_counters(&self, api: &str, application: &str) -> Arc<PairCounters> {
         let telemetry = &self.inner.telemetry;
-        let cached = self.inner.api_events.get_or_replace(
-            &key,
+        let cached = self.inner.pairs.get_or_replace(
+            &(api, application) as &dyn PairKey,
+            || (api.to_string(), application.to_string()),
             |_| true,
-            |_| telemetry.metrics().events_counter(api, application),
+            |_| telemetry.metrics().pair_counters(api, application),
         );
         Arc::clone(&cached)
     }

@@ -3,10 +3,11 @@
 //! ends the stream, with a final comment saying why, when quota, rights or the gateway end.
 //! Dropping it (the client left) drops the backend response, which closes that connection.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use crate::beacon::Watcher;
 use crate::catalog::now_millis;
 use crate::control::Control;
 use crate::sse::EventCounter;
-use crate::telemetry::{Metrics, Telemetry, TrafficEvent};
+use crate::telemetry::{Metrics, PairCounters, Telemetry, TrafficEvent};
 
 use super::access::Rights;
 use super::lease::{Hold, Refill};
@@ -81,8 +82,8 @@ pub(crate) struct RelayParts {
     pub upstream: Source,
     /// The quota, if the subscription's plan has one.
     pub metering: Option<Metering>,
-    /// Events delivered for this stream's API and application.
-    pub api_events: Arc<AtomicU64>,
+    /// The counters of this stream's API and application (events, opens, closes).
+    pub pair: Arc<PairCounters>,
     /// Where to report.
     pub telemetry: Telemetry,
     /// The stream's number in traffic events.
@@ -118,7 +119,7 @@ pub(crate) struct Relay {
     /// The last byte the client got.
     last_byte: Option<u8>,
     metering: Option<Metering>,
-    api_events: Arc<AtomicU64>,
+    pair: Arc<PairCounters>,
     metrics: Arc<Metrics>,
     telemetry: Telemetry,
     stream_id: u64,
@@ -143,7 +144,8 @@ pub(crate) struct Relay {
     /// comment, a heartbeat, a shared stream's events (allocated only when used).
     pending: VecDeque<Bytes>,
     done: bool,
-    reason: String,
+    /// Why the stream ends (for the traffic event and the analytics).
+    reason: Cow<'static, str>,
 }
 
 impl Relay {
@@ -152,6 +154,7 @@ impl Relay {
         let metrics = parts.telemetry.metrics().clone();
         metrics.open_streams.fetch_add(1, Ordering::Relaxed);
         metrics.streams_total.fetch_add(1, Ordering::Relaxed);
+        parts.pair.opened();
         let expiry = match parts.token_exp {
             Some(exp) => {
                 let left = exp.saturating_mul(1000).saturating_sub(now_millis()).max(0);
@@ -168,7 +171,7 @@ impl Relay {
             at_boundary: true,
             last_byte: None,
             metering: parts.metering,
-            api_events: parts.api_events,
+            pair: parts.pair,
             metrics,
             telemetry: parts.telemetry,
             stream_id: parts.stream_id,
@@ -184,7 +187,7 @@ impl Relay {
             ready: None,
             pending: VecDeque::new(),
             done: false,
-            reason: "client left".to_string(),
+            reason: Cow::Borrowed("client left"),
         };
         if parts.stopped {
             relay.close("gateway shutting down".to_string());
@@ -248,7 +251,7 @@ impl Relay {
                 }
                 Wake::Upstream(None) => {
                     self.done = true;
-                    self.reason = "the backend ended the stream".to_string();
+                    self.reason = Cow::Borrowed("the backend ended the stream");
                 }
                 Wake::Shared(Delivery::Events) => {
                     self.last_activity = Instant::now();
@@ -374,7 +377,7 @@ impl Relay {
     fn count(&mut self, n: u64) {
         if n > 0 {
             self.delivered += n;
-            self.api_events.fetch_add(n, Ordering::Relaxed);
+            self.pair.events.fetch_add(n, Ordering::Relaxed);
             self.metrics.events_total.fetch_add(n, Ordering::Relaxed);
         }
     }
@@ -401,7 +404,7 @@ impl Relay {
         };
         self.pending.push_back(Bytes::from(tail));
         self.done = true;
-        self.reason = why;
+        self.reason = Cow::Owned(why);
     }
 }
 
@@ -463,13 +466,24 @@ async fn next_from(source: &mut Source, batch: &mut VecDeque<Bytes>) -> Wake {
 impl Drop for Relay {
     fn drop(&mut self) {
         self.metrics.open_streams.fetch_sub(1, Ordering::Relaxed);
-        self.telemetry.report(TrafficEvent::Closed {
-            stream_id: self.stream_id,
-            events: self.delivered,
-            reason: std::mem::take(&mut self.reason),
-            at: now_millis(),
-        });
+        self.pair.closed(is_backend_failure(&self.reason));
+        if self.telemetry.streams_watched() {
+            self.telemetry.report(TrafficEvent::Closed {
+                stream_id: self.stream_id,
+                events: self.delivered,
+                reason: std::mem::take(&mut self.reason).into_owned(),
+                at: now_millis(),
+            });
+        }
     }
+}
+
+/// Whether a stream's end `reason` is a failure of its backend (a direct stream's, or the
+/// shared stream's it was subscribed to): the connection failed or the stream ended in
+/// the middle of an event.
+fn is_backend_failure(reason: &str) -> bool {
+    reason.starts_with("the backend connection failed")
+        || reason.starts_with("the backend ended the stream in the middle")
 }
 
 /// Reserves `n` events from `window` at the current time, refilling a lease that ran dry
