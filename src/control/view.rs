@@ -32,6 +32,11 @@ pub struct Route {
     pub production_endpoint: Option<String>,
     /// Sandbox endpoint of the deployed revision.
     pub sandbox_endpoint: Option<String>,
+    /// The production endpoint parsed as a URL once, when the view is built (`Err`: why it
+    /// is none), so a request does not parse it again.
+    pub production_url: Option<Result<reqwest::Url, String>>,
+    /// The sandbox endpoint parsed, as `production_url`.
+    pub sandbox_url: Option<Result<reqwest::Url, String>>,
     /// Topics of the deployed revision.
     pub topics: Vec<String>,
     /// Whether some environment it is deployed to takes production keys.
@@ -50,6 +55,15 @@ impl Route {
         match key_type {
             KeyType::Production => self.production_endpoint.as_deref(),
             KeyType::Sandbox => self.sandbox_endpoint.as_deref(),
+        }
+    }
+
+    /// The endpoint for a key type parsed as a URL (`Err`: why it is none), if the deployed
+    /// revision has one.
+    pub fn endpoint_url(&self, key_type: KeyType) -> Option<&Result<reqwest::Url, String>> {
+        match key_type {
+            KeyType::Production => self.production_url.as_ref(),
+            KeyType::Sandbox => self.sandbox_url.as_ref(),
         }
     }
 
@@ -146,6 +160,8 @@ impl GatewayView {
                 revision_number: rev.number,
                 production_endpoint: snap.production_endpoint.clone(),
                 sandbox_endpoint: snap.sandbox_endpoint.clone(),
+                production_url: None,
+                sandbox_url: None,
                 topics: snap.topics.clone(),
                 accepts_production: false,
                 accepts_sandbox: false,
@@ -198,11 +214,17 @@ impl GatewayView {
                 (a.id.clone(), rpm)
             })
             .collect();
+        let parse =
+            |endpoint: &Option<String>| endpoint.as_deref().map(crate::gateway::endpoint_url);
         GatewayView {
             version,
             routes: routes
                 .into_iter()
-                .map(|(base, route)| (base, Arc::new(route)))
+                .map(|(base, mut route)| {
+                    route.production_url = parse(&route.production_endpoint);
+                    route.sandbox_url = parse(&route.sandbox_endpoint);
+                    (base, Arc::new(route))
+                })
                 .collect(),
             subscriptions,
             app_rate_limits,

@@ -36,6 +36,21 @@ impl Admission {
     pub(crate) fn endpoint(&self) -> &str {
         self.route.endpoint(self.endpoint_key).unwrap_or_default()
     }
+
+    /// The endpoint's URL, parsed when the view was built (the gateway joins the resource
+    /// and the query to it).
+    ///
+    /// # Errors
+    /// [`Reject::BackendUnreachable`] when the endpoint is no valid URL.
+    pub(crate) fn endpoint_url(&self) -> Result<&reqwest::Url, Reject> {
+        match self.route.endpoint_url(self.endpoint_key) {
+            Some(Ok(url)) => Ok(url),
+            Some(Err(why)) => Err(Reject::BackendUnreachable(why.clone())),
+            None => Err(Reject::BackendUnreachable(
+                "The API has no endpoint for this key type".to_string(),
+            )),
+        }
+    }
 }
 
 /// A verified caller.
@@ -55,53 +70,53 @@ pub(crate) fn request_token(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<Option<String>, Reject> {
-    let mut found: Vec<String> = headers
+    let mut bearer = headers
         .get_all(header::AUTHORIZATION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| {
             let (scheme, token) = v.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_string())
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
-        .filter(|t| !t.is_empty())
-        .collect();
+        .filter(|t| !t.is_empty());
+    let first = bearer.next();
+    let in_header = usize::from(first.is_some()) + bearer.count();
     let in_query = query
         .into_iter()
         .flat_map(|q| q.split('&'))
         .filter(|pair| pair.split('=').next() == Some(ACCESS_TOKEN_PARAM))
         .count();
-    if found.len() + in_query > 1 {
+    if in_header + in_query > 1 {
         return Err(Reject::AmbiguousCredentials);
     }
-    if found.is_empty() {
-        found.extend(
-            query
-                .into_iter()
-                .flat_map(|q| q.split('&'))
-                .filter_map(|pair| pair.split_once('='))
-                .find(|(k, _)| *k == ACCESS_TOKEN_PARAM)
-                .map(|(_, v)| percent_decode(v))
-                .filter(|t| !t.is_empty()),
-        );
+    if let Some(token) = first {
+        return Ok(Some(token.to_string()));
     }
-    Ok(found.pop())
+    Ok(query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == ACCESS_TOKEN_PARAM)
+        .map(|(_, v)| percent_decode(v))
+        .filter(|t| !t.is_empty()))
 }
 
-/// The query string without `access_token`, so the token never reaches the backend.
-pub(crate) fn strip_access_token(query: &str) -> String {
-    query
-        .split('&')
-        .filter(|pair| {
-            !pair.is_empty()
-                && pair
-                    .split('=')
-                    .next()
-                    .is_some_and(|k| k != ACCESS_TOKEN_PARAM)
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+/// Appends `query` without `access_token` (so the token never reaches the backend) to
+/// `out`, its pairs joined to what `out` holds with `&`; empty pairs are dropped.
+pub(crate) fn push_query_without_token(out: &mut String, query: &str) {
+    let pairs = query.split('&').filter(|pair| {
+        !pair.is_empty()
+            && pair
+                .split('=')
+                .next()
+                .is_some_and(|k| k != ACCESS_TOKEN_PARAM)
+    });
+    for pair in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(pair);
+    }
 }
 
 fn percent_decode(s: &str) -> String {
@@ -192,14 +207,14 @@ fn is_dot_segment(segment: &str) -> bool {
 /// browser sends it and as typed in UTF-8 route alike. A path whose octets do not decode
 /// to UTF-8 is routed as written. Refused (400) when the raw path has a [`path_problem`]
 /// (encoded `/`, `\` and dot segments are never decoded into routing).
-pub(crate) fn normalise_path(raw: &str) -> Result<String, Reject> {
+pub(crate) fn normalise_path(raw: &str) -> Result<std::borrow::Cow<'_, str>, Reject> {
     if let Some(problem) = path_problem(raw) {
         return Err(Reject::BadRequest(format!(
             "The request path cannot be routed: {problem}"
         )));
     }
     if !raw.contains('%') {
-        return Ok(raw.to_string());
+        return Ok(std::borrow::Cow::Borrowed(raw));
     }
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -216,7 +231,10 @@ pub(crate) fn normalise_path(raw: &str) -> Result<String, Reject> {
         out.push(bytes[i]);
         i += 1;
     }
-    Ok(String::from_utf8(out).unwrap_or_else(|_| raw.to_string()))
+    Ok(match String::from_utf8(out) {
+        Ok(decoded) => std::borrow::Cow::Owned(decoded),
+        Err(_) => std::borrow::Cow::Borrowed(raw),
+    })
 }
 
 /// The part of the raw request path after the segments of `base_path`: the resource as the
@@ -480,9 +498,16 @@ mod tests {
 
     #[test]
     fn access_token_is_removed_from_the_query_and_the_rest_kept() {
-        assert_eq!(strip_access_token("a=1&access_token=x&b=%20"), "a=1&b=%20");
-        assert_eq!(strip_access_token("access_token=x"), "");
-        assert_eq!(strip_access_token("access_tokenx=1"), "access_tokenx=1");
+        let strip = |prefix: &str, query: &str| {
+            let mut out = prefix.to_string();
+            push_query_without_token(&mut out, query);
+            out
+        };
+        assert_eq!(strip("", "a=1&access_token=x&b=%20"), "a=1&b=%20");
+        assert_eq!(strip("", "access_token=x"), "");
+        assert_eq!(strip("", "access_tokenx=1"), "access_tokenx=1");
+        assert_eq!(strip("k=1", "&x=2&&access_token=y"), "k=1&x=2");
+        assert_eq!(strip("k=1", "access_token=y"), "k=1");
     }
 
     #[test]
@@ -562,6 +587,8 @@ mod tests {
             revision_number: 1,
             production_endpoint: Some("http://127.0.0.1:1".into()),
             sandbox_endpoint: None,
+            production_url: Some(crate::gateway::endpoint_url("http://127.0.0.1:1")),
+            sandbox_url: None,
             topics: vec!["/memory".into()],
             accepts_production: true,
             accepts_sandbox: false,

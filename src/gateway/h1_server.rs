@@ -97,14 +97,24 @@ pub(super) fn relay_into_body(mut response: Response) -> Response {
     response
 }
 
+/// What answers a connection's requests.
+#[derive(Clone)]
+pub(super) enum Service {
+    /// The gateway itself, called directly: no router between (the plain port without
+    /// extra routes), so a request costs none of the router's bookkeeping.
+    Gateway(super::Gateway),
+    /// A router (the gateway's behind extra routes, e.g. a node's `/health`).
+    Router(Router),
+}
+
 /// One accepted plain connection and what serving it needs.
 pub(super) struct Connection {
     /// The client's socket.
     pub stream: TcpStream,
     /// The client's address, given to requests as `ConnectInfo`.
     pub peer: SocketAddr,
-    /// The gateway's routes.
-    pub router: Router,
+    /// What answers its requests.
+    pub service: Service,
     /// Header read and send timeouts.
     pub options: ListenerOptions,
     /// Where slow clients and send timeouts are counted.
@@ -220,10 +230,15 @@ impl Connection {
         request.extensions_mut().insert(ConnectInfo(self.peer));
         // Boxed: the router's future (admission, the backend request) is large and lives
         // only until the answer.
-        let call = Box::pin(tower::ServiceExt::oneshot(self.router.clone(), request));
-        let response = match call.await {
-            Ok(response) => response,
-            Err(never) => match never {},
+        let response = match &self.service {
+            Service::Gateway(gateway) => Box::pin(gateway.handle(request)).await,
+            Service::Router(router) => {
+                let call = Box::pin(tower::ServiceExt::oneshot(router.clone(), request));
+                match call.await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
         };
         let keep_alive = keep_alive && !*self.stop.borrow();
         let http11 = version == Version::HTTP_11;
@@ -630,7 +645,7 @@ mod tests {
         let connection = Connection {
             stream,
             peer: addr,
-            router: Router::new(),
+            service: Service::Router(Router::new()),
             options: ListenerOptions::default(),
             metrics: Arc::default(),
             head: None,

@@ -88,7 +88,8 @@ pub enum Transport {
     Plain,
     /// Plain HTTP/1.1 served by the gateway's own connection loop, which writes a stream's
     /// relay straight to the socket in the connection's task (the gateway's plain port).
-    Gateway,
+    /// With a gateway, requests go straight to it and the router is not used.
+    Gateway(Option<super::Gateway>),
     /// TLS with this config, then HTTP/2 or HTTP/1.1 as ALPN (or the client's preface) says.
     Tls(Arc<rustls::ServerConfig>),
 }
@@ -129,10 +130,16 @@ pub async fn serve_transport(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let acceptor = match &transport {
-        Transport::Plain | Transport::Gateway => None,
+        Transport::Plain | Transport::Gateway(_) => None,
         Transport::Tls(config) => Some(tokio_rustls::TlsAcceptor::from(config.clone())),
     };
-    let own_loop = matches!(transport, Transport::Gateway);
+    let own_loop = match &transport {
+        Transport::Gateway(Some(gateway)) => {
+            Some(super::h1_server::Service::Gateway(gateway.clone()))
+        }
+        Transport::Gateway(None) => Some(super::h1_server::Service::Router(router.clone())),
+        _ => None,
+    };
     let graceful = GracefulShutdown::new();
     // The own loop's connections hold a receiver each: shutdown is a `true` sent to them,
     // and they are all gone when the sender sees no receiver left.
@@ -171,11 +178,11 @@ pub async fn serve_transport(
         };
         // Events go out as they come; a failure here only costs latency.
         let _ = stream.set_nodelay(true);
-        if own_loop {
+        if let Some(service) = &own_loop {
             let connection = super::h1_server::Connection {
                 stream,
                 peer,
-                router: router.clone(),
+                service: service.clone(),
                 options: options.clone(),
                 metrics: metrics.clone(),
                 head: Some(head),

@@ -262,14 +262,16 @@ impl Gateway {
         self.inner.stop.send_replace(false);
         let mut flusher = AbortOnDrop(tokio::spawn(self.clone().flush_periodically()));
         let _prober = AbortOnDrop(tokio::spawn(self.clone().probe_quota_store()));
+        // Without extra routes, the connections call the gateway directly.
+        let (router, direct) = match extra {
+            Some(extra) => (extra.fallback_service(self.router()), None),
+            None => (self.router(), Some(self.clone())),
+        };
         let result = self
             .serve_transport(
                 listener,
-                match extra {
-                    Some(extra) => extra.fallback_service(self.router()),
-                    None => self.router(),
-                },
-                listener::Transport::Gateway,
+                router,
+                listener::Transport::Gateway(direct),
                 shutdown,
             )
             .await;
@@ -411,24 +413,21 @@ impl Gateway {
     }
 
     async fn handle(&self, req: Request) -> Response {
-        let client = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
-        let path = req.uri().path().to_string();
-        // Only the origin is needed after the request is handed on (not a copy of its headers).
-        let origin = req.headers().get(header::ORIGIN).cloned();
-        let cors = self.cors_of(&path);
+        // The body is not read (the gateway serves GET); the head is lent to `open`.
+        let (req, _body) = req.into_parts();
+        let client = req.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let origin = req.headers.get(header::ORIGIN);
+        let cors = self.cors_of(req.uri.path());
         let cors = cors.as_ref();
-        let outcome = if cors::is_preflight(req.method(), req.headers()) {
-            cors::preflight(cors, req.headers())
+        let outcome = if cors::is_preflight(&req.method, &req.headers) {
+            cors::preflight(cors, &req.headers)
                 .map(|headers| (StatusCode::OK, headers).into_response())
         } else {
-            match cors::check_origin(cors, req.headers()) {
+            match cors::check_origin(cors, &req.headers) {
                 // Refused before anything else: no backend call, nothing metered.
                 Err(reject) => Err(reject),
-                Ok(()) => self.open(req, client).await.map(|mut response| {
-                    cors::decorate(response.headers_mut(), cors, origin.as_ref());
+                Ok(()) => self.open(&req, client).await.map(|mut response| {
+                    cors::decorate(response.headers_mut(), cors, origin);
                     response
                 }),
             }
@@ -443,10 +442,10 @@ impl Gateway {
                 | Reject::BackendRedirect(detail) = &reject
                 {
                     metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!("gateway: {path}: {detail}");
+                    tracing::warn!("gateway: {}: {detail}", req.uri.path());
                 }
                 self.inner.telemetry.report(TrafficEvent::Rejected {
-                    path,
+                    path: req.uri.path().to_string(),
                     status: reject.status().as_u16(),
                     code: reject.code(),
                     message: reject.detail(),
@@ -457,7 +456,7 @@ impl Gateway {
                 let mut response = reject.into_response();
                 if !forbidden {
                     // Errors carry CORS too, so the page can read them.
-                    cors::decorate(response.headers_mut(), cors, origin.as_ref());
+                    cors::decorate(response.headers_mut(), cors, origin);
                 }
                 response
             }
@@ -506,22 +505,23 @@ fn stream_headers() -> [(HeaderName, HeaderValue); 3] {
     ]
 }
 
+/// An API's endpoint as a URL (parsed once per view, see
+/// [`crate::control::Route::endpoint_url`]). The error names the endpoint.
+pub(crate) fn endpoint_url(endpoint: &str) -> Result<reqwest::Url, String> {
+    reqwest::Url::parse(endpoint)
+        .map_err(|e| format!("The API's endpoint {endpoint} is not a valid URL: {e}"))
+}
+
 /// The backend URL (RFC 3986 §3.3, §3.4): the endpoint's path with the resource appended
 /// as the client wrote it (what a URL path may not hold raw, e.g. UTF-8 or `"`, is
 /// percent-encoded; existing `%XX` are kept); the endpoint's query, then `&`, then the
 /// request's query without `access_token`. `http://b/base?k=1` + `/events?x=1` is
 /// `http://b/base/events?k=1&x=1`. A fragment in the endpoint is dropped.
-fn upstream_url(
-    endpoint: &str,
-    resource: &str,
-    query: Option<&str>,
-) -> Result<reqwest::Url, Reject> {
-    let mut url = reqwest::Url::parse(endpoint).map_err(|e| {
-        Reject::BackendUnreachable(format!(
-            "The API's endpoint {endpoint} is not a valid URL: {e}"
-        ))
-    })?;
-    let mut path = url.path().trim_end_matches('/').to_string();
+fn join_url(base: &reqwest::Url, resource: &str, query: Option<&str>) -> reqwest::Url {
+    let mut url = base.clone();
+    let base_path = base.path().trim_end_matches('/');
+    let mut path = String::with_capacity(base_path.len() + resource.len() + 1);
+    path.push_str(base_path);
     if resource != "/" {
         path.push_str(resource);
     }
@@ -529,31 +529,33 @@ fn upstream_url(
         path.push('/');
     }
     url.set_path(&path);
-    let request_query = query.map(access::strip_access_token).unwrap_or_default();
-    let joined = [url.query().unwrap_or_default(), request_query.as_str()]
-        .into_iter()
-        .filter(|q| !q.is_empty())
-        .collect::<Vec<_>>()
-        .join("&");
+    let mut joined = String::new();
+    joined.push_str(base.query().unwrap_or_default());
+    if let Some(query) = query {
+        access::push_query_without_token(&mut joined, query);
+    }
     url.set_query((!joined.is_empty()).then_some(joined.as_str()));
     url.set_fragment(None);
-    Ok(url)
+    url
 }
 
 /// A transfer coding other than `chunked` in a backend answer, if there is one: hyper
 /// decodes only `chunked`, so anything else would reach the client undecoded and unmetered.
 fn unknown_transfer_coding(headers: &HeaderMap) -> Option<String> {
-    let codings: Vec<String> = headers
-        .get_all(header::TRANSFER_ENCODING)
+    let values = headers.get_all(header::TRANSFER_ENCODING);
+    let unknown = values
         .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .collect();
-    let unknown = codings
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("chunked"));
-    unknown.then(|| format!("Transfer-Encoding {:?}", codings.join(", ")))
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case(b"chunked"));
+    // Allocates only to say why.
+    unknown.then(|| {
+        let codings: Vec<_> = values
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .collect();
+        format!("Transfer-Encoding {:?}", codings.join(", "))
+    })
 }
 
 /// The client's headers minus credentials and hop-by-hop ones, plus `X-Forwarded-For` and
@@ -603,25 +605,23 @@ fn upstream_headers(incoming: &HeaderMap, client: Option<SocketAddr>) -> HeaderM
 /// content type other than `text/event-stream` (parameters and case aside), or a content
 /// encoding the event counter cannot read.
 fn not_an_event_stream(headers: &HeaderMap) -> Option<String> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    // Allocates only to say why.
+    let content_type = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
     let essence = content_type
-        .as_deref()
-        .and_then(|ct| ct.split(';').next())
-        .map(str::trim);
-    if !essence.is_some_and(|e| e.eq_ignore_ascii_case("text/event-stream")) {
+        .and_then(|ct| ct.split(|b| *b == b';').next())
+        .map(<[u8]>::trim_ascii);
+    if !essence.is_some_and(|e| e.eq_ignore_ascii_case(b"text/event-stream")) {
         return Some(match content_type {
-            Some(ct) => format!("Content-Type {ct:?}"),
+            Some(ct) => format!("Content-Type {:?}", String::from_utf8_lossy(ct)),
             None => "no Content-Type".to_string(),
         });
     }
     let encoding = headers
         .get(header::CONTENT_ENCODING)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string());
+        .map(|v| v.as_bytes().trim_ascii());
     match encoding {
-        Some(e) if !e.is_empty() && !e.eq_ignore_ascii_case("identity") => {
-            Some(format!("Content-Encoding {e:?}"))
+        Some(e) if !e.is_empty() && !e.eq_ignore_ascii_case(b"identity") => {
+            Some(format!("Content-Encoding {:?}", String::from_utf8_lossy(e)))
         }
         _ => None,
     }
@@ -633,7 +633,7 @@ mod tests {
     use super::*;
 
     fn join(endpoint: &str, resource: &str, query: Option<&str>) -> String {
-        upstream_url(endpoint, resource, query).unwrap().to_string()
+        join_url(&endpoint_url(endpoint).unwrap(), resource, query).to_string()
     }
 
     #[test]
@@ -706,7 +706,7 @@ mod tests {
                 "{endpoint} + {resource} ? {query:?}"
             );
         }
-        assert!(upstream_url("not a url", "/x", None).is_err());
+        assert!(endpoint_url("not a url").is_err());
     }
 
     #[test]

@@ -9,21 +9,21 @@ impl Gateway {
     /// Admits a request and opens its backend stream.
     pub(super) async fn open(
         &self,
-        req: Request,
+        req: &axum::http::request::Parts,
         client: Option<SocketAddr>,
     ) -> Result<Response, Reject> {
         let inner = &*self.inner;
         // Watch before reading the view, so a change in between is not missed.
         let view_watcher = inner.control.view_beacon().watch();
         let view = inner.control.view();
-        let query = req.uri().query();
-        let token = access::request_token(req.headers(), query)?;
-        let head = req.method() == Method::HEAD;
+        let query = req.uri.query();
+        let token = access::request_token(&req.headers, query)?;
+        let head = req.method == Method::HEAD;
         let admission = access::admit(
             &view,
             inner.control.keys(),
-            req.method(),
-            req.uri().path(),
+            &req.method,
+            req.uri.path(),
             token.as_deref(),
             i64::try_from(inner.options.clock_skew.as_secs()).unwrap_or(i64::MAX),
         )?;
@@ -68,7 +68,11 @@ impl Gateway {
                 drop(hold);
             }
         }
-        let url = upstream_url(admission.endpoint(), &admission.upstream_resource, query)?;
+        let url = join_url(
+            admission.endpoint_url()?,
+            &admission.upstream_resource,
+            query,
+        );
         if head {
             // What GET would answer after the same checks, without opening the backend
             // stream (RFC 9110 §9.3.2): nothing is relayed, nothing metered.
@@ -89,11 +93,10 @@ impl Gateway {
         let path = || format!("{}{}", admission.route.base_path, admission.resource);
         let source = if admission.route.backend_stream == BackendStream::Shared {
             let last_event_id = req
-                .headers()
+                .headers
                 .get("last-event-id")
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                 .filter(|id| !id.is_empty());
-            drop(req);
             match self.join_shared(&admission, url, tls).await? {
                 Ok(mut sub) => {
                     sub.position(last_event_id.as_deref());
@@ -102,8 +105,7 @@ impl Gateway {
                 Err(answer) => return Ok(self.pass_on(&answer.0, answer.1, path(), client)),
             }
         } else {
-            let headers = upstream_headers(req.headers(), client);
-            drop(req);
+            let headers = upstream_headers(&req.headers, client);
             match self
                 .connect(url, headers, admission.endpoint(), tls)
                 .await?
@@ -290,12 +292,12 @@ impl Gateway {
             Some(_) => self.inner.options.connect_timeout + crate::tls::client::HANDSHAKE_TIMEOUT,
             None => self.inner.options.connect_timeout,
         };
-        let origin = url.origin();
+        // The endpoint's origin, taken at the first redirect (every hop keeps it).
+        let mut origin = None;
         let mut hops = 0;
         loop {
             let sent =
-                tokio::time::timeout(timeout, upstream::get(&url, headers.clone(), tls.clone()))
-                    .await;
+                tokio::time::timeout(timeout, upstream::get(&url, &headers, tls.as_ref())).await;
             let (upstream, body) = match sent {
                 Ok(Ok(response)) => response,
                 Ok(Err(e)) => {
@@ -324,7 +326,8 @@ impl Gateway {
                     "The back end {endpoint} redirected to an invalid Location {location:?}: {e}"
                 ))
             })?;
-            if target.origin() != origin {
+            let origin = origin.get_or_insert_with(|| url.origin());
+            if target.origin() != *origin {
                 return Err(Reject::BackendRedirect(format!(
                     "The back end {endpoint} redirected ({}) to {target}, outside the \
                      endpoint's scheme, host and port; not followed",

@@ -179,12 +179,12 @@ impl futures_util::Stream for UpstreamBody {
 /// caller bounds the time it takes.
 pub(crate) async fn get(
     url: &reqwest::Url,
-    headers: HeaderMap,
-    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    headers: &HeaderMap,
+    tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
 ) -> Result<(Response<()>, UpstreamBody), String> {
     let tls = match (url.scheme(), tls) {
         ("http", _) => None,
-        ("https", Some(tls)) => Some(tls),
+        ("https", Some(tls)) => Some(tls.clone()),
         ("https", None) => return Err("no TLS configuration for an https back end".into()),
         (other, _) => {
             return Err(format!(
@@ -211,7 +211,7 @@ pub(crate) async fn get(
     }
     let target =
         PathAndQuery::try_from(target).map_err(|e| format!("invalid request target: {e}"))?;
-    let request = h1::request_head(&target, &host_header, &headers);
+    let request = h1::request_head(&target, &host_header, headers);
 
     // An IPv6 literal comes bracketed; the resolver wants it bare.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -265,12 +265,24 @@ async fn exchange(mut io: Io, request: &[u8]) -> Result<(Response<()>, UpstreamB
 /// `nodelay` (for TLS, whose handshake writes several records; a plain request is one
 /// write, so Nagle never holds it and the system call is saved).
 async fn connect(host: &str, port: u16, nodelay: bool) -> Result<TcpStream, String> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
-    let mut last = format!("{host} has no address");
-    for addr in addrs {
+    let literal: [SocketAddr; 1];
+    let resolved: Vec<SocketAddr>;
+    // An IP address needs no lookup (nor the vector of its results).
+    let addrs: &[SocketAddr] = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => {
+            literal = [SocketAddr::new(ip, port)];
+            &literal
+        }
+        Err(_) => {
+            resolved = tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|e| format!("cannot resolve {host}: {e}"))?
+                .collect();
+            &resolved
+        }
+    };
+    let mut last = None;
+    for &addr in addrs {
         match TcpStream::connect(addr).await {
             Ok(stream) => {
                 if nodelay {
@@ -279,8 +291,8 @@ async fn connect(host: &str, port: u16, nodelay: bool) -> Result<TcpStream, Stri
                 }
                 return Ok(stream);
             }
-            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+            Err(e) => last = Some(format!("cannot connect to {addr}: {e}")),
         }
     }
-    Err(last)
+    Err(last.unwrap_or_else(|| format!("{host} has no address")))
 }
