@@ -109,6 +109,12 @@ struct ServerArgs {
     /// of the two bounds wins).
     #[arg(long, default_value_t = streamgate::gateway::DEFAULT_REPLAY_BYTES)]
     replay_bytes: usize,
+    /// Threads of its own serving the gateway's plain port, each with its own event loop
+    /// (as nginx's worker_processes; e.g. one per core): a connection stays on the thread
+    /// that accepted it. 0: the plain port shares the process's runtime.
+    #[arg(long, default_value_t = 0, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(0..=1024))]
+    gateway_workers: u16,
 }
 
 impl ServerArgs {
@@ -133,6 +139,7 @@ impl ServerArgs {
                     replay_bytes: self.replay_bytes,
                     ..streamgate::gateway::SharedOptions::default()
                 },
+                workers: usize::from(self.gateway_workers),
                 ..GatewayOptions::default()
             },
             tls: streamgate::tls::server::ListenerOptions {

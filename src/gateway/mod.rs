@@ -112,6 +112,13 @@ pub struct GatewayOptions {
     /// Shared backend streams (APIs whose backend stream mode is `shared`): linger,
     /// replay and per-subscriber queue bounds.
     pub shared: SharedOptions,
+    /// Threads of the gateway's own that serve its plain port (`--gateway-workers`), each
+    /// with its own event loop, all accepting on the one listening socket, as nginx's
+    /// `worker_processes`: a connection lives on the thread that accepted it, so streams
+    /// wake no other thread. 0 (the default): the plain port is served on the process's
+    /// shared runtime. The TLS port, the management API and the control plane stay on the
+    /// shared runtime either way.
+    pub workers: usize,
 }
 
 impl Default for GatewayOptions {
@@ -126,6 +133,7 @@ impl Default for GatewayOptions {
             redis: None,
             quota_store_down: QuotaStoreDown::default(),
             shared: SharedOptions::default(),
+            workers: 0,
         }
     }
 }
@@ -267,18 +275,97 @@ impl Gateway {
             Some(extra) => (extra.fallback_service(self.router()), None),
             None => (self.router(), Some(self.clone())),
         };
-        let result = self
-            .serve_transport(
-                listener,
-                router,
-                listener::Transport::Gateway(direct),
-                shutdown,
-            )
-            .await;
+        let result = match self.inner.options.workers {
+            0 => {
+                self.serve_transport(
+                    listener,
+                    router,
+                    listener::Transport::Gateway(direct),
+                    shutdown,
+                )
+                .await
+            }
+            workers => {
+                self.serve_on_workers(listener, router, direct, workers, shutdown)
+                    .await
+            }
+        };
         // Wait for the flusher to be gone, so its handle on control is released on return.
         flusher.0.abort();
         let _ = (&mut flusher.0).await;
         self.flush_counters().await;
+        result
+    }
+
+    /// [`serve_with_routes`](Self::serve_with_routes) on `workers` threads of their own
+    /// ([`GatewayOptions::workers`]): each runs a current-thread runtime with an accept
+    /// loop on a duplicate of `listener`'s socket, and keeps the connections it accepted.
+    /// On `shutdown` every stream gets its final comment; each thread waits up to the
+    /// shutdown grace for its connections, then drops what is left with its runtime.
+    ///
+    /// # Errors
+    /// The listener cannot be duplicated, a thread or its runtime cannot be started, or an
+    /// accept loop failed.
+    async fn serve_on_workers(
+        &self,
+        listener: tokio::net::TcpListener,
+        router: Router,
+        direct: Option<Gateway>,
+        workers: usize,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        if let Some(store) = self.inner.meter.store() {
+            // The quota store connects on first use, on the runtime that uses it: here,
+            // the shared one, which outlives the workers.
+            let _ = store.probe().await;
+        }
+        let shared = listener.into_std()?;
+        let (stop, stopped) = watch::channel(false);
+        let mut finished = Vec::with_capacity(workers);
+        for worker in 0..workers {
+            let socket = shared.try_clone()?;
+            let gateway = self.clone();
+            let router = router.clone();
+            let direct = direct.clone();
+            let mut stopped = stopped.clone();
+            let (done, finish) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name(format!("sg-gateway-{worker}"))
+                .spawn(move || {
+                    let served = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .and_then(|runtime| {
+                            runtime.block_on(async move {
+                                let listener = tokio::net::TcpListener::from_std(socket)?;
+                                let shutdown = async move {
+                                    // An error means the sender is gone: stop as well.
+                                    let _ = stopped.wait_for(|s| *s).await;
+                                };
+                                let transport = listener::Transport::Gateway(direct);
+                                gateway
+                                    .serve_transport(listener, router, transport, shutdown)
+                                    .await
+                            })
+                        });
+                    // Nobody waits any more only if `serve` itself was dropped.
+                    let _ = done.send(served);
+                })?;
+            finished.push(finish);
+        }
+        shutdown.await;
+        self.inner.raise_stop();
+        stop.send_replace(true);
+        let mut result = Ok(());
+        for finish in finished {
+            match finish.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => {
+                    result = Err(std::io::Error::other("a gateway worker thread panicked"));
+                }
+            }
+        }
         result
     }
 
