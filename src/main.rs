@@ -353,11 +353,13 @@ async fn serve(
     }
     wait_for_signal().await;
     eprintln!("shutting down");
+    // The gateway first: its streams end with `: gateway shutting down`. Stopped first,
+    // the memory backend would end them as "the backend ended the stream" instead.
+    running.shutdown().await;
     if let Some(b) = backend {
         // Best effort: the process is exiting anyway.
         let _ = b.stop().await;
     }
-    running.shutdown().await;
     Ok(())
 }
 

@@ -301,3 +301,46 @@ async fn sigterm_ends_streams_with_a_final_comment_flushes_counters_and_exits_in
         assert!(!log.contains(secret), "the serve log contains the {what}");
     }
 }
+
+/// `serve --with-backend`: SIGTERM stops the gateway before the memory backend, so every
+/// open stream still ends with `: gateway shutting down` (stopped first, the backend ended
+/// them as a backend's end, without the comment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_the_built_in_backend_still_ends_streams_with_the_final_comment() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut serve = TestServer::builder()
+        .arg("--with-backend")
+        .arg(&addr.to_string())
+        .spawn_process("info");
+    let t = tutorial(&serve, &format!("http://{addr}"), 1_000_000).await;
+    let mut reading = Vec::new();
+    for _ in 0..3 {
+        let resp = serve
+            .http
+            .get(stream_url(&serve))
+            .bearer_auth(&t.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let mut reader = SseReader::new(resp);
+        assert!(reader.next_event().await.is_some());
+        reading.push(tokio::spawn(async move { reader.rest().await }));
+    }
+    serve.signal("TERM");
+    let status = serve.exited_within(STOP_WITHIN);
+    assert!(status.is_some_and(|s| s.success()), "{:?}", serve.log());
+    for read in reading {
+        let items = read.await.unwrap();
+        assert_eq!(
+            items.last(),
+            Some(&streamgate::sse::Item::Comment(
+                "gateway shutting down".into()
+            )),
+            "{items:?}"
+        );
+    }
+}

@@ -114,6 +114,8 @@ pub struct Builder {
     options: GatewayOptions,
     tls: ListenerOptions,
     dir: Option<DataDir>,
+    /// More arguments for `serve` ([`Builder::spawn_process`] only).
+    args: Vec<String>,
 }
 
 impl Builder {
@@ -149,6 +151,12 @@ impl Builder {
     /// Serve the data dir at `path`, which the test keeps.
     pub fn data_dir(mut self, path: &Path) -> Self {
         self.dir = Some(DataDir::At(path.to_path_buf()));
+        self
+    }
+
+    /// One more argument for the spawned `serve` ([`Builder::spawn_process`] only).
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.to_string());
         self
     }
 
@@ -217,6 +225,7 @@ impl Builder {
                 .arg("127.0.0.1:0")
                 .arg("--data-dir")
                 .arg(dir.path())
+                .args(&self.args)
                 .env("RUST_LOG", rust_log)
                 .env_remove("STREAMGATE_ADMIN_TOKEN"),
         );
@@ -324,6 +333,7 @@ impl TestServer {
             options: test_options(),
             tls: ListenerOptions::default(),
             dir: None,
+            args: Vec::new(),
         }
     }
 
