@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use streamgate::backend::{self, BackendHandle, BackendOptions};
 use streamgate::cli::{ClientCommand, LeadingClientArgs, TlsCommand, run_client, run_tls};
 use streamgate::control::{Control, ControlOptions};
@@ -44,6 +44,19 @@ struct Cli {
     user: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// The first server option (of the terminal UI's, [`ServerArgs`]) given on the command
+/// line before a subcommand, as `--name`: it would be ignored there, silently.
+fn leading_server_flag(matches: &clap::ArgMatches) -> Option<String> {
+    let servers = <ServerArgs as clap::Args>::augment_args(clap::Command::new("servers"));
+    servers
+        .get_arguments()
+        .find(|arg| {
+            matches.value_source(arg.get_id().as_str())
+                == Some(clap::parser::ValueSource::CommandLine)
+        })
+        .map(|arg| format!("--{}", arg.get_long().unwrap_or(arg.get_id().as_str())))
 }
 
 /// Where the in-process servers keep their data and listen.
@@ -217,7 +230,21 @@ struct GatewayArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if cli.command.is_some()
+        && let Some(flag) = leading_server_flag(&matches)
+    {
+        eprintln!(
+            "error: {flag} is an option of the terminal UI's servers, ignored before a \
+             subcommand: give it after `serve` (streamgate serve {flag} ...); client \
+             commands reach the management API with --admin-url"
+        );
+        return ExitCode::from(2);
+    }
     let Some(command) = cli.command else {
         let options = TuiOptions {
             theme: cli.theme,

@@ -103,3 +103,35 @@ fn json_and_quiet_still_conflict() {
         assert!(err.contains("cannot be used with"), "{args:?}: {err}");
     }
 }
+
+/// A server option before a subcommand would apply only to the terminal UI, which the
+/// subcommand does not run: refused with a pointer to where it belongs, nothing started.
+#[test]
+fn server_options_before_a_subcommand_are_refused_not_ignored() {
+    for (args, flag) in [
+        (
+            &["--gateway-workers", "4", "serve"][..],
+            "--gateway-workers",
+        ),
+        (
+            &["--gateway-addr", "127.0.0.1:1", "serve"],
+            "--gateway-addr",
+        ),
+        (
+            &["--admin-addr", "127.0.0.1:1", "api", "list"],
+            "--admin-addr",
+        ),
+    ] {
+        let out = streamgate(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!(
+                "error: {flag} is an option of the terminal UI's servers"
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains(&format!("streamgate serve {flag}")), "{err}");
+        assert!(out.stdout.is_empty(), "nothing started: {args:?}");
+    }
+}
