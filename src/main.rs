@@ -125,7 +125,7 @@ struct ServerArgs {
     /// Threads of its own serving the gateway's plain port, each with its own event loop
     /// (as nginx's worker_processes; e.g. one per core): a connection stays on the thread
     /// that accepted it. 0: the plain port shares the process's runtime.
-    #[arg(long, default_value_t = 0, value_name = "N",
+    #[arg(long, default_value_t = 0, value_name = "N", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u16).range(0..=1024))]
     gateway_workers: u16,
 }

@@ -135,3 +135,18 @@ fn server_options_before_a_subcommand_are_refused_not_ignored() {
         assert!(out.stdout.is_empty(), "nothing started: {args:?}");
     }
 }
+
+#[test]
+fn gateway_workers_out_of_range_is_a_clear_error() {
+    for value in ["-1", "5000", "abc"] {
+        let out = streamgate(&["serve", "--gateway-workers", value]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{value}: {err}");
+        assert!(
+            err.contains(&format!(
+                "invalid value '{value}' for '--gateway-workers <N>'"
+            )),
+            "{value}: {err}"
+        );
+    }
+}
