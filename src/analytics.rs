@@ -2,13 +2,14 @@
 //! the last five minutes for the terminal UI's live sparklines.
 //!
 //! Off the hot path: the gateway only bumps its telemetry counters (per (API, application)
-//! [`PairCounters`](crate::telemetry::PairCounters): events, streams opened, streams open, backend failures) and reports
-//! rejections ([`TrafficEvent::Rejected`]); a sampler task ([`run_sampler`]) reads the
-//! counters once a second and listens to the rejections, and aggregates into [`Series`]. An
-//! open or a close costs the analytics nothing but an atomic add. The gateway's periodic counter flush (every 5 s and on
-//! shutdown) writes the minutes gathered since the last flush to the store ([`flush`]),
-//! adding to what is stored for the same minute, and prunes the table to
-//! [`SERIES_BOUNDS`]: 7 days, at most [`MAX_SERIES_ROWS`] rows.
+//! [`PairCounters`](crate::telemetry::PairCounters): events, streams opened, streams open,
+//! backend failures) and reports rejections ([`TrafficEvent::Rejected`]); a sampler task
+//! ([`run_sampler`]) reads the counters once a second and listens to the rejections, and
+//! aggregates into [`Series`]. An open or a close costs the analytics nothing but an atomic
+//! add. The gateway's periodic counter flush (every 5 s and on shutdown) writes the
+//! minutes gathered since the last flush to the store ([`flush`]), adding to what is stored
+//! for the same minute, and prunes the table to [`SERIES_BOUNDS`]: 7 days, at most
+//! [`MAX_SERIES_ROWS`] rows.
 //!
 //! Subjects are named by string keys: `gateway`, `api/{Name:version}`, `app/{name}` and
 //! `sub/{Name:version}/{application}`.
@@ -213,8 +214,8 @@ impl Series {
 
     /// Reads the telemetry counters and counts what they gained since the last sample as
     /// happening at `now`: events, streams opened and backend failures per (API,
-    /// application) ([`PairCounters`](crate::telemetry::PairCounters)), backend errors gateway-wide; takes the open
-    /// streams per subject as they are now.
+    /// application) ([`PairCounters`](crate::telemetry::PairCounters)), backend errors
+    /// gateway-wide; takes the open streams per subject as they are now.
     pub fn sample(&self, metrics: &Metrics, now: Millis) {
         // Read under the lock, so two samplers never apply an older reading after a newer.
         self.with(|s| {
@@ -278,7 +279,8 @@ impl Series {
 
     /// Counts a rejection. `api_of_path` names the API (`Name:version`) a request path
     /// belongs to (rejections carry only the path). Stream openings and closings are
-    /// counted by [`PairCounters`](crate::telemetry::PairCounters) and read by [`Series::sample`]; they are ignored here.
+    /// counted by [`PairCounters`](crate::telemetry::PairCounters) and read by
+    /// [`Series::sample`]; they are ignored here.
     pub fn on_traffic(&self, event: &TrafficEvent, api_of_path: impl Fn(&str) -> Option<String>) {
         let TrafficEvent::Rejected { path, code, at, .. } = event else {
             return;

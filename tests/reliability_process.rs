@@ -318,13 +318,7 @@ async fn sigterm_with_the_built_in_backend_still_ends_streams_with_the_final_com
     let t = tutorial(&serve, &format!("http://{addr}"), 1_000_000).await;
     let mut reading = Vec::new();
     for _ in 0..3 {
-        let resp = serve
-            .http
-            .get(stream_url(&serve))
-            .bearer_auth(&t.access_token)
-            .send()
-            .await
-            .unwrap();
+        let resp = get(&stream_url(&serve), Some(&t.access_token)).await;
         assert_eq!(resp.status(), 200);
         let mut reader = SseReader::new(resp);
         assert!(reader.next_event().await.is_some());

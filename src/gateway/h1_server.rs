@@ -228,8 +228,8 @@ impl Connection {
         let version = request.version();
         let is_head = request.method() == Method::HEAD;
         request.extensions_mut().insert(ConnectInfo(self.peer));
-        // Boxed: the router's future (admission, the backend request) is large and lives
-        // only until the answer.
+        // Boxed: the gateway's (or the router's) future (admission, the backend request)
+        // is large and lives only until the answer.
         let response = match &self.service {
             Service::Gateway(gateway) => Box::pin(gateway.handle(request)).await,
             Service::Router(router) => {
