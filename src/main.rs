@@ -123,11 +123,21 @@ struct ServerArgs {
     #[arg(long, default_value_t = streamgate::gateway::DEFAULT_REPLAY_BYTES)]
     replay_bytes: usize,
     /// Threads of its own serving the gateway's plain port, each with its own event loop
-    /// (as nginx's worker_processes; e.g. one per core): a connection stays on the thread
-    /// that accepted it. 0: the plain port shares the process's runtime.
-    #[arg(long, default_value_t = 0, value_name = "N", allow_negative_numbers = true,
+    /// and listening socket (as nginx's worker_processes auto): a connection stays on the
+    /// thread that accepted it. Default: one per available core. 0: the plain port shares
+    /// the process's runtime.
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u16).range(0..=1024))]
-    gateway_workers: u16,
+    gateway_workers: Option<u16>,
+}
+
+/// The gateway's worker threads for `--gateway-workers` (`None`: not given): one per
+/// available core by default.
+fn gateway_workers(given: Option<u16>) -> usize {
+    given.map_or_else(
+        || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        usize::from,
+    )
 }
 
 impl ServerArgs {
@@ -152,7 +162,7 @@ impl ServerArgs {
                     replay_bytes: self.replay_bytes,
                     ..streamgate::gateway::SharedOptions::default()
                 },
-                workers: usize::from(self.gateway_workers),
+                workers: gateway_workers(self.gateway_workers),
                 ..GatewayOptions::default()
             },
             tls: streamgate::tls::server::ListenerOptions {
@@ -227,6 +237,12 @@ struct GatewayArgs {
     /// Seconds of silence on a stream before the gateway writes a heartbeat comment.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     heartbeat_secs: u64,
+    /// Threads of its own serving the gateway's plain port, each with its own event loop
+    /// and listening socket (as nginx's worker_processes auto). Default: one per available
+    /// core. 0: the plain port shares the process's runtime.
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u16).range(0..=1024))]
+    gateway_workers: Option<u16>,
 }
 
 fn main() -> ExitCode {
@@ -418,6 +434,7 @@ async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<()
             heartbeat: Duration::from_secs(args.heartbeat_secs),
             redis: args.redis,
             quota_store_down: args.quota_store_down,
+            workers: gateway_workers(args.gateway_workers),
             ..GatewayOptions::default()
         },
     };

@@ -1,7 +1,8 @@
 //! The gateway's plain port on worker threads of its own (`GatewayOptions::workers`,
 //! `--gateway-workers`): streams accepted on the workers deliver and are metered, a
 //! refusal is answered there, a view change reaches every worker's streams, and shutdown
-//! ends them all with the final comment and stops the threads.
+//! ends them all with the final comment and stops the threads. Each worker listens on a
+//! socket of its own.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -19,6 +20,18 @@ fn threads_named(prefix: &str) -> usize {
         .unwrap()
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
         .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// Sockets listening on `port` (IPv4 loopback; Linux: `/proc/net/tcp`, state `0A`).
+fn listening_on(port: u16) -> usize {
+    let local = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|fields| fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
         .count()
 }
 
@@ -73,6 +86,8 @@ async fn streams_on_worker_threads_deliver_close_on_a_view_change_and_end_at_shu
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(threads_named("sg-gateway-"), 2, "two workers");
+    // Each worker accepts on a socket of its own (SO_REUSEPORT), not on one shared queue.
+    assert_eq!(listening_on(env.gateway_addr().port()), 2);
 
     let (_bye, _, bye) = env.api_on_backend("Bye", "App", endless()).await;
     let (_held, held_api, held) = env.api_on_backend("Held", "Other", endless()).await;

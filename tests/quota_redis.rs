@@ -376,3 +376,76 @@ async fn connection_rate_policies_are_exact_across_nodes() {
     }
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429, 429]);
 }
+
+/// A gateway served on worker threads (`--gateway-workers`) keeps one connection to the
+/// store that outlives them: a reconnection made for a worker's stream (Redis restarted)
+/// does not die with that worker's runtime, so the gateway served again calls the store
+/// without a failure.
+#[tokio::test]
+async fn the_store_connection_outlives_the_gateway_workers() {
+    fresh_minute(Duration::from_secs(30)).await;
+    let mut s = setup(1_000_000, Duration::from_millis(2), 1).await;
+    let telemetry = Telemetry::new();
+    let options = GatewayOptions {
+        redis: Some(s.redis.url()),
+        quota_store_down: QuotaStoreDown::Local,
+        workers: 2,
+        ..test_options()
+    };
+    let gateway = Gateway::new(s.env.control().clone(), telemetry.clone(), options).unwrap();
+    let status = &telemetry.metrics().quota_store;
+    let failures = || status.failures.load(std::sync::atomic::Ordering::Relaxed);
+    let serve = |gateway: Gateway| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(gateway.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        (format!("http://{addr}"), stop, served)
+    };
+
+    let (url, stop, served) = serve(gateway.clone()).await;
+    let resp = get(&format!("{url}{}", s.path), Some(&s.sub.production)).await;
+    assert_eq!(resp.status(), 200);
+    let mut reader = SseReader::new(resp);
+    for _ in 0..20 {
+        reader.next_event().await.unwrap();
+    }
+    // Redis restarts: the worker's stream runs out of its lease, the call fails and the
+    // store reconnects for it.
+    s.redis.down();
+    s.redis.up();
+    let before = failures();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while failures() == before || status.up() != Some(true) {
+        assert!(tokio::time::Instant::now() < deadline, "no reconnection");
+        reader.next_event().await.unwrap();
+    }
+    for _ in 0..500 {
+        reader.next_event().await.unwrap();
+    }
+    drop(reader);
+    stop.send(()).unwrap();
+    served.await.unwrap().unwrap();
+
+    // Served again, on new workers: the store answers at once.
+    let before = failures();
+    let (url, stop, served) = serve(gateway).await;
+    let resp = get(&format!("{url}{}", s.path), Some(&s.sub.production)).await;
+    assert_eq!(resp.status(), 200);
+    let mut reader = SseReader::new(resp);
+    for _ in 0..500 {
+        reader.next_event().await.unwrap();
+    }
+    assert_eq!(
+        failures(),
+        before,
+        "a store call failed after the workers changed"
+    );
+    assert_eq!(status.up(), Some(true));
+    drop(reader);
+    stop.send(()).unwrap();
+    served.await.unwrap().unwrap();
+    let _ = &s.backend;
+}

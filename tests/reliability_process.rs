@@ -338,3 +338,59 @@ async fn sigterm_with_the_built_in_backend_still_ends_streams_with_the_final_com
         );
     }
 }
+
+/// `serve` without `--gateway-workers` serves the plain port on one worker thread per
+/// available core, each listening on a socket of its own; streams go through them and
+/// SIGTERM still ends them with the final comment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_one_gateway_worker_per_core_by_default() {
+    let mut serve = TestServer::builder().spawn_process("info");
+    let pid = serve.pid();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let workers = || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with("sg-gateway-"))
+            .count()
+    };
+    assert!(
+        eventually(|| workers() == cores).await,
+        "{} workers",
+        workers()
+    );
+    let port = format!("0100007F:{:04X}", serve.gateway_addr().port());
+    let listening = std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .filter(|line| {
+            let fields: Vec<_> = line.split_whitespace().collect();
+            fields.get(1) == Some(&port.as_str()) && fields.get(3) == Some(&"0A")
+        })
+        .count();
+    assert_eq!(listening, cores, "one listening socket per worker");
+
+    let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
+    let t = tutorial(&serve, &backend.url(), 1_000_000).await;
+    let mut reading = Vec::new();
+    for _ in 0..4 {
+        let resp = get(&stream_url(&serve), Some(&t.access_token)).await;
+        assert_eq!(resp.status(), 200);
+        let mut reader = SseReader::new(resp);
+        assert!(reader.next_event().await.is_some());
+        reading.push(tokio::spawn(async move { reader.rest().await }));
+    }
+    serve.signal("TERM");
+    let status = serve.exited_within(STOP_WITHIN);
+    assert!(status.is_some_and(|s| s.success()), "{:?}", serve.log());
+    for read in reading {
+        let items = read.await.unwrap();
+        assert_eq!(
+            items.last(),
+            Some(&streamgate::sse::Item::Comment(
+                "gateway shutting down".into()
+            )),
+            "{items:?}"
+        );
+    }
+}

@@ -113,11 +113,12 @@ pub struct GatewayOptions {
     /// replay and per-subscriber queue bounds.
     pub shared: SharedOptions,
     /// Threads of the gateway's own that serve its plain port (`--gateway-workers`), each
-    /// with its own event loop, all accepting on the one listening socket, as nginx's
-    /// `worker_processes`: a connection lives on the thread that accepted it, so streams
-    /// wake no other thread. 0 (the default): the plain port is served on the process's
-    /// shared runtime. The TLS port, the management API and the control plane stay on the
-    /// shared runtime either way.
+    /// with its own event loop and its own listening socket on the port (`SO_REUSEPORT`),
+    /// as nginx's `worker_processes`: a connection lives on the thread that accepted it, so
+    /// streams wake no other thread. 0 (this type's default; the `streamgate` command's is
+    /// one per core): the plain port is served on the process's shared runtime. The TLS
+    /// port, the management API and the control plane stay on the shared runtime either
+    /// way.
     pub workers: usize,
 }
 
@@ -268,6 +269,10 @@ impl Gateway {
     ) -> std::io::Result<()> {
         // A gateway served again after a shutdown starts afresh.
         self.inner.stop.send_replace(false);
+        if let Some(store) = self.inner.meter.store() {
+            // Not a worker's runtime: those end with the gateway.
+            store.make_home(tokio::runtime::Handle::current());
+        }
         let mut flusher = AbortOnDrop(tokio::spawn(self.clone().flush_periodically()));
         let _prober = AbortOnDrop(tokio::spawn(self.clone().probe_quota_store()));
         // Without extra routes, the connections call the gateway directly.
@@ -299,7 +304,8 @@ impl Gateway {
 
     /// [`serve_with_routes`](Self::serve_with_routes) on `workers` threads of their own
     /// ([`GatewayOptions::workers`]): each runs a current-thread runtime with an accept
-    /// loop on a duplicate of `listener`'s socket, and keeps the connections it accepted.
+    /// loop on a listening socket of its own ([`worker_listeners`]), and keeps the
+    /// connections it accepted.
     /// On `shutdown` every stream gets its final comment; each thread waits up to the
     /// shutdown grace for its connections, then drops what is left with its runtime.
     ///
@@ -314,16 +320,10 @@ impl Gateway {
         workers: usize,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        if let Some(store) = self.inner.meter.store() {
-            // The quota store connects on first use, on the runtime that uses it: here,
-            // the shared one, which outlives the workers.
-            let _ = store.probe().await;
-        }
-        let shared = listener.into_std()?;
+        let sockets = worker_listeners(listener.into_std()?, workers)?;
         let (stop, stopped) = watch::channel(false);
         let mut finished = Vec::with_capacity(workers);
-        for worker in 0..workers {
-            let socket = shared.try_clone()?;
+        for (worker, socket) in sockets.into_iter().enumerate() {
             let gateway = self.clone();
             let router = router.clone();
             let direct = direct.clone();
@@ -562,6 +562,61 @@ impl Gateway {
             .then(|| route.cors.clone())
     }
 }
+
+/// One listening socket per gateway worker ([`GatewayOptions::workers`]), all on
+/// `listener`'s address, in blocking-free mode for tokio: `listener` itself, marked
+/// `SO_REUSEPORT`, and `workers - 1` new sockets bound to its address with `SO_REUSEPORT`.
+/// The kernel then spreads new connections over the workers' accept queues, so a connection
+/// wakes only the worker whose queue it lands in (nginx's `listen ... reuseport`), not
+/// every worker waiting on one shared socket. `listener` was bound without the option, so
+/// another process binding the port still gets "address in use".
+///
+/// Where the system refuses that (no `SO_REUSEPORT`), the other workers get duplicates of
+/// `listener` and share its one accept queue.
+///
+/// # Errors
+/// A socket cannot be made non-blocking, or `listener` cannot be duplicated.
+fn worker_listeners(
+    listener: std::net::TcpListener,
+    workers: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    listener.set_nonblocking(true)?;
+    let own = |address: SocketAddr| -> std::io::Result<std::net::TcpListener> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(address),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&address.into())?;
+        socket.listen(LISTEN_BACKLOG)?;
+        Ok(socket.into())
+    };
+    let address = listener.local_addr()?;
+    let reuse = socket2::SockRef::from(&listener).set_reuse_port(true);
+    let mut sockets = Vec::with_capacity(workers);
+    for _ in 1..workers {
+        let socket = match &reuse {
+            Ok(()) => own(address),
+            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+        };
+        match socket {
+            Ok(socket) => sockets.push(socket),
+            Err(e) => {
+                tracing::debug!("gateway workers: no socket of their own ({e}); sharing one");
+                sockets.push(listener.try_clone()?);
+            }
+        }
+    }
+    sockets.insert(0, listener);
+    Ok(sockets)
+}
+
+/// The accept queue of a worker's own listening socket ([`worker_listeners`]), as tokio's
+/// `TcpListener::bind` asks for.
+const LISTEN_BACKLOG: i32 = 1024;
 
 /// Aborts a task when dropped, so the periodic flusher stops with `serve` even when
 /// `serve` itself is dropped.

@@ -143,16 +143,22 @@ pub(crate) struct QuotaStore {
     client: redis::Client,
     conn: OnceCell<ConnectionManager>,
     /// This node's name in the windows' node sets.
-    node: String,
+    node: Arc<str>,
     /// What to do while the store is unavailable.
     pub(crate) down_mode: QuotaStoreDown,
     status: Arc<QuotaStoreStatus>,
     /// (earliest next attempt, current backoff) while unavailable.
     backoff: std::sync::Mutex<Option<(Instant, Duration)>>,
-    lease: redis::Script,
-    give_back: redis::Script,
-    rate: redis::Script,
+    lease: Arc<redis::Script>,
+    give_back: Arc<redis::Script>,
+    rate: Arc<redis::Script>,
     next_member: AtomicU64,
+    /// The runtime every call runs on once set ([`QuotaStore::make_home`]: the one the
+    /// gateway was last served on, which outlives its workers). The connection manager spawns
+    /// its connection's driver, and a reconnection, on the runtime of the call that needs
+    /// it, and a gateway worker's runtime ends with the gateway. Unset: calls run where
+    /// they are made.
+    home: std::sync::Mutex<Option<tokio::runtime::Handle>>,
 }
 
 impl std::fmt::Debug for QuotaStore {
@@ -177,15 +183,28 @@ impl QuotaStore {
         Ok(Self {
             client,
             conn: OnceCell::new(),
-            node: uuid::Uuid::new_v4().to_string(),
+            node: uuid::Uuid::new_v4().to_string().into(),
             down_mode,
             status,
             backoff: std::sync::Mutex::new(None),
-            lease: redis::Script::new(LEASE_SCRIPT),
-            give_back: redis::Script::new(GIVE_BACK_SCRIPT),
-            rate: redis::Script::new(RATE_SCRIPT),
+            lease: Arc::new(redis::Script::new(LEASE_SCRIPT)),
+            give_back: Arc::new(redis::Script::new(GIVE_BACK_SCRIPT)),
+            rate: Arc::new(redis::Script::new(RATE_SCRIPT)),
             next_member: AtomicU64::new(0),
+            home: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Makes `runtime` the store's home, where every call runs from now on.
+    pub(crate) fn make_home(&self, runtime: tokio::runtime::Handle) {
+        if let Ok(mut home) = self.home.lock() {
+            *home = Some(runtime);
+        }
+    }
+
+    /// The store's home runtime, if it has one.
+    fn home(&self) -> Option<tokio::runtime::Handle> {
+        self.home.lock().ok().and_then(|home| home.clone())
     }
 
     /// Whether the store answered the last call.
@@ -197,6 +216,9 @@ impl QuotaStore {
         let conn = self
             .conn
             .get_or_try_init(|| async {
+                // The manager spawns its tasks on the current runtime: make that home.
+                let home = self.home();
+                let _entered = home.as_ref().map(tokio::runtime::Handle::enter);
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(CALL_TIMEOUT))
                     .set_response_timeout(Some(CALL_TIMEOUT))
@@ -209,11 +231,13 @@ impl QuotaStore {
         Ok(conn.clone())
     }
 
-    /// Runs one store call, unless the store is in its backoff; updates the state.
+    /// Runs one store call, unless the store is in its backoff; updates the state. The
+    /// call runs on the store's home runtime (see `home`).
     async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T, Unavailable>
     where
         F: FnOnce(ConnectionManager) -> Fut,
-        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+        Fut: std::future::Future<Output = redis::RedisResult<T>> + Send + 'static,
+        T: Send + 'static,
     {
         if let Ok(backoff) = self.backoff.lock()
             && let Some((next, _)) = *backoff
@@ -223,11 +247,27 @@ impl QuotaStore {
         }
         self.status.operations.fetch_add(1, Ordering::Relaxed);
         let result = match self.connection().await {
-            Ok(conn) => tokio::time::timeout(CALL_TIMEOUT, f(conn))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(redis::RedisError::from((redis::ErrorKind::Io, "timed out")))
-                }),
+            Ok(conn) => {
+                let call = f(conn);
+                let timed = async move {
+                    tokio::time::timeout(CALL_TIMEOUT, call)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(redis::RedisError::from((redis::ErrorKind::Io, "timed out")))
+                        })
+                };
+                match self.home() {
+                    Some(home) => home.spawn(timed).await.unwrap_or_else(|e| {
+                        // The home runtime is shutting down (or the call panicked).
+                        Err(redis::RedisError::from((
+                            redis::ErrorKind::Io,
+                            "the store's runtime ended",
+                            e.to_string(),
+                        )))
+                    }),
+                    None => timed.await,
+                }
+            }
             Err(e) => Err(e),
         };
         match result {
@@ -280,16 +320,17 @@ impl QuotaStore {
         charge: u64,
         ttl_millis: i64,
     ) -> Result<LeaseGrant, Unavailable> {
-        let nodes_key = format!("{key}:nodes");
+        let (script, node, key) = (self.lease.clone(), self.node.clone(), key.to_string());
         let reply: Vec<i64> = self
             .call("lease", |mut conn| async move {
-                let mut invocation = self.lease.key(key);
+                let nodes_key = format!("{key}:nodes");
+                let mut invocation = script.key(&key);
                 invocation
                     .key(&nodes_key)
                     .arg(limit)
                     .arg(want)
                     .arg(ttl_millis.max(1))
-                    .arg(&self.node)
+                    .arg(&*node)
                     .arg(charge);
                 invocation.invoke_async(&mut conn).await
             })
@@ -304,9 +345,10 @@ impl QuotaStore {
 
     /// Gives `unused` leased events back to the window `key`.
     pub(crate) async fn give_back(&self, key: &str, unused: u64) -> Result<u64, Unavailable> {
+        let (script, key) = (self.give_back.clone(), key.to_string());
         let n: i64 = self
             .call("give back", |mut conn| async move {
-                let mut invocation = self.give_back.key(key);
+                let mut invocation = script.key(&key);
                 invocation.arg(unused);
                 invocation.invoke_async(&mut conn).await
             })
@@ -327,9 +369,10 @@ impl QuotaStore {
             self.node,
             self.next_member.fetch_add(1, Ordering::Relaxed)
         );
+        let script = self.rate.clone();
         let wait: i64 = self
             .call("connection rate", |mut conn| async move {
-                let mut invocation = self.rate.key(&key);
+                let mut invocation = script.key(&key);
                 invocation.arg(60_000).arg(per_minute).arg(&member);
                 invocation.invoke_async(&mut conn).await
             })

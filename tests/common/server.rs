@@ -464,6 +464,11 @@ impl TestServer {
         child.wait().unwrap();
     }
 
+    /// The child process's id.
+    pub fn pid(&mut self) -> u32 {
+        self.child().id()
+    }
+
     /// Sends the child process the signal `name` (`TERM`, `INT`, ...).
     pub fn signal(&mut self, name: &str) {
         let id = self.child().id();
