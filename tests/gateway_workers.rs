@@ -14,27 +14,6 @@ use streamgate::catalog::LifecycleAction;
 use streamgate::gateway::GatewayOptions;
 use streamgate::sse::Item;
 
-/// Threads of this process whose name starts with `prefix` (Linux: `/proc/self/task`).
-fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .filter(|name| name.starts_with(prefix))
-        .count()
-}
-
-/// Sockets listening on `port` (IPv4 loopback; Linux: `/proc/net/tcp`, state `0A`).
-fn listening_on(port: u16) -> usize {
-    let local = format!("0100007F:{port:04X}");
-    std::fs::read_to_string("/proc/net/tcp")
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|line| line.split_whitespace().collect::<Vec<_>>())
-        .filter(|fields| fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
-        .count()
-}
-
 fn endless() -> Script {
     events("\n", Duration::from_millis(20), None)
 }
@@ -81,11 +60,11 @@ async fn last_items(reading: Vec<tokio::task::JoinHandle<Vec<Item>>>) -> Vec<Opt
 async fn streams_on_worker_threads_deliver_close_on_a_view_change_and_end_at_shutdown() {
     let mut env = TestServer::with_options(on_workers(2)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while threads_named("sg-gateway-") < 2 {
+    while threads_named("self", "sg-gateway-") < 2 {
         assert!(tokio::time::Instant::now() < deadline, "no workers started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(threads_named("sg-gateway-"), 2, "two workers");
+    assert_eq!(threads_named("self", "sg-gateway-"), 2, "two workers");
     // Each worker accepts on a socket of its own (SO_REUSEPORT), not on one shared queue.
     assert_eq!(listening_on(env.gateway_addr().port()), 2);
 
@@ -122,7 +101,7 @@ async fn streams_on_worker_threads_deliver_close_on_a_view_change_and_end_at_shu
         "{ends:?}"
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while threads_named("sg-gateway-") > 0 {
+    while threads_named("self", "sg-gateway-") > 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "workers still running"

@@ -347,27 +347,14 @@ async fn serve_runs_one_gateway_worker_per_core_by_default() {
     let mut serve = TestServer::builder().spawn_process("info");
     let pid = serve.pid();
     let cores = std::thread::available_parallelism().unwrap().get();
-    let workers = || {
-        std::fs::read_dir(format!("/proc/{pid}/task"))
-            .unwrap()
-            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-            .filter(|name| name.starts_with("sg-gateway-"))
-            .count()
-    };
+    let pid = pid.to_string();
+    let workers = || threads_named(&pid, "sg-gateway-");
     assert!(
         eventually(|| workers() == cores).await,
         "{} workers",
         workers()
     );
-    let port = format!("0100007F:{:04X}", serve.gateway_addr().port());
-    let listening = std::fs::read_to_string("/proc/net/tcp")
-        .unwrap()
-        .lines()
-        .filter(|line| {
-            let fields: Vec<_> = line.split_whitespace().collect();
-            fields.get(1) == Some(&port.as_str()) && fields.get(3) == Some(&"0A")
-        })
-        .count();
+    let listening = listening_on(serve.gateway_addr().port());
     assert_eq!(listening, cores, "one listening socket per worker");
 
     let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;

@@ -1,4 +1,5 @@
-//! Gauges of this test process: open file descriptors, resident memory, live tokio tasks.
+//! Gauges of this test process (open file descriptors, resident memory, live tokio tasks)
+//! and of the system (named threads of a process, listening sockets).
 
 /// Open file descriptors of this process.
 pub fn open_fds() -> usize {
@@ -20,4 +21,28 @@ pub fn alive_tasks() -> usize {
     tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks()
+}
+
+/// Threads of process `pid` (`"self"` for this one) whose name starts with `prefix`
+/// (Linux: `/proc/PID/task/*/comm`).
+pub fn threads_named(pid: &str, prefix: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// Sockets listening on 127.0.0.1:`port` (Linux: `/proc/net/tcp`, state `0A`).
+pub fn listening_on(port: u16) -> usize {
+    let local = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<_> = line.split_whitespace().collect();
+            fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A")
+        })
+        .count()
 }
