@@ -449,3 +449,34 @@ async fn the_store_connection_outlives_the_gateway_workers() {
     served.await.unwrap().unwrap();
     let _ = &s.backend;
 }
+
+/// The probe notices Redis' return within about a second, however long the calls' backoff
+/// has grown while it was down (5 s at most): it probes once a second, backoff or not.
+#[tokio::test]
+async fn the_store_is_seen_back_soon_after_a_long_outage() {
+    let mut s = setup(1_000_000, Duration::from_millis(5), 1).await;
+    let node = Node::start(&s.env, &s.redis, QuotaStoreDown::Fail);
+    let resp = get(&node.url(&s.path), Some(&s.sub.production)).await;
+    assert_eq!(resp.status(), 200);
+    drop(resp);
+    assert_eq!(node.store_up(), Some(true));
+    s.redis.down();
+    // A metered connection needs the store: refused, and the store is seen down.
+    let resp = get(&node.url(&s.path), Some(&s.sub.production)).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(node.store_up(), Some(false));
+    // Down long enough for the backoff to reach its 5 s cap.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    s.redis.up();
+    let back = tokio::time::Instant::now();
+    assert!(
+        eventually_within(Duration::from_millis(2_500), || node.store_up()
+            == Some(true))
+        .await,
+        "the store was not seen back within 2.5 s"
+    );
+    eprintln!("seen back after {:?}", back.elapsed());
+    let resp = get(&node.url(&s.path), Some(&s.sub.production)).await;
+    assert_eq!(resp.status(), 200);
+    let _ = &s.backend;
+}

@@ -245,6 +245,17 @@ impl QuotaStore {
         {
             return Err(Unavailable);
         }
+        self.call_now(what, f).await
+    }
+
+    /// [`call`](Self::call) even during the backoff (the probe's, so the store's return is
+    /// noticed within a probe's period whatever the backoff has grown to).
+    async fn call_now<T, F, Fut>(&self, what: &str, f: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>> + Send + 'static,
+        T: Send + 'static,
+    {
         self.status.operations.fetch_add(1, Ordering::Relaxed);
         let result = match self.connection().await {
             Ok(conn) => {
@@ -384,9 +395,10 @@ impl QuotaStore {
         })
     }
 
-    /// Checks that the store answers (used while it is unavailable, to notice its return).
+    /// Checks that the store answers, backoff or not (used once a second while it is
+    /// unavailable, to notice its return).
     pub(crate) async fn probe(&self) -> Result<(), Unavailable> {
-        self.call("ping", |mut conn| async move {
+        self.call_now("ping", |mut conn| async move {
             redis::cmd("PING").query_async::<String>(&mut conn).await
         })
         .await
