@@ -42,8 +42,8 @@ const VERIFIED_CACHE_MAX: usize = 4096;
 thread_local! {
     /// Tokens this thread verified, with their claims. Per thread, so the gateway's hot
     /// path takes no lock; a token's validity (`exp`) is rechecked on every hit.
-    static VERIFIED: std::cell::RefCell<std::collections::HashMap<String, std::sync::Arc<AccessClaims>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    static VERIFIED: std::cell::RefCell<crate::fast_map::FastHashMap<String, std::sync::Arc<AccessClaims>>> =
+        std::cell::RefCell::new(crate::fast_map::FastHashMap::default());
 }
 
 /// What can go wrong in the key manager.

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod control;
 pub mod datadir;
+pub mod fast_map;
 pub mod gateway;
 pub mod keys;
 pub mod launch;

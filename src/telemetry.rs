@@ -157,7 +157,7 @@ pub struct Metrics {
     /// Rejections with a code outside [`Reject::CODES`] (none today; kept so any code
     /// counts).
     other_rejections: Mutex<HashMap<u32, u64>>,
-    per_api_app: Mutex<HashMap<(String, String), Arc<PairCounters>>>,
+    per_api_app: Mutex<crate::fast_map::FastHashMap<(String, String), Arc<PairCounters>>>,
 }
 
 impl Metrics {

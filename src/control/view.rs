@@ -1,7 +1,8 @@
 //! The gateway's view of the catalog: an immutable snapshot that control rebuilds after
 //! every change and swaps in atomically, so the data plane never reads the store.
 
-use std::collections::{HashMap, HashSet};
+use crate::fast_map::{FastHashMap, FastHashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::catalog::{
@@ -93,15 +94,15 @@ pub struct GatewayView {
     pub version: u64,
     /// Routes by `/{context}/{version}`; shared, so an admitted request holds its route
     /// without copying it.
-    pub routes: HashMap<String, Arc<Route>>,
+    pub routes: FastHashMap<String, Arc<Route>>,
     /// Subscriptions by (application id, API id); shared, so an admitted stream holds its
     /// subscription without copying it. Look up with borrowed ids through
     /// [`crate::pair_key::PairKey`].
-    pub subscriptions: HashMap<(String, String), Arc<SubscriptionView>>,
+    pub subscriptions: FastHashMap<(String, String), Arc<SubscriptionView>>,
     /// Requests per minute by application id (`None`: unlimited).
-    pub app_rate_limits: HashMap<String, Option<u32>>,
+    pub app_rate_limits: FastHashMap<String, Option<u32>>,
     /// Revoked token ids.
-    pub revoked: HashSet<String>,
+    pub revoked: FastHashSet<String>,
 }
 
 impl GatewayView {
@@ -109,9 +110,13 @@ impl GatewayView {
     /// ends at a segment boundary. Returns the route and the remaining resource path.
     pub fn route_for<'a>(&self, path: &'a str) -> Option<(&Arc<Route>, &'a str)> {
         let mut best: Option<(&Arc<Route>, &'a str)> = None;
-        for (i, _) in path.match_indices('/').skip(1) {
-            if let Some(route) = self.routes.get(&path[..i]) {
-                best = Some((route, &path[i..]));
+        // Byte positions of `/` (a char boundary each): no `char` pattern matching.
+        let slashes = path.bytes().enumerate().filter(|(_, b)| *b == b'/');
+        for (i, _) in slashes.skip(1) {
+            if let (Some(prefix), Some(rest)) = (path.get(..i), path.get(i..))
+                && let Some(route) = self.routes.get(prefix)
+            {
+                best = Some((route, rest));
             }
         }
         if let Some(route) = self.routes.get(path) {

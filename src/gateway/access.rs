@@ -155,11 +155,12 @@ fn key_label(key_type: KeyType) -> &'static str {
 /// out of the API's topics and the endpoint's base path; and `//` makes the route
 /// ambiguous. So none of them is routed.
 pub(crate) fn path_problem(path: &str) -> Option<&'static str> {
+    // Byte searches, not `str` patterns: this runs on every request, and a path is short.
     let bytes = path.as_bytes();
-    if path.contains("//") {
+    if bytes.windows(2).any(|w| w == b"//") {
         return Some("empty path segments ('//') are not allowed");
     }
-    if path.contains('\\') {
+    if bytes.contains(&b'\\') {
         return Some("'\\' is not allowed in the path");
     }
     let encoded_separator = bytes.windows(3).any(|w| {
@@ -172,23 +173,21 @@ pub(crate) fn path_problem(path: &str) -> Option<&'static str> {
     if encoded_separator {
         return Some("encoded '/' or '\\' (%2F, %5C) is not allowed in the path");
     }
-    if path.split('/').any(is_dot_segment) {
+    if bytes.split(|b| *b == b'/').any(is_dot_segment) {
         return Some("'.' and '..' path segments (also as %2E) are not allowed");
     }
     None
 }
 
 /// `.` or `..`, each dot plain or `%2e`, ignoring a `;parameter`.
-fn is_dot_segment(segment: &str) -> bool {
-    let mut rest = segment.split(';').next().unwrap_or_default();
+fn is_dot_segment(segment: &[u8]) -> bool {
+    let mut rest = segment.split(|b| *b == b';').next().unwrap_or_default();
     let mut dots = 0;
     while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix('.') {
+        if let Some(after) = rest.strip_prefix(b".") {
             rest = after;
-        } else if let Some(after) = rest
-            .get(..3)
-            .filter(|p| p.eq_ignore_ascii_case("%2e"))
-            .and_then(|_| rest.get(3..))
+        } else if let Some((encoded, after)) = rest.split_at_checked(3)
+            && encoded.eq_ignore_ascii_case(b"%2e")
         {
             rest = after;
         } else {
@@ -213,7 +212,7 @@ pub(crate) fn normalise_path(raw: &str) -> Result<std::borrow::Cow<'_, str>, Rej
             "The request path cannot be routed: {problem}"
         )));
     }
-    if !raw.contains('%') {
+    if !raw.as_bytes().contains(&b'%') {
         return Ok(std::borrow::Cow::Borrowed(raw));
     }
     let bytes = raw.as_bytes();
@@ -240,9 +239,11 @@ pub(crate) fn normalise_path(raw: &str) -> Result<std::borrow::Cow<'_, str>, Rej
 /// The part of the raw request path after the segments of `base_path`: the resource as the
 /// client wrote it. Segments line up because `/` is never percent-encoded in a routed path.
 fn raw_resource<'a>(raw: &'a str, base_path: &str) -> &'a str {
-    let segments = base_path.matches('/').count();
-    match raw.match_indices('/').nth(segments) {
-        Some((i, _)) => &raw[i..],
+    let segments = base_path.bytes().filter(|b| *b == b'/').count();
+    let slashes = raw.bytes().enumerate().filter(|(_, b)| *b == b'/');
+    match slashes.map(|(i, _)| i).nth(segments) {
+        // At a `/`, so a char boundary.
+        Some(i) => raw.get(i..).unwrap_or("/"),
         None => "/",
     }
 }

@@ -2,6 +2,7 @@
 //! compare-and-swap (so together they never overshoot a quota), and per-application
 //! connection-rate windows. Lookups are lock-free; nothing here touches the disk.
 
+use crate::fast_map::FastHashMap;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -38,13 +39,13 @@ pub(crate) fn unpack(state: u64) -> (u64, u64) {
 /// A map whose reads are lock-free (one atomic load) and whose rare inserts copy it.
 /// Used for things created once per subscription or application and read per request.
 pub(crate) struct Registry<K, V> {
-    map: ArcSwap<HashMap<K, Arc<V>>>,
+    map: ArcSwap<FastHashMap<K, Arc<V>>>,
 }
 
 impl<K: Eq + Hash + Clone, V> Default for Registry<K, V> {
     fn default() -> Self {
         Self {
-            map: ArcSwap::from_pointee(HashMap::new()),
+            map: ArcSwap::from_pointee(FastHashMap::default()),
         }
     }
 }

@@ -321,6 +321,9 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let sockets = worker_listeners(listener.into_std()?, workers)?;
+        tracing::info!(
+            "gateway: the plain port is served by {workers} worker thread(s) (--gateway-workers)"
+        );
         let (stop, stopped) = watch::channel(false);
         let mut finished = Vec::with_capacity(workers);
         for (worker, socket) in sockets.into_iter().enumerate() {
@@ -595,7 +598,13 @@ fn worker_listeners(
         Ok(socket.into())
     };
     let address = listener.local_addr()?;
-    let reuse = socket2::SockRef::from(&listener).set_reuse_port(true);
+    let shared = socket2::SockRef::from(&listener);
+    // The same accept queue length as the workers' own sockets (`listen` again only
+    // changes it; std binds with 128).
+    if let Err(e) = shared.listen(LISTEN_BACKLOG) {
+        tracing::debug!("gateway workers: the listening socket's backlog stays: {e}");
+    }
+    let reuse = shared.set_reuse_port(true);
     let mut sockets = Vec::with_capacity(workers);
     for _ in 1..workers {
         let socket = match &reuse {
@@ -729,18 +738,45 @@ fn upstream_headers(incoming: &HeaderMap, client: Option<SocketAddr>) -> HeaderM
         );
     }
     if let Some(addr) = client {
-        let forwarded = match incoming
+        let mut forwarded = String::with_capacity(48);
+        if let Some(prior) = incoming
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
         {
-            Some(prior) => format!("{prior}, {}", addr.ip()),
-            None => addr.ip().to_string(),
-        };
-        if let Ok(value) = HeaderValue::from_str(&forwarded) {
+            forwarded.push_str(prior);
+            forwarded.push_str(", ");
+        }
+        push_ip(&mut forwarded, addr.ip());
+        if let Ok(value) = HeaderValue::try_from(forwarded) {
             out.insert(HeaderName::from_static("x-forwarded-for"), value);
         }
     }
     out
+}
+
+/// Appends `ip` as text (RFC 4001: dotted decimal, or RFC 5952 for IPv6), an IPv4
+/// address without the formatting machinery (once per stream open).
+fn push_ip(out: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 /// Why a backend's 200 answer is no event stream the gateway may relay, if it is not: a
@@ -773,6 +809,50 @@ fn not_an_event_stream(headers: &HeaderMap) -> Option<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_addresses_are_written_as_std_writes_them() {
+        let mut v4s = vec![[0, 0, 0, 0], [255, 255, 255, 255], [10, 200, 3, 45]];
+        v4s.extend((0..=255u8).map(|o| [o, 9, 99, o]));
+        for octets in v4s {
+            let ip = std::net::IpAddr::from(octets);
+            let mut out = String::new();
+            push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
+        for v6 in [
+            "::1",
+            "fe80::1:2",
+            "2001:db8::ff00:42:8329",
+            "::ffff:10.0.0.1",
+        ] {
+            let ip: std::net::IpAddr = v6.parse().unwrap();
+            let mut out = String::new();
+            push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
+    }
+
+    #[test]
+    fn the_client_address_is_appended_to_x_forwarded_for() {
+        let client = Some(SocketAddr::from(([192, 0, 2, 7], 5000)));
+        let forwarded = |incoming: &HeaderMap| {
+            upstream_headers(incoming, client)
+                .get("x-forwarded-for")
+                .map(|v| v.to_str().unwrap().to_string())
+        };
+        assert_eq!(forwarded(&HeaderMap::new()).as_deref(), Some("192.0.2.7"));
+        let mut incoming = HeaderMap::new();
+        incoming.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        assert_eq!(
+            forwarded(&incoming).as_deref(),
+            Some("203.0.113.9, 192.0.2.7")
+        );
+        assert_eq!(
+            upstream_headers(&incoming, None).get("x-forwarded-for"),
+            incoming.get("x-forwarded-for")
+        );
+    }
 
     fn join(endpoint: &str, resource: &str, query: Option<&str>) -> String {
         join_url(&endpoint_url(endpoint).unwrap(), resource, query).to_string()
