@@ -267,7 +267,9 @@ async fn start_tls_gateway(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Result<SocketAddr, String> {
-    let gateway = gateway.ok_or_else(|| "the gateway is not running".to_string())?;
+    let gateway = gateway.ok_or_else(|| {
+        "not started: it serves the same gateway as the plain port, which did not start".to_string()
+    })?;
     let config = match tls {
         Ok(Some(identity)) => identity
             .server_config(&ALPN_H2_HTTP11)

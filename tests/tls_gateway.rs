@@ -268,3 +268,39 @@ async fn garbage_plain_http_and_a_stalled_handshake_leave_the_https_port_serving
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+/// With the plain gateway's port taken, the HTTPS gateway (which serves the same gateway)
+/// says why it did not start, instead of a bare "not running"; the management API starts.
+#[tokio::test]
+async fn a_taken_gateway_port_is_named_for_the_https_gateway_too() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let control = tokio::task::spawn_blocking(move || {
+        streamgate::control::Control::open(streamgate::control::ControlOptions::new(path))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let running = streamgate::launch::start(
+        control,
+        streamgate::telemetry::Telemetry::new(),
+        streamgate::launch::ServeConfig {
+            admin_addr: any,
+            gateway_addr: taken.local_addr().unwrap(),
+            gateway: test_options(),
+            tls: streamgate::tls::server::ListenerOptions {
+                gateway_tls_addr: Some(any),
+                ..Default::default()
+            },
+        },
+    )
+    .await;
+    let plain = running.gateway.clone().unwrap_err();
+    assert!(plain.contains("already in use"), "{plain}");
+    let https = running.gateway_tls.clone().unwrap().unwrap_err();
+    assert!(https.contains("plain port, which did not start"), "{https}");
+    assert!(running.admin.is_ok());
+    assert!(running.shutdown().await);
+}
