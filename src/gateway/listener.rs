@@ -129,6 +129,25 @@ pub async fn serve_transport(
     transport: Transport,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let incomplete = Arc::new(Incomplete::default());
+    serve_counted(
+        listener, router, options, metrics, transport, shutdown, incomplete,
+    )
+    .await
+}
+
+/// [`serve_transport`] counting incomplete heads per client address in `incomplete`, which
+/// several accept loops on one port share (the gateway's workers), so the cap
+/// ([`ListenerOptions::max_incomplete_per_ip`]) holds for the port, not per loop.
+pub(crate) async fn serve_counted(
+    listener: TcpListener,
+    router: Router,
+    options: ListenerOptions,
+    metrics: Arc<Metrics>,
+    transport: Transport,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    incomplete: Arc<Incomplete>,
+) -> io::Result<()> {
     let acceptor = match &transport {
         Transport::Plain | Transport::Gateway(_) => None,
         Transport::Tls(config) => Some(tokio_rustls::TlsAcceptor::from(config.clone())),
@@ -144,7 +163,6 @@ pub async fn serve_transport(
     // The own loop's connections hold a receiver each: shutdown is a `true` sent to them,
     // and they are all gone when the sender sees no receiver left.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let incomplete = Arc::new(Incomplete::default());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -274,7 +292,7 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
 
 /// Connections per client address without a complete first request head.
 #[derive(Debug, Default)]
-struct Incomplete(Mutex<HashMap<IpAddr, usize>>);
+pub(crate) struct Incomplete(Mutex<HashMap<IpAddr, usize>>);
 
 impl Incomplete {
     /// Counts a new connection from `ip`, unless `ip` already has `max` incomplete ones.

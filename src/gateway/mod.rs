@@ -287,6 +287,7 @@ impl Gateway {
                     router,
                     listener::Transport::Gateway(direct),
                     shutdown,
+                    Arc::default(),
                 )
                 .await
             }
@@ -325,12 +326,15 @@ impl Gateway {
             "gateway: the plain port is served by {workers} worker thread(s) (--gateway-workers)"
         );
         let (stop, stopped) = watch::channel(false);
+        // One count of incomplete heads per client address for the port, not per worker.
+        let incomplete = Arc::new(listener::Incomplete::default());
         let mut finished = Vec::with_capacity(workers);
         for (worker, socket) in sockets.into_iter().enumerate() {
             let gateway = self.clone();
             let router = router.clone();
             let direct = direct.clone();
             let mut stopped = stopped.clone();
+            let incomplete = incomplete.clone();
             let (done, finish) = tokio::sync::oneshot::channel();
             std::thread::Builder::new()
                 .name(format!("sg-gateway-{worker}"))
@@ -347,7 +351,9 @@ impl Gateway {
                                 };
                                 let transport = listener::Transport::Gateway(direct);
                                 gateway
-                                    .serve_transport(listener, router, transport, shutdown)
+                                    .serve_transport(
+                                        listener, router, transport, shutdown, incomplete,
+                                    )
                                     .await
                             })
                         });
@@ -384,22 +390,25 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = self.router();
-        self.serve_transport(listener, router, listener::Transport::Tls(config), shutdown)
+        let transport = listener::Transport::Tls(config);
+        self.serve_transport(listener, router, transport, shutdown, Arc::default())
             .await
     }
 
     /// The accept loop of [`Gateway::serve`] and [`Gateway::serve_tls`]: on `shutdown`,
     /// raises the stop flag every stream watches (they end with the final comment), then
-    /// waits for the connections, at most the shutdown grace.
+    /// waits for the connections, at most the shutdown grace. Incomplete heads are counted
+    /// in `incomplete` (shared by the accept loops of one port).
     async fn serve_transport(
         &self,
         listener: tokio::net::TcpListener,
         router: Router,
         transport: listener::Transport,
         shutdown: impl Future<Output = ()> + Send + 'static,
+        incomplete: Arc<listener::Incomplete>,
     ) -> std::io::Result<()> {
         let inner = self.inner.clone();
-        let server = listener::serve_transport(
+        let server = listener::serve_counted(
             listener,
             router,
             self.inner.options.listener.clone(),
@@ -409,6 +418,7 @@ impl Gateway {
                 shutdown.await;
                 inner.raise_stop();
             },
+            incomplete,
         );
         let mut stopped = self.inner.stop.subscribe();
         let grace = self.inner.options.shutdown_grace;
