@@ -44,6 +44,13 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default cap on connections from one client address without a complete request head.
 pub const DEFAULT_MAX_INCOMPLETE_PER_IP: usize = 64;
+/// How long a plain connection over the incomplete-heads cap may take to show a complete
+/// request head before it is closed.
+const OVER_CAP_PROBATION: Duration = Duration::from_millis(100);
+/// How often a probation looks at the connection again while its head is incomplete.
+const PROBATION_POLL: Duration = Duration::from_millis(5);
+/// How much of a connection a probation looks at: a longer head is not waited for.
+const PROBATION_PEEK_BYTES: usize = 8 * 1024;
 /// How long the accept loop pauses after a failed `accept` (e.g. EMFILE).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -163,6 +170,14 @@ pub(crate) async fn serve_counted(
     // The own loop's connections hold a receiver each: shutdown is a `true` sent to them,
     // and they are all gone when the sender sees no receiver left.
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serving = Serving {
+        own_loop,
+        router,
+        options: options.clone(),
+        metrics: metrics.clone(),
+        acceptor,
+        stopped,
+    };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -188,41 +203,95 @@ pub(crate) async fn serve_counted(
                 continue;
             }
         };
-        let Some(head) = incomplete.admit(peer.ip(), options.max_incomplete_per_ip) else {
-            metrics.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!("{peer}: too many connections without a request head; closed");
-            drop(stream);
-            continue;
-        };
+        match incomplete.admit(peer.ip(), options.max_incomplete_per_ip) {
+            Some(head) => serving.serve(stream, peer, head, graceful.watcher()),
+            None if serving.acceptor.is_none() => {
+                // Over the cap. A connection whose complete head is already there (one of
+                // a burst from one address, accepted before the others' heads were read)
+                // is served after all; one without it after a short probation is closed.
+                let serving = serving.clone();
+                let watcher = graceful.watcher();
+                let incomplete = incomplete.clone();
+                tokio::spawn(async move {
+                    if shows_complete_head(&stream, OVER_CAP_PROBATION).await {
+                        let head = incomplete.admit_over(peer.ip());
+                        serving.serve(stream, peer, head, watcher);
+                    } else {
+                        serving
+                            .metrics
+                            .slow_clients_closed
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(
+                            "{peer}: too many connections without a request head; closed"
+                        );
+                    }
+                });
+            }
+            None => {
+                metrics.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("{peer}: too many connections without a request head; closed");
+                drop(stream);
+            }
+        }
+    }
+    drop(listener);
+    stop.send_replace(true);
+    drop(serving);
+    tokio::join!(graceful.shutdown(), stop.closed());
+    Ok(())
+}
+
+/// What serves an accepted connection: shared by the accept loop and the over-cap
+/// probations it spawns.
+#[derive(Clone)]
+struct Serving {
+    own_loop: Option<super::h1_server::Service>,
+    router: Router,
+    options: ListenerOptions,
+    metrics: Arc<Metrics>,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    stopped: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Serving {
+    /// Serves `stream` from `peer` on a task of its own; `head` is its place among the
+    /// incomplete heads, `graceful` what lets shutdown wait for it (hyper's connections).
+    fn serve(
+        &self,
+        stream: TcpStream,
+        peer: std::net::SocketAddr,
+        head: Arc<HeadGuard>,
+        graceful: hyper_util::server::graceful::Watcher,
+    ) {
         // Events go out as they come; a failure here only costs latency.
         let _ = stream.set_nodelay(true);
-        if let Some(service) = &own_loop {
+        if let Some(service) = &self.own_loop {
             let connection = super::h1_server::Connection {
                 stream,
                 peer,
                 service: service.clone(),
-                options: options.clone(),
-                metrics: metrics.clone(),
+                options: self.options.clone(),
+                metrics: self.metrics.clone(),
                 head: Some(head),
-                stop: stopped.clone(),
+                stop: self.stopped.clone(),
             };
             tokio::spawn(connection.run());
-            continue;
+            return;
         }
-        let io = SendTimeout::new(stream, options.send_timeout, metrics.clone());
-        let tower = TowerToHyperService::new(router.clone());
+        let io = SendTimeout::new(stream, self.options.send_timeout, self.metrics.clone());
+        let tower = TowerToHyperService::new(self.router.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             head.complete();
             req.extensions_mut().insert(ConnectInfo(peer));
             let answer = hyper::service::Service::call(&tower, req);
             async move { answer.await.map(super::h1_server::relay_into_body) }
         });
-        let metrics = metrics.clone();
-        let Some(acceptor) = acceptor.clone() else {
+        let metrics = self.metrics.clone();
+        let Some(acceptor) = self.acceptor.clone() else {
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
-                .header_read_timeout(options.header_read_timeout)
+                .header_read_timeout(self.options.header_read_timeout)
                 .keep_alive(true);
             let connection = graceful.watch(builder.serve_connection(TokioIo::new(io), service));
             tokio::spawn(async move {
@@ -230,10 +299,10 @@ pub(crate) async fn serve_counted(
                     closed_with(&metrics, peer, &e);
                 }
             });
-            continue;
+            return;
         };
-        let watcher = graceful.watcher();
-        let header_read_timeout = options.header_read_timeout;
+        let watcher = graceful;
+        let header_read_timeout = self.options.header_read_timeout;
         tokio::spawn(async move {
             let handshake = acceptor.accept(io);
             let tls = match tokio::time::timeout(crate::tls::server::HANDSHAKE_TIMEOUT, handshake)
@@ -266,11 +335,29 @@ pub(crate) async fn serve_counted(
             }
         });
     }
-    drop(listener);
-    stop.send_replace(true);
-    drop(stopped);
-    tokio::join!(graceful.shutdown(), stop.closed());
-    Ok(())
+}
+
+/// Whether `stream` shows a complete request head (ended by an empty line) within
+/// `within`, without consuming it. Polled every few milliseconds while only part of it is
+/// there; a head larger than what is looked at, an error or the end of the stream count
+/// as no.
+async fn shows_complete_head(stream: &TcpStream, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buf = vec![0u8; PROBATION_PEEK_BYTES];
+    loop {
+        let seen = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return false,
+        };
+        let shown = buf.get(..seen).unwrap_or_default();
+        if shown.windows(4).any(|w| w == b"\r\n\r\n") || shown.windows(2).any(|w| w == b"\n\n") {
+            return true;
+        }
+        if seen == buf.len() || tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(PROBATION_POLL).await;
+    }
 }
 
 /// Counts and logs a connection that ended in error: a request head not received in time
@@ -308,6 +395,19 @@ impl Incomplete {
             table: self.clone(),
             done: AtomicBool::new(false),
         }))
+    }
+
+    /// Counts a new connection from `ip` even over the cap (one that showed its complete
+    /// head on probation).
+    fn admit_over(self: &Arc<Self>, ip: IpAddr) -> Arc<HeadGuard> {
+        if let Ok(mut map) = self.0.lock() {
+            *map.entry(ip).or_insert(0) += 1;
+        }
+        Arc::new(HeadGuard {
+            ip,
+            table: self.clone(),
+            done: AtomicBool::new(false),
+        })
     }
 
     fn release(&self, ip: IpAddr) {
