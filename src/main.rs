@@ -94,17 +94,8 @@ struct ServerArgs {
     /// Seconds of silence on a stream before the gateway writes a heartbeat comment.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     heartbeat_secs: u64,
-    /// Seconds a client has to send a whole request head, on the gateway and the
-    /// management API (also the idle keep-alive timeout).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
-    header_read_timeout_secs: u64,
-    /// Seconds a client may read nothing while data waits for it before its connection
-    /// (and the stream's backend connection) is closed, as nginx's send_timeout.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
-    send_timeout_secs: u64,
-    /// Connections one client IP address may hold open without a complete request head.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
-    max_incomplete_per_ip: u64,
+    #[command(flatten)]
+    slow_clients: SlowClientArgs,
     /// Seconds of leeway on a token's nbf and iat (an issuer's clock ahead of ours); none on exp.
     #[arg(long, default_value_t = 30)]
     clock_skew_secs: u64,
@@ -137,6 +128,34 @@ struct ServerArgs {
     gateway_workers: Option<u16>,
 }
 
+/// The limits on slow clients, of `serve` (the gateway and the management API) and of a
+/// gateway node alike.
+#[derive(Debug, Clone, Args)]
+struct SlowClientArgs {
+    /// Seconds a client has to send a whole request head, on the gateway and the
+    /// management API (also the idle keep-alive timeout).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout_secs: u64,
+    /// Seconds a client may read nothing while data waits for it before its connection
+    /// (and the stream's backend connection) is closed, as nginx's send_timeout.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    send_timeout_secs: u64,
+    /// Connections one client IP address may hold open without a complete request head.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_incomplete_per_ip: u64,
+}
+
+impl SlowClientArgs {
+    fn listener_options(&self) -> ListenerOptions {
+        ListenerOptions {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            send_timeout: Duration::from_secs(self.send_timeout_secs),
+            max_incomplete_per_ip: usize::try_from(self.max_incomplete_per_ip)
+                .unwrap_or(usize::MAX),
+        }
+    }
+}
+
 /// The gateway's worker threads for `--gateway-workers` (`None`: not given): one per
 /// available core by default.
 fn gateway_workers(given: Option<u16>) -> usize {
@@ -153,12 +172,7 @@ impl ServerArgs {
             gateway_addr: self.gateway_addr,
             gateway: GatewayOptions {
                 heartbeat: Duration::from_secs(self.heartbeat_secs),
-                listener: ListenerOptions {
-                    header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
-                    send_timeout: Duration::from_secs(self.send_timeout_secs),
-                    max_incomplete_per_ip: usize::try_from(self.max_incomplete_per_ip)
-                        .unwrap_or(usize::MAX),
-                },
+                listener: self.slow_clients.listener_options(),
                 clock_skew: Duration::from_secs(self.clock_skew_secs),
                 redis: self.redis.clone(),
                 quota_store_down: self.quota_store_down,
@@ -249,6 +263,8 @@ struct GatewayArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u16).range(0..=1024))]
     gateway_workers: Option<u16>,
+    #[command(flatten)]
+    slow_clients: SlowClientArgs,
 }
 
 fn main() -> ExitCode {
@@ -441,6 +457,7 @@ async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<()
             redis: args.redis,
             quota_store_down: args.quota_store_down,
             workers: gateway_workers(args.gateway_workers),
+            listener: args.slow_clients.listener_options(),
             ..GatewayOptions::default()
         },
     };

@@ -18,6 +18,7 @@ use streamgate::launch::{self, Running, ServeConfig};
 use streamgate::telemetry::Telemetry;
 use streamgate::tls::server::ListenerOptions;
 use tempfile::TempDir;
+use tokio::io::AsyncWriteExt;
 
 /// How fast a change on the control plane must reach every node.
 const WITHIN: Duration = Duration::from_secs(1);
@@ -97,6 +98,11 @@ struct Node {
 
 impl Node {
     fn spawn(control_plane: &str, token_file: &Path, data_dir: &Path) -> Node {
+        Node::spawn_with(control_plane, token_file, data_dir, &[])
+    }
+
+    /// [`Node::spawn`] with `extra` options.
+    fn spawn_with(control_plane: &str, token_file: &Path, data_dir: &Path, extra: &[&str]) -> Node {
         let (child, stderr, rx) = spawn_captured(
             Command::new(env!("CARGO_BIN_EXE_streamgate"))
                 .args(["gateway", "--control-plane", control_plane, "--node-token"])
@@ -104,6 +110,7 @@ impl Node {
                 .args(["--gateway-addr", "127.0.0.1:0", "--heartbeat-secs", "30"])
                 .arg("--data-dir")
                 .arg(data_dir)
+                .args(extra)
                 .env("RUST_LOG", "info"),
         );
         let addr = listening_addr(&rx, &stderr, "gateway listening on http://")
@@ -576,4 +583,51 @@ async fn node_credentials_through_the_cli_and_the_admin_api() {
     assert!(err.contains("404"), "{err}");
     let listed = ok(&s, &["node", "list"]).await;
     assert!(listed.contains("No gateway nodes"), "{listed}");
+}
+
+/// A node takes the slow-client limits as `serve` does: with at most 2 incomplete heads per
+/// address and 1 s to send one, of 4 half-sent heads 2 are closed at once and the other 2
+/// after their second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_takes_the_slow_client_limits() {
+    let cp = ControlPlane::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = cp.node_token("slow", dir.path()).await;
+    let node = Node::spawn_with(
+        &cp.url(),
+        &token,
+        &dir.path().join("slow"),
+        &[
+            "--header-read-timeout-secs",
+            "1",
+            "--max-incomplete-per-ip",
+            "2",
+        ],
+    );
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut s = tokio::net::TcpStream::connect(node.addr).await.unwrap();
+        s.write_all(b"GET /fleet/1.0.0/memory HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    // Past the over-cap probation (100 ms).
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut kept = Vec::new();
+    for mut s in slow {
+        if !closed_within(&mut s, Duration::from_millis(20)).await {
+            kept.push(s);
+        }
+    }
+    assert_eq!(kept.len(), 2, "the cap of 2 incomplete heads");
+    let since = Instant::now();
+    for s in &mut kept {
+        assert!(closed_within(s, Duration::from_secs(3)).await);
+    }
+    assert!(
+        since.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        since.elapsed()
+    );
 }
