@@ -1,0 +1,294 @@
+//! Serving the gateway: the plain port (on the shared runtime, or on worker threads of its
+//! own, each with a listening socket of its own), the TLS port, shutdown with the final
+//! comment, and the periodic tasks of a served gateway (counter flush, quota-store probe).
+
+use super::*;
+
+impl Gateway {
+    /// Serves on `listener` until `shutdown` resolves; then ends every open stream with
+    /// `: gateway shutting down`, waits up to [`GatewayOptions::shutdown_grace`] for them,
+    /// flushes the quota counters and returns.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.serve_with_routes(listener, None, shutdown).await
+    }
+
+    /// [`serve`](Self::serve) with `extra` routes answered before the gateway's (a gateway
+    /// node's `/health` and `/metrics`, paths no API may use as its context).
+    pub async fn serve_with_routes(
+        self,
+        listener: tokio::net::TcpListener,
+        extra: Option<Router>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        // A gateway served again after a shutdown starts afresh.
+        self.inner.stop.send_replace(false);
+        if let Some(store) = self.inner.meter.store() {
+            // Not a worker's runtime: those end with the gateway.
+            store.make_home(tokio::runtime::Handle::current());
+        }
+        let mut flusher = AbortOnDrop(tokio::spawn(self.clone().flush_periodically()));
+        let _prober = AbortOnDrop(tokio::spawn(self.clone().probe_quota_store()));
+        // Without extra routes, the connections call the gateway directly.
+        let (router, direct) = match extra {
+            Some(extra) => (extra.fallback_service(self.router()), None),
+            None => (self.router(), Some(self.clone())),
+        };
+        let result = match self.inner.options.workers {
+            0 => {
+                self.serve_transport(
+                    listener,
+                    router,
+                    listener::Transport::Gateway(direct),
+                    shutdown,
+                    Arc::default(),
+                )
+                .await
+            }
+            workers => {
+                self.serve_on_workers(listener, router, direct, workers, shutdown)
+                    .await
+            }
+        };
+        // Wait for the flusher to be gone, so its handle on control is released on return.
+        flusher.0.abort();
+        let _ = (&mut flusher.0).await;
+        self.flush_counters().await;
+        result
+    }
+
+    /// [`serve_with_routes`](Self::serve_with_routes) on `workers` threads of their own
+    /// ([`GatewayOptions::workers`]): each runs a current-thread runtime with an accept
+    /// loop on a listening socket of its own ([`worker_listeners`]), and keeps the
+    /// connections it accepted.
+    /// On `shutdown` every stream gets its final comment; each thread waits up to the
+    /// shutdown grace for its connections, then drops what is left with its runtime.
+    ///
+    /// # Errors
+    /// The listener cannot be duplicated, a thread or its runtime cannot be started, or an
+    /// accept loop failed.
+    async fn serve_on_workers(
+        &self,
+        listener: tokio::net::TcpListener,
+        router: Router,
+        direct: Option<Gateway>,
+        workers: usize,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let sockets = worker_listeners(listener.into_std()?, workers)?;
+        tracing::info!(
+            "gateway: the plain port is served by {workers} worker thread(s) (--gateway-workers)"
+        );
+        let (stop, stopped) = watch::channel(false);
+        // One count of incomplete heads per client address for the port, not per worker.
+        let incomplete = Arc::new(listener::Incomplete::default());
+        let mut finished = Vec::with_capacity(workers);
+        for (worker, socket) in sockets.into_iter().enumerate() {
+            let gateway = self.clone();
+            let router = router.clone();
+            let direct = direct.clone();
+            let mut stopped = stopped.clone();
+            let incomplete = incomplete.clone();
+            let (done, finish) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name(format!("sg-gateway-{worker}"))
+                .spawn(move || {
+                    let served = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .and_then(|runtime| {
+                            runtime.block_on(async move {
+                                let listener = tokio::net::TcpListener::from_std(socket)?;
+                                let shutdown = async move {
+                                    // An error means the sender is gone: stop as well.
+                                    let _ = stopped.wait_for(|s| *s).await;
+                                };
+                                let transport = listener::Transport::Gateway(direct);
+                                gateway
+                                    .serve_transport(
+                                        listener, router, transport, shutdown, incomplete,
+                                    )
+                                    .await
+                            })
+                        });
+                    // Nobody waits any more only if `serve` itself was dropped.
+                    let _ = done.send(served);
+                })?;
+            finished.push(finish);
+        }
+        shutdown.await;
+        self.inner.raise_stop();
+        stop.send_replace(true);
+        let mut result = Ok(());
+        for finish in finished {
+            match finish.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => {
+                    result = Err(std::io::Error::other("a gateway worker thread panicked"));
+                }
+            }
+        }
+        result
+    }
+
+    /// Serves HTTPS on `listener` with `config` (HTTP/2 and HTTP/1.1 by ALPN), beside
+    /// [`Gateway::serve`], with the same limits and the same shutdown: when `shutdown`
+    /// resolves, every open stream (on either listener) ends with `: gateway shutting down`
+    /// and this waits up to [`GatewayOptions::shutdown_grace`] for them. Counters are
+    /// flushed by [`Gateway::serve`].
+    pub async fn serve_tls(
+        self,
+        listener: tokio::net::TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = self.router();
+        let transport = listener::Transport::Tls(config);
+        self.serve_transport(listener, router, transport, shutdown, Arc::default())
+            .await
+    }
+
+    /// The accept loop of [`Gateway::serve`] and [`Gateway::serve_tls`]: on `shutdown`,
+    /// raises the stop flag every stream watches (they end with the final comment), then
+    /// waits for the connections, at most the shutdown grace. Incomplete heads are counted
+    /// in `incomplete` (shared by the accept loops of one port).
+    async fn serve_transport(
+        &self,
+        listener: tokio::net::TcpListener,
+        router: Router,
+        transport: listener::Transport,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        incomplete: Arc<listener::Incomplete>,
+    ) -> std::io::Result<()> {
+        let inner = self.inner.clone();
+        let server = listener::serve_counted(
+            listener,
+            router,
+            self.inner.options.listener.clone(),
+            self.inner.telemetry.metrics().clone(),
+            transport,
+            async move {
+                shutdown.await;
+                inner.raise_stop();
+            },
+            incomplete,
+        );
+        let mut stopped = self.inner.stop.subscribe();
+        let grace = self.inner.options.shutdown_grace;
+        let result = tokio::select! {
+            result = server => result,
+            () = async {
+                // An error means the sender is gone, which cannot happen while `self` lives.
+                let _ = stopped.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!("gateway: streams still open after {grace:?}; dropping them");
+                Ok(())
+            }
+        };
+        self.inner.raise_stop();
+        result
+    }
+
+    /// While the quota store is unavailable, checks every second (whatever the calls'
+    /// backoff) whether it is back, so `/health` and new connections see it return.
+    async fn probe_quota_store(self) {
+        let Some(store) = self.inner.meter.store().cloned() else {
+            return;
+        };
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if !store.is_up() {
+                let _ = store.probe().await;
+            }
+        }
+    }
+
+    /// Flushes the quota counters every [`GatewayOptions::counter_flush`].
+    async fn flush_periodically(self) {
+        let mut tick = tokio::time::interval(self.inner.options.counter_flush);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            self.flush_counters().await;
+        }
+    }
+}
+
+/// One listening socket per gateway worker ([`GatewayOptions::workers`]), all on
+/// `listener`'s address, in blocking-free mode for tokio: `listener` itself, marked
+/// `SO_REUSEPORT`, and `workers - 1` new sockets bound to its address with `SO_REUSEPORT`.
+/// The kernel then spreads new connections over the workers' accept queues, so a connection
+/// wakes only the worker whose queue it lands in (nginx's `listen ... reuseport`), not
+/// every worker waiting on one shared socket. `listener` was bound without the option, so
+/// another process binding the port still gets "address in use".
+///
+/// Where the system refuses that (no `SO_REUSEPORT`), the other workers get duplicates of
+/// `listener` and share its one accept queue.
+///
+/// # Errors
+/// A socket cannot be made non-blocking, or `listener` cannot be duplicated.
+fn worker_listeners(
+    listener: std::net::TcpListener,
+    workers: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    listener.set_nonblocking(true)?;
+    let own = |address: SocketAddr| -> std::io::Result<std::net::TcpListener> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(address),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&address.into())?;
+        socket.listen(LISTEN_BACKLOG)?;
+        Ok(socket.into())
+    };
+    let address = listener.local_addr()?;
+    let shared = socket2::SockRef::from(&listener);
+    // The same accept queue length as the workers' own sockets (`listen` again only
+    // changes it; std binds with 128).
+    if let Err(e) = shared.listen(LISTEN_BACKLOG) {
+        tracing::debug!("gateway workers: the listening socket's backlog stays: {e}");
+    }
+    let reuse = shared.set_reuse_port(true);
+    let mut sockets = Vec::with_capacity(workers);
+    for _ in 1..workers {
+        let socket = match &reuse {
+            Ok(()) => own(address),
+            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+        };
+        match socket {
+            Ok(socket) => sockets.push(socket),
+            Err(e) => {
+                tracing::debug!("gateway workers: no socket of their own ({e}); sharing one");
+                sockets.push(listener.try_clone()?);
+            }
+        }
+    }
+    sockets.insert(0, listener);
+    Ok(sockets)
+}
+
+/// The accept queue of a worker's own listening socket ([`worker_listeners`]), as tokio's
+/// `TcpListener::bind` asks for.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Aborts a task when dropped, so the periodic flusher stops with `serve` even when
+/// `serve` itself is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
