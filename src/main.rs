@@ -91,11 +91,8 @@ struct ServerArgs {
     /// Allow the management API in plain HTTP on a non-loopback address.
     #[arg(long)]
     insecure_http: bool,
-    /// Seconds of silence on a stream before the gateway writes a heartbeat comment.
-    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
-    heartbeat_secs: u64,
     #[command(flatten)]
-    slow_clients: SlowClientArgs,
+    serving: GatewayServingArgs,
     /// Seconds of leeway on a token's nbf and iat (an issuer's clock ahead of ours); none on exp.
     #[arg(long, default_value_t = 30)]
     clock_skew_secs: u64,
@@ -119,19 +116,15 @@ struct ServerArgs {
     /// of the two bounds wins).
     #[arg(long, default_value_t = streamgate::gateway::DEFAULT_REPLAY_BYTES)]
     replay_bytes: usize,
-    /// Threads of its own serving the gateway's plain port, each with its own event loop
-    /// and listening socket (as nginx's worker_processes auto): a connection stays on the
-    /// thread that accepted it. Default: one per available core. 0: the plain port shares
-    /// the process's runtime.
-    #[arg(long, value_name = "N", allow_negative_numbers = true,
-          value_parser = clap::value_parser!(u16).range(0..=1024))]
-    gateway_workers: Option<u16>,
 }
 
-/// The limits on slow clients, of `serve` (the gateway and the management API) and of a
-/// gateway node alike.
+/// How the gateway serves its port, for `serve` (whose slow-client limits also apply to
+/// the management API) and a gateway node alike.
 #[derive(Debug, Clone, Args)]
-struct SlowClientArgs {
+struct GatewayServingArgs {
+    /// Seconds of silence on a stream before the gateway writes a heartbeat comment.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    heartbeat_secs: u64,
     /// Seconds a client has to send a whole request head, on the gateway and the
     /// management API (also the idle keep-alive timeout).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
@@ -143,26 +136,34 @@ struct SlowClientArgs {
     /// Connections one client IP address may hold open without a complete request head.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     max_incomplete_per_ip: u64,
+    /// Threads of its own serving the gateway's plain port, each with its own event loop
+    /// and listening socket (as nginx's worker_processes auto): a connection stays on the
+    /// thread that accepted it. Default: one per available core. 0: the plain port shares
+    /// the process's runtime.
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u16).range(0..=1024))]
+    gateway_workers: Option<u16>,
 }
 
-impl SlowClientArgs {
-    fn listener_options(&self) -> ListenerOptions {
-        ListenerOptions {
-            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
-            send_timeout: Duration::from_secs(self.send_timeout_secs),
-            max_incomplete_per_ip: usize::try_from(self.max_incomplete_per_ip)
-                .unwrap_or(usize::MAX),
+impl GatewayServingArgs {
+    /// The gateway options these set (heartbeat, slow-client limits, workers: one per
+    /// available core unless given); the others at their defaults.
+    fn gateway_options(&self) -> GatewayOptions {
+        GatewayOptions {
+            heartbeat: Duration::from_secs(self.heartbeat_secs),
+            listener: ListenerOptions {
+                header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+                send_timeout: Duration::from_secs(self.send_timeout_secs),
+                max_incomplete_per_ip: usize::try_from(self.max_incomplete_per_ip)
+                    .unwrap_or(usize::MAX),
+            },
+            workers: self.gateway_workers.map_or_else(
+                || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+                usize::from,
+            ),
+            ..GatewayOptions::default()
         }
     }
-}
-
-/// The gateway's worker threads for `--gateway-workers` (`None`: not given): one per
-/// available core by default.
-fn gateway_workers(given: Option<u16>) -> usize {
-    given.map_or_else(
-        || std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-        usize::from,
-    )
 }
 
 impl ServerArgs {
@@ -171,8 +172,6 @@ impl ServerArgs {
             admin_addr: self.admin_addr,
             gateway_addr: self.gateway_addr,
             gateway: GatewayOptions {
-                heartbeat: Duration::from_secs(self.heartbeat_secs),
-                listener: self.slow_clients.listener_options(),
                 clock_skew: Duration::from_secs(self.clock_skew_secs),
                 redis: self.redis.clone(),
                 quota_store_down: self.quota_store_down,
@@ -182,8 +181,7 @@ impl ServerArgs {
                     replay_bytes: self.replay_bytes,
                     ..streamgate::gateway::SharedOptions::default()
                 },
-                workers: gateway_workers(self.gateway_workers),
-                ..GatewayOptions::default()
+                ..self.serving.gateway_options()
             },
             tls: streamgate::tls::server::ListenerOptions {
                 gateway_tls_addr: Some(self.gateway_tls_addr),
@@ -254,17 +252,8 @@ struct GatewayArgs {
     /// The certificate's private key (PEM); with --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Seconds of silence on a stream before the gateway writes a heartbeat comment.
-    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
-    heartbeat_secs: u64,
-    /// Threads of its own serving the gateway's plain port, each with its own event loop
-    /// and listening socket (as nginx's worker_processes auto). Default: one per available
-    /// core. 0: the plain port shares the process's runtime.
-    #[arg(long, value_name = "N", allow_negative_numbers = true,
-          value_parser = clap::value_parser!(u16).range(0..=1024))]
-    gateway_workers: Option<u16>,
     #[command(flatten)]
-    slow_clients: SlowClientArgs,
+    serving: GatewayServingArgs,
 }
 
 fn main() -> ExitCode {
@@ -453,12 +442,9 @@ async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<()
         gateway_tls_addr: args.gateway_tls_addr,
         tls_files: args.tls_cert.zip(args.tls_key),
         gateway: GatewayOptions {
-            heartbeat: Duration::from_secs(args.heartbeat_secs),
             redis: args.redis,
             quota_store_down: args.quota_store_down,
-            workers: gateway_workers(args.gateway_workers),
-            listener: args.slow_clients.listener_options(),
-            ..GatewayOptions::default()
+            ..args.serving.gateway_options()
         },
     };
     let data_dir = config.data_dir.clone();

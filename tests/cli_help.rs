@@ -14,6 +14,14 @@ fn streamgate(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `streamgate args`, which must exit with 2 (a usage error); its output and stderr.
+fn usage_error(args: &[&str]) -> (Output, String) {
+    let out = streamgate(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    (out, err)
+}
+
 fn help(args: &[&str]) -> String {
     let out = streamgate(args);
     assert!(out.status.success(), "{args:?}: {out:?}");
@@ -97,9 +105,7 @@ fn json_and_quiet_still_conflict() {
         &["api", "list", "--json", "--quiet"][..],
         &["--json", "api", "list", "--quiet"],
     ] {
-        let out = streamgate(args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let (_, err) = usage_error(args);
         assert!(err.contains("cannot be used with"), "{args:?}: {err}");
     }
 }
@@ -122,9 +128,7 @@ fn server_options_before_a_subcommand_are_refused_not_ignored() {
             "--admin-addr",
         ),
     ] {
-        let out = streamgate(args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let (out, err) = usage_error(args);
         assert!(
             err.starts_with(&format!(
                 "error: {flag} is an option of the terminal UI's servers"
@@ -139,9 +143,7 @@ fn server_options_before_a_subcommand_are_refused_not_ignored() {
 #[test]
 fn gateway_workers_out_of_range_is_a_clear_error() {
     for value in ["-1", "5000", "abc"] {
-        let out = streamgate(&["serve", "--gateway-workers", value]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{value}: {err}");
+        let (_, err) = usage_error(&["serve", "--gateway-workers", value]);
         assert!(
             err.contains(&format!(
                 "invalid value '{value}' for '--gateway-workers <N>'"

@@ -27,13 +27,6 @@ fn limits(header_read_timeout: Duration, max_incomplete_per_ip: usize) -> Gatewa
     }
 }
 
-/// Connects to `addr` from the loopback address `from` (e.g. 127.0.0.2).
-async fn connect_from(from: &str, addr: std::net::SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
-    socket.connect(addr).await.unwrap()
-}
-
 /// The three kinds of slow client, each timed until the server closes it.
 async fn slow_clients_are_cut_off(addr: std::net::SocketAddr, bound: Duration) {
     let silent = async {
@@ -134,23 +127,11 @@ async fn many_incomplete_heads_from_one_address(workers: usize) {
             events("\n", Duration::from_millis(20), Some(3)),
         )
         .await;
-    let mut slow = Vec::new();
-    for _ in 0..40 {
-        let mut s = connect_from("127.0.0.2", env.gateway_addr()).await;
-        s.write_all(b"GET /busy/1.0.0/x HTTP/1.1\r\n")
-            .await
-            .unwrap();
-        slow.push(s);
-    }
+    let half_head = b"GET /busy/1.0.0/x HTTP/1.1\r\n";
+    let slow = connections_sending("127.0.0.2", env.gateway_addr(), 40, half_head).await;
     // Over the cap, a connection gets a short probation (100 ms) to show a complete head.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let mut kept = Vec::new();
-    for s in slow {
-        let mut s = s;
-        if !closed_within(&mut s, Duration::from_millis(20)).await {
-            kept.push(s);
-        }
-    }
+    let mut kept = still_open(slow, Duration::from_millis(20)).await;
     assert_eq!(
         kept.len(),
         8,
@@ -174,14 +155,8 @@ async fn many_incomplete_heads_from_one_address(workers: usize) {
     );
     // With the cap still held, requests whose heads come whole (a burst of clients behind
     // one address) are answered, not closed as slow.
-    let mut whole = Vec::new();
-    for _ in 0..20 {
-        let mut s = connect_from("127.0.0.2", env.gateway_addr()).await;
-        s.write_all(b"GET /busy/1.0.0/memory HTTP/1.1\r\nHost: gw\r\n\r\n")
-            .await
-            .unwrap();
-        whole.push(s);
-    }
+    let whole_head = b"GET /busy/1.0.0/memory HTTP/1.1\r\nHost: gw\r\n\r\n";
+    let whole = connections_sending("127.0.0.2", env.gateway_addr(), 20, whole_head).await;
     for mut s in whole {
         let mut answer = vec![0u8; 64];
         let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut answer))

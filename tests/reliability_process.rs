@@ -316,27 +316,7 @@ async fn sigterm_with_the_built_in_backend_still_ends_streams_with_the_final_com
         .arg(&addr.to_string())
         .spawn_process("info");
     let t = tutorial(&serve, &format!("http://{addr}"), 1_000_000).await;
-    let mut reading = Vec::new();
-    for _ in 0..3 {
-        let resp = get(&stream_url(&serve), Some(&t.access_token)).await;
-        assert_eq!(resp.status(), 200);
-        let mut reader = SseReader::new(resp);
-        assert!(reader.next_event().await.is_some());
-        reading.push(tokio::spawn(async move { reader.rest().await }));
-    }
-    serve.signal("TERM");
-    let status = serve.exited_within(STOP_WITHIN);
-    assert!(status.is_some_and(|s| s.success()), "{:?}", serve.log());
-    for read in reading {
-        let items = read.await.unwrap();
-        assert_eq!(
-            items.last(),
-            Some(&streamgate::sse::Item::Comment(
-                "gateway shutting down".into()
-            )),
-            "{items:?}"
-        );
-    }
+    streams_end_with_the_final_comment_on_sigterm(&mut serve, &t.access_token, 3).await;
 }
 
 /// `serve` without `--gateway-workers` serves the plain port on one worker thread per
@@ -345,9 +325,8 @@ async fn sigterm_with_the_built_in_backend_still_ends_streams_with_the_final_com
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_runs_one_gateway_worker_per_core_by_default() {
     let mut serve = TestServer::builder().spawn_process("info");
-    let pid = serve.pid();
+    let pid = serve.pid().to_string();
     let cores = std::thread::available_parallelism().unwrap().get();
-    let pid = pid.to_string();
     let workers = || threads_named(&pid, "sg-gateway-");
     assert!(
         eventually(|| workers() == cores).await,
@@ -359,9 +338,20 @@ async fn serve_runs_one_gateway_worker_per_core_by_default() {
 
     let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
     let t = tutorial(&serve, &backend.url(), 1_000_000).await;
+    streams_end_with_the_final_comment_on_sigterm(&mut serve, &t.access_token, 4).await;
+}
+
+/// Opens `n` streams of the tutorial's API with `token`, each read to its first event,
+/// then sends `serve` SIGTERM: it exits in time and with success, and every stream ends
+/// with `: gateway shutting down`.
+async fn streams_end_with_the_final_comment_on_sigterm(
+    serve: &mut TestServer,
+    token: &str,
+    n: usize,
+) {
     let mut reading = Vec::new();
-    for _ in 0..4 {
-        let resp = get(&stream_url(&serve), Some(&t.access_token)).await;
+    for _ in 0..n {
+        let resp = get(&stream_url(serve), Some(token)).await;
         assert_eq!(resp.status(), 200);
         let mut reader = SseReader::new(resp);
         assert!(reader.next_event().await.is_some());

@@ -18,7 +18,6 @@ use streamgate::launch::{self, Running, ServeConfig};
 use streamgate::telemetry::Telemetry;
 use streamgate::tls::server::ListenerOptions;
 use tempfile::TempDir;
-use tokio::io::AsyncWriteExt;
 
 /// How fast a change on the control plane must reach every node.
 const WITHIN: Duration = Duration::from_secs(1);
@@ -604,22 +603,11 @@ async fn a_node_takes_the_slow_client_limits() {
             "2",
         ],
     );
-    let mut slow = Vec::new();
-    for _ in 0..4 {
-        let mut s = tokio::net::TcpStream::connect(node.addr).await.unwrap();
-        s.write_all(b"GET /fleet/1.0.0/memory HTTP/1.1\r\n")
-            .await
-            .unwrap();
-        slow.push(s);
-    }
+    let half_head = b"GET /fleet/1.0.0/memory HTTP/1.1\r\n";
+    let slow = connections_sending("127.0.0.1", node.addr, 4, half_head).await;
     // Past the over-cap probation (100 ms).
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let mut kept = Vec::new();
-    for mut s in slow {
-        if !closed_within(&mut s, Duration::from_millis(20)).await {
-            kept.push(s);
-        }
-    }
+    let mut kept = still_open(slow, Duration::from_millis(20)).await;
     assert_eq!(kept.len(), 2, "the cap of 2 incomplete heads");
     let since = Instant::now();
     for s in &mut kept {

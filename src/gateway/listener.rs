@@ -217,21 +217,11 @@ pub(crate) async fn serve_counted(
                         let head = incomplete.admit_over(peer.ip());
                         serving.serve(stream, peer, head, watcher);
                     } else {
-                        serving
-                            .metrics
-                            .slow_clients_closed
-                            .fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(
-                            "{peer}: too many connections without a request head; closed"
-                        );
+                        refused_over_cap(&serving.metrics, peer);
                     }
                 });
             }
-            None => {
-                metrics.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!("{peer}: too many connections without a request head; closed");
-                drop(stream);
-            }
+            None => refused_over_cap(&metrics, peer),
         }
     }
     drop(listener);
@@ -337,6 +327,13 @@ impl Serving {
     }
 }
 
+/// Counts and logs a connection closed for being over the incomplete-heads cap (the
+/// caller drops it).
+fn refused_over_cap(metrics: &Metrics, peer: std::net::SocketAddr) {
+    metrics.slow_clients_closed.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!("{peer}: too many connections without a request head; closed");
+}
+
 /// Whether `stream` shows a complete request head (ended by an empty line) within
 /// `within`, without consuming it. Polled every few milliseconds while only part of it is
 /// there; a head larger than what is looked at, an error or the end of the stream count
@@ -349,8 +346,9 @@ async fn shows_complete_head(stream: &TcpStream, within: Duration) -> bool {
             Ok(Ok(n)) if n > 0 => n,
             _ => return false,
         };
+        // An empty line: LF, then LF or CRLF (so CRLF CRLF too).
         let shown = buf.get(..seen).unwrap_or_default();
-        if shown.windows(4).any(|w| w == b"\r\n\r\n") || shown.windows(2).any(|w| w == b"\n\n") {
+        if shown.windows(2).any(|w| w == b"\n\n") || shown.windows(3).any(|w| w == b"\n\r\n") {
             return true;
         }
         if seen == buf.len() || tokio::time::Instant::now() >= deadline {

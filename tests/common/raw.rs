@@ -166,3 +166,37 @@ pub async fn closed_within(stream: &mut TcpStream, within: std::time::Duration) 
         }
     }
 }
+
+/// Connects to `addr` from the loopback address `from` (e.g. 127.0.0.2).
+pub async fn connect_from(from: &str, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// `n` connections to `addr` from the loopback address `from`, each having sent `bytes`.
+pub async fn connections_sending(
+    from: &str,
+    addr: SocketAddr,
+    n: usize,
+    bytes: &[u8],
+) -> Vec<TcpStream> {
+    let mut streams = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut stream = connect_from(from, addr).await;
+        stream.write_all(bytes).await.unwrap();
+        streams.push(stream);
+    }
+    streams
+}
+
+/// Those of `streams` the server has not closed, each given `within` to show its end.
+pub async fn still_open(streams: Vec<TcpStream>, within: std::time::Duration) -> Vec<TcpStream> {
+    let mut open = Vec::new();
+    for mut stream in streams {
+        if !closed_within(&mut stream, within).await {
+            open.push(stream);
+        }
+    }
+    open
+}
