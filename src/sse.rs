@@ -101,32 +101,9 @@ impl BomState {
     }
 }
 
-/// Finds the first CR or LF in `hay`.
-///
-/// Scans eight bytes at a time (SWAR): for each word it computes a mask of
-/// bytes equal to LF or CR with the classic "has zero byte" trick. The lowest
-/// flagged byte of that trick is always exact (false positives can only occur
-/// above a genuine match), so the first match is found correctly.
+/// Finds the first CR or LF in `hay` (`memchr2`: SIMD where the CPU has it).
 fn find_eol(hay: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const LF: u64 = LO * b'\n' as u64;
-    const CR: u64 = LO * b'\r' as u64;
-
-    let (words, tail) = hay.as_chunks::<8>();
-    for (k, word) in words.iter().enumerate() {
-        let x = u64::from_le_bytes(*word);
-        let lf = x ^ LF;
-        let cr = x ^ CR;
-        let mask = ((lf.wrapping_sub(LO) & !lf) | (cr.wrapping_sub(LO) & !cr)) & HI;
-        if mask != 0 {
-            return Some(k * 8 + (mask.trailing_zeros() / 8) as usize);
-        }
-    }
-    let base = words.len() * 8;
-    tail.iter()
-        .position(|&b| b == b'\n' || b == b'\r')
-        .map(|p| base + p)
+    memchr::memchr2(b'\n', b'\r', hay)
 }
 
 /// Consumes the line terminator at `chunk[eol]` (which must be CR or LF).
@@ -277,6 +254,28 @@ impl EventCounter {
             }
         }
         while let Some(&byte) = chunk.get(i) {
+            if self.line == LineKind::Start
+                && let Some(p) = find_eol(chunk.get(i..).unwrap_or_default())
+            {
+                // Fast path: the whole line is in this chunk, so it is classified at once
+                // from its first bytes (the byte-wise states below are for a line split
+                // across chunks).
+                let line = chunk.get(i..i + p).unwrap_or_default();
+                self.line = if line.is_empty() {
+                    LineKind::Start
+                } else if line.starts_with(DATA) && line.get(DATA.len()).is_none_or(|&b| b == b':')
+                {
+                    LineKind::Data
+                } else if byte == b':' {
+                    LineKind::Comment
+                } else {
+                    LineKind::Field
+                };
+                if let Some(end) = self.end_line(chunk, i + p, &mut i) {
+                    return Some(end);
+                }
+                continue;
+            }
             match self.line {
                 LineKind::Data | LineKind::Comment | LineKind::Field => {
                     let p = find_eol(&chunk[i..])?;
@@ -1147,7 +1146,7 @@ mod tests {
             for eol in [b'\n', b'\r'] {
                 hay[pos] = eol;
                 assert_eq!(find_eol(&hay), Some(pos));
-                // Bytes that trip the SWAR borrow trick must not confuse it.
+                // Control and high bytes after the match must not confuse it.
                 for (k, byte) in hay.iter_mut().enumerate().skip(pos + 1) {
                     *byte = [0x0B, 0x0C, 0x0E, 0x09, 0x80, 0x8D][k % 6];
                 }
