@@ -248,25 +248,45 @@ fn raw_resource<'a>(raw: &'a str, base_path: &str) -> &'a str {
     }
 }
 
-/// Decides whether a request may be served: path sanity, routing, lifecycle, token,
-/// subscription and endpoint, in the order WSO2 checks them. Quotas are the caller's to
-/// check next. `path` is the raw request path (normalised here); `nbf`/`iat` may be up to
-/// `clock_skew_secs` in the future.
-pub(crate) fn admit(
-    view: &GatewayView,
-    keys: &KeyManager,
-    method: &Method,
-    path: &str,
-    token: Option<&str>,
-    clock_skew_secs: i64,
-) -> Result<Admission, Reject> {
-    let raw = path;
+/// A request path routed against one gateway view.
+#[derive(Debug)]
+pub(crate) struct Routed {
+    /// The API deployed at the path's longest `/{context}/{version}` prefix (the view's).
+    pub route: Arc<Route>,
+    /// The resource path under the API's base path, decoded, e.g. `/memory`.
+    pub resource: String,
+}
+
+/// Normalises the raw request path `raw` (see [`normalise_path`]) and finds the API
+/// deployed there. Errors: the path's problem (400), or no API at the path (404).
+pub(crate) fn route(view: &GatewayView, raw: &str) -> Result<Routed, Reject> {
     let path = normalise_path(raw)?;
     let Some((route, resource)) = view.route_for(&path) else {
         return Err(Reject::NotFound(
             "The requested resource is not available: no API is deployed at this path.".to_string(),
         ));
     };
+    Ok(Routed {
+        route: route.clone(),
+        resource: resource.to_string(),
+    })
+}
+
+/// Decides whether a request may be served: topic, method, lifecycle, token,
+/// subscription and endpoint, in the order WSO2 checks them, for a path already routed
+/// by [`route`] against the same `view`. Quotas are the caller's to check next. `raw` is
+/// the raw request path; `nbf`/`iat` may be up to `clock_skew_secs` in the future.
+pub(crate) fn admit(
+    view: &GatewayView,
+    keys: &KeyManager,
+    method: &Method,
+    raw: &str,
+    routed: &Routed,
+    token: Option<&str>,
+    clock_skew_secs: i64,
+) -> Result<Admission, Reject> {
+    let route = &*routed.route;
+    let resource = routed.resource.as_str();
     if !route.has_topic(resource) {
         return Err(Reject::NotFound(format!(
             "No matching resource found for given API Request: {} has no topic {resource}",
@@ -287,10 +307,11 @@ pub(crate) fn admit(
         }
         _ => {}
     }
+    let upstream_resource = raw_resource(raw, &route.base_path).to_string();
     let admission = |endpoint_key: KeyType, caller| Admission {
-        route: route.clone(),
-        resource: resource.to_string(),
-        upstream_resource: raw_resource(raw, &route.base_path).to_string(),
+        route: routed.route.clone(),
+        resource: routed.resource.clone(),
+        upstream_resource,
         endpoint_key,
         caller,
     };

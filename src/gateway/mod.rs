@@ -303,8 +303,16 @@ impl Gateway {
         let (req, _body) = req.into_parts();
         let client = req.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         let origin = req.headers.get(header::ORIGIN);
-        let cors = self.cors_of(req.uri.path());
-        let cors = cors.as_ref();
+        // Watch before reading the view, so a change in between is not missed.
+        let watcher = self.inner.control.view_beacon().watch();
+        let view = self.inner.control.view();
+        let routed = access::route(&view, req.uri.path());
+        // The API's enabled CORS configuration (`None`: the gateway's default, any origin).
+        let cors = routed
+            .as_ref()
+            .ok()
+            .map(|routed| &routed.route.cors)
+            .filter(|cors| cors.cors_configuration_enabled);
         let outcome = if cors::is_preflight(&req.method, &req.headers) {
             cors::preflight(cors, &req.headers)
                 .map(|headers| (StatusCode::OK, headers).into_response())
@@ -312,10 +320,17 @@ impl Gateway {
             match cors::check_origin(cors, &req.headers) {
                 // Refused before anything else: no backend call, nothing metered.
                 Err(reject) => Err(reject),
-                Ok(()) => self.open(&req, client).await.map(|mut response| {
-                    cors::decorate(response.headers_mut(), cors, origin);
-                    response
-                }),
+                Ok(()) => {
+                    let seen = open::Seen {
+                        view: &view,
+                        watcher,
+                        routed: &routed,
+                    };
+                    self.open(&req, client, seen).await.map(|mut response| {
+                        cors::decorate(response.headers_mut(), cors, origin);
+                        response
+                    })
+                }
             }
         };
         match outcome {
@@ -347,18 +362,6 @@ impl Gateway {
                 response
             }
         }
-    }
-
-    /// The enabled CORS configuration of the API deployed at `path`, if any (`None`: the
-    /// gateway's default, any origin).
-    fn cors_of(&self, path: &str) -> Option<crate::catalog::CorsConfiguration> {
-        let path = access::normalise_path(path).ok()?;
-        let view = self.inner.control.view();
-        let (route, _) = view.route_for(&path)?;
-        route
-            .cors
-            .cors_configuration_enabled
-            .then(|| route.cors.clone())
     }
 }
 

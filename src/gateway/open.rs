@@ -5,25 +5,40 @@ use super::*;
 use crate::pair_key::PairKey;
 use crate::telemetry::PairCounters;
 
+/// What a request is decided on, read once per request: the gateway view, its change
+/// watcher (taken before the view was read, so a change in between is not missed) and
+/// the request path routed against that view.
+pub(super) struct Seen<'a> {
+    pub view: &'a crate::control::GatewayView,
+    pub watcher: crate::beacon::Watcher,
+    pub routed: &'a Result<access::Routed, Reject>,
+}
+
 impl Gateway {
     /// Admits a request and opens its backend stream.
     pub(super) async fn open(
         &self,
         req: &axum::http::request::Parts,
         client: Option<SocketAddr>,
+        view: Seen<'_>,
     ) -> Result<Response, Reject> {
         let inner = &*self.inner;
-        // Watch before reading the view, so a change in between is not missed.
-        let view_watcher = inner.control.view_beacon().watch();
-        let view = inner.control.view();
+        let Seen {
+            view,
+            watcher: view_watcher,
+            routed,
+        } = view;
         let query = req.uri.query();
         let token = access::request_token(&req.headers, query)?;
+        // A path that cannot be routed is refused after a malformed credential header.
+        let routed = routed.as_ref().map_err(Reject::clone)?;
         let head = req.method == Method::HEAD;
         let admission = access::admit(
-            &view,
+            view,
             inner.control.keys(),
             &req.method,
             req.uri.path(),
+            routed,
             token.as_deref(),
             i64::try_from(inner.options.clock_skew.as_secs()).unwrap_or(i64::MAX),
         )?;
