@@ -480,3 +480,34 @@ async fn the_store_is_seen_back_soon_after_a_long_outage() {
     assert_eq!(resp.status(), 200);
     let _ = &s.backend;
 }
+
+#[tokio::test]
+async fn the_store_is_seen_gone_within_seconds_while_nothing_calls_it() {
+    let s = setup(1_000_000, Duration::from_millis(5), 1).await;
+    let node = Node::start(&s.env, &s.redis, QuotaStoreDown::Fail);
+    let resp = get(&node.url(&s.path), Some(&s.sub.production)).await;
+    assert_eq!(resp.status(), 200);
+    drop(resp);
+    assert_eq!(node.store_up(), Some(true));
+    // The closed stream's lease is given back; then nothing calls the store, and no
+    // connection comes after this: only the gateway's own probe can notice.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mut redis = s.redis;
+    redis.down();
+    let gone = tokio::time::Instant::now();
+    assert!(
+        eventually_within(Duration::from_millis(2_500), || node.store_up()
+            == Some(false))
+        .await,
+        "the store was not seen gone within 2.5 s"
+    );
+    eprintln!("seen gone after {:?}", gone.elapsed());
+    redis.up();
+    assert!(
+        eventually_within(Duration::from_millis(2_500), || node.store_up()
+            == Some(true))
+        .await,
+        "the store was not seen back within 2.5 s"
+    );
+    let _ = &s.backend;
+}

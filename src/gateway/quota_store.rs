@@ -153,6 +153,8 @@ pub(crate) struct QuotaStore {
     give_back: Arc<redis::Script>,
     rate: Arc<redis::Script>,
     next_member: AtomicU64,
+    /// When (ms since the Unix epoch) the store last answered a call; 0 before the first.
+    last_answer: AtomicI64,
     /// The runtime every call runs on once set ([`QuotaStore::make_home`]: the one the
     /// gateway was last served on, which outlives its workers). The connection manager spawns
     /// its connection's driver, and a reconnection, on the runtime of the call that needs
@@ -191,6 +193,7 @@ impl QuotaStore {
             give_back: Arc::new(redis::Script::new(GIVE_BACK_SCRIPT)),
             rate: Arc::new(redis::Script::new(RATE_SCRIPT)),
             next_member: AtomicU64::new(0),
+            last_answer: AtomicI64::new(0),
             home: std::sync::Mutex::new(None),
         })
     }
@@ -210,6 +213,13 @@ impl QuotaStore {
     /// Whether the store answered the last call.
     pub(crate) fn is_up(&self) -> bool {
         self.status.down_since.load(Ordering::Relaxed) == 0
+    }
+
+    /// Whether the store's state needs a probe at `now` (ms since the Unix epoch): while it
+    /// is unavailable, or when it has answered no call for `quiet` ms (so `/health` sees it
+    /// go away within about a probe's period even while nothing else calls it).
+    pub(crate) fn needs_probe(&self, now: i64, quiet: i64) -> bool {
+        !self.is_up() || now.saturating_sub(self.last_answer.load(Ordering::Relaxed)) >= quiet
     }
 
     async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
@@ -283,6 +293,7 @@ impl QuotaStore {
         };
         match result {
             Ok(value) => {
+                self.last_answer.store(now_millis(), Ordering::Relaxed);
                 if let Ok(mut backoff) = self.backoff.lock() {
                     *backoff = None;
                 }

@@ -194,17 +194,21 @@ impl Gateway {
         result
     }
 
-    /// While the quota store is unavailable, checks every second (whatever the calls'
-    /// backoff) whether it is back, so `/health` and new connections see it return.
+    /// Probes the quota store every second while it is unavailable (whatever the calls'
+    /// backoff), so `/health` and new connections see it return; and while it is up but
+    /// no call has reached it for a second, so `/health` sees it go away although nothing
+    /// else calls it (a `PING` a second at most).
     async fn probe_quota_store(self) {
         let Some(store) = self.inner.meter.store().cloned() else {
             return;
         };
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let period = Duration::from_secs(1);
+        let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let quiet = i64::try_from(period.as_millis()).unwrap_or(i64::MAX);
         loop {
             tick.tick().await;
-            if !store.is_up() {
+            if store.needs_probe(now_millis(), quiet) {
                 let _ = store.probe().await;
             }
         }
