@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::catalog::{Millis, now_millis};
 
 use super::meter::{pack, unpack};
-use super::quota_store::{QuotaStore, QuotaStoreDown};
+use super::quota_store::{LeaseCall, LeaseGrant, QuotaStore, QuotaStoreDown, Unavailable};
 
 /// Seconds of events (at the observed rate) one block holds.
 pub(crate) const LEASE_HORIZON_SECS: f64 = 2.0;
@@ -28,6 +28,9 @@ pub(crate) const MAX_BLOCK: u64 = 100_000;
 pub(crate) const INITIAL_BLOCK: u64 = 100;
 /// How long a window's keys outlive the window in Redis, for clocks a little apart.
 const KEY_GRACE_MILLIS: i64 = 5_000;
+/// How often a lease with no stream left tries again to give its balance back (or to
+/// settle a call in doubt) while the store is unavailable.
+const SETTLE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Window numbers are kept modulo this in the packed states (only equality matters).
 const TAG_MASK: u64 = (1 << 24) - 1;
 
@@ -64,13 +67,30 @@ pub(crate) enum Refill {
     Unavailable,
 }
 
-/// The rate bookkeeping of refills (behind the refill lock).
+/// A call to the store that failed after it may have run (a timeout, a lost connection),
+/// in the window numbered `epoch`. It is sent again, with its number, before any other
+/// call of the lease, so what it did is neither lost nor done twice.
+#[derive(Debug, Clone, Copy)]
+enum InDoubt {
+    Lease {
+        epoch: u64,
+        call: LeaseCall,
+    },
+    GiveBack {
+        epoch: u64,
+        number: u64,
+        unused: u64,
+    },
+}
+
+/// The rate bookkeeping of refills and the call in doubt (behind the refill lock).
 struct Pace {
     tag: u64,
     at: Instant,
     delivered_at: u64,
     rate: Option<f64>,
     nodes: u64,
+    in_doubt: Option<InDoubt>,
 }
 
 /// One subscription's lease on one node.
@@ -152,6 +172,7 @@ impl Lease {
                 delivered_at: 0,
                 rate: None,
                 nodes: 1,
+                in_doubt: None,
             }),
         }
     }
@@ -164,8 +185,8 @@ impl Lease {
         self.epoch(now) & TAG_MASK
     }
 
-    fn window_key(&self, now: Millis) -> String {
-        format!("{}:{}", self.key, self.epoch(now))
+    fn window_key(&self, epoch: u64) -> String {
+        format!("{}:{}", self.key, epoch)
     }
 
     fn ttl(&self, now: Millis) -> i64 {
@@ -252,82 +273,182 @@ impl Lease {
         let (t, hint) = unpack(self.hint.load(Ordering::Acquire));
         let remaining = if t == tag { hint } else { self.limit };
         let want = block_size(pace.rate, remaining, pace.nodes, need);
-        let charge = take(&self.local, tag, u64::MAX);
+        match self.settle(now, pace).await {
+            Ok(true) => return Refill::Granted,
+            Ok(false) => {}
+            Err(Unavailable) => return self.unavailable(tag, want),
+        }
+        let epoch = self.epoch(now);
+        let call = LeaseCall {
+            number: self.store.next_call(),
+            want,
+            charge: take(&self.local, tag, u64::MAX),
+        };
         let leased = self
             .store
-            .lease(
-                &self.window_key(now),
-                self.limit,
-                want,
-                charge,
-                self.ttl(now),
-            )
+            .lease(&self.window_key(epoch), call, self.limit, self.ttl(now))
             .await;
         match leased {
             Ok(grant) => {
-                add(&self.balance, tag, grant.granted);
-                add(&self.taken, tag, grant.granted);
-                self.hint
-                    .store(pack(tag, grant.remaining), Ordering::Release);
-                pace.nodes = grant.nodes;
-                self.low_water
-                    .store(grant.granted.div_ceil(2), Ordering::Relaxed);
+                self.add_grant(tag, grant, pace);
                 if grant.granted > 0 {
                     Refill::Granted
                 } else {
                     Refill::Exhausted
                 }
             }
-            Err(_) => {
-                add(&self.local, tag, charge);
-                if self.store.down_mode != QuotaStoreDown::Local {
-                    return Refill::Unavailable;
-                }
-                if !self.warned_local.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        "quota store unavailable: counting {} locally; its limits are per node until the store returns",
-                        self.key
-                    );
-                }
-                let grant = want.min(self.limit.saturating_sub(read(&self.taken, tag)));
-                add(&self.balance, tag, grant);
-                add(&self.taken, tag, grant);
-                add(&self.local, tag, grant);
-                self.low_water.store(grant.div_ceil(2), Ordering::Relaxed);
-                if grant > 0 {
-                    Refill::Granted
-                } else {
-                    Refill::Exhausted
-                }
+            Err(Unavailable) => {
+                pace.in_doubt = Some(InDoubt::Lease { epoch, call });
+                self.unavailable(tag, want)
             }
         }
     }
 
+    /// Adds a lease's grant to the balance, and what the store said with it to the pace.
+    fn add_grant(&self, tag: u64, grant: LeaseGrant, pace: &mut Pace) {
+        add(&self.balance, tag, grant.granted);
+        add(&self.taken, tag, grant.granted);
+        self.hint
+            .store(pack(tag, grant.remaining), Ordering::Release);
+        pace.nodes = grant.nodes;
+        self.low_water
+            .store(grant.granted.div_ceil(2), Ordering::Relaxed);
+    }
+
+    /// What a refill does while the store is unavailable: nothing with
+    /// `--quota-store-down=fail`; with `local`, grants `want` events from this node's own
+    /// count, to be charged to the store when it returns.
+    fn unavailable(&self, tag: u64, want: u64) -> Refill {
+        if self.store.down_mode != QuotaStoreDown::Local {
+            return Refill::Unavailable;
+        }
+        if !self.warned_local.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "quota store unavailable: counting {} locally; its limits are per node until the store returns",
+                self.key
+            );
+        }
+        let grant = want.min(self.limit.saturating_sub(read(&self.taken, tag)));
+        add(&self.balance, tag, grant);
+        add(&self.taken, tag, grant);
+        add(&self.local, tag, grant);
+        self.low_water.store(grant.div_ceil(2), Ordering::Relaxed);
+        if grant > 0 {
+            Refill::Granted
+        } else {
+            Refill::Exhausted
+        }
+    }
+
+    /// Sends the call in doubt again, if there is one in the window of `now` (one of an
+    /// ended window is dropped: its events ended with it). `Ok(true)`: it was a lease that
+    /// granted events. Errors (the call stays in doubt) when the store is unavailable.
+    async fn settle(&self, now: Millis, pace: &mut Pace) -> Result<bool, Unavailable> {
+        let epoch = self.epoch(now);
+        let tag = epoch & TAG_MASK;
+        match pace.in_doubt.take() {
+            Some(InDoubt::Lease { epoch: e, call }) if e == epoch => {
+                let key = self.window_key(epoch);
+                match self
+                    .store
+                    .lease(&key, call, self.limit, self.ttl(now))
+                    .await
+                {
+                    Ok(grant) => {
+                        self.add_grant(tag, grant, pace);
+                        Ok(grant.granted > 0)
+                    }
+                    Err(Unavailable) => {
+                        pace.in_doubt = Some(InDoubt::Lease { epoch, call });
+                        Err(Unavailable)
+                    }
+                }
+            }
+            Some(InDoubt::GiveBack {
+                epoch: e,
+                number,
+                unused,
+            }) if e == epoch => {
+                let key = self.window_key(epoch);
+                match self
+                    .store
+                    .give_back(&key, unused, number, self.ttl(now))
+                    .await
+                {
+                    Ok(back) => {
+                        self.hint_more(tag, back);
+                        Ok(false)
+                    }
+                    Err(Unavailable) => {
+                        pace.in_doubt = Some(InDoubt::GiveBack {
+                            epoch,
+                            number,
+                            unused,
+                        });
+                        Err(Unavailable)
+                    }
+                }
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Adds `back` given-back events to what the store is known to have left.
+    fn hint_more(&self, tag: u64, back: u64) {
+        let (t, hint) = unpack(self.hint.load(Ordering::Acquire));
+        if t == tag {
+            self.hint
+                .store(pack(tag, hint.saturating_add(back)), Ordering::Release);
+        }
+    }
+
     /// Gives the unused balance back to the store (what was granted locally and never
-    /// charged is just dropped).
-    async fn give_back(&self) {
+    /// charged is just dropped), after settling the call in doubt. Errors when the store
+    /// is unavailable: what was not given back stays in the balance, or in doubt.
+    async fn give_back(&self, pace: &mut Pace) -> Result<(), Unavailable> {
         let now = now_millis();
-        let tag = self.tag(now);
+        let epoch = self.epoch(now);
+        let tag = epoch & TAG_MASK;
+        self.settle(now, pace).await?;
         let unused = take(&self.balance, tag, u64::MAX);
         if unused == 0 {
-            return;
+            return Ok(());
         }
         let _ = take(&self.taken, tag, unused);
         let uncharged = take(&self.local, tag, unused);
         let back = unused - uncharged;
-        if back > 0
-            && self
-                .store
-                .give_back(&self.window_key(now), back)
-                .await
-                .is_ok()
+        if back == 0 {
+            return Ok(());
+        }
+        let number = self.store.next_call();
+        let key = self.window_key(epoch);
+        match self
+            .store
+            .give_back(&key, back, number, self.ttl(now))
+            .await
         {
-            let (t, hint) = unpack(self.hint.load(Ordering::Acquire));
-            if t == tag {
-                self.hint
-                    .store(pack(tag, hint.saturating_add(back)), Ordering::Release);
+            Ok(given) => {
+                self.hint_more(tag, given);
+                Ok(())
+            }
+            Err(Unavailable) => {
+                pace.in_doubt = Some(InDoubt::GiveBack {
+                    epoch,
+                    number,
+                    unused: back,
+                });
+                Err(Unavailable)
             }
         }
+    }
+
+    /// Whether the lease still holds something for the store in the window of `now`: a
+    /// balance to give back, or a call in doubt.
+    fn unsettled(&self, now: Millis, pace: &Pace) -> bool {
+        let epoch = self.epoch(now);
+        self.balance(now) > 0
+            || matches!(pace.in_doubt,
+                Some(InDoubt::Lease { epoch: e, .. } | InDoubt::GiveBack { epoch: e, .. }) if e == epoch)
     }
 }
 
@@ -352,10 +473,19 @@ impl Drop for Hold {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let lease = self.0.clone();
             runtime.spawn(async move {
-                // Between the refills of other streams, not in the middle of one.
-                let _pace = lease.pace.lock().await;
-                if lease.streams.load(Ordering::Acquire) == 0 {
-                    lease.give_back().await;
+                loop {
+                    // Between the refills of other streams, not in the middle of one.
+                    let mut pace = lease.pace.lock().await;
+                    // A stream came back: its refills settle what is left.
+                    if lease.streams.load(Ordering::Acquire) != 0
+                        || lease.give_back(&mut pace).await.is_ok()
+                        || !lease.unsettled(now_millis(), &pace)
+                    {
+                        return;
+                    }
+                    drop(pace);
+                    // The store is unavailable: try again while the window lasts.
+                    tokio::time::sleep(SETTLE_RETRY).await;
                 }
             });
         }

@@ -27,10 +27,23 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Leases up to ARGV[2] events from the window KEYS[1] (limit ARGV[1]), first charging
 /// ARGV[5] events counted locally while the store was down; records node ARGV[4] in the set
-/// KEYS[2]. Both keys expire ARGV[3] ms from now. Returns {granted, remaining, nodes}.
+/// KEYS[2]. Returns {granted, remaining, nodes}.
+///
+/// Exactly once per call number ARGV[6] (increasing per node): KEYS[3] records the node's
+/// last applied call number and its result. A call the node sends again after a timeout
+/// (it may or may not have run) gets the recorded result, and a call that arrives after
+/// a later one (a delayed copy) changes nothing. All keys expire ARGV[3] ms from now.
 const LEASE_SCRIPT: &str = r"
 local limit = tonumber(ARGV[1])
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local call = tonumber(ARGV[6])
+local last = redis.call('HMGET', KEYS[3], 'call', 'result')
+local last_call = tonumber(last[1] or '0')
+if call <= last_call then
+  local grant = 0
+  if call == last_call then grant = tonumber(last[2] or '0') end
+  return {grant, math.max(0, limit - used), redis.call('SCARD', KEYS[2])}
+end
 local charge = tonumber(ARGV[5])
 if charge > 0 then used = math.min(limit, used + charge) end
 local grant = math.min(tonumber(ARGV[2]), math.max(0, limit - used))
@@ -38,15 +51,28 @@ used = used + grant
 redis.call('SET', KEYS[1], used, 'PX', ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[3], 'call', call, 'result', grant)
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return {grant, math.max(0, limit - used), redis.call('SCARD', KEYS[2])}
 ";
 
 /// Gives back up to ARGV[1] unused events to the window KEYS[1] (never below zero; an
-/// expired window is left alone). Returns how many were given back.
+/// expired window is left alone). Returns how many were given back. Exactly once per call
+/// number ARGV[2], recorded in KEYS[2] as by [`LEASE_SCRIPT`]; keys expire ARGV[3] ms
+/// from now.
 const GIVE_BACK_SCRIPT: &str = r"
+local call = tonumber(ARGV[2])
+local last = redis.call('HMGET', KEYS[2], 'call', 'result')
+local last_call = tonumber(last[1] or '0')
+if call <= last_call then
+  if call == last_call then return tonumber(last[2] or '0') end
+  return 0
+end
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local n = math.min(used, tonumber(ARGV[1]))
 if n > 0 then redis.call('DECRBY', KEYS[1], n) end
+redis.call('HSET', KEYS[2], 'call', call, 'result', n)
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return n
 ";
 
@@ -123,6 +149,17 @@ impl QuotaStoreStatus {
     }
 }
 
+/// A lease call to the store: its number and what it asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LeaseCall {
+    /// The call's number ([`QuotaStore::next_call`]); the store applies it once.
+    pub number: u64,
+    /// Events asked for.
+    pub want: u64,
+    /// Events delivered while the store was unavailable, charged before the grant.
+    pub charge: u64,
+}
+
 /// A grant from [`QuotaStore::lease`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LeaseGrant {
@@ -153,6 +190,8 @@ pub(crate) struct QuotaStore {
     give_back: Arc<redis::Script>,
     rate: Arc<redis::Script>,
     next_member: AtomicU64,
+    /// The number of this node's next lease or give-back call (from 1).
+    next_call: AtomicU64,
     /// When (ms since the Unix epoch) the store last answered a call; 0 before the first.
     last_answer: AtomicI64,
     /// The runtime every call runs on once set ([`QuotaStore::make_home`]: the one the
@@ -193,6 +232,7 @@ impl QuotaStore {
             give_back: Arc::new(redis::Script::new(GIVE_BACK_SCRIPT)),
             rate: Arc::new(redis::Script::new(RATE_SCRIPT)),
             next_member: AtomicU64::new(0),
+            next_call: AtomicU64::new(1),
             last_answer: AtomicI64::new(0),
             home: std::sync::Mutex::new(None),
         })
@@ -331,29 +371,44 @@ impl QuotaStore {
         }
     }
 
-    /// Leases up to `want` events of subscription `subscription`'s window number `window`
-    /// (`limit` events, expiring `ttl_millis` from now), after charging `charge` events
-    /// this node delivered while the store was unavailable.
+    /// A new number for a lease or give-back call of this node (increasing). A call that
+    /// failed is sent again with its number: the store applies each number once.
+    pub(crate) fn next_call(&self) -> u64 {
+        self.next_call.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The key recording this node's last call on the window `key`.
+    fn last_call_key(&self, key: &str) -> String {
+        format!("{key}:last:{}", self.node)
+    }
+
+    /// Leases up to `want` events of the window `key` (`limit` events, expiring
+    /// `ttl_millis` from now), after charging `charge` events this node delivered while
+    /// the store was unavailable. `call` is the call's number ([`next_call`](Self::next_call)):
+    /// sent again after an error, it returns what the first sending granted, if that ran.
     pub(crate) async fn lease(
         &self,
         key: &str,
+        call: LeaseCall,
         limit: u64,
-        want: u64,
-        charge: u64,
         ttl_millis: i64,
     ) -> Result<LeaseGrant, Unavailable> {
-        let (script, node, key) = (self.lease.clone(), self.node.clone(), key.to_string());
+        let (script, node) = (self.lease.clone(), self.node.clone());
+        let (last_key, key) = (self.last_call_key(key), key.to_string());
+        let want = call.want;
         let reply: Vec<i64> = self
             .call("lease", |mut conn| async move {
                 let nodes_key = format!("{key}:nodes");
                 let mut invocation = script.key(&key);
                 invocation
                     .key(&nodes_key)
+                    .key(&last_key)
                     .arg(limit)
-                    .arg(want)
+                    .arg(call.want)
                     .arg(ttl_millis.max(1))
                     .arg(&*node)
-                    .arg(charge);
+                    .arg(call.charge)
+                    .arg(call.number);
                 invocation.invoke_async(&mut conn).await
             })
             .await?;
@@ -365,17 +420,29 @@ impl QuotaStore {
         })
     }
 
-    /// Gives `unused` leased events back to the window `key`.
-    pub(crate) async fn give_back(&self, key: &str, unused: u64) -> Result<u64, Unavailable> {
-        let (script, key) = (self.give_back.clone(), key.to_string());
+    /// Gives `unused` leased events back to the window `key` (expiring `ttl_millis` from
+    /// now); `call` is the call's number, as for [`lease`](Self::lease).
+    pub(crate) async fn give_back(
+        &self,
+        key: &str,
+        unused: u64,
+        call: u64,
+        ttl_millis: i64,
+    ) -> Result<u64, Unavailable> {
+        let script = self.give_back.clone();
+        let (last_key, key) = (self.last_call_key(key), key.to_string());
         let n: i64 = self
             .call("give back", |mut conn| async move {
                 let mut invocation = script.key(&key);
-                invocation.arg(unused);
+                invocation
+                    .key(&last_key)
+                    .arg(unused)
+                    .arg(call)
+                    .arg(ttl_millis.max(1));
                 invocation.invoke_async(&mut conn).await
             })
             .await?;
-        Ok(n.max(0).unsigned_abs())
+        Ok(n.max(0).unsigned_abs().min(unused))
     }
 
     /// Counts one connection of `application_id` against `per_minute` in a one-minute
@@ -414,5 +481,115 @@ impl QuotaStore {
         })
         .await
         .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::{Child, Command, Stdio};
+
+    use super::*;
+
+    /// A real `redis-server` on a free port, killed on drop.
+    struct Redis(Child, String);
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    async fn redis() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server)");
+        let redis = Redis(child, format!("redis://127.0.0.1:{port}"));
+        let client = redis::Client::open(redis.1.as_str()).expect("a Redis URL");
+        for _ in 0..200 {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            {
+                return redis;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("redis-server did not answer");
+    }
+
+    async fn used(redis: &Redis, key: &str) -> u64 {
+        let client = redis::Client::open(redis.1.as_str()).expect("a Redis URL");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connected");
+        redis::cmd("GET")
+            .arg(key)
+            .query_async::<Option<u64>>(&mut conn)
+            .await
+            .expect("GET")
+            .unwrap_or(0)
+    }
+
+    fn lease(number: u64, want: u64) -> LeaseCall {
+        LeaseCall {
+            number,
+            want,
+            charge: 0,
+        }
+    }
+
+    /// A call sent again after a timeout gets what its first sending did, and a delayed
+    /// copy of an earlier call changes nothing: each call number is applied once.
+    #[tokio::test]
+    async fn each_lease_and_give_back_call_is_applied_once() {
+        let redis = redis().await;
+        let status = Arc::new(QuotaStoreStatus::default());
+        let store = QuotaStore::new(&redis.1, QuotaStoreDown::Fail, status).expect("a store");
+        let key = "sg:quota:test:60000:1";
+        let (first, second) = (store.next_call(), store.next_call());
+        assert!(second > first);
+        let grant = store.lease(key, lease(first, 40), 100, 60_000).await;
+        assert_eq!(grant.map(|g| (g.granted, g.remaining)), Ok((40, 60)));
+        // Sent again: the recorded grant, nothing more leased.
+        let again = store.lease(key, lease(first, 40), 100, 60_000).await;
+        assert_eq!(again.map(|g| (g.granted, g.remaining)), Ok((40, 60)));
+        assert_eq!(used(&redis, key).await, 40);
+        let grant = store.lease(key, lease(second, 30), 100, 60_000).await;
+        assert_eq!(grant.map(|g| g.granted), Ok(30));
+        assert_eq!(used(&redis, key).await, 70);
+        // A delayed copy of the first call, after the second: nothing.
+        let stale = store.lease(key, lease(first, 40), 100, 60_000).await;
+        assert_eq!(stale.map(|g| g.granted), Ok(0));
+        assert_eq!(used(&redis, key).await, 70);
+        // Give-backs take numbers from the same sequence.
+        let back = store.next_call();
+        assert_eq!(store.give_back(key, 25, back, 60_000).await, Ok(25));
+        assert_eq!(store.give_back(key, 25, back, 60_000).await, Ok(25));
+        assert_eq!(used(&redis, key).await, 45);
+        assert_eq!(store.give_back(key, 25, second, 60_000).await, Ok(0));
+        assert_eq!(used(&redis, key).await, 45);
+        // A charge rides on its lease call, once.
+        let charged = LeaseCall {
+            number: store.next_call(),
+            want: 10,
+            charge: 5,
+        };
+        let grant = store.lease(key, charged, 100, 60_000).await;
+        assert_eq!(grant.map(|g| g.granted), Ok(10));
+        let again = store.lease(key, charged, 100, 60_000).await;
+        assert_eq!(again.map(|g| g.granted), Ok(10));
+        assert_eq!(used(&redis, key).await, 60);
     }
 }
