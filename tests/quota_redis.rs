@@ -467,6 +467,18 @@ async fn the_store_is_seen_back_soon_after_a_long_outage() {
     assert_eq!(resp.status(), 200);
     drop(resp);
     assert_eq!(node.store_up(), Some(true));
+    // The stream ended and its lease went back: the next connection needs the store.
+    let metrics = node.telemetry.metrics();
+    assert!(
+        eventually(|| metrics
+            .open_streams
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 0)
+        .await
+    );
+    assert!(
+        eventually(|| get_value(&s.redis, &redis_key(&s.sub)).is_some_and(|used| used < 100)).await
+    );
     s.redis.down();
     // A metered connection needs the store: refused, and the store is seen down.
     let resp = get(&node.url(&s.path), Some(&s.sub.production)).await;
@@ -548,4 +560,45 @@ async fn a_lease_given_back_while_redis_is_frozen_is_given_back_when_it_thaws() 
         get_value(&s.redis, &redis_key(&s.sub))
     );
     let _ = &s.backend;
+}
+
+#[tokio::test]
+async fn connection_attempts_refused_while_redis_is_frozen_do_not_count() {
+    let redis = RedisServer::start();
+    let env = TestServer::start().await;
+    app_policy_per_minute(env.control(), "FivePerMin", 5).await;
+    let backend = Backend::start(events("\n", Duration::from_millis(50), Some(1))).await;
+    let api = published_api(
+        env.control(),
+        "Rated",
+        Some(&backend.url()),
+        None,
+        &["AsyncUnlimited"],
+    )
+    .await;
+    let sub = subscriber(
+        env.control(),
+        "Rated",
+        "FivePerMin",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    let node = Node::start(&env, &redis, QuotaStoreDown::Fail);
+    let url = node.url("/rated/1.0.0/memory");
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        statuses.push(get(&url, Some(&sub.production)).await.status().as_u16());
+    }
+    // Frozen: the attempt's counting call times out (503) and runs when Redis thaws.
+    redis.pause();
+    statuses.push(get(&url, Some(&sub.production)).await.status().as_u16());
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    redis.resume();
+    assert!(eventually(|| node.store_up() == Some(true)).await);
+    for _ in 0..4 {
+        statuses.push(get(&url, Some(&sub.production)).await.status().as_u16());
+    }
+    // 5 a minute: the refused attempt took none of them.
+    assert_eq!(statuses, [200, 200, 503, 200, 200, 200, 429]);
 }

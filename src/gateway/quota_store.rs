@@ -20,6 +20,8 @@ use crate::catalog::now_millis;
 
 /// How long one Redis call may take before the store counts as unavailable.
 const CALL_TIMEOUT: Duration = Duration::from_millis(1000);
+/// The length of a connection-rate window (a sliding minute), in ms.
+const RATE_WINDOW_MILLIS: u64 = 60_000;
 /// The first wait before calling Redis again after a failure.
 const MIN_BACKOFF: Duration = Duration::from_millis(200);
 /// The longest wait between attempts while Redis is unavailable.
@@ -77,15 +79,18 @@ return n
 ";
 
 /// Counts one connection in the sliding window KEYS[1] (ARGV[1] ms long, at most ARGV[2]
-/// connections; ARGV[3] makes the member unique) on Redis' clock. Returns 0 when counted,
-/// else the milliseconds until the oldest connection leaves the window.
+/// connections) as the member ARGV[3], unique per attempt, on Redis' clock. Returns 0
+/// when counted, else the milliseconds until the oldest connection leaves the window.
+/// A member in the set KEYS[2] is one the node gave up on (its call failed): it is not
+/// counted, whenever the call runs.
 const RATE_SCRIPT: &str = r"
+if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local win = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now, now .. ':' .. ARGV[3])
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], win)
   return 0
 end
@@ -192,6 +197,10 @@ pub(crate) struct QuotaStore {
     next_member: AtomicU64,
     /// The number of this node's next lease or give-back call (from 1).
     next_call: AtomicU64,
+    /// Connection attempts whose counting call failed, as (when, window key, member): the
+    /// connection was refused, but the call may have run; taken out of their windows
+    /// once the store answers again (for the minute they can matter).
+    rate_in_doubt: std::sync::Mutex<Vec<(Instant, String, String)>>,
     /// When (ms since the Unix epoch) the store last answered a call; 0 before the first.
     last_answer: AtomicI64,
     /// The runtime every call runs on once set ([`QuotaStore::make_home`]: the one the
@@ -233,6 +242,7 @@ impl QuotaStore {
             rate: Arc::new(redis::Script::new(RATE_SCRIPT)),
             next_member: AtomicU64::new(0),
             next_call: AtomicU64::new(1),
+            rate_in_doubt: std::sync::Mutex::new(Vec::new()),
             last_answer: AtomicI64::new(0),
             home: std::sync::Mutex::new(None),
         })
@@ -447,11 +457,14 @@ impl QuotaStore {
 
     /// Counts one connection of `application_id` against `per_minute` in a one-minute
     /// sliding window shared by every node. `Ok(Err(secs))`: refused, retry after `secs`.
+    /// Attempts refused because the store was unavailable are taken out of the window
+    /// first (see [`settle_rate`](Self::settle_rate)).
     pub(crate) async fn acquire_rate(
         &self,
         application_id: &str,
         per_minute: u32,
     ) -> Result<Result<(), u64>, Unavailable> {
+        self.settle_rate().await?;
         let key = format!("sg:rate:{application_id}");
         let member = format!(
             "{}:{}",
@@ -459,18 +472,74 @@ impl QuotaStore {
             self.next_member.fetch_add(1, Ordering::Relaxed)
         );
         let script = self.rate.clone();
-        let wait: i64 = self
+        let (call_key, call_member) = (key.clone(), member.clone());
+        let wait: Result<i64, Unavailable> = self
             .call("connection rate", |mut conn| async move {
-                let mut invocation = script.key(&key);
-                invocation.arg(60_000).arg(per_minute).arg(&member);
+                let mut invocation = script.key(&call_key);
+                invocation
+                    .key(format!("{call_key}:given-up"))
+                    .arg(RATE_WINDOW_MILLIS)
+                    .arg(per_minute)
+                    .arg(&call_member);
                 invocation.invoke_async(&mut conn).await
             })
-            .await?;
+            .await;
+        let wait = match wait {
+            Ok(wait) => wait,
+            Err(Unavailable) => {
+                if let Ok(mut in_doubt) = self.rate_in_doubt.lock() {
+                    in_doubt.push((Instant::now(), key, member));
+                }
+                return Err(Unavailable);
+            }
+        };
         Ok(if wait <= 0 {
             Ok(())
         } else {
             Err(wait.unsigned_abs().div_ceil(1000).max(1))
         })
+    }
+
+    /// Takes the connection attempts refused while the store was unavailable out of their
+    /// windows, and marks them given up so their counting call, if it is still on its way,
+    /// counts nothing: they do not use up an application's connections for a minute.
+    /// Those older than the window are dropped. Errors (and keeps them) when the store is
+    /// unavailable.
+    pub(crate) async fn settle_rate(&self) -> Result<(), Unavailable> {
+        let window = Duration::from_millis(RATE_WINDOW_MILLIS);
+        let pending: Vec<(Instant, String, String)> = match self.rate_in_doubt.lock() {
+            Ok(mut in_doubt) if !in_doubt.is_empty() => std::mem::take(&mut *in_doubt)
+                .into_iter()
+                .filter(|(at, _, _)| at.elapsed() < window)
+                .collect(),
+            _ => return Ok(()),
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let members: Vec<(String, String)> = pending
+            .iter()
+            .map(|(_, key, member)| (key.clone(), member.clone()))
+            .collect();
+        let removed = self
+            .call("connection rate", |mut conn| async move {
+                let mut pipe = redis::pipe();
+                for (key, member) in &members {
+                    // Given up first, so a call still on its way does not count it.
+                    let given_up = format!("{key}:given-up");
+                    pipe.sadd(&given_up, member).ignore();
+                    pipe.pexpire(&given_up, RATE_WINDOW_MILLIS as i64).ignore();
+                    pipe.zrem(key, member).ignore();
+                }
+                pipe.query_async::<()>(&mut conn).await
+            })
+            .await;
+        if removed.is_err()
+            && let Ok(mut in_doubt) = self.rate_in_doubt.lock()
+        {
+            in_doubt.extend(pending);
+        }
+        removed
     }
 
     /// Checks that the store answers, backoff or not (used once a second while it is

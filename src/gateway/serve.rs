@@ -197,7 +197,8 @@ impl Gateway {
     /// Probes the quota store every second while it is unavailable (whatever the calls'
     /// backoff), so `/health` and new connections see it return; and while it is up but
     /// no call has reached it for a second, so `/health` sees it go away although nothing
-    /// else calls it (a `PING` a second at most).
+    /// else calls it (a `PING` a second at most). While it is up, also takes the connection
+    /// attempts refused during an outage out of their windows.
     async fn probe_quota_store(self) {
         let Some(store) = self.inner.meter.store().cloned() else {
             return;
@@ -210,6 +211,9 @@ impl Gateway {
             tick.tick().await;
             if store.needs_probe(now_millis(), quiet) {
                 let _ = store.probe().await;
+            }
+            if store.is_up() {
+                let _ = store.settle_rate().await;
             }
         }
     }
