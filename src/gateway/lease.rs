@@ -98,6 +98,8 @@ pub(crate) struct Lease {
     store: Arc<QuotaStore>,
     /// `sg:quota:{subscription}:{window length}`; the window number is appended.
     key: String,
+    /// This lease's name in the store's records of applied calls.
+    caller: String,
     len: i64,
     limit: u64,
     /// Packed (window tag, events leased and not yet delivered).
@@ -154,6 +156,7 @@ impl Lease {
     pub(crate) fn new(store: Arc<QuotaStore>, subscription_id: &str, len: i64, limit: u64) -> Self {
         let len = len.max(1);
         Self {
+            caller: store.new_caller(),
             store,
             key: format!("sg:quota:{subscription_id}:{len}"),
             len,
@@ -286,7 +289,13 @@ impl Lease {
         };
         let leased = self
             .store
-            .lease(&self.window_key(epoch), call, self.limit, self.ttl(now))
+            .lease(
+                &self.window_key(epoch),
+                &self.caller,
+                call,
+                self.limit,
+                self.ttl(now),
+            )
             .await;
         match leased {
             Ok(grant) => {
@@ -351,7 +360,7 @@ impl Lease {
                 let key = self.window_key(epoch);
                 match self
                     .store
-                    .lease(&key, call, self.limit, self.ttl(now))
+                    .lease(&key, &self.caller, call, self.limit, self.ttl(now))
                     .await
                 {
                     Ok(grant) => {
@@ -372,7 +381,7 @@ impl Lease {
                 let key = self.window_key(epoch);
                 match self
                     .store
-                    .give_back(&key, unused, number, self.ttl(now))
+                    .give_back(&key, &self.caller, unused, number, self.ttl(now))
                     .await
                 {
                     Ok(back) => {
@@ -424,7 +433,7 @@ impl Lease {
         let key = self.window_key(epoch);
         match self
             .store
-            .give_back(&key, back, number, self.ttl(now))
+            .give_back(&key, &self.caller, back, number, self.ttl(now))
             .await
         {
             Ok(given) => {

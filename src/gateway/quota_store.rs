@@ -197,6 +197,8 @@ pub(crate) struct QuotaStore {
     next_member: AtomicU64,
     /// The number of this node's next lease or give-back call (from 1).
     next_call: AtomicU64,
+    /// The number of the next lease made on this store ([`QuotaStore::new_caller`]).
+    next_caller: AtomicU64,
     /// Connection attempts whose counting call failed, as (when, window key, member): the
     /// connection was refused, but the call may have run; taken out of their windows
     /// once the store answers again (for the minute they can matter).
@@ -242,6 +244,7 @@ impl QuotaStore {
             rate: Arc::new(redis::Script::new(RATE_SCRIPT)),
             next_member: AtomicU64::new(0),
             next_call: AtomicU64::new(1),
+            next_caller: AtomicU64::new(0),
             rate_in_doubt: std::sync::Mutex::new(Vec::new()),
             last_answer: AtomicI64::new(0),
             home: std::sync::Mutex::new(None),
@@ -387,24 +390,29 @@ impl QuotaStore {
         self.next_call.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The key recording this node's last call on the window `key`.
-    fn last_call_key(&self, key: &str) -> String {
-        format!("{key}:last:{}", self.node)
+    /// A name for one lease's calls, unique to this node and lease: each caller's last
+    /// applied call is recorded apart, so two leases on one window (a plan changed while
+    /// streams of the old one still run) do not take each other's calls for old copies.
+    pub(crate) fn new_caller(&self) -> String {
+        let n = self.next_caller.fetch_add(1, Ordering::Relaxed);
+        format!("{}:{n}", self.node)
     }
 
     /// Leases up to `want` events of the window `key` (`limit` events, expiring
     /// `ttl_millis` from now), after charging `charge` events this node delivered while
-    /// the store was unavailable. `call` is the call's number ([`next_call`](Self::next_call)):
-    /// sent again after an error, it returns what the first sending granted, if that ran.
+    /// the store was unavailable. `call` is the call's number ([`next_call`](Self::next_call))
+    /// among those of `caller` ([`new_caller`](Self::new_caller)): sent again after an
+    /// error, it returns what the first sending granted, if that ran.
     pub(crate) async fn lease(
         &self,
         key: &str,
+        caller: &str,
         call: LeaseCall,
         limit: u64,
         ttl_millis: i64,
     ) -> Result<LeaseGrant, Unavailable> {
         let (script, node) = (self.lease.clone(), self.node.clone());
-        let (last_key, key) = (self.last_call_key(key), key.to_string());
+        let (last_key, key) = (format!("{key}:last:{caller}"), key.to_string());
         let want = call.want;
         let reply: Vec<i64> = self
             .call("lease", |mut conn| async move {
@@ -435,12 +443,13 @@ impl QuotaStore {
     pub(crate) async fn give_back(
         &self,
         key: &str,
+        caller: &str,
         unused: u64,
         call: u64,
         ttl_millis: i64,
     ) -> Result<u64, Unavailable> {
         let script = self.give_back.clone();
-        let (last_key, key) = (self.last_call_key(key), key.to_string());
+        let (last_key, key) = (format!("{key}:last:{caller}"), key.to_string());
         let n: i64 = self
             .call("give back", |mut conn| async move {
                 let mut invocation = script.key(&key);
@@ -629,25 +638,25 @@ mod tests {
         let key = "sg:quota:test:60000:1";
         let (first, second) = (store.next_call(), store.next_call());
         assert!(second > first);
-        let grant = store.lease(key, lease(first, 40), 100, 60_000).await;
+        let grant = store.lease(key, "t", lease(first, 40), 100, 60_000).await;
         assert_eq!(grant.map(|g| (g.granted, g.remaining)), Ok((40, 60)));
         // Sent again: the recorded grant, nothing more leased.
-        let again = store.lease(key, lease(first, 40), 100, 60_000).await;
+        let again = store.lease(key, "t", lease(first, 40), 100, 60_000).await;
         assert_eq!(again.map(|g| (g.granted, g.remaining)), Ok((40, 60)));
         assert_eq!(used(&redis, key).await, 40);
-        let grant = store.lease(key, lease(second, 30), 100, 60_000).await;
+        let grant = store.lease(key, "t", lease(second, 30), 100, 60_000).await;
         assert_eq!(grant.map(|g| g.granted), Ok(30));
         assert_eq!(used(&redis, key).await, 70);
         // A delayed copy of the first call, after the second: nothing.
-        let stale = store.lease(key, lease(first, 40), 100, 60_000).await;
+        let stale = store.lease(key, "t", lease(first, 40), 100, 60_000).await;
         assert_eq!(stale.map(|g| g.granted), Ok(0));
         assert_eq!(used(&redis, key).await, 70);
         // Give-backs take numbers from the same sequence.
         let back = store.next_call();
-        assert_eq!(store.give_back(key, 25, back, 60_000).await, Ok(25));
-        assert_eq!(store.give_back(key, 25, back, 60_000).await, Ok(25));
+        assert_eq!(store.give_back(key, "t", 25, back, 60_000).await, Ok(25));
+        assert_eq!(store.give_back(key, "t", 25, back, 60_000).await, Ok(25));
         assert_eq!(used(&redis, key).await, 45);
-        assert_eq!(store.give_back(key, 25, second, 60_000).await, Ok(0));
+        assert_eq!(store.give_back(key, "t", 25, second, 60_000).await, Ok(0));
         assert_eq!(used(&redis, key).await, 45);
         // A charge rides on its lease call, once.
         let charged = LeaseCall {
@@ -655,10 +664,36 @@ mod tests {
             want: 10,
             charge: 5,
         };
-        let grant = store.lease(key, charged, 100, 60_000).await;
+        let grant = store.lease(key, "t", charged, 100, 60_000).await;
         assert_eq!(grant.map(|g| g.granted), Ok(10));
-        let again = store.lease(key, charged, 100, 60_000).await;
+        let again = store.lease(key, "t", charged, 100, 60_000).await;
         assert_eq!(again.map(|g| g.granted), Ok(10));
         assert_eq!(used(&redis, key).await, 60);
+        // Two leases on one window (a plan changed under running streams) keep their own
+        // records: a repeat of one lease's call after the other's later call is a repeat.
+        let (a, b) = (store.new_caller(), store.new_caller());
+        let (first, second) = (lease(store.next_call(), 5), lease(store.next_call(), 5));
+        assert_eq!(
+            store
+                .lease(key, &a, first, 100, 60_000)
+                .await
+                .map(|g| g.granted),
+            Ok(5)
+        );
+        assert_eq!(
+            store
+                .lease(key, &b, second, 100, 60_000)
+                .await
+                .map(|g| g.granted),
+            Ok(5)
+        );
+        assert_eq!(
+            store
+                .lease(key, &a, first, 100, 60_000)
+                .await
+                .map(|g| g.granted),
+            Ok(5)
+        );
+        assert_eq!(used(&redis, key).await, 70);
     }
 }
