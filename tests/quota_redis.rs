@@ -19,6 +19,9 @@ struct Node {
     runtime: Option<tokio::runtime::Runtime>,
     addr: SocketAddr,
     telemetry: Telemetry,
+    /// Stops the gateway as a SIGTERM does.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Node {
@@ -38,14 +41,31 @@ impl Node {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        runtime.spawn(async move {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = runtime.spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let _ = gateway.serve(listener, std::future::pending()).await;
+            let _ = gateway
+                .serve(listener, async move {
+                    let _ = stopped.await;
+                })
+                .await;
         });
         Node {
             runtime: Some(runtime),
             addr,
             telemetry,
+            stop: Some(stop),
+            served: Some(served),
+        }
+    }
+
+    /// Stops the gateway gracefully (as on SIGTERM) and waits until it has stopped.
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.unwrap();
         }
     }
 
@@ -601,4 +621,34 @@ async fn connection_attempts_refused_while_redis_is_frozen_do_not_count() {
     }
     // 5 a minute: the refused attempt took none of them.
     assert_eq!(statuses, [200, 200, 503, 200, 200, 200, 429]);
+}
+
+#[tokio::test]
+async fn a_gateway_stopped_just_after_redis_returns_gives_its_lease_back() {
+    fresh_minute(Duration::from_secs(30)).await;
+    // 30 events at 10 a second, from the first block of 100.
+    let s = setup_with(1_000, Duration::from_millis(100), 1, Some(30)).await;
+    let mut node = Node::start(&s.env, &s.redis, QuotaStoreDown::Fail);
+    let resp = get(&node.url(&s.path), Some(&s.sub.production)).await;
+    assert_eq!(resp.status(), 200);
+    let mut reader = SseReader::new(resp);
+    for _ in 0..5 {
+        reader.next_event().await.unwrap();
+    }
+    // Redis goes away with its data saved: the lease's give-back at the stream's end
+    // fails.
+    let mut redis = s.redis;
+    redis.down_saving();
+    let (rest, _) = events_and_last_comment(&reader.rest().await);
+    assert_eq!(rest + 5, 30);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Redis returns with the window's 100 leased, and the gateway stops at once (before
+    // the lease's own retry, a second after the last).
+    redis.up();
+    assert_eq!(get_value(&redis, &redis_key(&s.sub)), Some(100));
+    node.stop().await;
+    // The process exits: nothing of the node runs on.
+    node.kill();
+    assert_eq!(get_value(&redis, &redis_key(&s.sub)), Some(30));
+    let _ = &s.backend;
 }

@@ -279,7 +279,7 @@ impl Lease {
         match self.settle(now, pace).await {
             Ok(true) => return Refill::Granted,
             Ok(false) => {}
-            Err(Unavailable) => return self.unavailable(tag, want),
+            Err(Unavailable) => return self.unavailable(tag, want, need),
         }
         let epoch = self.epoch(now);
         let call = LeaseCall {
@@ -299,7 +299,7 @@ impl Lease {
             .await;
         match leased {
             Ok(grant) => {
-                self.add_grant(tag, grant, pace);
+                self.add_grant(tag, grant, call.charge, pace);
                 if grant.granted > 0 {
                     Refill::Granted
                 } else {
@@ -308,15 +308,29 @@ impl Lease {
             }
             Err(Unavailable) => {
                 pace.in_doubt = Some(InDoubt::Lease { epoch, call });
-                self.unavailable(tag, want)
+                self.store.mark_unsettled();
+                self.unavailable(tag, want, need)
             }
         }
     }
 
     /// Adds a lease's grant to the balance, and what the store said with it to the pace.
-    fn add_grant(&self, tag: u64, grant: LeaseGrant, pace: &mut Pace) {
+    /// When the window could not take all of the call's `charge` (events counted here
+    /// while the store was away), as many events leave the balance: the quota has no room
+    /// for them, so they are not delivered.
+    fn add_grant(&self, tag: u64, grant: LeaseGrant, charge: u64, pace: &mut Pace) {
         add(&self.balance, tag, grant.granted);
         add(&self.taken, tag, grant.granted);
+        let refused = charge.saturating_sub(grant.charged);
+        if refused > 0 {
+            let dropped = take(&self.balance, tag, refused);
+            let _ = take(&self.taken, tag, dropped);
+            tracing::warn!(
+                "quota store: {} had room for {} of the {charge} events counted while it was away; {dropped} not yet delivered are dropped",
+                self.key,
+                grant.charged
+            );
+        }
         self.hint
             .store(pack(tag, grant.remaining), Ordering::Release);
         pace.nodes = grant.nodes;
@@ -326,11 +340,13 @@ impl Lease {
 
     /// What a refill does while the store is unavailable: nothing with
     /// `--quota-store-down=fail`; with `local`, grants `want` events from this node's own
-    /// count, to be charged to the store when it returns.
-    fn unavailable(&self, tag: u64, want: u64) -> Refill {
-        if self.store.down_mode != QuotaStoreDown::Local {
+    /// count, to be charged to the store when it returns. A prefetch (`need` 0: the
+    /// balance is not empty yet) grants nothing: the balance is used up first.
+    fn unavailable(&self, tag: u64, want: u64, need: u64) -> Refill {
+        if self.store.down_mode != QuotaStoreDown::Local || need == 0 {
             return Refill::Unavailable;
         }
+        self.store.mark_unsettled();
         if !self.warned_local.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 "quota store unavailable: counting {} locally; its limits are per node until the store returns",
@@ -364,7 +380,7 @@ impl Lease {
                     .await
                 {
                     Ok(grant) => {
-                        self.add_grant(tag, grant, pace);
+                        self.add_grant(tag, grant, call.charge, pace);
                         Ok(grant.granted > 0)
                     }
                     Err(Unavailable) => {
@@ -412,50 +428,133 @@ impl Lease {
     }
 
     /// Gives the unused balance back to the store (what was granted locally and never
-    /// charged is just dropped), after settling the call in doubt. Errors when the store
-    /// is unavailable: what was not given back stays in the balance, or in doubt.
+    /// charged is just dropped), after settling the call in doubt; then charges what was
+    /// delivered from local grants while the store was away. Errors when the store is
+    /// unavailable: what was not given back or charged stays in the balance, in the local
+    /// count, or in doubt.
     async fn give_back(&self, pace: &mut Pace) -> Result<(), Unavailable> {
         let now = now_millis();
         let epoch = self.epoch(now);
         let tag = epoch & TAG_MASK;
+        let key = self.window_key(epoch);
         self.settle(now, pace).await?;
         let unused = take(&self.balance, tag, u64::MAX);
-        if unused == 0 {
-            return Ok(());
-        }
         let _ = take(&self.taken, tag, unused);
         let uncharged = take(&self.local, tag, unused);
         let back = unused - uncharged;
-        if back == 0 {
+        if back > 0 {
+            let number = self.store.next_call();
+            match self
+                .store
+                .give_back(&key, &self.caller, back, number, self.ttl(now))
+                .await
+            {
+                Ok(given) => self.hint_more(tag, given),
+                Err(Unavailable) => {
+                    pace.in_doubt = Some(InDoubt::GiveBack {
+                        epoch,
+                        number,
+                        unused: back,
+                    });
+                    self.store.mark_unsettled();
+                    return Err(Unavailable);
+                }
+            }
+        }
+        let charge = take(&self.local, tag, u64::MAX);
+        if charge == 0 {
             return Ok(());
         }
-        let number = self.store.next_call();
-        let key = self.window_key(epoch);
+        let call = LeaseCall {
+            number: self.store.next_call(),
+            want: 0,
+            charge,
+        };
         match self
             .store
-            .give_back(&key, &self.caller, back, number, self.ttl(now))
+            .lease(&key, &self.caller, call, self.limit, self.ttl(now))
             .await
         {
-            Ok(given) => {
-                self.hint_more(tag, given);
+            Ok(grant) => {
+                self.add_grant(tag, grant, call.charge, pace);
                 Ok(())
             }
             Err(Unavailable) => {
-                pace.in_doubt = Some(InDoubt::GiveBack {
-                    epoch,
-                    number,
-                    unused: back,
-                });
+                pace.in_doubt = Some(InDoubt::Lease { epoch, call });
+                self.store.mark_unsettled();
                 Err(Unavailable)
             }
         }
     }
 
+    /// Settles what the lease holds for the store while no stream uses it (gives its
+    /// balance back, charges its local count, settles a call in doubt); with streams, only
+    /// the call in doubt and the local count (the next refill would). Skipped when a
+    /// refill is under way. Returns whether something is left for later.
+    /// With `wait`, waits for a refill under way instead.
+    pub(crate) async fn tidy(&self, wait: bool) -> bool {
+        let mut pace = if wait {
+            self.pace.lock().await
+        } else {
+            match self.pace.try_lock() {
+                Ok(pace) => pace,
+                Err(_) => return true,
+            }
+        };
+        let now = now_millis();
+        if !self.unsettled(now, &pace) {
+            return false;
+        }
+        if self.streams.load(Ordering::Acquire) == 0 {
+            return self.give_back(&mut pace).await.is_err() && self.unsettled(now, &pace);
+        }
+        let tag = self.tag(now);
+        let charge = read(&self.local, tag);
+        if pace.in_doubt.is_none() && charge == 0 {
+            return false;
+        }
+        // A charge-only lease (settling the call in doubt first).
+        if self.settle(now, &mut pace).await.is_err() {
+            return true;
+        }
+        let charge = take(&self.local, tag, u64::MAX);
+        if charge == 0 {
+            return false;
+        }
+        let epoch = self.epoch(now);
+        let call = LeaseCall {
+            number: self.store.next_call(),
+            want: 0,
+            charge,
+        };
+        match self
+            .store
+            .lease(
+                &self.window_key(epoch),
+                &self.caller,
+                call,
+                self.limit,
+                self.ttl(now),
+            )
+            .await
+        {
+            Ok(grant) => {
+                self.add_grant(tag, grant, charge, &mut pace);
+                false
+            }
+            Err(Unavailable) => {
+                pace.in_doubt = Some(InDoubt::Lease { epoch, call });
+                true
+            }
+        }
+    }
+
     /// Whether the lease still holds something for the store in the window of `now`: a
-    /// balance to give back, or a call in doubt.
+    /// balance to give back, a local count to charge, or a call in doubt.
     fn unsettled(&self, now: Millis, pace: &Pace) -> bool {
         let epoch = self.epoch(now);
         self.balance(now) > 0
+            || read(&self.local, epoch & TAG_MASK) > 0
             || matches!(pace.in_doubt,
                 Some(InDoubt::Lease { epoch: e, .. } | InDoubt::GiveBack { epoch: e, .. }) if e == epoch)
     }
@@ -503,7 +602,49 @@ impl Drop for Hold {
 
 #[cfg(test)]
 mod tests {
+    use super::super::quota_store::QuotaStoreStatus;
+    use super::super::quota_store::tests::{free_port, redis_on, set, used};
     use super::*;
+
+    /// Local mode: a node that counted events on its own while the store was away charges
+    /// them when it returns; when the window has no room left for them, the events it
+    /// granted itself and has not delivered are dropped instead of delivered over the
+    /// quota.
+    #[tokio::test]
+    async fn a_local_count_the_window_has_no_room_for_is_not_delivered() {
+        let port = free_port();
+        let status = Arc::new(QuotaStoreStatus::default());
+        let url = format!("redis://127.0.0.1:{port}");
+        let store =
+            Arc::new(QuotaStore::new(&url, QuotaStoreDown::Local, status).expect("a store"));
+        let lease = Arc::new(Lease::new(store, "sub", 60_000, 100));
+        let _stream = Hold::new(lease.clone());
+        // The store is away: the node grants itself a block and delivers 20 of it.
+        let now = now_millis();
+        assert_eq!(lease.refill(1, now).await, Refill::Granted);
+        // Half the window at most: a fair share for 1 node.
+        assert_eq!(lease.balance(now), 50);
+        assert_eq!(lease.reserve(20, now), 20);
+        // The store returns; other nodes used 90 of the window meanwhile.
+        let redis = redis_on(port).await;
+        let key = lease.window_key(lease.epoch(now));
+        set(&redis, &key, 90).await;
+        lease.store.end_backoff();
+        let mut left = true;
+        for _ in 0..20 {
+            left = lease.tidy(false).await;
+            if !left {
+                break;
+            }
+            lease.store.end_backoff();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(!left, "the lease was not settled");
+        // The window is full (the lost call's 10, then the charge); nothing more is
+        // delivered from the node's own grant.
+        assert_eq!(used(&redis, &key).await, 100);
+        assert_eq!(lease.balance(now_millis()), 0);
+    }
 
     #[test]
     fn blocks_follow_the_rate_between_the_bounds() {

@@ -369,6 +369,19 @@ impl Meter {
             .map_err(RateRefusal::Throttled)
     }
 
+    /// Settles what the leases hold for the quota store (see [`Lease::tidy`]): calls in
+    /// doubt, local counts, and the balances of leases no stream uses. With `wait`, waits
+    /// for refills under way (at shutdown). Returns whether something is left for later.
+    pub(crate) async fn tidy_leases(&self, wait: bool) -> bool {
+        let mut left = false;
+        for (_, window) in self.windows.values() {
+            if let Some(lease) = &window.lease {
+                left |= lease.tidy(wait).await;
+            }
+        }
+        left
+    }
+
     /// The event window of a subscription with a limited quota (`None` when unlimited).
     pub(crate) fn window(
         &self,

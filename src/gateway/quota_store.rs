@@ -29,7 +29,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Leases up to ARGV[2] events from the window KEYS[1] (limit ARGV[1]), first charging
 /// ARGV[5] events counted locally while the store was down; records node ARGV[4] in the set
-/// KEYS[2]. Returns {granted, remaining, nodes}.
+/// KEYS[2]. Returns {granted, remaining, nodes, charged}: of the charge, only what the
+/// window had left is charged.
 ///
 /// Exactly once per call number ARGV[6] (increasing per node): KEYS[3] records the node's
 /// last applied call number and its result. A call the node sends again after a timeout
@@ -39,23 +40,26 @@ const LEASE_SCRIPT: &str = r"
 local limit = tonumber(ARGV[1])
 local used = tonumber(redis.call('GET', KEYS[1]) or '0')
 local call = tonumber(ARGV[6])
-local last = redis.call('HMGET', KEYS[3], 'call', 'result')
+local last = redis.call('HMGET', KEYS[3], 'call', 'result', 'charged')
 local last_call = tonumber(last[1] or '0')
 if call <= last_call then
-  local grant = 0
-  if call == last_call then grant = tonumber(last[2] or '0') end
-  return {grant, math.max(0, limit - used), redis.call('SCARD', KEYS[2])}
+  local grant, charged = 0, 0
+  if call == last_call then
+    grant = tonumber(last[2] or '0')
+    charged = tonumber(last[3] or '0')
+  end
+  return {grant, math.max(0, limit - used), redis.call('SCARD', KEYS[2]), charged}
 end
-local charge = tonumber(ARGV[5])
-if charge > 0 then used = math.min(limit, used + charge) end
+local charged = math.min(tonumber(ARGV[5]), math.max(0, limit - used))
+used = used + charged
 local grant = math.min(tonumber(ARGV[2]), math.max(0, limit - used))
 used = used + grant
 redis.call('SET', KEYS[1], used, 'PX', ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call('HSET', KEYS[3], 'call', call, 'result', grant)
+redis.call('HSET', KEYS[3], 'call', call, 'result', grant, 'charged', charged)
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
-return {grant, math.max(0, limit - used), redis.call('SCARD', KEYS[2])}
+return {grant, math.max(0, limit - used), redis.call('SCARD', KEYS[2]), charged}
 ";
 
 /// Gives back up to ARGV[1] unused events to the window KEYS[1] (never below zero; an
@@ -174,6 +178,9 @@ pub(crate) struct LeaseGrant {
     pub remaining: u64,
     /// Nodes that leased from this window so far (at least 1).
     pub nodes: u64,
+    /// Of the call's charge, what the window had left to charge (the rest was delivered
+    /// beyond the quota while the store was away).
+    pub charged: u64,
 }
 
 /// The store could not be reached (or is in its backoff after a failure).
@@ -199,6 +206,9 @@ pub(crate) struct QuotaStore {
     next_call: AtomicU64,
     /// The number of the next lease made on this store ([`QuotaStore::new_caller`]).
     next_caller: AtomicU64,
+    /// Some lease may hold something for the store (a call in doubt, a local count):
+    /// the probe has the meter tidy the leases once the store answers.
+    unsettled: AtomicBool,
     /// Connection attempts whose counting call failed, as (when, window key, member): the
     /// connection was refused, but the call may have run; taken out of their windows
     /// once the store answers again (for the minute they can matter).
@@ -245,6 +255,7 @@ impl QuotaStore {
             next_member: AtomicU64::new(0),
             next_call: AtomicU64::new(1),
             next_caller: AtomicU64::new(0),
+            unsettled: AtomicBool::new(false),
             rate_in_doubt: std::sync::Mutex::new(Vec::new()),
             last_answer: AtomicI64::new(0),
             home: std::sync::Mutex::new(None),
@@ -390,6 +401,25 @@ impl QuotaStore {
         self.next_call.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Notes that a lease holds something for the store (see [`take_unsettled`](Self::take_unsettled)).
+    pub(crate) fn mark_unsettled(&self) {
+        self.unsettled.store(true, Ordering::Release);
+    }
+
+    /// Whether some lease was marked as holding something for the store since the last
+    /// call (and clears the mark).
+    pub(crate) fn take_unsettled(&self) -> bool {
+        self.unsettled.swap(false, Ordering::AcqRel)
+    }
+
+    /// Ends the backoff, so the next call is made at once (at shutdown, to settle the
+    /// leases if the store is back).
+    pub(crate) fn end_backoff(&self) {
+        if let Ok(mut backoff) = self.backoff.lock() {
+            *backoff = None;
+        }
+    }
+
     /// A name for one lease's calls, unique to this node and lease: each caller's last
     /// applied call is recorded apart, so two leases on one window (a plan changed while
     /// streams of the old one still run) do not take each other's calls for old copies.
@@ -413,7 +443,7 @@ impl QuotaStore {
     ) -> Result<LeaseGrant, Unavailable> {
         let (script, node) = (self.lease.clone(), self.node.clone());
         let (last_key, key) = (format!("{key}:last:{caller}"), key.to_string());
-        let want = call.want;
+        let (want, charge) = (call.want, call.charge);
         let reply: Vec<i64> = self
             .call("lease", |mut conn| async move {
                 let nodes_key = format!("{key}:nodes");
@@ -435,6 +465,7 @@ impl QuotaStore {
             granted: at(0).min(want),
             remaining: at(1),
             nodes: at(2).max(1),
+            charged: at(3).min(charge),
         })
     }
 
@@ -563,13 +594,13 @@ impl QuotaStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::process::{Child, Command, Stdio};
 
     use super::*;
 
-    /// A real `redis-server` on a free port, killed on drop.
-    struct Redis(Child, String);
+    /// A real `redis-server` (its URL in `.1`), killed on drop.
+    pub(crate) struct Redis(Child, pub(crate) String);
 
     impl Drop for Redis {
         fn drop(&mut self) {
@@ -578,11 +609,20 @@ mod tests {
         }
     }
 
-    async fn redis() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
+    /// A free local port.
+    pub(crate) fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
-            .port();
+            .port()
+    }
+
+    pub(crate) async fn redis() -> Redis {
+        redis_on(free_port()).await
+    }
+
+    /// Starts `redis-server` on `port` and waits until it answers.
+    pub(crate) async fn redis_on(port: u16) -> Redis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -606,7 +646,22 @@ mod tests {
         panic!("redis-server did not answer");
     }
 
-    async fn used(redis: &Redis, key: &str) -> u64 {
+    /// Sets `key` to `value`.
+    pub(crate) async fn set(redis: &Redis, key: &str, value: u64) {
+        let client = redis::Client::open(redis.1.as_str()).expect("a Redis URL");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connected");
+        redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .query_async::<()>(&mut conn)
+            .await
+            .expect("SET");
+    }
+
+    pub(crate) async fn used(redis: &Redis, key: &str) -> u64 {
         let client = redis::Client::open(redis.1.as_str()).expect("a Redis URL");
         let mut conn = client
             .get_multiplexed_async_connection()

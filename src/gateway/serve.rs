@@ -56,6 +56,7 @@ impl Gateway {
         // Wait for the flusher to be gone, so its handle on control is released on return.
         flusher.0.abort();
         let _ = (&mut flusher.0).await;
+        self.settle_leases().await;
         self.flush_counters().await;
         result
     }
@@ -194,6 +195,36 @@ impl Gateway {
         result
     }
 
+    /// At shutdown, once the streams have ended: gives the leases back to the quota store
+    /// and settles their calls in doubt and local counts, trying for up to
+    /// [`SETTLE_AT_SHUTDOWN`] (without the backoff, so a store that has just returned is
+    /// called). A store
+    /// still away keeps what the leases held until the window ends, as a killed node's.
+    async fn settle_leases(&self) {
+        let Some(store) = self.inner.meter.store() else {
+            return;
+        };
+        let meter = &self.inner.meter;
+        let settle = async {
+            // A store just back may fail the first call (its connection is re-made).
+            loop {
+                store.end_backoff();
+                if !meter.tidy_leases(true).await {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        if tokio::time::timeout(SETTLE_AT_SHUTDOWN, settle)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "quota store: leases not given back at shutdown (the store is unavailable); their events are lost until their windows end"
+            );
+        }
+    }
+
     /// Probes the quota store every second while it is unavailable (whatever the calls'
     /// backoff), so `/health` and new connections see it return; and while it is up but
     /// no call has reached it for a second, so `/health` sees it go away although nothing
@@ -214,6 +245,9 @@ impl Gateway {
             }
             if store.is_up() {
                 let _ = store.settle_rate().await;
+                if store.take_unsettled() && self.inner.meter.tidy_leases(false).await {
+                    store.mark_unsettled();
+                }
             }
         }
     }
@@ -290,6 +324,9 @@ fn worker_listeners(
 /// The accept queue of a worker's own listening socket ([`worker_listeners`]), as tokio's
 /// `TcpListener::bind` asks for.
 const LISTEN_BACKLOG: i32 = 1024;
+
+/// How long a gateway that stops may take to give its leases back to the quota store.
+const SETTLE_AT_SHUTDOWN: Duration = Duration::from_secs(3);
 
 /// Aborts a task when dropped, so the periodic flusher stops with `serve` even when
 /// `serve` itself is dropped.

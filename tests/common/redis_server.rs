@@ -39,7 +39,8 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Starts the server (again) on its port, empty, and waits until it answers PING.
+    /// Starts the server (again) on its port, empty (or with what [`RedisServer::down_saving`]
+    /// saved), and waits until it answers PING.
     pub fn up(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -62,6 +63,15 @@ impl RedisServer {
     pub fn down(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the server cleanly, saving its data (`SHUTDOWN SAVE`): [`RedisServer::up`]
+    /// starts it again with that data.
+    pub fn down_saving(&mut self) {
+        let _ = self.command(&["SHUTDOWN", "SAVE"]);
+        if let Some(mut child) = self.child.take() {
             let _ = child.wait();
         }
     }
