@@ -332,7 +332,7 @@ impl StatusState {
             None if link.connected => "control plane connected".to_string(),
             None => "control plane not reached yet".to_string(),
         };
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "status": "UP",
             "role": "gateway-node",
             "controlPlane": {
@@ -344,6 +344,10 @@ impl StatusState {
                 "appliedVersion": self.control.applied_position().map(|p| p.version),
             },
         });
+        if let Some(quota) = crate::mgmt::quota_store_health(&self.telemetry.metrics().quota_store)
+        {
+            json["quotaStore"] = quota;
+        }
         (status, json)
     }
 }

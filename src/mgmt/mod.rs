@@ -122,19 +122,27 @@ pub async fn serve_with(
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    let store = &state.telemetry.metrics().quota_store;
-    match store.up() {
-        None => axum::Json(serde_json::json!({"status": "UP"})).into_response(),
-        // The process is up either way; the quota store's state is shown beside it.
-        Some(up) => {
-            let since = store.down_since.load(std::sync::atomic::Ordering::Relaxed);
-            let mut quota = serde_json::json!({"status": if up { "UP" } else { "DOWN" }});
-            if !up {
-                quota["downSince"] = serde_json::json!(crate::mgmt::dto::rfc3339(since));
-            }
-            axum::Json(serde_json::json!({"status": "UP", "quotaStore": quota})).into_response()
-        }
+    let mut health = serde_json::json!({"status": "UP"});
+    // The process is up either way; the quota store's state is shown beside it.
+    if let Some(quota) = quota_store_health(&state.telemetry.metrics().quota_store) {
+        health["quotaStore"] = quota;
     }
+    axum::Json(health).into_response()
+}
+
+/// The quota store's part of `/health` (control plane and gateway nodes alike):
+/// `{"status": "UP"}`, or `{"status": "DOWN", "downSince": RFC 3339}`; `None` without a
+/// store (`--redis`).
+pub(crate) fn quota_store_health(
+    store: &crate::gateway::QuotaStoreStatus,
+) -> Option<serde_json::Value> {
+    let up = store.up()?;
+    let mut quota = serde_json::json!({"status": if up { "UP" } else { "DOWN" }});
+    if !up {
+        let since = store.down_since.load(std::sync::atomic::Ordering::Relaxed);
+        quota["downSince"] = serde_json::json!(crate::mgmt::dto::rfc3339(since));
+    }
+    Some(quota)
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
