@@ -461,6 +461,15 @@ impl Lease {
                 }
             }
         }
+        self.charge_local(now, pace).await
+    }
+
+    /// Charges the local count (events granted here while the store was away) to the
+    /// store with a lease call that asks for nothing. Errors (the call stays in doubt)
+    /// when the store is unavailable.
+    async fn charge_local(&self, now: Millis, pace: &mut Pace) -> Result<(), Unavailable> {
+        let epoch = self.epoch(now);
+        let tag = epoch & TAG_MASK;
         let charge = take(&self.local, tag, u64::MAX);
         if charge == 0 {
             return Ok(());
@@ -470,13 +479,14 @@ impl Lease {
             want: 0,
             charge,
         };
+        let key = self.window_key(epoch);
         match self
             .store
             .lease(&key, &self.caller, call, self.limit, self.ttl(now))
             .await
         {
             Ok(grant) => {
-                self.add_grant(tag, grant, call.charge, pace);
+                self.add_grant(tag, grant, charge, pace);
                 Ok(())
             }
             Err(Unavailable) => {
@@ -514,39 +524,8 @@ impl Lease {
             return false;
         }
         // A charge-only lease (settling the call in doubt first).
-        if self.settle(now, &mut pace).await.is_err() {
-            return true;
-        }
-        let charge = take(&self.local, tag, u64::MAX);
-        if charge == 0 {
-            return false;
-        }
-        let epoch = self.epoch(now);
-        let call = LeaseCall {
-            number: self.store.next_call(),
-            want: 0,
-            charge,
-        };
-        match self
-            .store
-            .lease(
-                &self.window_key(epoch),
-                &self.caller,
-                call,
-                self.limit,
-                self.ttl(now),
-            )
-            .await
-        {
-            Ok(grant) => {
-                self.add_grant(tag, grant, charge, &mut pace);
-                false
-            }
-            Err(Unavailable) => {
-                pace.in_doubt = Some(InDoubt::Lease { epoch, call });
-                true
-            }
-        }
+        self.settle(now, &mut pace).await.is_err()
+            || self.charge_local(now, &mut pace).await.is_err()
     }
 
     /// Whether the lease still holds something for the store in the window of `now`: a
