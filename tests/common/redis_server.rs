@@ -10,6 +10,27 @@ use tempfile::TempDir;
 
 use super::PATIENCE;
 
+/// Whether `redis-server` can be run here. Without it the Redis tests are skipped, each
+/// saying so, unless `STREAMGATE_REQUIRE_REDIS=1` (CI sets it), which fails them.
+pub fn redis_available() -> bool {
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if found {
+        return true;
+    }
+    if std::env::var("STREAMGATE_REQUIRE_REDIS").as_deref() == Ok("1") {
+        panic!(
+            "STREAMGATE_REQUIRE_REDIS=1 but redis-server is not installed (apt-get install redis-server)"
+        );
+    }
+    eprintln!("skipped: redis-server is not installed (set STREAMGATE_REQUIRE_REDIS=1 to fail)");
+    false
+}
+
 /// A `redis-server` child process; killed on drop.
 pub struct RedisServer {
     pub port: u16,
