@@ -375,11 +375,9 @@ fn get_value(redis: &RedisServer, key: &str) -> Option<u64> {
         .ok()
 }
 
-#[tokio::test]
-async fn connection_rate_policies_are_exact_across_nodes() {
-    if !redis_available() {
-        return;
-    }
+/// Redis, the servers, and application `Rated`'s subscription to an API of one-event
+/// streams, under a 5-connections-a-minute policy.
+async fn rated_setup() -> (RedisServer, TestServer, Backend, Subscriber) {
     let redis = RedisServer::start();
     let env = TestServer::start().await;
     app_policy_per_minute(env.control(), "FivePerMin", 5).await;
@@ -400,6 +398,15 @@ async fn connection_rate_policies_are_exact_across_nodes() {
         Some("AsyncUnlimited"),
     )
     .await;
+    (redis, env, backend, sub)
+}
+
+#[tokio::test]
+async fn connection_rate_policies_are_exact_across_nodes() {
+    if !redis_available() {
+        return;
+    }
+    let (redis, env, _backend, sub) = rated_setup().await;
     let nodes: Vec<Node> = (0..3)
         .map(|_| Node::start(&env, &redis, QuotaStoreDown::Fail))
         .collect();
@@ -575,13 +582,10 @@ async fn the_store_is_seen_gone_within_seconds_while_nothing_calls_it() {
     let _ = &s.backend;
 }
 
-#[tokio::test]
-async fn a_lease_given_back_while_redis_is_frozen_is_given_back_when_it_thaws() {
-    if !redis_available() {
-        return;
-    }
+/// One node and a stream of 30 events at 10 a second (from the window's first block of
+/// 100), read for 5 events.
+async fn thirty_events_started() -> (Setup, Node, SseReader) {
     fresh_minute(Duration::from_secs(30)).await;
-    // 30 events at 10 a second, from the first block of 100.
     let s = setup_with(1_000, Duration::from_millis(100), 1, Some(30)).await;
     let node = Node::start(&s.env, &s.redis, QuotaStoreDown::Fail);
     let resp = get(&node.url(&s.path), Some(&s.sub.production)).await;
@@ -590,6 +594,15 @@ async fn a_lease_given_back_while_redis_is_frozen_is_given_back_when_it_thaws() 
     for _ in 0..5 {
         reader.next_event().await.unwrap();
     }
+    (s, node, reader)
+}
+
+#[tokio::test]
+async fn a_lease_given_back_while_redis_is_frozen_is_given_back_when_it_thaws() {
+    if !redis_available() {
+        return;
+    }
+    let (s, _node, mut reader) = thirty_events_started().await;
     assert_eq!(get_value(&s.redis, &redis_key(&s.sub)), Some(100));
     s.redis.pause();
     // The backend ends the stream after its 30 events; the unused 70 cannot be given back.
@@ -614,26 +627,7 @@ async fn connection_attempts_refused_while_redis_is_frozen_do_not_count() {
     if !redis_available() {
         return;
     }
-    let redis = RedisServer::start();
-    let env = TestServer::start().await;
-    app_policy_per_minute(env.control(), "FivePerMin", 5).await;
-    let backend = Backend::start(events("\n", Duration::from_millis(50), Some(1))).await;
-    let api = published_api(
-        env.control(),
-        "Rated",
-        Some(&backend.url()),
-        None,
-        &["AsyncUnlimited"],
-    )
-    .await;
-    let sub = subscriber(
-        env.control(),
-        "Rated",
-        "FivePerMin",
-        &api,
-        Some("AsyncUnlimited"),
-    )
-    .await;
+    let (redis, env, _backend, sub) = rated_setup().await;
     let node = Node::start(&env, &redis, QuotaStoreDown::Fail);
     let url = node.url("/rated/1.0.0/memory");
     let mut statuses = Vec::new();
@@ -658,16 +652,7 @@ async fn a_gateway_stopped_just_after_redis_returns_gives_its_lease_back() {
     if !redis_available() {
         return;
     }
-    fresh_minute(Duration::from_secs(30)).await;
-    // 30 events at 10 a second, from the first block of 100.
-    let s = setup_with(1_000, Duration::from_millis(100), 1, Some(30)).await;
-    let mut node = Node::start(&s.env, &s.redis, QuotaStoreDown::Fail);
-    let resp = get(&node.url(&s.path), Some(&s.sub.production)).await;
-    assert_eq!(resp.status(), 200);
-    let mut reader = SseReader::new(resp);
-    for _ in 0..5 {
-        reader.next_event().await.unwrap();
-    }
+    let (s, mut node, mut reader) = thirty_events_started().await;
     // Redis goes away with its data saved: the lease's give-back at the stream's end
     // fails.
     let mut redis = s.redis;
@@ -676,7 +661,7 @@ async fn a_gateway_stopped_just_after_redis_returns_gives_its_lease_back() {
     assert_eq!(rest + 5, 30);
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     // Redis returns with the window's 100 leased, and the gateway stops at once (before
-    // the lease's own retry, a second after the last).
+    // its once-a-second probe settles the lease).
     redis.up();
     assert_eq!(get_value(&redis, &redis_key(&s.sub)), Some(100));
     node.stop().await;

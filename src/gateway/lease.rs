@@ -28,9 +28,6 @@ pub(crate) const MAX_BLOCK: u64 = 100_000;
 pub(crate) const INITIAL_BLOCK: u64 = 100;
 /// How long a window's keys outlive the window in Redis, for clocks a little apart.
 const KEY_GRACE_MILLIS: i64 = 5_000;
-/// How often a lease with no stream left tries again to give its balance back (or to
-/// settle a call in doubt) while the store is unavailable.
-const SETTLE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Window numbers are kept modulo this in the packed states (only equality matters).
 const TAG_MASK: u64 = (1 << 24) - 1;
 
@@ -81,6 +78,15 @@ enum InDoubt {
         number: u64,
         unused: u64,
     },
+}
+
+impl InDoubt {
+    /// The number of the window the call was made in.
+    fn epoch(&self) -> u64 {
+        match self {
+            Self::Lease { epoch, .. } | Self::GiveBack { epoch, .. } => *epoch,
+        }
+    }
 }
 
 /// The rate bookkeeping of refills and the call in doubt (behind the refill lock).
@@ -281,37 +287,76 @@ impl Lease {
             Ok(false) => {}
             Err(Unavailable) => return self.unavailable(tag, want, need),
         }
-        let epoch = self.epoch(now);
         let call = LeaseCall {
             number: self.store.next_call(),
             want,
             charge: take(&self.local, tag, u64::MAX),
         };
-        let leased = self
+        match self.send_lease(self.epoch(now), call, now, pace).await {
+            Ok(grant) if grant.granted > 0 => Refill::Granted,
+            Ok(_) => Refill::Exhausted,
+            Err(Unavailable) => self.unavailable(tag, want, need),
+        }
+    }
+
+    /// Sends a lease call of the window numbered `epoch` and adds its grant; when it fails
+    /// (it may still have run), keeps it in doubt, to be sent again before any other call.
+    async fn send_lease(
+        &self,
+        epoch: u64,
+        call: LeaseCall,
+        now: Millis,
+        pace: &mut Pace,
+    ) -> Result<LeaseGrant, Unavailable> {
+        let key = self.window_key(epoch);
+        let sent = self
             .store
-            .lease(
-                &self.window_key(epoch),
-                &self.caller,
-                call,
-                self.limit,
-                self.ttl(now),
-            )
+            .lease(&key, &self.caller, call, self.limit, self.ttl(now))
             .await;
-        match leased {
-            Ok(grant) => {
-                self.add_grant(tag, grant, call.charge, pace);
-                if grant.granted > 0 {
-                    Refill::Granted
-                } else {
-                    Refill::Exhausted
-                }
+        match sent {
+            Ok(grant) => self.add_grant(epoch & TAG_MASK, grant, call.charge, pace),
+            Err(Unavailable) => self.in_doubt(InDoubt::Lease { epoch, call }, pace),
+        }
+        sent
+    }
+
+    /// Sends a give-back call of `unused` events of the window numbered `epoch` and adds
+    /// what it gave back to the hint; when it fails, keeps it in doubt as
+    /// [`send_lease`](Self::send_lease) does.
+    async fn send_give_back(
+        &self,
+        epoch: u64,
+        number: u64,
+        unused: u64,
+        now: Millis,
+        pace: &mut Pace,
+    ) -> Result<(), Unavailable> {
+        let key = self.window_key(epoch);
+        let sent = self
+            .store
+            .give_back(&key, &self.caller, unused, number, self.ttl(now))
+            .await;
+        match sent {
+            Ok(back) => {
+                self.hint_more(epoch & TAG_MASK, back);
+                Ok(())
             }
             Err(Unavailable) => {
-                pace.in_doubt = Some(InDoubt::Lease { epoch, call });
-                self.store.mark_unsettled();
-                self.unavailable(tag, want, need)
+                let call = InDoubt::GiveBack {
+                    epoch,
+                    number,
+                    unused,
+                };
+                self.in_doubt(call, pace);
+                Err(Unavailable)
             }
         }
+    }
+
+    /// Keeps `call` in doubt, and has the probe settle it once the store answers.
+    fn in_doubt(&self, call: InDoubt, pace: &mut Pace) {
+        pace.in_doubt = Some(call);
+        self.store.mark_unsettled();
     }
 
     /// Adds a lease's grant to the balance, and what the store said with it to the pace.
@@ -370,51 +415,17 @@ impl Lease {
     /// granted events. Errors (the call stays in doubt) when the store is unavailable.
     async fn settle(&self, now: Millis, pace: &mut Pace) -> Result<bool, Unavailable> {
         let epoch = self.epoch(now);
-        let tag = epoch & TAG_MASK;
         match pace.in_doubt.take() {
-            Some(InDoubt::Lease { epoch: e, call }) if e == epoch => {
-                let key = self.window_key(epoch);
-                match self
-                    .store
-                    .lease(&key, &self.caller, call, self.limit, self.ttl(now))
-                    .await
-                {
-                    Ok(grant) => {
-                        self.add_grant(tag, grant, call.charge, pace);
-                        Ok(grant.granted > 0)
-                    }
-                    Err(Unavailable) => {
-                        pace.in_doubt = Some(InDoubt::Lease { epoch, call });
-                        Err(Unavailable)
-                    }
-                }
-            }
-            Some(InDoubt::GiveBack {
-                epoch: e,
-                number,
-                unused,
-            }) if e == epoch => {
-                let key = self.window_key(epoch);
-                match self
-                    .store
-                    .give_back(&key, &self.caller, unused, number, self.ttl(now))
-                    .await
-                {
-                    Ok(back) => {
-                        self.hint_more(tag, back);
-                        Ok(false)
-                    }
-                    Err(Unavailable) => {
-                        pace.in_doubt = Some(InDoubt::GiveBack {
-                            epoch,
-                            number,
-                            unused,
-                        });
-                        Err(Unavailable)
-                    }
-                }
-            }
-            _ => Ok(false),
+            Some(call) if call.epoch() != epoch => Ok(false),
+            Some(InDoubt::Lease { call, .. }) => self
+                .send_lease(epoch, call, now, pace)
+                .await
+                .map(|grant| grant.granted > 0),
+            Some(InDoubt::GiveBack { number, unused, .. }) => self
+                .send_give_back(epoch, number, unused, now, pace)
+                .await
+                .map(|()| false),
+            None => Ok(false),
         }
     }
 
@@ -436,7 +447,6 @@ impl Lease {
         let now = now_millis();
         let epoch = self.epoch(now);
         let tag = epoch & TAG_MASK;
-        let key = self.window_key(epoch);
         self.settle(now, pace).await?;
         let unused = take(&self.balance, tag, u64::MAX);
         let _ = take(&self.taken, tag, unused);
@@ -444,22 +454,7 @@ impl Lease {
         let back = unused - uncharged;
         if back > 0 {
             let number = self.store.next_call();
-            match self
-                .store
-                .give_back(&key, &self.caller, back, number, self.ttl(now))
-                .await
-            {
-                Ok(given) => self.hint_more(tag, given),
-                Err(Unavailable) => {
-                    pace.in_doubt = Some(InDoubt::GiveBack {
-                        epoch,
-                        number,
-                        unused: back,
-                    });
-                    self.store.mark_unsettled();
-                    return Err(Unavailable);
-                }
-            }
+            self.send_give_back(epoch, number, back, now, pace).await?;
         }
         self.charge_local(now, pace).await
     }
@@ -469,8 +464,7 @@ impl Lease {
     /// when the store is unavailable.
     async fn charge_local(&self, now: Millis, pace: &mut Pace) -> Result<(), Unavailable> {
         let epoch = self.epoch(now);
-        let tag = epoch & TAG_MASK;
-        let charge = take(&self.local, tag, u64::MAX);
+        let charge = take(&self.local, epoch & TAG_MASK, u64::MAX);
         if charge == 0 {
             return Ok(());
         }
@@ -479,22 +473,7 @@ impl Lease {
             want: 0,
             charge,
         };
-        let key = self.window_key(epoch);
-        match self
-            .store
-            .lease(&key, &self.caller, call, self.limit, self.ttl(now))
-            .await
-        {
-            Ok(grant) => {
-                self.add_grant(tag, grant, charge, pace);
-                Ok(())
-            }
-            Err(Unavailable) => {
-                pace.in_doubt = Some(InDoubt::Lease { epoch, call });
-                self.store.mark_unsettled();
-                Err(Unavailable)
-            }
-        }
+        self.send_lease(epoch, call, now, pace).await.map(|_| ())
     }
 
     /// Settles what the lease holds for the store while no stream uses it (gives its
@@ -518,12 +497,7 @@ impl Lease {
         if self.streams.load(Ordering::Acquire) == 0 {
             return self.give_back(&mut pace).await.is_err() && self.unsettled(now, &pace);
         }
-        let tag = self.tag(now);
-        let charge = read(&self.local, tag);
-        if pace.in_doubt.is_none() && charge == 0 {
-            return false;
-        }
-        // A charge-only lease (settling the call in doubt first).
+        // With streams, the balance is theirs: the call in doubt, then a charge-only lease.
         self.settle(now, &mut pace).await.is_err()
             || self.charge_local(now, &mut pace).await.is_err()
     }
@@ -534,8 +508,7 @@ impl Lease {
         let epoch = self.epoch(now);
         self.balance(now) > 0
             || read(&self.local, epoch & TAG_MASK) > 0
-            || matches!(pace.in_doubt,
-                Some(InDoubt::Lease { epoch: e, .. } | InDoubt::GiveBack { epoch: e, .. }) if e == epoch)
+            || pace.in_doubt.is_some_and(|call| call.epoch() == epoch)
     }
 }
 
@@ -560,19 +533,12 @@ impl Drop for Hold {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let lease = self.0.clone();
             runtime.spawn(async move {
-                loop {
-                    // Between the refills of other streams, not in the middle of one.
-                    let mut pace = lease.pace.lock().await;
-                    // A stream came back: its refills settle what is left.
-                    if lease.streams.load(Ordering::Acquire) != 0
-                        || lease.give_back(&mut pace).await.is_ok()
-                        || !lease.unsettled(now_millis(), &pace)
-                    {
-                        return;
-                    }
-                    drop(pace);
-                    // The store is unavailable: try again while the window lasts.
-                    tokio::time::sleep(SETTLE_RETRY).await;
+                // Between the refills of other streams, not in the middle of one.
+                let mut pace = lease.pace.lock().await;
+                // A stream came back: its refills settle what is left. A failed call is
+                // in doubt, and the probe settles it once the store answers.
+                if lease.streams.load(Ordering::Acquire) == 0 {
+                    let _ = lease.give_back(&mut pace).await;
                 }
             });
         }

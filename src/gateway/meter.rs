@@ -2,7 +2,6 @@
 //! compare-and-swap (so together they never overshoot a quota), and per-application
 //! connection-rate windows. Lookups are lock-free; nothing here touches the disk.
 
-use crate::fast_map::FastHashMap;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -12,6 +11,7 @@ use arc_swap::ArcSwap;
 
 use crate::catalog::{Millis, Quota};
 use crate::control::CounterRecord;
+use crate::fast_map::FastHashMap;
 
 use super::lease::{Hold, Lease, Refill};
 use super::quota_store::{QuotaStore, QuotaStoreDown};

@@ -358,9 +358,7 @@ impl QuotaStore {
         match result {
             Ok(value) => {
                 self.last_answer.store(now_millis(), Ordering::Relaxed);
-                if let Ok(mut backoff) = self.backoff.lock() {
-                    *backoff = None;
-                }
+                self.end_backoff();
                 let since = self.status.down_since.swap(0, Ordering::Relaxed);
                 if since != 0 {
                     tracing::info!("quota store: reachable again");
@@ -412,8 +410,8 @@ impl QuotaStore {
         self.unsettled.swap(false, Ordering::AcqRel)
     }
 
-    /// Ends the backoff, so the next call is made at once (at shutdown, to settle the
-    /// leases if the store is back).
+    /// Ends the backoff, so the next call is made at once (after a call that answered, and
+    /// at shutdown, to settle the leases if the store is back).
     pub(crate) fn end_backoff(&self) {
         if let Ok(mut backoff) = self.backoff.lock() {
             *backoff = None;
@@ -426,6 +424,11 @@ impl QuotaStore {
     pub(crate) fn new_caller(&self) -> String {
         let n = self.next_caller.fetch_add(1, Ordering::Relaxed);
         format!("{}:{n}", self.node)
+    }
+
+    /// The key recording `caller`'s last applied call on the window `key`.
+    fn last_call_key(key: &str, caller: &str) -> String {
+        format!("{key}:last:{caller}")
     }
 
     /// Leases up to `want` events of the window `key` (`limit` events, expiring
@@ -442,8 +445,7 @@ impl QuotaStore {
         ttl_millis: i64,
     ) -> Result<LeaseGrant, Unavailable> {
         let (script, node) = (self.lease.clone(), self.node.clone());
-        let (last_key, key) = (format!("{key}:last:{caller}"), key.to_string());
-        let (want, charge) = (call.want, call.charge);
+        let (last_key, key) = (Self::last_call_key(key, caller), key.to_string());
         let reply: Vec<i64> = self
             .call("lease", |mut conn| async move {
                 let nodes_key = format!("{key}:nodes");
@@ -462,10 +464,10 @@ impl QuotaStore {
             .await?;
         let at = |i: usize| reply.get(i).copied().unwrap_or(0).max(0).unsigned_abs();
         Ok(LeaseGrant {
-            granted: at(0).min(want),
+            granted: at(0).min(call.want),
             remaining: at(1),
             nodes: at(2).max(1),
-            charged: at(3).min(charge),
+            charged: at(3).min(call.charge),
         })
     }
 
@@ -480,7 +482,7 @@ impl QuotaStore {
         ttl_millis: i64,
     ) -> Result<u64, Unavailable> {
         let script = self.give_back.clone();
-        let (last_key, key) = (format!("{key}:last:{caller}"), key.to_string());
+        let (last_key, key) = (Self::last_call_key(key, caller), key.to_string());
         let n: i64 = self
             .call("give back", |mut conn| async move {
                 let mut invocation = script.key(&key);
@@ -582,8 +584,9 @@ impl QuotaStore {
         removed
     }
 
-    /// Checks that the store answers, backoff or not (used once a second while it is
-    /// unavailable, to notice its return).
+    /// Checks that the store answers, backoff or not (the probe's: once a second while it
+    /// is unavailable, to notice its return, and after a quiet second while it is up, to
+    /// notice its loss).
     pub(crate) async fn probe(&self) -> Result<(), Unavailable> {
         self.call_now("ping", |mut conn| async move {
             redis::cmd("PING").query_async::<String>(&mut conn).await
@@ -752,27 +755,13 @@ pub(crate) mod tests {
         // records: a repeat of one lease's call after the other's later call is a repeat.
         let (a, b) = (store.new_caller(), store.new_caller());
         let (first, second) = (lease(store.next_call(), 5), lease(store.next_call(), 5));
-        assert_eq!(
-            store
-                .lease(key, &a, first, 100, 60_000)
-                .await
-                .map(|g| g.granted),
-            Ok(5)
-        );
-        assert_eq!(
-            store
-                .lease(key, &b, second, 100, 60_000)
-                .await
-                .map(|g| g.granted),
-            Ok(5)
-        );
-        assert_eq!(
-            store
-                .lease(key, &a, first, 100, 60_000)
-                .await
-                .map(|g| g.granted),
-            Ok(5)
-        );
+        let granted = async |caller: &str, call| {
+            let grant = store.lease(key, caller, call, 100, 60_000).await;
+            grant.map(|g| g.granted)
+        };
+        assert_eq!(granted(&a, first).await, Ok(5));
+        assert_eq!(granted(&b, second).await, Ok(5));
+        assert_eq!(granted(&a, first).await, Ok(5));
         assert_eq!(used(&redis, key).await, 70);
     }
 }

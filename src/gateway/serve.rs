@@ -198,8 +198,8 @@ impl Gateway {
     /// At shutdown, once the streams have ended: gives the leases back to the quota store
     /// and settles their calls in doubt and local counts, trying for up to
     /// [`SETTLE_AT_SHUTDOWN`] (without the backoff, so a store that has just returned is
-    /// called). A store
-    /// still away keeps what the leases held until the window ends, as a killed node's.
+    /// called). A store still away keeps what the leases held until the window ends, as a
+    /// killed node's.
     async fn settle_leases(&self) {
         let Some(store) = self.inner.meter.store() else {
             return;
