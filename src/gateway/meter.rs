@@ -252,10 +252,12 @@ impl EventWindow {
 
     /// Milliseconds from `now` until the window of `now` ends.
     pub(crate) fn millis_until_reset(&self, now: Millis) -> i64 {
-        let epoch = i64::try_from(self.epoch_at(now)).unwrap_or(i64::MAX);
+        // From the time itself, not the packed window number, which is capped: a leased
+        // window counts from the Unix epoch, so its number is far past the cap.
+        let windows = now.saturating_sub(self.base).max(0) / self.len;
         let end = self
             .base
-            .saturating_add(epoch.saturating_add(1).saturating_mul(self.len));
+            .saturating_add(windows.saturating_add(1).saturating_mul(self.len));
         (end - now).max(0)
     }
 
@@ -472,6 +474,12 @@ mod tests {
         assert_eq!(w.reserve(1, 3_000), 0);
         assert_eq!(w.remaining(3_000), 0);
         assert_eq!(w.millis_until_reset(3_000), 58_000);
+        // A window aligned on the clock from the Unix epoch (a lease's), at 16:13:16 UTC.
+        let aligned = EventWindow {
+            base: 0,
+            ..EventWindow::new(60_000, 10, None, 0)
+        };
+        assert_eq!(aligned.millis_until_reset(1_796_141_596_000), 44_000);
         // The next window starts one minute after the first event.
         assert_eq!(w.remaining(61_000), 10);
         assert_eq!(w.reserve(3, 61_000), 3);
