@@ -61,7 +61,9 @@ fi
 
 # Up to 20,000 streams: the client and the origin hold one socket per stream, a proxy two
 # (40,200 open files). Raise the hard limit where allowed (root with CAP_SYS_RESOURCE),
-# then the soft one to it; a fan-out that still does not fit is skipped with a note.
+# then the soft one to it. A fan-out that still does not fit one process runs every side
+# in several (load shards, origins on one port, gateway nodes, nginx workers with
+# reuseport), and says so under the table.
 ulimit -Hn 65536 2>/dev/null || true
 hard=$(ulimit -Hn)
 if [ "$hard" = "unlimited" ] || [ "$hard" -gt 65536 ]; then

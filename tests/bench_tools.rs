@@ -295,3 +295,73 @@ fn shared_fanout_runs_alone_and_reports_one_backend_connection() {
         "{report}"
     );
 }
+
+/// A fan-out with more sockets than one process may open (here a limit of 400 open files
+/// for 300 streams: 800 for a proxy) runs with every side in several processes: load
+/// shards measured over one window, origins sharing a port, gateway nodes of the control
+/// plane, nginx (when installed) with as many workers.
+#[test]
+fn fanout_beyond_the_open_files_limit_runs_in_several_processes() {
+    let work = tempfile::tempdir().unwrap();
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .any(|p| std::path::Path::new(p).is_file());
+    let paths = if nginx {
+        "direct,gateway,nginx"
+    } else {
+        "direct,gateway"
+    };
+    let out = Command::new("sh")
+        .args(["-c", "ulimit -n 400 && exec \"$0\" \"$@\"", SG_BENCH])
+        .args(["run", "--only", "fanout", "--fanout", "300", "--paths", paths])
+        .args(["--reps", "1", "--warmup", "0.5", "--duration", "1"])
+        .args(["--gateway-host", "streamgate", "--streamgate"])
+        .arg(env!("CARGO_BIN_EXE_streamgate"))
+        .arg("--nginx-template")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/nginx-sse.conf"))
+        .arg("--work-dir")
+        .arg(work.path())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "sg-bench run failed: {}\n{report}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains(
+            "fanout-300: more sockets than one process may open here (400): the load client \
+             and the origin ran as 3 processes each, the gateway as 3 `streamgate gateway` nodes"
+        ),
+        "{report}"
+    );
+    let mut rows = vec!["direct", "gateway"];
+    if nginx {
+        rows.push("nginx");
+    }
+    for path in rows {
+        let prefix = format!("| fanout-300 | {path} | ");
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {path} row: {report}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        // 300 streams at one event a second over a window of at least 3 s.
+        let events: u64 = cells[3].split_whitespace().next().unwrap().parse().unwrap();
+        assert!(events >= 600, "{row}");
+        assert_eq!(cells[8], "0", "failures: {row}");
+        if path != "direct" {
+            let rss: f64 = cells[7].parse().unwrap();
+            assert!(rss > 0.0, "{row}");
+        }
+    }
+    // Three nodes were added to the control plane and served the gateway row.
+    for i in 1..=3 {
+        let log = std::fs::read_to_string(work.path().join(format!("bench-node-{i}.log")));
+        assert!(
+            log.is_ok_and(|l| l.contains("gateway listening on http://")),
+            "node {i}"
+        );
+    }
+}

@@ -10,6 +10,15 @@ const SUB: u64 = 64;
 /// Enough buckets for any `u64`.
 const BUCKETS: usize = 128 + 57 * 64;
 
+/// A histogram's non-empty buckets as `(index, count)` and its largest value.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    /// Non-empty buckets: index and count.
+    pub buckets: Vec<(usize, u64)>,
+    /// The largest value recorded.
+    pub max: u64,
+}
+
 /// A concurrent histogram of `u64` values.
 #[derive(Debug)]
 pub struct Histogram {
@@ -89,6 +98,40 @@ impl Histogram {
         Some(self.max())
     }
 
+    /// The recorded values as `(bucket, count)` pairs of the non-empty buckets, and the
+    /// largest value: what a load shard sends its parent ([`Histogram::merge`]).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            buckets: self
+                .buckets
+                .iter()
+                .enumerate()
+                .filter_map(|(i, b)| {
+                    let n = b.load(Ordering::Relaxed);
+                    (n > 0).then_some((i, n))
+                })
+                .collect(),
+            max: self.max(),
+        }
+    }
+
+    /// Adds another histogram's values, as [`Histogram::snapshot`] gave them.
+    ///
+    /// # Errors
+    /// A bucket index beyond this histogram's (the snapshot is not one of ours).
+    pub fn merge(&self, other: &Snapshot) -> Result<(), String> {
+        for &(i, n) in &other.buckets {
+            let bucket = self
+                .buckets
+                .get(i)
+                .ok_or_else(|| format!("latency bucket {i} is out of range"))?;
+            bucket.fetch_add(n, Ordering::Relaxed);
+            self.count.fetch_add(n, Ordering::Relaxed);
+        }
+        self.max.fetch_max(other.max, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Forgets every value.
     pub fn reset(&self) {
         for bucket in self.buckets.iter() {
@@ -144,5 +187,32 @@ mod tests {
         assert_eq!(h.count(), 1000);
         h.reset();
         assert_eq!(h.count(), 0);
+    }
+
+    #[test]
+    fn merged_snapshots_give_the_quantiles_of_all_values() {
+        let (a, b, all) = (
+            Histogram::default(),
+            Histogram::default(),
+            Histogram::default(),
+        );
+        for v in 1..=1000 {
+            let h = if v % 3 == 0 { &a } else { &b };
+            h.record(v * 10);
+            all.record(v * 10);
+        }
+        let merged = Histogram::default();
+        merged.merge(&a.snapshot()).unwrap();
+        merged.merge(&b.snapshot()).unwrap();
+        assert_eq!(merged.count(), 1000);
+        assert_eq!(merged.max(), 10_000);
+        for q in [0.5, 0.99, 1.0] {
+            assert_eq!(merged.quantile(q), all.quantile(q), "q {q}");
+        }
+        let bad = Snapshot {
+            buckets: vec![(BUCKETS, 1)],
+            max: 0,
+        };
+        assert!(merged.merge(&bad).is_err());
     }
 }

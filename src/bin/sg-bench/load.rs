@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::BoxError;
 use crate::clock::now_micros;
-use crate::hist::Histogram;
+use crate::hist::{Histogram, Snapshot};
 use crate::procstat::{self, ProcSet};
 use crate::wire::{self, BodyDecoder, Framing, SseScanner, WireError};
 
@@ -78,6 +78,12 @@ pub struct LoadArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Run as one shard of a fan-out too big for one process's open files (`sg-bench
+    /// run` starts these): open the streams, print `opened`, wait for a line on standard
+    /// input, measure the window (`--warmup` is ignored) and print one JSON object, the
+    /// result and the window's latency histogram.
+    #[arg(long)]
+    pub shard: bool,
 }
 
 /// Where the streams go: an address, TLS or not, and the request bytes to send.
@@ -269,6 +275,27 @@ pub async fn run(args: LoadArgs) -> Result<(), BoxError> {
         open_concurrency: args.open_concurrency.max(1),
         measure: ProcSet::new(args.pids),
     };
+    if args.shard {
+        if spec.mode != Mode::Stream {
+            return Err("--shard measures stream mode only".into());
+        }
+        let (result, latency) = stream_window(&spec, async {
+            use tokio::io::AsyncBufReadExt as _;
+            println!("{SHARD_OPENED}");
+            std::io::Write::flush(&mut std::io::stdout())?;
+            let mut line = String::new();
+            tokio::io::BufReader::new(tokio::io::stdin())
+                .read_line(&mut line)
+                .await?;
+            Ok(())
+        })
+        .await?;
+        println!(
+            "{}",
+            serde_json::to_string(&ShardReport { result, latency })?
+        );
+        return Ok(());
+    }
     let result = measure(&spec).await?;
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
@@ -291,6 +318,22 @@ fn to_ms(us: Option<u64>) -> Option<f64> {
 }
 
 async fn measure_streams(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
+    let warmup = spec.warmup;
+    let (result, _) = stream_window(spec, async move {
+        tokio::time::sleep(warmup).await;
+        Ok(())
+    })
+    .await?;
+    Ok(result)
+}
+
+/// Opens every stream, runs `start` (the warm-up, or a shard's wait for its parent's go),
+/// then records events and latencies for `spec.duration`: the result, and the latencies
+/// recorded in the window.
+async fn stream_window(
+    spec: &LoadSpec,
+    start: impl std::future::Future<Output = Result<(), BoxError>>,
+) -> Result<(LoadResult, Snapshot), BoxError> {
     let pids = spec.measure.pids();
     let rss_base = (!pids.is_empty())
         .then(|| procstat::rss_kib_of(&pids).ok())
@@ -317,8 +360,7 @@ async fn measure_streams(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
         }));
     }
     // Wait for every stream to open or fail, at most 10 s plus 5 ms per stream.
-    let open_deadline =
-        started + Duration::from_secs(10) + Duration::from_millis(5) * spec.streams as u32;
+    let open_deadline = started + open_budget(spec.streams);
     while shared.opened.load(Ordering::Relaxed) + shared.open_failed.load(Ordering::Relaxed)
         < spec.streams
         && Instant::now() < open_deadline
@@ -326,7 +368,7 @@ async fn measure_streams(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let open_secs = started.elapsed().as_secs_f64();
-    tokio::time::sleep(spec.warmup).await;
+    start.await?;
 
     shared.hist.reset();
     shared.events.store(0, Ordering::Relaxed);
@@ -335,7 +377,7 @@ async fn measure_streams(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
     let t0 = Instant::now();
     tokio::time::sleep(spec.duration).await;
     let cpu1 = procstat::cpu_of(&pids).ok();
-    let window = t0.elapsed().as_secs_f64();
+    let window_secs = t0.elapsed().as_secs_f64();
     shared.recording.store(false, Ordering::Relaxed);
     let events = shared.events.load(Ordering::Relaxed);
     let rss = (!pids.is_empty())
@@ -354,49 +396,107 @@ async fn measure_streams(spec: &LoadSpec) -> Result<LoadResult, BoxError> {
         // Aborted tasks end with a cancellation error: expected.
         let _ = task.await;
     }
-    let opened = shared.opened.load(Ordering::Relaxed);
-    let cpu = cpu0.zip(cpu1).map(|(a, b)| b.since(a));
-    let cpu_us = cpu.map(|c| c.total_us());
-    if healthy < spec.streams
-        && shared
-            .first_error
-            .lock()
-            .map(|e| e.is_none())
-            .unwrap_or(false)
-    {
+    if healthy < spec.streams {
         shared.note_error("stream opened but ended early or got no event in the window");
     }
-    Ok(LoadResult {
-        mode: "stream".to_string(),
+    let result = stream_result(StreamTally {
         streams: spec.streams,
-        opened,
-        failures: spec.streams - healthy,
+        opened: shared.opened.load(Ordering::Relaxed),
+        healthy,
         first_error: shared.first_error.lock().ok().and_then(|e| e.clone()),
         open_secs,
-        window_secs: window,
+        window_secs,
         events,
-        rate: events as f64 / window,
-        p50_ms: to_ms(shared.hist.quantile(0.5)),
-        p99_ms: to_ms(shared.hist.quantile(0.99)),
-        max_ms: (shared.hist.count() > 0).then(|| shared.hist.max() as f64 / 1000.0),
+        hist: &shared.hist,
+        cpu: cpu0.zip(cpu1).map(|(a, b)| b.since(a)),
+        rss_base,
+        rss,
+    });
+    Ok((result, shared.hist.snapshot()))
+}
+
+/// How long opening `streams` streams may take: 10 s plus 5 ms per stream.
+pub fn open_budget(streams: usize) -> Duration {
+    Duration::from_secs(10) + Duration::from_millis(5) * u32::try_from(streams).unwrap_or(u32::MAX)
+}
+
+/// What a stream-mode measurement counted, from one load process or from its shards.
+pub struct StreamTally<'a> {
+    /// Streams asked for.
+    pub streams: usize,
+    /// Streams that opened.
+    pub opened: usize,
+    /// Streams open at the end of the window that got an event in it.
+    pub healthy: usize,
+    /// The first error seen.
+    pub first_error: Option<String>,
+    /// Seconds it took to open the streams.
+    pub open_secs: f64,
+    /// Seconds of the window.
+    pub window_secs: f64,
+    /// Events delivered in the window.
+    pub events: u64,
+    /// Their latencies, µs.
+    pub hist: &'a Histogram,
+    /// CPU time of the measured processes in the window.
+    pub cpu: Option<procstat::CpuTime>,
+    /// Their resident memory before opening and at the end of the window, KiB.
+    pub rss_base: Option<u64>,
+    /// See `rss_base`.
+    pub rss: Option<u64>,
+}
+
+/// The stream-mode result of `t`.
+pub fn stream_result(t: StreamTally<'_>) -> LoadResult {
+    let cpu_us = t.cpu.map(|c| c.total_us());
+    let events = t.events;
+    LoadResult {
+        mode: "stream".to_string(),
+        streams: t.streams,
+        opened: t.opened,
+        failures: t.streams.saturating_sub(t.healthy),
+        first_error: t.first_error,
+        open_secs: t.open_secs,
+        window_secs: t.window_secs,
+        events,
+        rate: events as f64 / t.window_secs,
+        p50_ms: to_ms(t.hist.quantile(0.5)),
+        p99_ms: to_ms(t.hist.quantile(0.99)),
+        max_ms: (t.hist.count() > 0).then(|| t.hist.max() as f64 / 1000.0),
         cpu_us,
         cpu_us_per_event: cpu_us
             .filter(|_| events > 0)
             .map(|c| c as f64 / events as f64),
-        cpu_cores: cpu_us.map(|c| c as f64 / 1e6 / window),
-        cpu_sys_share: cpu
+        cpu_cores: cpu_us.map(|c| c as f64 / 1e6 / t.window_secs),
+        cpu_sys_share: t
+            .cpu
             .filter(|c| c.total_us() > 0)
             .map(|c| c.sys_us as f64 / c.total_us() as f64),
         ui_thread_cores: None,
-        rss_base_kib: rss_base,
-        rss_kib: rss,
-        rss_per_stream_kib: rss_base
-            .zip(rss)
-            .filter(|_| opened > 0)
-            .map(|(a, b)| (b as f64 - a as f64) / opened as f64),
+        rss_base_kib: t.rss_base,
+        rss_kib: t.rss,
+        rss_per_stream_kib: t
+            .rss_base
+            .zip(t.rss)
+            .filter(|_| t.opened > 0)
+            .map(|(a, b)| (b as f64 - a as f64) / t.opened as f64),
         backend_connections: None,
-    })
+    }
 }
+
+/// What a load shard (`sg-bench load --shard`) prints when its window ends: its result
+/// and the latencies it recorded, for its parent to add up.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardReport {
+    /// The shard's own result (no CPU or memory figures: the parent measures those).
+    pub result: LoadResult,
+    /// The latencies of the shard's window, µs.
+    pub latency: Snapshot,
+}
+
+/// The line a shard prints once its streams are open (or failed), before it waits for
+/// its parent's go on standard input.
+pub const SHARD_OPENED: &str = "opened";
 
 /// Opens one stream and reads it until the task is aborted or the stream ends.
 async fn hold_stream(

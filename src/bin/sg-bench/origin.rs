@@ -60,6 +60,11 @@ pub struct OriginArgs {
     /// Approximate bytes per event on the wire (a request's `size=` overrides it).
     #[arg(long, default_value_t = 128)]
     pub size: usize,
+    /// Bind with `SO_REUSEPORT`, so more origin processes can listen on the same address
+    /// and the kernel spreads connections over them (a fan-out with more streams than one
+    /// process may hold sockets for).
+    #[arg(long)]
+    pub reuse_port: bool,
 }
 
 /// What one stream sends.
@@ -107,7 +112,11 @@ impl Profile {
 
 /// Runs the origin until the process is killed; prints `origin listening on http://ADDR`.
 pub async fn run(args: OriginArgs) -> Result<(), BoxError> {
-    let listener = TcpListener::bind(args.addr).await?;
+    let listener = if args.reuse_port {
+        bind_reuse_port(args.addr)?
+    } else {
+        TcpListener::bind(args.addr).await?
+    };
     let addr = listener.local_addr()?;
     println!("origin listening on http://{addr}");
     std::io::stdout().flush()?;
@@ -117,6 +126,25 @@ pub async fn run(args: OriginArgs) -> Result<(), BoxError> {
         size: args.size,
     };
     serve(listener, defaults).await
+}
+
+/// A listener on `addr` with `SO_REUSEPORT` set before binding.
+///
+/// # Errors
+/// The socket cannot be made, or `addr` is taken by a socket without the option.
+pub fn bind_reuse_port(addr: SocketAddr) -> Result<TcpListener, BoxError> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    let listener: std::net::TcpListener = socket.into();
+    Ok(TcpListener::from_std(listener)?)
 }
 
 /// Accepts connections on `listener` for ever, one task per stream.

@@ -22,6 +22,11 @@ impl ProcSet {
         ProcSet { roots }
     }
 
+    /// The processes the set was made of (without descendants).
+    pub fn roots(&self) -> &[u32] {
+        &self.roots
+    }
+
     /// The roots and their descendants, now.
     pub fn pids(&self) -> Vec<u32> {
         if self.roots.is_empty() {

@@ -26,6 +26,7 @@ use streamgate::catalog::DeployTarget;
 
 mod procs;
 mod setup;
+mod sharded;
 
 use setup::set_up_gateway;
 pub use setup::{SetupArgs, setup};
@@ -208,6 +209,10 @@ struct Bench {
     /// nginx's `ssl` port, serving the gateway's certificate.
     nginx_tls_port: u16,
     token: String,
+    /// The open files limit of this process and of the processes it starts.
+    nofile: u64,
+    /// Gateway nodes added to the control plane so far (their names are numbered).
+    nodes_added: usize,
     /// The UI's data dir (API on the 1 ms origin), when the UI workload runs.
     tui_data: Option<PathBuf>,
     /// Why the UI workload could not run.
@@ -280,16 +285,21 @@ impl Bench {
         path: &str,
         rep: usize,
     ) -> Result<Option<Record>, BoxError> {
+        let shards = sharded::shards_for(workload, self.nofile).unwrap_or(1);
         if let Workload::Fanout(_) | Workload::Shared(_) = workload {
-            // A fresh proxy, so memory per stream isn't hidden by memory earlier runs freed.
+            // A fresh proxy, so memory per stream isn't hidden by memory earlier runs freed
+            // (a sharded nginx is started afresh by the sharded measurement).
             match path {
                 "gateway" => tokio::task::block_in_place(|| self.start_gateway(false))?,
-                "nginx" if self.nginx.is_some() => {
+                "nginx" if self.nginx.is_some() && shards == 1 => {
                     tokio::task::block_in_place(|| self.start_nginx())?
                 }
                 _ => {}
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
+            if shards > 1 {
+                return self.measure_sharded(workload, path, rep, shards).await;
+            }
         }
         if workload.family() == "tui" {
             return self.measure_tui(workload, rep).await;
@@ -376,24 +386,7 @@ impl Bench {
             sampler.abort();
             result.backend_connections = Some(most.load(std::sync::atomic::Ordering::Relaxed));
         }
-        eprintln!(
-            "{} events, {:.0}/s, cpu {} µs/event, p50 {} ms, p99 {} ms, failures {}{}{}",
-            result.events,
-            result.rate,
-            fmt_opt(result.cpu_us_per_event, 2),
-            fmt_opt(result.p50_ms, 2),
-            fmt_opt(result.p99_ms, 2),
-            result.failures,
-            result
-                .first_error
-                .as_deref()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default(),
-            result
-                .backend_connections
-                .map(|n| format!(", backend connections {n}"))
-                .unwrap_or_default()
-        );
+        print_result(&result);
         tokio::time::sleep(SETTLE).await;
         Ok(Some(Record {
             workload: workload.name(),
@@ -455,30 +448,31 @@ impl Bench {
     }
 }
 
+/// Ends the progress line of a measurement with what it found.
+fn print_result(result: &LoadResult) {
+    eprintln!(
+        "{} events, {:.0}/s, cpu {} µs/event, p50 {} ms, p99 {} ms, failures {}{}{}",
+        result.events,
+        result.rate,
+        fmt_opt(result.cpu_us_per_event, 2),
+        fmt_opt(result.p50_ms, 2),
+        fmt_opt(result.p99_ms, 2),
+        result.failures,
+        result
+            .first_error
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default(),
+        result
+            .backend_connections
+            .map(|n| format!(", backend connections {n}"))
+            .unwrap_or_default()
+    );
+}
+
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map(|v| format!("{v:.digits$}"))
         .unwrap_or_else(|| "-".to_string())
-}
-
-/// Why `workload` cannot run under an open files limit of `nofile`, if it cannot: a
-/// per-client proxy holds two sockets per stream (client and backend), a shared one one,
-/// plus 200 for everything else.
-fn fd_shortfall(workload: Workload, nofile: u64) -> Option<String> {
-    let (streams, per_stream) = match workload {
-        Workload::Fanout(n) => (n, 2),
-        Workload::Shared(n) => (n, 1),
-        _ => return None,
-    };
-    let needed = (streams as u64)
-        .saturating_mul(per_stream)
-        .saturating_add(200);
-    (nofile < needed).then(|| {
-        format!(
-            "{}: skipped: a proxy needs {needed} open files for {streams} streams, and the \
-             limit here is {nofile} (`ulimit -Hn`; raising it needs CAP_SYS_RESOURCE)",
-            workload.name()
-        )
-    })
 }
 
 fn loadavg() -> String {
@@ -574,16 +568,21 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     }
 
     let nofile = procstat::open_files_limit().unwrap_or(0);
-    workloads.retain(|w| match fd_shortfall(*w, nofile) {
-        Some(note) => {
+    workloads.retain(|w| match sharded::shards_for(*w, nofile) {
+        Err(note) => {
             eprintln!("{note}");
             notes.push(note);
             false
         }
-        None => true,
+        Ok(1) => true,
+        Ok(shards) => {
+            notes.push(sharded::sharded_note(*w, shards, nofile));
+            true
+        }
     });
     let max_fanout = workloads
         .iter()
+        .filter(|w| sharded::shards_for(**w, nofile) == Ok(1))
         .filter_map(|w| match w {
             Workload::Fanout(n) | Workload::Shared(n) => Some(*n),
             _ => None,
@@ -600,7 +599,8 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
     eprintln!("work dir: {}", work.display());
     let (origin, addrs) = spawn_waiting(
         "origin",
-        Command::new(&me).args(["origin", "--addr", "127.0.0.1:0"]),
+        // SO_REUSEPORT, so a fan-out too big for one process adds origins on its address.
+        Command::new(&me).args(["origin", "--reuse-port", "--addr", "127.0.0.1:0"]),
         &work.join("origin.log"),
         &["origin listening on"],
     )?;
@@ -625,6 +625,8 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         nginx_port: free_port()?,
         nginx_tls_port: free_port()?,
         token: String::new(),
+        nofile,
+        nodes_added: 0,
         tui_data: None,
         tui_error: None,
     };
@@ -761,23 +763,4 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         proc.stop();
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fanout_beyond_the_open_files_limit_is_skipped_with_the_figures() {
-        assert_eq!(fd_shortfall(Workload::Fanout(8000), 20000), None);
-        let note = fd_shortfall(Workload::Fanout(20000), 20000);
-        assert!(
-            note.as_deref().is_some_and(|n| n.starts_with(
-                "fanout-20000: skipped: a proxy needs 40200 open files for 20000 streams, and the limit here is 20000"
-            )),
-            "{note:?}"
-        );
-        assert_eq!(fd_shortfall(Workload::Shared(8000), 20000), None);
-        assert_eq!(fd_shortfall(Workload::Bulk, 0), None);
-    }
 }

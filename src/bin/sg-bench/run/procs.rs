@@ -89,6 +89,12 @@ impl Bench {
     /// (Re)starts nginx from the template, in front of the origin (plain and TLS ports),
     /// if an nginx binary was found.
     pub(super) fn start_nginx(&mut self) -> Result<(), BoxError> {
+        self.start_nginx_with(None)
+    }
+
+    /// [`Bench::start_nginx`] with `workers` worker processes, each with its own listening
+    /// socket on the plain port (`reuseport`), instead of one per core sharing one socket.
+    pub(super) fn start_nginx_with(&mut self, workers: Option<usize>) -> Result<(), BoxError> {
         if let Some((old, _)) = self.nginx.take() {
             old.stop();
         }
@@ -120,7 +126,15 @@ impl Bench {
             .replace("{{LISTEN}}", &listen)
             .replace("{{ORIGIN}}", &self.origin_addr)
             .replace("{{NOFILE}}", &nofile.to_string())
-            .replace("{{CONNECTIONS}}", &(nofile.saturating_sub(100)).to_string());
+            .replace("{{CONNECTIONS}}", &(nofile.saturating_sub(100)).to_string())
+            .replace(
+                "{{WORKERS}}",
+                &workers.map_or_else(|| "auto".to_string(), |n| n.to_string()),
+            )
+            .replace(
+                "{{REUSEPORT}}",
+                if workers.is_some() { " reuseport" } else { "" },
+            );
         let conf_path = dir.join("nginx.conf");
         fs::write(&conf_path, conf)?;
         let log = self.work.join("nginx.log");
