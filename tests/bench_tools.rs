@@ -313,12 +313,17 @@ fn fanout_beyond_the_open_files_limit_runs_in_several_processes() {
     };
     let out = Command::new("sh")
         .args(["-c", "ulimit -n 400 && exec \"$0\" \"$@\"", SG_BENCH])
-        .args(["run", "--only", "fanout", "--fanout", "300", "--paths", paths])
+        .args([
+            "run", "--only", "fanout", "--fanout", "300", "--paths", paths,
+        ])
         .args(["--reps", "1", "--warmup", "0.5", "--duration", "1"])
         .args(["--gateway-host", "streamgate", "--streamgate"])
         .arg(env!("CARGO_BIN_EXE_streamgate"))
         .arg("--nginx-template")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/nginx-sse.conf"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/nginx-sse.conf"
+        ))
         .arg("--work-dir")
         .arg(work.path())
         .output()

@@ -168,6 +168,48 @@ fn parent_map() -> Vec<(u32, u32)> {
     out
 }
 
+/// The machine's idle and total CPU time so far, in clock ticks (the `cpu` line of
+/// `/proc/stat`; idle includes iowait).
+fn machine_ticks() -> io::Result<(u64, u64)> {
+    let text = fs::read_to_string("/proc/stat")?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or_else(|| io::Error::other("/proc/stat has no cpu line"))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    Ok((idle, ticks.iter().sum()))
+}
+
+/// Waits until the machine is quiet: the share of CPU time spent idle over `sample` is at
+/// least `idle`, or `limit` has passed. Returns the last idle share seen, if `/proc/stat`
+/// could be read.
+pub async fn wait_for_quiet(
+    idle: f64,
+    sample: std::time::Duration,
+    limit: std::time::Duration,
+) -> Option<f64> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let before = machine_ticks().ok()?;
+        tokio::time::sleep(sample).await;
+        let after = machine_ticks().ok()?;
+        let total = after.1.saturating_sub(before.1);
+        let share = if total == 0 {
+            1.0
+        } else {
+            after.0.saturating_sub(before.0) as f64 / total as f64
+        };
+        if share >= idle || std::time::Instant::now() >= deadline {
+            return Some(share);
+        }
+    }
+}
+
 /// The soft limit on open files of this process (`Max open files` in `/proc/self/limits`).
 pub fn open_files_limit() -> Option<u64> {
     let text = fs::read_to_string("/proc/self/limits").ok()?;
@@ -216,5 +258,7 @@ mod tests {
         assert!(cpu_of_thread(me_id, me_id).unwrap().total_us() <= cpu.total_us());
         assert!(cpu.since(CpuTime::default()).total_us() == cpu.total_us());
         assert!(open_files_limit().unwrap() > 0);
+        let (idle, total) = machine_ticks().unwrap();
+        assert!(total >= idle && total > 0);
     }
 }

@@ -300,6 +300,7 @@ impl Bench {
             if shards > 1 {
                 return self.measure_sharded(workload, path, rep, shards).await;
             }
+            wait_for_quiet().await;
         }
         if workload.family() == "tui" {
             return self.measure_tui(workload, rep).await;
@@ -445,6 +446,18 @@ impl Bench {
             rep,
             result,
         }))
+    }
+}
+
+/// Before a fan-out opens its streams: waits until the machine is at least 90% idle over
+/// half a second (the last measurement's thousands of sockets and processes torn down),
+/// for up to 20 s, so its tail latencies are not the previous one's teardown.
+async fn wait_for_quiet() {
+    if let Some(idle) =
+        procstat::wait_for_quiet(0.9, Duration::from_millis(500), Duration::from_secs(20)).await
+        && idle < 0.9
+    {
+        eprintln!("  (the machine is still busy: {:.0}% idle)", idle * 100.0);
     }
 }
 

@@ -137,7 +137,7 @@ impl Bench {
         if path == "direct" {
             roots.extend(extra.iter().map(Proc::pid));
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        super::wait_for_quiet().await;
         let quick = self.args.quick;
         let warmup = self.args.warmup.unwrap_or(if quick { 1.0 } else { 2.0 });
         let duration = self.args.duration.unwrap_or(if quick { 3.0 } else { 7.0 });
