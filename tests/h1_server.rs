@@ -274,6 +274,20 @@ async fn request_bodies_are_read_and_discarded_or_refused_when_large() {
     )
     .await;
     assert_eq!(resp.status, 400, "{}", resp.head);
+
+    // Both Content-Length and Transfer-Encoding: the chunked body is read, the request
+    // answered, and the connection closed (RFC 9112 §6.3), so nothing after it is served.
+    let mut c = Client::connect(env.gateway_addr()).await;
+    c.send(
+        b"GET /nothing/1.0.0/e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\
+          Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n\
+          GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await;
+    let answer = c.answer().await;
+    assert_eq!(answer.status, 404, "{}", answer.head);
+    assert_eq!(answer.header("connection").as_deref(), Some("close"));
+    assert!(c.closed_within(Duration::from_secs(2)).await, "kept open");
 }
 
 #[tokio::test]

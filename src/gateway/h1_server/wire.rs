@@ -124,7 +124,11 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
     }
     if chunked_te {
         framing = Framing::Chunked;
-        headers.remove(header::CONTENT_LENGTH);
+        if headers.remove(header::CONTENT_LENGTH).is_some() {
+            // Both: Transfer-Encoding frames the body, and the connection is closed after
+            // the answer (RFC 9112 §6.3: a possible request smuggling attempt).
+            keep_alive = false;
+        }
     } else if let Some(len) = content_length {
         framing = Framing::Length(len);
     }
@@ -283,6 +287,12 @@ mod tests {
         .unwrap();
         assert_eq!(head.framing, Framing::Chunked);
         assert!(!head.request.headers().contains_key(header::CONTENT_LENGTH));
+        // Both framings: the connection ends after the answer (RFC 9112 §6.3).
+        assert!(!head.keep_alive);
+        let (_, head) = parse_head(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(head.keep_alive);
     }
 
     #[test]
