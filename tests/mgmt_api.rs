@@ -390,6 +390,61 @@ async fn updates_merge_into_the_working_copy_and_deletes_remove() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// A gateway path stays with the API whose revision holds it: another API can take
+/// neither the path (even after the first API's working copy moved elsewhere) nor a path
+/// inside it, so one API is never served with another's rights or backend.
+#[tokio::test]
+async fn a_gateway_path_stays_with_the_api_whose_revision_holds_it() {
+    let s = TestServer::start().await;
+    let id = s.create_observer().await;
+    let (status, deployed) = s
+        .post_empty(&publisher(&format!("/apis/{id}/deploy-revision")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deployed}");
+    let mut moved = observer_body();
+    moved["context"] = json!("/moved");
+    let (status, body) = s.put(&publisher(&format!("/apis/{id}")), moved).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut hijack = observer_body();
+    hijack["name"] = json!("Hijack");
+    hijack["endpointConfig"]["production_endpoints"]["url"] = json!("http://localhost:9999");
+    let err = assert_refused_naming(
+        s.post(&publisher("/apis"), hijack.clone()).await,
+        StatusCode::CONFLICT,
+        "context '/observer' with version '1.0.0' is already used by revision 1 of API 'Observer'",
+    );
+    assert_eq!(err["code"], 900250);
+    // Inside the deployed path (its resources), or around it.
+    for (context, version) in [("/observer/1.0.0", "x"), ("/observer", "1.0.0/sub")] {
+        hijack["context"] = json!(context);
+        hijack["version"] = json!(version);
+        let (status, err) = s.post(&publisher("/apis"), hijack.clone()).await;
+        if status == StatusCode::BAD_REQUEST {
+            // A version with '/' is refused as a field before any path check.
+            continue;
+        }
+        let err = assert_refused_naming((status, err), StatusCode::CONFLICT, "overlaps");
+        assert_eq!(err["code"], 900250);
+    }
+    // A second API moving onto the path by an update is refused the same way.
+    let mut other = observer_body();
+    other["name"] = json!("Other");
+    other["context"] = json!("/other");
+    let other_id = s.create_api(other.clone()).await;
+    other["context"] = json!("/observer");
+    assert_refused_naming(
+        s.put(&publisher(&format!("/apis/{other_id}")), other).await,
+        StatusCode::CONFLICT,
+        "revision 1 of API 'Observer'",
+    );
+    let route = s.control().view().routes["/observer/1.0.0"].clone();
+    assert_eq!(route.api_id, id);
+    assert_eq!(
+        route.production_endpoint.as_deref(),
+        Some("http://localhost:8080")
+    );
+}
+
 #[tokio::test]
 async fn revisions_deploy_undeploy_and_restore() {
     let s = TestServer::start().await;

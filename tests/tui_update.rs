@@ -71,7 +71,7 @@ fn the_form_validates_inline_and_submits_the_tutorial_api() {
     let PublisherView::Create(form) = &app.publisher.view else {
         panic!()
     };
-    let messages = form.messages(&[]);
+    let messages = form.messages(&[], &[]);
     assert!(
         messages[1]
             .as_deref()

@@ -502,21 +502,26 @@ fn validate_endpoint(field: &'static str, url: &str) -> Result<(), RuleError> {
     Ok(())
 }
 
-/// Checks that no other API has the same context+version or name+version.
-pub fn check_api_unique(draft: &ApiDraft, others: &[&Api]) -> Result<(), RuleError> {
+/// Checks that `draft` may take its name and its gateway path beside the other APIs:
+/// `others`, their working copies, and `revisions`, their revisions (each may be deployed
+/// at any time, whatever the working copy says now).
+///
+/// # Errors
+/// A conflict (409) when another API has the same name and version (code 900300), or when
+/// the draft's gateway path `/{context}/{version}` is another's working copy's or
+/// revision's, or lies inside it or contains it segment by segment (code 900250): the
+/// gateway routes a request to the API at its path's longest such prefix, so one API would
+/// serve, or take, the other's resources. Contexts compare without regard to case.
+pub fn check_api_unique(
+    draft: &ApiDraft,
+    others: &[&Api],
+    revisions: &[&Revision],
+) -> Result<(), RuleError> {
     let context = normalise_context(&draft.context);
     let version = draft.version.trim();
     let name = draft.name.trim();
+    let base = gateway_base(&context, version);
     for other in others {
-        if other.version == version && other.context.eq_ignore_ascii_case(&context) {
-            return Err(RuleError::conflict(
-                900250,
-                format!(
-                    "context '{context}' with version '{version}' is already used by API '{}'",
-                    other.name
-                ),
-            ));
-        }
         if other.version == version && other.name.eq_ignore_ascii_case(name) {
             return Err(RuleError::conflict(
                 900300,
@@ -524,7 +529,46 @@ pub fn check_api_unique(draft: &ApiDraft, others: &[&Api]) -> Result<(), RuleErr
             ));
         }
     }
+    let taken = others
+        .iter()
+        .map(|a| (*a, None))
+        .chain(revisions.iter().map(|r| (&r.snapshot, Some(r.number))));
+    for (other, revision) in taken {
+        let other_base = gateway_base(&other.context, &other.version);
+        let whose = match revision {
+            Some(n) => format!("revision {n} of API '{}'", other.name),
+            None => format!("API '{}'", other.name),
+        };
+        if other_base == base {
+            return Err(RuleError::conflict(
+                900250,
+                format!("context '{context}' with version '{version}' is already used by {whose}"),
+            ));
+        }
+        if nested(&base, &other_base) || nested(&other_base, &base) {
+            return Err(RuleError::conflict(
+                900250,
+                format!(
+                    "the gateway path '{context}/{version}' overlaps '{}/{}' of {whose}: one \
+                     API's path may not lie inside another's",
+                    other.context, other.version
+                ),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// An API's gateway base path for comparisons: `/{context}/{version}`, lower case.
+fn gateway_base(context: &str, version: &str) -> String {
+    format!("{}/{}", normalise_context(context), version.trim()).to_ascii_lowercase()
+}
+
+/// Whether path `inner` lies inside path `outer`, segment by segment.
+fn nested(inner: &str, outer: &str) -> bool {
+    inner.len() > outer.len()
+        && inner.starts_with(outer)
+        && inner.as_bytes().get(outer.len()) == Some(&b'/')
 }
 
 /// An immutable snapshot of an API, the thing that gets deployed.
@@ -891,15 +935,72 @@ mod tests {
         let existing = Api::from_draft("a".into(), observer(), 1);
         let mut same_context = observer();
         same_context.name = "Other".into();
-        let err = check_api_unique(&same_context, &[&existing]).expect_err("dup context");
+        let err = check_api_unique(&same_context, &[&existing], &[]).expect_err("dup context");
         assert!(err.to_string().contains("context '/observer'"), "{err}");
         let mut same_name = observer();
         same_name.context = "/other".into();
-        let err = check_api_unique(&same_name, &[&existing]).expect_err("dup name");
+        let err = check_api_unique(&same_name, &[&existing], &[]).expect_err("dup name");
         assert!(err.to_string().contains("named 'Observer'"), "{err}");
         let mut next_version = observer();
         next_version.version = "2.0.0".into();
-        assert_eq!(check_api_unique(&next_version, &[&existing]), Ok(()));
+        assert_eq!(check_api_unique(&next_version, &[&existing], &[]), Ok(()));
+    }
+
+    #[test]
+    fn a_gateway_path_taken_by_a_revision_or_nested_in_another_is_refused() {
+        // Another API's working copy moved to /moved, but its revision 1 still holds
+        // /observer/1.0.0 (deployed, or deployable at any time).
+        let mut moved = Api::from_draft("a".into(), observer(), 1);
+        let revision = Revision {
+            id: "r".into(),
+            api_id: "a".into(),
+            number: 1,
+            description: String::new(),
+            created_at: 1,
+            snapshot: moved.clone(),
+        };
+        moved.context = "/moved".into();
+        let mut taker = observer();
+        taker.name = "Taker".into();
+        let err = check_api_unique(&taker, &[&moved], &[&revision]).expect_err("revision's path");
+        assert_eq!(
+            err.to_string(),
+            "context '/observer' with version '1.0.0' is already used by revision 1 of API 'Observer'"
+        );
+        // Inside another API's path, and around it; case does not matter.
+        for (context, version) in [("/Observer/1.0.0", "x"), ("/observer", "1.0.0/")] {
+            let mut nested_draft = observer();
+            nested_draft.name = "Nested".into();
+            nested_draft.context = context.into();
+            nested_draft.version = version.into();
+            let err = check_api_unique(&nested_draft, &[], &[&revision]);
+            assert!(
+                matches!(err, Err(RuleError::Conflict { code: 900250, .. })),
+                "{context} {version}: {err:?}"
+            );
+        }
+        let mut outer = observer();
+        outer.name = "Outer".into();
+        outer.context = "/observer".into();
+        outer.version = "v".into();
+        let existing = Api::from_draft("b".into(), observer(), 1);
+        let mut inner = observer();
+        inner.name = "Inner".into();
+        inner.context = "/observer/1.0.0/deep".into();
+        let err = check_api_unique(&inner, &[&existing], &[]).expect_err("inside");
+        assert!(
+            err.to_string().contains("overlaps '/observer/1.0.0'"),
+            "{err}"
+        );
+        // A path that only shares a prefix of characters is fine.
+        let mut sibling = observer();
+        sibling.name = "Sibling".into();
+        sibling.context = "/observer2".into();
+        assert_eq!(
+            check_api_unique(&sibling, &[&existing], &[&revision]),
+            Ok(())
+        );
+        assert_eq!(check_api_unique(&outer, &[&existing], &[&revision]), Ok(()));
     }
 
     #[test]

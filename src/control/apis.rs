@@ -26,7 +26,8 @@ impl Control {
         self.write(|tx| {
             catalog::validate_api(&draft, &tx.catalog.subscription_policies)?;
             let others: Vec<&Api> = tx.catalog.apis.values().collect();
-            catalog::check_api_unique(&draft, &others)?;
+            let revisions: Vec<&catalog::Revision> = tx.catalog.revisions.values().collect();
+            catalog::check_api_unique(&draft, &others, &revisions)?;
             let api = Api::from_draft(new_id(), draft, now_millis());
             tx.save_api(&api)?;
             Ok(api)
@@ -45,7 +46,8 @@ impl Control {
                 .values()
                 .filter(|a| a.id != api.id)
                 .collect();
-            catalog::check_api_unique(&draft, &others)?;
+            let revisions = tx.catalog.revisions_of_others(&api.id);
+            catalog::check_api_unique(&draft, &others, &revisions)?;
             api.apply_draft(draft, now_millis());
             tx.save_api(&api)?;
             Ok(api)

@@ -227,7 +227,8 @@ impl Control {
                 .values()
                 .filter(|a| a.id != api.id)
                 .collect();
-            catalog::check_api_unique(&api.to_draft(), &others)?;
+            let revisions = tx.catalog.revisions_of_others(&api.id);
+            catalog::check_api_unique(&api.to_draft(), &others, &revisions)?;
             tx.save_api(&api)?;
             Ok(api)
         })

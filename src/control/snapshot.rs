@@ -50,6 +50,15 @@ impl Snapshot {
         apis
     }
 
+    /// The revisions of every API but `api_id`: the gateway paths other APIs hold or may
+    /// deploy ([`catalog::check_api_unique`]).
+    pub fn revisions_of_others(&self, api_id: &str) -> Vec<&Revision> {
+        self.revisions
+            .values()
+            .filter(|r| r.api_id != api_id)
+            .collect()
+    }
+
     /// An API by id or by `Name:version`.
     pub fn find_api(&self, id_or_handle: &str) -> Option<&Api> {
         self.apis.get(id_or_handle).or_else(|| {

@@ -173,6 +173,19 @@ impl GatewayView {
                 cors: (*snap.cors).clone(),
                 backend_stream: snap.backend_stream,
             });
+            if entry.api_id != api.id {
+                // Two APIs at one path (a catalog from before paths were checked across
+                // revisions): the first keeps it, whole; never one's rights with the
+                // other's backend.
+                tracing::warn!(
+                    "{} of API '{}' is not served: its path {} is already API '{}''s",
+                    rev.display_name(),
+                    snap.name,
+                    entry.base_path,
+                    entry.name
+                );
+                continue;
+            }
             if is_newer {
                 newest.insert(dep.api_id.as_str(), dep.deployed_at);
                 entry.revision_id = rev.id.clone();

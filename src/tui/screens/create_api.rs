@@ -98,14 +98,18 @@ impl CreateApi {
     }
 
     /// The message for each field, by the catalog's rules, against the other APIs.
-    pub fn messages(&self, others: &[&Api]) -> [Option<String>; 4] {
+    pub fn messages(
+        &self,
+        others: &[&Api],
+        revisions: &[&catalog::Revision],
+    ) -> [Option<String>; 4] {
         let mut out: [Option<String>; 4] = Default::default();
         for (i, slot) in out.iter_mut().enumerate() {
             *slot = field_message(i, self.fields[i].value());
         }
         if out.iter().all(Option::is_none)
             && let Err(RuleError::Conflict { code, message }) =
-                catalog::check_api_unique(&self.draft(), others)
+                catalog::check_api_unique(&self.draft(), others, revisions)
         {
             let i = if code == 900300 { 0 } else { 1 };
             out[i] = Some(message);
@@ -222,7 +226,8 @@ pub fn update(p: &mut Publisher, ctx: &Ctx, fx: &mut Effects, action: Action) ->
                         return Vec::new();
                     }
                     let others: Vec<&Api> = others_catalog.apis.values().collect();
-                    let messages = form.messages(&others);
+                    let revisions: Vec<_> = others_catalog.revisions.values().collect();
+                    let messages = form.messages(&others, &revisions);
                     if let Some(first) = messages.iter().position(Option::is_some) {
                         form.touched = [true; 4];
                         form.row = first;
@@ -324,7 +329,8 @@ fn draw_form(ctx: &Ctx, form: &CreateApi, frame: &mut Frame, area: Rect, focused
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let others: Vec<&Api> = ctx.catalog.apis.values().collect();
-    let messages = form.messages(&others);
+    let revisions: Vec<_> = ctx.catalog.revisions.values().collect();
+    let messages = form.messages(&others, &revisions);
     const LABEL: u16 = 13;
     let mut y = inner.y;
     let bottom = inner.bottom();
