@@ -539,6 +539,43 @@ fn the_backend_starts_with_the_fields_and_reports_a_taken_port() {
     assert_eq!(app.servers.port.value(), "8080");
 }
 
+/// Ctrl or Alt with a letter is not the letter: outside a text field Ctrl-X does not
+/// delete and Ctrl-U does not unsubscribe or undeploy, and in a confirmation Ctrl-Y does
+/// not say yes (a newcomer lost a subscription to Ctrl-U, then Enter on the question).
+#[test]
+fn letters_with_ctrl_or_alt_do_not_run_the_letters_actions() {
+    let mut app = app(catalog_with(observer(LifecycleState::Created, &[])));
+    for modifiers in [KeyModifiers::CONTROL, KeyModifiers::ALT] {
+        for c in ['x', 'd', 'u', 'j', 'n'] {
+            let commands = press_event(&mut app, KeyEvent::new(KeyCode::Char(c), modifiers));
+            assert!(commands.is_empty(), "{modifiers:?}-{c}: {commands:?}");
+            assert!(
+                app.overlay.is_none(),
+                "{modifiers:?}-{c} opened {:?}",
+                app.overlay
+            );
+        }
+    }
+    press(&mut app, KeyCode::Char('x'));
+    assert!(matches!(app.overlay, Some(Overlay::Confirm { .. })));
+    let yes = press_event(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('y'), KeyModifiers::CONTROL),
+    );
+    assert!(yes.is_empty(), "{yes:?}");
+    assert!(matches!(app.overlay, Some(Overlay::Confirm { .. })));
+    press(&mut app, KeyCode::Char('n'));
+    assert!(app.overlay.is_none());
+    // Ctrl-B and Ctrl-F still page.
+    assert!(matches!(
+        streamgate::tui::keymap::on_key(
+            &app,
+            KeyEvent::new(KeyCode::Char('f'), KeyModifiers::CONTROL)
+        ),
+        Some(Action::PageDown)
+    ));
+}
+
 #[test]
 fn quitting_asks_only_while_streams_are_open() {
     let mut app = app(empty_catalog());

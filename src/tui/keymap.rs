@@ -22,6 +22,9 @@ pub fn on_key(app: &App, key: KeyEvent) -> Option<Action> {
         return None;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    // A letter with Ctrl or Alt is never the plain letter's action (Ctrl-U outside a field
+    // must not unsubscribe, Ctrl-X must not delete, Ctrl-Y must not confirm).
+    let plain = !ctrl && !key.modifiers.contains(KeyModifiers::ALT);
     if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('q')) {
         return Some(if matches!(app.overlay, Some(Overlay::Quit { .. })) {
             Action::Quit
@@ -33,10 +36,12 @@ pub fn on_key(app: &App, key: KeyEvent) -> Option<Action> {
         return match overlay {
             Overlay::Help => Some(Action::CloseOverlay),
             Overlay::Confirm { .. } | Overlay::Quit { .. } => match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => Some(Action::Confirm),
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                KeyCode::Char('y') | KeyCode::Char('Y') if plain => Some(Action::Confirm),
+                KeyCode::Enter => Some(Action::Confirm),
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Char('q') if plain => {
                     Some(Action::CloseOverlay)
                 }
+                KeyCode::Esc => Some(Action::CloseOverlay),
                 _ => None,
             },
         };
@@ -64,7 +69,7 @@ pub fn on_key(app: &App, key: KeyEvent) -> Option<Action> {
         };
     }
     if let KeyCode::Char(c) = key.code
-        && !ctrl
+        && plain
     {
         match c {
             'q' => return Some(Action::RequestQuit),
@@ -79,25 +84,27 @@ pub fn on_key(app: &App, key: KeyEvent) -> Option<Action> {
         }
     }
     if let KeyCode::Char(c) = key.code
+        && plain
         && let Some(action) = app.focused_screen().keymap(c)
     {
         return Some(action);
     }
     match key.code {
+        KeyCode::Char('b') if ctrl => Some(Action::PageUp),
+        KeyCode::Char('f') if ctrl => Some(Action::PageDown),
+        KeyCode::Char(_) if !plain => None,
         KeyCode::Up | KeyCode::Char('k') => Some(Action::Up),
         KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
         KeyCode::Left | KeyCode::Char('h') => Some(Action::Left),
         KeyCode::Right | KeyCode::Char('l') => Some(Action::Right),
         KeyCode::PageUp => Some(Action::PageUp),
         KeyCode::PageDown => Some(Action::PageDown),
-        KeyCode::Char('b') if ctrl => Some(Action::PageUp),
-        KeyCode::Char('f') if ctrl => Some(Action::PageDown),
         KeyCode::Home | KeyCode::Char('g') => Some(Action::Top),
         KeyCode::End | KeyCode::Char('G') => Some(Action::Bottom),
         KeyCode::Enter => Some(Action::Enter),
         KeyCode::Esc => Some(Action::Back),
         KeyCode::Char(' ') => Some(Action::Toggle),
-        KeyCode::Char(c) if !ctrl => Some(Action::Char(c)),
+        KeyCode::Char(c) => Some(Action::Char(c)),
         _ => None,
     }
 }
