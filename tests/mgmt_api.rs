@@ -233,6 +233,15 @@ async fn bad_bodies_answer_400_naming_the_problem() {
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["code"], 415);
+    // A body over the limit (1 MiB) is 413, not a malformed one.
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let resp = s
+        .post_raw(&publisher("/apis"), "application/json", big)
+        .await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["code"], 413);
+    assert!(description(&err).contains("1024 KiB"), "{err}");
 }
 
 #[tokio::test]
@@ -319,6 +328,20 @@ async fn conflicts_answer_409_with_wso2_codes() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(err["code"], 900348);
+    // An empty list of environments, or one naming an environment twice, deploys nothing.
+    let before = s.control().snapshot().deployments.len();
+    assert_refused_naming(
+        s.deploy_revision(&id, &first, json!([])).await,
+        StatusCode::BAD_REQUEST,
+        "names no gateway environment",
+    );
+    assert_refused_naming(
+        s.deploy_revision(&id, &first, json!([hybrid_deployment()[0], hybrid_deployment()[0]]))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "named twice",
+    );
+    assert_eq!(s.control().snapshot().deployments.len(), before);
     // Deploying to an unknown environment names the field.
     assert_refused(
         s.deploy_revision(&id, &first, json!([{"name": "Moon", "vhost": "localhost"}]))

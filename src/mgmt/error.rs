@@ -208,7 +208,7 @@ where
         let (parts, body) = req.into_parts();
         let bytes = axum::body::to_bytes(body, super::MAX_BODY_BYTES)
             .await
-            .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+            .map_err(body_error)?;
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') && expects_object::<T>() {
             // serde's derived structs also read a JSON array positionally; an object body
             // must be an object (RFC 8259 objects have named members).
@@ -220,6 +220,25 @@ where
         let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
         Ok(Json(value))
     }
+}
+
+/// Why a request body could not be read: 413 when it is larger than
+/// [`super::MAX_BODY_BYTES`], else 400.
+fn body_error(e: axum::Error) -> ApiError {
+    let too_large = std::error::Error::source(&e)
+        .is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>())
+        || e.to_string().contains("length limit exceeded");
+    if too_large {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            413,
+            format!(
+                "the request body is larger than {} KiB",
+                super::MAX_BODY_BYTES / 1024
+            ),
+        );
+    }
+    ApiError::bad_request(format!("cannot read the request body: {e}"))
 }
 
 /// Whether `T` is read from a JSON object (a struct or map) rather than from an array:
@@ -246,7 +265,7 @@ where
         let (parts, body) = req.into_parts();
         let bytes = axum::body::to_bytes(body, super::MAX_BODY_BYTES)
             .await
-            .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+            .map_err(body_error)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }

@@ -414,25 +414,45 @@ async fn deploy_revision(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<RevisionQuery>,
-    OptionalJson(body): OptionalJson<Vec<DeploymentIn>>,
+    OptionalJson(body): OptionalJson<Option<Vec<DeploymentIn>>>,
 ) -> Result<axum::Json<Vec<DeploymentDto>>, ApiError> {
     let catalog = state.control.snapshot();
     let api_id = api_or_404(&catalog, &id)?.id.clone();
-    let targets: Vec<DeployTarget> = if body.is_empty() {
-        catalog
+    let targets: Vec<DeployTarget> = match body {
+        None => catalog
             .environments
             .iter()
             .map(|e| DeployTarget::new(e.name.clone(), e.vhost.clone()))
-            .collect()
-    } else {
-        body.into_iter()
+            .collect(),
+        Some(body) if body.is_empty() => {
+            return Err(ApiError::invalid(
+                "name",
+                "the list names no gateway environment (send no body to deploy to every one)",
+            ));
+        }
+        Some(body) => body
+            .into_iter()
             .map(|d| DeployTarget {
                 environment: d.name,
                 vhost: d.vhost.unwrap_or_default(),
                 display_on_devportal: d.display_on_devportal.unwrap_or(true),
             })
-            .collect()
+            .collect(),
     };
+    for (i, target) in targets.iter().enumerate() {
+        if targets[..i]
+            .iter()
+            .any(|t| t.environment == target.environment)
+        {
+            return Err(ApiError::invalid(
+                "name",
+                format!(
+                    "the gateway environment '{}' is named twice",
+                    target.environment
+                ),
+            ));
+        }
+    }
     let deployed = match q.revision() {
         Some(rev) => {
             state
