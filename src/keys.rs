@@ -82,6 +82,19 @@ pub enum TokenError {
     Invalid(String),
 }
 
+/// Why `jsonwebtoken` refused a signed token: expired, not yet valid, or invalid, saying
+/// `other_kind` when the token is the other kind of streamgate token (its audience, or
+/// claims missing that this kind has).
+fn refusal(kind: &jsonwebtoken::errors::ErrorKind, other_kind: &str) -> TokenError {
+    use jsonwebtoken::errors::ErrorKind;
+    match kind {
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+        ErrorKind::InvalidAudience | ErrorKind::Json(_) => TokenError::Invalid(other_kind.into()),
+        other => TokenError::Invalid(format!("{other:?}")),
+    }
+}
+
 /// The `application` claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplicationClaim {
@@ -396,10 +409,12 @@ impl KeyManager {
         }
         jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                jsonwebtoken::errors::ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-                other => TokenError::Invalid(format!("{other:?}")),
+            .map_err(|e| {
+                refusal(
+                    e.kind(),
+                    "it is not an application's access token (a management token, from the \
+                     password grant or `streamgate login`, does not open streams)",
+                )
             })
     }
 
@@ -418,10 +433,12 @@ impl KeyManager {
         }
         jsonwebtoken::decode::<T>(token, &self.decoding, &self.management_validation)
             .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                jsonwebtoken::errors::ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-                other => TokenError::Invalid(format!("{other:?}")),
+            .map_err(|e| {
+                refusal(
+                    e.kind(),
+                    "it is not a management token (an application's access token works at \
+                     the gateway only; sign in with the password grant or `streamgate login`)",
+                )
             })
     }
 
@@ -600,6 +617,51 @@ mod tests {
             Err(TokenError::Invalid(_))
         ));
         assert!(matches!(km.verify("garbage"), Err(TokenError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_token_of_the_other_kind_is_refused_saying_so() {
+        #[derive(Debug, Serialize, serde::Deserialize)]
+        struct Management {
+            iss: String,
+            sub: String,
+            aud: String,
+            iat: i64,
+            nbf: i64,
+            exp: i64,
+            jti: String,
+            token_gen: u64,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let km = KeyManager::load_or_create(dir.path()).unwrap();
+        let (app, key) = fixtures();
+        let gateway = km.issue(&app, &key, 60, "default", now()).unwrap();
+        let Err(TokenError::Invalid(why)) =
+            km.verify_management::<Management>(&gateway.access_token)
+        else {
+            panic!("a gateway token passed as a management token");
+        };
+        assert!(why.starts_with("it is not a management token"), "{why}");
+        let management = km
+            .sign(&Management {
+                iss: ISSUER.into(),
+                sub: "alice".into(),
+                aud: MANAGEMENT_AUDIENCE.into(),
+                iat: now(),
+                nbf: now(),
+                exp: now() + 60,
+                jti: "j".into(),
+                token_gen: 0,
+            })
+            .unwrap();
+        assert!(km.verify_management::<Management>(&management).is_ok());
+        let Err(TokenError::Invalid(why)) = km.verify(&management) else {
+            panic!("a management token passed as a gateway token");
+        };
+        assert!(
+            why.starts_with("it is not an application's access token"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -336,8 +336,12 @@ async fn conflicts_answer_409_with_wso2_codes() {
         "names no gateway environment",
     );
     assert_refused_naming(
-        s.deploy_revision(&id, &first, json!([hybrid_deployment()[0], hybrid_deployment()[0]]))
-            .await,
+        s.deploy_revision(
+            &id,
+            &first,
+            json!([hybrid_deployment()[0], hybrid_deployment()[0]]),
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         "named twice",
     );
