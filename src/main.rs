@@ -333,13 +333,7 @@ async fn serve(
     args: ServerArgs,
     with_backend: Option<SocketAddr>,
 ) -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let control = open_control(data_dir)?;
     let telemetry = Telemetry::new();
     let running = launch::start(control.clone(), telemetry, args.serve_config()).await;
@@ -417,15 +411,25 @@ async fn serve(
     Ok(())
 }
 
-/// `streamgate gateway`: a data-plane node until Ctrl-C or SIGTERM.
-async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<(), String> {
+/// Logs to standard error (`RUST_LOG`, default `info`), in colour only when it is a
+/// terminal and `NO_COLOR` is unset (no escape codes in a redirected log).
+fn init_logging() {
+    use std::io::IsTerminal as _;
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// `streamgate gateway`: a data-plane node until Ctrl-C or SIGTERM.
+async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<(), String> {
+    init_logging();
     let token = std::fs::read_to_string(&args.node_token)
         .map_err(|e| format!("--node-token {}: {e}", args.node_token.display()))?;
     if token.trim().is_empty() {

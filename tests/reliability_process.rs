@@ -339,6 +339,13 @@ async fn serve_runs_one_gateway_worker_per_core_by_default() {
     let backend = Backend::start(events("\n", Duration::from_millis(20), None)).await;
     let t = tutorial(&serve, &backend.url(), 1_000_000).await;
     streams_end_with_the_final_comment_on_sigterm(&mut serve, &t.access_token, 4).await;
+    // Its log went to a pipe, not a terminal: plain text, no colour escape codes.
+    let log = serve.log();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a redirected log: {log}"
+    );
 }
 
 /// Opens `n` streams of the tutorial's API with `token`, each read to its first event,
