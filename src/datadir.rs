@@ -39,9 +39,10 @@ pub fn write_secret(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Makes the data dir owner-only: the dir itself mode 0700 and every regular file directly
-/// in it mode 0600. Returns the paths whose modes were tightened (empty when all were
-/// already right), so the caller can say so in the log. A no-op off Unix.
+/// Makes the data dir owner-only: the dir and every dir in it mode 0700, every regular
+/// file in them mode 0600 (the TLS key in `tls/` too); symbolic links are left alone.
+/// Returns the paths whose modes were tightened (empty when all were already right), so
+/// the caller can say so in the log. A no-op off Unix.
 pub fn tighten(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut changed = Vec::new();
     #[cfg(unix)]
@@ -55,11 +56,17 @@ pub fn tighten(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             }
             Ok(())
         };
-        set(dir, 0o700)?;
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                set(&entry.path(), 0o600)?;
+        let mut dirs = vec![dir.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            set(&dir, 0o700)?;
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_file() {
+                    set(&entry.path(), 0o600)?;
+                } else if kind.is_dir() {
+                    dirs.push(entry.path());
+                }
             }
         }
     }
@@ -112,11 +119,20 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        // The TLS key in a subdirectory, loosened by hand.
+        let tls = dir.path().join("tls");
+        std::fs::create_dir(&tls).unwrap();
+        let key = tls.join("key.pem");
+        std::fs::write(&key, b"k").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&tls, std::fs::Permissions::from_mode(0o755)).unwrap();
         let changed = tighten(dir.path()).unwrap();
-        assert_eq!(changed.len(), 2);
+        assert_eq!(changed.len(), 4, "{changed:?}");
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(dir.path()), 0o700);
         assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&tls), 0o700);
+        assert_eq!(mode(&key), 0o600);
         assert!(tighten(dir.path()).unwrap().is_empty());
     }
 

@@ -208,7 +208,7 @@ impl ServerIdentity {
                 generated.signing_key.serialize_pem().as_bytes(),
                 0o600,
             )?;
-            write_file(&cert, generated.cert.pem().as_bytes(), 0o644)?;
+            write_file(&cert, generated.cert.pem().as_bytes(), 0o600)?;
             tracing::info!(
                 "generated a self-signed TLS certificate in {}",
                 cert.display()
