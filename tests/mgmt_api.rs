@@ -698,6 +698,45 @@ async fn the_devportal_lists_only_published_prereleased_and_deprecated_apis() {
     assert_eq!(list["count"], 1);
 }
 
+/// Dev Portal lists page with WSO2's `limit` and `offset` (default 25) and say where they
+/// are in `pagination`.
+#[tokio::test]
+async fn devportal_lists_are_paged() {
+    let s = TestServer::start().await;
+    for name in ["A1", "A2", "A3"] {
+        let (status, body) = s
+            .post(&devportal("/applications"), json!({"name": name}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, page) = s.get(&devportal("/applications?limit=2")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["count"], 2);
+    assert_eq!(page["list"][0]["name"], "A1");
+    assert_eq!(page["pagination"]["total"], 3);
+    assert_eq!(page["pagination"]["next"], "/applications?limit=2&offset=2");
+    let (_, page) = s.get(&devportal("/applications?limit=2&offset=2")).await;
+    assert_eq!(page["count"], 1);
+    assert_eq!(page["list"][0]["name"], "A3");
+    assert_eq!(
+        page["pagination"]["previous"],
+        "/applications?limit=2&offset=0"
+    );
+    let (_, page) = s.get(&devportal("/applications")).await;
+    assert_eq!(
+        (page["count"].clone(), page["pagination"]["limit"].clone()),
+        (json!(3), json!(25))
+    );
+    let (_, page) = s.get(&devportal("/apis?limit=1&offset=5")).await;
+    assert_eq!(page["count"], 0);
+    assert_eq!(page["pagination"]["offset"], 5);
+    assert_refused_naming(
+        s.get(&devportal("/applications?limit=many")).await,
+        StatusCode::BAD_REQUEST,
+        "limit",
+    );
+}
+
 #[tokio::test]
 async fn applications_and_subscriptions_round_trip() {
     let s = TestServer::start().await;

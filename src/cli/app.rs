@@ -82,7 +82,7 @@ pub(super) async fn create(
 /// `streamgate app list`: list applications.
 pub(super) async fn list(client: &Client) -> Result<Output, CliError> {
     let (list, value) = client
-        .get::<ListDto<ApplicationInfoDto>>(&devportal("/applications"), &[])
+        .get::<ListDto<ApplicationInfoDto>>(&devportal("/applications"), &[("limit", "100000")])
         .await?;
     let rows: Vec<Vec<String>> = list
         .list

@@ -384,7 +384,7 @@ impl Client {
             // (published ones) are the APIs they can subscribe to.
             Err(CliError::Refused { status: 403, .. }) => {
                 let (portal, _) = self
-                    .get::<ListDto<PortalApiInfoDto>>(&devportal("/apis"), &[])
+                    .get::<ListDto<PortalApiInfoDto>>(&devportal("/apis"), &[("limit", "100000")])
                     .await?;
                 ListDto::new(
                     portal
@@ -433,7 +433,7 @@ impl Client {
     /// An application by id or name.
     pub(super) async fn resolve_app(&self, handle: &str) -> Result<ApplicationInfoDto, CliError> {
         let (list, _) = self
-            .get::<ListDto<ApplicationInfoDto>>(&devportal("/applications"), &[])
+            .get::<ListDto<ApplicationInfoDto>>(&devportal("/applications"), &[("limit", "100000")])
             .await?;
         if let Some(app) = list.list.iter().find(|a| a.application_id == handle) {
             return Ok(app.clone());

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::dto::{
     ApplicationDto, ApplicationIn, ApplicationInfoDto, ApplicationKeyDto, ApplicationTokenDto,
-    GRANT_TYPES, KeyGenerateIn, ListDto, PortalApiDto, PortalApiInfoDto, RegeneratedSecretDto,
-    SubscriptionDto, SubscriptionIn, TokenGenerateIn,
+    GRANT_TYPES, KeyGenerateIn, ListDto, PageQuery, PortalApiDto, PortalApiInfoDto,
+    RegeneratedSecretDto, SubscriptionDto, SubscriptionIn, TokenGenerateIn,
 };
 use super::{ApiError, AppState, Json, OptionalJson, Query, api_or_404, app_or_404};
 use crate::catalog::{Application, ApplicationDraft, KeyPair, KeyType};
@@ -69,14 +69,20 @@ fn portal_dto(state: &AppState, catalog: &Snapshot, api: &crate::catalog::Api) -
     )
 }
 
-async fn list_apis(State(state): State<AppState>) -> axum::Json<ListDto<PortalApiInfoDto>> {
+async fn list_apis(
+    State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
+) -> axum::Json<ListDto<PortalApiInfoDto>> {
     let catalog = state.control.snapshot();
-    axum::Json(ListDto::new(
+    axum::Json(ListDto::page(
         catalog
             .portal_apis()
             .into_iter()
             .map(PortalApiInfoDto::from_api)
             .collect(),
+        q.limit,
+        q.offset,
+        "/apis",
     ))
 }
 
@@ -139,6 +145,7 @@ async fn create_application(
 async fn list_applications(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
+    Query(q): Query<PageQuery>,
 ) -> axum::Json<ListDto<ApplicationInfoDto>> {
     let catalog = state.control.snapshot();
     let mut apps: Vec<&Application> = catalog
@@ -147,12 +154,15 @@ async fn list_applications(
         .filter(|a| who.sees_all() || a.owner == who.user)
         .collect();
     apps.sort_by_key(|a| a.name.to_ascii_lowercase());
-    axum::Json(ListDto::new(
+    axum::Json(ListDto::page(
         apps.into_iter()
             .map(|a| {
                 ApplicationInfoDto::from_application(a, catalog.subscriptions_of_app(&a.id).len())
             })
             .collect(),
+        q.limit,
+        q.offset,
+        "/applications",
     ))
 }
 

@@ -144,9 +144,6 @@ struct ListQuery {
     query: Option<String>,
 }
 
-/// The default and largest page size of lists.
-const DEFAULT_LIMIT: usize = 25;
-
 async fn list_apis(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Response {
     let catalog = state.control.snapshot();
     let needle = q
@@ -163,39 +160,7 @@ async fn list_apis(State(state): State<AppState>, Query(q): Query<ListQuery>) ->
         })
         .map(ApiInfoDto::from_api)
         .collect();
-    axum::Json(page(all, q.limit, q.offset)).into_response()
-}
-
-/// One page of a list, with WSO2's pagination block.
-fn page<T>(all: Vec<T>, limit: Option<usize>, offset: Option<usize>) -> ListDto<T> {
-    let total = all.len();
-    let limit = limit.unwrap_or(DEFAULT_LIMIT).max(1);
-    let offset = offset.unwrap_or(0).min(total);
-    let list: Vec<T> = all.into_iter().skip(offset).take(limit).collect();
-    let next = if offset + list.len() < total {
-        format!("/apis?limit={limit}&offset={}", offset + limit)
-    } else {
-        String::new()
-    };
-    let previous = if offset > 0 {
-        format!(
-            "/apis?limit={limit}&offset={}",
-            offset.saturating_sub(limit)
-        )
-    } else {
-        String::new()
-    };
-    ListDto {
-        count: list.len(),
-        list,
-        pagination: Some(Pagination {
-            offset,
-            limit,
-            total,
-            next,
-            previous,
-        }),
-    }
+    axum::Json(ListDto::page(all, q.limit, q.offset, "/apis")).into_response()
 }
 
 async fn create_api(
@@ -650,12 +615,19 @@ mod tests {
 
     #[test]
     fn pages_say_where_they_are() {
-        let p = page((0..60).collect::<Vec<_>>(), Some(25), Some(25));
+        let p = ListDto::page((0..60).collect::<Vec<_>>(), Some(25), Some(25), "/apis");
         assert_eq!(p.count, 25);
         assert_eq!(p.list.first(), Some(&25));
         let pg = p.pagination.expect("pagination");
         assert_eq!(pg.total, 60);
         assert_eq!(pg.next, "/apis?limit=25&offset=50");
+        assert_eq!(pg.previous, "/apis?limit=25&offset=0");
+        // Past the end: an empty page that says where it asked for.
+        let p = ListDto::page((0..8).collect::<Vec<_>>(), None, Some(100), "/apis");
+        assert_eq!(p.count, 0);
+        let pg = p.pagination.expect("pagination");
+        assert_eq!((pg.offset, pg.limit, pg.total), (100, 25, 8));
+        assert_eq!(pg.next, "");
         assert_eq!(pg.previous, "/apis?limit=25&offset=0");
     }
 }

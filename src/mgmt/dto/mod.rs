@@ -85,6 +85,56 @@ impl<T> ListDto<T> {
             pagination: None,
         }
     }
+
+    /// One page of `all`: at most `limit` items (default [`DEFAULT_LIMIT`], at least 1)
+    /// from index `offset` (default 0; past the end gives an empty page), with WSO2's
+    /// `pagination` block, whose `next` and `previous` are `path?limit=..&offset=..`
+    /// (empty when there is no such page).
+    pub fn page(all: Vec<T>, limit: Option<usize>, offset: Option<usize>, path: &str) -> Self {
+        let total = all.len();
+        let limit = limit.unwrap_or(DEFAULT_LIMIT).max(1);
+        let offset = offset.unwrap_or(0);
+        let list: Vec<T> = all.into_iter().skip(offset).take(limit).collect();
+        let next = if offset.saturating_add(list.len()) < total {
+            format!(
+                "{path}?limit={limit}&offset={}",
+                offset.saturating_add(limit)
+            )
+        } else {
+            String::new()
+        };
+        let previous = if offset > 0 {
+            format!(
+                "{path}?limit={limit}&offset={}",
+                offset.min(total).saturating_sub(limit)
+            )
+        } else {
+            String::new()
+        };
+        Self {
+            count: list.len(),
+            list,
+            pagination: Some(Pagination {
+                offset,
+                limit,
+                total,
+                next,
+                previous,
+            }),
+        }
+    }
+}
+
+/// WSO2's default page size of lists (`limit`).
+pub const DEFAULT_LIMIT: usize = 25;
+
+/// WSO2's `limit` and `offset` query parameters of a list.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct PageQuery {
+    /// Items per page (default [`DEFAULT_LIMIT`]).
+    pub limit: Option<usize>,
+    /// Index of the first item (default 0).
+    pub offset: Option<usize>,
 }
 
 /// WSO2's `Pagination`.
