@@ -545,6 +545,71 @@ async fn scim_bad_input_is_refused_and_changes_nothing() {
     assert_eq!(st, StatusCode::FORBIDDEN);
 }
 
+/// `GET /scim2/Users` filters on userName and pages from a 1-based startIndex (RFC 7644
+/// §3.4.2); a filter it cannot apply is a 400 invalidFilter, not the whole list; an empty
+/// PATCH is refused and changes nothing.
+#[tokio::test]
+async fn scim_lists_filter_and_page() {
+    let s = TestServer::start().await;
+    for name in ["alice", "albert", "bob"] {
+        let (st, _) = add_user(&s, name, &["subscriber"]).await;
+        assert_eq!(st, StatusCode::CREATED);
+    }
+    let list = |query: &'static str| {
+        let s = &s;
+        async move {
+            s.call(Method::GET, &format!("/scim2/Users{query}"), None)
+                .await
+        }
+    };
+    let names = |answer: &Value| -> Vec<String> {
+        answer["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (st, one) = list("?filter=userName%20eq%20%22Alice%22").await;
+    assert_eq!(st, StatusCode::OK, "{one}");
+    assert_eq!(names(&one), ["alice"]);
+    assert_eq!(one["totalResults"], 1);
+    let (_, al) = list("?filter=username%20sw%20%22al%22").await;
+    assert_eq!(al["totalResults"], 2, "{al}");
+    // admin, albert, alice, bob (4 users): the second and third.
+    let (_, page) = list("?startIndex=2&count=2").await;
+    assert_eq!(page["totalResults"], 4, "{page}");
+    assert_eq!(page["startIndex"], 2);
+    assert_eq!(page["itemsPerPage"], 2);
+    assert_eq!(names(&page).len(), 2);
+    for bad in [
+        "?filter=garbage",
+        "?filter=emails%20eq%20%22x%22",
+        "?filter=userName%20eq%20x",
+    ] {
+        let (st, err) = list(bad).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}: {err}");
+        assert_eq!(err["scimType"], "invalidFilter", "{bad}: {err}");
+    }
+    let bob = names(&list("?filter=userName%20eq%20%22bob%22").await.1);
+    assert_eq!(bob, ["bob"]);
+    let (_, found) = list("?filter=userName%20eq%20%22bob%22").await;
+    let id = found["Resources"][0]["id"].as_str().unwrap().to_string();
+    let before = s.control().users();
+    let (st, err) = s
+        .call(
+            Method::PATCH,
+            &format!("/scim2/Users/{id}"),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": []
+            })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{err}");
+    assert_eq!(s.control().users(), before);
+}
+
 #[tokio::test]
 async fn dcr_then_password_grant_as_a_wso2_client_does() {
     let s = TestServer::start().await;

@@ -223,23 +223,101 @@ async fn create_user(State(state): State<AppState>, body: Bytes) -> Result<Respo
     Ok(response)
 }
 
-async fn list_users(State(state): State<AppState>) -> Response {
-    let users: Vec<Value> = state
+/// `GET /scim2/Users`'s query (RFC 7644 §3.4.2): a filter, and 1-based paging.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+}
+
+/// A filter on `userName`, the one attribute streamgate filters on: `userName OP "value"`
+/// with OP one of `eq`, `ne`, `co`, `sw`, `ew` (RFC 7644 §3.4.2.2), attribute name and
+/// operator case-insensitive, values compared case-insensitively (`userName` is
+/// `caseExact: false`, RFC 7643 §4.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct UserNameFilter {
+    op: String,
+    value: String,
+}
+
+impl UserNameFilter {
+    /// Parses `text`. Errors: anything else, as SCIM's `invalidFilter`.
+    fn parse(text: &str) -> Result<Self, ScimError> {
+        let invalid = || {
+            ScimError::bad(
+                "invalidFilter",
+                format!(
+                    "unsupported filter '{text}': use userName eq|ne|co|sw|ew \"value\" \
+                     (RFC 7644 §3.4.2.2)"
+                ),
+            )
+        };
+        let mut parts = text.trim().splitn(3, char::is_whitespace);
+        let (Some(attr), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(invalid());
+        };
+        let op = op.to_ascii_lowercase();
+        if !attr.eq_ignore_ascii_case("userName")
+            || !matches!(op.as_str(), "eq" | "ne" | "co" | "sw" | "ew")
+        {
+            return Err(invalid());
+        }
+        let value: String = serde_json::from_str(value.trim()).map_err(|_| invalid())?;
+        Ok(Self {
+            op,
+            value: value.to_lowercase(),
+        })
+    }
+
+    fn matches(&self, user_name: &str) -> bool {
+        let name = user_name.to_lowercase();
+        match self.op.as_str() {
+            "eq" => name == self.value,
+            "ne" => name != self.value,
+            "co" => name.contains(&self.value),
+            "sw" => name.starts_with(&self.value),
+            _ => name.ends_with(&self.value),
+        }
+    }
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ScimError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| ScimError::bad("invalidValue", e.body_text()))?;
+    let filter = q.filter.as_deref().map(UserNameFilter::parse).transpose()?;
+    let matching: Vec<Value> = state
         .control
         .users()
         .iter()
+        .filter(|r| filter.as_ref().is_none_or(|f| f.matches(&r.user.name)))
         .map(|r| resource(&r.user))
         .collect();
-    scim_json(
+    let total = matching.len();
+    // 1-based; values below 1 are 1, a negative count is 0 (RFC 7644 §3.4.2.4).
+    let start = q.start_index.unwrap_or(1).max(1);
+    let count = q
+        .count
+        .map_or(total, |c| usize::try_from(c.max(0)).unwrap_or(0));
+    let page: Vec<Value> = matching
+        .into_iter()
+        .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
+        .take(count)
+        .collect();
+    Ok(scim_json(
         StatusCode::OK,
         &json!({
             "schemas": [LIST_SCHEMA],
-            "totalResults": users.len(),
-            "startIndex": 1,
-            "itemsPerPage": users.len(),
-            "Resources": users,
+            "totalResults": total,
+            "startIndex": start,
+            "itemsPerPage": page.len(),
+            "Resources": page,
         }),
-    )
+    ))
 }
 
 async fn get_user(
@@ -266,6 +344,12 @@ async fn patch_user(
         .get("Operations")
         .and_then(Value::as_array)
         .ok_or_else(|| ScimError::bad("invalidValue", "Operations is required"))?;
+    if ops.is_empty() {
+        return Err(ScimError::bad(
+            "invalidValue",
+            "Operations must hold at least one operation (RFC 7644 §3.5.2)",
+        ));
+    }
     let mut update = UserUpdate::default();
     for op in ops {
         let kind = op.get("op").and_then(Value::as_str).unwrap_or_default();
