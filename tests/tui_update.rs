@@ -240,6 +240,25 @@ fn deploy_new_revision_needs_an_environment_ticked() {
     assert!(screen(&app).contains("deployed: Production and Sandbox (localhost)"));
 }
 
+/// The README's keys: Space on the environment, then Enter, deploys (Enter on the ticked
+/// row used to untick it); Enter alone on the row ticks it and deploys.
+#[test]
+fn enter_on_an_environment_row_deploys_what_is_ticked() {
+    let want = vec![Command::DeployNewRevision {
+        api_id: "api-observer".into(),
+        targets: vec![DeployTarget::new("Production and Sandbox", "localhost")],
+    }];
+    for ticked_first in [true, false] {
+        let mut app = app(catalog_with(observer(LifecycleState::Published, &[])));
+        open_page(&mut app, 3);
+        press(&mut app, KeyCode::Char('n'));
+        if ticked_first {
+            press(&mut app, KeyCode::Char(' '));
+        }
+        assert_eq!(press(&mut app, Enter), want, "ticked first: {ticked_first}");
+    }
+}
+
 #[test]
 fn revisions_undeploy_restore_and_delete_each_ask_first() {
     let mut app = app(full_catalog());

@@ -78,7 +78,7 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
         ("x", "delete it (only when not deployed)"),
         (
             "In the dialog",
-            "Space ticks an environment, Enter on Deploy",
+            "Space ticks an environment, Enter deploys",
         ),
         ("h/l, Esc", "pages, back"),
     ]
@@ -222,13 +222,21 @@ fn update_dialog(p: &mut Publisher, api: &Api, action: Action) -> Vec<Command> {
         Action::Back => v.deployments.dialog = None,
         Action::Up => d.row = d.row.saturating_sub(1),
         Action::Down => d.row = (d.row + 1).min(deploy_row),
-        Action::Toggle | Action::Enter if d.row < deploy_row => {
+        Action::Toggle if d.row < deploy_row => {
             if let Some(env) = d.envs.get_mut(d.row) {
                 env.checked = !env.checked;
                 d.error = None;
             }
         }
         Action::Enter => {
+            // Enter deploys from any row; on an environment's row with nothing ticked yet it
+            // ticks that one first (Enter toggling a box back off lost the tick).
+            if d.row < deploy_row
+                && !d.envs.iter().any(|e| e.checked)
+                && let Some(env) = d.envs.get_mut(d.row)
+            {
+                env.checked = true;
+            }
             if d.busy {
                 return Vec::new();
             }
@@ -417,7 +425,7 @@ fn draw_dialog(ctx: &Ctx, api: &Api, d: &DeployDialog, frame: &mut Frame, area: 
     }
     lines.push(hints(
         theme,
-        &[("Space", "tick"), ("Enter", "on Deploy"), ("Esc", "cancel")],
+        &[("Space", "tick"), ("Enter", "deploy"), ("Esc", "cancel")],
     ));
     frame.render_widget(Paragraph::new(lines), inner);
 }

@@ -100,7 +100,7 @@ pub fn steps(ctx: &Ctx) -> Vec<Step> {
             title: "Deploy a new revision",
             how:
                 "Press l to reach Deployments, press n (Deploy New Revision), tick Production and \
-                  Sandbox with Space (vhost localhost), then Down and Enter on [ Deploy ]. \
+                  Sandbox with Space (vhost localhost), then Enter deploys. \
                   (Many clients on one stream? First press b on the Overview: Backend stream \
                   shared, one backend connection for all subscribers.)"
                     .to_string(),
