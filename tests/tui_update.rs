@@ -381,6 +381,53 @@ fn the_wizard_creates_subscribes_generates_keys_and_a_token_then_copies() {
     assert!(matches!(app.portal.view, PortalView::Api(_)));
 }
 
+/// The wizard goes on with an application that already exists (a newcomer who left the
+/// wizard, or unsubscribed, could not subscribe the application again): to Subscribe, or
+/// to Keys when it is subscribed already, saying its keys will be replaced.
+#[test]
+fn the_wizard_goes_on_with_an_existing_application() {
+    let step = |app: &streamgate::tui::App| match &app.portal.view {
+        PortalView::Wizard(w) => w.step,
+        _ => panic!("wizard closed"),
+    };
+    // Subscribed already (full_catalog: ObserverApp, AsyncGold, production keys).
+    let mut ui = app(full_catalog());
+    let app = &mut ui;
+    press(app, KeyCode::Char('2'));
+    press(app, KeyCode::Char('w'));
+    type_text(app, "observerapp");
+    keys(app, &[Enter, Enter, Enter]);
+    assert!(press(app, Enter).is_empty(), "no application created");
+    assert_eq!(step(app), WizardStep::Keys);
+    assert!(status_text(app).contains("already subscribed (plan AsyncGold)"));
+    assert!(screen(app).contains("It has production keys already"));
+    assert_eq!(
+        press(app, Enter),
+        vec![Command::GenerateKeys {
+            app_id: "app-1".into(),
+            key_type: KeyType::Production,
+        }]
+    );
+    // Not subscribed: on to Subscribe with that application.
+    let mut catalog = full_catalog();
+    catalog.subscriptions.clear();
+    let mut app = tui_support::app(catalog);
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('w'));
+    type_text(&mut app, "ObserverApp");
+    keys(&mut app, &[Enter, Enter, Enter]);
+    assert!(press(&mut app, Enter).is_empty());
+    assert_eq!(step(&app), WizardStep::Subscribe);
+    assert_eq!(
+        press(&mut app, Enter),
+        vec![Command::Subscribe {
+            app_id: "app-1".into(),
+            api_id: "api-observer".into(),
+            plan: "AsyncGold".into(),
+        }]
+    );
+}
+
 #[test]
 fn the_wizard_refuses_an_api_that_cannot_be_subscribed() {
     let mut app = app(catalog_with(observer(LifecycleState::Created, &[])));

@@ -76,10 +76,7 @@ pub fn keys() -> Vec<(&'static str, &'static str)> {
         ("u", "undeploy the selected revision"),
         ("r", "restore it into the working copy"),
         ("x", "delete it (only when not deployed)"),
-        (
-            "In the dialog",
-            "Space ticks an environment, Enter deploys",
-        ),
+        ("In the dialog", "Space ticks an environment, Enter deploys"),
         ("h/l, Esc", "pages, back"),
     ]
 }

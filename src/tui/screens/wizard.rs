@@ -225,6 +225,48 @@ pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Ve
                         w.row = NAME_ROW;
                         return Vec::new();
                     }
+                    // An application of that name already exists: the wizard goes on with
+                    // it (as WSO2's Subscribe with an existing application), instead of
+                    // refusing the name.
+                    if let Some(existing) = catalog
+                        .applications
+                        .values()
+                        .find(|a| a.name.eq_ignore_ascii_case(&draft.name))
+                    {
+                        w.app_id = Some(existing.id.clone());
+                        w.app_name = existing.name.clone();
+                        w.error = None;
+                        w.row = 0;
+                        let subscribed = catalog
+                            .subscriptions_of_app(&existing.id)
+                            .into_iter()
+                            .find(|s| s.api_id == api.id);
+                        match subscribed {
+                            Some(sub) => {
+                                w.step = WizardStep::Keys;
+                                fx.status(
+                                    Level::Ok,
+                                    format!(
+                                        "Using the existing application {}, already subscribed \
+                                         (plan {}): generate its keys",
+                                        existing.name, sub.policy
+                                    ),
+                                );
+                            }
+                            None => {
+                                w.step = WizardStep::Subscribe;
+                                fx.status(
+                                    Level::Ok,
+                                    format!(
+                                        "Using the existing application {} (its policy stays \
+                                         {})",
+                                        existing.name, existing.throttling_policy
+                                    ),
+                                );
+                            }
+                        }
+                        return Vec::new();
+                    }
                     w.busy = true;
                     w.error = None;
                     return vec![Command::CreateApplication(draft)];
@@ -579,6 +621,21 @@ pub fn draw(ctx: &Ctx, w: &Wizard, frame: &mut Frame, area: Rect, focused: bool)
                 Span::styled("Grant type  ", theme.muted()),
                 Span::styled("client_credentials", theme.accent()),
             ]));
+            let has_keys = w.app_id.as_deref().is_some_and(|id| {
+                ctx.catalog
+                    .keys_of(id)
+                    .iter()
+                    .any(|k| k.key_type == w.key_type)
+            });
+            if has_keys {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "It has {} keys already: new ones replace them.",
+                        w.key_type.as_str().to_lowercase()
+                    ),
+                    theme.warning(),
+                )));
+            }
             frame.render_widget(Paragraph::new(lines), body);
         }
         WizardStep::Token => {
