@@ -470,6 +470,18 @@ async fn a_gateway_path_stays_with_the_api_whose_revision_holds_it() {
         route.production_endpoint.as_deref(),
         Some("http://localhost:8080")
     );
+    // WSO2's context template: the version goes where `{version}` is.
+    let mut templated = observer_body();
+    templated["name"] = json!("Templated");
+    templated["context"] = json!("/tmpl/{version}/feed");
+    let templated_id = s.create_api(templated).await;
+    let (status, body) = s
+        .post_empty(&publisher(&format!("/apis/{templated_id}/deploy-revision")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let view = s.control().view();
+    assert_eq!(view.routes["/tmpl/1.0.0/feed"].api_id, templated_id);
+    assert!(!view.routes.contains_key("/tmpl/{version}/feed/1.0.0"));
 }
 
 #[tokio::test]

@@ -290,9 +290,11 @@ impl Api {
         format!("{}:{}", self.name, self.version)
     }
 
-    /// The gateway path prefix: `/{context}/{version}`.
+    /// The gateway path prefix: `/{context}/{version}`, or, when the context holds the
+    /// `{version}` placeholder (WSO2's versioned context template), the context with the
+    /// version in its place.
     pub fn base_path(&self) -> String {
-        format!("{}/{}", self.context, self.version)
+        gateway_path(&self.context, &self.version)
     }
 
     /// Whether `resource` (e.g. `/memory`) is one of the API's topics.
@@ -421,7 +423,20 @@ fn validate_context(context: &str) -> Result<(), RuleError> {
     if ctx.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(RuleError::invalid(
             "context",
-            "the context must not contain spaces",
+            "the context must not contain spaces or control characters",
+        ));
+    }
+    let without_version = ctx.replacen(VERSION_PLACEHOLDER, "", 1);
+    if without_version.contains(['{', '}'])
+        || (ctx.contains(VERSION_PLACEHOLDER)
+            && !ctx.split('/').any(|seg| seg == VERSION_PLACEHOLDER))
+    {
+        return Err(RuleError::invalid(
+            "context",
+            format!(
+                "the context may hold braces only as one whole '{VERSION_PLACEHOLDER}' \
+                 segment, where the version goes (e.g. '/observer/{VERSION_PLACEHOLDER}/memory')"
+            ),
         ));
     }
     if ctx.contains('?') || ctx.contains('#') {
@@ -481,7 +496,16 @@ fn validate_endpoint(field: &'static str, url: &str) -> Result<(), RuleError> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(RuleError::invalid(
             field,
-            format!("'{url}' must not contain spaces"),
+            format!("'{url}' must not contain spaces or control characters"),
+        ));
+    }
+    if authority.contains('@') {
+        return Err(RuleError::invalid(
+            field,
+            format!(
+                "'{url}' carries credentials (user@ or user:password@), which the gateway would \
+                 not send to the backend; give the URL without them"
+            ),
         ));
     }
     if let Some(port) = host
@@ -559,9 +583,22 @@ pub fn check_api_unique(
     Ok(())
 }
 
-/// An API's gateway base path for comparisons: `/{context}/{version}`, lower case.
+/// The placeholder for the version in a context (WSO2's context template).
+pub const VERSION_PLACEHOLDER: &str = "{version}";
+
+/// The gateway path of `context` and `version`: the context with the version in place of
+/// [`VERSION_PLACEHOLDER`] when it holds one, else `/{context}/{version}`.
+pub fn gateway_path(context: &str, version: &str) -> String {
+    if context.contains(VERSION_PLACEHOLDER) {
+        context.replacen(VERSION_PLACEHOLDER, version, 1)
+    } else {
+        format!("{context}/{version}")
+    }
+}
+
+/// An API's gateway base path for comparisons ([`gateway_path`]), lower case.
 fn gateway_base(context: &str, version: &str) -> String {
-    format!("{}/{}", normalise_context(context), version.trim()).to_ascii_lowercase()
+    gateway_path(&normalise_context(context), version.trim()).to_ascii_lowercase()
 }
 
 /// Whether path `inner` lies inside path `outer`, segment by segment.
@@ -923,7 +960,7 @@ mod tests {
             validate_api(&draft, &builtin_subscription_policies()),
             Ok(())
         );
-        draft.production_endpoint = Some("https://user@[::1]:8443/x".into());
+        draft.production_endpoint = Some("https://[::1]:8443/x".into());
         assert_eq!(
             validate_api(&draft, &builtin_subscription_policies()),
             Ok(())
@@ -944,6 +981,46 @@ mod tests {
         let mut next_version = observer();
         next_version.version = "2.0.0".into();
         assert_eq!(check_api_unique(&next_version, &[&existing], &[]), Ok(()));
+    }
+
+    #[test]
+    fn a_version_placeholder_in_the_context_places_the_version() {
+        let plans = builtin_subscription_policies();
+        let mut draft = observer();
+        draft.context = "/obs/{version}/memory".into();
+        assert_eq!(validate_api(&draft, &plans), Ok(()));
+        let api = Api::from_draft("a".into(), draft.clone(), 1);
+        assert_eq!(api.base_path(), "/obs/1.0.0/memory");
+        assert_eq!(
+            Api::from_draft("b".into(), observer(), 1).base_path(),
+            "/observer/1.0.0"
+        );
+        for bad in [
+            "/obs/{version}x",
+            "/obs/{ver}",
+            "/obs/{version}/{version}",
+            "/o}",
+        ] {
+            draft.context = bad.into();
+            let err = validate_api(&draft, &plans).expect_err(bad);
+            assert!(
+                err.to_string().contains("'{version}' segment"),
+                "{bad}: {err}"
+            );
+        }
+        // The placed path is what two APIs may not share.
+        let mut same = observer();
+        same.name = "Same".into();
+        same.context = "/observer/{version}".into();
+        let existing = Api::from_draft("c".into(), observer(), 1);
+        assert!(check_api_unique(&same, &[&existing], &[]).is_err());
+        draft.context = "/obs\u{0}".into();
+        let err = validate_api(&draft, &plans).expect_err("NUL");
+        assert!(err.to_string().contains("control characters"), "{err}");
+        let mut with_user = observer();
+        with_user.production_endpoint = Some("http://user:pw@127.0.0.1:8080/x".into());
+        let err = validate_api(&with_user, &plans).expect_err("credentials");
+        assert!(err.to_string().contains("carries credentials"), "{err}");
     }
 
     #[test]
