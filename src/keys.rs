@@ -29,6 +29,13 @@ pub const DEFAULT_CLOCK_SKEW_SECS: i64 = 30;
 /// The `aud` of management tokens (password grant): the management REST API. The gateway
 /// refuses them and the management API refuses gateway tokens.
 pub const MANAGEMENT_AUDIENCE: &str = "streamgate-management";
+
+/// The `aud` of refresh tokens (issued with management tokens by the password grant, RFC
+/// 6749 §6): only the token endpoint's `refresh_token` grant takes them.
+pub const REFRESH_AUDIENCE: &str = "streamgate-refresh";
+
+/// How long a refresh token is valid, seconds (WSO2's default: one day).
+pub const REFRESH_VALIDITY_SECS: i64 = 24 * 3600;
 /// Token validity when none is asked for, as WSO2's 3600 s.
 pub const DEFAULT_VALIDITY_SECS: i64 = 3600;
 /// The longest validity that may be asked for (one year).
@@ -440,6 +447,26 @@ impl KeyManager {
                      the gateway only; sign in with the password grant or `streamgate login`)",
                 )
             })
+    }
+
+    /// Verifies a refresh token ([`REFRESH_AUDIENCE`]) as
+    /// [`verify_management`](Self::verify_management) does a management token.
+    pub fn verify_refresh<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<T, TokenError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| TokenError::Invalid(format!("malformed header: {e}")))?;
+        if header.alg != ALGORITHM || header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(TokenError::Invalid(
+                "unknown key id or algorithm".to_string(),
+            ));
+        }
+        let mut validation = self.management_validation.clone();
+        validation.set_audience(&[REFRESH_AUDIENCE]);
+        jsonwebtoken::decode::<T>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| refusal(e.kind(), "it is not a refresh token"))
     }
 
     /// [`verify`](Self::verify) with a per-thread cache of tokens already verified. A hit

@@ -683,6 +683,100 @@ async fn dcr_then_password_grant_as_a_wso2_client_does() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
+
+    // The password grant's refresh token, issued to the client, needs that client.
+    let refresh = tok["refresh_token"].as_str().unwrap().to_string();
+    let resp = refresh_grant(&s, &refresh, None, None).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = refresh_grant(&s, &refresh, None, Some((id, secret))).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let again: Value = resp.json().await.unwrap();
+    assert_eq!(again["scope"], tok["scope"]);
+    assert_ne!(again["refresh_token"], tok["refresh_token"]);
+}
+
+/// `grant_type=refresh_token` (RFC 6749 §6).
+async fn refresh_grant(
+    s: &TestServer,
+    refresh_token: &str,
+    scope: Option<&str>,
+    client: Option<(&str, &str)>,
+) -> reqwest::Response {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    if let Some(sc) = scope {
+        form.push(("scope", sc));
+    }
+    let mut req = s.anon(Method::POST, "/oauth2/token");
+    if let Some((id, secret)) = client {
+        req = req.basic_auth(id, Some(secret));
+    }
+    req.form_pairs(&form).send().await.unwrap()
+}
+
+/// The password grant returns a refresh token; the refresh_token grant trades it once for
+/// a new pair, may narrow the scopes but not widen them, and refuses it after use,
+/// revocation or a password change; it is no bearer token anywhere.
+#[tokio::test]
+async fn refresh_tokens_are_traded_once_for_a_new_pair() {
+    let s = TestServer::start().await;
+    add_user(&s, "rita", &["subscriber"]).await;
+    let resp = password_grant(&s, "rita", PASSWORD, None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let first: Value = resp.json().await.unwrap();
+    let refresh = first["refresh_token"].as_str().unwrap().to_string();
+    // Not a bearer token for the management API.
+    let (st, _) = applications_as(&s, &refresh).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    // Wider than granted: refused, and the token stays usable.
+    let resp = refresh_grant(&s, &refresh, Some("apim:admin"), None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    let resp = refresh_grant(&s, &refresh, Some("apim:subscribe"), None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let second: Value = resp.json().await.unwrap();
+    assert_eq!(second["scope"], "apim:subscribe");
+    assert_eq!(second["token_type"], "Bearer");
+    let (st, _) = applications_as(&s, second["access_token"].as_str().unwrap()).await;
+    assert_eq!(st, StatusCode::OK);
+    // Used once.
+    let resp = refresh_grant(&s, &refresh, None, None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // Revoked: refused.
+    let next = second["refresh_token"].as_str().unwrap().to_string();
+    let resp = s
+        .anon(Method::POST, "/oauth2/revoke")
+        .form_pairs(&[("token", next.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = refresh_grant(&s, &next, None, None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // A password change ends the refresh tokens issued before it.
+    let resp = password_grant(&s, "rita", PASSWORD, None).await;
+    let third: Value = resp.json().await.unwrap();
+    let users = s.control().users();
+    let rita = users.iter().find(|u| u.user.name == "rita").unwrap();
+    let (st, body) = s
+        .call(
+            Method::PATCH,
+            &format!("/scim2/Users/{}", rita.user.id),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "password", "value": "another long password"}]
+            })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let resp = refresh_grant(&s, third["refresh_token"].as_str().unwrap(), None, None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // Garbage and a gateway-audience token are refused the same way.
+    let resp = refresh_grant(&s, "garbage", None, None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
 
 #[cfg(unix)]

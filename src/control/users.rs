@@ -107,6 +107,37 @@ pub struct IssuedManagementToken {
     pub expires_in: i64,
     /// Its scopes, space separated.
     pub scope: String,
+    /// A refresh token (RFC 6749 §1.5) for the same user, scopes and client, valid
+    /// [`keys::REFRESH_VALIDITY_SECS`]; the `refresh_token` grant trades it, once, for a new
+    /// pair.
+    pub refresh_token: String,
+}
+
+/// The claims of a refresh token: a JWT for [`keys::REFRESH_AUDIENCE`], so the gateway and
+/// the management API refuse it as a bearer token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: the user name.
+    pub sub: String,
+    /// Audience: [`keys::REFRESH_AUDIENCE`].
+    pub aud: String,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Not before (seconds).
+    pub nbf: i64,
+    /// Expires (seconds).
+    pub exp: i64,
+    /// Token id (revoked once used).
+    pub jti: String,
+    /// The scopes granted, space separated: a refresh may ask for these or fewer.
+    pub scope: String,
+    /// The user's token generation when issued; a password change makes it stale.
+    pub token_gen: u64,
+    /// The DCR client it was issued to, if any: only that client may use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
 }
 
 /// A client just registered: the secret is shown once.
@@ -464,10 +495,21 @@ impl Control {
             None => None,
         };
         let user = self.authenticate_user(name, password).await?;
+        let scopes = user::grant_scopes(&user.roles, scope).join(" ");
+        self.issue_management_pair(&user, scopes, validity_secs, azp)
+    }
+
+    /// A management token and a refresh token for `user` with `scopes`.
+    fn issue_management_pair(
+        &self,
+        user: &User,
+        scopes: String,
+        validity_secs: Option<i64>,
+        azp: Option<String>,
+    ) -> Result<IssuedManagementToken, AuthError> {
         let validity = validity_secs
             .unwrap_or(keys::DEFAULT_VALIDITY_SECS)
             .clamp(1, keys::MAX_VALIDITY_SECS);
-        let scopes = user::grant_scopes(&user.roles, scope).join(" ");
         let now = now_millis() / 1000;
         let claims = ManagementClaims {
             iss: keys::ISSUER.to_string(),
@@ -479,14 +521,105 @@ impl Control {
             jti: new_id(),
             scope: scopes.clone(),
             token_gen: user.token_generation,
-            azp,
+            azp: azp.clone(),
         };
         let token = self.keys().sign(&claims).map_err(ControlError::from)?;
+        let refresh = RefreshClaims {
+            iss: keys::ISSUER.to_string(),
+            sub: user.name.clone(),
+            aud: keys::REFRESH_AUDIENCE.to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + keys::REFRESH_VALIDITY_SECS,
+            jti: new_id(),
+            scope: scopes.clone(),
+            token_gen: user.token_generation,
+            azp,
+        };
+        let refresh_token = self.keys().sign(&refresh).map_err(ControlError::from)?;
         Ok(IssuedManagementToken {
             access_token: token,
             expires_in: validity,
             scope: scopes,
+            refresh_token,
         })
+    }
+
+    /// RFC 6749 §6: trades a refresh token for a new management token and a new refresh
+    /// token (the old one is revoked: each is used once). `scope`, when given, may only
+    /// narrow the refresh token's scopes (and the user's current roles narrow them too).
+    /// A refresh token issued to a DCR client needs that client's credentials in `client`.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidGrant`]: the token is not a valid refresh token of ours, expired,
+    /// used or revoked, its user is gone or locked or changed password, or the scope asks
+    /// for more; [`AuthError::InvalidClient`]: the client is missing or wrong.
+    pub async fn refresh_grant(
+        &self,
+        refresh_token: &str,
+        scope: Option<&str>,
+        client: Option<(&str, &str)>,
+    ) -> Result<IssuedManagementToken, AuthError> {
+        let claims: RefreshClaims = self
+            .keys()
+            .verify_refresh(refresh_token)
+            .map_err(|_| AuthError::InvalidGrant)?;
+        if let Some(azp) = &claims.azp {
+            let Some((id, secret)) = client else {
+                return Err(AuthError::InvalidClient);
+            };
+            let known = self.snapshot().users.values().any(|u| {
+                u.clients
+                    .iter()
+                    .any(|c| c.client_id == id && keys::secret_matches(secret, &c.secret_hash))
+            });
+            if id != azp || !known {
+                return Err(AuthError::InvalidClient);
+            }
+        }
+        let granted: Vec<&str> = claims.scope.split_ascii_whitespace().collect();
+        let scopes = match scope.map(str::trim).filter(|s| !s.is_empty()) {
+            None => granted.join(" "),
+            Some(asked) => {
+                let asked: Vec<&str> = asked.split_ascii_whitespace().collect();
+                if asked.iter().any(|s| !granted.contains(s)) {
+                    return Err(AuthError::InvalidGrant);
+                }
+                asked.join(" ")
+            }
+        };
+        // Used once: revoked in the same write that checks it was not used before.
+        let (jti, sub, token_gen, exp) = (
+            claims.jti.clone(),
+            claims.sub.clone(),
+            claims.token_gen,
+            claims.exp,
+        );
+        let user = self
+            .write(move |tx| {
+                if tx.catalog.revoked.contains_key(&jti) {
+                    return Ok(None);
+                }
+                let Some(record) = tx.catalog.find_user(&sub).cloned() else {
+                    return Ok(None);
+                };
+                if record.user.token_generation != token_gen || record.user.is_locked(now_millis())
+                {
+                    return Ok(None);
+                }
+                tx.put(Table::RevokedTokens, &jti, &exp)?;
+                tx.catalog.revoked.insert(jti.clone(), exp);
+                Ok(Some(record.user))
+            })
+            .await?
+            .ok_or(AuthError::InvalidGrant)?;
+        let allowed = user::scopes_of(&user.roles);
+        let scopes = scopes
+            .split_ascii_whitespace()
+            .filter(|s| allowed.contains(s))
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.issue_management_pair(&user, scopes, None, claims.azp)
     }
 
     /// Dynamic Client Registration: registers (or re-registers, with a new secret) the
@@ -546,7 +679,7 @@ impl Control {
         })
     }
 
-    /// Revokes a management token (RFC 7009, as `POST /oauth2/revoke` carrying only the
+    /// Revokes a management token or a refresh token (RFC 7009, as `POST /oauth2/revoke` carrying only the
     /// token: holding a bearer token is the authority to give it up). Answers whether it
     /// was revoked now: `false` for a token that is not a valid management token we signed
     /// (expired, foreign, malformed) or that was revoked before.
@@ -554,16 +687,20 @@ impl Control {
     /// # Errors
     /// The store failed.
     pub async fn revoke_management_token(&self, token: &str) -> Result<bool> {
-        let Ok(claims) = self.keys().verify_management::<ManagementClaims>(token) else {
-            return Ok(false);
+        let (jti, exp, sub) = match self.keys().verify_management::<ManagementClaims>(token) {
+            Ok(c) => (c.jti, c.exp, c.sub),
+            Err(_) => match self.keys().verify_refresh::<RefreshClaims>(token) {
+                Ok(c) => (c.jti, c.exp, c.sub),
+                Err(_) => return Ok(false),
+            },
         };
         self.write(|tx| {
-            if tx.catalog.revoked.contains_key(&claims.jti) {
+            if tx.catalog.revoked.contains_key(&jti) {
                 return Ok(false);
             }
-            tx.put(Table::RevokedTokens, &claims.jti, &claims.exp)?;
-            tx.catalog.revoked.insert(claims.jti.clone(), claims.exp);
-            if let Some(record) = tx.catalog.find_user(&claims.sub) {
+            tx.put(Table::RevokedTokens, &jti, &exp)?;
+            tx.catalog.revoked.insert(jti.clone(), exp);
+            if let Some(record) = tx.catalog.find_user(&sub) {
                 tx.changes.push(Change::User(record.user.id.clone()));
             }
             Ok(true)

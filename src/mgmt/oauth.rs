@@ -136,12 +136,14 @@ async fn token(
         None | Some("") => return Err(invalid_request("grant_type is required")),
         Some("client_credentials") => {}
         Some("password") => return password_grant(&state, &headers, &form).await,
+        Some("refresh_token") => return refresh_grant(&state, &headers, &form).await,
         Some(other) => {
             return Err(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 format!(
-                    "'{other}' is not supported; use grant_type=client_credentials or password"
+                    "'{other}' is not supported; use grant_type=client_credentials, password \
+                     or refresh_token"
                 ),
             ));
         }
@@ -169,6 +171,7 @@ async fn token(
                 token_type: "Bearer".to_string(),
                 expires_in: issued.expires_in,
                 scope: issued.scope,
+                refresh_token: None,
             }),
         )
             .into_response()),
@@ -313,6 +316,49 @@ async fn password_grant(
         token_type: "Bearer".to_string(),
         expires_in: issued.expires_in,
         scope: issued.scope,
+        refresh_token: Some(issued.refresh_token),
+    }))
+}
+
+/// RFC 6749 §6: a new management token (and refresh token) for a refresh token from the
+/// password grant. A token issued to a DCR client needs that client's credentials.
+async fn refresh_grant(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Response, OAuthFailure> {
+    let refresh_token = form
+        .get("refresh_token")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| invalid_request("refresh_token is required for grant_type=refresh_token"))?;
+    let client = if headers.contains_key(header::AUTHORIZATION) || form.contains_key("client_id") {
+        Some(client_credentials(headers, form)?)
+    } else {
+        None
+    };
+    let issued = state
+        .control
+        .refresh_grant(
+            refresh_token,
+            form.get("scope").map(String::as_str),
+            client.as_ref().map(|(i, s)| (i.as_str(), s.as_str())),
+        )
+        .await
+        .map_err(|e| match e {
+            AuthError::InvalidGrant => oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the refresh token is invalid, expired or already used, its user changed \
+                 password or is locked, or the scope asks for more than it granted",
+            ),
+            other => auth_failure(other),
+        })?;
+    Ok(no_store(TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer".to_string(),
+        expires_in: issued.expires_in,
+        scope: issued.scope,
+        refresh_token: Some(issued.refresh_token),
     }))
 }
 

@@ -14,6 +14,9 @@ pub struct TokenResponse {
     pub expires_in: i64,
     /// Its scopes, space separated.
     pub scope: String,
+    /// A refresh token (RFC 6749 §5.1): from the password and refresh_token grants only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// RFC 6749's error response.
