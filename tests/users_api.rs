@@ -608,6 +608,28 @@ async fn scim_lists_filter_and_page() {
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{err}");
     assert_eq!(s.control().users(), before);
+    // The last admin stays: a state conflict (mutability), not a uniqueness one.
+    let (_, admin) = list("?filter=userName%20eq%20%22admin%22").await;
+    let admin_id = admin["Resources"][0]["id"].as_str().unwrap().to_string();
+    let (st, err) = s
+        .call(Method::DELETE, &format!("/scim2/Users/{admin_id}"), None)
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["scimType"], "mutability", "{err}");
+    // A password of spaces only is no password.
+    let (st, err) = s
+        .post(
+            "/scim2/Users",
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "spaces",
+                "password": " ".repeat(12),
+            }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{err}");
+    assert!(err["detail"].as_str().unwrap().contains("only spaces"), "{err}");
+    assert_eq!(s.control().users(), before);
 }
 
 #[tokio::test]

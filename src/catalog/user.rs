@@ -218,6 +218,12 @@ pub fn validate_password(password: &str) -> Result<(), RuleError> {
             format!("the password must be at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
+    if password.trim().is_empty() {
+        return Err(RuleError::invalid(
+            "password",
+            "the password must not be only spaces",
+        ));
+    }
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(RuleError::invalid(
             "password",

@@ -41,8 +41,8 @@ pub use replica::{FeedPosition, PublicSigningKey, ReplicaState};
 pub use snapshot::Snapshot;
 pub use tokens::KeyPairRef;
 pub use users::{
-    ADMIN_PASSWORD_FILE, AuthError, IssuedManagementToken, ManagementClaims, Principal,
-    RegisteredClient, UserRecord, UserUpdate,
+    ADMIN_PASSWORD_FILE, AuthError, IssuedManagementToken, LAST_ADMIN_CONFLICT, ManagementClaims,
+    Principal, RegisteredClient, UserRecord, UserUpdate,
 };
 pub use view::{GatewayView, Route, SubscriptionView};
 

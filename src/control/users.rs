@@ -72,6 +72,10 @@ pub struct UserRecord {
     pub clients: Vec<ManagementClient>,
 }
 
+/// The conflict code of a change refused because it would leave no user with the admin
+/// role (SCIM answers it as `mutability`, not `uniqueness`).
+pub const LAST_ADMIN_CONFLICT: u32 = 409_001;
+
 /// The claims of a management token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagementClaims {
@@ -369,7 +373,7 @@ impl Control {
                     && admins(&tx.catalog) <= 1
                 {
                     return Err(RuleError::conflict(
-                        409,
+                        LAST_ADMIN_CONFLICT,
                         "the last user with the admin role keeps it",
                     )
                     .into());
@@ -399,7 +403,7 @@ impl Control {
             .ok_or_else(|| ControlError::not_found("user", id))?;
         if record.user.has_role(Role::Admin) && admins(&catalog) <= 1 {
             return Err(RuleError::conflict(
-                409,
+                LAST_ADMIN_CONFLICT,
                 "the last user with the admin role cannot be removed",
             )
             .into());

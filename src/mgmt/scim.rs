@@ -74,9 +74,14 @@ impl From<ControlError> for ScimError {
             ControlError::Rule(RuleError::Invalid { field, message }) => {
                 Self::bad("invalidValue", format!("{field}: {message}"))
             }
-            ControlError::Rule(RuleError::Conflict { message, .. }) => Self {
+            ControlError::Rule(RuleError::Conflict { code, message }) => Self {
                 status: StatusCode::CONFLICT,
-                scim_type: Some("uniqueness"),
+                // RFC 7644 §3.12: `mutability` for a change the current state forbids.
+                scim_type: Some(if code == crate::control::LAST_ADMIN_CONFLICT {
+                    "mutability"
+                } else {
+                    "uniqueness"
+                }),
                 detail: message,
             },
             ControlError::NotFound { what, id } => Self {
