@@ -196,4 +196,9 @@ async fn client_commands_trust_their_data_dirs_certificate_over_https() {
     )
     .await;
     assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+
+    // http:// against the HTTPS management API says to use https://.
+    let plain = format!("http://{}", s.mgmt_addr());
+    let err = fails(&s, &["--admin-url", &plain, "api", "list"]).await;
+    assert!(err.contains("use https:// in --admin-url"), "{err}");
 }

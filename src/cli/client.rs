@@ -243,10 +243,19 @@ impl Client {
                     url: base.clone(),
                     detail,
                 },
-                None => CliError::Unreachable {
-                    url: base.clone(),
-                    detail: innermost(&e),
-                },
+                None => {
+                    let mut detail = innermost(&e);
+                    // A TLS record where an HTTP/1.1 status line was expected.
+                    if base.starts_with("http://") && detail.contains("invalid HTTP version") {
+                        detail.push_str(
+                            " (the management API answers in TLS: use https:// in --admin-url)",
+                        );
+                    }
+                    CliError::Unreachable {
+                        url: base.clone(),
+                        detail,
+                    }
+                }
             })?;
         let status = resp.status();
         let bytes = resp
