@@ -48,6 +48,7 @@ async fn an_allowed_origin_is_echoed_with_credentials_and_others_are_refused_bef
     assert_eq!(h["access-control-allow-origin"], "http://page.example:8000");
     assert_eq!(h["access-control-allow-credentials"], "true");
     assert!(h["vary"].to_str().unwrap().contains("origin"));
+    assert_eq!(h.get_all("vary").iter().count(), 1, "one Vary: {h:?}");
 
     let resp = get_from(&url, "http://page.example:8000", Some(&sub.production)).await;
     assert_eq!(resp.status(), 200);

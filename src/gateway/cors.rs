@@ -112,7 +112,8 @@ pub(crate) fn preflight(
         header::ACCESS_CONTROL_MAX_AGE,
         &MAX_AGE.as_secs().to_string(),
     );
-    out.append(
+    // One `Vary` (replacing the `origin` one `allow_origin` may have added).
+    out.insert(
         header::VARY,
         HeaderValue::from_static(
             "origin, access-control-request-method, access-control-request-headers",
