@@ -742,11 +742,14 @@ async fn devportal_lists_are_paged() {
     let (_, page) = s.get(&devportal("/apis?limit=1&offset=5")).await;
     assert_eq!(page["count"], 0);
     assert_eq!(page["pagination"]["offset"], 5);
-    assert_refused_naming(
-        s.get(&devportal("/applications?limit=many")).await,
-        StatusCode::BAD_REQUEST,
-        "limit",
-    );
+    for bad in ["many", "0", "-1"] {
+        assert_refused_naming(
+            s.get(&devportal(&format!("/applications?limit={bad}")))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "limit",
+        );
+    }
 }
 
 #[tokio::test]

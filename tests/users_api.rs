@@ -410,6 +410,7 @@ async fn expired_revoked_and_foreign_audience_tokens_are_refused() {
         jti: "x".into(),
         scope: "apim:subscribe".into(),
         token_gen: 0,
+        uid: None,
         azp: None,
     };
     let expired = s.control().keys().sign(&expired).unwrap();
@@ -511,7 +512,7 @@ async fn scim_bad_input_is_refused_and_changes_nothing() {
         ),
         (
             json!({"schemas": [schema], "userName": "hank", "password": "x".repeat(70_000)}),
-            StatusCode::BAD_REQUEST,
+            StatusCode::PAYLOAD_TOO_LARGE,
             "larger",
         ),
     ];
@@ -628,7 +629,10 @@ async fn scim_lists_filter_and_page() {
         )
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{err}");
-    assert!(err["detail"].as_str().unwrap().contains("only spaces"), "{err}");
+    assert!(
+        err["detail"].as_str().unwrap().contains("only spaces"),
+        "{err}"
+    );
     assert_eq!(s.control().users(), before);
 }
 
@@ -799,6 +803,97 @@ async fn refresh_tokens_are_traded_once_for_a_new_pair() {
     // Garbage and a gateway-audience token are refused the same way.
     let resp = refresh_grant(&s, "garbage", None, None).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // A token issued to no client is not for a client.
+    let resp = password_grant(&s, "rita", "another long password", None).await;
+    let fourth: Value = resp.json().await.unwrap();
+    let reg: Value = s
+        .anon(Method::POST, "/client-registration/v0.17/register")
+        .basic_auth("rita", Some("another long password"))
+        .json(&json!({"clientName": "c"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client = (
+        reg["clientId"].as_str().unwrap(),
+        reg["clientSecret"].as_str().unwrap(),
+    );
+    let resp = refresh_grant(
+        &s,
+        fourth["refresh_token"].as_str().unwrap(),
+        None,
+        Some(client),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
+
+/// A user deleted and created again under the same name is another user: the first one's
+/// management and refresh tokens do not work for the second.
+#[tokio::test]
+async fn a_recreated_user_does_not_inherit_the_deleted_ones_tokens() {
+    let s = TestServer::start().await;
+    let (_, carol) = add_user(&s, "carol", &["subscriber"]).await;
+    let resp = password_grant(&s, "carol", PASSWORD, None).await;
+    let issued: Value = resp.json().await.unwrap();
+    let access = issued["access_token"].as_str().unwrap().to_string();
+    let refresh = issued["refresh_token"].as_str().unwrap().to_string();
+    let (st, _) = applications_as(&s, &access).await;
+    assert_eq!(st, StatusCode::OK);
+    let id = carol["id"].as_str().unwrap();
+    let (st, _) = s
+        .call(Method::DELETE, &format!("/scim2/Users/{id}"), None)
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = add_user(&s, "carol", &["subscriber"]).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, _) = applications_as(&s, &access).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let resp = refresh_grant(&s, &refresh, None, None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // The new carol signs in as herself.
+    let resp = password_grant(&s, "carol", PASSWORD, None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// The token endpoint and client registration keep the management API's 1 MiB limit,
+/// answering 413 in their own error shape.
+#[tokio::test]
+async fn oauth_bodies_over_the_limit_are_413() {
+    let s = TestServer::start().await;
+    let big = format!(
+        "grant_type=password&username=x&password=y&pad={}",
+        "a".repeat(1_500_000)
+    );
+    let resp = s
+        .anon(Method::POST, "/oauth2/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    let resp = s
+        .anon(Method::POST, "/client-registration/v0.17/register")
+        .basic_auth("admin", Some("whatever password"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"clientName\": \"{}\"}}", "c".repeat(1_500_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("1024 KiB"),
+        "{body}"
+    );
 }
 
 #[cfg(unix)]

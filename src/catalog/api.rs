@@ -573,9 +573,10 @@ pub fn check_api_unique(
             return Err(RuleError::conflict(
                 900250,
                 format!(
-                    "the gateway path '{context}/{version}' overlaps '{}/{}' of {whose}: one \
-                     API's path may not lie inside another's",
-                    other.context, other.version
+                    "the gateway path '{}' overlaps '{}' of {whose}: one API's path may not \
+                     lie inside another's",
+                    gateway_path(&context, version),
+                    gateway_path(&other.context, &other.version)
                 ),
             ));
         }

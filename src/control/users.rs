@@ -97,6 +97,10 @@ pub struct ManagementClaims {
     pub scope: String,
     /// The user's token generation when issued; a password change makes it stale.
     pub token_gen: u64,
+    /// The user's id: a user deleted and created again under the same name is another
+    /// user, whose tokens these are not. (Absent in tokens from before it was added.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
     /// The DCR client that asked for it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azp: Option<String>,
@@ -139,6 +143,8 @@ pub struct RefreshClaims {
     pub scope: String,
     /// The user's token generation when issued; a password change makes it stale.
     pub token_gen: u64,
+    /// The user's id (see [`ManagementClaims::uid`]).
+    pub uid: String,
     /// The DCR client it was issued to, if any: only that client may use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azp: Option<String>,
@@ -525,6 +531,7 @@ impl Control {
             jti: new_id(),
             scope: scopes.clone(),
             token_gen: user.token_generation,
+            uid: Some(user.id.clone()),
             azp: azp.clone(),
         };
         let token = self.keys().sign(&claims).map_err(ControlError::from)?;
@@ -538,6 +545,7 @@ impl Control {
             jti: new_id(),
             scope: scopes.clone(),
             token_gen: user.token_generation,
+            uid: user.id.clone(),
             azp,
         };
         let refresh_token = self.keys().sign(&refresh).map_err(ControlError::from)?;
@@ -568,17 +576,25 @@ impl Control {
             .keys()
             .verify_refresh(refresh_token)
             .map_err(|_| AuthError::InvalidGrant)?;
-        if let Some(azp) = &claims.azp {
-            let Some((id, secret)) = client else {
-                return Err(AuthError::InvalidClient);
-            };
-            let known = self.snapshot().users.values().any(|u| {
-                u.clients
-                    .iter()
-                    .any(|c| c.client_id == id && keys::secret_matches(secret, &c.secret_hash))
-            });
-            if id != azp || !known {
-                return Err(AuthError::InvalidClient);
+        // Bound to the client it was issued to, or to none (RFC 6749 §6): another client,
+        // or a client for a token issued without one, is a wrong grant; the right client
+        // with a wrong secret is a wrong client.
+        match (&claims.azp, client) {
+            (None, None) => {}
+            (Some(_), None) => return Err(AuthError::InvalidClient),
+            (None, Some(_)) => return Err(AuthError::InvalidGrant),
+            (Some(azp), Some((id, secret))) => {
+                if id != azp {
+                    return Err(AuthError::InvalidGrant);
+                }
+                let known = self.snapshot().users.values().any(|u| {
+                    u.clients
+                        .iter()
+                        .any(|c| c.client_id == id && keys::secret_matches(secret, &c.secret_hash))
+                });
+                if !known {
+                    return Err(AuthError::InvalidClient);
+                }
             }
         }
         let granted: Vec<&str> = claims.scope.split_ascii_whitespace().collect();
@@ -593,11 +609,12 @@ impl Control {
             }
         };
         // Used once: revoked in the same write that checks it was not used before.
-        let (jti, sub, token_gen, exp) = (
+        let (jti, sub, token_gen, exp, uid) = (
             claims.jti.clone(),
             claims.sub.clone(),
             claims.token_gen,
             claims.exp,
+            claims.uid.clone(),
         );
         let user = self
             .write(move |tx| {
@@ -607,7 +624,9 @@ impl Control {
                 let Some(record) = tx.catalog.find_user(&sub).cloned() else {
                     return Ok(None);
                 };
-                if record.user.token_generation != token_gen || record.user.is_locked(now_millis())
+                if record.user.id != uid
+                    || record.user.token_generation != token_gen
+                    || record.user.is_locked(now_millis())
                 {
                     return Ok(None);
                 }
@@ -618,12 +637,17 @@ impl Control {
             .await?
             .ok_or(AuthError::InvalidGrant)?;
         let allowed = user::scopes_of(&user.roles);
-        let scopes = scopes
+        let narrowed = scopes
             .split_ascii_whitespace()
             .filter(|s| allowed.contains(s))
             .collect::<Vec<_>>()
             .join(" ");
-        self.issue_management_pair(&user, scopes, None, claims.azp)
+        if narrowed.is_empty() && !scopes.is_empty() {
+            // The user's roles changed and allow none of the token's scopes: no point in a
+            // token that can do nothing (the refresh token is spent; sign in again).
+            return Err(AuthError::InvalidGrant);
+        }
+        self.issue_management_pair(&user, narrowed, None, claims.azp)
     }
 
     /// Dynamic Client Registration: registers (or re-registers, with a new secret) the
@@ -732,6 +756,15 @@ impl Control {
         let record = catalog
             .find_user(&claims.sub)
             .ok_or_else(|| AuthError::InvalidToken("the token's user no longer exists".into()))?;
+        if claims
+            .uid
+            .as_ref()
+            .is_some_and(|uid| *uid != record.user.id)
+        {
+            return Err(AuthError::InvalidToken(
+                "the token's user no longer exists".into(),
+            ));
+        }
         if record.user.token_generation != claims.token_gen {
             return Err(AuthError::InvalidToken(
                 "the token was issued before the user's password changed".into(),

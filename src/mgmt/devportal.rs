@@ -80,7 +80,7 @@ async fn list_apis(
             .into_iter()
             .map(PortalApiInfoDto::from_api)
             .collect(),
-        q.limit,
+        q.limit.map(usize::from),
         q.offset,
         "/apis",
     ))
@@ -160,7 +160,7 @@ async fn list_applications(
                 ApplicationInfoDto::from_application(a, catalog.subscriptions_of_app(&a.id).len())
             })
             .collect(),
-        q.limit,
+        q.limit.map(usize::from),
         q.offset,
         "/applications",
     ))

@@ -24,6 +24,20 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/oauth2/revoke", post(revoke))
         .route("/oauth2/jwks", get(jwks))
         .route("/client-registration/v0.17/register", post(register_client))
+        // The management API's body limit, here too (axum's default is 2 MiB).
+        .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY_BYTES))
+}
+
+/// 413 for a body over [`super::MAX_BODY_BYTES`], in RFC 6749's error shape.
+fn too_large() -> OAuthFailure {
+    oauth_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request",
+        format!(
+            "the request body is larger than {} KiB",
+            super::MAX_BODY_BYTES / 1024
+        ),
+    )
 }
 
 /// An RFC 6749 §5.2 error answer, never cached.
@@ -119,6 +133,9 @@ fn read_form(
     form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Result<HashMap<String, String>, OAuthFailure> {
     form.map(|Form(f)| f).map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return too_large();
+        }
         invalid_request(format!(
             "send an application/x-www-form-urlencoded body: {}",
             rejection.body_text()
@@ -379,8 +396,18 @@ struct RegisterIn {
 async fn register_client(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, OAuthFailure> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            invalid_request(format!(
+                "cannot read the request body: {}",
+                rejection.body_text()
+            ))
+        }
+    })?;
     let (user, password) = client_credentials(&headers, &HashMap::new())?;
     let body: RegisterIn = serde_json::from_slice(&body).map_err(|e| {
         invalid_request(format!(

@@ -139,7 +139,7 @@ impl ApiIn {
 
 #[derive(Debug, Default, Deserialize)]
 struct ListQuery {
-    limit: Option<usize>,
+    limit: Option<std::num::NonZeroUsize>,
     offset: Option<usize>,
     query: Option<String>,
 }
@@ -160,7 +160,13 @@ async fn list_apis(State(state): State<AppState>, Query(q): Query<ListQuery>) ->
         })
         .map(ApiInfoDto::from_api)
         .collect();
-    axum::Json(ListDto::page(all, q.limit, q.offset, "/apis")).into_response()
+    axum::Json(ListDto::page(
+        all,
+        q.limit.map(usize::from),
+        q.offset,
+        "/apis",
+    ))
+    .into_response()
 }
 
 async fn create_api(

@@ -144,10 +144,11 @@ fn millis_rfc3339(ms: i64) -> String {
 /// Parses a SCIM JSON body: size, JSON object, and only the schemas named in `allowed`.
 fn parse_body(body: &Bytes, allowed: &str) -> Result<serde_json::Map<String, Value>, ScimError> {
     if body.len() > MAX_SCIM_BODY {
-        return Err(ScimError::bad(
-            "invalidSyntax",
-            format!("the body is larger than {MAX_SCIM_BODY} bytes"),
-        ));
+        return Err(ScimError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            scim_type: None,
+            detail: format!("the body is larger than {MAX_SCIM_BODY} bytes"),
+        });
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ScimError::bad("invalidSyntax", format!("the body is not JSON: {e}")))?;

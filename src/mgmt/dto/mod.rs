@@ -131,8 +131,8 @@ pub const DEFAULT_LIMIT: usize = 25;
 /// WSO2's `limit` and `offset` query parameters of a list.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 pub struct PageQuery {
-    /// Items per page (default [`DEFAULT_LIMIT`]).
-    pub limit: Option<usize>,
+    /// Items per page (default [`DEFAULT_LIMIT`]; 0 is refused).
+    pub limit: Option<std::num::NonZeroUsize>,
     /// Index of the first item (default 0).
     pub offset: Option<usize>,
 }
