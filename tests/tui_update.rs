@@ -642,6 +642,28 @@ fn letters_with_ctrl_or_alt_do_not_run_the_letters_actions() {
     ));
 }
 
+/// Long versions are shown whole in the Publisher's list (two of them differing only at the
+/// end used to look the same), and a name too long for its column ends in "...".
+#[test]
+fn the_publisher_list_shows_long_versions_and_marks_cut_names() {
+    let mut catalog = empty_catalog();
+    for (id, version) in [
+        ("a", "2024.01.01-beta.12345"),
+        ("b", "2024.01.01-beta.12346"),
+    ] {
+        let mut api = observer(LifecycleState::Created, &[]);
+        api.id = id.into();
+        api.version = version.into();
+        api.name = "An API with a name far too long for any column".into();
+        catalog.apis.insert(api.id.clone(), api);
+    }
+    let app = app(catalog);
+    let text = screen(&app);
+    assert!(text.contains("2024.01.01-beta.12345"), "{text}");
+    assert!(text.contains("2024.01.01-beta.12346"), "{text}");
+    assert!(text.contains("An API with a..."), "{text}");
+}
+
 #[test]
 fn quitting_asks_only_while_streams_are_open() {
     let mut app = app(empty_catalog());

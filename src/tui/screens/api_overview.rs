@@ -236,10 +236,11 @@ pub fn draw(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
                 ),
             ),
         ),
+        // The version first: a long context is cut at the line's end, never the version.
         label_pair(
             theme,
-            ("Context", Span::styled(api.context.clone(), theme.accent())),
             ("Version", Span::styled(api.version.clone(), theme.accent())),
+            ("Context", Span::styled(api.context.clone(), theme.accent())),
         ),
         label_line(
             theme,

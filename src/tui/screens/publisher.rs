@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Row, Table, TableState};
 use crate::tui::action::{Action, Command, Done};
 use crate::tui::screen::{Ctx, Effects, Screen};
 use crate::tui::state::{Level, Overlay};
-use crate::tui::widgets::{block, hints};
+use crate::tui::widgets::{block, ellipsis, hints};
 
 use super::api_deployments::DeploymentsPage;
 use super::api_plans::PlansPage;
@@ -357,21 +357,35 @@ fn draw_list(p: &Publisher, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: b
         ];
         frame.render_widget(Paragraph::new(text), body);
     } else {
+        // Versions get the room the longest needs (7 to 24 columns); name and context
+        // share the rest. A cell too long for its column ends in "..." rather than being
+        // cut silently (two long versions must not look the same).
+        let version_w = apis
+            .iter()
+            .map(|a| a.version.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(7, 24);
+        // The highlight symbol, the fixed columns and one space between columns.
+        let fixed = 2 + version_w + 5 + 13 + 4;
+        let rest = usize::from(body.width).saturating_sub(fixed).max(8);
+        let (name_w, context_w) = (rest / 2, rest - rest / 2);
         let rows = apis.iter().map(|api| {
             Row::new(vec![
-                api.name.clone(),
-                api.version.clone(),
-                api.context.clone(),
+                ellipsis(&api.name, name_w),
+                ellipsis(&api.version, version_w),
+                ellipsis(&api.context, context_w),
                 "SSE".to_string(),
                 api.lifecycle.label().to_string(),
             ])
         });
+        let width = |w: usize| Constraint::Length(u16::try_from(w).unwrap_or(u16::MAX));
         let table = Table::new(
             rows,
             [
-                Constraint::Fill(2),
-                Constraint::Length(9),
-                Constraint::Fill(2),
+                width(name_w),
+                width(version_w),
+                width(context_w),
                 Constraint::Length(5),
                 Constraint::Length(13),
             ],
