@@ -428,6 +428,45 @@ fn the_wizard_goes_on_with_an_existing_application() {
     );
 }
 
+/// The wizard's first step says why it does not go on without a name (spaces are none),
+/// and a token validity too large to be a number of seconds is called too large.
+#[test]
+fn the_wizard_names_what_is_wrong_with_its_fields() {
+    let mut app = app(full_catalog());
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('w'));
+    type_text(&mut app, "   ");
+    keys(&mut app, &[Enter, Enter, Enter]);
+    assert!(press(&mut app, Enter).is_empty());
+    assert!(
+        screen(&app).contains("Give the application a name"),
+        "{}",
+        screen(&app)
+    );
+    // On to the token step with an existing, subscribed application.
+    type_text(&mut app, "ObserverApp");
+    keys(&mut app, &[Enter, Enter, Enter, Enter]);
+    press(&mut app, Enter);
+    app.update(Action::Done(Done::KeysGenerated {
+        app_id: "app-1".into(),
+        result: Ok((
+            KeysInfo {
+                key_type: KeyType::Production,
+                consumer_key: "CK".into(),
+                consumer_secret: "SECRET".into(),
+            },
+            token(),
+        )),
+    }));
+    press_event(
+        &mut app,
+        KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL),
+    );
+    type_text(&mut app, "99999999999999999999");
+    assert!(press(&mut app, Enter).is_empty());
+    assert!(screen(&app).contains("too large"), "{}", screen(&app));
+}
+
 #[test]
 fn the_wizard_refuses_an_api_that_cannot_be_subscribed() {
     let mut app = app(catalog_with(observer(LifecycleState::Created, &[])));

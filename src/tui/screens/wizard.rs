@@ -321,11 +321,24 @@ pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Ve
         },
         WizardStep::Token => match action {
             Action::Enter => {
-                let validity: i64 = w.validity.value().parse().unwrap_or(0);
-                if validity <= 0 {
-                    w.error = Some("The validity must be a positive number of seconds".to_string());
-                    return Vec::new();
-                }
+                let text = w.validity.value().trim();
+                let max = crate::keys::MAX_VALIDITY_SECS;
+                let validity = match text.parse::<i64>() {
+                    Ok(v) if v > max => {
+                        w.error = Some(format!("The validity is too large: at most {max} s"));
+                        return Vec::new();
+                    }
+                    Ok(v) if v > 0 => v,
+                    Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+                        w.error = Some(format!("The validity is too large: at most {max} s"));
+                        return Vec::new();
+                    }
+                    _ => {
+                        w.error =
+                            Some("The validity must be a positive number of seconds".to_string());
+                        return Vec::new();
+                    }
+                };
                 if let Some(app_id) = w.app_id.clone() {
                     w.busy = true;
                     w.error = None;
