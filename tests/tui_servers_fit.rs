@@ -56,7 +56,7 @@ fn without_nodes_the_backend_command_line_is_shown_too() {
     let text = screen(&app);
     assert!(!text.contains("Gateway nodes"), "{text}");
     assert!(
-        text.contains("same as: streamgate backend --time=5000 --interval=1000"),
+        text.contains("same as: streamgate backend --port=8080 --time=5000 --interval=1000"),
         "{text}"
     );
     assert!(text.contains("s start/stop"), "{text}");

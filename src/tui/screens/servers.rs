@@ -576,7 +576,8 @@ pub fn draw(s: &Servers, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
                 Span::styled("  same as: ", theme.muted()),
                 Span::styled(
                     format!(
-                        "streamgate backend --time={} --interval={}",
+                        "streamgate backend --port={} --time={} --interval={}",
+                        s.port.value(),
                         s.time.value(),
                         s.interval.value()
                     ),
