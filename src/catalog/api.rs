@@ -545,14 +545,6 @@ pub fn check_api_unique(
     let version = draft.version.trim();
     let name = draft.name.trim();
     let base = gateway_base(&context, version);
-    for other in others {
-        if other.version == version && other.name.eq_ignore_ascii_case(name) {
-            return Err(RuleError::conflict(
-                900300,
-                format!("an API named '{name}' with version '{version}' already exists"),
-            ));
-        }
-    }
     let taken = others
         .iter()
         .map(|a| (*a, None))
@@ -578,6 +570,14 @@ pub fn check_api_unique(
                     gateway_path(&context, version),
                     gateway_path(&other.context, &other.version)
                 ),
+            ));
+        }
+    }
+    for other in others {
+        if other.version == version && other.name.eq_ignore_ascii_case(name) {
+            return Err(RuleError::conflict(
+                900300,
+                format!("an API named '{name}' with version '{version}' already exists"),
             ));
         }
     }
