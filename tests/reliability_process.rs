@@ -204,7 +204,7 @@ async fn sigkill_mid_writes_loses_nothing_acknowledged_and_counters_at_most_the_
     let serve = TestServer::builder()
         .data_dir(dir.path())
         .spawn_process("info");
-    let (status, list) = serve.get(&devportal("/applications?limit=1000")).await;
+    let (status, list) = serve.get(&devportal("/applications?limit=1000000")).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     let listed = list_field(&list, "applicationId");
     for id in &acked {

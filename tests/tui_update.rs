@@ -703,6 +703,21 @@ fn the_publisher_list_shows_long_versions_and_marks_cut_names() {
     assert!(text.contains("An API with a..."), "{text}");
 }
 
+/// An error on the status line goes when another tab is opened (it named a failed action
+/// of the screen left behind); a warning stays.
+#[test]
+fn switching_tabs_drops_the_last_screens_error() {
+    let mut app = app(full_catalog());
+    app.set_status(Level::Error, "an application named 'X' already exists");
+    press(&mut app, KeyCode::Char('1'));
+    assert!(app.status.is_some(), "same tab: kept");
+    press(&mut app, KeyCode::Char('2'));
+    assert!(app.status.is_none());
+    app.set_status(Level::Warning, "gateway port taken");
+    press(&mut app, KeyCode::Char('3'));
+    assert!(status_text(&app).contains("gateway port taken"));
+}
+
 #[test]
 fn quitting_asks_only_while_streams_are_open() {
     let mut app = app(empty_catalog());

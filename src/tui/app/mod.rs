@@ -444,6 +444,16 @@ impl App {
                 if tab == Tab::Tutorial && self.tab != Tab::Tutorial {
                     self.tutorial.cursor = tutorial::next_step(&self.ctx()).unwrap_or(0);
                 }
+                // An error belongs to the screen whose action failed; warnings (a server
+                // down) stay until their cause goes.
+                if tab != self.tab
+                    && self
+                        .status
+                        .as_ref()
+                        .is_some_and(|s| s.level == Level::Error)
+                {
+                    self.status = None;
+                }
                 self.tab = tab;
                 self.focus = Focus::Main;
                 self.live.filter_editing = false;
