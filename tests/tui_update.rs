@@ -477,6 +477,24 @@ fn the_wizard_refuses_an_api_that_cannot_be_subscribed() {
     assert!(screen(&app).contains("No published APIs yet"));
 }
 
+/// Try it asks for the API's first topic that names one resource (the sample backend's
+/// `/memory` only when every topic is a wildcard), and the copied curl command too.
+#[test]
+fn try_it_asks_for_the_apis_own_topic() {
+    let mut catalog = full_catalog();
+    if let Some(api) = catalog.apis.get_mut("api-observer") {
+        api.topics = vec!["/*".into(), "/prices".into()];
+    }
+    let mut app = app(catalog);
+    app.session.tokens.insert("app-1".into(), vec![token()]);
+    press(&mut app, KeyCode::Char('2'));
+    let commands = press(&mut app, KeyCode::Char('t'));
+    assert!(
+        matches!(&commands[..], [Command::OpenStream { url, .. }] if url == "http://127.0.0.1:8280/observer/1.0.0/prices"),
+        "{commands:?}"
+    );
+}
+
 #[test]
 fn try_it_opens_a_stream_with_the_sessions_token_and_shows_its_events() {
     let mut app = app(full_catalog());

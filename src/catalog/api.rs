@@ -297,6 +297,17 @@ impl Api {
         gateway_path(&self.context, &self.version)
     }
 
+    /// The resource a try-out asks for (the TUI's Try it and its curl command): the first
+    /// topic that names one resource (no `*` wildcard, no `{parameter}`), else `/memory`,
+    /// the resource of the tutorial's sample backend.
+    pub fn try_resource(&self) -> &str {
+        self.topics
+            .iter()
+            .map(String::as_str)
+            .find(|t| t.starts_with('/') && !t.contains(['*', '{', '}']))
+            .unwrap_or(TRY_RESOURCE)
+    }
+
     /// Whether `resource` (e.g. `/memory`) is one of the API's topics.
     pub fn has_topic(&self, resource: &str) -> bool {
         self.topics.iter().any(|t| topic_matches(t, resource))
@@ -583,6 +594,9 @@ pub fn check_api_unique(
     }
     Ok(())
 }
+
+/// The resource a try-out asks for when no topic names one: the sample backend's.
+pub const TRY_RESOURCE: &str = "/memory";
 
 /// The placeholder for the version in a context (WSO2's context template).
 pub const VERSION_PLACEHOLDER: &str = "{version}";
@@ -982,6 +996,14 @@ mod tests {
         let mut next_version = observer();
         next_version.version = "2.0.0".into();
         assert_eq!(check_api_unique(&next_version, &[&existing], &[]), Ok(()));
+    }
+
+    #[test]
+    fn a_try_out_asks_for_the_first_topic_that_names_one_resource() {
+        let mut api = Api::from_draft("a".into(), observer(), 1);
+        assert_eq!(api.try_resource(), "/memory");
+        api.topics = vec!["/*".into(), "/prices/{symbol}".into(), "/news".into()];
+        assert_eq!(api.try_resource(), "/news");
     }
 
     #[test]

@@ -66,8 +66,9 @@ impl Ctx<'_> {
             .gateway_host()
             .unwrap_or_else(|| "localhost:8280".to_string());
         format!(
-            "curl -N http://{host}{}/memory -H \"Authorization: Bearer {token}\"",
-            api.base_path()
+            "curl -N http://{host}{}{} -H \"Authorization: Bearer {token}\"",
+            api.base_path(),
+            api.try_resource()
         )
     }
 

@@ -158,9 +158,10 @@ impl App {
         let stream_id = self.session.next_stream_id;
         self.session.next_stream_id += 1;
         let url = format!(
-            "http://{}{}/memory",
+            "http://{}{}{}",
             connect_addr(*gateway),
-            api.base_path()
+            api.base_path(),
+            api.try_resource()
         );
         self.session.streams.insert(
             stream_id,

@@ -373,7 +373,11 @@ fn draw_overview(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
             theme,
             "Topics",
             Span::styled(
-                format!("{} (subscribe; e.g. /memory)", api.topics.join(", ")),
+                format!(
+                    "{} (subscribe; e.g. {})",
+                    api.topics.join(", "),
+                    api.try_resource()
+                ),
                 theme.text(),
             ),
         ),
