@@ -431,22 +431,12 @@ impl KeyManager {
         &self,
         token: &str,
     ) -> Result<T, TokenError> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| TokenError::Invalid(format!("malformed header: {e}")))?;
-        if header.alg != ALGORITHM || header.kid.as_deref() != Some(self.kid.as_str()) {
-            return Err(TokenError::Invalid(
-                "unknown key id or algorithm".to_string(),
-            ));
-        }
-        jsonwebtoken::decode::<T>(token, &self.decoding, &self.management_validation)
-            .map(|data| data.claims)
-            .map_err(|e| {
-                refusal(
-                    e.kind(),
-                    "it is not a management token (an application's access token works at \
-                     the gateway only; sign in with the password grant or `streamgate login`)",
-                )
-            })
+        self.verify_for(
+            token,
+            &self.management_validation,
+            "it is not a management token (an application's access token works at the \
+             gateway only; sign in with the password grant or `streamgate login`)",
+        )
     }
 
     /// Verifies a refresh token ([`REFRESH_AUDIENCE`]) as
@@ -455,6 +445,19 @@ impl KeyManager {
         &self,
         token: &str,
     ) -> Result<T, TokenError> {
+        let mut validation = self.management_validation.clone();
+        validation.set_audience(&[REFRESH_AUDIENCE]);
+        self.verify_for(token, &validation, "it is not a refresh token")
+    }
+
+    /// Algorithm, key id, signature and `validation`'s rules, decoding the claims as `T`;
+    /// `other_kind` says what is wrong with a token of another audience.
+    fn verify_for<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+        other_kind: &str,
+    ) -> Result<T, TokenError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| TokenError::Invalid(format!("malformed header: {e}")))?;
         if header.alg != ALGORITHM || header.kid.as_deref() != Some(self.kid.as_str()) {
@@ -462,11 +465,9 @@ impl KeyManager {
                 "unknown key id or algorithm".to_string(),
             ));
         }
-        let mut validation = self.management_validation.clone();
-        validation.set_audience(&[REFRESH_AUDIENCE]);
-        jsonwebtoken::decode::<T>(token, &self.decoding, &validation)
+        jsonwebtoken::decode::<T>(token, &self.decoding, validation)
             .map(|data| data.claims)
-            .map_err(|e| refusal(e.kind(), "it is not a refresh token"))
+            .map_err(|e| refusal(e.kind(), other_kind))
     }
 
     /// [`verify`](Self::verify) with a per-thread cache of tokens already verified. A hit

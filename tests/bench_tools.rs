@@ -157,24 +157,30 @@ fn load_refuses_an_https_url_without_a_certificate_to_trust() {
 /// The TLS rows of `sg-bench run` with tiny numbers: the gateway's https port (a real
 /// `streamgate serve`) and, when installed, nginx with `ssl` on the same certificate; the
 /// load client speaks TLS to both and every stream delivers.
+/// Runs `cmd` (an `sg-bench run`), asserts that it succeeded, and gives its report.
+fn run_report(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "sg-bench run failed: {}\n{report}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
+
 #[test]
 fn run_smokes_the_tls_rows() {
     let work = tempfile::tempdir().unwrap();
     let template = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/nginx-sse.conf");
-    let out = Command::new(SG_BENCH)
-        .args(["run", "--streamgate", env!("CARGO_BIN_EXE_streamgate")])
-        .args(["--nginx-template", template])
-        .arg("--work-dir")
-        .arg(work.path())
-        .args(["--paths", "gateway-tls,nginx-tls", "--only", "bulk"])
-        .args(["--reps", "1", "--duration", "0.5", "--warmup", "0.2"])
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "sg-bench run failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let report = run_report(
+        Command::new(SG_BENCH)
+            .args(["run", "--streamgate", env!("CARGO_BIN_EXE_streamgate")])
+            .args(["--nginx-template", template])
+            .arg("--work-dir")
+            .arg(work.path())
+            .args(["--paths", "gateway-tls,nginx-tls", "--only", "bulk"])
+            .args(["--reps", "1", "--duration", "0.5", "--warmup", "0.2"]),
     );
     let row = |path: &str| {
         report
@@ -218,28 +224,22 @@ fn run_with_redis_reports_store_calls_per_thousand_events_and_cpu_against_withou
     }
     let redis = common::RedisServer::start();
     let work = tempfile::tempdir().unwrap();
-    let out = Command::new(SG_BENCH)
-        .args(["run", "--streamgate", env!("CARGO_BIN_EXE_streamgate")])
-        .args(["--redis", &redis.url()])
-        .args(["--only", "bulk", "--paths", "gateway,gateway-redis"])
-        .args([
-            "--reps",
-            "1",
-            "--warmup",
-            "0.2",
-            "--duration",
-            "1",
-            "--no-nginx",
-        ])
-        .arg("--work-dir")
-        .arg(work.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "sg-bench run failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = run_report(
+        Command::new(SG_BENCH)
+            .args(["run", "--streamgate", env!("CARGO_BIN_EXE_streamgate")])
+            .args(["--redis", &redis.url()])
+            .args(["--only", "bulk", "--paths", "gateway,gateway-redis"])
+            .args([
+                "--reps",
+                "1",
+                "--warmup",
+                "0.2",
+                "--duration",
+                "1",
+                "--no-nginx",
+            ])
+            .arg("--work-dir")
+            .arg(work.path()),
     );
     let line = stdout
         .lines()
@@ -263,30 +263,24 @@ fn run_with_redis_reports_store_calls_per_thousand_events_and_cpu_against_withou
 #[test]
 fn shared_fanout_runs_alone_and_reports_one_backend_connection() {
     let work = tempfile::tempdir().unwrap();
-    let out = Command::new(SG_BENCH)
-        .args([
-            "run", "--only", "shared", "--shared", "5", "--paths", "gateway",
-        ])
-        .args([
-            "--reps",
-            "1",
-            "--warmup",
-            "0.5",
-            "--duration",
-            "1",
-            "--no-nginx",
-        ])
-        .args(["--gateway-host", "streamgate", "--streamgate"])
-        .arg(env!("CARGO_BIN_EXE_streamgate"))
-        .arg("--work-dir")
-        .arg(work.path())
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "sg-bench run failed: {}\n{report}",
-        String::from_utf8_lossy(&out.stderr)
+    let report = run_report(
+        Command::new(SG_BENCH)
+            .args([
+                "run", "--only", "shared", "--shared", "5", "--paths", "gateway",
+            ])
+            .args([
+                "--reps",
+                "1",
+                "--warmup",
+                "0.5",
+                "--duration",
+                "1",
+                "--no-nginx",
+            ])
+            .args(["--gateway-host", "streamgate", "--streamgate"])
+            .arg(env!("CARGO_BIN_EXE_streamgate"))
+            .arg("--work-dir")
+            .arg(work.path()),
     );
     assert!(report.contains("| shared-5 | gateway |"), "{report}");
     assert!(
@@ -311,28 +305,22 @@ fn fanout_beyond_the_open_files_limit_runs_in_several_processes() {
     } else {
         "direct,gateway"
     };
-    let out = Command::new("sh")
-        .args(["-c", "ulimit -n 400 && exec \"$0\" \"$@\"", SG_BENCH])
-        .args([
-            "run", "--only", "fanout", "--fanout", "300", "--paths", paths,
-        ])
-        .args(["--reps", "1", "--warmup", "0.5", "--duration", "1"])
-        .args(["--gateway-host", "streamgate", "--streamgate"])
-        .arg(env!("CARGO_BIN_EXE_streamgate"))
-        .arg("--nginx-template")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/nginx-sse.conf"
-        ))
-        .arg("--work-dir")
-        .arg(work.path())
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "sg-bench run failed: {}\n{report}",
-        String::from_utf8_lossy(&out.stderr)
+    let report = run_report(
+        Command::new("sh")
+            .args(["-c", "ulimit -n 400 && exec \"$0\" \"$@\"", SG_BENCH])
+            .args([
+                "run", "--only", "fanout", "--fanout", "300", "--paths", paths,
+            ])
+            .args(["--reps", "1", "--warmup", "0.5", "--duration", "1"])
+            .args(["--gateway-host", "streamgate", "--streamgate"])
+            .arg(env!("CARGO_BIN_EXE_streamgate"))
+            .arg("--nginx-template")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/nginx-sse.conf"
+            ))
+            .arg("--work-dir")
+            .arg(work.path()),
     );
     assert!(
         report.contains(

@@ -291,6 +291,21 @@ fn revisions_undeploy_restore_and_delete_each_ask_first() {
     }
 }
 
+/// Control answered the wizard's GenerateKeys for `app_id`: production keys CK/SECRET.
+fn keys_generated(app: &mut streamgate::tui::App, app_id: &str) {
+    app.update(Action::Done(Done::KeysGenerated {
+        app_id: app_id.into(),
+        result: Ok((
+            KeysInfo {
+                key_type: KeyType::Production,
+                consumer_key: "CK".into(),
+                consumer_secret: "SECRET".into(),
+            },
+            token(),
+        )),
+    }));
+}
+
 #[test]
 fn the_wizard_creates_subscribes_generates_keys_and_a_token_then_copies() {
     let mut app = app(full_catalog());
@@ -338,17 +353,7 @@ fn the_wizard_creates_subscribes_generates_keys_and_a_token_then_copies() {
             key_type: KeyType::Production,
         }]
     );
-    app.update(Action::Done(Done::KeysGenerated {
-        app_id: "app-2".into(),
-        result: Ok((
-            KeysInfo {
-                key_type: KeyType::Production,
-                consumer_key: "CK".into(),
-                consumer_secret: "SECRET".into(),
-            },
-            token(),
-        )),
-    }));
+    keys_generated(&mut app, "app-2");
     assert_eq!(step(&app), WizardStep::Token);
     assert!(screen(&app).contains("SECRET"));
     assert_eq!(
@@ -447,17 +452,7 @@ fn the_wizard_names_what_is_wrong_with_its_fields() {
     type_text(&mut app, "ObserverApp");
     keys(&mut app, &[Enter, Enter, Enter, Enter]);
     press(&mut app, Enter);
-    app.update(Action::Done(Done::KeysGenerated {
-        app_id: "app-1".into(),
-        result: Ok((
-            KeysInfo {
-                key_type: KeyType::Production,
-                consumer_key: "CK".into(),
-                consumer_secret: "SECRET".into(),
-            },
-            token(),
-        )),
-    }));
+    keys_generated(&mut app, "app-1");
     press_event(
         &mut app,
         KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL),

@@ -121,35 +121,6 @@ pub struct IssuedManagementToken {
     pub refresh_token: String,
 }
 
-/// The claims of a refresh token: a JWT for [`keys::REFRESH_AUDIENCE`], so the gateway and
-/// the management API refuse it as a bearer token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefreshClaims {
-    /// Issuer.
-    pub iss: String,
-    /// Subject: the user name.
-    pub sub: String,
-    /// Audience: [`keys::REFRESH_AUDIENCE`].
-    pub aud: String,
-    /// Issued at (seconds).
-    pub iat: i64,
-    /// Not before (seconds).
-    pub nbf: i64,
-    /// Expires (seconds).
-    pub exp: i64,
-    /// Token id (revoked once used).
-    pub jti: String,
-    /// The scopes granted, space separated: a refresh may ask for these or fewer.
-    pub scope: String,
-    /// The user's token generation when issued; a password change makes it stale.
-    pub token_gen: u64,
-    /// The user's id (see [`ManagementClaims::uid`]).
-    pub uid: String,
-    /// The DCR client it was issued to, if any: only that client may use it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azp: Option<String>,
-}
-
 /// A client just registered: the secret is shown once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegisteredClient {
@@ -492,12 +463,7 @@ impl Control {
     ) -> Result<IssuedManagementToken, AuthError> {
         let azp = match client {
             Some((id, secret)) => {
-                let known = self.snapshot().users.values().any(|u| {
-                    u.clients
-                        .iter()
-                        .any(|c| c.client_id == id && keys::secret_matches(secret, &c.secret_hash))
-                });
-                if !known {
+                if !self.client_known(id, secret) {
                     return Err(AuthError::InvalidClient);
                 }
                 Some(id.to_string())
@@ -507,6 +473,15 @@ impl Control {
         let user = self.authenticate_user(name, password).await?;
         let scopes = user::grant_scopes(&user.roles, scope).join(" ");
         self.issue_management_pair(&user, scopes, validity_secs, azp)
+    }
+
+    /// Whether `id` and `secret` are a Dynamic Client Registration client's credentials.
+    fn client_known(&self, id: &str, secret: &str) -> bool {
+        self.snapshot().users.values().any(|u| {
+            u.clients
+                .iter()
+                .any(|c| c.client_id == id && keys::secret_matches(secret, &c.secret_hash))
+        })
     }
 
     /// A management token and a refresh token for `user` with `scopes`.
@@ -521,33 +496,26 @@ impl Control {
             .unwrap_or(keys::DEFAULT_VALIDITY_SECS)
             .clamp(1, keys::MAX_VALIDITY_SECS);
         let now = now_millis() / 1000;
-        let claims = ManagementClaims {
+        // A refresh token has the management token's claims, for its own audience
+        // ([`keys::REFRESH_AUDIENCE`]), so neither API takes it as a bearer token.
+        let claims = |aud: &str, exp: i64| ManagementClaims {
             iss: keys::ISSUER.to_string(),
             sub: user.name.clone(),
-            aud: keys::MANAGEMENT_AUDIENCE.to_string(),
+            aud: aud.to_string(),
             iat: now,
             nbf: now,
-            exp: now + validity,
+            exp,
             jti: new_id(),
             scope: scopes.clone(),
             token_gen: user.token_generation,
             uid: Some(user.id.clone()),
             azp: azp.clone(),
         };
-        let token = self.keys().sign(&claims).map_err(ControlError::from)?;
-        let refresh = RefreshClaims {
-            iss: keys::ISSUER.to_string(),
-            sub: user.name.clone(),
-            aud: keys::REFRESH_AUDIENCE.to_string(),
-            iat: now,
-            nbf: now,
-            exp: now + keys::REFRESH_VALIDITY_SECS,
-            jti: new_id(),
-            scope: scopes.clone(),
-            token_gen: user.token_generation,
-            uid: user.id.clone(),
-            azp,
-        };
+        let token = self
+            .keys()
+            .sign(&claims(keys::MANAGEMENT_AUDIENCE, now + validity))
+            .map_err(ControlError::from)?;
+        let refresh = claims(keys::REFRESH_AUDIENCE, now + keys::REFRESH_VALIDITY_SECS);
         let refresh_token = self.keys().sign(&refresh).map_err(ControlError::from)?;
         Ok(IssuedManagementToken {
             access_token: token,
@@ -572,10 +540,11 @@ impl Control {
         scope: Option<&str>,
         client: Option<(&str, &str)>,
     ) -> Result<IssuedManagementToken, AuthError> {
-        let claims: RefreshClaims = self
+        let claims: ManagementClaims = self
             .keys()
             .verify_refresh(refresh_token)
             .map_err(|_| AuthError::InvalidGrant)?;
+        let uid = claims.uid.clone().ok_or(AuthError::InvalidGrant)?;
         // Bound to the client it was issued to, or to none (RFC 6749 §6): another client,
         // or a client for a token issued without one, is a wrong grant; the right client
         // with a wrong secret is a wrong client.
@@ -587,12 +556,7 @@ impl Control {
                 if id != azp {
                     return Err(AuthError::InvalidGrant);
                 }
-                let known = self.snapshot().users.values().any(|u| {
-                    u.clients
-                        .iter()
-                        .any(|c| c.client_id == id && keys::secret_matches(secret, &c.secret_hash))
-                });
-                if !known {
+                if !self.client_known(id, secret) {
                     return Err(AuthError::InvalidClient);
                 }
             }
@@ -609,12 +573,11 @@ impl Control {
             }
         };
         // Used once: revoked in the same write that checks it was not used before.
-        let (jti, sub, token_gen, exp, uid) = (
+        let (jti, sub, token_gen, exp) = (
             claims.jti.clone(),
             claims.sub.clone(),
             claims.token_gen,
             claims.exp,
-            claims.uid.clone(),
         );
         let user = self
             .write(move |tx| {
@@ -717,7 +680,7 @@ impl Control {
     pub async fn revoke_management_token(&self, token: &str) -> Result<bool> {
         let (jti, exp, sub) = match self.keys().verify_management::<ManagementClaims>(token) {
             Ok(c) => (c.jti, c.exp, c.sub),
-            Err(_) => match self.keys().verify_refresh::<RefreshClaims>(token) {
+            Err(_) => match self.keys().verify_refresh::<ManagementClaims>(token) {
                 Ok(c) => (c.jti, c.exp, c.sub),
                 Err(_) => return Ok(false),
             },

@@ -18,6 +18,7 @@ mod quota_store;
 mod reject;
 mod relay;
 mod serve;
+pub use serve::bind_reuse_port;
 mod shared;
 mod upstream;
 

@@ -282,19 +282,7 @@ fn worker_listeners(
     workers: usize,
 ) -> std::io::Result<Vec<std::net::TcpListener>> {
     listener.set_nonblocking(true)?;
-    let own = |address: SocketAddr| -> std::io::Result<std::net::TcpListener> {
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(address),
-            socket2::Type::STREAM,
-            Some(socket2::Protocol::TCP),
-        )?;
-        socket.set_reuse_address(true)?;
-        socket.set_reuse_port(true)?;
-        socket.set_nonblocking(true)?;
-        socket.bind(&address.into())?;
-        socket.listen(LISTEN_BACKLOG)?;
-        Ok(socket.into())
-    };
+    let own = |address: SocketAddr| bind_reuse_port(address, LISTEN_BACKLOG);
     let address = listener.local_addr()?;
     let shared = socket2::SockRef::from(&listener);
     // The same accept queue length as the workers' own sockets (`listen` again only
@@ -319,6 +307,30 @@ fn worker_listeners(
     }
     sockets.insert(0, listener);
     Ok(sockets)
+}
+
+/// A non-blocking listening socket on `address` with `SO_REUSEADDR` and `SO_REUSEPORT`
+/// set before binding, so other sockets (of this process or another) with the option may
+/// listen on the same address and the kernel spreads connections over them; `backlog` is
+/// its accept queue's length.
+///
+/// # Errors
+/// The socket cannot be made, or `address` is taken by a socket without the option.
+pub fn bind_reuse_port(
+    address: SocketAddr,
+    backlog: i32,
+) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
 }
 
 /// The accept queue of a worker's own listening socket ([`worker_listeners`]), as tokio's

@@ -297,6 +297,29 @@ fn auth_failure(err: AuthError) -> OAuthFailure {
     }
 }
 
+/// The client's credentials when the request carries any (HTTP Basic or `client_id`).
+fn optional_client(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Option<(String, String)>, OAuthFailure> {
+    if headers.contains_key(header::AUTHORIZATION) || form.contains_key("client_id") {
+        client_credentials(headers, form).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The token response of the password and refresh_token grants.
+fn management_answer(issued: crate::control::IssuedManagementToken) -> Response {
+    no_store(TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer".to_string(),
+        expires_in: issued.expires_in,
+        scope: issued.scope,
+        refresh_token: Some(issued.refresh_token),
+    })
+}
+
 /// RFC 6749 §4.3: a management token for a user. A client (HTTP Basic or
 /// `client_id`/`client_secret`) is optional; when present it must be a client registered
 /// with Dynamic Client Registration.
@@ -312,11 +335,7 @@ async fn password_grant(
     };
     let username = field("username")?;
     let password = field("password")?;
-    let client = if headers.contains_key(header::AUTHORIZATION) || form.contains_key("client_id") {
-        Some(client_credentials(headers, form)?)
-    } else {
-        None
-    };
+    let client = optional_client(headers, form)?;
     let issued = state
         .control
         .password_grant(
@@ -328,13 +347,7 @@ async fn password_grant(
         )
         .await
         .map_err(auth_failure)?;
-    Ok(no_store(TokenResponse {
-        access_token: issued.access_token,
-        token_type: "Bearer".to_string(),
-        expires_in: issued.expires_in,
-        scope: issued.scope,
-        refresh_token: Some(issued.refresh_token),
-    }))
+    Ok(management_answer(issued))
 }
 
 /// RFC 6749 §6: a new management token (and refresh token) for a refresh token from the
@@ -348,11 +361,7 @@ async fn refresh_grant(
         .get("refresh_token")
         .filter(|v| !v.is_empty())
         .ok_or_else(|| invalid_request("refresh_token is required for grant_type=refresh_token"))?;
-    let client = if headers.contains_key(header::AUTHORIZATION) || form.contains_key("client_id") {
-        Some(client_credentials(headers, form)?)
-    } else {
-        None
-    };
+    let client = optional_client(headers, form)?;
     let issued = state
         .control
         .refresh_grant(
@@ -370,13 +379,7 @@ async fn refresh_grant(
             ),
             other => auth_failure(other),
         })?;
-    Ok(no_store(TokenResponse {
-        access_token: issued.access_token,
-        token_type: "Bearer".to_string(),
-        expires_in: issued.expires_in,
-        scope: issued.scope,
-        refresh_token: Some(issued.refresh_token),
-    }))
+    Ok(management_answer(issued))
 }
 
 /// WSO2's Dynamic Client Registration request body.

@@ -113,7 +113,7 @@ impl Profile {
 /// Runs the origin until the process is killed; prints `origin listening on http://ADDR`.
 pub async fn run(args: OriginArgs) -> Result<(), BoxError> {
     let listener = if args.reuse_port {
-        bind_reuse_port(args.addr)?
+        TcpListener::from_std(streamgate::gateway::bind_reuse_port(args.addr, 4096)?)?
     } else {
         TcpListener::bind(args.addr).await?
     };
@@ -126,25 +126,6 @@ pub async fn run(args: OriginArgs) -> Result<(), BoxError> {
         size: args.size,
     };
     serve(listener, defaults).await
-}
-
-/// A listener on `addr` with `SO_REUSEPORT` set before binding.
-///
-/// # Errors
-/// The socket cannot be made, or `addr` is taken by a socket without the option.
-pub fn bind_reuse_port(addr: SocketAddr) -> Result<TcpListener, BoxError> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::TCP),
-    )?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(4096)?;
-    let listener: std::net::TcpListener = socket.into();
-    Ok(TcpListener::from_std(listener)?)
 }
 
 /// Accepts connections on `listener` for ever, one task per stream.

@@ -387,14 +387,7 @@ impl Bench {
             sampler.abort();
             result.backend_connections = Some(most.load(std::sync::atomic::Ordering::Relaxed));
         }
-        print_result(&result);
-        tokio::time::sleep(SETTLE).await;
-        Ok(Some(Record {
-            workload: workload.name(),
-            path: path.to_string(),
-            rep,
-            result,
-        }))
+        Ok(Some(settled(workload, path, rep, result).await))
     }
 }
 
@@ -458,6 +451,19 @@ async fn wait_for_quiet() {
         && idle < 0.9
     {
         eprintln!("  (the machine is still busy: {:.0}% idle)", idle * 100.0);
+    }
+}
+
+/// Ends a measurement: prints what it found, lets its streams be torn down ([`SETTLE`]),
+/// and gives its record.
+async fn settled(workload: Workload, path: &str, rep: usize, result: LoadResult) -> Record {
+    print_result(&result);
+    tokio::time::sleep(SETTLE).await;
+    Record {
+        workload: workload.name(),
+        path: path.to_string(),
+        rep,
+        result,
     }
 }
 

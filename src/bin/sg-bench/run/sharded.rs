@@ -174,14 +174,7 @@ impl Bench {
             tokio::task::block_in_place(|| self.start_nginx())?;
         }
         let result = result?;
-        print_result(&result);
-        tokio::time::sleep(SETTLE).await;
-        Ok(Some(Record {
-            workload: workload.name(),
-            path: path.to_string(),
-            rep,
-            result,
-        }))
+        Ok(Some(settled(workload, path, rep, result).await))
     }
 
     /// Starts `count` gateway nodes of the running control plane (`streamgate serve`),
