@@ -104,19 +104,23 @@ pub(crate) fn request_token(
 /// Appends `query` without `access_token` (so the token never reaches the backend) to
 /// `out`, its pairs joined to what `out` holds with `&`; empty pairs are dropped.
 pub(crate) fn push_query_without_token(out: &mut String, query: &str) {
-    let pairs = query.split('&').filter(|pair| {
-        !pair.is_empty()
-            && pair
-                .split('=')
-                .next()
-                .is_some_and(|k| k != ACCESS_TOKEN_PARAM)
-    });
-    for pair in pairs {
+    for pair in pairs_without_token(query) {
         if !out.is_empty() {
             out.push('&');
         }
         out.push_str(pair);
     }
+}
+
+/// The non-empty `&`-separated pairs of `query` (as written) but `access_token`'s.
+pub(crate) fn pairs_without_token(query: &str) -> impl Iterator<Item = &str> {
+    query.split('&').filter(|pair| {
+        !pair.is_empty()
+            && pair
+                .split('=')
+                .next()
+                .is_some_and(|k| k != ACCESS_TOKEN_PARAM)
+    })
 }
 
 fn percent_decode(s: &str) -> String {

@@ -16,7 +16,6 @@
 //! [`MAX_TRAILER_BYTES`]).
 
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::uri::PathAndQuery;
 use axum::http::{Response, StatusCode, Version};
 
 /// The most bytes a response head (with any 1xx heads before it) may take: 64 KiB.
@@ -30,31 +29,46 @@ pub const MAX_TRAILER_BYTES: usize = 16 * 1024;
 /// The most trailer fields in a chunked body (hyper's bound).
 pub const MAX_TRAILERS: usize = 100;
 
-/// The request head of `GET target HTTP/1.1` with `Host: host` first, then `headers` in
-/// the map's order (names as the map holds them, lowercase). One request per connection:
-/// no `Connection` header is added, and no second request is ever sent.
-pub fn request_head(target: &PathAndQuery, host: &HeaderValue, headers: &HeaderMap) -> Vec<u8> {
-    let size = headers
-        .iter()
-        .map(|(n, v)| n.as_str().len() + v.len() + 4)
-        .sum::<usize>();
-    let mut out = Vec::with_capacity(32 + target.as_str().len() + host.len() + size);
+/// The request head of `GET target HTTP/1.1` with `Host: host[:port]` first (RFC 9110
+/// §7.2), then `header_lines` as they are (see [`push_header_line`]). The target is in
+/// origin-form and the host as a URL holds it (both encoded, so neither holds a space, CR
+/// or LF). One request per connection: no `Connection` header is added, and no second
+/// request is ever sent.
+pub fn request_head(target: &str, host: &str, port: Option<u16>, header_lines: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40 + target.len() + host.len() + header_lines.len());
     out.extend_from_slice(b"GET ");
-    out.extend_from_slice(target.as_str().as_bytes());
+    out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     out.extend_from_slice(host.as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for (name, value) in headers {
-        if name == header::HOST {
-            continue;
+    if let Some(port) = port {
+        out.push(b':');
+        // Decimal digits, most significant first, without the formatting machinery.
+        let mut text = [0u8; 5];
+        let mut at = text.len();
+        let mut rest = port;
+        loop {
+            at -= 1;
+            text[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&text[at..]);
     }
     out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(header_lines);
+    out.extend_from_slice(b"\r\n");
     out
+}
+
+/// Appends the header line `name: value` CRLF (RFC 9112 §5) to `out`. `name` and `value`
+/// come from a parsed [`HeaderMap`] or are constants, so they hold no CR or LF.
+pub fn push_header_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// How a response's body is delimited (RFC 9112 §6.3).
@@ -498,17 +512,17 @@ mod tests {
 
     #[test]
     fn the_request_head_has_the_target_host_and_headers() {
-        let mut headers = HeaderMap::new();
-        headers.insert("last-event-id", HeaderValue::from_static("41"));
-        headers.insert(header::HOST, HeaderValue::from_static("ignored"));
-        let head = request_head(
-            &PathAndQuery::from_static("/base/events?x=1"),
-            &HeaderValue::from_static("b:8080"),
-            &headers,
-        );
+        let mut lines = Vec::new();
+        push_header_line(&mut lines, "last-event-id", b"41");
+        let head = request_head("/base/events?x=1", "b", Some(8080), &lines);
         assert_eq!(
             String::from_utf8(head).unwrap(),
             "GET /base/events?x=1 HTTP/1.1\r\nhost: b:8080\r\nlast-event-id: 41\r\n\r\n"
+        );
+        let head = request_head("/", "[::1]", None, &[]);
+        assert_eq!(
+            String::from_utf8(head).unwrap(),
+            "GET / HTTP/1.1\r\nhost: [::1]\r\n\r\n"
         );
     }
 

@@ -72,8 +72,8 @@ pub(super) struct RelaySlot(Arc<Mutex<Option<Box<Relay>>>>);
 
 impl RelaySlot {
     /// A slot holding `relay`.
-    pub(super) fn new(relay: Relay) -> Self {
-        Self(Arc::new(Mutex::new(Some(Box::new(relay)))))
+    pub(super) fn new(relay: Box<Relay>) -> Self {
+        Self(Arc::new(Mutex::new(Some(relay))))
     }
 
     /// Takes the relay out (once).
@@ -227,22 +227,31 @@ impl Connection {
         }
         let version = request.version();
         let is_head = request.method() == Method::HEAD;
-        request.extensions_mut().insert(ConnectInfo(self.peer));
         // Boxed: the gateway's (or the router's) future (admission, the backend request)
         // is large and lives only until the answer.
-        let response = match &self.service {
-            Service::Gateway(gateway) => Box::pin(gateway.handle(request)).await,
+        let (response, relay) = match &self.service {
+            // Called directly: the client's address and the relay need no extensions.
+            Service::Gateway(gateway) => {
+                let (parts, _body) = request.into_parts();
+                Box::pin(gateway.answer(&parts, Some(self.peer))).await
+            }
             Service::Router(router) => {
+                request.extensions_mut().insert(ConnectInfo(self.peer));
                 let call = Box::pin(tower::ServiceExt::oneshot(router.clone(), request));
-                match call.await {
+                let mut response = match call.await {
                     Ok(response) => response,
                     Err(never) => match never {},
-                }
+                };
+                let relay = response
+                    .extensions_mut()
+                    .remove::<RelaySlot>()
+                    .and_then(|slot| slot.take());
+                (response, relay)
             }
         };
         let keep_alive = keep_alive && !*self.stop.borrow();
         let http11 = version == Version::HTTP_11;
-        let (relay, status, head, body) = head_of(response);
+        let (status, head, body) = head_of(response);
         match relay {
             Some(relay) => Step::Stream {
                 relay,
@@ -605,19 +614,15 @@ impl Connection {
     }
 }
 
-/// Splits an answer into the stream's relay (if it is one), its status, the start of its
-/// head (status line, the handler's headers but the framing ones, `date`) and its body.
-fn head_of(mut response: Response) -> (Option<Box<Relay>>, StatusCode, Vec<u8>, Body) {
-    let relay = response
-        .extensions_mut()
-        .remove::<RelaySlot>()
-        .and_then(|slot| slot.take());
+/// Splits an answer into its status, the start of its head (status line, the handler's
+/// headers but the framing ones, `date`) and its body.
+fn head_of(response: Response) -> (StatusCode, Vec<u8>, Body) {
     let (parts, body) = response.into_parts();
     let mut head = Vec::with_capacity(256);
     status_line(&mut head, parts.status);
     write_headers(&mut head, &parts.headers);
     date_line(&mut head);
-    (relay, parts.status, head, body)
+    (parts.status, head, body)
 }
 
 fn next(keep_alive: bool) -> Next {

@@ -299,10 +299,30 @@ impl Gateway {
         }
     }
 
+    /// Answers a request through a router (hyper's connections): an event stream's relay
+    /// rides in the answer's extensions as a [`h1_server::RelaySlot`], for
+    /// [`h1_server::relay_into_body`].
     async fn handle(&self, req: Request) -> Response {
-        // The body is not read (the gateway serves GET); the head is lent to `open`.
+        // The body is not read (the gateway serves GET); the head is lent to `answer`.
         let (req, _body) = req.into_parts();
         let client = req.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let (mut response, relay) = self.answer(&req, client).await;
+        if let Some(relay) = relay {
+            response
+                .extensions_mut()
+                .insert(h1_server::RelaySlot::new(relay));
+        }
+        response
+    }
+
+    /// Answers the request `req` from `client`: the answer (for an event stream its head,
+    /// with an empty body) and the stream's relay. The plain port's connection loop calls
+    /// it directly, with no router and no extensions between.
+    pub(super) async fn answer(
+        &self,
+        req: &axum::http::request::Parts,
+        client: Option<SocketAddr>,
+    ) -> (Response, Option<Box<Relay>>) {
         let origin = req.headers.get(header::ORIGIN);
         // Watch before reading the view, so a change in between is not missed.
         let watcher = self.inner.control.view_beacon().watch();
@@ -316,7 +336,7 @@ impl Gateway {
             .filter(|cors| cors.cors_configuration_enabled);
         let outcome = if cors::is_preflight(&req.method, &req.headers) {
             cors::preflight(cors, &req.headers)
-                .map(|headers| (StatusCode::OK, headers).into_response())
+                .map(|headers| ((StatusCode::OK, headers).into_response(), None))
         } else {
             match cors::check_origin(cors, &req.headers) {
                 // Refused before anything else: no backend call, nothing metered.
@@ -327,15 +347,17 @@ impl Gateway {
                         watcher,
                         routed: &routed,
                     };
-                    self.open(&req, client, seen).await.map(|mut response| {
-                        cors::decorate(response.headers_mut(), cors, origin);
-                        response
-                    })
+                    self.open(req, client, seen)
+                        .await
+                        .map(|(mut response, relay)| {
+                            cors::decorate(response.headers_mut(), cors, origin);
+                            (response, relay)
+                        })
                 }
             }
         };
         match outcome {
-            Ok(response) => response,
+            Ok(answer) => answer,
             Err(reject) => {
                 let metrics = self.inner.telemetry.metrics();
                 metrics.reject(reject.code());
@@ -360,7 +382,7 @@ impl Gateway {
                     // Errors carry CORS too, so the page can read them.
                     cors::decorate(response.headers_mut(), cors, origin);
                 }
-                response
+                (response, None)
             }
         }
     }
@@ -419,6 +441,72 @@ fn join_url(base: &reqwest::Url, resource: &str, query: Option<&str>) -> reqwest
     url
 }
 
+/// The backend request's target: what [`join_url`] gives, built as a string where that is
+/// certain to be the same (a resource and query of characters a URL keeps as they are, and
+/// no dot segment), so a request costs no URL parsing; else through [`join_url`].
+fn join_target<'a>(
+    base: &'a reqwest::Url,
+    resource: &str,
+    query: Option<&str>,
+) -> upstream::Target<'a> {
+    let plain = resource.bytes().all(kept_in_path)
+        && !resource.split('/').any(is_dot_segment)
+        && query.is_none_or(|q| q.bytes().all(|b| kept_in_path(b) || b == b'?'));
+    if !plain {
+        return upstream::Target::of(join_url(base, resource, query));
+    }
+    let base_path = base.path().trim_end_matches('/');
+    let base_query = base.query().unwrap_or_default();
+    let mut target = String::with_capacity(
+        base_path.len() + resource.len() + base_query.len() + query.map_or(0, str::len) + 2,
+    );
+    target.push_str(base_path);
+    if resource != "/" {
+        target.push_str(resource);
+    }
+    if target.is_empty() {
+        target.push('/');
+    }
+    let path_len = target.len();
+    target.push('?');
+    target.push_str(base_query);
+    let mut has_query = !base_query.is_empty();
+    for pair in query.into_iter().flat_map(access::pairs_without_token) {
+        if has_query {
+            target.push('&');
+        }
+        target.push_str(pair);
+        has_query = true;
+    }
+    if !has_query {
+        target.truncate(path_len);
+    }
+    upstream::Target {
+        url: std::borrow::Cow::Borrowed(base),
+        path_and_query: target,
+    }
+}
+
+/// Whether a URL keeps `b` as it is in a path and in a query (RFC 3986 `pchar` but `'`,
+/// and `/`; `%` as written): the WHATWG URL parser percent-encodes none of these.
+fn kept_in_path(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&()*+,;=:@/%".contains(&b)
+}
+
+/// Whether a path segment is `.` or `..`, also percent-encoded (`%2e`), which a URL
+/// resolves away.
+fn is_dot_segment(segment: &str) -> bool {
+    let s = segment.as_bytes();
+    let dot = |part: &[u8]| part == b"." || part.eq_ignore_ascii_case(b"%2e");
+    match s.len() {
+        1 | 3 => dot(s),
+        2 => s == b"..",
+        4 => (dot(&s[..1]) && dot(&s[1..])) || (dot(&s[..3]) && dot(&s[3..])),
+        6 => dot(&s[..3]) && dot(&s[3..]),
+        _ => false,
+    }
+}
+
 /// A transfer coding other than `chunked` in a backend answer, if there is one: hyper
 /// decodes only `chunked`, so anything else would reach the client undecoded and unmetered.
 fn unknown_transfer_coding(headers: &HeaderMap) -> Option<String> {
@@ -438,46 +526,56 @@ fn unknown_transfer_coding(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-/// The client's headers minus credentials and hop-by-hop ones, plus `X-Forwarded-For` and
-/// `Accept-Encoding: identity` (the event counter must see the events, not gzip).
-fn upstream_headers(incoming: &HeaderMap, client: Option<SocketAddr>) -> HeaderMap {
-    let listed: Vec<String> = incoming
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
-    let mut out = HeaderMap::with_capacity(incoming.len() + 2);
+/// The header lines of the backend request (`name: value` CRLF each, RFC 9112 §5, names
+/// lowercase): the client's headers minus credentials and hop-by-hop ones (also those its
+/// `Connection` lists), then `Accept-Encoding: identity` (the event counter must see the
+/// events, not gzip), `Accept: text/event-stream` unless the client sent an `Accept`, and
+/// `X-Forwarded-For` with the client's address appended to the first one it sent.
+fn upstream_headers(incoming: &HeaderMap, client: Option<SocketAddr>) -> Vec<u8> {
+    const FORWARDED_FOR: &str = "x-forwarded-for";
+    // What `Connection` lists is hop-by-hop too (RFC 9110 §7.6.1); most requests have none.
+    let listed = |name: &str| {
+        incoming
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|h| h.trim().eq_ignore_ascii_case(name))
+    };
+    let connection = incoming.contains_key(header::CONNECTION);
+    let mut out = Vec::with_capacity(256);
+    let mut accept = false;
     for (name, value) in incoming {
         let n = name.as_str();
-        if NOT_FORWARDED.contains(&n) || listed.iter().any(|l| l == n) {
+        if NOT_FORWARDED.contains(&n)
+            || name == header::ACCEPT_ENCODING
+            || n == FORWARDED_FOR
+            || (connection && listed(n))
+        {
             continue;
         }
-        out.append(name.clone(), value.clone());
+        accept |= name == header::ACCEPT;
+        h1::push_header_line(&mut out, n, value.as_bytes());
     }
-    out.insert(
-        header::ACCEPT_ENCODING,
-        HeaderValue::from_static("identity"),
-    );
-    if !out.contains_key(header::ACCEPT) {
-        out.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("text/event-stream"),
-        );
+    h1::push_header_line(&mut out, "accept-encoding", b"identity");
+    if !accept {
+        h1::push_header_line(&mut out, "accept", b"text/event-stream");
     }
-    if let Some(addr) = client {
-        let mut forwarded = String::with_capacity(48);
-        if let Some(prior) = incoming
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        {
-            forwarded.push_str(prior);
-            forwarded.push_str(", ");
+    let prior = incoming.get(FORWARDED_FOR);
+    match client {
+        Some(addr) => {
+            let mut forwarded = String::with_capacity(48);
+            if let Some(prior) = prior.and_then(|v| v.to_str().ok()) {
+                forwarded.push_str(prior);
+                forwarded.push_str(", ");
+            }
+            push_ip(&mut forwarded, addr.ip());
+            h1::push_header_line(&mut out, FORWARDED_FOR, forwarded.as_bytes());
         }
-        push_ip(&mut forwarded, addr.ip());
-        if let Ok(value) = HeaderValue::try_from(forwarded) {
-            out.insert(HeaderName::from_static("x-forwarded-for"), value);
+        None => {
+            if let Some(prior) = prior.filter(|_| !(connection && listed(FORWARDED_FOR))) {
+                h1::push_header_line(&mut out, FORWARDED_FOR, prior.as_bytes());
+            }
         }
     }
     out
@@ -565,26 +663,112 @@ mod tests {
     #[test]
     fn the_client_address_is_appended_to_x_forwarded_for() {
         let client = Some(SocketAddr::from(([192, 0, 2, 7], 5000)));
-        let forwarded = |incoming: &HeaderMap| {
-            upstream_headers(incoming, client)
-                .get("x-forwarded-for")
-                .map(|v| v.to_str().unwrap().to_string())
+        let forwarded = |incoming: &HeaderMap, client| {
+            let lines = String::from_utf8(upstream_headers(incoming, client)).unwrap();
+            let values: Vec<String> = lines
+                .split("\r\n")
+                .filter_map(|l| l.strip_prefix("x-forwarded-for: "))
+                .map(str::to_string)
+                .collect();
+            assert!(values.len() <= 1, "{lines:?}");
+            values.into_iter().next()
         };
-        assert_eq!(forwarded(&HeaderMap::new()).as_deref(), Some("192.0.2.7"));
+        assert_eq!(
+            forwarded(&HeaderMap::new(), client).as_deref(),
+            Some("192.0.2.7")
+        );
         let mut incoming = HeaderMap::new();
         incoming.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
         assert_eq!(
-            forwarded(&incoming).as_deref(),
+            forwarded(&incoming, client).as_deref(),
             Some("203.0.113.9, 192.0.2.7")
         );
-        assert_eq!(
-            upstream_headers(&incoming, None).get("x-forwarded-for"),
-            incoming.get("x-forwarded-for")
+        assert_eq!(forwarded(&incoming, None).as_deref(), Some("203.0.113.9"));
+        incoming.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("X-Forwarded-For"),
         );
+        assert_eq!(forwarded(&incoming, None), None);
     }
 
+    #[test]
+    fn credentials_and_hop_by_hop_headers_stay_with_the_gateway() {
+        let mut incoming = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Bearer t"),
+            ("connection", "keep-alive, X-Hop"),
+            ("x-hop", "1"),
+            ("te", "trailers"),
+            ("host", "gw"),
+            ("accept-encoding", "gzip"),
+            ("last-event-id", "41"),
+            ("x-trace", "a"),
+        ] {
+            incoming.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        incoming.append("x-trace", HeaderValue::from_static("b"));
+        let lines = String::from_utf8(upstream_headers(&incoming, None)).unwrap();
+        assert_eq!(
+            lines,
+            "last-event-id: 41\r\nx-trace: a\r\nx-trace: b\r\n\
+             accept-encoding: identity\r\naccept: text/event-stream\r\n"
+        );
+        incoming.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        let lines = String::from_utf8(upstream_headers(&incoming, None)).unwrap();
+        assert!(lines.contains("accept: */*\r\n"), "{lines}");
+        assert!(!lines.contains("text/event-stream"), "{lines}");
+    }
+
+    /// The backend URL, checked to be what the request's target (the fast path where it
+    /// applies) names too.
     fn join(endpoint: &str, resource: &str, query: Option<&str>) -> String {
-        join_url(&endpoint_url(endpoint).unwrap(), resource, query).to_string()
+        let base = endpoint_url(endpoint).unwrap();
+        let url = join_url(&base, resource, query);
+        let target = join_target(&base, resource, query);
+        let want = upstream::Target::of(url.clone());
+        assert_eq!(
+            target.path_and_query, want.path_and_query,
+            "{endpoint} + {resource}"
+        );
+        assert_eq!(target.to_url(), url, "{endpoint} + {resource}");
+        url.to_string()
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        /// Building the target as a string gives what the URL parser gives, whatever the
+        /// resource and query: dot segments (also `%2e`), characters a URL encodes, `//`.
+        #[test]
+        fn the_targets_fast_path_is_the_urls(
+            base in proptest::sample::select(vec![
+                "http://b", "http://b/", "http://b/base", "http://b:8080/base/?k=1",
+                "https://b/a%20b?k=a%20b#f",
+            ]),
+            segments in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![
+                        ".", "..", "%2e", "%2E.", ".%2e", "%2e%2E", "...", ".a", "", "a b",
+                        "caf\u{e9}", "x'y", "%", "%ff", "a\\b", "{}", "^|`", "q?r", "f#g",
+                    ])
+                    .prop_map(str::to_string),
+                    proptest::string::string_regex(r"[a-z0-9.%~!$&()*+,;=:@-]{0,4}").unwrap(),
+                ],
+                0..5,
+            ),
+            query in proptest::option::of(r#"[a-zA-Z0-9=&%./?'" <>#~-]{0,12}"#),
+        ) {
+            let resource = format!("/{}", segments.join("/"));
+            let base = endpoint_url(base).unwrap();
+            let url = join_url(&base, &resource, query.as_deref());
+            let target = join_target(&base, &resource, query.as_deref());
+            let want = upstream::Target::of(url.clone());
+            proptest::prop_assert_eq!(&target.path_and_query, &want.path_and_query);
+            proptest::prop_assert_eq!(target.to_url(), url);
+        }
     }
 
     #[test]

@@ -15,13 +15,14 @@ pub(super) struct Seen<'a> {
 }
 
 impl Gateway {
-    /// Admits a request and opens its backend stream.
+    /// Admits a request and opens its backend stream: the answer's head (with an empty
+    /// body) and, for an event stream, its relay.
     pub(super) async fn open(
         &self,
         req: &axum::http::request::Parts,
         client: Option<SocketAddr>,
         view: Seen<'_>,
-    ) -> Result<Response, Reject> {
+    ) -> Result<(Response, Option<Box<Relay>>), Reject> {
         let inner = &*self.inner;
         let Seen {
             view,
@@ -83,7 +84,7 @@ impl Gateway {
                 drop(hold);
             }
         }
-        let url = join_url(
+        let target = join_target(
             admission.endpoint_url()?,
             &admission.upstream_resource,
             query,
@@ -91,12 +92,12 @@ impl Gateway {
         if head {
             // What GET would answer after the same checks, without opening the backend
             // stream (RFC 9110 §9.3.2): nothing is relayed, nothing metered.
-            return Ok((StatusCode::OK, stream_headers()).into_response());
+            return Ok(((StatusCode::OK, stream_headers()).into_response(), None));
         }
         let tls = crate::tls::client::for_backend(
             &inner.control.snapshot(),
             &admission.route.api_id,
-            &url,
+            &target.url,
         )
         .map_err(|e| {
             Reject::BackendUnreachable(format!(
@@ -112,22 +113,24 @@ impl Gateway {
                 .get("last-event-id")
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                 .filter(|id| !id.is_empty());
-            match self.join_shared(&admission, url, tls).await? {
+            match self.join_shared(&admission, target, tls).await? {
                 Ok(mut sub) => {
                     sub.position(last_event_id.as_deref());
                     Source::Shared(sub)
                 }
-                Err(answer) => return Ok(self.pass_on(&answer.0, answer.1, path(), client)),
+                Err(answer) => {
+                    return Ok((self.pass_on(&answer.0, answer.1, path(), client), None));
+                }
             }
         } else {
             let headers = upstream_headers(&req.headers, client);
             match self
-                .connect(url, headers, admission.endpoint(), tls)
+                .connect(target, headers, admission.endpoint(), tls)
                 .await?
             {
                 Answer::Events(body) => Source::Direct(body),
                 Answer::Other(upstream, body) => {
-                    return Ok(self.pass_on(&upstream, body, path(), client));
+                    return Ok((self.pass_on(&upstream, body, path(), client), None));
                 }
             }
         };
@@ -169,11 +172,8 @@ impl Gateway {
         });
         // The body is left empty: the plain port's connection loop drives the relay itself,
         // hyper's connections get it as a streaming body (`h1_server::relay_into_body`).
-        let mut response = (stream_headers(), Body::empty()).into_response();
-        response
-            .extensions_mut()
-            .insert(super::h1_server::RelaySlot::new(relay));
-        Ok(response)
+        let response = (stream_headers(), Body::empty()).into_response();
+        Ok((response, Some(Box::new(relay))))
     }
 
     /// Sends the backend request and checks the answer is an event stream the gateway may
@@ -181,12 +181,12 @@ impl Gateway {
     /// 502 code 101503); any other status is handed back to be passed on.
     async fn connect(
         &self,
-        url: reqwest::Url,
-        headers: HeaderMap,
+        target: upstream::Target<'_>,
+        header_lines: Vec<u8>,
         endpoint: &str,
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<Answer, Reject> {
-        let (upstream, body) = self.follow(url, headers, endpoint, tls).await?;
+        let (upstream, body) = self.follow(target, header_lines, endpoint, tls).await?;
         if let Some(why) = unknown_transfer_coding(upstream.headers()) {
             // `chunked` is decoded (`h1`); any other coding would reach the client unread
             // by the event counter (RFC 9112 §6.1: decode or refuse).
@@ -213,14 +213,15 @@ impl Gateway {
     async fn join_shared(
         &self,
         admission: &Admission,
-        url: reqwest::Url,
+        target: upstream::Target<'_>,
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<Result<shared::Subscription, (axum::http::Response<()>, UpstreamBody)>, Reject>
     {
         let inner = &*self.inner;
+        let target = target.into_owned();
         let key = shared::HubKey {
             revision_id: admission.route.revision_id.clone(),
-            url: url.to_string(),
+            url: target.to_url().to_string(),
         };
         let (sub, created) = inner.hubs.join(key, &inner.options.shared);
         let patience = inner.options.connect_timeout + crate::tls::client::HANDSHAKE_TIMEOUT;
@@ -240,7 +241,7 @@ impl Gateway {
         let endpoint = admission.endpoint().to_string();
         let answer = self
             .connect(
-                url.clone(),
+                target.clone(),
                 shared::backend_headers(None),
                 &endpoint,
                 tls.clone(),
@@ -264,12 +265,12 @@ impl Gateway {
         let gateway = self.clone();
         let reconnect = move |last_event_id: Option<String>| {
             let gateway = gateway.clone();
-            let url = url.clone();
+            let target = target.clone();
             let endpoint = endpoint.clone();
             let tls = tls.clone();
             async move {
                 let headers = shared::backend_headers(last_event_id.as_deref());
-                match gateway.connect(url, headers, &endpoint, tls).await {
+                match gateway.connect(target, headers, &endpoint, tls).await {
                     Ok(Answer::Events(body)) => Ok(body),
                     Ok(Answer::Other(upstream, _)) => Err(format!(
                         "The back end {endpoint} answered {}",
@@ -295,8 +296,8 @@ impl Gateway {
     /// followed redirect, and its `Location` is never passed on.
     async fn follow(
         &self,
-        mut url: reqwest::Url,
-        headers: HeaderMap,
+        mut target: upstream::Target<'_>,
+        header_lines: Vec<u8>,
         endpoint: &str,
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<(axum::http::Response<()>, UpstreamBody), Reject> {
@@ -312,7 +313,8 @@ impl Gateway {
         let mut hops = 0;
         loop {
             let sent =
-                tokio::time::timeout(timeout, upstream::get(&url, &headers, tls.as_ref())).await;
+                tokio::time::timeout(timeout, upstream::get(&target, &header_lines, tls.as_ref()))
+                    .await;
             let (upstream, body) = match sent {
                 Ok(Ok(response)) => response,
                 Ok(Err(e)) => {
@@ -336,15 +338,16 @@ impl Gateway {
                 return Ok((upstream, body));
             };
             drop(body);
-            let target = url.join(location.trim()).map_err(|e| {
+            let url = target.to_url();
+            let next = url.join(location.trim()).map_err(|e| {
                 Reject::BackendRedirect(format!(
                     "The back end {endpoint} redirected to an invalid Location {location:?}: {e}"
                 ))
             })?;
             let origin = origin.get_or_insert_with(|| url.origin());
-            if target.origin() != *origin {
+            if next.origin() != *origin {
                 return Err(Reject::BackendRedirect(format!(
-                    "The back end {endpoint} redirected ({}) to {target}, outside the \
+                    "The back end {endpoint} redirected ({}) to {next}, outside the \
                      endpoint's scheme, host and port; not followed",
                     upstream.status().as_u16()
                 )));
@@ -353,10 +356,10 @@ impl Gateway {
             if hops > MAX_REDIRECTS {
                 return Err(Reject::BackendRedirect(format!(
                     "The back end {endpoint} redirected more than {MAX_REDIRECTS} times (last to \
-                     {target})"
+                     {next})"
                 )));
             }
-            url = target;
+            target = upstream::Target::of(next);
         }
     }
 

@@ -27,7 +27,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::HeaderValue;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
@@ -736,22 +736,15 @@ impl Drop for Subscription {
 
 /// The headers of a shared backend request: no client's headers (the stream is everyone's),
 /// only `Accept`, `Accept-Encoding: identity` and, on a reconnection, `Last-Event-ID`.
-pub(crate) fn backend_headers(last_event_id: Option<&str>) -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(3);
-    headers.insert(
-        header::ACCEPT,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(
-        header::ACCEPT_ENCODING,
-        HeaderValue::from_static("identity"),
-    );
-    if let Some(id) = last_event_id
-        && let Ok(value) = HeaderValue::from_str(id)
-    {
-        headers.insert(HeaderName::from_static("last-event-id"), value);
+pub(crate) fn backend_headers(last_event_id: Option<&str>) -> Vec<u8> {
+    let mut lines = Vec::with_capacity(96);
+    super::h1::push_header_line(&mut lines, "accept", b"text/event-stream");
+    super::h1::push_header_line(&mut lines, "accept-encoding", b"identity");
+    // An id is what the backend sent as one (no CR or LF, RFC 9112 §5 needs none).
+    if let Some(id) = last_event_id.filter(|id| HeaderValue::from_str(id).is_ok()) {
+        super::h1::push_header_line(&mut lines, "last-event-id", id.as_bytes());
     }
-    headers
+    lines
 }
 
 #[cfg(test)]

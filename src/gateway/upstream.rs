@@ -8,13 +8,13 @@
 //! and only the body data leaves it, copied once into the [`Bytes`] handed out. Dropping
 //! the body closes the socket at once.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use axum::http::uri::PathAndQuery;
-use axum::http::{HeaderMap, HeaderValue, Response};
+use axum::http::Response;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -172,16 +172,68 @@ impl futures_util::Stream for UpstreamBody {
     }
 }
 
-/// Sends `GET url` with `headers` (plus `Host`) on a new connection and waits for the
-/// answer's head. `http` and `https` URLs; an `https` one is spoken over TLS with `tls`
+/// Where a backend request goes: the URL whose scheme, host and port it is sent to, and
+/// its request target in origin-form (RFC 9112 §3.2.1: the absolute path, then `?` and
+/// the query if there is one), percent-encoded as a URL's path and query are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target<'a> {
+    /// The endpoint (after a redirect, the redirect's URL); only its scheme, host and port
+    /// are used.
+    pub url: Cow<'a, reqwest::Url>,
+    /// The request target, e.g. `/base/events?k=1&x=1`.
+    pub path_and_query: String,
+}
+
+impl Target<'_> {
+    /// The target of `url` (its path and query; a fragment is not sent).
+    pub(crate) fn of(url: reqwest::Url) -> Target<'static> {
+        let mut path_and_query = url.path().to_string();
+        if let Some(query) = url.query() {
+            path_and_query.push('?');
+            path_and_query.push_str(query);
+        }
+        Target {
+            url: Cow::Owned(url),
+            path_and_query,
+        }
+    }
+
+    /// The whole URL requested, e.g. `http://b:8080/base/events?x=1` (for redirects,
+    /// shared streams' keys and messages; built, so not for every request).
+    pub(crate) fn to_url(&self) -> reqwest::Url {
+        let (path, query) = match self.path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (self.path_and_query.as_str(), None),
+        };
+        // Set, not joined: a target such as `//x` is a path here, not another host. It is
+        // encoded already, so setting it changes nothing in it.
+        let mut url = self.url.as_ref().clone();
+        url.set_path(path);
+        url.set_query(query);
+        url.set_fragment(None);
+        url
+    }
+
+    /// The same target, owning its URL.
+    pub(crate) fn into_owned(self) -> Target<'static> {
+        Target {
+            url: Cow::Owned(self.url.into_owned()),
+            path_and_query: self.path_and_query,
+        }
+    }
+}
+
+/// Sends `GET` for `target` with `headers` (plus `Host`) on a new connection and waits for
+/// the answer's head. `http` and `https` URLs; an `https` one is spoken over TLS with `tls`
 /// (see [`crate::tls::client`]). The error is a description for the operator, e.g.
 /// `connection refused (os error 111)` or `TLS handshake failed: unknown issuer`. The
 /// caller bounds the time it takes.
 pub(crate) async fn get(
-    url: &reqwest::Url,
-    headers: &HeaderMap,
+    target: &Target<'_>,
+    header_lines: &[u8],
     tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
 ) -> Result<(Response<()>, UpstreamBody), String> {
+    let url = &target.url;
     let tls = match (url.scheme(), tls) {
         ("http", _) => None,
         ("https", Some(tls)) => Some(tls.clone()),
@@ -198,20 +250,7 @@ pub(crate) async fn get(
     let port = url
         .port_or_known_default()
         .unwrap_or(if tls.is_some() { 443 } else { 80 });
-    let host_header = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    };
-    let host_header = HeaderValue::from_str(&host_header)
-        .map_err(|e| format!("the endpoint's host is no valid header: {e}"))?;
-    let mut target = url.path().to_string();
-    if let Some(query) = url.query() {
-        target.push('?');
-        target.push_str(query);
-    }
-    let target =
-        PathAndQuery::try_from(target).map_err(|e| format!("invalid request target: {e}"))?;
-    let request = h1::request_head(&target, &host_header, headers);
+    let request = h1::request_head(&target.path_and_query, host, url.port(), header_lines);
 
     // An IPv6 literal comes bracketed; the resolver wants it bare.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
