@@ -337,13 +337,20 @@ async fn serve(
     let control = open_control(data_dir)?;
     let telemetry = Telemetry::new();
     let running = launch::start(control.clone(), telemetry, args.serve_config()).await;
-    let (admin, gateway) = match (&running.admin, &running.gateway, &running.tls) {
-        (Ok(a), Ok(g), Ok(_)) => (*a, *g),
-        (a, g, tls) => {
+    // Every listener asked for runs, or none: a taken HTTPS gateway port stops `serve` as
+    // a taken plain one does (the terminal UI shows it and goes on).
+    let tls_gateway = match &running.gateway_tls {
+        Some(Err(e)) => Some(e.clone()),
+        _ => None,
+    };
+    let (admin, gateway) = match (&running.admin, &running.gateway, &running.tls, tls_gateway) {
+        (Ok(a), Ok(g), Ok(_), None) => (*a, *g),
+        (a, g, tls, tls_gateway) => {
             let why: Vec<String> = [a, g]
                 .into_iter()
                 .filter_map(|r| r.as_ref().err().cloned())
                 .chain(tls.as_ref().err().cloned())
+                .chain(tls_gateway)
                 .collect();
             // A certificate problem can stop the management API too; say it once.
             let mut why = why;
@@ -380,22 +387,18 @@ async fn serve(
     let admin_scheme = if running.admin_https { "https" } else { "http" };
     println!("management API listening on {admin_scheme}://{admin}");
     println!("gateway listening on http://{gateway}");
-    match &running.gateway_tls {
-        Some(Ok(addr)) => println!("gateway listening on https://{addr} (HTTP/2, HTTP/1.1)"),
-        Some(Err(e)) => eprintln!("HTTPS gateway not running: {e}"),
-        None => {}
+    if let Some(Ok(addr)) = &running.gateway_tls {
+        println!("gateway listening on https://{addr} (HTTP/2, HTTP/1.1)");
     }
-    let _reload = match &running.tls {
-        Ok(Some(identity)) => {
-            println!(
-                "TLS certificate {} SHA-256 fingerprint {}",
-                identity.cert_path().display(),
-                identity.fingerprint()
-            );
-            Some(streamgate::tls::server::reload_on_sighup(identity.clone()))
-        }
-        _ => None,
-    };
+    let identity = running.tls.as_ref().ok().cloned().flatten();
+    if let Some(identity) = &identity {
+        println!(
+            "TLS certificate {} SHA-256 fingerprint {}",
+            identity.cert_path().display(),
+            identity.fingerprint()
+        );
+    }
+    let _reload = streamgate::tls::server::reload_on_sighup(identity);
     if let Some(b) = &backend {
         println!("memory backend listening on http://{}/memory", b.addr());
     }
@@ -454,12 +457,24 @@ async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<()
     let data_dir = config.data_dir.clone();
     let node = streamgate::node::start(config, Telemetry::new()).await?;
     println!("data dir {}", data_dir.display());
-    println!("gateway listening on http://{}", node.gateway_addr);
-    match &node.gateway_tls_addr {
-        Some(Ok(addr)) => println!("gateway listening on https://{addr} (HTTP/2, HTTP/1.1)"),
-        Some(Err(e)) => eprintln!("HTTPS gateway not running: {e}"),
-        None => {}
+    if let Some(Err(e)) = &node.gateway_tls_addr {
+        // As `serve`: a certificate or port problem stops the node, named.
+        let why = e.clone();
+        node.shutdown().await;
+        return Err(why);
     }
+    println!("gateway listening on http://{}", node.gateway_addr);
+    if let Some(Ok(addr)) = &node.gateway_tls_addr {
+        println!("gateway listening on https://{addr} (HTTP/2, HTTP/1.1)");
+    }
+    if let Some(identity) = &node.tls_identity {
+        println!(
+            "TLS certificate {} SHA-256 fingerprint {}",
+            identity.cert_path().display(),
+            identity.fingerprint()
+        );
+    }
+    let _reload = streamgate::tls::server::reload_on_sighup(node.tls_identity.clone());
     wait_for_signal().await;
     eprintln!("shutting down");
     node.shutdown().await;

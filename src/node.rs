@@ -65,6 +65,9 @@ pub struct LinkState {
     pub unreachable_since: Option<Millis>,
     /// Why, the last time it failed.
     pub last_error: Option<String>,
+    /// Whether the control plane removed this node or refuses its credential: the
+    /// replica is emptied and the node serves nothing until it is let in again.
+    pub withdrawn: bool,
 }
 
 /// Shared [`LinkState`].
@@ -87,6 +90,14 @@ impl Link {
             }
             s.connected = true;
             s.last_error = None;
+            s.withdrawn = false;
+        }
+    }
+
+    fn withdrawn(&self, why: &str) {
+        self.failed(why);
+        if let Ok(mut s) = self.0.lock() {
+            s.withdrawn = true;
         }
     }
 
@@ -108,6 +119,8 @@ pub struct RunningNode {
     pub gateway_addr: SocketAddr,
     /// The HTTPS gateway's bound address, when asked for.
     pub gateway_tls_addr: Option<Result<SocketAddr, String>>,
+    /// The HTTPS gateway's certificate and key (reloaded on SIGHUP), when it runs.
+    pub tls_identity: Option<crate::tls::server::ServerIdentity>,
     /// The replica.
     pub control: Control,
     /// The link to the control plane.
@@ -167,7 +180,7 @@ impl Feed {
     }
 
     /// Opens the feed, resuming from `last_id` when given.
-    async fn open(&self, last_id: Option<String>) -> Result<reqwest::Response, String> {
+    async fn open(&self, last_id: Option<String>) -> Result<reqwest::Response, FeedError> {
         let mut req = self
             .http
             .get(self.feed_url.clone())
@@ -181,21 +194,37 @@ impl Feed {
             while let Some(next) = cause.source() {
                 cause = next;
             }
-            format!("{}: {cause}", self.feed_url)
+            FeedError::Failed(format!("{}: {cause}", self.feed_url))
         })?;
         match resp.status() {
             StatusCode::OK => Ok(resp),
-            StatusCode::UNAUTHORIZED => Err(format!(
+            StatusCode::UNAUTHORIZED => Err(FeedError::Refused(format!(
                 "{} refused the node token (401): wrong token, or the node was removed",
                 self.feed_url
-            )),
-            other => Err(format!("{} answered {other}", self.feed_url)),
+            ))),
+            other => Err(FeedError::Failed(format!(
+                "{} answered {other}",
+                self.feed_url
+            ))),
         }
     }
 }
 
+/// Why following the feed stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum FeedError {
+    /// The control plane removed this node, or refuses its credential (401): the node
+    /// may serve nothing.
+    #[error("{0}")]
+    Refused(String),
+    /// Anything else (unreachable, closed, silent, unreadable): the node keeps serving
+    /// what it has and reconnects.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Reads snapshots from an open feed, handing each to `apply`, until it ends or fails.
-async fn read_feed<F, Fut>(resp: reqwest::Response, mut apply: F) -> Result<(), String>
+async fn read_feed<F, Fut>(resp: reqwest::Response, mut apply: F) -> Result<(), FeedError>
 where
     F: FnMut(ReplicaState) -> Fut,
     Fut: Future<Output = Result<bool, String>>,
@@ -204,24 +233,29 @@ where
     let mut body = resp.bytes_stream();
     let silence = FEED_KEEPALIVE * 3;
     loop {
+        let failed = |why: String| Err(FeedError::Failed(why));
         let chunk = match tokio::time::timeout(silence, body.next()).await {
-            Err(_) => return Err(format!("the feed was silent for {silence:?}")),
-            Ok(None) => return Err("the control plane closed the feed".to_string()),
-            Ok(Some(Err(e))) => return Err(format!("reading the feed: {e}")),
+            Err(_) => return failed(format!("the feed was silent for {silence:?}")),
+            Ok(None) => return failed("the control plane closed the feed".to_string()),
+            Ok(Some(Err(e))) => return failed(format!("reading the feed: {e}")),
             Ok(Some(Ok(chunk))) => chunk,
         };
         for item in parser.push_items(&chunk) {
             match item {
                 crate::sse::Item::Event(ev) if ev.event.as_deref() == Some(SNAPSHOT_EVENT) => {
                     let state: ReplicaState = serde_json::from_str(&ev.data).map_err(|e| {
-                        format!("the feed sent a snapshot this node cannot read: {e}")
+                        FeedError::Failed(format!(
+                            "the feed sent a snapshot this node cannot read: {e}"
+                        ))
                     })?;
-                    if !apply(state).await? {
+                    if !apply(state).await.map_err(FeedError::Failed)? {
                         return Ok(());
                     }
                 }
                 crate::sse::Item::Comment(c) if c == "node removed" => {
-                    return Err("the control plane removed this node".to_string());
+                    return Err(FeedError::Refused(
+                        "the control plane removed this node".to_string(),
+                    ));
                 }
                 _ => {}
             }
@@ -250,7 +284,7 @@ async fn first_snapshot(feed: &Feed, link: &Link) -> ReplicaState {
             return state;
         }
         if let Err(e) = result {
-            link.failed(&e);
+            link.failed(&e.to_string());
             tracing::info!("waiting for the first snapshot from the control plane: {e}");
         }
         tokio::time::sleep(backoff).await;
@@ -259,7 +293,9 @@ async fn first_snapshot(feed: &Feed, link: &Link) -> ReplicaState {
 }
 
 /// Follows the feed for ever, applying every snapshot to the replica; reconnects with
-/// backoff, resuming from the last applied position.
+/// backoff, resuming from the last applied position. When the control plane removed the
+/// node or refuses its credential, the replica is emptied first (see
+/// [`Control::withdraw_replica`]): a node cut off serves nothing.
 async fn follow(feed: Arc<Feed>, control: Control, link: Link) {
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -280,10 +316,21 @@ async fn follow(feed: Arc<Feed>, control: Control, link: Link) {
             }
             Err(e) => Err(e),
         };
-        if let Err(e) = result {
-            link.failed(&e);
-        } else {
-            link.failed("the feed ended");
+        match result {
+            Err(FeedError::Refused(why)) => {
+                if !link.get().withdrawn {
+                    tracing::error!(
+                        "{why}: this node now serves nothing (open streams close, requests \
+                         get 404) until `streamgate node add` lets it in again"
+                    );
+                }
+                if let Err(e) = control.withdraw_replica().await {
+                    tracing::error!("cannot empty this node's replica: {e}");
+                }
+                link.withdrawn(&why);
+            }
+            Err(FeedError::Failed(why)) => link.failed(&why),
+            Ok(()) => link.failed("the feed ended"),
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -328,12 +375,17 @@ impl StatusState {
         let link = self.link.get();
         let since = link.unreachable_since.map(crate::mgmt::dto::rfc3339);
         let status = match &since {
+            _ if link.withdrawn => {
+                "removed by the control plane (or its node token is refused): serving nothing"
+                    .to_string()
+            }
             Some(since) => format!("control plane unreachable since {since}"),
             None if link.connected => "control plane connected".to_string(),
             None => "control plane not reached yet".to_string(),
         };
         let mut json = serde_json::json!({
-            "status": "UP",
+            // A load balancer takes a withdrawn node out of rotation.
+            "status": if link.withdrawn { "DOWN" } else { "UP" },
             "role": "gateway-node",
             "controlPlane": {
                 "url": self.control_plane,
@@ -352,8 +404,16 @@ impl StatusState {
     }
 }
 
+/// `GET /health`: 200 with the node's state, or 503 when the node is withdrawn (removed
+/// or refused by the control plane), so a load balancer stops sending it clients.
 async fn health(State(state): State<StatusState>) -> Response {
-    axum::Json(state.describe().1).into_response()
+    let json = state.describe().1;
+    let code = if json["status"] == "DOWN" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (code, axum::Json(json)).into_response()
 }
 
 async fn metrics(State(state): State<StatusState>) -> Response {
@@ -450,9 +510,12 @@ pub async fn start(config: NodeConfig, telemetry: Telemetry) -> Result<RunningNo
             tracing::error!("gateway stopped: {e}");
         }
     }));
-    let gateway_tls_addr = match config.gateway_tls_addr {
-        None => None,
-        Some(addr) => Some(start_tls(&config, &gateway, addr, stopped(&stop), &mut tasks).await),
+    let (gateway_tls_addr, tls_identity) = match config.gateway_tls_addr {
+        None => (None, None),
+        Some(addr) => match start_tls(&config, &gateway, addr, stopped(&stop), &mut tasks).await {
+            Ok((bound, identity)) => (Some(Ok(bound)), Some(identity)),
+            Err(e) => (Some(Err(e)), None),
+        },
     };
     let background = [
         tokio::spawn(follow(feed.clone(), control.clone(), link.clone())),
@@ -477,6 +540,7 @@ pub async fn start(config: NodeConfig, telemetry: Telemetry) -> Result<RunningNo
     Ok(RunningNode {
         gateway_addr,
         gateway_tls_addr,
+        tls_identity,
         control,
         link,
         stop,
@@ -490,7 +554,7 @@ async fn start_tls(
     addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> Result<SocketAddr, String> {
+) -> Result<(SocketAddr, crate::tls::server::ServerIdentity), String> {
     let dir = config.data_dir.clone();
     let files = config.tls_files.clone();
     let identity = tokio::task::spawn_blocking(move || {
@@ -514,5 +578,5 @@ async fn start_tls(
             tracing::error!("HTTPS gateway stopped: {e}");
         }
     }));
-    Ok(bound)
+    Ok((bound, identity))
 }

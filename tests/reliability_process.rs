@@ -378,3 +378,24 @@ async fn streams_end_with_the_final_comment_on_sigterm(
         );
     }
 }
+
+/// A taken HTTPS gateway port stops `serve` as a taken plain one does, naming the address
+/// (it used to go on without HTTPS and report itself UP).
+#[test]
+fn serve_stops_when_its_https_gateway_port_is_taken() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--admin-addr", "127.0.0.1:0"])
+        .args(["--gateway-addr", "127.0.0.1:0", "--gateway-tls-addr", &addr])
+        .env_remove("STREAMGATE_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&addr), "{stderr}");
+    assert!(stderr.contains("in use"), "{stderr}");
+}

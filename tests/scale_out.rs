@@ -513,11 +513,22 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
             .any(|n| n.name == "node-0" && n.connected))
         .await
     );
+    let readers = c.streams(&c.sub.production).await;
+    let t0 = Instant::now();
     c.cp.control.remove_node("node-0").await.unwrap();
     let health = node.health_once_disconnected().await;
     assert_eq!(health["controlPlane"]["connected"], false, "{health}");
+    // And it serves nothing more: its open stream ends, a new one is refused, its health
+    // says DOWN (503, for a load balancer) and a restart with the refused token serves
+    // nothing either (the emptied replica is what its data dir holds).
+    all_close(readers, t0, "the API was undeployed").await;
+    let resp = get(&node.url(&memory_path("Fleet")), Some(&c.sub.production)).await;
+    assert_eq!(resp.status(), 404, "a removed node serves no API");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let health = node.health().await;
+    let resp = node.get("/health").await;
+    assert_eq!(resp.status(), 503);
+    let health: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(health["status"], "DOWN", "{health}");
     assert_eq!(health["controlPlane"]["connected"], false, "{health}");
     assert!(
         health["controlPlane"]["lastError"]
@@ -525,6 +536,73 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
             .is_some_and(|e| e.contains("401")),
         "{health}"
     );
+    let node = c.nodes.into_iter().next().unwrap().restart();
+    let resp = get(&node.url(&memory_path("Fleet")), Some(&c.sub.production)).await;
+    assert_eq!(resp.status(), 404, "{}", node.log());
+    assert!(node.log().contains("serves nothing"), "{}", node.log());
+
+    // Added again under its name, the same node (same data dir) gets a whole snapshot.
+    let issued = c.cp.control.add_node("node-0").await.unwrap();
+    std::fs::write(&node.token_file, format!("{}\n", issued.token)).unwrap();
+    let node = node.restart();
+    let mut status = 0;
+    for _ in 0..100 {
+        let resp = get(&node.url(&memory_path("Fleet")), Some(&c.sub.production)).await;
+        status = resp.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 200, "{}", node.log());
+}
+
+/// A node's TLS is as `serve`'s: SIGHUP reloads its certificate (it used to end the node),
+/// and an HTTPS gateway that cannot start (a taken port) stops the node, named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_reloads_its_certificate_on_sighup_and_stops_when_its_tls_cannot_start() {
+    let c = Cluster::start(0).await;
+    let cp = &c.cp;
+    let dir = tempfile::tempdir().unwrap();
+    let token = cp.node_token("tls-node", dir.path()).await;
+    // Waiting for the node's first line blocks this thread: the control plane's tasks
+    // move to another first.
+    let mut node = tokio::task::block_in_place(|| {
+        Node::spawn_with(
+            &cp.url(),
+            &token,
+            &dir.path().join("data"),
+            &["--gateway-tls-addr", "127.0.0.1:0"],
+        )
+    });
+    let status = Command::new("kill")
+        .args(["-HUP", &node.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        eventually(|| node.log().contains("TLS certificate reloaded")).await,
+        "{}",
+        node.log()
+    );
+    assert!(node.child.try_wait().unwrap().is_none(), "{}", node.log());
+    assert_eq!(node.get("/health").await.status(), 200);
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let token = cp.node_token("busy-node", dir.path()).await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
+        .args(["gateway", "--control-plane", &cp.url(), "--node-token"])
+        .arg(&token)
+        .args(["--gateway-addr", "127.0.0.1:0", "--gateway-tls-addr", &port])
+        .arg("--data-dir")
+        .arg(dir.path().join("busy"))
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&port), "{stderr}");
 }
 
 /// `GET feed` with `token` as the bearer.

@@ -79,6 +79,9 @@ pub struct PublicSigningKey {
     pub x: String,
 }
 
+/// The epoch of a withdrawn replica's position (see [`Control::withdraw_replica`]).
+pub const WITHDRAWN_EPOCH: &str = "withdrawn";
+
 /// Everything a gateway node needs, as one feed event carries it (JSON, camelCase).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -251,6 +254,40 @@ impl Control {
                 applied: watch::channel(Some(position)).0,
             }),
         }))
+    }
+
+    /// Empties a replica: a node the control plane removed, or whose credential it
+    /// refuses, serves nothing. Every API, application, subscription, policy, certificate
+    /// and client key goes, from memory and from the data dir, so open streams close (their
+    /// APIs are gone) and a restart serves nothing either. The signing key stays; the
+    /// position becomes [`WITHDRAWN_EPOCH`]`-0`, which no feed sends, so the next feed
+    /// connection gets a whole snapshot.
+    ///
+    /// # Errors
+    /// The store's, when the empty state cannot be saved (nothing changes then).
+    pub async fn withdraw_replica(&self) -> Result<()> {
+        let state = ReplicaState {
+            position: FeedPosition {
+                epoch: WITHDRAWN_EPOCH.to_string(),
+                version: 0,
+            },
+            signing_key: PublicSigningKey {
+                kid: self.keys().kid().to_string(),
+                x: self.keys().public_x().to_string(),
+            },
+            apis: Vec::new(),
+            revisions: Vec::new(),
+            deployments: Vec::new(),
+            subscription_policies: Vec::new(),
+            application_policies: Vec::new(),
+            applications: Vec::new(),
+            subscriptions: Vec::new(),
+            revoked: HashMap::new(),
+            environments: Vec::new(),
+            endpoint_certificates: Vec::new(),
+            backend_client_certificates: Vec::new(),
+        };
+        self.apply_replica(state).await
     }
 
     /// Replaces a replica's state with `state` from the feed: saved to the store first,

@@ -297,10 +297,12 @@ impl ListenerOptions {
 }
 
 /// Reloads `identity` from its files on every SIGHUP (Unix; elsewhere does nothing),
-/// logging the new fingerprint or why the old certificate stays. Runs until aborted.
-pub fn reload_on_sighup(identity: ServerIdentity) -> tokio::task::JoinHandle<()> {
+/// logging the new fingerprint or why the old certificate stays; without an identity a
+/// SIGHUP is logged and changes nothing. Either way SIGHUP no longer ends the process (its
+/// default action). Runs until aborted.
+pub fn reload_on_sighup(identity: Option<ServerIdentity>) -> tokio::task::JoinHandle<()> {
     // Registered before this returns, so a SIGHUP right after startup reloads rather than
-    // ends the process (the default action).
+    // ends the process.
     #[cfg(unix)]
     let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     tokio::spawn(async move {
@@ -314,6 +316,10 @@ pub fn reload_on_sighup(identity: ServerIdentity) -> tokio::task::JoinHandle<()>
                 }
             };
             while hup.recv().await.is_some() {
+                let Some(identity) = &identity else {
+                    tracing::info!("SIGHUP: no TLS certificate to reload (no HTTPS listener)");
+                    continue;
+                };
                 let id = identity.clone();
                 match tokio::task::spawn_blocking(move || id.reload()).await {
                     Ok(Ok(())) => tracing::info!(

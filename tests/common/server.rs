@@ -223,6 +223,8 @@ impl Builder {
             Command::new(env!("CARGO_BIN_EXE_streamgate"))
                 .args(["serve", "--admin-addr", "127.0.0.1:0", "--gateway-addr"])
                 .arg("127.0.0.1:0")
+                // Not the default 8243: a taken HTTPS gateway port stops `serve`.
+                .args(["--gateway-tls-addr", "127.0.0.1:0"])
                 .arg("--data-dir")
                 .arg(dir.path())
                 .args(&self.args)
