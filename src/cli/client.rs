@@ -71,8 +71,12 @@ impl Client {
     /// # Errors
     /// [`CliError::Usage`] for a URL that does not parse.
     pub(super) fn new(opts: &ClientOptions) -> Result<Client, CliError> {
-        let base = Url::parse(opts.admin_url.trim_end_matches('/'))
-            .map_err(|e| CliError::Usage(format!("--admin-url '{}': {e}", opts.admin_url)))?;
+        let base = Url::parse(opts.admin_url.trim_end_matches('/')).map_err(|e| {
+            CliError::Usage(format!(
+                "--admin-url '{}': {e}",
+                crate::gateway::redact_url(&opts.admin_url)
+            ))
+        })?;
         let stored = || {
             let path = login::token_path()?;
             let login = login::read_logins(&path).remove(&login::url_key(&base))?;
@@ -233,7 +237,8 @@ impl Client {
         let req = req
             .body(Full::new(bytes))
             .map_err(|e| CliError::Usage(format!("bad request for {url}: {e}")))?;
-        let base = self.base.to_string().trim_end_matches('/').to_string();
+        // A password in the URL's user info is not shown.
+        let base = crate::gateway::redact_url(self.base.as_str().trim_end_matches('/'));
         let resp = self
             .http
             .request(req)
