@@ -99,7 +99,12 @@ struct ServerArgs {
     /// Shared quota store (e.g. redis://127.0.0.1:6379): subscriptions' event quotas and
     /// applications' connection rates kept in Redis, exact across every gateway given the
     /// same URL. Without it, quotas are counted in this process (and its data dir).
-    #[arg(long, value_name = "URL", env = "STREAMGATE_REDIS")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "STREAMGATE_REDIS",
+        hide_env_values = true
+    )]
     redis: Option<String>,
     /// While the quota store is unavailable: fail (end metered streams once their leases
     /// run out, refuse new metered connections with 503) or local (count on each node,
@@ -233,7 +238,12 @@ struct GatewayArgs {
     /// Shared quota store (e.g. redis://127.0.0.1:6379), the same URL as the control
     /// plane's and every other node's: quotas and connection rates exact across nodes.
     /// Without it, this node counts quotas on its own.
-    #[arg(long, value_name = "URL", env = "STREAMGATE_REDIS")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "STREAMGATE_REDIS",
+        hide_env_values = true
+    )]
     redis: Option<String>,
     /// While the quota store is unavailable: fail (end metered streams once their leases
     /// run out, refuse new metered connections with 503) or local (count on this node).

@@ -202,3 +202,73 @@ async fn client_commands_trust_their_data_dirs_certificate_over_https() {
     let err = fails(&s, &["--admin-url", &plain, "api", "list"]).await;
     assert!(err.contains("use https:// in --admin-url"), "{err}");
 }
+
+#[tokio::test]
+async fn cacert_trusts_a_self_signed_ca_true_management_certificate() {
+    // The management API's certificate as `openssl req -x509 -newkey ec -subj /CN=localhost
+    // -addext subjectAltName=DNS:localhost` makes it: self-signed, basicConstraints CA:TRUE.
+    let files = tempfile::tempdir().unwrap();
+    let leaf = Leaf::self_signed_ca_for(&["localhost"]);
+    let (cert, key) = leaf.write_to(files.path());
+    let s = TestServer::builder()
+        .tls(ListenerOptions {
+            cert: Some(cert.clone()),
+            key: Some(key),
+            admin_tls: true,
+            ..ListenerOptions::default()
+        })
+        .start()
+        .await;
+    let port = s.mgmt_addr().port();
+    let other = tempfile::tempdir().unwrap();
+    let token = s.admin_token().to_string();
+    let args = |host: &str, cacert: Option<&std::path::Path>| -> Vec<String> {
+        let mut args = vec![
+            "--admin-url".to_string(),
+            format!("https://{host}:{port}"),
+            "--data-dir".to_string(),
+            other.path().display().to_string(),
+            "--admin-token".to_string(),
+            token.clone(),
+            "api".to_string(),
+            "list".to_string(),
+        ];
+        if let Some(file) = cacert {
+            args.extend(["--cacert".to_string(), file.display().to_string()]);
+        }
+        args
+    };
+    let run = |args: Vec<String>, should_work: bool| {
+        let s = &s;
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            if should_work {
+                ok(s, &args).await
+            } else {
+                fails(s, &args).await
+            }
+        }
+    };
+
+    let out = run(args("localhost", Some(&cert)), true).await;
+    assert!(out.contains("No APIs"), "{out}");
+
+    // Without it: refused, saying what the certificate is and what to pass.
+    let err = run(args("localhost", None), false).await;
+    assert!(err.contains("is a CA certificate"), "{err}");
+    assert!(
+        err.contains("pass that exact certificate with --cacert"),
+        "{err}"
+    );
+    assert!(!err.contains("OtherError"), "{err}");
+
+    // Another CA:TRUE certificate given as --cacert does not vouch for this one.
+    let stranger = tempfile::tempdir().unwrap();
+    let (stranger_cert, _) = Leaf::self_signed_ca_for(&["localhost"]).write_to(stranger.path());
+    let err = run(args("localhost", Some(&stranger_cert)), false).await;
+    assert!(err.contains("is a CA certificate"), "{err}");
+
+    // The name is still checked: 127.0.0.1 is not in the certificate.
+    let err = run(args("127.0.0.1", Some(&cert)), false).await;
+    assert!(err.contains("not valid for name \"127.0.0.1\""), "{err}");
+}

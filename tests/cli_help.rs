@@ -152,3 +152,135 @@ fn gateway_workers_out_of_range_is_a_clear_error() {
         );
     }
 }
+
+/// Every variable that may carry a secret, set to a value with one in it.
+const SECRET_VARS: [(&str, &str); 3] = [
+    ("STREAMGATE_REDIS", "redis://:TOPSECRET1@10.0.0.5:6379"),
+    ("STREAMGATE_ADMIN_TOKEN", "TOPSECRET2"),
+    (
+        "STREAMGATE_ADMIN_URL",
+        "https://user:TOPSECRET3@127.0.0.1:1",
+    ),
+];
+
+/// `streamgate args` with [`SECRET_VARS`] set and nothing else of streamgate's; `stdin`
+/// closed so nothing waits on it.
+fn with_secrets(args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_streamgate"));
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .env_remove("STREAMGATE_DATA_DIR");
+    for (name, value) in SECRET_VARS {
+        cmd.env(name, value);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn help_shows_no_variables_value_that_may_carry_a_secret() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["gateway", "--help"],
+        &["api", "list", "--help"],
+        &["cert", "add", "--help"],
+        &["health", "--help"],
+    ] {
+        let out = with_secrets(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("TOPSECRET"), "{args:?}:\n{text}");
+        assert!(!text.contains("10.0.0.5"), "{args:?}:\n{text}");
+    }
+    // The variables are still named.
+    let serve = with_secrets(&["serve", "--help"]);
+    assert!(String::from_utf8_lossy(&serve.stdout).contains("[env: STREAMGATE_REDIS]"));
+    let gateway = with_secrets(&["gateway", "--help"]);
+    assert!(String::from_utf8_lossy(&gateway.stdout).contains("[env: STREAMGATE_REDIS]"));
+    let list = with_secrets(&["api", "list", "--help"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("[env: STREAMGATE_ADMIN_URL]"));
+}
+
+#[test]
+fn a_client_error_names_the_admin_url_without_its_password() {
+    let out = with_secrets(&["api", "list"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("https://user:***@127.0.0.1:1"), "{err}");
+    assert!(!err.contains("TOPSECRET"), "{err}");
+}
+
+/// `serve` on free ports of 127.0.0.1 over a temp data dir, with `redis` as
+/// `STREAMGATE_REDIS`: the child, and the data dir it uses.
+fn serve_with_redis(redis: &str) -> (std::process::Child, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_streamgate"))
+        .args([
+            "serve",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--gateway-addr",
+            "127.0.0.1:0",
+            "--gateway-tls-addr",
+            "127.0.0.1:0",
+        ])
+        .env("STREAMGATE_REDIS", redis)
+        .env_remove("STREAMGATE_DATA_DIR")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, dir)
+}
+
+/// Waits up to 60 s for `child` to exit; kills it (by its own handle) if it does not.
+fn exit_within(child: &mut std::process::Child) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn a_redis_url_that_does_not_parse_is_named_without_its_password() {
+    let (mut child, _dir) = serve_with_redis("redis://:TOPSECRETPW@127.0.0.1:notaport");
+    let status = exit_within(&mut child).expect("serve stops on a bad --redis");
+    assert!(!status.success());
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("TOPSECRETPW"), "{text}");
+    assert!(text.contains("redis://:***@127.0.0.1:notaport"), "{text}");
+}
+
+#[test]
+fn an_empty_streamgate_redis_means_no_redis() {
+    use std::io::BufRead;
+    let (mut child, _dir) = serve_with_redis("");
+    let stdout = child.stdout.take().unwrap();
+    let mut started = false;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        if line.contains("gateway listening on http://") {
+            started = true;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(started, "serve did not start: {err}");
+    assert!(!err.contains("quota store"), "{err}");
+}

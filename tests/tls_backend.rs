@@ -253,3 +253,126 @@ async fn a_backend_that_stalls_the_handshake_is_refused_as_a_handshake_timeout()
         "{took:?}"
     );
 }
+
+/// `streamgate cert add ALIAS --endpoint ENDPOINT --file <pem>`, which must succeed.
+async fn cert_add(env: &TestServer, alias: &str, endpoint: &str, pem: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c1.pem");
+    std::fs::write(&file, pem).unwrap();
+    let out = ok(
+        env,
+        &[
+            "cert",
+            "add",
+            alias,
+            "--endpoint",
+            endpoint,
+            "--file",
+            file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(out.contains(alias), "{out}");
+}
+
+/// Opens `path` and expects the backend's events.
+async fn streams(env: &TestServer, path: &str, token: &str) {
+    let resp = env.open(path, Some(token)).await;
+    assert_eq!(resp.status(), 200);
+    let mut reader = SseReader::new(resp);
+    let event = reader.next_event().await.unwrap();
+    assert_eq!(event.id.as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn a_self_signed_ca_true_backend_streams_once_cert_add_registered_it() {
+    let env = TestServer::start().await;
+    // What `openssl req -x509 -newkey ec ... -subj /CN=localhost -addext
+    // subjectAltName=DNS:localhost` makes: self-signed, basicConstraints CA:TRUE.
+    let leaf = Leaf::self_signed_ca_for(&["localhost"]);
+    let backend = TlsBackend::start(&leaf, None, Duration::from_millis(20)).await;
+    let endpoint = format!("https://localhost:{}", backend.addr.port());
+    let (_, sub) = env
+        .subscribed_api("SelfSigned", "SelfApp", Some(&endpoint), None)
+        .await;
+
+    // Not registered: refused, and the reason says what to do.
+    refused_with(
+        &env,
+        "/selfsigned/1.0.0/x",
+        &sub.production,
+        "the server's certificate is a CA certificate",
+    )
+    .await;
+    refused_with(
+        &env,
+        "/selfsigned/1.0.0/x",
+        &sub.production,
+        "register that exact certificate with `streamgate cert add`",
+    )
+    .await;
+
+    cert_add(&env, "sec1", &endpoint, &leaf.cert_pem).await;
+    streams(&env, "/selfsigned/1.0.0/x", &sub.production).await;
+
+    // Pinning is by exact match: another CA:TRUE certificate for the same name, served at
+    // another port registered with the first one's PEM, is still refused.
+    let stranger = TlsBackend::start(
+        &Leaf::self_signed_ca_for(&["localhost"]),
+        None,
+        Duration::from_millis(20),
+    )
+    .await;
+    let other = format!("https://localhost:{}", stranger.addr.port());
+    cert_add(&env, "sec2", &other, &leaf.cert_pem).await;
+    let (_, sub2) = env
+        .subscribed_api("Stranger", "StrangerApp", Some(&other), None)
+        .await;
+    refused_with(
+        &env,
+        "/stranger/1.0.0/x",
+        &sub2.production,
+        "the server's certificate is a CA certificate",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_registered_ca_true_certificate_for_another_name_is_a_hostname_mismatch() {
+    let env = TestServer::start().await;
+    let leaf = Leaf::self_signed_ca_for(&["backend.example"]);
+    let backend = TlsBackend::start(&leaf, None, Duration::from_millis(20)).await;
+    let endpoint = format!("https://localhost:{}", backend.addr.port());
+    cert_add(&env, "wrong-name", &endpoint, &leaf.cert_pem).await;
+    let (_, sub) = env
+        .subscribed_api("WrongName", "WrongNameApp", Some(&endpoint), None)
+        .await;
+    refused_with(
+        &env,
+        "/wrongname/1.0.0/x",
+        &sub.production,
+        "hostname mismatch",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_registered_ca_true_certificate_streams_until_it_expires_then_is_refused_as_expired() {
+    let env = TestServer::start().await;
+    let not_after = time::OffsetDateTime::now_utc() + time::Duration::seconds(3);
+    let leaf = Leaf::self_signed_ca(&["localhost"], not_after);
+    let backend = TlsBackend::start(&leaf, None, Duration::from_millis(20)).await;
+    let endpoint = format!("https://localhost:{}", backend.addr.port());
+    cert_add(&env, "short-lived", &endpoint, &leaf.cert_pem).await;
+    let (_, sub) = env
+        .subscribed_api("ShortLived", "ShortApp", Some(&endpoint), None)
+        .await;
+    streams(&env, "/shortlived/1.0.0/x", &sub.production).await;
+
+    let left = not_after - time::OffsetDateTime::now_utc();
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(left.whole_milliseconds().max(0)).unwrap() + 1_500,
+    ))
+    .await;
+    refused_with(&env, "/shortlived/1.0.0/x", &sub.production, "expired").await;
+}

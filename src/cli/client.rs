@@ -71,8 +71,12 @@ impl Client {
     /// # Errors
     /// [`CliError::Usage`] for a URL that does not parse.
     pub(super) fn new(opts: &ClientOptions) -> Result<Client, CliError> {
-        let base = Url::parse(opts.admin_url.trim_end_matches('/'))
-            .map_err(|e| CliError::Usage(format!("--admin-url '{}': {e}", opts.admin_url)))?;
+        let base = Url::parse(opts.admin_url.trim_end_matches('/')).map_err(|e| {
+            CliError::Usage(format!(
+                "--admin-url '{}': {e}",
+                crate::gateway::redact_url(&opts.admin_url)
+            ))
+        })?;
         let stored = || {
             let path = login::token_path()?;
             let login = login::read_logins(&path).remove(&login::url_key(&base))?;
@@ -233,7 +237,8 @@ impl Client {
         let req = req
             .body(Full::new(bytes))
             .map_err(|e| CliError::Usage(format!("bad request for {url}: {e}")))?;
-        let base = self.base.to_string().trim_end_matches('/').to_string();
+        // A password in the URL's user info is not shown.
+        let base = crate::gateway::redact_url(self.base.as_str().trim_end_matches('/'));
         let resp = self
             .http
             .request(req)
@@ -527,8 +532,10 @@ pub(super) fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, CliError> {
 
 /// The TLS config the client uses: for an https management API, the platform's roots,
 /// the data dir's own certificate (`<data dir>/tls/cert.pem`, the one `serve` generates,
-/// when it exists) and `--cacert`; TLS 1.2/1.3, HTTP/1.1. An http URL trusts nothing (it
-/// never needs to).
+/// when it exists) and `--cacert`; TLS 1.2/1.3, HTTP/1.1. The data dir's certificate and
+/// `--cacert` are also accepted when the server presents one of them as its own (pinning,
+/// [`crate::tls::pinned`]), a self-signed CA:TRUE certificate included. An http URL trusts
+/// nothing (it never needs to).
 ///
 /// # Errors
 /// [`CliError::Usage`] naming the file when `--cacert` is missing, unreadable or holds no
@@ -536,6 +543,7 @@ pub(super) fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, CliError> {
 fn tls_config(base: &Url, opts: &ClientOptions) -> Result<rustls::ClientConfig, CliError> {
     use crate::tls::server::{CERT_FILE, TLS_DIR};
     let mut roots = rustls::RootCertStore::empty();
+    let mut pinned = Vec::new();
     if base.scheme() == "https" {
         roots = (*crate::tls::client::platform_roots()).clone();
         let own = datadir::resolve(opts.data_dir.clone())
@@ -546,7 +554,11 @@ fn tls_config(base: &Url, opts: &ClientOptions) -> Result<rustls::ClientConfig, 
         if let Ok(pem) = std::fs::read(&own) {
             match crate::tls::pem::certificates(&pem) {
                 Ok(certs) => {
-                    let (_added, _ignored) = roots.add_parsable_certificates(certs);
+                    for cert in certs {
+                        if roots.add(cert.clone()).is_ok() {
+                            pinned.push(cert);
+                        }
+                    }
                 }
                 Err(e) => tracing::debug!("{}: {e}", own.display()),
             }
@@ -557,20 +569,29 @@ fn tls_config(base: &Url, opts: &ClientOptions) -> Result<rustls::ClientConfig, 
             let certs = crate::tls::pem::certificates(&pem)
                 .map_err(|e| CliError::Usage(format!("--cacert {}: {e}", path.display())))?;
             for cert in certs {
-                roots.add(cert).map_err(|e| {
+                roots.add(cert.clone()).map_err(|e| {
                     CliError::Usage(format!(
                         "--cacert {}: not usable as a trusted certificate: {e}",
                         path.display()
                     ))
                 })?;
+                pinned.push(cert);
             }
         }
     }
-    let mut config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+    let builder = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
         .with_protocol_versions(crate::tls::PROTOCOL_VERSIONS)
-        .map_err(|e| CliError::Usage(format!("TLS configuration: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .map_err(|e| CliError::Usage(format!("TLS configuration: {e}")))?;
+    let builder = if pinned.is_empty() {
+        builder.with_root_certificates(roots)
+    } else {
+        let verifier =
+            crate::tls::pinned::PinningVerifier::new(roots, pinned).map_err(CliError::Usage)?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+    };
+    let mut config = builder.with_no_client_auth();
     // hyper-rustls offers HTTP/1.1 by ALPN itself.
     config.alpn_protocols.clear();
     Ok(config)
@@ -582,6 +603,12 @@ fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cause {
         if let Some(tls) = as_rustls(e) {
+            if crate::tls::pinned::is_ca_used_as_end_entity(tls) {
+                return Some(format!(
+                    "{}; pass that exact certificate with --cacert",
+                    crate::tls::client::CA_AS_LEAF
+                ));
+            }
             return Some(tls.to_string());
         }
         cause = e.source();

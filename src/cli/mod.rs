@@ -53,7 +53,8 @@ pub const DEFAULT_ENVIRONMENT: &str = "Production and Sandbox";
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ClientArgs {
     /// URL of the management API.
-    #[arg(long, global = true, env = ADMIN_URL_ENV, default_value = DEFAULT_ADMIN_URL, display_order = 901)]
+    // Its value is not shown in --help: a URL may carry a password (`https://user:pw@...`).
+    #[arg(long, global = true, env = ADMIN_URL_ENV, hide_env_values = true, default_value = DEFAULT_ADMIN_URL, display_order = 901)]
     pub admin_url: String,
     /// The admin token (or any management token) itself, instead of the stored login or
     /// the data dir's admin-token file.

@@ -41,7 +41,9 @@ use crate::control::{Control, ControlError};
 use crate::telemetry::{Telemetry, TrafficEvent};
 
 pub use access::ACCESS_TOKEN_PARAM;
-pub use quota_store::{QuotaStoreDown, QuotaStoreStatus};
+pub use quota_store::{
+    QuotaStoreDown, QuotaStoreStatus, configured_url, redact_url, redact_urls_in,
+};
 pub use reject::{Reject, THROTTLED_BODY};
 pub use shared::{
     DEFAULT_LINGER, DEFAULT_QUEUE_BYTES, DEFAULT_REPLAY_BYTES, DEFAULT_REPLAY_EVENTS, SharedOptions,
@@ -106,7 +108,7 @@ pub struct GatewayOptions {
     pub clock_skew: Duration,
     /// The shared quota store (`--redis redis://host:port`): subscriptions' event windows
     /// and applications' connection rates kept in Redis, exact across gateway nodes.
-    /// `None`: counted in this process and persisted in the data dir.
+    /// `None` (or an empty URL): counted in this process and persisted in the data dir.
     pub redis: Option<String>,
     /// What metered traffic does while the quota store is unavailable
     /// (`--quota-store-down`).
@@ -202,7 +204,7 @@ impl Gateway {
     ) -> Result<Gateway, GatewayError> {
         let loaded = control.load_counters()?;
         let persisted = loaded.keys().cloned().collect();
-        let meter = match &options.redis {
+        let meter = match quota_store::configured_url(options.redis.as_deref()) {
             Some(url) => {
                 let status = telemetry.metrics().quota_store.clone();
                 let store = quota_store::QuotaStore::new(url, options.quota_store_down, status)

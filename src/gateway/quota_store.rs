@@ -232,6 +232,66 @@ impl std::fmt::Debug for QuotaStore {
     }
 }
 
+/// `url` as messages and logs may show it: the password of its user info
+/// (`redis://user:PASSWORD@host`) and the value of a `pass` or `password` query parameter
+/// (`redis+unix:///run/redis.sock?pass=PASSWORD`) replaced by `***`. Works on text that does
+/// not parse as a URL too (that is when it is shown in an error), erring towards hiding
+/// more: everything between the first `:` after the scheme and the last `@` is hidden.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let (user_info, host_part) = match rest.rfind('@') {
+        Some(at) => rest.split_at(at),
+        None => ("", rest),
+    };
+    let user_info = match user_info.find(':') {
+        Some(colon) => format!("{}:***", &user_info[..colon]),
+        None => user_info.to_string(),
+    };
+    let host_part = match host_part.split_once('?') {
+        None => host_part.to_string(),
+        Some((before, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((key, _))
+                        if key.eq_ignore_ascii_case("pass")
+                            || key.eq_ignore_ascii_case("password") =>
+                    {
+                        format!("{key}=***")
+                    }
+                    _ => param.to_string(),
+                })
+                .collect();
+            format!("{before}?{}", params.join("&"))
+        }
+    };
+    format!("{scheme}{user_info}{host_part}")
+}
+
+/// `text` with every URL in it (a space-separated word with `://`) passed through
+/// [`redact_url`], e.g. a command line that names `--redis redis://:PASSWORD@host`.
+pub fn redact_urls_in(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.contains("://") {
+                redact_url(word)
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The quota store's URL as configured: `None` when not given or empty (a
+/// `STREAMGATE_REDIS=` that is set but empty means no Redis).
+pub fn configured_url(url: Option<&str>) -> Option<&str> {
+    url.map(str::trim).filter(|u| !u.is_empty())
+}
+
 impl QuotaStore {
     /// A store at `url` (`redis://host:port/db`); nothing is connected until first use.
     /// Errors when the URL is not a Redis URL.
@@ -240,7 +300,8 @@ impl QuotaStore {
         down_mode: QuotaStoreDown,
         status: Arc<QuotaStoreStatus>,
     ) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("--redis {url}: {e}"))?;
+        let client =
+            redis::Client::open(url).map_err(|e| format!("--redis {}: {e}", redact_url(url)))?;
         status.configured.store(true, Ordering::Relaxed);
         Ok(Self {
             client,
@@ -601,6 +662,62 @@ pub(crate) mod tests {
     use std::process::{Child, Command, Stdio};
 
     use super::*;
+
+    #[test]
+    fn redis_urls_are_shown_without_their_password() {
+        for (url, shown) in [
+            (
+                "redis://:TOPSECRET@10.0.0.5:6379",
+                "redis://:***@10.0.0.5:6379",
+            ),
+            (
+                "redis://:TOPSECRETPW@127.0.0.1:notaport",
+                "redis://:***@127.0.0.1:notaport",
+            ),
+            (
+                "rediss://user:TOP:SE@CRET@host:6380/2",
+                "rediss://user:***@host:6380/2",
+            ),
+            ("redis://user@host", "redis://user@host"),
+            ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+            (
+                "redis+unix:///run/redis.sock?db=1&pass=TOPSECRET",
+                "redis+unix:///run/redis.sock?db=1&pass=***",
+            ),
+            (
+                "redis://host?password=TOPSECRET",
+                "redis://host?password=***",
+            ),
+            (":TOPSECRET@host:6379", ":***@host:6379"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+        assert_eq!(
+            redact_urls_in("bench.sh --redis redis://:TOPSECRET@h:1 --only bulk"),
+            "bench.sh --redis redis://:***@h:1 --only bulk"
+        );
+    }
+
+    #[test]
+    fn a_bad_redis_url_is_refused_without_its_password() {
+        let err = QuotaStore::new(
+            "redis://:TOPSECRETPW@127.0.0.1:notaport",
+            QuotaStoreDown::Fail,
+            Arc::new(QuotaStoreStatus::default()),
+        )
+        .expect_err("refused");
+        assert!(!err.contains("TOPSECRETPW"), "{err}");
+        assert!(err.contains("redis://:***@127.0.0.1:notaport"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_redis_url_is_no_store() {
+        assert_eq!(configured_url(Some("")), None);
+        assert_eq!(configured_url(Some("  ")), None);
+        assert_eq!(configured_url(None), None);
+        assert_eq!(configured_url(Some("redis://h:1")), Some("redis://h:1"));
+    }
 
     /// A real `redis-server` (its URL in `.1`), killed on drop.
     pub(crate) struct Redis(Child, pub(crate) String);

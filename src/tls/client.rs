@@ -8,13 +8,19 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rustls::{CertificateError, ClientConfig, RootCertStore};
-use rustls_pki_types::ServerName;
+use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::pem;
+use super::pinned::{PinningVerifier, is_ca_used_as_end_entity};
 use super::store::{BackendClientCertificate, EndpointCertificate};
+
+/// What a handshake refused for `CaUsedAsEndEntity` says first: the server presented a CA
+/// certificate as its own, which is trusted only as the exact certificate registered.
+pub const CA_AS_LEAF: &str = "the server's certificate is a CA certificate \
+     (basicConstraints CA:TRUE), trusted only when that exact certificate is registered";
 
 /// How long a backend TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,18 +53,27 @@ fn default_config() -> Result<Arc<ClientConfig>, String> {
     if let Some(config) = DEFAULT.get() {
         return Ok(config.clone());
     }
-    let config = build((*platform_roots()).clone(), None)?;
+    let config = build((*platform_roots()).clone(), Vec::new(), None)?;
     Ok(DEFAULT.get_or_init(|| config).clone())
 }
 
+/// A client config trusting `roots`, and also `pinned` (registered certificates) when the
+/// server presents one of them as its own, presenting `identity` if given.
 fn build(
     roots: RootCertStore,
+    pinned: Vec<CertificateDer<'static>>,
     identity: Option<&BackendClientCertificate>,
 ) -> Result<Arc<ClientConfig>, String> {
     let builder = ClientConfig::builder_with_provider(super::provider())
         .with_protocol_versions(super::PROTOCOL_VERSIONS)
-        .map_err(|e| format!("TLS configuration: {e}"))?
-        .with_root_certificates(roots);
+        .map_err(|e| format!("TLS configuration: {e}"))?;
+    let builder = if pinned.is_empty() {
+        builder.with_root_certificates(roots)
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(PinningVerifier::new(roots, pinned)?)
+    };
     let mut config = match identity {
         None => builder.with_no_client_auth(),
         Some(id) => {
@@ -78,6 +93,9 @@ fn build(
 
 /// The TLS config for a connection to `host:port`: the platform roots plus every
 /// `certificates` entry registered for that `host:port`, presenting `identity` if given.
+/// A registered certificate is a trust anchor for what it issues, and is also accepted
+/// when the backend presents that exact certificate as its own (pinning), even a
+/// self-signed CA:TRUE one, its name and validity period still checked.
 /// Errors: a stored PEM that no longer parses or a key that does not fit, in words.
 pub fn config_for(
     certificates: &[&EndpointCertificate],
@@ -93,21 +111,24 @@ pub fn config_for(
         return default_config();
     }
     let mut roots = (*platform_roots()).clone();
+    let mut pinned = Vec::new();
     for cert in extra {
         for der in pem::certificates(cert.pem.as_bytes())
             .map_err(|e| format!("endpoint certificate '{}': {e}", cert.alias))?
         {
             roots
-                .add(der)
+                .add(der.clone())
                 .map_err(|e| format!("endpoint certificate '{}': {e}", cert.alias))?;
+            pinned.push(der);
         }
     }
-    build(roots, identity)
+    build(roots, pinned, identity)
 }
 
 /// Runs the TLS handshake with `host` (SNI and the name the certificate must carry) over
 /// `stream`, within [`HANDSHAKE_TIMEOUT`]. The error says why: `unknown issuer`,
-/// `hostname mismatch`, `expired`, `handshake timeout`, or the TLS error.
+/// `hostname mismatch`, `expired`, a CA certificate presented as the server's own,
+/// `handshake timeout`, or the TLS error.
 pub async fn handshake(
     config: Arc<ClientConfig>,
     host: &str,
@@ -139,6 +160,9 @@ pub fn reason(e: &std::io::Error) -> String {
         return e.to_string();
     };
     match tls {
+        rustls::Error::InvalidCertificate(_) if is_ca_used_as_end_entity(tls) => {
+            format!("{CA_AS_LEAF}; register that exact certificate with `streamgate cert add`")
+        }
         rustls::Error::InvalidCertificate(cert) => match cert {
             CertificateError::UnknownIssuer => "unknown issuer: the back end's certificate \
                  is not signed by a trusted CA (register the CA or the certificate as an \

@@ -6,11 +6,14 @@
 //! - [`store`]: endpoint certificates and per-API backend client certificates as stored.
 //! - [`client`]: the backend connector: trust for one endpoint, the handshake, and why it
 //!   failed in words (unknown issuer, hostname mismatch, expired, handshake timeout).
+//! - [`pinned`]: the certificate verifier that also accepts a registered certificate
+//!   presented as the server's own (pinning), a CA:TRUE self-signed one included.
 //! - [`server`]: the listener's certificate (given or generated), reloadable without
 //!   dropping connections, and the TLS accept loop serving HTTP/1.1 and h2.
 
 pub mod client;
 pub mod pem;
+pub mod pinned;
 pub mod server;
 pub mod store;
 

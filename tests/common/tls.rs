@@ -30,6 +30,34 @@ pub struct Leaf {
 }
 
 impl Leaf {
+    /// A self-signed certificate for `names` that is also a CA (basicConstraints CA:TRUE),
+    /// as `openssl req -x509 -newkey ec ...` makes by default; valid from a day ago until
+    /// `not_after`.
+    pub fn self_signed_ca(names: &[&str], not_after: time::OffsetDateTime) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+        params.not_after = not_after;
+        let cert = params.self_signed(&key).unwrap();
+        Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    /// [`Leaf::self_signed_ca`] valid for a year.
+    pub fn self_signed_ca_for(names: &[&str]) -> Leaf {
+        Self::self_signed_ca(
+            names,
+            time::OffsetDateTime::now_utc() + time::Duration::days(365),
+        )
+    }
+
     /// Writes the certificate and key as `server.pem` and `server.key` in `dir`; answers
     /// their paths.
     pub fn write_to(&self, dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {

@@ -116,7 +116,12 @@ pub struct RunArgs {
     /// (`streamgate serve --redis URL`), as the path `gateway-redis`; both gateway paths
     /// then meter the subscription (a plan of 10^12 events per minute), and the report adds
     /// the store calls per 1,000 events and the CPU per event against `gateway`.
-    #[arg(long, value_name = "URL", env = "SG_BENCH_REDIS")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SG_BENCH_REDIS",
+        hide_env_values = true
+    )]
     pub redis: Option<String>,
 }
 
@@ -745,10 +750,10 @@ pub async fn run(args: RunArgs) -> Result<(), BoxError> {
         }
     }
     let meta = Meta {
-        command: args
-            .command_line
-            .clone()
-            .unwrap_or_else(|| "sg-bench run".to_string()),
+        command: args.command_line.as_deref().map_or_else(
+            || "sg-bench run".to_string(),
+            streamgate::gateway::redact_urls_in,
+        ),
         date: time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
