@@ -9,8 +9,6 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
@@ -25,6 +23,7 @@ use crate::mgmt::dto::{
     OAuthError, PortalApiInfoDto, TokenResponse,
 };
 use crate::mgmt::{ADMIN_BASE, DEVPORTAL_BASE, PUBLISHER_BASE};
+use crate::tls::mgmt_client::{self, HttpsClient};
 
 /// No request body, for [`Client::send`] and [`Client::post`].
 pub(super) const NO_BODY: Option<&()> = None;
@@ -52,13 +51,9 @@ impl std::fmt::Display for TokenSource {
     }
 }
 
-/// The HTTP/1.1 client under [`Client`]: http, or https through rustls (hyper-rustls).
-type Http =
-    hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 /// An HTTP client of the management API.
 pub(super) struct Client {
-    http: Http,
+    http: HttpsClient,
     /// The management API's URL.
     pub(super) base: Url,
     token: Option<String>,
@@ -95,16 +90,7 @@ impl Client {
             }),
         };
         let tls = tls_config(&base, opts)?;
-        let mut tcp = HttpConnector::new();
-        tcp.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
-        tcp.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        let http =
-            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
+        let http = mgmt_client::http_client(tls, std::time::Duration::from_secs(5));
         Ok(Client {
             http,
             base,
@@ -233,30 +219,11 @@ impl Client {
         let req = req
             .body(Full::new(bytes))
             .map_err(|e| CliError::Usage(format!("bad request for {url}: {e}")))?;
-        let base = self.base.to_string().trim_end_matches('/').to_string();
         let resp = self
             .http
             .request(req)
             .await
-            .map_err(|e| match tls_failure(&e) {
-                Some(detail) => CliError::Tls {
-                    url: base.clone(),
-                    detail,
-                },
-                None => {
-                    let mut detail = innermost(&e);
-                    // A TLS record where an HTTP/1.1 status line was expected.
-                    if base.starts_with("http://") && detail.contains("invalid HTTP version") {
-                        detail.push_str(
-                            " (the management API answers in TLS: use https:// in --admin-url)",
-                        );
-                    }
-                    CliError::Unreachable {
-                        url: base.clone(),
-                        detail,
-                    }
-                }
-            })?;
+            .map_err(|e| self.transport_error(&e))?;
         let status = resp.status();
         let bytes = resp
             .into_body()
@@ -272,6 +239,23 @@ impl Client {
             return Ok(Value::Null);
         }
         serde_json::from_str(&text).map_err(|e| CliError::BadAnswer(format!("{e}: {text}")))
+    }
+
+    /// A failed exchange in words: the TLS handshake's reason (an untrusted certificate),
+    /// else the innermost cause, with a hint when an https server was asked in plain HTTP.
+    fn transport_error(&self, e: &(dyn std::error::Error + 'static)) -> CliError {
+        let url = self.base.as_str().trim_end_matches('/').to_string();
+        if let Some(tls) = mgmt_client::handshake_error(e) {
+            return CliError::Tls {
+                url,
+                detail: tls.to_string(),
+            };
+        }
+        let mut detail = mgmt_client::innermost(e);
+        if url.starts_with("http://") && mgmt_client::tls_answered_plain_http(&detail) {
+            detail.push_str(" (the management API answers in TLS: use https:// in --admin-url)");
+        }
+        CliError::Unreachable { url, detail }
     }
 
     /// Sends an `application/x-www-form-urlencoded` body of `pairs` to `path` without a
@@ -552,62 +536,11 @@ fn tls_config(base: &Url, opts: &ClientOptions) -> Result<rustls::ClientConfig, 
             }
         }
         if let Some(path) = &opts.cacert {
-            let pem = std::fs::read(path)
+            mgmt_client::trust_pem_file(&mut roots, path)
                 .map_err(|e| CliError::Usage(format!("--cacert {}: {e}", path.display())))?;
-            let certs = crate::tls::pem::certificates(&pem)
-                .map_err(|e| CliError::Usage(format!("--cacert {}: {e}", path.display())))?;
-            for cert in certs {
-                roots.add(cert).map_err(|e| {
-                    CliError::Usage(format!(
-                        "--cacert {}: not usable as a trusted certificate: {e}",
-                        path.display()
-                    ))
-                })?;
-            }
         }
     }
-    let mut config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-        .with_protocol_versions(crate::tls::PROTOCOL_VERSIONS)
-        .map_err(|e| CliError::Usage(format!("TLS configuration: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    // hyper-rustls offers HTTP/1.1 by ALPN itself.
-    config.alpn_protocols.clear();
-    Ok(config)
-}
-
-/// The rustls error behind a transport error, in words (e.g. "invalid peer certificate:
-/// UnknownIssuer"), when the failure was the TLS handshake.
-fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cause {
-        if let Some(tls) = as_rustls(e) {
-            return Some(tls.to_string());
-        }
-        cause = e.source();
-    }
-    None
-}
-
-/// `e` as a rustls error, looking inside the wrappers whose `source()` skips the error
-/// they wrap (`io::Error`, a boxed error).
-fn as_rustls<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-        return Some(tls);
-    }
-    if let Some(io) = e.downcast_ref::<std::io::Error>() {
-        return io.get_ref().and_then(|inner| as_rustls(inner));
-    }
-    None
-}
-
-/// The innermost cause of a transport error ("Connection refused"), which says the most.
-fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause: &(dyn std::error::Error + 'static) = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
+    mgmt_client::client_config(roots).map_err(CliError::Usage)
 }
 
 /// Quotes a word for a shell hint when it needs it.

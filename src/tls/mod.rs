@@ -6,10 +6,13 @@
 //! - [`store`]: endpoint certificates and per-API backend client certificates as stored.
 //! - [`client`]: the backend connector: trust for one endpoint, the handshake, and why it
 //!   failed in words (unknown issuer, hostname mismatch, expired, handshake timeout).
+//! - [`mgmt_client`]: the client of streamgate's own management API over https (the CLI,
+//!   gateway nodes reading the feed): trusted certificates, the HTTP/1.1 client, failures.
 //! - [`server`]: the listener's certificate (given or generated), reloadable without
 //!   dropping connections, and the TLS accept loop serving HTTP/1.1 and h2.
 
 pub mod client;
+pub mod mgmt_client;
 pub mod pem;
 pub mod server;
 pub mod store;
