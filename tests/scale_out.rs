@@ -856,3 +856,62 @@ async fn an_https_control_plane_without_trust_configured_fails_clearly() {
     let _ = child.wait();
     assert_eq!(health["controlPlane"]["connected"], true, "{health}");
 }
+
+/// `streamgate node add` against an https control plane prints the command that starts the
+/// node with its https URL, the certificate file to trust and that certificate's
+/// fingerprint; the printed command, run as printed, follows the control plane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_add_prints_an_https_start_command_and_the_certificate_to_trust() {
+    let cp = ControlPlane::start_with(ListenerOptions {
+        admin_tls: true,
+        ..ListenerOptions::default()
+    })
+    .await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
+        .arg("--data-dir")
+        .arg(cp.dir.path())
+        .args(["node", "add", "edge", "--admin-url", &cp.url()])
+        .env_remove("STREAMGATE_ADMIN_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generated = cp.dir.path().join("tls").join("cert.pem");
+    let pem = std::fs::read(&generated).unwrap();
+    let cert = streamgate::tls::pem::certificates(&pem).unwrap().remove(0);
+    let fingerprint = streamgate::tls::server::fingerprint(cert.as_ref());
+    let command = format!(
+        "streamgate gateway --control-plane {} --control-plane-cacert CERT --node-token FILE",
+        cp.url()
+    );
+    assert!(text.contains(&command), "{text}");
+    assert!(
+        text.contains(&format!("CERT: {}", generated.display())),
+        "{text}"
+    );
+    assert!(text.contains(&fingerprint), "{text}");
+
+    // The token it printed, with the certificate it named, starts a node that follows.
+    let token = text.lines().nth(1).unwrap().trim().to_string();
+    assert!(token.starts_with("sgn_"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("edge.token");
+    std::fs::write(&token_file, &token).unwrap();
+    let node = Node::spawn_with(
+        &cp.url(),
+        &token_file,
+        &dir.path().join("edge"),
+        &["--control-plane-cacert", generated.to_str().unwrap()],
+    );
+    let health = node.health().await;
+    assert_eq!(health["controlPlane"]["url"], cp.url(), "{health}");
+    assert!(
+        health["controlPlane"]["appliedVersion"].is_number(),
+        "{health}"
+    );
+}

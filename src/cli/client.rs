@@ -56,6 +56,11 @@ pub(super) struct Client {
     http: HttpsClient,
     /// The management API's URL.
     pub(super) base: Url,
+    /// For an https management API, the certificate file trusted beside the platform's
+    /// roots: `--cacert`, else the data dir's generated certificate when it exists.
+    pub(super) trusted_cert: Option<std::path::PathBuf>,
+    /// The TLS config the HTTP client verifies an https management API with.
+    tls: std::sync::Arc<rustls::ClientConfig>,
     token: Option<String>,
     token_source: TokenSource,
 }
@@ -89,11 +94,13 @@ impl Client {
                 (token, TokenSource::DataDir(path.display().to_string()))
             }),
         };
-        let tls = tls_config(&base, opts)?;
-        let http = mgmt_client::http_client(tls, std::time::Duration::from_secs(5));
+        let (tls, trusted_cert) = tls_config(&base, opts)?;
+        let http = mgmt_client::http_client(tls.clone(), std::time::Duration::from_secs(5));
         Ok(Client {
             http,
             base,
+            trusted_cert,
+            tls: std::sync::Arc::new(tls),
             token,
             token_source,
         })
@@ -486,6 +493,25 @@ impl Client {
             })
     }
 
+    /// The certificate an https management API presents (verified as every request is);
+    /// `None` for http, or when no verified handshake comes within 5 s.
+    pub(super) async fn presented_certificate(
+        &self,
+    ) -> Option<rustls_pki_types::CertificateDer<'static>> {
+        if self.base.scheme() != "https" {
+            return None;
+        }
+        let host = self.base.host_str()?;
+        let port = self.base.port_or_known_default()?;
+        mgmt_client::presented_certificate(
+            self.tls.clone(),
+            host,
+            port,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+    }
+
     /// The gateway URL of an environment, for messages.
     pub(super) async fn gateway_url(&self, env: &str) -> Option<String> {
         let (envs, _) = self
@@ -512,14 +538,19 @@ pub(super) fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, CliError> {
 /// The TLS config the client uses: for an https management API, the platform's roots,
 /// the data dir's own certificate (`<data dir>/tls/cert.pem`, the one `serve` generates,
 /// when it exists) and `--cacert`; TLS 1.2/1.3, HTTP/1.1. An http URL trusts nothing (it
-/// never needs to).
+/// never needs to). Also answers the file trusted beside the platform's roots (`--cacert`,
+/// else the data dir's certificate), if any.
 ///
 /// # Errors
 /// [`CliError::Usage`] naming the file when `--cacert` is missing, unreadable or holds no
 /// PEM certificate, or when a certificate is not usable as a root.
-fn tls_config(base: &Url, opts: &ClientOptions) -> Result<rustls::ClientConfig, CliError> {
+fn tls_config(
+    base: &Url,
+    opts: &ClientOptions,
+) -> Result<(rustls::ClientConfig, Option<std::path::PathBuf>), CliError> {
     use crate::tls::server::{CERT_FILE, TLS_DIR};
     let mut roots = rustls::RootCertStore::empty();
+    let mut trusted = None;
     if base.scheme() == "https" {
         roots = (*crate::tls::client::platform_roots()).clone();
         let own = datadir::resolve(opts.data_dir.clone())
@@ -530,7 +561,10 @@ fn tls_config(base: &Url, opts: &ClientOptions) -> Result<rustls::ClientConfig, 
         if let Ok(pem) = std::fs::read(&own) {
             match crate::tls::pem::certificates(&pem) {
                 Ok(certs) => {
-                    let (_added, _ignored) = roots.add_parsable_certificates(certs);
+                    let (added, _ignored) = roots.add_parsable_certificates(certs);
+                    if added > 0 {
+                        trusted = Some(own.clone());
+                    }
                 }
                 Err(e) => tracing::debug!("{}: {e}", own.display()),
             }
@@ -538,9 +572,11 @@ fn tls_config(base: &Url, opts: &ClientOptions) -> Result<rustls::ClientConfig, 
         if let Some(path) = &opts.cacert {
             mgmt_client::trust_pem_file(&mut roots, path)
                 .map_err(|e| CliError::Usage(format!("--cacert {}: {e}", path.display())))?;
+            trusted = Some(path.clone());
         }
     }
-    mgmt_client::client_config(roots).map_err(CliError::Usage)
+    let config = mgmt_client::client_config(roots).map_err(CliError::Usage)?;
+    Ok((config, trusted))
 }
 
 /// Quotes a word for a shell hint when it needs it.

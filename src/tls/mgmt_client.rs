@@ -3,6 +3,7 @@
 //! certificates it trusts, the HTTP/1.1 client over rustls, and why a handshake failed.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,6 +11,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::{CertificateDer, ServerName};
 
 /// The HTTP/1.1 client of a management API: http, or https through rustls (hyper-rustls).
 pub type HttpsClient =
@@ -61,6 +63,29 @@ pub fn http_client(tls: ClientConfig, connect_timeout: Duration) -> HttpsClient 
         .enable_http1()
         .wrap_connector(tcp);
     hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// The certificate an https server at `host:port` presents, read by a TLS handshake that
+/// trusts what `tls` trusts (so only a verified one); `None` when there is no verified
+/// handshake within `timeout`.
+pub async fn presented_certificate(
+    tls: Arc<ClientConfig>,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Option<CertificateDer<'static>> {
+    let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string()).ok()?;
+    let handshake = async {
+        let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port))
+            .await
+            .ok()?;
+        let stream = tokio_rustls::TlsConnector::from(tls)
+            .connect(name, tcp)
+            .await
+            .ok()?;
+        stream.get_ref().1.peer_certificates()?.first().cloned()
+    };
+    tokio::time::timeout(timeout, handshake).await.ok()?
 }
 
 /// The rustls error behind a transport error, when the failure was the TLS handshake (a
