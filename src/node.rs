@@ -173,8 +173,10 @@ impl std::fmt::Display for FeedError {
 
 struct Feed {
     http: HttpsClient,
-    /// The control plane's URL as given, for messages.
+    /// The control plane's URL without a trailing `/`, for messages.
     base: String,
+    /// `--control-plane-cacert`, for messages.
+    cacert: Option<PathBuf>,
     feed_url: Url,
     status_url: Url,
     /// `Bearer <node token>`.
@@ -232,6 +234,7 @@ impl Feed {
         Ok(Feed {
             http: mgmt_client::http_client(tls, CONNECT_TIMEOUT),
             base: base.to_string().trim_end_matches('/').to_string(),
+            cacert: config.control_plane_cacert.clone(),
             feed_url: join(FEED_PATH)?,
             status_url: join(STATUS_PATH)?,
             authorization,
@@ -311,22 +314,26 @@ impl Feed {
         };
         let hint = match tls {
             rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-                "its certificate is not signed by a CA this node trusts: give the CA that \
-                 issued it, or the certificate itself (the control plane's <data \
-                 dir>/tls/cert.pem when it generated one), with --control-plane-cacert FILE"
+                let trusted = match &self.cacert {
+                    Some(path) => format!("neither the platform's roots nor {}", path.display()),
+                    None => "not the platform's roots; no --control-plane-cacert given".to_string(),
+                };
+                format!(
+                    "its certificate is not signed by a CA this node trusts ({trusted}): give the CA that issued it, or the certificate itself (the \
+                     control plane's <data dir>/tls/cert.pem when it generated one), with \
+                     --control-plane-cacert FILE"
+                )
             }
             rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            ) => {
-                "its certificate does not name the host of --control-plane: use a name the \
-                 certificate holds, or serve one that names this host (serve --tls-cert FILE \
-                 --tls-key FILE)"
-            }
-            rustls::Error::InvalidCertificate(_) => {
-                "its certificate is not acceptable (expired, not yet valid, revoked or not \
-                 for a server)"
-            }
-            _ => "the TLS handshake failed",
+            ) => "its certificate does not name the host of --control-plane: use a name the \
+                  certificate holds, or serve one that names that host (serve --tls-cert FILE \
+                  --tls-key FILE)"
+                .to_string(),
+            rustls::Error::InvalidCertificate(_) => "its certificate is not acceptable \
+                (expired, not yet valid, revoked or not for a server)"
+                .to_string(),
+            _ => "the TLS handshake failed".to_string(),
         };
         let message = format!(
             "TLS with the control plane at {} failed ({tls}): {hint}; nothing from it is applied",
