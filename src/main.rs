@@ -229,9 +229,15 @@ enum Command {
 /// `streamgate gateway`'s flags.
 #[derive(Debug, Args)]
 struct GatewayArgs {
-    /// The control plane's management API URL, e.g. http://10.0.0.2:9443.
+    /// The control plane's management API URL, e.g. https://cp.internal:9443 (its
+    /// certificate is verified) or http://127.0.0.1:9443.
     #[arg(long, value_name = "URL")]
     control_plane: String,
+    /// Trust this certificate (PEM) for an https:// control plane, beside the platform's
+    /// roots: the CA that issued its certificate, or the certificate itself (e.g. the
+    /// control plane's <data dir>/tls/cert.pem).
+    #[arg(long, value_name = "FILE", env = "STREAMGATE_CONTROL_PLANE_CACERT")]
+    control_plane_cacert: Option<PathBuf>,
     /// A file holding the node token from `streamgate node add NAME`.
     #[arg(long, value_name = "FILE")]
     node_token: PathBuf,
@@ -453,6 +459,7 @@ async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<()
     }
     let config = streamgate::node::NodeConfig {
         control_plane: args.control_plane,
+        control_plane_cacert: args.control_plane_cacert,
         token,
         data_dir: datadir::resolve(data_dir),
         gateway_addr: args.gateway_addr,

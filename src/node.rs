@@ -7,6 +7,12 @@
 //! is down. A reporter task posts the node's status (applied version, open streams,
 //! address) every [`HEARTBEAT`]. The gateway's listener also answers `/health` and
 //! `/metrics`, which say whether the control plane is reachable and since when it is not.
+//!
+//! An `https://` control plane is authenticated before anything is sent or read: its
+//! certificate must chain to the platform's roots or to `--control-plane-cacert`, and name
+//! the URL's host (the CLI's client, [`crate::tls::mgmt_client`]). A plain `http://` one
+//! beyond loopback still works, with a warning: the node token and the feed travel in the
+//! clear and nothing proves who answers.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,7 +25,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures_util::StreamExt;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use reqwest::Url;
+use rustls::{CertificateError, RootCertStore};
 use tokio::sync::watch;
 
 use crate::catalog::{Millis, now_millis};
@@ -27,6 +37,7 @@ use crate::control::{Control, NodeReport, ReplicaState};
 use crate::gateway::{Gateway, GatewayOptions};
 use crate::mgmt::nodes::{FEED_KEEPALIVE, FEED_PATH, SNAPSHOT_EVENT, STATUS_PATH};
 use crate::telemetry::Telemetry;
+use crate::tls::mgmt_client::{self, HttpsClient};
 
 /// How often a node reports its status to the control plane.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -34,12 +45,20 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest wait between two attempts to reach the control plane.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long a TCP connect to the control plane may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the control plane may take to answer the feed request's head (TLS handshake
+/// included), so a server that accepts and then says nothing is tried again.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a node is started with.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// The control plane's management API URL, e.g. `http://10.0.0.2:9443`.
+    /// The control plane's management API URL, e.g. `https://cp.internal:9443`.
     pub control_plane: String,
+    /// A PEM file of certificates trusted for an `https://` control plane, beside the
+    /// platform's roots: the CA that issued its certificate, or that certificate itself.
+    pub control_plane_cacert: Option<PathBuf>,
     /// The node token (`streamgate node add NAME`).
     pub token: String,
     /// The node's own data dir (replica, quota counters, TLS certificate).
@@ -103,7 +122,9 @@ impl Link {
 
     fn failed(&self, why: &str) {
         if let Ok(mut s) = self.0.lock() {
-            if s.unreachable_since.is_none() {
+            // Once per outage, and again when the reason changes (the control plane came
+            // back with a certificate this node does not trust, say).
+            if s.unreachable_since.is_none() || s.last_error.as_deref() != Some(why) {
                 tracing::warn!("control plane unreachable: {why}");
             }
             s.connected = false;
@@ -145,110 +166,248 @@ impl RunningNode {
     }
 }
 
+/// Why the feed could not be opened.
+#[derive(Debug)]
+enum FeedError {
+    /// The control plane's certificate was refused: nothing was sent to it or read from
+    /// it, and trying again cannot help until the certificate or the trust changes.
+    Untrusted(String),
+    /// The control plane removed this node, or refuses its credential (401): the node
+    /// may serve nothing.
+    Refused(String),
+    /// Anything else: unreachable, closed, silent, unreadable, an unexpected answer; the
+    /// node keeps serving what it has and reconnects.
+    Other(String),
+}
+
+impl std::fmt::Display for FeedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedError::Untrusted(why) | FeedError::Refused(why) | FeedError::Other(why) => {
+                f.write_str(why)
+            }
+        }
+    }
+}
+
 struct Feed {
-    http: reqwest::Client,
-    feed_url: reqwest::Url,
-    status_url: reqwest::Url,
-    token: String,
+    http: HttpsClient,
+    /// The control plane's URL without a trailing `/`, for messages.
+    base: String,
+    /// `--control-plane-cacert`, for messages.
+    cacert: Option<PathBuf>,
+    feed_url: Url,
+    status_url: Url,
+    /// `Bearer <node token>`.
+    authorization: HeaderValue,
 }
 
 impl Feed {
     fn new(config: &NodeConfig) -> Result<Feed, String> {
-        let base = reqwest::Url::parse(config.control_plane.trim_end_matches('/'))
-            .map_err(|e| format!("--control-plane {}: {e}", config.control_plane))?;
-        if base.scheme() != "http" {
-            return Err(format!(
-                "--control-plane {}: only http:// URLs are supported yet",
-                config.control_plane
-            ));
-        }
+        let given = &config.control_plane;
+        let base = Url::parse(given.trim_end_matches('/'))
+            .map_err(|e| format!("--control-plane {given}: {e}"))?;
+        let trust = match base.scheme() {
+            "https" => {
+                let mut trust =
+                    mgmt_client::Trust::new((*crate::tls::client::platform_roots()).clone());
+                if let Some(path) = &config.control_plane_cacert {
+                    mgmt_client::trust_pem_file(&mut trust, path)
+                        .map_err(|e| format!("--control-plane-cacert {}: {e}", path.display()))?;
+                }
+                trust
+            }
+            "http" => {
+                if let Some(path) = &config.control_plane_cacert {
+                    return Err(format!(
+                        "--control-plane-cacert {} is for an https:// control plane; \
+                         --control-plane {given} is http://",
+                        path.display()
+                    ));
+                }
+                if !is_loopback(&base) {
+                    tracing::warn!(
+                        "--control-plane {given} is plain http:// beyond loopback: the node \
+                         token and the feed (backend client keys among it) travel \
+                         unencrypted, and nothing proves who answers (whoever does can give \
+                         this node a token-signing key of their own); serve the management \
+                         API over HTTPS (serve --tls-cert FILE --tls-key FILE) and give \
+                         https:// here"
+                    );
+                }
+                mgmt_client::Trust::new(RootCertStore::empty())
+            }
+            other => {
+                return Err(format!(
+                    "--control-plane {given}: {other}:// is not supported; give an https:// \
+                     (or http://) URL"
+                ));
+            }
+        };
         let join = |path: &str| {
             base.join(path)
-                .map_err(|e| format!("--control-plane {}: {e}", config.control_plane))
+                .map_err(|e| format!("--control-plane {given}: {e}"))
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .no_proxy()
-            .build()
-            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        let tls = mgmt_client::client_config(trust)?;
+        let authorization = HeaderValue::from_str(&format!("Bearer {}", config.token.trim()))
+            .map_err(|_| "the node token is not a valid header value".to_string())?;
         Ok(Feed {
-            http,
+            http: mgmt_client::http_client(tls, CONNECT_TIMEOUT),
+            base: base.to_string().trim_end_matches('/').to_string(),
+            cacert: config.control_plane_cacert.clone(),
             feed_url: join(FEED_PATH)?,
             status_url: join(STATUS_PATH)?,
-            token: config.token.trim().to_string(),
+            authorization,
         })
     }
 
-    /// Opens the feed, resuming from `last_id` when given.
-    async fn open(&self, last_id: Option<String>) -> Result<reqwest::Response, FeedError> {
-        let mut req = self
-            .http
-            .get(self.feed_url.clone())
-            .bearer_auth(&self.token);
-        if let Some(id) = last_id {
-            req = req.header("Last-Event-ID", id);
-        }
-        let resp = req.send().await.map_err(|e| {
-            // reqwest's own message says only "error sending request"; the cause says why.
-            let mut cause: &dyn std::error::Error = &e;
-            while let Some(next) = cause.source() {
-                cause = next;
+    /// A request to `url` with the node token, and `body` as JSON when given.
+    fn request(
+        &self,
+        method: hyper::Method,
+        url: &Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<hyper::Request<Full<Bytes>>, String> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(url.as_str())
+            .header(header::AUTHORIZATION, self.authorization.clone());
+        let bytes = match body {
+            Some(json) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Bytes::from(json)
             }
-            FeedError::Failed(format!("{}: {cause}", self.feed_url))
-        })?;
+            None => Bytes::new(),
+        };
+        req.body(Full::new(bytes))
+            .map_err(|e| format!("a request to {url}: {e}"))
+    }
+
+    /// Opens the feed, resuming from `last_id` when given.
+    async fn open(&self, last_id: Option<String>) -> Result<hyper::Response<Incoming>, FeedError> {
+        let mut req = self
+            .request(hyper::Method::GET, &self.feed_url, None)
+            .map_err(FeedError::Other)?;
+        req.headers_mut().insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        if let Some(id) = last_id
+            && let Ok(id) = HeaderValue::from_str(&id)
+        {
+            req.headers_mut().insert("Last-Event-ID", id);
+        }
+        let resp = match tokio::time::timeout(ANSWER_TIMEOUT, self.http.request(req)).await {
+            Err(_) => {
+                return Err(FeedError::Other(format!(
+                    "{}: no answer within {ANSWER_TIMEOUT:?}",
+                    self.feed_url
+                )));
+            }
+            Ok(Err(e)) => return Err(self.transport_error(&e)),
+            Ok(Ok(resp)) => resp,
+        };
         match resp.status() {
             StatusCode::OK => Ok(resp),
             StatusCode::UNAUTHORIZED => Err(FeedError::Refused(format!(
                 "{} refused the node token (401): wrong token, or the node was removed",
                 self.feed_url
             ))),
-            other => Err(FeedError::Failed(format!(
+            other => Err(FeedError::Other(format!(
                 "{} answered {other}",
                 self.feed_url
             ))),
         }
     }
+
+    /// A transport error in words: a refused certificate says which and what to do;
+    /// anything else gives its innermost cause ("Connection refused").
+    fn transport_error(&self, e: &(dyn std::error::Error + 'static)) -> FeedError {
+        let Some(tls) = mgmt_client::handshake_error(e) else {
+            let mut detail = mgmt_client::innermost(e);
+            if self.base.starts_with("http://") && mgmt_client::tls_answered_plain_http(&detail) {
+                detail.push_str(
+                    " (the control plane answers in TLS: use https:// in --control-plane)",
+                );
+            }
+            return FeedError::Other(format!("{}: {detail}", self.feed_url));
+        };
+        let hint = match tls {
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+                let trusted = match &self.cacert {
+                    Some(path) => format!("neither the platform's roots nor {}", path.display()),
+                    None => "not the platform's roots; no --control-plane-cacert given".to_string(),
+                };
+                format!(
+                    "its certificate is not signed by a CA this node trusts ({trusted}): give the CA that issued it, or the certificate itself (the \
+                     control plane's <data dir>/tls/cert.pem when it generated one), with \
+                     --control-plane-cacert FILE"
+                )
+            }
+            rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            ) => "its certificate does not name the host of --control-plane: use a name the \
+                  certificate holds, or serve one that names that host (serve --tls-cert FILE \
+                  --tls-key FILE)"
+                .to_string(),
+            rustls::Error::InvalidCertificate(_) => "its certificate is not acceptable \
+                (expired, not yet valid, revoked or not for a server)"
+                .to_string(),
+            _ => "the TLS handshake failed".to_string(),
+        };
+        let message = format!(
+            "TLS with the control plane at {} failed ({tls}): {hint}; nothing from it is applied",
+            self.base
+        );
+        match tls {
+            rustls::Error::InvalidCertificate(_) => FeedError::Untrusted(message),
+            _ => FeedError::Other(message),
+        }
+    }
 }
 
-/// Why following the feed stopped.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-enum FeedError {
-    /// The control plane removed this node, or refuses its credential (401): the node
-    /// may serve nothing.
-    #[error("{0}")]
-    Refused(String),
-    /// Anything else (unreachable, closed, silent, unreadable): the node keeps serving
-    /// what it has and reconnects.
-    #[error("{0}")]
-    Failed(String),
+/// Whether `url`'s host is this machine (127.0.0.0/8, ::1, localhost).
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_matches(['[', ']']);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Reads snapshots from an open feed, handing each to `apply`, until it ends or fails.
-async fn read_feed<F, Fut>(resp: reqwest::Response, mut apply: F) -> Result<(), FeedError>
+async fn read_feed<F, Fut>(resp: hyper::Response<Incoming>, mut apply: F) -> Result<(), FeedError>
 where
     F: FnMut(ReplicaState) -> Fut,
     Fut: Future<Output = Result<bool, String>>,
 {
     let mut parser = crate::sse::Parser::new();
-    let mut body = resp.bytes_stream();
+    let mut body = resp.into_body();
     let silence = FEED_KEEPALIVE * 3;
     loop {
-        let failed = |why: String| Err(FeedError::Failed(why));
-        let chunk = match tokio::time::timeout(silence, body.next()).await {
+        let failed = |why: String| Err(FeedError::Other(why));
+        let frame = match tokio::time::timeout(silence, body.frame()).await {
             Err(_) => return failed(format!("the feed was silent for {silence:?}")),
             Ok(None) => return failed("the control plane closed the feed".to_string()),
             Ok(Some(Err(e))) => return failed(format!("reading the feed: {e}")),
-            Ok(Some(Ok(chunk))) => chunk,
+            Ok(Some(Ok(frame))) => frame,
+        };
+        // Trailers carry nothing for the feed.
+        let Ok(chunk) = frame.into_data() else {
+            continue;
         };
         for item in parser.push_items(&chunk) {
             match item {
                 crate::sse::Item::Event(ev) if ev.event.as_deref() == Some(SNAPSHOT_EVENT) => {
                     let state: ReplicaState = serde_json::from_str(&ev.data).map_err(|e| {
-                        FeedError::Failed(format!(
+                        FeedError::Other(format!(
                             "the feed sent a snapshot this node cannot read: {e}"
                         ))
                     })?;
-                    if !apply(state).await.map_err(FeedError::Failed)? {
+                    if !apply(state).await.map_err(FeedError::Other)? {
                         return Ok(());
                     }
                 }
@@ -265,7 +424,11 @@ where
 
 /// Waits for the first snapshot from the control plane (a node with an empty data dir has
 /// nothing to serve before it), retrying with backoff.
-async fn first_snapshot(feed: &Feed, link: &Link) -> ReplicaState {
+///
+/// # Errors
+/// The sentence saying why, when the control plane's certificate is refused: a node with
+/// nothing to serve stops there rather than wait on a trust that only the operator can fix.
+async fn first_snapshot(feed: &Feed, link: &Link) -> Result<ReplicaState, String> {
     let mut backoff = FIRST_BACKOFF;
     loop {
         let mut got = None;
@@ -278,10 +441,14 @@ async fn first_snapshot(feed: &Feed, link: &Link) -> ReplicaState {
                 })
                 .await
             }
+            Err(FeedError::Untrusted(e)) => {
+                link.failed(&e);
+                return Err(e);
+            }
             Err(e) => Err(e),
         };
         if let Some(state) = got {
-            return state;
+            return Ok(state);
         }
         if let Err(e) = result {
             link.failed(&e.to_string());
@@ -329,7 +496,7 @@ async fn follow(feed: Arc<Feed>, control: Control, link: Link) {
                 }
                 link.withdrawn(&why);
             }
-            Err(FeedError::Failed(why)) => link.failed(&why),
+            Err(e) => link.failed(&e.to_string()),
             Ok(()) => link.failed("the feed ended"),
         }
         tokio::time::sleep(backoff).await;
@@ -348,18 +515,36 @@ async fn report(feed: Arc<Feed>, control: Control, telemetry: Telemetry, address
             address: Some(address.clone()),
             open_streams: telemetry.metrics().open_streams.load(Ordering::Relaxed),
         };
-        let sent = feed
-            .http
-            .post(feed.status_url.clone())
-            .bearer_auth(&feed.token)
-            .timeout(HEARTBEAT * 2)
-            .json(&report)
-            .send()
-            .await;
-        if let Err(e) = sent {
+        if let Err(e) = post_status(&feed, &report).await {
             tracing::debug!("status report failed: {e}");
         }
     }
+}
+
+/// Posts one status report, reading the answer so the connection is kept for the next.
+async fn post_status(feed: &Feed, report: &NodeReport) -> Result<(), String> {
+    let json = serde_json::to_vec(report).map_err(|e| e.to_string())?;
+    let req = feed.request(hyper::Method::POST, &feed.status_url, Some(json))?;
+    let exchange = async {
+        let resp = feed
+            .http
+            .request(req)
+            .await
+            .map_err(|e| feed.transport_error(&e).to_string())?;
+        let status = resp.status();
+        resp.into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("reading the answer: {e}"))?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("{} answered {status}", feed.status_url))
+        }
+    };
+    tokio::time::timeout(HEARTBEAT * 2, exchange)
+        .await
+        .map_err(|_| format!("{}: no answer within {:?}", feed.status_url, HEARTBEAT * 2))?
 }
 
 #[derive(Clone)]
@@ -475,7 +660,7 @@ pub async fn start(config: NodeConfig, telemetry: Telemetry) -> Result<RunningNo
                 dir.display(),
                 config.control_plane
             );
-            let state = first_snapshot(&feed, &link).await;
+            let state = first_snapshot(&feed, &link).await?;
             open(Some(state))
                 .await?
                 .ok_or_else(|| "the first snapshot was not kept".to_string())?
@@ -579,4 +764,31 @@ async fn start_tls(
         }
     }));
     Ok((bound, identity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_machine_counts_as_loopback() {
+        let loopback = |url: &str| is_loopback(&Url::parse(url).expect("a test URL"));
+        for url in [
+            "http://127.0.0.1:9443",
+            "http://127.8.9.10:9443",
+            "http://[::1]:9443",
+            "http://localhost:9443",
+            "http://LOCALHOST",
+        ] {
+            assert!(loopback(url), "{url}");
+        }
+        for url in [
+            "http://10.0.0.2:9443",
+            "http://[fd00::2]:9443",
+            "http://cp.internal:9443",
+            "http://localhost.example.com",
+        ] {
+            assert!(!loopback(url), "{url}");
+        }
+    }
 }

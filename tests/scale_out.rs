@@ -27,12 +27,30 @@ const WITHIN: Duration = Duration::from_secs(1);
 struct ControlPlane {
     control: Control,
     admin: SocketAddr,
+    /// The listeners' TLS options: HTTPS on the management API with a certificate, or not.
+    tls: ListenerOptions,
     running: Option<Running>,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl ControlPlane {
     async fn start() -> ControlPlane {
+        ControlPlane::start_with(ListenerOptions::default()).await
+    }
+
+    /// A control plane whose management API (and so the feed) is served over HTTPS with the
+    /// certificate and key files of `leaf`, written in `dir`.
+    async fn start_https(leaf: &Leaf, dir: &Path) -> ControlPlane {
+        let (cert, key) = leaf.write_to(dir);
+        ControlPlane::start_with(ListenerOptions {
+            cert: Some(cert),
+            key: Some(key),
+            ..ListenerOptions::default()
+        })
+        .await
+    }
+
+    async fn start_with(tls: ListenerOptions) -> ControlPlane {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_path_buf();
         let control = tokio::task::spawn_blocking(move || Control::open(ControlOptions::new(path)))
@@ -42,8 +60,9 @@ impl ControlPlane {
         let mut cp = ControlPlane {
             control,
             admin: "127.0.0.1:0".parse().unwrap(),
+            tls,
             running: None,
-            _dir: dir,
+            dir,
         };
         cp.serve().await;
         cp
@@ -58,7 +77,7 @@ impl ControlPlane {
                 admin_addr: self.admin,
                 gateway_addr: any,
                 gateway: test_options(),
-                tls: ListenerOptions::default(),
+                tls: self.tls.clone(),
             },
         )
         .await;
@@ -73,7 +92,12 @@ impl ControlPlane {
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.admin)
+        let scheme = if self.tls.admin_https() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.admin)
     }
 
     /// A node credential, written to a file in `dir`.
@@ -189,7 +213,11 @@ struct Cluster {
 
 impl Cluster {
     async fn start(n: usize) -> Cluster {
-        let cp = ControlPlane::start().await;
+        Cluster::start_on(ControlPlane::start().await, n, &[]).await
+    }
+
+    /// [`Cluster::start`] on the control plane `cp`, each node started with `extra` options.
+    async fn start_on(cp: ControlPlane, n: usize, extra: &[&str]) -> Cluster {
         let backend = memory_backend(memory_options(100, None)).await;
         let api = published_api(
             &cp.control,
@@ -212,7 +240,7 @@ impl Cluster {
         for i in 0..n {
             let token = cp.node_token(&format!("node-{i}"), dir.path()).await;
             let data = dir.path().join(format!("node-{i}"));
-            nodes.push(Node::spawn(&cp.url(), &token, &data));
+            nodes.push(Node::spawn_with(&cp.url(), &token, &data, extra));
         }
         Cluster {
             cp,
@@ -539,7 +567,11 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
     let node = c.nodes.into_iter().next().unwrap().restart();
     let resp = get(&node.url(&memory_path("Fleet")), Some(&c.sub.production)).await;
     assert_eq!(resp.status(), 404, "{}", node.log());
-    assert!(node.log().contains("serves nothing"), "{}", node.log());
+    assert!(
+        eventually(|| node.log().contains("serves nothing")).await,
+        "{}",
+        node.log()
+    );
 
     // Added again under its name, the same node (same data dir) gets a whole snapshot.
     let issued = c.cp.control.add_node("node-0").await.unwrap();
@@ -695,5 +727,273 @@ async fn a_node_takes_the_slow_client_limits() {
         since.elapsed() < Duration::from_secs(2),
         "{:?}",
         since.elapsed()
+    );
+}
+
+/// A `streamgate gateway` child process expected to stop on its own: its exit status and
+/// what it logged, or a panic when it still runs after [`PATIENCE`].
+fn node_exits(
+    control_plane: &str,
+    token_file: &Path,
+    data_dir: &Path,
+    extra: &[&str],
+) -> (std::process::ExitStatus, String) {
+    let (mut child, stderr, _rx) = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_streamgate"))
+            .args(["gateway", "--control-plane", control_plane, "--node-token"])
+            .arg(token_file)
+            .args(["--gateway-addr", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env_remove("STREAMGATE_CONTROL_PLANE_CACERT")
+            .env("RUST_LOG", "info"),
+    );
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            // The pipe reader may still be copying the last lines.
+            std::thread::sleep(Duration::from_millis(100));
+            return (
+                status,
+                String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned(),
+            );
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the node still runs after {PATIENCE:?}: {}",
+                String::from_utf8_lossy(&stderr.lock().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The TLS fix of the feed: a control plane serving its management API over HTTPS (a
+/// certificate for 127.0.0.1 from a private CA) feeds a node given that CA, whose gateway
+/// then admits a token the control plane issued; `/health` shows the https link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_follows_an_https_control_plane_and_admits_its_tokens() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = Ca::new("control plane CA");
+    let ca_file = certs.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let cp = ControlPlane::start_https(&ca.leaf(&["127.0.0.1"], false), certs.path()).await;
+    assert!(cp.url().starts_with("https://"), "{}", cp.url());
+    let c = Cluster::start_on(
+        cp,
+        1,
+        &["--control-plane-cacert", ca_file.to_str().unwrap()],
+    )
+    .await;
+    c.synced().await;
+    let readers = c.streams(&c.sub.production).await;
+    assert_eq!(readers.len(), 1);
+    let node = &c.nodes[0];
+    let health = node.health().await;
+    assert_eq!(health["controlPlane"]["connected"], true, "{health}");
+    assert_eq!(health["controlPlane"]["url"], c.cp.url(), "{health}");
+    // A token the control plane revokes is refused there within a second: the feed flows.
+    let t0 = Instant::now();
+    assert!(
+        c.cp.control
+            .revoke_token(&c.sub.production, None)
+            .await
+            .unwrap()
+    );
+    all_close(readers, t0, "the access token was revoked").await;
+    assert!(
+        !node.log().contains("plain http://"),
+        "no clear-text warning for https: {}",
+        node.log()
+    );
+}
+
+/// A node that trusts another CA than the one that issued the control plane's certificate
+/// (a stand-in for anyone else answering at that address) refuses it: a fresh node stops
+/// with the reason and never listens; a node with a saved snapshot keeps serving that one,
+/// applies none of the control plane's changes, and says why on `/health` and in its log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_given_the_wrong_ca_refuses_the_control_plane_and_applies_nothing_from_it() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = Ca::new("control plane CA");
+    let ca_file = certs.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let wrong_file = certs.path().join("wrong-ca.pem");
+    std::fs::write(&wrong_file, Ca::new("some other CA").pem).unwrap();
+    let wrong = ["--control-plane-cacert", wrong_file.to_str().unwrap()];
+    let cp = ControlPlane::start_https(&ca.leaf(&["127.0.0.1"], false), certs.path()).await;
+
+    // A fresh node: nothing to serve, and a trust only the operator can fix.
+    let token = cp.node_token("fresh", certs.path()).await;
+    let fresh = certs.path().join("fresh");
+    let (status, log) = node_exits(&cp.url(), &token, &fresh, &wrong);
+    assert!(!status.success(), "{log}");
+    assert!(log.contains("UnknownIssuer"), "{log}");
+    assert!(log.contains("--control-plane-cacert"), "{log}");
+    assert!(!log.contains("gateway listening"), "{log}");
+
+    // A node that followed with the right CA, restarted with the wrong one.
+    let mut c = Cluster::start_on(
+        cp,
+        1,
+        &["--control-plane-cacert", ca_file.to_str().unwrap()],
+    )
+    .await;
+    c.synced().await;
+    let node = c.nodes.remove(0);
+    let applied = node.health().await["controlPlane"]["appliedVersion"].clone();
+    let (data, token, url) = (
+        node.data_dir.clone(),
+        node.token_file.clone(),
+        node.control_plane.clone(),
+    );
+    drop(node);
+    let node = Node::spawn_with(&url, &token, &data, &wrong);
+    let mut health = node.health().await;
+    for _ in 0..100 {
+        if health["controlPlane"]["lastError"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        health = node.health().await;
+    }
+    let error = health["controlPlane"]["lastError"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(error.contains("UnknownIssuer"), "{health}");
+    assert!(error.contains("--control-plane-cacert"), "{health}");
+    assert!(error.contains("nothing from it is applied"), "{health}");
+    assert!(node.log().contains("UnknownIssuer"), "{}", node.log());
+    // The revocation on the control plane does not reach it: it still serves its saved
+    // snapshot, at the version applied before.
+    assert!(
+        c.cp.control
+            .revoke_token(&c.sub.production, None)
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let health = node.health().await;
+    assert_eq!(health["controlPlane"]["connected"], false, "{health}");
+    assert_eq!(
+        health["controlPlane"]["appliedVersion"], applied,
+        "{health}"
+    );
+    let resp = get(&node.url(&memory_path("Fleet")), Some(&c.sub.production)).await;
+    assert_eq!(resp.status(), 200, "the saved snapshot is still served");
+}
+
+/// An https control plane with its generated certificate (`--admin-tls`): a node given no
+/// certificate to trust stops with a clear reason and how to fix it; given the control
+/// plane's `<data dir>/tls/cert.pem` through `STREAMGATE_CONTROL_PLANE_CACERT`, it follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_https_control_plane_without_trust_configured_fails_clearly() {
+    let cp = ControlPlane::start_with(ListenerOptions {
+        admin_tls: true,
+        ..ListenerOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = cp.node_token("edge", dir.path()).await;
+    let (status, log) = node_exits(&cp.url(), &token, &dir.path().join("edge"), &[]);
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains(&format!(
+            "TLS with the control plane at {} failed",
+            cp.url()
+        )),
+        "{log}"
+    );
+    assert!(log.contains("UnknownIssuer"), "{log}");
+    assert!(log.contains("--control-plane-cacert FILE"), "{log}");
+    assert!(!log.contains("gateway listening"), "{log}");
+
+    let generated = cp.dir.path().join("tls").join("cert.pem");
+    assert!(generated.exists());
+    let (child, stderr, rx) = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_streamgate"))
+            .args(["gateway", "--control-plane", &cp.url(), "--node-token"])
+            .arg(&token)
+            .args(["--gateway-addr", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(dir.path().join("edge"))
+            .env("STREAMGATE_CONTROL_PLANE_CACERT", &generated)
+            .env("RUST_LOG", "info"),
+    );
+    let mut child = child;
+    let addr = listening_addr(&rx, &stderr, "gateway listening on http://");
+    let health: serde_json::Value = client()
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(health["controlPlane"]["connected"], true, "{health}");
+}
+
+/// `streamgate node add` against an https control plane prints the command that starts the
+/// node with its https URL, the certificate file to trust and that certificate's
+/// fingerprint; the printed command, run as printed, follows the control plane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_add_prints_an_https_start_command_and_the_certificate_to_trust() {
+    let cp = ControlPlane::start_with(ListenerOptions {
+        admin_tls: true,
+        ..ListenerOptions::default()
+    })
+    .await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
+        .arg("--data-dir")
+        .arg(cp.dir.path())
+        .args(["node", "add", "edge", "--admin-url", &cp.url()])
+        .env_remove("STREAMGATE_ADMIN_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generated = cp.dir.path().join("tls").join("cert.pem");
+    let pem = std::fs::read(&generated).unwrap();
+    let cert = streamgate::tls::pem::certificates(&pem).unwrap().remove(0);
+    let fingerprint = streamgate::tls::server::fingerprint(cert.as_ref());
+    let command = format!(
+        "streamgate gateway --control-plane {} --control-plane-cacert CERT --node-token FILE",
+        cp.url()
+    );
+    assert!(text.contains(&command), "{text}");
+    assert!(
+        text.contains(&format!("CERT: {}", generated.display())),
+        "{text}"
+    );
+    assert!(text.contains(&fingerprint), "{text}");
+
+    // The token it printed, with the certificate it named, starts a node that follows.
+    let token = text.lines().nth(1).unwrap().trim().to_string();
+    assert!(token.starts_with("sgn_"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("edge.token");
+    std::fs::write(&token_file, &token).unwrap();
+    let node = Node::spawn_with(
+        &cp.url(),
+        &token_file,
+        &dir.path().join("edge"),
+        &["--control-plane-cacert", generated.to_str().unwrap()],
+    );
+    let health = node.health().await;
+    assert_eq!(health["controlPlane"]["url"], cp.url(), "{health}");
+    assert!(
+        health["controlPlane"]["appliedVersion"].is_number(),
+        "{health}"
     );
 }

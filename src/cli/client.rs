@@ -9,8 +9,6 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
@@ -25,6 +23,7 @@ use crate::mgmt::dto::{
     OAuthError, PortalApiInfoDto, TokenResponse,
 };
 use crate::mgmt::{ADMIN_BASE, DEVPORTAL_BASE, PUBLISHER_BASE};
+use crate::tls::mgmt_client::{self, HttpsClient};
 
 /// No request body, for [`Client::send`] and [`Client::post`].
 pub(super) const NO_BODY: Option<&()> = None;
@@ -52,15 +51,16 @@ impl std::fmt::Display for TokenSource {
     }
 }
 
-/// The HTTP/1.1 client under [`Client`]: http, or https through rustls (hyper-rustls).
-type Http =
-    hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 /// An HTTP client of the management API.
 pub(super) struct Client {
-    http: Http,
+    http: HttpsClient,
     /// The management API's URL.
     pub(super) base: Url,
+    /// For an https management API, the certificate file trusted beside the platform's
+    /// roots: `--cacert`, else the data dir's generated certificate when it exists.
+    pub(super) trusted_cert: Option<std::path::PathBuf>,
+    /// The TLS config the HTTP client verifies an https management API with.
+    tls: std::sync::Arc<rustls::ClientConfig>,
     token: Option<String>,
     token_source: TokenSource,
 }
@@ -98,20 +98,13 @@ impl Client {
                 (token, TokenSource::DataDir(path.display().to_string()))
             }),
         };
-        let tls = tls_config(&base, opts)?;
-        let mut tcp = HttpConnector::new();
-        tcp.set_connect_timeout(Some(std::time::Duration::from_secs(5)));
-        tcp.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        let http =
-            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
+        let (tls, trusted_cert) = tls_config(&base, opts)?;
+        let http = mgmt_client::http_client(tls.clone(), std::time::Duration::from_secs(5));
         Ok(Client {
             http,
             base,
+            trusted_cert,
+            tls: std::sync::Arc::new(tls),
             token,
             token_source,
         })
@@ -237,31 +230,11 @@ impl Client {
         let req = req
             .body(Full::new(bytes))
             .map_err(|e| CliError::Usage(format!("bad request for {url}: {e}")))?;
-        // A password in the URL's user info is not shown.
-        let base = crate::gateway::redact_url(self.base.as_str().trim_end_matches('/'));
         let resp = self
             .http
             .request(req)
             .await
-            .map_err(|e| match tls_failure(&e) {
-                Some(detail) => CliError::Tls {
-                    url: base.clone(),
-                    detail,
-                },
-                None => {
-                    let mut detail = innermost(&e);
-                    // A TLS record where an HTTP/1.1 status line was expected.
-                    if base.starts_with("http://") && detail.contains("invalid HTTP version") {
-                        detail.push_str(
-                            " (the management API answers in TLS: use https:// in --admin-url)",
-                        );
-                    }
-                    CliError::Unreachable {
-                        url: base.clone(),
-                        detail,
-                    }
-                }
-            })?;
+            .map_err(|e| self.transport_error(&e))?;
         let status = resp.status();
         let bytes = resp
             .into_body()
@@ -277,6 +250,29 @@ impl Client {
             return Ok(Value::Null);
         }
         serde_json::from_str(&text).map_err(|e| CliError::BadAnswer(format!("{e}: {text}")))
+    }
+
+    /// A failed exchange in words: the TLS handshake's reason (an untrusted certificate),
+    /// else the innermost cause, with a hint when an https server was asked in plain HTTP.
+    fn transport_error(&self, e: &(dyn std::error::Error + 'static)) -> CliError {
+        // A password in the URL's user info is not shown.
+        let url = crate::gateway::redact_url(self.base.as_str().trim_end_matches('/'));
+        if let Some(tls) = mgmt_client::handshake_error(e) {
+            let detail = if crate::tls::pinned::is_ca_used_as_end_entity(tls) {
+                format!(
+                    "{}; pass that exact certificate with --cacert",
+                    crate::tls::client::CA_AS_LEAF
+                )
+            } else {
+                tls.to_string()
+            };
+            return CliError::Tls { url, detail };
+        }
+        let mut detail = mgmt_client::innermost(e);
+        if url.starts_with("http://") && mgmt_client::tls_answered_plain_http(&detail) {
+            detail.push_str(" (the management API answers in TLS: use https:// in --admin-url)");
+        }
+        CliError::Unreachable { url, detail }
     }
 
     /// Sends an `application/x-www-form-urlencoded` body of `pairs` to `path` without a
@@ -507,6 +503,25 @@ impl Client {
             })
     }
 
+    /// The certificate an https management API presents (verified as every request is);
+    /// `None` for http, or when no verified handshake comes within 5 s.
+    pub(super) async fn presented_certificate(
+        &self,
+    ) -> Option<rustls_pki_types::CertificateDer<'static>> {
+        if self.base.scheme() != "https" {
+            return None;
+        }
+        let host = self.base.host_str()?;
+        let port = self.base.port_or_known_default()?;
+        mgmt_client::presented_certificate(
+            self.tls.clone(),
+            host,
+            port,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+    }
+
     /// The gateway URL of an environment, for messages.
     pub(super) async fn gateway_url(&self, env: &str) -> Option<String> {
         let (envs, _) = self
@@ -532,20 +547,22 @@ pub(super) fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, CliError> {
 
 /// The TLS config the client uses: for an https management API, the platform's roots,
 /// the data dir's own certificate (`<data dir>/tls/cert.pem`, the one `serve` generates,
-/// when it exists) and `--cacert`; TLS 1.2/1.3, HTTP/1.1. The data dir's certificate and
-/// `--cacert` are also accepted when the server presents one of them as its own (pinning,
-/// [`crate::tls::pinned`]), a self-signed CA:TRUE certificate included. An http URL trusts
-/// nothing (it never needs to).
+/// when it exists) and `--cacert`; TLS 1.2/1.3, HTTP/1.1. An http URL trusts nothing (it
+/// never needs to). Also answers the file trusted beside the platform's roots (`--cacert`,
+/// else the data dir's certificate), if any.
 ///
 /// # Errors
 /// [`CliError::Usage`] naming the file when `--cacert` is missing, unreadable or holds no
 /// PEM certificate, or when a certificate is not usable as a root.
-fn tls_config(base: &Url, opts: &ClientOptions) -> Result<rustls::ClientConfig, CliError> {
+fn tls_config(
+    base: &Url,
+    opts: &ClientOptions,
+) -> Result<(rustls::ClientConfig, Option<std::path::PathBuf>), CliError> {
     use crate::tls::server::{CERT_FILE, TLS_DIR};
-    let mut roots = rustls::RootCertStore::empty();
-    let mut pinned = Vec::new();
+    let mut trust = mgmt_client::Trust::new(rustls::RootCertStore::empty());
+    let mut trusted = None;
     if base.scheme() == "https" {
-        roots = (*crate::tls::client::platform_roots()).clone();
+        trust.roots = (*crate::tls::client::platform_roots()).clone();
         let own = datadir::resolve(opts.data_dir.clone())
             .join(TLS_DIR)
             .join(CERT_FILE);
@@ -555,8 +572,8 @@ fn tls_config(base: &Url, opts: &ClientOptions) -> Result<rustls::ClientConfig, 
             match crate::tls::pem::certificates(&pem) {
                 Ok(certs) => {
                     for cert in certs {
-                        if roots.add(cert.clone()).is_ok() {
-                            pinned.push(cert);
+                        if trust.add(cert) {
+                            trusted = Some(own.clone());
                         }
                     }
                 }
@@ -564,77 +581,13 @@ fn tls_config(base: &Url, opts: &ClientOptions) -> Result<rustls::ClientConfig, 
             }
         }
         if let Some(path) = &opts.cacert {
-            let pem = std::fs::read(path)
+            mgmt_client::trust_pem_file(&mut trust, path)
                 .map_err(|e| CliError::Usage(format!("--cacert {}: {e}", path.display())))?;
-            let certs = crate::tls::pem::certificates(&pem)
-                .map_err(|e| CliError::Usage(format!("--cacert {}: {e}", path.display())))?;
-            for cert in certs {
-                roots.add(cert.clone()).map_err(|e| {
-                    CliError::Usage(format!(
-                        "--cacert {}: not usable as a trusted certificate: {e}",
-                        path.display()
-                    ))
-                })?;
-                pinned.push(cert);
-            }
+            trusted = Some(path.clone());
         }
     }
-    let builder = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-        .with_protocol_versions(crate::tls::PROTOCOL_VERSIONS)
-        .map_err(|e| CliError::Usage(format!("TLS configuration: {e}")))?;
-    let builder = if pinned.is_empty() {
-        builder.with_root_certificates(roots)
-    } else {
-        let verifier =
-            crate::tls::pinned::PinningVerifier::new(roots, pinned).map_err(CliError::Usage)?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-    };
-    let mut config = builder.with_no_client_auth();
-    // hyper-rustls offers HTTP/1.1 by ALPN itself.
-    config.alpn_protocols.clear();
-    Ok(config)
-}
-
-/// The rustls error behind a transport error, in words (e.g. "invalid peer certificate:
-/// UnknownIssuer"), when the failure was the TLS handshake.
-fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cause {
-        if let Some(tls) = as_rustls(e) {
-            if crate::tls::pinned::is_ca_used_as_end_entity(tls) {
-                return Some(format!(
-                    "{}; pass that exact certificate with --cacert",
-                    crate::tls::client::CA_AS_LEAF
-                ));
-            }
-            return Some(tls.to_string());
-        }
-        cause = e.source();
-    }
-    None
-}
-
-/// `e` as a rustls error, looking inside the wrappers whose `source()` skips the error
-/// they wrap (`io::Error`, a boxed error).
-fn as_rustls<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-        return Some(tls);
-    }
-    if let Some(io) = e.downcast_ref::<std::io::Error>() {
-        return io.get_ref().and_then(|inner| as_rustls(inner));
-    }
-    None
-}
-
-/// The innermost cause of a transport error ("Connection refused"), which says the most.
-fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause: &(dyn std::error::Error + 'static) = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
+    let config = mgmt_client::client_config(trust).map_err(CliError::Usage)?;
+    Ok((config, trusted))
 }
 
 /// Quotes a word for a shell hint when it needs it.

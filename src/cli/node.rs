@@ -1,6 +1,8 @@
 //! `streamgate node ...`: gateway node credentials through the Admin API's
 //! `/gateway-nodes` resource (see [`crate::mgmt::nodes`]).
 
+use std::fmt::Write as _;
+
 use reqwest::Method;
 
 use super::CliError;
@@ -8,6 +10,7 @@ use super::client::{Client, NO_BODY, admin};
 use super::output::Output;
 use crate::mgmt::dto::ListDto;
 use crate::mgmt::nodes::{CreatedGatewayNodeDto, GatewayNodeDto, GatewayNodeIn};
+use crate::tls::server::fingerprint;
 
 /// `streamgate node ...`
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -43,14 +46,76 @@ async fn add(client: &Client, name: String) -> Result<Output, CliError> {
     Ok(Output {
         human: format!(
             "Created gateway node {}. Its token, shown this once:\n{}\n\
-             Save it to a file (mode 0600) and start the node with\n  \
-             streamgate gateway --control-plane URL --node-token FILE\n",
-            node.name, node.token
+             Save it to a file (mode 0600) and start the node with\n{}",
+            node.name,
+            node.token,
+            start_command(client).await
         ),
         quiet: node.token,
         json: value,
         warnings: Vec::new(),
     })
+}
+
+/// The command that starts a node following this management API, and for an https one how
+/// the node trusts its certificate: the file this command trusted when it is the
+/// certificate the server presents, and that certificate's fingerprint.
+async fn start_command(client: &Client) -> String {
+    let url = client.base.as_str().trim_end_matches('/');
+    if client.base.scheme() != "https" {
+        return format!("  streamgate gateway --control-plane {url} --node-token FILE\n");
+    }
+    let mut text = format!(
+        "  streamgate gateway --control-plane {url} --control-plane-cacert CERT --node-token FILE\n"
+    );
+    let presented = client
+        .presented_certificate()
+        .await
+        .map(|cert| fingerprint(cert.as_ref()));
+    let trusted = client
+        .trusted_cert
+        .as_ref()
+        .map(|path| (path, first_fingerprint(path)));
+    match trusted {
+        Some((path, Some(fp))) if presented.as_ref() == Some(&fp) => {
+            let _ = writeln!(
+                text,
+                "CERT: {} (the certificate the control plane presents; copy it to the node)",
+                path.display()
+            );
+        }
+        Some((path, _)) => {
+            let _ = writeln!(
+                text,
+                "CERT: the CA that issued the control plane's certificate (PEM); this command \
+                 trusted {}",
+                path.display()
+            );
+        }
+        None => text.push_str(
+            "CERT: the CA that issued the control plane's certificate (PEM); leave \
+             --control-plane-cacert out when a CA of the node's platform issued it\n",
+        ),
+    }
+    if let Some(fp) = presented {
+        let _ = writeln!(
+            text,
+            "The control plane's certificate has the SHA-256 fingerprint\n  {fp}\n\
+             (`streamgate tls cert --fingerprint` on its host prints the generated one's)"
+        );
+    }
+    text.push_str(
+        "The URL's host must be one the certificate names (the generated one names localhost, \
+         127.0.0.1 and ::1).\n",
+    );
+    text
+}
+
+/// The SHA-256 fingerprint of the first certificate in the PEM file at `path`.
+fn first_fingerprint(path: &std::path::Path) -> Option<String> {
+    let pem = std::fs::read(path).ok()?;
+    let certs = crate::tls::pem::certificates(&pem).ok()?;
+    certs.first().map(|cert| fingerprint(cert.as_ref()))
 }
 
 async fn list(client: &Client) -> Result<Output, CliError> {

@@ -8,10 +8,13 @@
 //!   failed in words (unknown issuer, hostname mismatch, expired, handshake timeout).
 //! - [`pinned`]: the certificate verifier that also accepts a registered certificate
 //!   presented as the server's own (pinning), a CA:TRUE self-signed one included.
+//! - [`mgmt_client`]: the client of streamgate's own management API over https (the CLI,
+//!   gateway nodes reading the feed): trusted certificates, the HTTP/1.1 client, failures.
 //! - [`server`]: the listener's certificate (given or generated), reloadable without
 //!   dropping connections, and the TLS accept loop serving HTTP/1.1 and h2.
 
 pub mod client;
+pub mod mgmt_client;
 pub mod pem;
 pub mod pinned;
 pub mod server;
