@@ -8,7 +8,7 @@
 # token, stream with it, and show that dev1 cannot create an API (403). Stops everything it
 # started on exit.
 #
-# Usage: scripts/tutorial.sh [--bin PATH] [--admin-port P] [--gateway-port P]
+# Usage: scripts/tutorial.sh [--bin PATH] [--admin-port P] [--gateway-port P] [--gateway-tls-port P]
 #                            [--backend-port P] [--stream-seconds N] [--keep]
 # Ports default to 0 (free ports). STREAMGATE_BIN may name the binary; otherwise the
 # release binary the README builds, target/release/streamgate, is used (built with
@@ -19,6 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${STREAMGATE_BIN:-}"
 ADMIN_PORT=0
 GATEWAY_PORT=0
+GATEWAY_TLS_PORT=0
 BACKEND_PORT=0
 STREAM_SECONDS=7
 KEEP=0
@@ -33,6 +34,7 @@ while (($#)); do
         --bin) BIN="$2"; shift 2 ;;
         --admin-port) ADMIN_PORT="$2"; shift 2 ;;
         --gateway-port) GATEWAY_PORT="$2"; shift 2 ;;
+        --gateway-tls-port) GATEWAY_TLS_PORT="$2"; shift 2 ;;
         --backend-port) BACKEND_PORT="$2"; shift 2 ;;
         --stream-seconds) STREAM_SECONDS="$2"; shift 2 ;;
         --keep) KEEP=1; shift ;;
@@ -120,7 +122,8 @@ echo "memory backend: $BACKEND_URL"
 echo "== Start streamgate (management API and gateway), data dir $DATA_DIR"
 "$BIN" serve --data-dir "$DATA_DIR" \
     --admin-addr "127.0.0.1:$ADMIN_PORT" \
-    --gateway-addr "127.0.0.1:$GATEWAY_PORT" >"$DATA_DIR/serve.log" 2>&1 &
+    --gateway-addr "127.0.0.1:$GATEWAY_PORT" \
+    --gateway-tls-addr "127.0.0.1:$GATEWAY_TLS_PORT" >"$DATA_DIR/serve.log" 2>&1 &
 PIDS+=($!)
 SERVE_PID="${PIDS[-1]}"
 ADMIN_URL="$(wait_for_url "$DATA_DIR/serve.log" 'management API listening' "$SERVE_PID" "streamgate serve")"
