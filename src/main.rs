@@ -255,6 +255,10 @@ struct GatewayArgs {
     /// run out, refuse new metered connections with 503) or local (count on this node).
     #[arg(long, default_value = "fail", value_name = "fail|local")]
     quota_store_down: QuotaStoreDown,
+    /// Answer `/metrics` on the gateway port to any client. Without it only loopback
+    /// clients get it: it names every API and application with their traffic.
+    #[arg(long, env = "STREAMGATE_PUBLIC_METRICS")]
+    public_metrics: bool,
     /// Gateway address.
     #[arg(long, default_value = launch::DEFAULT_GATEWAY_ADDR)]
     gateway_addr: SocketAddr,
@@ -460,6 +464,7 @@ async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<()
     let config = streamgate::node::NodeConfig {
         control_plane: args.control_plane,
         control_plane_cacert: args.control_plane_cacert,
+        public_metrics: args.public_metrics,
         token,
         data_dir: datadir::resolve(data_dir),
         gateway_addr: args.gateway_addr,

@@ -73,6 +73,9 @@ pub struct NodeConfig {
     /// Gateway tuning, including the shared quota store (`GatewayOptions::redis`) that
     /// makes quotas exact across every node given the same Redis URL.
     pub gateway: GatewayOptions,
+    /// Whether `/metrics` answers any client; else loopback clients only (it names every
+    /// API and application with their traffic, and the gateway port faces clients).
+    pub public_metrics: bool,
 }
 
 /// The node's link to the control plane, as `/health` and `/metrics` report it.
@@ -553,6 +556,7 @@ struct StatusState {
     control: Control,
     link: Link,
     control_plane: String,
+    public_metrics: bool,
 }
 
 impl StatusState {
@@ -601,7 +605,27 @@ async fn health(State(state): State<StatusState>) -> Response {
     (code, axum::Json(json)).into_response()
 }
 
-async fn metrics(State(state): State<StatusState>) -> Response {
+/// Whether `/metrics` may answer `peer`: any client with `--public-metrics`, else loopback
+/// ones only (an unknown peer is not one).
+fn metrics_allowed(peer: Option<SocketAddr>, public: bool) -> bool {
+    public || peer.is_some_and(|p| p.ip().to_canonical().is_loopback())
+}
+
+/// `GET /metrics`: Prometheus' text format; 403 to a client beyond loopback unless the
+/// node runs with `--public-metrics`.
+async fn metrics(State(state): State<StatusState>, request: axum::extract::Request) -> Response {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    if !metrics_allowed(peer, state.public_metrics) {
+        return (
+            StatusCode::FORBIDDEN,
+            "/metrics answers loopback clients only (it names every API and application); \
+             start the node with --public-metrics to serve it to others\n",
+        )
+            .into_response();
+    }
     let (status, _) = state.describe();
     let link = state.link.get();
     let mut text = state.telemetry.metrics().render_prometheus();
@@ -682,6 +706,7 @@ pub async fn start(config: NodeConfig, telemetry: Telemetry) -> Result<RunningNo
         control: control.clone(),
         link: link.clone(),
         control_plane: config.control_plane.clone(),
+        public_metrics: config.public_metrics,
     };
     let extra = Router::new()
         .route("/health", get(health))
@@ -769,6 +794,18 @@ async fn start_tls(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_answer_loopback_clients_unless_public() {
+        let at = |ip: &str| Some(SocketAddr::new(ip.parse().expect("a test address"), 5000));
+        assert!(metrics_allowed(at("127.0.0.1"), false));
+        assert!(metrics_allowed(at("::1"), false));
+        assert!(metrics_allowed(at("::ffff:127.0.0.1"), false));
+        assert!(!metrics_allowed(at("10.0.0.7"), false));
+        assert!(!metrics_allowed(at("::ffff:10.0.0.7"), false));
+        assert!(!metrics_allowed(None, false));
+        assert!(metrics_allowed(at("10.0.0.7"), true));
+    }
 
     #[test]
     fn only_this_machine_counts_as_loopback() {
