@@ -175,9 +175,19 @@ enum FeedError {
     /// The control plane's certificate was refused: nothing was sent to it or read from
     /// it, and trying again cannot help until the certificate or the trust changes.
     Untrusted(String),
-    /// The control plane removed this node, or refuses its credential (401): the node
-    /// may serve nothing.
-    Refused(String),
+    /// The control plane removed this node (said so in its feed): the node may serve
+    /// nothing.
+    Removed(String),
+    /// The feed refused the node token (401), naming the signing key of the control plane
+    /// that refused it ([`crate::mgmt::nodes::SIGNING_KEY_ID_HEADER`]). The node serves
+    /// nothing only when that is the key it follows: a control plane started on another
+    /// data dir (a new key) does not empty a fleet.
+    Refused {
+        /// Why, in words.
+        why: String,
+        /// The refusing control plane's signing key id, if it said.
+        kid: Option<String>,
+    },
     /// Anything else: unreachable, closed, silent, unreadable, an unexpected answer; the
     /// node keeps serving what it has and reconnects.
     Other(String),
@@ -186,9 +196,10 @@ enum FeedError {
 impl std::fmt::Display for FeedError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FeedError::Untrusted(why) | FeedError::Refused(why) | FeedError::Other(why) => {
-                f.write_str(why)
-            }
+            FeedError::Untrusted(why)
+            | FeedError::Removed(why)
+            | FeedError::Refused { why, .. }
+            | FeedError::Other(why) => f.write_str(why),
         }
     }
 }
@@ -312,10 +323,17 @@ impl Feed {
         };
         match resp.status() {
             StatusCode::OK => Ok(resp),
-            StatusCode::UNAUTHORIZED => Err(FeedError::Refused(format!(
-                "{} refused the node token (401): wrong token, or the node was removed",
-                self.feed_url
-            ))),
+            StatusCode::UNAUTHORIZED => Err(FeedError::Refused {
+                why: format!(
+                    "{} refused the node token (401): wrong token, or the node was removed",
+                    self.feed_url
+                ),
+                kid: resp
+                    .headers()
+                    .get(crate::mgmt::nodes::SIGNING_KEY_ID_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+            }),
             other => Err(FeedError::Other(format!(
                 "{} answered {other}",
                 self.feed_url
@@ -353,6 +371,10 @@ impl Feed {
                   certificate holds, or serve one that names that host (serve --tls-cert FILE \
                   --tls-key FILE)"
                 .to_string(),
+            tls if crate::tls::pinned::is_ca_used_as_end_entity(tls) => format!(
+                "{}; give that exact certificate with --control-plane-cacert",
+                crate::tls::client::CA_AS_LEAF
+            ),
             rustls::Error::InvalidCertificate(_) => "its certificate is not acceptable \
                 (expired, not yet valid, revoked or not for a server)"
                 .to_string(),
@@ -415,7 +437,7 @@ where
                     }
                 }
                 crate::sse::Item::Comment(c) if c == "node removed" => {
-                    return Err(FeedError::Refused(
+                    return Err(FeedError::Removed(
                         "the control plane removed this node".to_string(),
                     ));
                 }
@@ -486,8 +508,21 @@ async fn follow(feed: Arc<Feed>, control: Control, link: Link) {
             }
             Err(e) => Err(e),
         };
+        let own_kid = control.keys().kid().to_string();
+        let result = match result {
+            Err(FeedError::Refused { why, kid }) if kid.as_deref() == Some(own_kid.as_str()) => {
+                Err(FeedError::Removed(why))
+            }
+            Err(FeedError::Refused { why, kid }) => Err(FeedError::Other(format!(
+                "{why}; but that control plane signs with key {} where this node follows \
+                 key {own_kid}: not the control plane this node follows (started on another \
+                 data dir?), so this node keeps serving what it has",
+                kid.as_deref().unwrap_or("(not said)")
+            ))),
+            other => other,
+        };
         match result {
-            Err(FeedError::Refused(why)) => {
+            Err(FeedError::Removed(why)) => {
                 if !link.get().withdrawn {
                     tracing::error!(
                         "{why}: this node now serves nothing (open streams close, requests \
@@ -675,7 +710,19 @@ pub async fn start(config: NodeConfig, telemetry: Telemetry) -> Result<RunningNo
     };
     let control = match open(None).await? {
         Some(control) => {
-            tracing::info!("serving from the snapshot saved in {}", dir.display());
+            let withdrawn = control
+                .applied_position()
+                .is_some_and(|p| p.epoch == crate::control::WITHDRAWN_EPOCH);
+            if withdrawn {
+                // Said at once, before the control plane is reached: a load balancer must
+                // not send clients to a node that serves nothing.
+                link.withdrawn(
+                    "the control plane removed this node (or refused its token) before it \
+                     stopped: it serves nothing until `streamgate node add` lets it in again",
+                );
+            } else {
+                tracing::info!("serving from the snapshot saved in {}", dir.display());
+            }
             control
         }
         None => {

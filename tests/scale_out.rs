@@ -51,6 +51,11 @@ impl ControlPlane {
     }
 
     async fn start_with(tls: ListenerOptions) -> ControlPlane {
+        ControlPlane::start_at("127.0.0.1:0".parse().unwrap(), tls).await
+    }
+
+    /// A control plane of its own (new data dir, new signing key) on `admin`.
+    async fn start_at(admin: SocketAddr, tls: ListenerOptions) -> ControlPlane {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_path_buf();
         let control = tokio::task::spawn_blocking(move || Control::open(ControlOptions::new(path)))
@@ -59,7 +64,7 @@ impl ControlPlane {
             .unwrap();
         let mut cp = ControlPlane {
             control,
-            admin: "127.0.0.1:0".parse().unwrap(),
+            admin,
             tls,
             running: None,
             dir,
@@ -487,7 +492,7 @@ async fn nodes_serve_while_the_control_plane_is_down_and_catch_up_when_it_return
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
-    let c = Cluster::start(1).await;
+    let mut c = Cluster::start(1).await;
     let http = client();
     let feed = format!("{}{}", c.cp.url(), streamgate::mgmt::nodes::FEED_PATH);
     let resp = http.get(&feed).send().await.unwrap();
@@ -567,6 +572,13 @@ async fn a_wrong_or_removed_node_token_cannot_read_the_feed() {
     let node = c.nodes.into_iter().next().unwrap().restart();
     let resp = get(&node.url(&memory_path("Fleet")), Some(&c.sub.production)).await;
     assert_eq!(resp.status(), 404, "{}", node.log());
+    // Restarted while the control plane is down, it says DOWN at once (its saved state
+    // is the withdrawn one), not UP with nothing to serve.
+    c.cp.stop().await;
+    let node = node.restart();
+    let resp = node.get("/health").await;
+    assert_eq!(resp.status(), 503, "{}", node.log());
+    c.cp.serve().await;
     assert!(
         eventually(|| node.log().contains("serves nothing")).await,
         "{}",
@@ -635,6 +647,44 @@ async fn a_node_reloads_its_certificate_on_sighup_and_stops_when_its_tls_cannot_
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains(&port), "{stderr}");
+}
+
+/// A control plane started on another data dir (a new signing key) at the address the
+/// nodes follow refuses their tokens; that must not empty them: they keep serving, say why,
+/// and follow their own control plane again when it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_control_plane_on_another_data_dir_does_not_empty_the_nodes() {
+    let mut c = Cluster::start(1).await;
+    c.synced().await;
+    let mut readers = c.streams(&c.sub.production).await;
+    c.cp.stop().await;
+    let mut other = ControlPlane::start_at(c.cp.admin, ListenerOptions::default()).await;
+    let node = &c.nodes[0];
+    let mut health = serde_json::Value::Null;
+    for _ in 0..100 {
+        health = node.health().await;
+        if health["controlPlane"]["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("401"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let error = health["controlPlane"]["lastError"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(error.contains("where this node follows"), "{health}");
+    assert_eq!(health["status"], "UP", "{health}");
+    assert!(
+        readers[0].next_event().await.is_some(),
+        "the open stream goes on"
+    );
+    let resp = get(&node.url(&memory_path("Fleet")), Some(&c.sub.production)).await;
+    assert_eq!(resp.status(), 200, "{}", node.log());
+    other.stop().await;
+    c.cp.serve().await;
+    c.synced().await;
 }
 
 /// `GET feed` with `token` as the bearer.

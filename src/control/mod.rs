@@ -37,7 +37,7 @@ pub use apis::LifecycleOutcome;
 pub use counters::CounterRecord;
 pub use nodes::{FeedGuard, IssuedNodeToken, NODE_TOKEN_PREFIX, NodeReport, NodeStatus};
 pub use portal::GeneratedKeys;
-pub use replica::{FeedPosition, PublicSigningKey, ReplicaState};
+pub use replica::{FeedPosition, PublicSigningKey, ReplicaState, WITHDRAWN_EPOCH};
 pub use snapshot::Snapshot;
 pub use tokens::KeyPairRef;
 pub use users::{

@@ -29,6 +29,10 @@ use crate::control::{Control, NodeReport, NodeStatus};
 pub const NODES_PATH: &str = "/gateway-nodes";
 /// The feed's path.
 pub const FEED_PATH: &str = "/internal/gateway/v1/feed";
+/// The header of the feed's 401 answer naming the refusing control plane's token-signing
+/// key id (the `kid` of the tokens it signs), so a node can tell its own control plane from
+/// one started on another data dir.
+pub const SIGNING_KEY_ID_HEADER: &str = "streamgate-signing-key-id";
 /// The path nodes report their status to.
 pub const STATUS_PATH: &str = "/internal/gateway/v1/status";
 /// The SSE event type of a full snapshot.
@@ -172,7 +176,18 @@ async fn status(
 
 async fn feed(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let control = state.control.clone();
-    let name = node_of(&control, &headers)?;
+    let name = match node_of(&control, &headers) {
+        Ok(name) => name,
+        Err(refused) => {
+            // Says which control plane refused: a node empties itself only when it is the
+            // one it follows (same signing key), not a control plane on another data dir.
+            let mut answer = refused.into_response();
+            if let Ok(kid) = HeaderValue::from_str(control.keys().kid()) {
+                answer.headers_mut().insert(SIGNING_KEY_ID_HEADER, kid);
+            }
+            return Ok(answer);
+        }
+    };
     let guard = control
         .node_feed_opened(&name)
         .ok_or_else(|| ApiError::not_found("gateway node", &name))?;
