@@ -196,6 +196,17 @@ async fn the_endpoint_certificates_resource_speaks_wso2s_shape() {
         assert_eq!(err["code"], 400);
         assert!(description(&err).starts_with("certificate"), "{err}");
     }
+    // An endpoint that is not https: 400 (a certificate is never used for it).
+    let resp = post(vec![
+        ("alias", "plain".into()),
+        ("endpoint", "http://x.example:8080".into()),
+        ("certificate", ca.pem.clone()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 400);
+    let err: serde_json::Value = resp.json().await.unwrap();
+    assert!(description(&err).contains("not an https endpoint"), "{err}");
 
     let get_json =
         |query: &str| send_json(client().get(format!("{base}{query}")).bearer_auth(&token));

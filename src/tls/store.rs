@@ -51,8 +51,9 @@ pub struct BackendClientCertificate {
     pub created_at: Millis,
 }
 
-/// The `(host, port)` an endpoint names: a URL (`https://h:p/...`; `http` defaults to 80)
-/// or a bare `host[:port]` (port 443). Errors: no host.
+/// The `(host, port)` an endpoint names: an `https` URL (`https://h:p/...`) or a bare
+/// `host[:port]` (port 443). Errors: no host, or another scheme than `https` (a trusted
+/// certificate is only ever used for an https backend).
 pub fn endpoint_authority(endpoint: &str) -> Result<(String, u16), String> {
     let endpoint = endpoint.trim();
     let with_scheme = if endpoint.contains("://") {
@@ -62,6 +63,12 @@ pub fn endpoint_authority(endpoint: &str) -> Result<(String, u16), String> {
     };
     let url = reqwest::Url::parse(&with_scheme)
         .map_err(|e| format!("'{endpoint}' is no endpoint URL: {e}"))?;
+    if url.scheme() != "https" {
+        return Err(format!(
+            "'{endpoint}' is not an https endpoint: a trusted certificate is only used for \
+             https backends"
+        ));
+    }
     let host = url
         .host_str()
         .filter(|h| !h.is_empty())
@@ -90,5 +97,9 @@ mod tests {
             ("::1".to_string(), 9)
         );
         assert!(endpoint_authority("https://").is_err());
+        for other in ["http://localhost:8080", "ftp://b", "wss://b"] {
+            let refused = endpoint_authority(other).unwrap_err();
+            assert!(refused.contains("not an https endpoint"), "{refused}");
+        }
     }
 }
