@@ -1028,6 +1028,34 @@ async fn node_add_prints_an_https_start_command_and_the_certificate_to_trust() {
     );
     assert!(text.contains(&fingerprint), "{text}");
 
+    // With a --cacert that is not what the server presents, the file named is still the
+    // one that is (the data dir's), not the --cacert.
+    let other = Ca::new("Unrelated CA");
+    let other_file = cp.dir.path().join("unrelated-ca.pem");
+    std::fs::write(&other_file, &other.pem).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_streamgate"))
+        .arg("--data-dir")
+        .arg(cp.dir.path())
+        .args([
+            "node",
+            "add",
+            "edge-2",
+            "--admin-url",
+            &cp.url(),
+            "--cacert",
+        ])
+        .arg(&other_file)
+        .env_remove("STREAMGATE_ADMIN_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    let second = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{second}");
+    assert!(
+        second.contains(&format!("CERT: {}", generated.display())),
+        "{second}"
+    );
+
     // The token it printed, with the certificate it named, starts a node that follows.
     let token = text.lines().nth(1).unwrap().trim().to_string();
     assert!(token.starts_with("sgn_"), "{text}");

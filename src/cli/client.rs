@@ -56,9 +56,9 @@ pub(super) struct Client {
     http: HttpsClient,
     /// The management API's URL.
     pub(super) base: Url,
-    /// For an https management API, the certificate file trusted beside the platform's
-    /// roots: `--cacert`, else the data dir's generated certificate when it exists.
-    pub(super) trusted_cert: Option<std::path::PathBuf>,
+    /// For an https management API, the certificate files trusted beside the platform's
+    /// roots: the data dir's generated certificate when it exists, then `--cacert`.
+    pub(super) trusted_certs: Vec<std::path::PathBuf>,
     /// The TLS config the HTTP client verifies an https management API with.
     tls: std::sync::Arc<rustls::ClientConfig>,
     token: Option<String>,
@@ -98,12 +98,12 @@ impl Client {
                 (token, TokenSource::DataDir(path.display().to_string()))
             }),
         };
-        let (tls, trusted_cert) = tls_config(&base, opts)?;
+        let (tls, trusted_certs) = tls_config(&base, opts)?;
         let http = mgmt_client::http_client(tls.clone(), std::time::Duration::from_secs(5));
         Ok(Client {
             http,
             base,
-            trusted_cert,
+            trusted_certs,
             tls: std::sync::Arc::new(tls),
             token,
             token_source,
@@ -548,8 +548,8 @@ pub(super) fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, CliError> {
 /// The TLS config the client uses: for an https management API, the platform's roots,
 /// the data dir's own certificate (`<data dir>/tls/cert.pem`, the one `serve` generates,
 /// when it exists) and `--cacert`; TLS 1.2/1.3, HTTP/1.1. An http URL trusts nothing (it
-/// never needs to). Also answers the file trusted beside the platform's roots (`--cacert`,
-/// else the data dir's certificate), if any.
+/// never needs to). Also answers the files trusted beside the platform's roots (the data
+/// dir's certificate, `--cacert`).
 ///
 /// # Errors
 /// [`CliError::Usage`] naming the file when `--cacert` is missing, unreadable or holds no
@@ -557,10 +557,10 @@ pub(super) fn parse<T: DeserializeOwned>(value: &Value) -> Result<T, CliError> {
 fn tls_config(
     base: &Url,
     opts: &ClientOptions,
-) -> Result<(rustls::ClientConfig, Option<std::path::PathBuf>), CliError> {
+) -> Result<(rustls::ClientConfig, Vec<std::path::PathBuf>), CliError> {
     use crate::tls::server::{CERT_FILE, TLS_DIR};
     let mut trust = mgmt_client::Trust::new(rustls::RootCertStore::empty());
-    let mut trusted = None;
+    let mut trusted = Vec::new();
     if base.scheme() == "https" {
         trust.roots = (*crate::tls::client::platform_roots()).clone();
         let own = datadir::resolve(opts.data_dir.clone())
@@ -571,10 +571,12 @@ fn tls_config(
         if let Ok(pem) = std::fs::read(&own) {
             match crate::tls::pem::certificates(&pem) {
                 Ok(certs) => {
+                    let mut added = false;
                     for cert in certs {
-                        if trust.add(cert) {
-                            trusted = Some(own.clone());
-                        }
+                        added |= trust.add(cert);
+                    }
+                    if added {
+                        trusted.push(own.clone());
                     }
                 }
                 Err(e) => tracing::debug!("{}: {e}", own.display()),
@@ -583,7 +585,7 @@ fn tls_config(
         if let Some(path) = &opts.cacert {
             mgmt_client::trust_pem_file(&mut trust, path)
                 .map_err(|e| CliError::Usage(format!("--cacert {}: {e}", path.display())))?;
-            trusted = Some(path.clone());
+            trusted.push(path.clone());
         }
     }
     let config = mgmt_client::client_config(trust).map_err(CliError::Usage)?;

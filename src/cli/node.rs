@@ -72,27 +72,37 @@ async fn start_command(client: &Client) -> String {
         .presented_certificate()
         .await
         .map(|cert| fingerprint(cert.as_ref()));
-    let trusted = client
-        .trusted_cert
-        .as_ref()
-        .map(|path| (path, first_fingerprint(path)));
-    match trusted {
-        Some((path, Some(fp))) if presented.as_ref() == Some(&fp) => {
+    let trusted: Vec<_> = client
+        .trusted_certs
+        .iter()
+        .map(|path| (path, first_fingerprint(path)))
+        .collect();
+    // The file that holds the certificate the server presents, if one does.
+    let presents = trusted
+        .iter()
+        .find(|(_, fp)| fp.is_some() && presented.is_some() && *fp == presented)
+        .map(|(path, _)| *path);
+    match (presents, trusted.as_slice()) {
+        (Some(path), _) => {
             let _ = writeln!(
                 text,
                 "CERT: {} (the certificate the control plane presents; copy it to the node)",
                 path.display()
             );
         }
-        Some((path, _)) => {
+        (None, [_, ..]) => {
+            let files: Vec<String> = trusted
+                .iter()
+                .map(|(path, _)| path.display().to_string())
+                .collect();
             let _ = writeln!(
                 text,
                 "CERT: the CA that issued the control plane's certificate (PEM); this command \
                  trusted {}",
-                path.display()
+                files.join(" and ")
             );
         }
-        None => text.push_str(
+        (None, []) => text.push_str(
             "CERT: the CA that issued the control plane's certificate (PEM); leave \
              --control-plane-cacert out when a CA of the node's platform issued it\n",
         ),
