@@ -345,6 +345,9 @@ async fn conflicts_answer_409_with_wso2_codes() {
         StatusCode::BAD_REQUEST,
         "named twice",
     );
+    // A JSON null is no list either (it used to deploy to every environment).
+    let (status, err) = s.deploy_revision(&id, &first, json!(null)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
     assert_eq!(s.control().snapshot().deployments.len(), before);
     // Deploying to an unknown environment names the field.
     assert_refused(

@@ -378,6 +378,17 @@ impl RevisionQuery {
     }
 }
 
+/// A deploy request's body: none (every environment), or a list of environments. A JSON
+/// `null` is neither, and is refused as a malformed body (it used to deploy everywhere).
+#[derive(Debug, Default)]
+struct DeployBody(Option<Vec<DeploymentIn>>);
+
+impl<'de> Deserialize<'de> for DeployBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<DeploymentIn>::deserialize(d).map(|list| DeployBody(Some(list)))
+    }
+}
+
 /// Deploys a revision. Beyond WSO2: without `revisionId` it makes a new revision of the
 /// working copy and deploys it in one step ("Deploy New Revision"); without a body it
 /// deploys to every environment.
@@ -385,7 +396,7 @@ async fn deploy_revision(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<RevisionQuery>,
-    OptionalJson(body): OptionalJson<Option<Vec<DeploymentIn>>>,
+    OptionalJson(DeployBody(body)): OptionalJson<DeployBody>,
 ) -> Result<axum::Json<Vec<DeploymentDto>>, ApiError> {
     let catalog = state.control.snapshot();
     let api_id = api_or_404(&catalog, &id)?.id.clone();
