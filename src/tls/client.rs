@@ -14,7 +14,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::pem;
-use super::pinned::{PinningVerifier, is_ca_used_as_end_entity};
+use super::pinned::is_ca_used_as_end_entity;
 use super::store::{BackendClientCertificate, EndpointCertificate};
 
 /// What a handshake refused for `CaUsedAsEndEntity` says first: the server presented a CA
@@ -64,16 +64,7 @@ fn build(
     pinned: Vec<CertificateDer<'static>>,
     identity: Option<&BackendClientCertificate>,
 ) -> Result<Arc<ClientConfig>, String> {
-    let builder = ClientConfig::builder_with_provider(super::provider())
-        .with_protocol_versions(super::PROTOCOL_VERSIONS)
-        .map_err(|e| format!("TLS configuration: {e}"))?;
-    let builder = if pinned.is_empty() {
-        builder.with_root_certificates(roots)
-    } else {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(PinningVerifier::new(roots, pinned)?)
-    };
+    let builder = super::pinned::client_builder(roots, pinned)?;
     let mut config = match identity {
         None => builder.with_no_client_auth(),
         Some(id) => {

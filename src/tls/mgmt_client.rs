@@ -74,18 +74,8 @@ pub fn trust_pem_file(trust: &mut Trust, path: &Path) -> Result<(), String> {
 /// A sentence when the crypto provider refuses the protocol versions or a pinned
 /// certificate cannot be read.
 pub fn client_config(trust: Trust) -> Result<ClientConfig, String> {
-    let builder = ClientConfig::builder_with_provider(super::provider())
-        .with_protocol_versions(super::PROTOCOL_VERSIONS)
-        .map_err(|e| format!("TLS configuration: {e}"))?;
-    let builder = if trust.pinned.is_empty() {
-        builder.with_root_certificates(trust.roots)
-    } else {
-        let verifier = super::pinned::PinningVerifier::new(trust.roots, trust.pinned)?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-    };
-    let mut config = builder.with_no_client_auth();
+    let mut config =
+        super::pinned::client_builder(trust.roots, trust.pinned)?.with_no_client_auth();
     // hyper-rustls offers HTTP/1.1 by ALPN itself.
     config.alpn_protocols.clear();
     Ok(config)

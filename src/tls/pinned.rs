@@ -137,6 +137,29 @@ pub fn is_ca_used_as_end_entity(e: &Error) -> bool {
     }
 }
 
+/// A client config builder for TLS 1.2/1.3 that verifies servers against `roots`, and also
+/// accepts any of `pinned` presented as the server's own certificate ([`PinningVerifier`]);
+/// with nothing pinned, plain webpki verification. What follows is the client's identity.
+///
+/// # Errors
+/// A sentence when the crypto provider refuses the protocol versions or a pinned
+/// certificate cannot be read.
+pub fn client_builder(
+    roots: rustls::RootCertStore,
+    pinned: Vec<rustls_pki_types::CertificateDer<'static>>,
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>, String> {
+    let builder = rustls::ClientConfig::builder_with_provider(super::provider())
+        .with_protocol_versions(super::PROTOCOL_VERSIONS)
+        .map_err(|e| format!("TLS configuration: {e}"))?;
+    Ok(if pinned.is_empty() {
+        builder.with_root_certificates(roots)
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(PinningVerifier::new(roots, pinned)?)
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
