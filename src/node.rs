@@ -176,11 +176,14 @@ impl RunningNode {
 }
 
 /// Waits for the first snapshot from the control plane (a node with an empty data dir has
-/// nothing to serve before it), retrying with backoff.
+/// nothing to serve before it), retrying with backoff while the control plane is
+/// unreachable or down.
 ///
 /// # Errors
-/// The sentence saying why, when the control plane's certificate is refused: a node with
-/// nothing to serve stops there rather than wait on a trust that only the operator can fix.
+/// The sentence saying why when only the operator can fix it: the control plane's
+/// certificate is refused, it answers in TLS to `http://`, it refuses the node token (401)
+/// or says the node was removed. A node with nothing to serve stops there rather than
+/// retry for ever.
 async fn first_snapshot(feed: &Feed, link: &Link) -> Result<ReplicaState, String> {
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -194,12 +197,18 @@ async fn first_snapshot(feed: &Feed, link: &Link) -> Result<ReplicaState, String
                 })
                 .await
             }
-            Err(FeedError::Untrusted(e)) => {
-                link.failed(&e);
-                return Err(e);
-            }
             Err(e) => Err(e),
         };
+        if let Err(
+            FeedError::Untrusted(e)
+            | FeedError::WrongScheme(e)
+            | FeedError::Refused { why: e, .. }
+            | FeedError::Removed(e),
+        ) = result
+        {
+            link.failed(&e);
+            return Err(e);
+        }
         if let Some(state) = got {
             return Ok(state);
         }

@@ -989,6 +989,50 @@ async fn an_https_control_plane_without_trust_configured_fails_clearly() {
     assert_eq!(health["controlPlane"]["connected"], true, "{health}");
 }
 
+/// A node with nothing to serve yet stops, saying what to fix, where retrying cannot help:
+/// `http://` for a control plane that answers in TLS, and a node token the control plane
+/// refuses (401). It serves nothing before that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fresh_node_stops_on_a_wrong_scheme_or_a_refused_token() {
+    let cp = ControlPlane::start_with(ListenerOptions {
+        admin_tls: true,
+        ..ListenerOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = cp.node_token("edge", dir.path()).await;
+    let cacert = cp.dir.path().join("tls").join("cert.pem");
+    let cacert = cacert.to_str().unwrap();
+    let plain = cp.url().replacen("https://", "http://", 1);
+    let (status, log) = node_exits(&plain, &token, &dir.path().join("edge"), &[]);
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("the control plane answers in TLS: use https:// in --control-plane"),
+        "{log}"
+    );
+    assert!(!log.contains("gateway listening"), "{log}");
+
+    let wrong = dir.path().join("wrong.token");
+    std::fs::write(&wrong, "sgn_not-a-node-token\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let (status, log) = node_exits(
+        &cp.url(),
+        &wrong,
+        &dir.path().join("edge2"),
+        &["--control-plane-cacert", cacert],
+    );
+    assert!(!status.success(), "{log}");
+    assert!(
+        log.contains("refused the node token (401): wrong token, or the node was removed"),
+        "{log}"
+    );
+    assert!(!log.contains("gateway listening"), "{log}");
+}
+
 /// `streamgate node add` against an https control plane prints the command that starts the
 /// node with its https URL, the certificate file to trust and that certificate's
 /// fingerprint; the printed command, run as printed, follows the control plane.

@@ -23,6 +23,9 @@ pub(super) enum FeedError {
         /// The refusing control plane's signing key id, if it said.
         kid: Option<String>,
     },
+    /// The control plane answers in TLS where the node was told `http://`: trying again
+    /// cannot help until the operator gives the `https://` URL.
+    WrongScheme(String),
     /// Anything else: unreachable, closed, silent, unreadable, an unexpected answer; the
     /// node keeps serving what it has and reconnects.
     Other(String),
@@ -32,6 +35,7 @@ impl std::fmt::Display for FeedError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FeedError::Untrusted(why)
+            | FeedError::WrongScheme(why)
             | FeedError::Removed(why)
             | FeedError::Refused { why, .. }
             | FeedError::Other(why) => f.write_str(why),
@@ -183,11 +187,13 @@ impl Feed {
     /// anything else gives its innermost cause ("Connection refused").
     pub(super) fn transport_error(&self, e: &(dyn std::error::Error + 'static)) -> FeedError {
         let Some(tls) = mgmt_client::handshake_error(e) else {
-            let mut detail = mgmt_client::innermost(e);
+            let detail = mgmt_client::innermost(e);
             if self.base.starts_with("http://") && mgmt_client::tls_answered_plain_http(&detail) {
-                detail.push_str(
-                    " (the control plane answers in TLS: use https:// in --control-plane)",
-                );
+                return FeedError::WrongScheme(format!(
+                    "{}: {detail} (the control plane answers in TLS: use https:// in \
+                     --control-plane)",
+                    self.feed_url
+                ));
             }
             return FeedError::Other(format!("{}: {detail}", self.feed_url));
         };
