@@ -265,9 +265,9 @@ struct GatewayArgs {
     /// HTTPS gateway address (HTTP/2 and HTTP/1.1 by ALPN); none unless given.
     #[arg(long)]
     gateway_tls_addr: Option<SocketAddr>,
-    /// The HTTPS gateway's certificate (PEM); with --tls-key. Without both, a self-signed
-    /// one for localhost is generated in <data dir>/tls/.
-    #[arg(long, requires = "tls_key")]
+    /// The HTTPS gateway's certificate (PEM); with --tls-key and --gateway-tls-addr.
+    /// Without both, a self-signed one for localhost is generated in <data dir>/tls/.
+    #[arg(long, requires_all = ["tls_key", "gateway_tls_addr"])]
     tls_cert: Option<PathBuf>,
     /// The certificate's private key (PEM); with --tls-cert.
     #[arg(long, requires = "tls_cert")]

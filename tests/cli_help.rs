@@ -284,3 +284,21 @@ fn an_empty_streamgate_redis_means_no_redis() {
     assert!(started, "serve did not start: {err}");
     assert!(!err.contains("quota store"), "{err}");
 }
+
+/// A node's HTTPS certificate without the HTTPS gateway's address would be silently
+/// unused (a node has no HTTPS gateway unless `--gateway-tls-addr` is given): refused.
+#[test]
+fn a_nodes_tls_certificate_needs_its_https_address() {
+    let (_, err) = usage_error(&[
+        "gateway",
+        "--control-plane",
+        "http://127.0.0.1:9",
+        "--node-token",
+        "node.token",
+        "--tls-cert",
+        "cert.pem",
+        "--tls-key",
+        "key.pem",
+    ]);
+    assert!(err.contains("--gateway-tls-addr"), "{err}");
+}
