@@ -271,4 +271,10 @@ async fn cacert_trusts_a_self_signed_ca_true_management_certificate() {
     // The name is still checked: 127.0.0.1 is not in the certificate.
     let err = run(args("127.0.0.1", Some(&cert)), false).await;
     assert!(err.contains("not valid for name \"127.0.0.1\""), "{err}");
+    // And the hint is about the name, not about which certificate to trust.
+    assert!(
+        err.contains("its certificate does not name the host of --admin-url"),
+        "{err}"
+    );
+    assert!(!err.contains("--data-dir"), "{err}");
 }

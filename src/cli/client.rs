@@ -258,15 +258,34 @@ impl Client {
         // A password in the URL's user info is not shown.
         let url = crate::gateway::redact_url(self.base.as_str().trim_end_matches('/'));
         if let Some(tls) = mgmt_client::handshake_error(e) {
-            let detail = if crate::tls::pinned::is_ca_used_as_end_entity(tls) {
-                format!(
-                    "{}; pass that exact certificate with --cacert",
-                    crate::tls::client::CA_AS_LEAF
+            let (detail, hint) = if crate::tls::pinned::is_ca_used_as_end_entity(tls) {
+                (
+                    crate::tls::client::CA_AS_LEAF.to_string(),
+                    "pass that exact certificate with --cacert".to_string(),
+                )
+            } else if matches!(
+                tls,
+                rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidForName
+                        | rustls::CertificateError::NotValidForNameContext { .. }
+                )
+            ) {
+                (
+                    tls.to_string(),
+                    "its certificate does not name the host of --admin-url: use a host name \
+                     the certificate holds (the generated one names localhost, 127.0.0.1 and \
+                     ::1)"
+                        .to_string(),
                 )
             } else {
-                tls.to_string()
+                (
+                    tls.to_string(),
+                    "if it serves its data dir's generated certificate, pass that --data-dir, \
+                     else --cacert FILE with the CA that issued its certificate"
+                        .to_string(),
+                )
             };
-            return CliError::Tls { url, detail };
+            return CliError::Tls { url, detail, hint };
         }
         let mut detail = mgmt_client::innermost(e);
         if url.starts_with("http://") && mgmt_client::tls_answered_plain_http(&detail) {

@@ -325,16 +325,14 @@ pub enum CliError {
         description: String,
     },
     /// The management API's certificate is not trusted, or the TLS handshake failed.
-    #[error(
-        "TLS with the management API at {url} failed: {detail}; if it serves its data dir's \
-         generated certificate, pass that --data-dir, else --cacert FILE with the CA that \
-         issued its certificate"
-    )]
+    #[error("TLS with the management API at {url} failed: {detail}; {hint}")]
     Tls {
         /// The URL tried.
         url: String,
         /// rustls's reason (unknown issuer, name mismatch, expired...).
         detail: String,
+        /// What to do about it.
+        hint: String,
     },
     /// The command can't be carried out as given.
     #[error("{0}")]
