@@ -450,6 +450,29 @@ fn init_logging() {
         .init();
 }
 
+/// A warning when the node token file `path` may be read by other users (any group or
+/// other permission bit): whoever reads the token reads the feed, backend client keys
+/// among it. `None` when only its owner may, or its mode cannot be read.
+fn token_file_exposure(path: &std::path::Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "--node-token {}: other users may read it (mode {mode:04o}), and whoever \
+                 reads the token reads the feed (backend client keys among it): chmod 600 it",
+                path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// `streamgate gateway`: a data-plane node until Ctrl-C or SIGTERM.
 async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<(), String> {
     init_logging();
@@ -460,6 +483,9 @@ async fn gateway_node(data_dir: Option<PathBuf>, args: GatewayArgs) -> Result<()
             "--node-token {}: the file is empty",
             args.node_token.display()
         ));
+    }
+    if let Some(warning) = token_file_exposure(&args.node_token) {
+        tracing::warn!("{warning}");
     }
     let config = streamgate::node::NodeConfig {
         control_plane: args.control_plane,

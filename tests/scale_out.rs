@@ -6,6 +6,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
@@ -110,6 +111,8 @@ impl ControlPlane {
         let issued = self.control.add_node(name).await.unwrap();
         let file = dir.join(format!("{name}.token"));
         std::fs::write(&file, format!("{}\n", issued.token)).unwrap();
+        // As `streamgate node add` says to keep it: readable by its owner only.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
         file
     }
 }
@@ -1012,13 +1015,12 @@ async fn a_fresh_node_stops_on_a_wrong_scheme_or_a_refused_token() {
     );
     assert!(!log.contains("gateway listening"), "{log}");
 
+    assert!(!log.contains("other users may read it"), "{log}");
+
+    // A token file others may read is run, with a warning.
     let wrong = dir.path().join("wrong.token");
     std::fs::write(&wrong, "sgn_not-a-node-token\n").unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (status, log) = node_exits(
         &cp.url(),
         &wrong,
@@ -1031,6 +1033,10 @@ async fn a_fresh_node_stops_on_a_wrong_scheme_or_a_refused_token() {
         "{log}"
     );
     assert!(!log.contains("gateway listening"), "{log}");
+    assert!(
+        log.contains("other users may read it (mode 0644)") && log.contains("chmod 600"),
+        "{log}"
+    );
 }
 
 /// `streamgate node add` against an https control plane prints the command that starts the

@@ -162,6 +162,10 @@ impl Cluster {
             let issued = control.add_node(&name).await.unwrap();
             let token = dir.path().join(format!("{name}.token"));
             std::fs::write(&token, format!("{}\n", issued.token)).unwrap();
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
             let data = dir.path().join(&name);
             nodes.push(Node::spawn(
                 &format!("http://{admin}"),

@@ -213,6 +213,11 @@ impl Bench {
             fs::create_dir_all(&dir)?;
             let token_file = dir.join("node.token");
             fs::write(&token_file, &out.stdout)?;
+            // Readable by its owner only, as `node add` says (else the node warns).
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                fs::set_permissions(&token_file, fs::Permissions::from_mode(0o600))?;
+            }
             let mut cmd = Command::new(&self.streamgate);
             cmd.args(["gateway", "--control-plane", &control_plane, "--node-token"])
                 .arg(&token_file)
