@@ -395,14 +395,27 @@ pub async fn start(config: NodeConfig, telemetry: Telemetry) -> Result<RunningNo
     let mut tasks = Vec::new();
     let shutdown = stopped(&stop);
     let gw = gateway.clone();
+    let plain_extra = extra.clone();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = gw.serve_with_routes(listener, Some(extra), shutdown).await {
+        if let Err(e) = gw
+            .serve_with_routes(listener, Some(plain_extra), shutdown)
+            .await
+        {
             tracing::error!("gateway stopped: {e}");
         }
     }));
     let (gateway_tls_addr, tls_identity) = match config.gateway_tls_addr {
         None => (None, None),
-        Some(addr) => match start_tls(&config, &gateway, addr, stopped(&stop), &mut tasks).await {
+        Some(addr) => match start_tls(
+            &config,
+            &gateway,
+            addr,
+            extra.clone(),
+            stopped(&stop),
+            &mut tasks,
+        )
+        .await
+        {
             Ok((bound, identity)) => (Some(Ok(bound)), Some(identity)),
             Err(e) => (Some(Err(e)), None),
         },
@@ -442,6 +455,7 @@ async fn start_tls(
     config: &NodeConfig,
     gateway: &Gateway,
     addr: SocketAddr,
+    extra: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> Result<(SocketAddr, crate::tls::server::ServerIdentity), String> {
@@ -464,7 +478,10 @@ async fn start_tls(
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let gateway = gateway.clone();
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = gateway.serve_tls(listener, tls, shutdown).await {
+        if let Err(e) = gateway
+            .serve_tls_with_routes(listener, tls, Some(extra), shutdown)
+            .await
+        {
             tracing::error!("HTTPS gateway stopped: {e}");
         }
     }));

@@ -121,6 +121,8 @@ impl ControlPlane {
 struct Node {
     child: Child,
     addr: SocketAddr,
+    /// The HTTPS gateway's address, when started with `--gateway-tls-addr`.
+    https: Option<SocketAddr>,
     stderr: Arc<Mutex<Vec<u8>>>,
     data_dir: PathBuf,
     token_file: PathBuf,
@@ -147,9 +149,17 @@ impl Node {
         let addr = listening_addr(&rx, &stderr, "gateway listening on http://")
             .parse()
             .unwrap();
+        let https = extra.contains(&"--gateway-tls-addr").then(|| {
+            listening_addr(&rx, &stderr, "gateway listening on https://")
+                .split_whitespace()
+                .next()
+                .and_then(|addr| addr.parse().ok())
+                .unwrap()
+        });
         Node {
             child,
             addr,
+            https,
             stderr,
             data_dir: data_dir.to_path_buf(),
             token_file: token_file.to_path_buf(),
@@ -634,6 +644,24 @@ async fn a_node_reloads_its_certificate_on_sighup_and_stops_when_its_tls_cannot_
     );
     assert!(node.child.try_wait().unwrap().is_none(), "{}", node.log());
     assert_eq!(node.get("/health").await.status(), 200);
+    // The HTTPS port answers `/health` and (to loopback) `/metrics` too, as the plain one.
+    let https = node.https.unwrap();
+    let cert =
+        std::fs::read_to_string(dir.path().join("data").join("tls").join("cert.pem")).unwrap();
+    let mut h2 = tls::h2_client(https, &cert).await;
+    for (path, expect) in [
+        ("/health", "\"status\":\"UP\""),
+        ("/metrics", "streamgate_"),
+    ] {
+        let resp = h2.send_request(tls::request(path, "none")).await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains(expect), "{path}: {body}");
+    }
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().to_string();

@@ -147,7 +147,23 @@ impl Gateway {
         config: Arc<rustls::ServerConfig>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let router = self.router();
+        self.serve_tls_with_routes(listener, config, None, shutdown)
+            .await
+    }
+
+    /// [`serve_tls`](Self::serve_tls) with `extra` routes answered before the gateway's, as
+    /// [`serve_with_routes`](Self::serve_with_routes).
+    pub async fn serve_tls_with_routes(
+        self,
+        listener: tokio::net::TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        extra: Option<Router>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = match extra {
+            Some(extra) => extra.fallback_service(self.router()),
+            None => self.router(),
+        };
         let transport = listener::Transport::Tls(config);
         self.serve_transport(listener, router, transport, shutdown, Arc::default())
             .await
