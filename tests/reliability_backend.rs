@@ -141,6 +141,67 @@ async fn a_backend_refusing_at_http_level_has_its_status_and_body_passed_on() {
     assert_eq!(env.backend_errors(), 3);
 }
 
+/// A non-200 answer reaches the client whole and at once, whatever the backend does with
+/// the connection after it: an empty body on a connection kept open (it hung the client,
+/// and held both sockets, for ever), an event stream under an error status (it was relayed
+/// unmetered: not relayed now), an error body larger than 64 KiB (cut there).
+#[tokio::test]
+async fn a_backend_non_200_answer_is_passed_on_bounded_and_never_streamed() {
+    let env = TestServer::with_options(quick()).await;
+    let backend = RawBackend::start(|mut socket: TcpStream, n| async move {
+        read_head(&mut socket).await;
+        match n {
+            0 => {
+                let _ = socket
+                    .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+            1 => {
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    )
+                    .await;
+                for i in 0..1000 {
+                    let event = format!("data: {i}\n\n");
+                    let chunk = format!("{:x}\r\n{event}\r\n", event.len());
+                    if socket.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            _ => {
+                let body = "x".repeat(100 * 1024);
+                let resp = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(resp.as_bytes()).await;
+            }
+        }
+        wait_closed(&mut socket).await;
+    })
+    .await;
+    let (url, token) = api_on(&env, "Bounded", &backend.url()).await;
+    for (status, len) in [(404, 0), (500, 0), (503, 64 * 1024)] {
+        let t0 = std::time::Instant::now();
+        let resp = get(&url, Some(&token)).await;
+        assert_eq!(resp.status().as_u16(), status);
+        let body = resp.text().await.unwrap();
+        assert_eq!(body.len(), len, "{status}");
+        assert!(!body.contains("data:"), "{status}: {body}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "{status}: {:?}",
+            t0.elapsed()
+        );
+    }
+    // The gateway let go of every backend connection.
+    assert!(eventually(|| backend.finished() == 3).await);
+    assert_eq!(env.open_streams(), 0);
+}
+
 #[tokio::test]
 async fn a_backend_that_accepts_and_never_answers_gets_503_after_the_connect_timeout() {
     let env = TestServer::with_options(quick()).await;

@@ -613,11 +613,9 @@ fn push_ip(out: &mut String, ip: std::net::IpAddr) {
 /// encoding the event counter cannot read.
 fn not_an_event_stream(headers: &HeaderMap) -> Option<String> {
     // Allocates only to say why.
-    let content_type = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
-    let essence = content_type
-        .and_then(|ct| ct.split(|b| *b == b';').next())
-        .map(<[u8]>::trim_ascii);
-    if !essence.is_some_and(|e| e.eq_ignore_ascii_case(b"text/event-stream")) {
+    let content_type = headers.get(header::CONTENT_TYPE);
+    if !content_type.is_some_and(is_event_stream_type) {
+        let content_type = content_type.map(HeaderValue::as_bytes);
         return Some(match content_type {
             Some(ct) => format!("Content-Type {:?}", String::from_utf8_lossy(ct)),
             None => "no Content-Type".to_string(),
@@ -632,6 +630,16 @@ fn not_an_event_stream(headers: &HeaderMap) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// Whether a `Content-Type` value is `text/event-stream` (any parameters, any case).
+fn is_event_stream_type(content_type: &HeaderValue) -> bool {
+    content_type
+        .as_bytes()
+        .split(|b| *b == b';')
+        .next()
+        .map(<[u8]>::trim_ascii)
+        .is_some_and(|e| e.eq_ignore_ascii_case(b"text/event-stream"))
 }
 
 #[cfg(test)]

@@ -119,7 +119,10 @@ impl Gateway {
                     Source::Shared(sub)
                 }
                 Err(answer) => {
-                    return Ok((self.pass_on(&answer.0, answer.1, path(), client), None));
+                    return Ok((
+                        self.pass_on(&answer.0, answer.1, path(), client).await,
+                        None,
+                    ));
                 }
             }
         } else {
@@ -130,7 +133,7 @@ impl Gateway {
             {
                 Answer::Events(body) => Source::Direct(body),
                 Answer::Other(upstream, body) => {
-                    return Ok((self.pass_on(&upstream, body, path(), client), None));
+                    return Ok((self.pass_on(&upstream, body, path(), client).await, None));
                 }
             }
         };
@@ -364,7 +367,7 @@ impl Gateway {
     }
 
     /// A backend that answered other than 200: its status and body go to the client.
-    fn pass_on(
+    async fn pass_on(
         &self,
         upstream: &axum::http::Response<()>,
         body: UpstreamBody,
@@ -383,11 +386,21 @@ impl Gateway {
             at: now_millis(),
         });
         let mut builder = Response::builder().status(status);
-        if let Some(ct) = upstream.headers().get(header::CONTENT_TYPE) {
+        let content_type = upstream.headers().get(header::CONTENT_TYPE);
+        // An event stream under another status is not relayed: a client does not read it
+        // (an EventSource fails such a connection), and an event quota cannot count what
+        // is not a stream the gateway meters.
+        let events = content_type.is_some_and(is_event_stream_type);
+        if events {
+            return builder
+                .body(Body::empty())
+                .unwrap_or_else(|_| status.into_response());
+        }
+        if let Some(ct) = content_type {
             builder = builder.header(header::CONTENT_TYPE, ct.clone());
         }
         builder
-            .body(Body::from_stream(body))
+            .body(Body::from(other_body(body).await))
             .unwrap_or_else(|_| status.into_response())
     }
 
@@ -403,6 +416,29 @@ impl Gateway {
         );
         Arc::clone(&cached)
     }
+}
+
+/// The most of a backend's non-200 body passed on, bytes: an error page, not a stream.
+const OTHER_BODY_LIMIT: usize = 64 * 1024;
+/// How long a backend's non-200 body is read for before what came of it is passed on.
+const OTHER_BODY_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A backend's non-200 body, whole: up to [`OTHER_BODY_LIMIT`] bytes, what came within
+/// [`OTHER_BODY_TIME`], and up to a failure of the backend connection. Bounded, so a
+/// backend cannot hold a client (and its sockets) open, nor stream past the metering,
+/// under an error status.
+async fn other_body(mut body: UpstreamBody) -> bytes::Bytes {
+    use futures_util::StreamExt as _;
+    let deadline = tokio::time::Instant::now() + OTHER_BODY_TIME;
+    let mut out = bytes::BytesMut::new();
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, body.next()).await {
+        let room = OTHER_BODY_LIMIT.saturating_sub(out.len());
+        out.extend_from_slice(chunk.get(..chunk.len().min(room)).unwrap_or_default());
+        if out.len() >= OTHER_BODY_LIMIT {
+            break;
+        }
+    }
+    out.freeze()
 }
 
 /// A backend's answer to a stream request.

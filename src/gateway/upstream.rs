@@ -290,12 +290,15 @@ async fn exchange(mut io: Io, request: &[u8]) -> Result<(Response<()>, UpstreamB
         };
         let early = buf.split_off(head.len);
         let early = (!early.is_empty()).then(|| early.freeze());
+        let decoder = Decoder::new(head.framing);
         let body = UpstreamBody {
             io,
-            decoder: Decoder::new(head.framing),
+            // A body framed as empty (`Content-Length: 0`, 204, 304) is over before a
+            // read: the connection may stay open with nothing more to come.
+            done: decoder.is_done(),
+            decoder,
             early,
             failed: None,
-            done: false,
         };
         return Ok((head.response, body));
     }
