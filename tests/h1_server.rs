@@ -326,6 +326,60 @@ async fn a_connection_serves_another_request_after_its_stream_ends() {
     );
 }
 
+/// A request pipelined behind a stream request (in the same write, or sent while the
+/// stream runs) cannot be answered in order: the stream is served whole, then the
+/// connection closes (`connection: close` when known before the head), where it stayed
+/// open with the request silently dropped.
+#[tokio::test]
+async fn a_request_pipelined_behind_a_stream_closes_the_connection_after_it() {
+    let env = TestServer::start().await;
+    // Kept: dropping the backend stops it.
+    let (_backend, _, sub) = env
+        .api_on_backend(
+            "Piped",
+            "App",
+            events("\n", Duration::from_millis(10), Some(30)),
+        )
+        .await;
+    let request = format!(
+        "GET /piped/1.0.0/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        sub.production
+    );
+    let next = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
+    // In the same write.
+    let mut c = Client::connect(env.gateway_addr()).await;
+    c.send(format!("{request}{next}").as_bytes()).await;
+    let stream = c.answer().await;
+    assert_eq!(stream.status, 200, "{}", stream.head);
+    assert_eq!(stream.header("connection").as_deref(), Some("close"));
+    assert_eq!(
+        String::from_utf8(stream.body)
+            .unwrap()
+            .matches("data:")
+            .count(),
+        30
+    );
+    assert!(
+        c.closed_within(Duration::from_secs(2)).await,
+        "{}",
+        c.text()
+    );
+    // While the stream runs.
+    let mut c = Client::connect(env.gateway_addr()).await;
+    c.send(request.as_bytes()).await;
+    while !c.text().contains("data:") {
+        assert!(c.more().await, "closed before the first event");
+    }
+    c.send(next.as_bytes()).await;
+    let stream = c.answer().await;
+    assert_eq!(stream.status, 200, "{}", stream.head);
+    assert!(
+        c.closed_within(Duration::from_secs(2)).await,
+        "{}",
+        c.text()
+    );
+}
+
 #[tokio::test]
 async fn hanging_up_on_an_idle_stream_closes_the_backend_within_a_second() {
     let env = TestServer::start().await;

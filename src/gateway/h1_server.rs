@@ -173,7 +173,10 @@ impl Connection {
                     keep_alive,
                 } => {
                     // Nothing but the relay and the socket stays: an open stream holds no
-                    // buffer (pipelined bytes after a stream request are dropped).
+                    // buffer. Requests pipelined after a stream request are dropped, so
+                    // the connection closes after the stream (RFC 9112 §9.3.2: answers
+                    // go in request order, and these get none).
+                    let keep_alive = keep_alive && buf.is_empty();
                     buf = Vec::new();
                     self.stream_relay(relay, head, http11, keep_alive).await
                 }
@@ -490,6 +493,9 @@ impl Connection {
     ) -> io::Result<Next> {
         let (head, keep_alive) = unsized_head(head, http11, keep_alive);
         let mut head = Some(head);
+        // Whether the client sent bytes during the stream (dropped: a request pipelined
+        // then gets no answer, so the connection does not outlive the stream).
+        let mut discarded = false;
         loop {
             let chunk = {
                 let mut next = pin!(relay.next_chunk());
@@ -505,7 +511,7 @@ impl Connection {
                         if let Some(unsent) = head.take() {
                             self.write_all(&mut [IoSlice::new(&unsent)]).await?;
                         }
-                        match self.chunk_or_hang_up(next.as_mut()).await? {
+                        match self.chunk_or_hang_up(next.as_mut(), &mut discarded).await? {
                             Some(chunk) => chunk,
                             // Dropping the relay closes the backend connection.
                             None => return Ok(Next::Close),
@@ -522,14 +528,16 @@ impl Connection {
             self.write_all(&mut [IoSlice::new(&unsent)]).await?;
         }
         self.end_unsized_body(http11).await?;
-        Ok(next(keep_alive && !*self.stop.borrow()))
+        Ok(next(keep_alive && !discarded && !*self.stop.borrow()))
     }
 
     /// Awaits the relay's `next` chunk while watching the client's socket for EOF (bytes
-    /// the client sends are discarded): `None` when the client left first.
+    /// the client sends are discarded, and `discarded` set): `None` when the client left
+    /// first.
     async fn chunk_or_hang_up(
         &self,
         mut next: Pin<&mut impl Future<Output = Option<Bytes>>>,
+        discarded: &mut bool,
     ) -> io::Result<Option<Option<Bytes>>> {
         loop {
             tokio::select! {
@@ -539,23 +547,26 @@ impl Connection {
                 // list entry made and removed per chunk.
                 ready = poll_fn(|cx| self.stream.poll_read_ready(cx)) => {
                     ready?;
-                    if self.client_left() {
-                        return Ok(None);
+                    match self.client_left() {
+                        Some(true) => return Ok(None),
+                        Some(false) => *discarded = true,
+                        None => {}
                     }
                 }
             }
         }
     }
 
-    /// After the socket was reported readable during a stream: whether the client closed
-    /// (EOF or an error). Bytes it sent are read and dropped.
-    fn client_left(&self) -> bool {
+    /// After the socket was reported readable during a stream: `Some(true)` when the
+    /// client closed (EOF or an error), `Some(false)` when it sent bytes (read and
+    /// dropped), `None` when there was nothing to read.
+    fn client_left(&self) -> Option<bool> {
         let mut scratch = [0u8; 512];
         match self.stream.try_read(&mut scratch) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-            Err(_) => true,
+            Ok(0) => Some(true),
+            Ok(_) => Some(false),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(_) => Some(true),
         }
     }
 
