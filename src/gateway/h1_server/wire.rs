@@ -75,6 +75,7 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
     let mut content_length: Option<u64> = None;
     let mut chunked_te = false;
     let mut expect_continue = false;
+    let mut hosts = 0;
     let mut headers = HeaderMap::with_capacity(parsed.headers.len());
     for line in parsed.headers.iter() {
         let name =
@@ -119,8 +120,18 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
             }
         } else if name == header::EXPECT {
             expect_continue = value.as_bytes().eq_ignore_ascii_case(b"100-continue");
+        } else if name == header::HOST {
+            hosts += 1;
+            if hosts > 1 || !valid_host(value.as_bytes()) {
+                return Err(StatusCode::BAD_REQUEST);
+            }
         }
         headers.append(name, value);
+    }
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (400), as are two Host
+    // lines or an invalid one (above).
+    if http11 && hosts == 0 {
+        return Err(StatusCode::BAD_REQUEST);
     }
     if chunked_te {
         framing = Framing::Chunked;
@@ -150,6 +161,20 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
             expect_continue,
         },
     )))
+}
+
+/// Whether `value` is a valid `Host` field value (RFC 9112 §3.2, RFC 3986 §3.2.2): empty,
+/// or a host (a reg-name, an IPv4 address or a bracketed IP literal) with an optional
+/// `:port`; no user info, path or spaces.
+fn valid_host(value: &[u8]) -> bool {
+    if value.is_empty() {
+        return true;
+    }
+    !value.contains(&b'@')
+        && std::str::from_utf8(value)
+            .ok()
+            .and_then(|v| v.parse::<axum::http::uri::Authority>().ok())
+            .is_some()
 }
 
 /// `HTTP/1.1 200 OK\r\n`.
@@ -268,20 +293,25 @@ mod tests {
         assert_eq!(head.framing, Framing::Length(0));
         let (_, head) = parse_head(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert!(!head.keep_alive);
+        // Host: optional on HTTP/1.0; empty, a name, an address with a port, an IP literal.
+        for host in ["", "x", "127.0.0.1:8280", "[::1]:8280", "api.example.com"] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert!(parse_head(raw.as_bytes()).is_ok(), "{host:?}");
+        }
         assert_eq!(head.request.version(), Version::HTTP_10);
         let (_, head) = parse_head(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(head.keep_alive);
         let (_, head) = parse_head(
-            b"POST / HTTP/1.1\r\nConnection: keep-alive, close\r\nContent-Length: 5\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\nContent-Length: 5\r\n\r\n",
         )
         .unwrap()
         .unwrap();
         assert!(!head.keep_alive);
         assert_eq!(head.framing, Framing::Length(5));
         let (_, head) = parse_head(
-            b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
         )
         .unwrap()
         .unwrap();
@@ -289,9 +319,10 @@ mod tests {
         assert!(!head.request.headers().contains_key(header::CONTENT_LENGTH));
         // Both framings: the connection ends after the answer (RFC 9112 §6.3).
         assert!(!head.keep_alive);
-        let (_, head) = parse_head(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
-            .unwrap()
-            .unwrap();
+        let (_, head) =
+            parse_head(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .unwrap()
+                .unwrap();
         assert!(head.keep_alive);
     }
 
@@ -308,6 +339,12 @@ mod tests {
             (b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", bad),
             (b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", bad),
             (b"G@T / HTTP/1.1\r\n\r\n", bad),
+            // RFC 9112 §3.2: no Host on HTTP/1.1, two, or an invalid one.
+            (b"GET / HTTP/1.1\r\n\r\n", bad),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", bad),
+            (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", bad),
+            (b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", bad),
+            (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", bad),
             (b"GET / HTTP/2.0\r\n\r\n", bad),
         ] {
             assert_eq!(
