@@ -62,6 +62,9 @@ pub const MAX_URI_LEN: usize = u16::MAX as usize - 1;
 pub const MAX_DISCARDED_BODY: u64 = 1024 * 1024;
 /// Capacity of a connection's head buffer when it starts reading a request.
 const HEAD_BUFFER: usize = 4096;
+/// Up to this many bytes a request head is parsed on every read; past it only once its
+/// end has come (see `read_head`).
+const EAGER_PARSE_BYTES: usize = 8192;
 
 /// A stream's relay, put in the response's extensions by the gateway (with an empty body)
 /// for the connection loop to drive; [`relay_into_body`] turns it into a body for hyper.
@@ -273,15 +276,22 @@ impl Connection {
     /// answers it and removes its bytes from `buf` (what follows stays, pipelined).
     async fn read_head(&mut self, buf: &mut Vec<u8>) -> Result<Head, Refusal> {
         let deadline = Instant::now() + self.options.header_read_timeout;
+        // How much of `buf` was looked at for the head's end.
+        let mut scanned = 0;
         loop {
-            if !buf.is_empty() {
-                if let Some((len, head)) = parse_head(buf).map_err(Refusal::Status)? {
-                    buf.drain(..len);
-                    return Ok(head);
-                }
-                if buf.len() >= MAX_HEAD_BYTES {
-                    return Err(Refusal::Status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
-                }
+            // A small head is parsed on every read (a malformed one is refused at once); a
+            // large one only once its end has come, so a head trickled in byte by byte is
+            // not parsed again from its start on every read.
+            if !buf.is_empty()
+                && (buf.len() <= EAGER_PARSE_BYTES || wire::head_ends_after(buf, scanned))
+                && let Some((len, head)) = parse_head(buf).map_err(Refusal::Status)?
+            {
+                buf.drain(..len);
+                return Ok(head);
+            }
+            scanned = buf.len();
+            if buf.len() >= MAX_HEAD_BYTES {
+                return Err(Refusal::Status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
             }
             self.fill(buf, deadline, "request head").await?;
         }

@@ -163,6 +163,19 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
     )))
 }
 
+/// Whether `buf` holds the end of a request head (a line end followed by an empty line:
+/// LF, an optional CR, LF) that ends past `from`: only the bytes from `from` (and the two
+/// before it, where such an end may start) are looked at.
+pub(super) fn head_ends_after(buf: &[u8], from: usize) -> bool {
+    let start = from.saturating_sub(2);
+    let hay = buf.get(start..).unwrap_or_default();
+    memchr::memchr_iter(b'\n', hay).any(|i| match hay.get(i + 1) {
+        Some(b'\n') => true,
+        Some(b'\r') => hay.get(i + 2) == Some(&b'\n'),
+        _ => false,
+    })
+}
+
 /// Whether `value` is a valid `Host` field value (RFC 9112 §3.2, RFC 3986 §3.2.2): empty,
 /// or a host (a reg-name, an IPv4 address or a bracketed IP literal) with an optional
 /// `:port`; no user info, path or spaces.
@@ -324,6 +337,19 @@ mod tests {
                 .unwrap()
                 .unwrap();
         assert!(head.keep_alive);
+    }
+
+    #[test]
+    fn a_heads_end_is_found_only_past_where_the_scan_stopped() {
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert!(head_ends_after(head, 0));
+        // Split anywhere, the end is found once its last byte has come.
+        for cut in 0..head.len() {
+            assert!(!head_ends_after(&head[..cut], 0), "{cut}");
+            assert!(head_ends_after(head, cut), "{cut}");
+        }
+        assert!(head_ends_after(b"GET / HTTP/1.0\n\n", 14));
+        assert!(!head_ends_after(b"GET / HTTP/1.1\r\nHost: x\r\n", 0));
     }
 
     #[test]
