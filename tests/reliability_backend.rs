@@ -363,22 +363,38 @@ async fn a_flapping_backend_gets_503_while_down_and_streams_while_up() {
 #[tokio::test]
 async fn a_backend_answering_other_than_an_event_stream_gets_502() {
     let env = TestServer::with_options(quick()).await;
-    let answers: &[(&str, &str)] = &[
-        ("Content-Type: application/json\r\n", "{\"data\":\"x\"}\n\n"),
-        ("Content-Type: text/html\r\n", "<html>data: 1\n\n</html>"),
-        ("", "data: untyped\n\n"),
+    let answers: &[(&str, &str, &str)] = &[
         (
+            "200 OK",
+            "Content-Type: application/json\r\n",
+            "{\"data\":\"x\"}\n\n",
+        ),
+        (
+            "200 OK",
+            "Content-Type: text/html\r\n",
+            "<html>data: 1\n\n</html>",
+        ),
+        ("200 OK", "", "data: untyped\n\n"),
+        (
+            "200 OK",
             "Content-Type: text/event-stream\r\nContent-Encoding: gzip\r\n",
             "\x1f\u{8b}data: 1\n\n",
         ),
+        // Never asked for (the gateway drops `Upgrade`): not a valid answer, and what
+        // follows is not HTTP. It was passed on as the final answer.
+        (
+            "101 Switching Protocols",
+            "Upgrade: websocket\r\nContent-Type: text/event-stream\r\n",
+            "\u{81}\u{5}hello",
+        ),
     ];
-    for (i, (headers, body)) in answers.iter().enumerate() {
-        let (headers, body) = (headers.to_string(), body.to_string());
+    for (i, (status, headers, body)) in answers.iter().enumerate() {
+        let (status, headers, body) = (status.to_string(), headers.to_string(), body.to_string());
         let backend = RawBackend::start(move |mut socket: TcpStream, _| {
-            let (headers, body) = (headers.clone(), body.clone());
+            let (status, headers, body) = (status.clone(), headers.clone(), body.clone());
             async move {
                 read_head(&mut socket).await;
-                let resp = format!("HTTP/1.1 200 OK\r\n{headers}Connection: close\r\n\r\n{body}");
+                let resp = format!("HTTP/1.1 {status}\r\n{headers}Connection: close\r\n\r\n{body}");
                 let _ = socket.write_all(resp.as_bytes()).await;
                 wait_closed(&mut socket).await;
             }

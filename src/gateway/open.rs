@@ -197,6 +197,14 @@ impl Gateway {
                 "The back end {endpoint} answered with {why}, which the gateway does not decode"
             )));
         }
+        if upstream.status() == StatusCode::SWITCHING_PROTOCOLS {
+            // The gateway never asks for an upgrade (it drops `Upgrade`), so a 101 is not a
+            // valid answer (RFC 9110 §15.2.2), and what follows it is not HTTP.
+            return Err(Reject::BackendNotSse(format!(
+                "The back end {endpoint} answered 101 Switching Protocols, though no upgrade \
+                 was asked"
+            )));
+        }
         if upstream.status() != StatusCode::OK {
             return Ok(Answer::Other(upstream, body));
         }
