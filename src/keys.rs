@@ -89,6 +89,12 @@ pub enum TokenError {
     Invalid(String),
 }
 
+/// Why a token that is not a well-formed JWS (RFC 7515 compact form with a JSON header and
+/// claims streamgate signs) is refused.
+const MALFORMED: &str = "it is not a well-formed signed token";
+/// Why a token whose signature does not verify with the signing key is refused.
+const BAD_SIGNATURE: &str = "its signature does not verify";
+
 /// Why `jsonwebtoken` refused a signed token: expired, not yet valid, or invalid, saying
 /// `other_kind` when the token is the other kind of streamgate token (its audience, or
 /// claims missing that this kind has).
@@ -98,7 +104,11 @@ fn refusal(kind: &jsonwebtoken::errors::ErrorKind, other_kind: &str) -> TokenErr
         ErrorKind::ExpiredSignature => TokenError::Expired,
         ErrorKind::ImmatureSignature => TokenError::NotYetValid,
         ErrorKind::InvalidAudience | ErrorKind::Json(_) => TokenError::Invalid(other_kind.into()),
-        other => TokenError::Invalid(format!("{other:?}")),
+        // In words a client can act on, never the library's internals (its parser errors
+        // name byte offsets and types).
+        ErrorKind::InvalidSignature => TokenError::Invalid(BAD_SIGNATURE.into()),
+        ErrorKind::InvalidIssuer => TokenError::Invalid("it was not issued by this server".into()),
+        _ => TokenError::Invalid(MALFORMED.into()),
     }
 }
 
@@ -404,7 +414,7 @@ impl KeyManager {
     /// Signature, algorithm, key id, `exp`, issuer and audience.
     fn verify_signed(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| TokenError::Invalid(format!("malformed header: {e}")))?;
+            .map_err(|_| TokenError::Invalid(MALFORMED.into()))?;
         if header.alg != ALGORITHM {
             return Err(TokenError::Invalid(format!(
                 "algorithm {:?} is not accepted",
@@ -459,7 +469,7 @@ impl KeyManager {
         other_kind: &str,
     ) -> Result<T, TokenError> {
         let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| TokenError::Invalid(format!("malformed header: {e}")))?;
+            .map_err(|_| TokenError::Invalid(MALFORMED.into()))?;
         if header.alg != ALGORITHM || header.kid.as_deref() != Some(self.kid.as_str()) {
             return Err(TokenError::Invalid(
                 "unknown key id or algorithm".to_string(),
@@ -690,6 +700,40 @@ mod tests {
             why.starts_with("it is not an application's access token"),
             "{why}"
         );
+    }
+
+    /// A refused token is told why in words, never the JWT library's internals (parser
+    /// errors with byte offsets and type names reached the client's 401 description).
+    #[test]
+    fn refusals_say_why_without_the_librarys_internals() {
+        let dir = tempfile::tempdir().unwrap();
+        let km = KeyManager::load_or_create(dir.path()).unwrap();
+        let (app, key) = fixtures();
+        let token = km
+            .issue(&app, &key, 60, "default", now())
+            .unwrap()
+            .access_token;
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        let header = parts[0].clone();
+        // The signature of another payload.
+        parts[1] = parts[1].chars().rev().collect();
+        let tampered = parts.join(".");
+        let none = format!("{}.{}.", "eyJhbGciOiJub25lIn0", parts[1]);
+        for (bad, want) in [
+            ("garbage", MALFORMED),
+            ("a.b.c", MALFORMED),
+            (none.as_str(), MALFORMED),
+            (&format!("{header}.e30.AAAA"), BAD_SIGNATURE),
+            (tampered.as_str(), ""),
+        ] {
+            let Err(TokenError::Invalid(why)) = km.verify(bad) else {
+                panic!("{bad} passed");
+            };
+            assert!(why.contains(want), "{bad}: {why}");
+            for internal in ["Base64", "JSON", "offset", "variant", "Error", "{"] {
+                assert!(!why.contains(internal), "{bad}: {why}");
+            }
+        }
     }
 
     #[test]
