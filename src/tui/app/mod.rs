@@ -348,7 +348,8 @@ impl App {
 
     /// Why the signed-in user may not run a command (their roles), or `None` when they
     /// may: creating APIs needs the creator role, lifecycle changes and deployments the
-    /// publisher role, user management admin.
+    /// publisher role, applications, subscriptions, keys and tokens the subscriber role,
+    /// user management admin.
     pub fn refusal(&self, command: &Command) -> Option<String> {
         let user = &self.config.principal.user;
         match command {
@@ -374,6 +375,27 @@ impl App {
             {
                 Some(format!(
                     "{user} cannot change lifecycles or deploy: that needs the publisher role"
+                ))
+            }
+            Command::CreateApplication(_) | Command::DeleteApplication { .. }
+                if !self.config.can_subscribe() =>
+            {
+                Some(format!(
+                    "{user} cannot create or delete applications: that needs the subscriber role"
+                ))
+            }
+            Command::Subscribe { .. } | Command::Unsubscribe { .. }
+                if !self.config.can_subscribe() =>
+            {
+                Some(format!(
+                    "{user} cannot subscribe or unsubscribe: that needs the subscriber role"
+                ))
+            }
+            Command::GenerateKeys { .. } | Command::GenerateToken { .. }
+                if !self.config.can_subscribe() =>
+            {
+                Some(format!(
+                    "{user} cannot generate keys or tokens: that needs the subscriber role"
                 ))
             }
             Command::CreateUser { .. } | Command::DeleteUser { .. } if !self.config.is_admin() => {
