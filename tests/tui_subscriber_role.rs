@@ -2,7 +2,8 @@
 //! need `apim:subscribe` / `apim:app_manage` / `apim:sub_manage`
 //! (`mgmt::auth::ROUTE_SCOPES`): a user without it (carl: creator and publisher) gets no
 //! wizard, no application, subscription, keys or token from the UI, where REST and the CLI
-//! answer 403.
+//! answer 403. A refused command goes back to the screen that waits for it, so no page
+//! stays "Saving...".
 #![allow(clippy::unwrap_used)]
 
 mod tui_support;
@@ -17,6 +18,7 @@ use streamgate::tui::Theme;
 use streamgate::tui::action::Command;
 use streamgate::tui::app::App;
 use streamgate::tui::screens::portal::PortalView;
+use streamgate::tui::screens::publisher::PublisherView;
 use tui_support::*;
 
 fn signed_in(user: &str, roles: &[Role]) -> App {
@@ -132,4 +134,28 @@ fn carl_gets_no_token() {
         press(&mut app, Char('g')).as_slice(),
         [Command::GenerateToken { .. }]
     ));
+}
+
+/// Business Plans as a subscriber: the save is refused and the page goes back to its
+/// unsaved edit, not "Saving..." for ever.
+#[test]
+fn a_refused_plans_save_leaves_the_edit_unsaved_not_saving() {
+    let mut app = signed_in("sam", &[Role::Subscriber]);
+    press(&mut app, Char('1'));
+    press(&mut app, Enter);
+    press(&mut app, Char('l'));
+    press(&mut app, Char(' '));
+    assert!(press(&mut app, Char('s')).is_empty());
+    assert_eq!(
+        status(&app),
+        "sam cannot create or edit APIs: that needs the creator role"
+    );
+    let PublisherView::Api(view) = &app.publisher.view else {
+        panic!("the API closed");
+    };
+    assert!(!view.plans.busy);
+    assert!(view.plans.edited.is_some());
+    let text = screen(&app);
+    assert!(!text.contains("Saving..."), "{text}");
+    assert!(text.contains("Unsaved changes"), "{text}");
 }

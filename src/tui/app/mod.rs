@@ -320,7 +320,7 @@ impl App {
         for effect in fx.items {
             match effect {
                 Effect::Command(c) => match self.refusal(&c) {
-                    Some(why) => self.error(why),
+                    Some(why) => out.extend(self.refuse(&c, why)),
                     None => out.push(c),
                 },
                 Effect::Status(level, text) => self.set_status(level, text),
@@ -343,6 +343,18 @@ impl App {
                 Effect::Navigate(nav) => self.navigate(nav),
             }
         }
+        out
+    }
+
+    /// Refuses a command a screen issued: the screen gets the refusal back as the
+    /// command's failed result (so it leaves its waiting state, e.g. "Saving..."), and the
+    /// status line says why.
+    fn refuse(&mut self, command: &Command, why: String) -> Vec<Command> {
+        let out = match command.refused(&why) {
+            Some(done) => self.on_done(done),
+            None => Vec::new(),
+        };
+        self.error(why);
         out
     }
 
