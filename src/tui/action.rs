@@ -423,6 +423,49 @@ pub enum Done {
     ApiSettings(Result<String, String>),
 }
 
+impl Command {
+    /// The failed result a command gets when the UI refuses it (the signed-in user's
+    /// roles do not allow it): `why` goes back to whoever waits for the result, as
+    /// control's refusal would. `None` for commands with no result to wait for.
+    pub fn refused(&self, why: &str) -> Option<Done> {
+        fn refused<T>(why: &str) -> Result<T, String> {
+            Err(why.to_string())
+        }
+        Some(match self {
+            Command::CreateApi(_) => Done::ApiCreated(refused(why)),
+            Command::SetPlans { .. } => Done::PlansSaved(refused(why)),
+            Command::ChangeLifecycle { .. } => Done::LifecycleChanged(refused(why)),
+            Command::DeployNewRevision { .. } | Command::DeployRevision { .. } => {
+                Done::Deployed(refused(why))
+            }
+            Command::UndeployRevision { .. }
+            | Command::RestoreRevision { .. }
+            | Command::DeleteRevision { .. }
+            | Command::DeleteApi { .. }
+            | Command::DeleteApplication { .. }
+            | Command::Unsubscribe { .. } => Done::Message(refused(why)),
+            Command::CreateApplication(_) => Done::AppCreated(refused(why)),
+            Command::Subscribe { .. } => Done::Subscribed(refused(why)),
+            Command::GenerateKeys { app_id, .. } => Done::KeysGenerated {
+                app_id: app_id.clone(),
+                result: refused(why),
+            },
+            Command::GenerateToken { app_id, .. } => Done::TokenGenerated {
+                app_id: app_id.clone(),
+                result: refused(why),
+            },
+            Command::CreateUser { .. } | Command::DeleteUser { .. } => Done::Users(refused(why)),
+            Command::SetCors { .. }
+            | Command::SetBackendStream { .. }
+            | Command::AddEndpointCertificate { .. } => Done::ApiSettings(refused(why)),
+            Command::StartBackend { .. } => Done::BackendStarted(refused(why)),
+            Command::StopBackend => Done::BackendStopped(refused(why)),
+            Command::Copy(_) => Done::Copied(refused(why)),
+            Command::OpenStream { .. } | Command::CloseStream { .. } => return None,
+        })
+    }
+}
+
 impl Done {
     /// The tab whose screen issued the command this result answers, and so gets it back
     /// in its `update`; `None` for results `App` itself reports (lifecycle changes,

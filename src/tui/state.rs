@@ -122,6 +122,13 @@ impl AppConfig {
         self.has_role(Role::Publisher)
     }
 
+    /// Whether the signed-in user may manage their applications, subscriptions, keys and
+    /// tokens (the subscriber role: `apim:subscribe`, `apim:app_manage`,
+    /// `apim:sub_manage`, which the Developer Portal's routes need).
+    pub fn can_subscribe(&self) -> bool {
+        self.has_role(Role::Subscriber)
+    }
+
     /// Whether the signed-in user is an administrator (Admin > Users).
     pub fn is_admin(&self) -> bool {
         self.principal.roles.contains(&Role::Admin)

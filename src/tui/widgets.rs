@@ -6,6 +6,7 @@ use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::input::TextInput;
 use super::theme::Theme;
@@ -105,12 +106,28 @@ pub fn field(
     }
 }
 
-/// Splits text into pieces of at most `width` characters (for tokens, which have no
-/// spaces to wrap at).
+/// Splits text into pieces of at most `width` terminal columns (display width, as
+/// ratatui counts it: a CJK character or an emoji takes two). No character is dropped: one
+/// wider than `width` gets a piece of its own. For tokens, which have no spaces to wrap at,
+/// and the live pane's wrapped lines.
 pub fn wrap_chars(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
-    let chars: Vec<char> = text.chars().collect();
-    chars.chunks(width).map(|c| c.iter().collect()).collect()
+    let mut pieces = Vec::new();
+    let mut piece = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width && !piece.is_empty() {
+            pieces.push(std::mem::take(&mut piece));
+            used = 0;
+        }
+        piece.push(c);
+        used += w;
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    pieces
 }
 
 /// `HH:MM:SS` (UTC) of a time in milliseconds since the epoch.
@@ -138,14 +155,25 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 /// Cuts a string to `width` characters, ending in `...` when cut.
 pub fn ellipsis(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
+    if text.width() <= width {
         return text.to_string();
     }
-    if width <= 3 {
-        return text.chars().take(width).collect();
+    let (keep, tail) = if width <= 3 {
+        (width, "")
+    } else {
+        (width - 3, "...")
+    };
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > keep {
+            break;
+        }
+        out.push(c);
+        used += w;
     }
-    let mut out: String = text.chars().take(width - 3).collect();
-    out.push_str("...");
+    out.push_str(tail);
     out
 }
 
@@ -159,5 +187,33 @@ mod tests {
         assert_eq!(wrap_chars("abcdefg", 3), vec!["abc", "def", "g"]);
         assert_eq!(ellipsis("abcdefgh", 6), "abc...");
         assert_eq!(ellipsis("abc", 6), "abc");
+    }
+
+    /// Wide characters (CJK, emoji) take two columns: wrapping splits by columns and keeps
+    /// every character, and cutting fits the width with `...`.
+    #[test]
+    fn wrapping_and_cutting_count_columns_and_keep_every_character() {
+        let text = "closed #2 (Obs\u{e9}rvateur \u{2728} \u{89b3}\u{6e2c}:1.0.0) after 5 events: \
+                    the backend ended the stream";
+        for width in 1..=text.width() + 1 {
+            let pieces = wrap_chars(text, width);
+            assert_eq!(pieces.concat(), text, "width {width}");
+            for p in &pieces {
+                assert!(p.width() <= width.max(2), "{p:?} wider than {width}");
+                if width >= 2 {
+                    assert!(p.width() <= width, "{p:?} wider than {width}");
+                }
+            }
+            let cut = ellipsis(text, width);
+            assert!(cut.width() <= width, "{cut:?} wider than {width}");
+        }
+        assert_eq!(
+            wrap_chars("\u{89b3}\u{6e2c}x", 3),
+            vec!["\u{89b3}", "\u{6e2c}x"]
+        );
+        assert_eq!(
+            ellipsis("\u{89b3}\u{6e2c}\u{89b3}\u{6e2c}", 6),
+            "\u{89b3}..."
+        );
     }
 }

@@ -320,7 +320,7 @@ impl App {
         for effect in fx.items {
             match effect {
                 Effect::Command(c) => match self.refusal(&c) {
-                    Some(why) => self.error(why),
+                    Some(why) => out.extend(self.refuse(&c, why)),
                     None => out.push(c),
                 },
                 Effect::Status(level, text) => self.set_status(level, text),
@@ -346,9 +346,22 @@ impl App {
         out
     }
 
+    /// Refuses a command a screen issued: the screen gets the refusal back as the
+    /// command's failed result (so it leaves its waiting state, e.g. "Saving..."), and the
+    /// status line says why.
+    fn refuse(&mut self, command: &Command, why: String) -> Vec<Command> {
+        let out = match command.refused(&why) {
+            Some(done) => self.on_done(done),
+            None => Vec::new(),
+        };
+        self.error(why);
+        out
+    }
+
     /// Why the signed-in user may not run a command (their roles), or `None` when they
     /// may: creating APIs needs the creator role, lifecycle changes and deployments the
-    /// publisher role, user management admin.
+    /// publisher role, applications, subscriptions, keys and tokens the subscriber role,
+    /// user management admin.
     pub fn refusal(&self, command: &Command) -> Option<String> {
         let user = &self.config.principal.user;
         match command {
@@ -374,6 +387,27 @@ impl App {
             {
                 Some(format!(
                     "{user} cannot change lifecycles or deploy: that needs the publisher role"
+                ))
+            }
+            Command::CreateApplication(_) | Command::DeleteApplication { .. }
+                if !self.config.can_subscribe() =>
+            {
+                Some(format!(
+                    "{user} cannot create or delete applications: that needs the subscriber role"
+                ))
+            }
+            Command::Subscribe { .. } | Command::Unsubscribe { .. }
+                if !self.config.can_subscribe() =>
+            {
+                Some(format!(
+                    "{user} cannot subscribe or unsubscribe: that needs the subscriber role"
+                ))
+            }
+            Command::GenerateKeys { .. } | Command::GenerateToken { .. }
+                if !self.config.can_subscribe() =>
+            {
+                Some(format!(
+                    "{user} cannot generate keys or tokens: that needs the subscriber role"
                 ))
             }
             Command::CreateUser { .. } | Command::DeleteUser { .. } if !self.config.is_admin() => {

@@ -18,6 +18,7 @@ use crate::tui::state::Level;
 
 use super::ScreenId;
 use crate::tui::widgets::{block, clock, ellipsis, wrap_chars};
+use unicode_width::UnicodeWidthStr;
 
 impl Screen for LivePane {
     fn id(&self) -> ScreenId {
@@ -188,13 +189,15 @@ pub fn draw(live: &LivePane, ctx: &Ctx, frame: &mut Frame, area: Rect) {
                 LineKind::Info => theme.accent(),
             };
             let prefix = format!("{} {:<10} ", clock(l.at), l.source);
-            let rest = width.saturating_sub(prefix.len()).max(1);
+            // Columns, not bytes: a source may hold wide or accented characters.
+            let lead_width = prefix.width();
+            let rest = width.saturating_sub(lead_width).max(1);
             if live.wrap {
                 for (i, piece) in wrap_chars(&l.text, rest).into_iter().enumerate() {
                     let lead = if i == 0 {
                         Span::styled(prefix.clone(), theme.muted())
                     } else {
-                        Span::raw(" ".repeat(prefix.len()))
+                        Span::raw(" ".repeat(lead_width))
                     };
                     rows.push(Line::from(vec![lead, Span::styled(piece, style)]));
                 }

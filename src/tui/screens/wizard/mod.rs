@@ -96,6 +96,14 @@ pub struct Wizard {
 
 /// Opens the wizard for an API that may be subscribed to.
 pub fn open(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, api: &Api) -> Vec<Command> {
+    // Every step's command would be refused (`App::refusal`): say so before any typing.
+    if !ctx.config.can_subscribe() {
+        fx.error(format!(
+            "{} cannot create applications or subscribe: that needs the subscriber role",
+            ctx.config.principal.user
+        ));
+        return Vec::new();
+    }
     if !api.lifecycle.accepts_subscriptions() {
         fx.error(format!(
             "{} is {}: only Published or Pre-Released APIs can be subscribed to",

@@ -1,0 +1,161 @@
+//! The Developer Portal's actions need the subscriber role, as their management routes
+//! need `apim:subscribe` / `apim:app_manage` / `apim:sub_manage`
+//! (`mgmt::auth::ROUTE_SCOPES`): a user without it (carl: creator and publisher) gets no
+//! wizard, no application, subscription, keys or token from the UI, where REST and the CLI
+//! answer 403. A refused command goes back to the screen that waits for it, so no page
+//! stays "Saving...".
+#![allow(clippy::unwrap_used)]
+
+mod tui_support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crossterm::event::KeyCode::{Char, Enter};
+use streamgate::catalog::{ApplicationDraft, KeyType, Role};
+use streamgate::control::Principal;
+use streamgate::tui::Theme;
+use streamgate::tui::action::Command;
+use streamgate::tui::app::App;
+use streamgate::tui::screens::portal::PortalView;
+use streamgate::tui::screens::publisher::PublisherView;
+use tui_support::*;
+
+fn signed_in(user: &str, roles: &[Role]) -> App {
+    let mut config = config();
+    config.principal = Principal {
+        user: user.into(),
+        roles: roles.to_vec(),
+        scopes: BTreeSet::new(),
+    };
+    config.signed_in = true;
+    let mut catalog = full_catalog();
+    // The tutorial's application belongs to the signed-in user, so they see it.
+    for a in catalog.applications.values_mut() {
+        a.owner = user.into();
+    }
+    App::new(config, Theme::default(), Arc::new(catalog), NOON)
+}
+
+fn carl() -> App {
+    signed_in("carl", &[Role::Creator, Role::Publisher])
+}
+
+fn status(app: &App) -> String {
+    app.status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default()
+}
+
+fn subscriber_commands() -> Vec<Command> {
+    vec![
+        Command::CreateApplication(ApplicationDraft {
+            name: "Weather".into(),
+            throttling_policy: "Unlimited".into(),
+            description: String::new(),
+        }),
+        Command::DeleteApplication {
+            app_id: "app-1".into(),
+        },
+        Command::Subscribe {
+            app_id: "app-1".into(),
+            api_id: "api-observer".into(),
+            plan: "AsyncGold".into(),
+        },
+        Command::Unsubscribe {
+            subscription_id: "sub-1".into(),
+        },
+        Command::GenerateKeys {
+            app_id: "app-1".into(),
+            key_type: KeyType::Production,
+        },
+        Command::GenerateToken {
+            app_id: "app-1".into(),
+            key_type: KeyType::Production,
+            validity_secs: 3600,
+        },
+    ]
+}
+
+#[test]
+fn the_portals_commands_need_the_subscriber_role() {
+    let app = carl();
+    for command in subscriber_commands() {
+        let why = app.refusal(&command);
+        let why = why.unwrap_or_else(|| panic!("{command:?} was allowed"));
+        assert!(why.starts_with("carl cannot "), "{why}");
+        assert!(why.ends_with(": that needs the subscriber role"), "{why}");
+    }
+    // A subscriber and the admin may.
+    for app in [
+        signed_in("sam", &[Role::Subscriber]),
+        signed_in("admin", &[Role::Admin]),
+    ] {
+        for command in subscriber_commands() {
+            assert_eq!(app.refusal(&command), None, "{command:?}");
+        }
+    }
+}
+
+#[test]
+fn carl_gets_no_wizard() {
+    let mut app = carl();
+    press(&mut app, Char('2'));
+    assert!(press(&mut app, Char('w')).is_empty());
+    assert!(!matches!(app.portal.view, PortalView::Wizard(_)));
+    assert_eq!(
+        status(&app),
+        "carl cannot create applications or subscribe: that needs the subscriber role"
+    );
+    // From the API's page too.
+    press(&mut app, Enter);
+    assert!(matches!(app.portal.view, PortalView::Api(_)));
+    assert!(press(&mut app, Char('w')).is_empty());
+    assert!(!matches!(app.portal.view, PortalView::Wizard(_)));
+}
+
+#[test]
+fn carl_gets_no_token() {
+    let mut app = carl();
+    press(&mut app, Char('2'));
+    press(&mut app, Enter);
+    assert!(matches!(app.portal.view, PortalView::Api(_)));
+    assert!(press(&mut app, Char('g')).is_empty());
+    assert_eq!(
+        status(&app),
+        "carl cannot generate keys or tokens: that needs the subscriber role"
+    );
+    // A subscriber gets the command.
+    let mut app = signed_in("sam", &[Role::Subscriber]);
+    press(&mut app, Char('2'));
+    press(&mut app, Enter);
+    assert!(matches!(
+        press(&mut app, Char('g')).as_slice(),
+        [Command::GenerateToken { .. }]
+    ));
+}
+
+/// Business Plans as a subscriber: the save is refused and the page goes back to its
+/// unsaved edit, not "Saving..." for ever.
+#[test]
+fn a_refused_plans_save_leaves_the_edit_unsaved_not_saving() {
+    let mut app = signed_in("sam", &[Role::Subscriber]);
+    press(&mut app, Char('1'));
+    press(&mut app, Enter);
+    press(&mut app, Char('l'));
+    press(&mut app, Char(' '));
+    assert!(press(&mut app, Char('s')).is_empty());
+    assert_eq!(
+        status(&app),
+        "sam cannot create or edit APIs: that needs the creator role"
+    );
+    let PublisherView::Api(view) = &app.publisher.view else {
+        panic!("the API closed");
+    };
+    assert!(!view.plans.busy);
+    assert!(view.plans.edited.is_some());
+    let text = screen(&app);
+    assert!(!text.contains("Saving..."), "{text}");
+    assert!(text.contains("Unsaved changes"), "{text}");
+}
