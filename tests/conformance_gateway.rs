@@ -459,6 +459,16 @@ async fn head_answers_what_get_would_without_opening_the_backend() {
         .unwrap();
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "GET, HEAD, OPTIONS");
+    // A plain OPTIONS (not a CORS preflight) is told what is allowed, not refused with a
+    // 405 whose Allow lists OPTIONS; nothing reaches the backend.
+    let resp = client()
+        .request(reqwest::Method::OPTIONS, env.url("/head/1.0.0/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(resp.headers()["allow"], "GET, HEAD, OPTIONS");
+    assert_eq!(backend.request_count(), 0);
 }
 
 #[tokio::test]

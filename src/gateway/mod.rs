@@ -339,6 +339,20 @@ impl Gateway {
         let outcome = if cors::is_preflight(&req.method, &req.headers) {
             cors::preflight(cors, &req.headers)
                 .map(|headers| ((StatusCode::OK, headers).into_response(), None))
+        } else if req.method == Method::OPTIONS && routed.is_ok() {
+            // A plain OPTIONS asks what the resource allows (RFC 9110 §9.3.7): said, not
+            // refused with the method it lists.
+            Ok((
+                (
+                    StatusCode::NO_CONTENT,
+                    [(
+                        header::ALLOW,
+                        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+                    )],
+                )
+                    .into_response(),
+                None,
+            ))
         } else {
             match cors::check_origin(cors, &req.headers) {
                 // Refused before anything else: no backend call, nothing metered.
