@@ -636,6 +636,61 @@ async fn scim_lists_filter_and_page() {
     assert_eq!(s.control().users(), before);
 }
 
+/// SCIM DELETE of the calling user itself is refused (409 `mutability`, like the last
+/// admin) and changes nothing, even with another admin left: `admin` with the
+/// `admin-token` file, and a signed-in admin by id or by name. Another admin may remove it.
+#[tokio::test]
+async fn a_user_cannot_delete_itself_over_scim() {
+    let s = TestServer::start().await;
+    let (st, _) = add_user(&s, "boss", &["admin"]).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, app) = s
+        .post(&devportal("/applications"), application_body("AdminApp"))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{app}");
+    let boss = login(&s, "boss", None).await;
+    let admin_id = user_id(&s, "admin");
+    let boss_id = user_id(&s, "boss");
+    let before = s.control().snapshot();
+    let users_before = s.control().users();
+    let attempts = [
+        (None, format!("/scim2/Users/{admin_id}")),
+        (Some(boss.as_str()), format!("/scim2/Users/{boss_id}")),
+        (Some(boss.as_str()), "/scim2/Users/BOSS".to_string()),
+    ];
+    for (token, path) in attempts {
+        let token = token.unwrap_or(s.admin_token());
+        let (st, err) = s.call_as(Some(token), Method::DELETE, &path, None).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{path}: {err}");
+        assert_eq!(err["scimType"], "mutability", "{path}: {err}");
+        assert_eq!(
+            err["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{err}"
+        );
+        assert!(
+            err["detail"]
+                .as_str()
+                .unwrap()
+                .contains("cannot remove itself"),
+            "{err}"
+        );
+    }
+    assert_eq!(s.control().users(), users_before);
+    assert_eq!(
+        s.control().snapshot().applications.len(),
+        before.applications.len()
+    );
+    // admin still signs in and still owns its application.
+    let (st, apps) = s.get(&devportal("/applications")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(list_field(&apps, "name"), ["AdminApp"], "{apps}");
+    // Another admin removes `boss`.
+    let (st, _) = s
+        .call(Method::DELETE, &format!("/scim2/Users/{boss_id}"), None)
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+}
+
 #[tokio::test]
 async fn dcr_then_password_grant_as_a_wso2_client_does() {
     let s = TestServer::start().await;
