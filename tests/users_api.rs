@@ -691,6 +691,60 @@ async fn a_user_cannot_delete_itself_over_scim() {
     assert_eq!(st, StatusCode::NO_CONTENT);
 }
 
+/// An API's `provider` is the user who created it (WSO2: "If the provider value is not
+/// given user invoking the api will be used as the provider"), in the Publisher and the
+/// Developer Portal; a non-admin naming another provider still gets themselves, an admin
+/// may name an existing user, not an unknown one.
+#[tokio::test]
+async fn an_apis_provider_is_the_user_who_created_it() {
+    let s = TestServer::start().await;
+    let (st, _) = add_user(&s, "cara", &["creator"]).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let cara = login(&s, "cara", None).await;
+    let body = |name: &str, ctx: &str| api_body(name, ctx, "http://localhost:8080", None, &[]);
+    let create = |token: Option<String>, b: Value| {
+        let s = &s;
+        async move {
+            let token = token.unwrap_or_else(|| s.admin_token().to_string());
+            post_as(s, &token, &publisher("/apis"), b).await
+        }
+    };
+    let (st, api) = create(Some(cara.clone()), body("CaraApi", "/cara")).await;
+    assert_eq!(st, StatusCode::CREATED, "{api}");
+    assert_eq!(api["provider"], "cara", "{api}");
+    let cara_api = api["id"].as_str().unwrap().to_string();
+    let (_, got) = s.get(&publisher(&format!("/apis/{cara_api}"))).await;
+    assert_eq!(got["provider"], "cara", "{got}");
+    let (_, list) = s.get(&publisher("/apis")).await;
+    assert_eq!(list_field(&list, "provider"), ["cara"], "{list}");
+    // A creator cannot create in another's name: WSO2 overrides it with the caller.
+    let mut other = body("Other", "/other");
+    other["provider"] = json!("admin");
+    let (st, api) = create(Some(cara.clone()), other).await;
+    assert_eq!(st, StatusCode::CREATED, "{api}");
+    assert_eq!(api["provider"], "cara", "{api}");
+    // The admin: itself by default, an existing user when named, never an unknown one.
+    let (_, api) = create(None, body("Mine", "/mine")).await;
+    assert_eq!(api["provider"], "admin", "{api}");
+    let mut named = body("ForCara", "/forcara");
+    named["provider"] = json!("Cara");
+    let (_, api) = create(None, named).await;
+    assert_eq!(api["provider"], "cara", "{api}");
+    let before = s.control().snapshot().apis.len();
+    let mut unknown = body("Ghost", "/ghost");
+    unknown["provider"] = json!("nobody");
+    let (st, err) = create(None, unknown).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{err}");
+    assert!(err.to_string().contains("nobody"), "{err}");
+    assert_eq!(s.control().snapshot().apis.len(), before);
+    // The Developer Portal shows the same provider.
+    s.publish_and_deploy(&cara_api).await;
+    let (_, portal) = s.get(&devportal(&format!("/apis/{cara_api}"))).await;
+    assert_eq!(portal["provider"], "cara", "{portal}");
+    let (_, portal) = s.get(&devportal("/apis")).await;
+    assert_eq!(list_field(&portal, "provider"), ["cara"], "{portal}");
+}
+
 #[tokio::test]
 async fn dcr_then_password_grant_as_a_wso2_client_does() {
     let s = TestServer::start().await;
