@@ -158,3 +158,62 @@ async fn per_owner_names_survive_a_restart() {
     let (status, body) = create_app(&s, &dev1, "Shared").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
+
+/// The CLI's name resolution: an admin seeing several applications of one name gets its
+/// own when exactly one is (`app show`, as the README says), and the error naming the ids
+/// when none or several are; `app list` shows each row's OWNER.
+#[tokio::test]
+async fn the_cli_picks_the_callers_own_application_among_several_of_one_name() {
+    let s = TestServer::start().await;
+    let sue = subscriber(&s, "sue").await;
+    let bob = subscriber(&s, "bob").await;
+    let (st, sues) = as_user(
+        &s,
+        &sue,
+        Method::POST,
+        "/applications",
+        Some(application_body("TutorialApp")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{sues}");
+    let mine = s
+        .post_expect(
+            &devportal("/applications"),
+            application_body("TutorialApp"),
+            StatusCode::CREATED,
+        )
+        .await;
+    let mine = mine["applicationId"].as_str().unwrap().to_string();
+    for token in [&sue, &bob] {
+        let (st, app) = as_user(
+            &s,
+            token,
+            Method::POST,
+            "/applications",
+            Some(application_body("Shared")),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{app}");
+    }
+
+    let shown = ok(&s, &["app", "show", "TutorialApp"]).await;
+    assert!(shown.contains(&mine), "{shown}");
+    let shown = ok(&s, &["app", "show", "tutorialapp", "--json"]).await;
+    assert!(shown.contains(&mine), "{shown}");
+    // Neither is admin's: still the error naming both owners.
+    let err = fails(&s, &["app", "show", "Shared"]).await;
+    assert!(
+        err.contains("several applications are named 'Shared'")
+            && err.contains("owner sue")
+            && err.contains("owner bob"),
+        "{err}"
+    );
+
+    let list = ok(&s, &["app", "list"]).await;
+    let header = list.lines().next().unwrap();
+    assert!(header.contains("OWNER"), "{list}");
+    let tutorial: Vec<&str> = list.lines().filter(|l| l.contains("TutorialApp")).collect();
+    assert_eq!(tutorial.len(), 2, "{list}");
+    assert!(tutorial.iter().any(|l| l.contains("sue")), "{list}");
+    assert!(tutorial.iter().any(|l| l.contains("admin")), "{list}");
+}

@@ -91,6 +91,7 @@ pub(super) async fn list(client: &Client) -> Result<Output, CliError> {
             vec![
                 a.application_id.clone(),
                 a.name.clone(),
+                a.owner.clone(),
                 a.throttling_policy.clone(),
                 a.subscription_count.to_string(),
             ]
@@ -98,7 +99,7 @@ pub(super) async fn list(client: &Client) -> Result<Output, CliError> {
         .collect();
     Ok(Output::listing(
         value,
-        &["ID", "NAME", "POLICY", "SUBSCRIPTIONS"],
+        &["ID", "NAME", "OWNER", "POLICY", "SUBSCRIPTIONS"],
         &rows,
         "No applications yet: create one with `streamgate app create NAME`",
     ))
