@@ -217,3 +217,83 @@ async fn the_cli_picks_the_callers_own_application_among_several_of_one_name() {
     assert!(tutorial.iter().any(|l| l.contains("sue")), "{list}");
     assert!(tutorial.iter().any(|l| l.contains("admin")), "{list}");
 }
+
+/// `PUT /applications/{id}` (devportal-v3) changes name, application policy and
+/// description, validated as on create (a name taken by the same owner 409, an unknown
+/// policy or empty name 400), keeps absent fields, and another user's application is 404;
+/// refusals change nothing.
+#[tokio::test]
+async fn put_application_updates_its_own_with_the_create_checks() {
+    let s = TestServer::start().await;
+    let sue = subscriber(&s, "sue").await;
+    let bob = subscriber(&s, "bob").await;
+    let mut ids = Vec::new();
+    for name in ["TutorialApp", "Other"] {
+        let (st, app) = as_user(
+            &s,
+            &sue,
+            Method::POST,
+            "/applications",
+            Some(application_body(name)),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{app}");
+        ids.push(app["applicationId"].as_str().unwrap().to_string());
+    }
+    // bob's own "Renamed" does not stop sue's.
+    let (st, _) = as_user(
+        &s,
+        &bob,
+        Method::POST,
+        "/applications",
+        Some(application_body("Renamed")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let path = format!("/applications/{}", ids[0]);
+    let before = s.control().snapshot().applications.clone();
+    let refused = [
+        (&bob, json!({"name": "Mine"}), StatusCode::NOT_FOUND),
+        (&sue, json!({"name": "other"}), StatusCode::CONFLICT),
+        (&sue, json!({"name": "  "}), StatusCode::BAD_REQUEST),
+        (
+            &sue,
+            json!({"throttlingPolicy": "Nope"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (&sue, json!({"tokenType": "SAML"}), StatusCode::BAD_REQUEST),
+    ];
+    for (token, body, status) in refused {
+        let (st, err) = as_user(&s, token, Method::PUT, &path, Some(body.clone())).await;
+        assert_eq!(st, status, "{body}: {err}");
+    }
+    assert_eq!(s.control().snapshot().applications, before);
+
+    let (st, app) = as_user(
+        &s,
+        &sue,
+        Method::PUT,
+        &path,
+        Some(json!({"name": "Renamed", "throttlingPolicy": "10PerMin"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{app}");
+    assert_eq!(app["name"], "Renamed");
+    assert_eq!(app["throttlingPolicy"], "10PerMin");
+    assert_eq!(app["owner"], "sue");
+    assert_eq!(app["applicationId"], ids[0].as_str());
+    let (st, app) = as_user(
+        &s,
+        &sue,
+        Method::PUT,
+        &path,
+        Some(json!({"description": "for the tutorial"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{app}");
+    assert_eq!(app["name"], "Renamed");
+    assert_eq!(app["description"], "for the tutorial");
+    let (_, got) = as_user(&s, &sue, Method::GET, &path, None).await;
+    assert_eq!(got["name"], "Renamed", "{got}");
+    assert_eq!(got["throttlingPolicy"], "10PerMin", "{got}");
+}
