@@ -297,3 +297,43 @@ async fn put_application_updates_its_own_with_the_create_checks() {
     assert_eq!(got["name"], "Renamed", "{got}");
     assert_eq!(got["throttlingPolicy"], "10PerMin", "{got}");
 }
+
+/// `streamgate app update` sends the PUT with the fields given, says what it changed,
+/// and refuses no field (usage) and an unknown policy (the server's 400).
+#[tokio::test]
+async fn cli_app_update_changes_the_fields_given() {
+    let s = TestServer::start().await;
+    let app = s
+        .post_expect(
+            &devportal("/applications"),
+            application_body("TutorialApp"),
+            StatusCode::CREATED,
+        )
+        .await;
+    let id = app["applicationId"].as_str().unwrap().to_string();
+    let out = ok(
+        &s,
+        &[
+            "app",
+            "update",
+            "TutorialApp",
+            "--name",
+            "Renamed",
+            "--policy",
+            "10PerMin",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out,
+        format!("Updated application Renamed (id {id}) with policy 10PerMin\n")
+    );
+    let err = fails(&s, &["app", "update", "Renamed"]).await;
+    assert!(err.contains("--name, --policy or --description"), "{err}");
+    let err = fails(&s, &["app", "update", "Renamed", "--policy", "Nope"]).await;
+    assert!(err.contains("400"), "{err}");
+    let (_, got) = s.get(&devportal(&format!("/applications/{id}"))).await;
+    assert_eq!(got["name"], "Renamed", "{got}");
+    assert_eq!(got["throttlingPolicy"], "10PerMin", "{got}");
+    assert_eq!(got["description"], "", "{got}");
+}
