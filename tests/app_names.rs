@@ -158,3 +158,182 @@ async fn per_owner_names_survive_a_restart() {
     let (status, body) = create_app(&s, &dev1, "Shared").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
+
+/// The CLI's name resolution: an admin seeing several applications of one name gets its
+/// own when exactly one is (`app show`, as the README says), and the error naming the ids
+/// when none or several are; `app list` shows each row's OWNER.
+#[tokio::test]
+async fn the_cli_picks_the_callers_own_application_among_several_of_one_name() {
+    let s = TestServer::start().await;
+    let sue = subscriber(&s, "sue").await;
+    let bob = subscriber(&s, "bob").await;
+    let (st, sues) = as_user(
+        &s,
+        &sue,
+        Method::POST,
+        "/applications",
+        Some(application_body("TutorialApp")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{sues}");
+    let mine = s
+        .post_expect(
+            &devportal("/applications"),
+            application_body("TutorialApp"),
+            StatusCode::CREATED,
+        )
+        .await;
+    let mine = mine["applicationId"].as_str().unwrap().to_string();
+    for token in [&sue, &bob] {
+        let (st, app) = as_user(
+            &s,
+            token,
+            Method::POST,
+            "/applications",
+            Some(application_body("Shared")),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{app}");
+    }
+
+    let shown = ok(&s, &["app", "show", "TutorialApp"]).await;
+    assert!(shown.contains(&mine), "{shown}");
+    let shown = ok(&s, &["app", "show", "tutorialapp", "--json"]).await;
+    assert!(shown.contains(&mine), "{shown}");
+    // Neither is admin's: still the error naming both owners.
+    let err = fails(&s, &["app", "show", "Shared"]).await;
+    assert!(
+        err.contains("several applications are named 'Shared'")
+            && err.contains("owner sue")
+            && err.contains("owner bob"),
+        "{err}"
+    );
+
+    let list = ok(&s, &["app", "list"]).await;
+    let header = list.lines().next().unwrap();
+    assert!(header.contains("OWNER"), "{list}");
+    let tutorial: Vec<&str> = list.lines().filter(|l| l.contains("TutorialApp")).collect();
+    assert_eq!(tutorial.len(), 2, "{list}");
+    assert!(tutorial.iter().any(|l| l.contains("sue")), "{list}");
+    assert!(tutorial.iter().any(|l| l.contains("admin")), "{list}");
+}
+
+/// `PUT /applications/{id}` (devportal-v3) changes name, application policy and
+/// description, validated as on create (a name taken by the same owner 409, an unknown
+/// policy or empty name 400), keeps absent fields, and another user's application is 404;
+/// refusals change nothing.
+#[tokio::test]
+async fn put_application_updates_its_own_with_the_create_checks() {
+    let s = TestServer::start().await;
+    let sue = subscriber(&s, "sue").await;
+    let bob = subscriber(&s, "bob").await;
+    let mut ids = Vec::new();
+    for name in ["TutorialApp", "Other"] {
+        let (st, app) = as_user(
+            &s,
+            &sue,
+            Method::POST,
+            "/applications",
+            Some(application_body(name)),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{app}");
+        ids.push(app["applicationId"].as_str().unwrap().to_string());
+    }
+    // bob's own "Renamed" does not stop sue's.
+    let (st, _) = as_user(
+        &s,
+        &bob,
+        Method::POST,
+        "/applications",
+        Some(application_body("Renamed")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let path = format!("/applications/{}", ids[0]);
+    let before = s.control().snapshot().applications.clone();
+    let refused = [
+        (&bob, json!({"name": "Mine"}), StatusCode::NOT_FOUND),
+        (&sue, json!({"name": "other"}), StatusCode::CONFLICT),
+        (&sue, json!({"name": "  "}), StatusCode::BAD_REQUEST),
+        (
+            &sue,
+            json!({"throttlingPolicy": "Nope"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (&sue, json!({"tokenType": "SAML"}), StatusCode::BAD_REQUEST),
+    ];
+    for (token, body, status) in refused {
+        let (st, err) = as_user(&s, token, Method::PUT, &path, Some(body.clone())).await;
+        assert_eq!(st, status, "{body}: {err}");
+    }
+    assert_eq!(s.control().snapshot().applications, before);
+
+    let (st, app) = as_user(
+        &s,
+        &sue,
+        Method::PUT,
+        &path,
+        Some(json!({"name": "Renamed", "throttlingPolicy": "10PerMin"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{app}");
+    assert_eq!(app["name"], "Renamed");
+    assert_eq!(app["throttlingPolicy"], "10PerMin");
+    assert_eq!(app["owner"], "sue");
+    assert_eq!(app["applicationId"], ids[0].as_str());
+    let (st, app) = as_user(
+        &s,
+        &sue,
+        Method::PUT,
+        &path,
+        Some(json!({"description": "for the tutorial"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{app}");
+    assert_eq!(app["name"], "Renamed");
+    assert_eq!(app["description"], "for the tutorial");
+    let (_, got) = as_user(&s, &sue, Method::GET, &path, None).await;
+    assert_eq!(got["name"], "Renamed", "{got}");
+    assert_eq!(got["throttlingPolicy"], "10PerMin", "{got}");
+}
+
+/// `streamgate app update` sends the PUT with the fields given, says what it changed,
+/// and refuses no field (usage) and an unknown policy (the server's 400).
+#[tokio::test]
+async fn cli_app_update_changes_the_fields_given() {
+    let s = TestServer::start().await;
+    let app = s
+        .post_expect(
+            &devportal("/applications"),
+            application_body("TutorialApp"),
+            StatusCode::CREATED,
+        )
+        .await;
+    let id = app["applicationId"].as_str().unwrap().to_string();
+    let out = ok(
+        &s,
+        &[
+            "app",
+            "update",
+            "TutorialApp",
+            "--name",
+            "Renamed",
+            "--policy",
+            "10PerMin",
+        ],
+    )
+    .await;
+    assert_eq!(
+        out,
+        format!("Updated application Renamed (id {id}) with policy 10PerMin\n")
+    );
+    let err = fails(&s, &["app", "update", "Renamed"]).await;
+    assert!(err.contains("--name, --policy or --description"), "{err}");
+    let err = fails(&s, &["app", "update", "Renamed", "--policy", "Nope"]).await;
+    assert!(err.contains("400"), "{err}");
+    let (_, got) = s.get(&devportal(&format!("/applications/{id}"))).await;
+    assert_eq!(got["name"], "Renamed", "{got}");
+    assert_eq!(got["throttlingPolicy"], "10PerMin", "{got}");
+    assert_eq!(got["description"], "", "{got}");
+}

@@ -636,6 +636,115 @@ async fn scim_lists_filter_and_page() {
     assert_eq!(s.control().users(), before);
 }
 
+/// SCIM DELETE of the calling user itself is refused (409 `mutability`, like the last
+/// admin) and changes nothing, even with another admin left: `admin` with the
+/// `admin-token` file, and a signed-in admin by id or by name. Another admin may remove it.
+#[tokio::test]
+async fn a_user_cannot_delete_itself_over_scim() {
+    let s = TestServer::start().await;
+    let (st, _) = add_user(&s, "boss", &["admin"]).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, app) = s
+        .post(&devportal("/applications"), application_body("AdminApp"))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{app}");
+    let boss = login(&s, "boss", None).await;
+    let admin_id = user_id(&s, "admin");
+    let boss_id = user_id(&s, "boss");
+    let before = s.control().snapshot();
+    let users_before = s.control().users();
+    let attempts = [
+        (None, format!("/scim2/Users/{admin_id}")),
+        (Some(boss.as_str()), format!("/scim2/Users/{boss_id}")),
+        (Some(boss.as_str()), "/scim2/Users/BOSS".to_string()),
+    ];
+    for (token, path) in attempts {
+        let token = token.unwrap_or(s.admin_token());
+        let (st, err) = s.call_as(Some(token), Method::DELETE, &path, None).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{path}: {err}");
+        assert_eq!(err["scimType"], "mutability", "{path}: {err}");
+        assert_eq!(
+            err["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{err}"
+        );
+        assert!(
+            err["detail"]
+                .as_str()
+                .unwrap()
+                .contains("cannot remove itself"),
+            "{err}"
+        );
+    }
+    assert_eq!(s.control().users(), users_before);
+    assert_eq!(
+        s.control().snapshot().applications.len(),
+        before.applications.len()
+    );
+    // admin still signs in and still owns its application.
+    let (st, apps) = s.get(&devportal("/applications")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(list_field(&apps, "name"), ["AdminApp"], "{apps}");
+    // Another admin removes `boss`.
+    let (st, _) = s
+        .call(Method::DELETE, &format!("/scim2/Users/{boss_id}"), None)
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+}
+
+/// An API's `provider` is the user who created it (WSO2: "If the provider value is not
+/// given user invoking the api will be used as the provider"), in the Publisher and the
+/// Developer Portal; a non-admin naming another provider still gets themselves, an admin
+/// may name an existing user, not an unknown one.
+#[tokio::test]
+async fn an_apis_provider_is_the_user_who_created_it() {
+    let s = TestServer::start().await;
+    let (st, _) = add_user(&s, "cara", &["creator"]).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let cara = login(&s, "cara", None).await;
+    let body = |name: &str, ctx: &str| api_body(name, ctx, "http://localhost:8080", None, &[]);
+    let create = |token: Option<String>, b: Value| {
+        let s = &s;
+        async move {
+            let token = token.unwrap_or_else(|| s.admin_token().to_string());
+            post_as(s, &token, &publisher("/apis"), b).await
+        }
+    };
+    let (st, api) = create(Some(cara.clone()), body("CaraApi", "/cara")).await;
+    assert_eq!(st, StatusCode::CREATED, "{api}");
+    assert_eq!(api["provider"], "cara", "{api}");
+    let cara_api = api["id"].as_str().unwrap().to_string();
+    let (_, got) = s.get(&publisher(&format!("/apis/{cara_api}"))).await;
+    assert_eq!(got["provider"], "cara", "{got}");
+    let (_, list) = s.get(&publisher("/apis")).await;
+    assert_eq!(list_field(&list, "provider"), ["cara"], "{list}");
+    // A creator cannot create in another's name: WSO2 overrides it with the caller.
+    let mut other = body("Other", "/other");
+    other["provider"] = json!("admin");
+    let (st, api) = create(Some(cara.clone()), other).await;
+    assert_eq!(st, StatusCode::CREATED, "{api}");
+    assert_eq!(api["provider"], "cara", "{api}");
+    // The admin: itself by default, an existing user when named, never an unknown one.
+    let (_, api) = create(None, body("Mine", "/mine")).await;
+    assert_eq!(api["provider"], "admin", "{api}");
+    let mut named = body("ForCara", "/forcara");
+    named["provider"] = json!("Cara");
+    let (_, api) = create(None, named).await;
+    assert_eq!(api["provider"], "cara", "{api}");
+    let before = s.control().snapshot().apis.len();
+    let mut unknown = body("Ghost", "/ghost");
+    unknown["provider"] = json!("nobody");
+    let (st, err) = create(None, unknown).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{err}");
+    assert!(err.to_string().contains("nobody"), "{err}");
+    assert_eq!(s.control().snapshot().apis.len(), before);
+    // The Developer Portal shows the same provider.
+    s.publish_and_deploy(&cara_api).await;
+    let (_, portal) = s.get(&devportal(&format!("/apis/{cara_api}"))).await;
+    assert_eq!(portal["provider"], "cara", "{portal}");
+    let (_, portal) = s.get(&devportal("/apis")).await;
+    assert_eq!(list_field(&portal, "provider"), ["cara"], "{portal}");
+}
+
 #[tokio::test]
 async fn dcr_then_password_grant_as_a_wso2_client_does() {
     let s = TestServer::start().await;

@@ -86,6 +86,14 @@ pub struct Api {
     /// data dirs, which load as [`BackendStream::PerClient`].
     #[serde(default)]
     pub backend_stream: BackendStream,
+    /// The user who created it (WSO2's `provider`); absent in older data dirs, which load
+    /// with `admin` (every API's provider then).
+    #[serde(default = "default_provider")]
+    pub provider: String,
+}
+
+fn default_provider() -> String {
+    crate::catalog::user::ADMIN_USER.to_string()
 }
 
 /// How the gateway opens an API's backend stream (REST `backendStream`).
@@ -245,6 +253,7 @@ impl Api {
             updated_at: now,
             cors: Box::default(),
             backend_stream: BackendStream::PerClient,
+            provider: default_provider(),
         };
         api.apply_draft(draft, now);
         api

@@ -215,6 +215,7 @@ pub fn api_body(draft: &ApiDraft) -> ApiIn {
                 })
                 .collect()
         }),
+        provider: None,
         cors_configuration: None,
         backend_stream: None,
     }

@@ -31,6 +31,20 @@ pub enum AppCommand {
         /// The application (id or name).
         app: String,
     },
+    /// Change an application's name, policy or description (the ones given).
+    Update {
+        /// The application (id or name).
+        app: String,
+        /// Its new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Its new application policy.
+        #[arg(long)]
+        policy: Option<String>,
+        /// Its new description.
+        #[arg(long)]
+        description: Option<String>,
+    },
     /// Delete an application with its subscriptions and keys.
     Delete {
         /// The application (id or name).
@@ -48,6 +62,12 @@ pub(super) async fn run(client: &Client, cmd: AppCommand) -> Result<Output, CliE
         } => create(client, name, policy, description).await,
         AppCommand::List => list(client).await,
         AppCommand::Show { app } => show(client, app).await,
+        AppCommand::Update {
+            app,
+            name,
+            policy,
+            description,
+        } => update(client, app, name, policy, description).await,
         AppCommand::Delete { app } => delete(client, app).await,
     }
 }
@@ -91,6 +111,7 @@ pub(super) async fn list(client: &Client) -> Result<Output, CliError> {
             vec![
                 a.application_id.clone(),
                 a.name.clone(),
+                a.owner.clone(),
                 a.throttling_policy.clone(),
                 a.subscription_count.to_string(),
             ]
@@ -98,7 +119,7 @@ pub(super) async fn list(client: &Client) -> Result<Output, CliError> {
         .collect();
     Ok(Output::listing(
         value,
-        &["ID", "NAME", "POLICY", "SUBSCRIPTIONS"],
+        &["ID", "NAME", "OWNER", "POLICY", "SUBSCRIPTIONS"],
         &rows,
         "No applications yet: create one with `streamgate app create NAME`",
     ))
@@ -147,6 +168,47 @@ pub(super) async fn show(client: &Client, app: String) -> Result<Output, CliErro
     }
     Ok(Output {
         human,
+        quiet: app.application_id,
+        json: value,
+        warnings: Vec::new(),
+    })
+}
+
+/// `streamgate app update`: `PUT /applications/{id}` with the fields given.
+pub(super) async fn update(
+    client: &Client,
+    app: String,
+    name: Option<String>,
+    policy: Option<String>,
+    description: Option<String>,
+) -> Result<Output, CliError> {
+    if name.is_none() && policy.is_none() && description.is_none() {
+        return Err(CliError::Usage(
+            "app update needs --name, --policy or --description".to_string(),
+        ));
+    }
+    let info = client.resolve_app(&app).await?;
+    let body = ApplicationIn {
+        name,
+        throttling_policy: policy,
+        description,
+        token_type: None,
+    };
+    let value = client
+        .send(
+            Method::PUT,
+            &devportal(&format!("/applications/{}", info.application_id)),
+            &[],
+            Some(&body),
+        )
+        .await?;
+    let app: ApplicationDto = serde_json::from_value(value.clone())
+        .map_err(|e| CliError::BadAnswer(format!("the updated application: {e}")))?;
+    Ok(Output {
+        human: format!(
+            "Updated application {} (id {}) with policy {}\n",
+            app.name, app.application_id, app.throttling_policy
+        ),
         quiet: app.application_id,
         json: value,
         warnings: Vec::new(),

@@ -110,6 +110,32 @@ impl Client {
         })
     }
 
+    /// The user the token acts as, when the client can tell: the signed-in user of
+    /// `streamgate login`, `admin` for the data dir's admin-token file, and for a given
+    /// token its JWT's `sub` (unverified: it only picks among what the server shows), else
+    /// `admin` (a token that is not a management JWT can only be the admin token).
+    pub(super) fn caller(&self) -> Option<String> {
+        match &self.token_source {
+            TokenSource::Login { user, .. } => Some(user.clone()),
+            TokenSource::DataDir(_) => Some(crate::catalog::user::ADMIN_USER.to_string()),
+            TokenSource::Given => {
+                let token = self.token.as_deref()?;
+                let mut parts = token.split('.');
+                let (Some(_), Some(payload), Some(_), None) =
+                    (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    return Some(crate::catalog::user::ADMIN_USER.to_string());
+                };
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload.trim_end_matches('='))
+                    .ok()?;
+                let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+                claims["sub"].as_str().map(str::to_string)
+            }
+        }
+    }
+
     /// `path` (with `query`) under the management API's URL.
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, CliError> {
         let mut url = self
@@ -474,6 +500,15 @@ impl Client {
             .filter(|a| a.name.eq_ignore_ascii_case(handle))
             .collect();
         if named.len() > 1 {
+            // An admin sees others' too: their own, when exactly one is, is the one meant.
+            let caller = self.caller();
+            let own: Vec<&&ApplicationInfoDto> = named
+                .iter()
+                .filter(|a| caller.as_deref() == Some(a.owner.as_str()))
+                .collect();
+            if let [one] = own.as_slice() {
+                return Ok((**one).clone());
+            }
             let ids: Vec<String> = named
                 .iter()
                 .map(|a| format!("{} (owner {})", a.application_id, a.owner))

@@ -23,12 +23,19 @@ pub struct LifecycleOutcome {
 impl Control {
     /// Creates an SSE API in state CREATED.
     pub async fn create_api(&self, draft: ApiDraft) -> Result<Api> {
+        self.create_api_by(draft, crate::catalog::user::ADMIN_USER)
+            .await
+    }
+
+    /// Creates an API whose provider (WSO2's `provider`) is `provider`, the creating user.
+    pub async fn create_api_by(&self, draft: ApiDraft, provider: &str) -> Result<Api> {
         self.write(|tx| {
             catalog::validate_api(&draft, &tx.catalog.subscription_policies)?;
             let others: Vec<&Api> = tx.catalog.apis.values().collect();
             let revisions: Vec<&catalog::Revision> = tx.catalog.revisions.values().collect();
             catalog::check_api_unique(&draft, &others, &revisions)?;
-            let api = Api::from_draft(new_id(), draft, now_millis());
+            let mut api = Api::from_draft(new_id(), draft, now_millis());
+            api.provider = provider.to_string();
             tx.save_api(&api)?;
             Ok(api)
         })

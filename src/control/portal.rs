@@ -60,6 +60,34 @@ impl Control {
         .await
     }
 
+    /// Replaces an application's name, application policy and description (WSO2's `PUT
+    /// /applications/{id}`), checked as on create: the name stays unique per owner.
+    /// Owner, token type, keys and subscriptions stay.
+    pub async fn update_application(
+        &self,
+        id: &str,
+        draft: ApplicationDraft,
+    ) -> Result<Application> {
+        self.write(|tx| {
+            let mut app = Self::application_of(&tx.catalog, id)?.clone();
+            let others: Vec<&Application> = tx
+                .catalog
+                .applications
+                .values()
+                .filter(|a| a.id != app.id && a.owner.eq_ignore_ascii_case(&app.owner))
+                .collect();
+            catalog::validate_application(&draft, &tx.catalog.application_policies, &others)?;
+            app.name = draft.name.trim().to_string();
+            app.throttling_policy = draft.throttling_policy;
+            app.description = draft.description;
+            tx.put(Table::Applications, &app.id, &app)?;
+            tx.changes.push(Change::Application(app.id.clone()));
+            tx.catalog.applications.insert(app.id.clone(), app.clone());
+            Ok(app)
+        })
+        .await
+    }
+
     /// Deletes an application with its subscriptions and keys.
     pub async fn delete_application(&self, id: &str) -> Result<Application> {
         self.write(|tx| {

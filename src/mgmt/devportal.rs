@@ -29,7 +29,9 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route(
             "/applications/{id}",
-            get(get_application).delete(delete_application),
+            get(get_application)
+                .put(update_application)
+                .delete(delete_application),
         )
         .route("/applications/{id}/generate-keys", post(generate_keys))
         .route("/applications/{id}/oauth-keys", get(list_keys))
@@ -105,11 +107,8 @@ fn app_dto(catalog: &Snapshot, app: &Application) -> ApplicationDto {
     )
 }
 
-async fn create_application(
-    State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
-    Json(body): Json<ApplicationIn>,
-) -> Result<Response, ApiError> {
+/// Refuses a `tokenType` other than JWT or OAUTH (create and update).
+fn check_token_type(body: &ApplicationIn) -> Result<(), ApiError> {
     if let Some(t) = &body.token_type
         && !t.eq_ignore_ascii_case("JWT")
         && !t.eq_ignore_ascii_case("OAUTH")
@@ -119,6 +118,40 @@ async fn create_application(
             format!("expected JWT or OAUTH, not '{t}' (streamgate issues JWTs for both)"),
         ));
     }
+    Ok(())
+}
+
+/// `PUT /applications/{id}`: name, throttlingPolicy (the application policy) and
+/// description, validated as on create; an absent field keeps its value. Another user's
+/// application is 404.
+async fn update_application(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    Json(body): Json<ApplicationIn>,
+) -> Result<axum::Json<ApplicationDto>, ApiError> {
+    let current = app_or_404(&state.control.snapshot(), &who, &id)?.clone();
+    check_token_type(&body)?;
+    let app = state
+        .control
+        .update_application(
+            &current.id,
+            ApplicationDraft {
+                name: body.name.unwrap_or(current.name),
+                throttling_policy: body.throttling_policy.unwrap_or(current.throttling_policy),
+                description: body.description.unwrap_or(current.description),
+            },
+        )
+        .await?;
+    Ok(axum::Json(app_dto(&state.control.snapshot(), &app)))
+}
+
+async fn create_application(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Json(body): Json<ApplicationIn>,
+) -> Result<Response, ApiError> {
+    check_token_type(&body)?;
     let app = state
         .control
         .create_application_owned(

@@ -2,7 +2,7 @@
 //! through the lifecycle, snapshot revisions and deploy them to gateway environments.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,6 +17,7 @@ use super::dto::{
 use super::{ApiError, AppState, Json, OptionalJson, Query, api_or_404, asyncapi};
 use crate::catalog::DeployTarget;
 use crate::catalog::{ApiDraft, LifecycleAction};
+use crate::control::Principal;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -169,10 +170,28 @@ async fn list_apis(State(state): State<AppState>, Query(q): Query<ListQuery>) ->
     .into_response()
 }
 
+/// The provider of a new API, as WSO2's publisher does: absent or blank, the caller; a
+/// non-admin naming another user still gets themselves (WSO2 overrides it); an admin may
+/// name any existing user (unknown: 400 on `provider`).
+fn provider_of(state: &AppState, who: &Principal, given: Option<&str>) -> Result<String, ApiError> {
+    let given = given.map(str::trim).filter(|p| !p.is_empty());
+    match given {
+        Some(p) if who.sees_all() && !p.eq_ignore_ascii_case(&who.user) => state
+            .control
+            .snapshot()
+            .find_user(p)
+            .map(|r| r.user.name.clone())
+            .ok_or_else(|| ApiError::invalid("provider", format!("no user is named '{p}'"))),
+        _ => Ok(who.user.clone()),
+    }
+}
+
 async fn create_api(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Json(body): Json<ApiIn>,
 ) -> Result<Response, ApiError> {
+    let provider = provider_of(&state, &who, body.provider.as_deref())?;
     let cors = body.cors_configuration.clone();
     if let Some(cors) = &cors {
         crate::catalog::validate_cors(cors)?;
@@ -183,7 +202,7 @@ async fn create_api(
         .map(crate::catalog::BackendStream::parse)
         .transpose()?;
     let draft = body.into_draft(ApiDraft::default())?;
-    let mut api = state.control.create_api(draft).await?;
+    let mut api = state.control.create_api_by(draft, &provider).await?;
     if let Some(cors) = cors {
         api = state.control.set_api_cors(&api.id, cors).await?;
     }

@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use crate::catalog::user::parse_roles;
 use crate::catalog::{Role, RuleError, User};
-use crate::control::{ControlError, UserUpdate};
+use crate::control::{ControlError, Principal, UserUpdate};
 
 /// The SCIM core User schema (RFC 7643 §4.1).
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -398,10 +398,29 @@ async fn patch_user(
     Ok(scim_json(StatusCode::OK, &resource(&user)))
 }
 
+/// `DELETE /scim2/Users/{id}`: removes a user and their applications. The caller cannot
+/// remove itself (409 `mutability`, as for the last admin: the current state forbids it,
+/// RFC 7644 §3.12), so `admin` with the `admin-token` file cannot remove `admin`.
 async fn delete_user(
     State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ScimError> {
+    let is_caller = state
+        .control
+        .snapshot()
+        .find_user(&id)
+        .is_some_and(|r| r.user.name.eq_ignore_ascii_case(&who.user));
+    if is_caller {
+        return Err(ScimError {
+            status: StatusCode::CONFLICT,
+            scim_type: Some("mutability"),
+            detail: format!(
+                "user '{}' is the caller and cannot remove itself; another admin can",
+                who.user
+            ),
+        });
+    }
     state.control.delete_user(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,8 +17,6 @@ pub use publisher::*;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Millis;
-/// The provider and owner of everything: streamgate has one user, `admin`.
-pub const PROVIDER: &str = "admin";
 /// The `eventCount`/`requestCount` WSO2 writes for an unlimited policy.
 pub const UNLIMITED_COUNT: u64 = 2_147_483_647;
 /// WSO2's `keyManager` for keys it issues itself.

@@ -121,7 +121,7 @@ impl ApiDto {
             description: api.description.clone(),
             context: api.context.clone(),
             version: api.version.clone(),
-            provider: PROVIDER.to_string(),
+            provider: api.provider.clone(),
             lifecycle_status: api.lifecycle.as_wso2().to_string(),
             api_type: "SSE".to_string(),
             transport: vec!["http".to_string()],
@@ -222,7 +222,7 @@ impl ApiInfoDto {
             description: api.description.clone(),
             context: api.context.clone(),
             version: api.version.clone(),
-            provider: PROVIDER.to_string(),
+            provider: api.provider.clone(),
             api_type: "SSE".to_string(),
             lifecycle_status: api.lifecycle.as_wso2().to_string(),
             has_thumbnail: false,
@@ -629,6 +629,10 @@ pub(super) fn port_of(url: &str) -> u16 {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiIn {
+    /// `provider`: the API's provider; absent, the calling user. Only an admin may name
+    /// another user (WSO2: a non-admin's API is always their own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// `name`: the API's name, e.g. `Observer`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

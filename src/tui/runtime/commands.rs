@@ -47,9 +47,13 @@ impl Runtime {
     /// Runs one command off the loop.
     pub fn execute(&mut self, command: Command) {
         match command {
-            Command::CreateApi(draft) => self.spawn_control(|c| async move {
-                Done::ApiCreated(c.create_api(draft).await.map_err(message))
-            }),
+            Command::CreateApi(draft) => {
+                // Provided by the signed-in user (admin for the local operator).
+                let provider = self.app.config.principal.user.clone();
+                self.spawn_control(|c| async move {
+                    Done::ApiCreated(c.create_api_by(draft, &provider).await.map_err(message))
+                })
+            }
             Command::SetPlans { api_id, plans } => self.spawn_control(|c| async move {
                 Done::PlansSaved(c.set_plans(&api_id, plans).await.map_err(message))
             }),
