@@ -229,7 +229,7 @@ async fn login_stores_the_users_own_token_which_the_client_uses_until_logout() {
     )
     .await;
     assert!(
-        wrong.contains("invalid_grant") && wrong.contains("401"),
+        wrong.contains("invalid_grant") && wrong.contains("400"),
         "{wrong}"
     );
     assert!(!c.join("streamgate").join("token").exists());

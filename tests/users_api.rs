@@ -453,17 +453,17 @@ async fn five_failures_lock_the_user_with_the_same_answer_as_an_unknown_one() {
     let s = TestServer::start().await;
     add_user(&s, "frank", &["subscriber"]).await;
     let unknown = password_grant(&s, "nobody", PASSWORD, None).await;
-    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
     let unknown_body: Value = unknown.json().await.unwrap();
     for _ in 0..5 {
         let resp = password_grant(&s, "frank", "wrong password!!", None).await;
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body, unknown_body);
     }
     // Locked: even the right password is refused, with the same answer.
     let resp = password_grant(&s, "frank", PASSWORD, None).await;
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body, unknown_body);
     assert!(

@@ -278,8 +278,9 @@ fn no_store(body: TokenResponse) -> Response {
 
 fn auth_failure(err: AuthError) -> OAuthFailure {
     match err {
+        // 400, as RFC 6749 §5.2 has every error but `invalid_client` (and WSO2 answers).
         AuthError::InvalidGrant => oauth_error(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::BAD_REQUEST,
             "invalid_grant",
             "wrong user name or password, or the user is locked",
         ),
