@@ -1020,3 +1020,30 @@ async fn the_data_dir_and_its_files_are_owner_only() {
     }
     assert!(s.dir().join("admin-password").exists());
 }
+
+/// A new user whose name differs from an existing one only in case is refused, naming the
+/// existing spelling (names ignore case); a name with a non-ASCII letter is refused saying
+/// that letters must be ASCII (it said "letters", which `ü` is).
+#[tokio::test]
+async fn user_name_conflicts_and_refusals_name_the_rule() {
+    let s = TestServer::start().await;
+    add_user(&s, "cara", &["creator"]).await;
+    let err = s
+        .control()
+        .create_user("CARA", PASSWORD, vec![Role::Creator])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'cara' already exists (user names ignore case)"),
+        "{err}"
+    );
+    let err = s
+        .control()
+        .create_user("Ünïcødé", PASSWORD, vec![Role::Creator])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ASCII letters"), "{err}");
+    assert_eq!(s.control().snapshot().users.len(), 2);
+}

@@ -207,7 +207,7 @@ fn validate_policy_name(name: &str) -> Result<(), RuleError> {
     {
         return Err(RuleError::invalid(
             "policyName",
-            format!("'{name}' may only contain letters, digits, '_' and '-'"),
+            format!("'{name}' may only contain ASCII letters and digits, '_' and '-'"),
         ));
     }
     Ok(())

@@ -203,7 +203,7 @@ pub fn validate_user_name(name: &str) -> Result<(), RuleError> {
     {
         return Err(RuleError::invalid(
             "userName",
-            "the user name may only contain letters, digits, '.', '_', '-' and '@'",
+            "the user name may only contain ASCII letters and digits, '.', '_', '-' and '@'",
         ));
     }
     Ok(())

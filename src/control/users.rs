@@ -282,19 +282,13 @@ impl Control {
                 .unwrap_or_else(|| RuleError::invalid("roles", "a role is required"))
                 .into());
         }
-        if self.snapshot().find_user(&name).is_some() {
-            return Err(
-                RuleError::conflict(409, format!("a user named '{name}' already exists")).into(),
-            );
+        if let Some(existing) = self.snapshot().find_user(&name) {
+            return Err(RuleError::conflict(409, user_exists(&existing.user.name)).into());
         }
         let hash = hash_blocking(password.to_string()).await?;
         self.write(|tx| {
-            if tx.catalog.find_user(&name).is_some() {
-                return Err(RuleError::conflict(
-                    409,
-                    format!("a user named '{name}' already exists"),
-                )
-                .into());
+            if let Some(existing) = tx.catalog.find_user(&name) {
+                return Err(RuleError::conflict(409, user_exists(&existing.user.name)).into());
             }
             let mut roles = roles;
             roles.sort();
@@ -753,4 +747,10 @@ fn admins(catalog: &Snapshot) -> usize {
         .values()
         .filter(|u| u.user.has_role(Role::Admin))
         .count()
+}
+
+/// The conflict for a new user whose name is taken by `existing` (user names are matched
+/// without regard to case, so the taken name may be spelled otherwise).
+fn user_exists(existing: &str) -> String {
+    format!("a user named '{existing}' already exists (user names ignore case)")
 }
