@@ -92,18 +92,53 @@ pub enum TokenError {
 /// Why a token that is not a well-formed JWS (RFC 7515 compact form with a JSON header and
 /// claims streamgate signs) is refused.
 const MALFORMED: &str = "it is not a well-formed signed token";
+/// The `aud` claim (a string, or the first of an array) of a compact JWS `token`, read
+/// without verifying anything: only to word a refusal of a token already verified.
+fn claims_audience(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    match claims.get("aud")? {
+        serde_json::Value::String(aud) => Some(aud.clone()),
+        serde_json::Value::Array(auds) => auds.first()?.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Why a token signed with the signing key but without the claims of its kind is refused.
+const BAD_CLAIMS: &str = "its claims are missing or malformed";
 /// Why a token whose signature does not verify with the signing key is refused.
 const BAD_SIGNATURE: &str = "its signature does not verify";
 
 /// Why `jsonwebtoken` refused a signed token: expired, not yet valid, or invalid, saying
 /// `other_kind` when the token is the other kind of streamgate token (its audience, or
 /// claims missing that this kind has).
-fn refusal(kind: &jsonwebtoken::errors::ErrorKind, other_kind: &str) -> TokenError {
+fn refusal(
+    kind: &jsonwebtoken::errors::ErrorKind,
+    other_kind: &str,
+    token: &str,
+    validation: &Validation,
+) -> TokenError {
     use jsonwebtoken::errors::ErrorKind;
     match kind {
         ErrorKind::ExpiredSignature => TokenError::Expired,
         ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-        ErrorKind::InvalidAudience | ErrorKind::Json(_) => TokenError::Invalid(other_kind.into()),
+        ErrorKind::InvalidAudience => TokenError::Invalid(other_kind.into()),
+        // Signed here (the signature is checked before the claims are read), with claims
+        // this kind does not have: the other kind of token when its audience says so, else
+        // claims missing or of another type.
+        ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => {
+            let own = claims_audience(token).is_some_and(|aud| {
+                validation
+                    .aud
+                    .as_ref()
+                    .is_some_and(|expected| expected.contains(&aud))
+            });
+            TokenError::Invalid(if own { BAD_CLAIMS } else { other_kind }.into())
+        }
         // In words a client can act on, never the library's internals (its parser errors
         // name byte offsets and types).
         ErrorKind::InvalidSignature => TokenError::Invalid(BAD_SIGNATURE.into()),
@@ -431,6 +466,8 @@ impl KeyManager {
                     e.kind(),
                     "it is not an application's access token (a management token, from the \
                      password grant or `streamgate login`, does not open streams)",
+                    token,
+                    &self.validation,
                 )
             })
     }
@@ -477,7 +514,7 @@ impl KeyManager {
         }
         jsonwebtoken::decode::<T>(token, &self.decoding, validation)
             .map(|data| data.claims)
-            .map_err(|e| refusal(e.kind(), other_kind))
+            .map_err(|e| refusal(e.kind(), other_kind, token, validation))
     }
 
     /// [`verify`](Self::verify) with a per-thread cache of tokens already verified. A hit
@@ -734,6 +771,25 @@ mod tests {
                 assert!(!why.contains(internal), "{bad}: {why}");
             }
         }
+        // Signed here for the gateway, but without an application's claims: said so, not
+        // taken for a management token.
+        #[derive(serde::Serialize)]
+        struct Bare {
+            iss: String,
+            aud: String,
+            exp: i64,
+        }
+        let bare = km
+            .sign(&Bare {
+                iss: ISSUER.into(),
+                aud: AUDIENCE.into(),
+                exp: now() + 60,
+            })
+            .unwrap();
+        let Err(TokenError::Invalid(why)) = km.verify(&bare) else {
+            panic!("a token without claims passed");
+        };
+        assert_eq!(why, BAD_CLAIMS);
     }
 
     #[test]
