@@ -70,13 +70,17 @@ pub(crate) fn request_token(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<Option<String>, Reject> {
+    // A value with bytes beyond visible ASCII is still a token sent (and refused as
+    // invalid), not a missing one.
     let mut bearer = headers
         .get_all(header::AUTHORIZATION)
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
         .filter_map(|v| {
             let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
         })
         .filter(|t| !t.is_empty());
     let first = bearer.next();
@@ -90,7 +94,7 @@ pub(crate) fn request_token(
         return Err(Reject::AmbiguousCredentials);
     }
     if let Some(token) = first {
-        return Ok(Some(token.to_string()));
+        return Ok(Some(token));
     }
     Ok(query
         .into_iter()
@@ -520,6 +524,13 @@ mod tests {
             request_token(&headers, Some("access_token=q")),
             Ok(Some("q".into()))
         );
+        // A token with bytes beyond visible ASCII was sent (and is refused by the check),
+        // not missing: it was answered as missing credentials (900902).
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes("Bearer tökén".as_bytes()).unwrap(),
+        );
+        assert!(matches!(request_token(&headers, None), Ok(Some(t)) if t.starts_with('t')));
     }
 
     #[test]

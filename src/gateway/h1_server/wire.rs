@@ -176,18 +176,16 @@ pub(super) fn head_ends_after(buf: &[u8], from: usize) -> bool {
     })
 }
 
-/// Whether `value` is a valid `Host` field value (RFC 9112 §3.2, RFC 3986 §3.2.2): empty,
-/// or a host (a reg-name, an IPv4 address or a bracketed IP literal) with an optional
-/// `:port`; no user info, path or spaces.
+/// Whether `value` is a valid `Host` field value for an `http` URI (RFC 9112 §3.2, RFC
+/// 3986 §3.2.2, RFC 9110 §4.2.1: its host may not be empty): a host (a reg-name, an IPv4
+/// address or a bracketed IP literal) with an optional `:port`; no user info, path or
+/// spaces.
 fn valid_host(value: &[u8]) -> bool {
-    if value.is_empty() {
-        return true;
-    }
     !value.contains(&b'@')
         && std::str::from_utf8(value)
             .ok()
             .and_then(|v| v.parse::<axum::http::uri::Authority>().ok())
-            .is_some()
+            .is_some_and(|authority| !authority.host().is_empty())
 }
 
 /// `HTTP/1.1 200 OK\r\n`.
@@ -306,8 +304,8 @@ mod tests {
         assert_eq!(head.framing, Framing::Length(0));
         let (_, head) = parse_head(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert!(!head.keep_alive);
-        // Host: optional on HTTP/1.0; empty, a name, an address with a port, an IP literal.
-        for host in ["", "x", "127.0.0.1:8280", "[::1]:8280", "api.example.com"] {
+        // Host: optional on HTTP/1.0; a name, an address with a port, an IP literal.
+        for host in ["x", "127.0.0.1:8280", "[::1]:8280", "api.example.com"] {
             let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
             assert!(parse_head(raw.as_bytes()).is_ok(), "{host:?}");
         }
@@ -371,6 +369,9 @@ mod tests {
             (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", bad),
             (b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", bad),
             (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", bad),
+            // An http URI's host may not be empty (RFC 9110 §4.2.1).
+            (b"GET / HTTP/1.1\r\nHost:\r\n\r\n", bad),
+            (b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n", bad),
             (b"GET / HTTP/2.0\r\n\r\n", bad),
         ] {
             assert_eq!(
