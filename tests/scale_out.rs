@@ -1045,6 +1045,40 @@ async fn a_fresh_node_stops_on_a_wrong_scheme_or_a_refused_token() {
 
     assert!(!log.contains("other users may read it"), "{log}");
 
+    // Something that is not HTTP, and not TLS either, is retried as unreachable: the node
+    // waits (it stopped, told to use https://, for any answer that was not HTTP).
+    let ssh = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ssh_url = format!("http://{}", ssh.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in ssh.incoming().flatten() {
+            let mut stream = stream;
+            // After the request, as a server that does not speak HTTP answers it.
+            let mut request = [0u8; 1024];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = std::io::Write::write_all(&mut stream, b"SSH-2.0-OpenSSH_9.6\r\n");
+        }
+    });
+    let mut waiting = tokio::task::block_in_place(|| {
+        let (child, stderr, _rx) = spawn_captured(
+            Command::new(env!("CARGO_BIN_EXE_streamgate"))
+                .args(["gateway", "--control-plane", &ssh_url, "--node-token"])
+                .arg(&token)
+                .args(["--gateway-addr", "127.0.0.1:0"])
+                .arg("--data-dir")
+                .arg(dir.path().join("edge-ssh"))
+                .env("RUST_LOG", "info"),
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        (child, stderr)
+    });
+    let still_running = waiting.0.try_wait().unwrap().is_none();
+    let _ = waiting.0.kill();
+    let _ = waiting.0.wait();
+    let log = String::from_utf8_lossy(&waiting.1.lock().unwrap()).into_owned();
+    assert!(still_running, "{log}");
+    assert!(log.contains("not an HTTP answer"), "{log}");
+    assert!(!log.contains("use https://"), "{log}");
+
     // A token file others may read is run, with a warning.
     let wrong = dir.path().join("wrong.token");
     std::fs::write(&wrong, "sgn_not-a-node-token\n").unwrap();

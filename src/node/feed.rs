@@ -56,6 +56,38 @@ pub(super) struct Feed {
 }
 
 impl Feed {
+    /// Whether the control plane's address answers a plain HTTP request with a TLS record
+    /// (an alert or a handshake: first byte 0x15 or 0x16, then version major 3), read within
+    /// 2 s: so that only a server that really speaks TLS is told to be asked with
+    /// `https://`, and anything else that is not HTTP is retried as unreachable.
+    pub(super) async fn answers_in_tls(&self) -> bool {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let Some(host) = self.feed_url.host_str() else {
+            return false;
+        };
+        let port = self.feed_url.port_or_known_default().unwrap_or(80);
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let probe = async {
+            let mut tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+                .await
+                .ok()?;
+            tcp.write_all(b"GET / HTTP/1.1\r\nHost: streamgate\r\nConnection: close\r\n\r\n")
+                .await
+                .ok()?;
+            let mut first = [0u8; 2];
+            tcp.read_exact(&mut first).await.ok()?;
+            Some(matches!(first, [0x15 | 0x16, 0x03]))
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(2), probe)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(false)
+    }
+
     pub(super) fn new(config: &NodeConfig) -> Result<Feed, String> {
         let given = &config.control_plane;
         let base = Url::parse(given.trim_end_matches('/'))
