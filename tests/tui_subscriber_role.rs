@@ -159,3 +159,37 @@ fn a_refused_plans_save_leaves_the_edit_unsaved_not_saving() {
     assert!(!text.contains("Saving..."), "{text}");
     assert!(text.contains("Unsaved changes"), "{text}");
 }
+
+/// Without a subscribed application, a subscriber is pointed to the wizard (`w`); a user
+/// without the subscriber role, whom the wizard refuses, is told what it needs instead.
+#[test]
+fn a_non_subscriber_is_not_pointed_to_the_wizard() {
+    let page = |user: &str, roles: &[Role]| {
+        let mut config = config();
+        config.principal = Principal {
+            user: user.into(),
+            roles: roles.to_vec(),
+            scopes: BTreeSet::new(),
+        };
+        config.signed_in = true;
+        let mut catalog = full_catalog();
+        // Every application is someone else's.
+        for a in catalog.applications.values_mut() {
+            a.owner = "someone-else".into();
+        }
+        let mut app = App::new(config, Theme::default(), Arc::new(catalog), NOON);
+        press(&mut app, Char('2'));
+        press(&mut app, Enter);
+        assert!(matches!(app.portal.view, PortalView::Api(_)));
+        assert!(press(&mut app, Char('y')).is_empty());
+        status(&app)
+    };
+    assert_eq!(
+        page("carl", &[Role::Creator, Role::Publisher]),
+        "No subscribed application: subscribing needs the subscriber role (sign in as a user who has it)"
+    );
+    assert_eq!(
+        page("sam", &[Role::Subscriber]),
+        "No subscribed application: press w for the wizard"
+    );
+}

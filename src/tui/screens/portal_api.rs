@@ -125,6 +125,19 @@ fn view(p: &Portal) -> Option<&PortalApi> {
     }
 }
 
+/// What a user without the subscriber role is told where others are pointed to the wizard
+/// (which refuses them).
+const NOT_A_SUBSCRIBER: &str = "No subscribed application: subscribing needs the subscriber role (sign in as a user who has it)";
+
+/// Where to go without a subscribed application: the wizard, or the role it needs.
+fn no_application(ctx: &Ctx) -> &'static str {
+    if ctx.config.can_subscribe() {
+        "No subscribed application: press w for the wizard"
+    } else {
+        NOT_A_SUBSCRIBER
+    }
+}
+
 /// Opens a Try-it stream for the selected subscriber.
 pub fn try_it(p: &mut Portal, ctx: &Ctx, fx: &mut Effects) -> Vec<Command> {
     let catalog = ctx.catalog.clone();
@@ -156,7 +169,11 @@ pub fn try_it(p: &mut Portal, ctx: &Ctx, fx: &mut Effects) -> Vec<Command> {
             Vec::new()
         }
         None => {
-            fx.error("Subscribe first: press w for the Subscription & Key Generation Wizard");
+            fx.error(if ctx.config.can_subscribe() {
+                "Subscribe first: press w for the Subscription & Key Generation Wizard"
+            } else {
+                NOT_A_SUBSCRIBER
+            });
             Vec::new()
         }
     }
@@ -233,7 +250,7 @@ pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Ve
                 }
                 None => fx.error(format!("{name} has no keys yet: run the wizard (w)")),
             },
-            None => fx.error("No subscribed application: press w for the wizard"),
+            None => fx.error(no_application(ctx)),
         },
         Action::CopyToken | Action::CopyCurl => match selected {
             Some((app_id, name, _)) => match ctx.session.latest_token(&app_id).cloned() {
@@ -247,7 +264,7 @@ pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Ve
                 }
                 None => fx.error(format!("No token for {name} in this session: press g")),
             },
-            None => fx.error("No subscribed application: press w for the wizard"),
+            None => fx.error(no_application(ctx)),
         },
         Action::Undeploy => {
             if let Some((_, name, sub_id)) = selected {
@@ -477,7 +494,11 @@ fn draw_try_it(ctx: &Ctx, api: &Api, v: &PortalApi, frame: &mut Frame, area: Rec
     let mut lines = Vec::new();
     if subs.is_empty() {
         lines.push(Line::from(Span::styled(
-            "No subscribed application yet: press w for the wizard.",
+            if ctx.config.can_subscribe() {
+                "No subscribed application yet: press w for the wizard."
+            } else {
+                NOT_A_SUBSCRIBER
+            },
             theme.warning(),
         )));
     }
