@@ -186,7 +186,7 @@ fn a_non_subscriber_is_not_pointed_to_the_wizard() {
     };
     assert_eq!(
         page("carl", &[Role::Creator, Role::Publisher]),
-        "No subscribed application: subscribing needs the subscriber role (sign in as a user who has it)"
+        "No subscribed application: subscribing needs the subscriber role"
     );
     assert_eq!(
         page("sam", &[Role::Subscriber]),

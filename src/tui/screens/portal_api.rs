@@ -127,7 +127,7 @@ fn view(p: &Portal) -> Option<&PortalApi> {
 
 /// What a user without the subscriber role is told where others are pointed to the wizard
 /// (which refuses them).
-const NOT_A_SUBSCRIBER: &str = "No subscribed application: subscribing needs the subscriber role (sign in as a user who has it)";
+const NOT_A_SUBSCRIBER: &str = "No subscribed application: subscribing needs the subscriber role";
 
 /// Where to go without a subscribed application: the wizard, or the role it needs.
 fn no_application(ctx: &Ctx) -> &'static str {
