@@ -471,6 +471,11 @@ async fn oversize_and_malformed_heads_are_refused_and_closed() {
             400,
         ),
         (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
+        // `OPTIONS *` asks about the server itself (RFC 9110 §9.3.7); it got 404.
+        (
+            b"OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            204,
+        ),
     ] {
         let resp = raw_exchange(env.gateway_addr(), raw.to_vec()).await;
         assert_eq!(

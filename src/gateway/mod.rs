@@ -339,9 +339,9 @@ impl Gateway {
         let outcome = if cors::is_preflight(&req.method, &req.headers) {
             cors::preflight(cors, &req.headers)
                 .map(|headers| ((StatusCode::OK, headers).into_response(), None))
-        } else if req.method == Method::OPTIONS && routed.is_ok() {
-            // A plain OPTIONS asks what the resource allows (RFC 9110 §9.3.7): said, not
-            // refused with the method it lists.
+        } else if req.method == Method::OPTIONS && (routed.is_ok() || req.uri == "*") {
+            // A plain OPTIONS asks what the resource (or, as `OPTIONS *`, the server) allows
+            // (RFC 9110 §9.3.7): said, not refused with the method it lists.
             Ok((
                 (
                     StatusCode::NO_CONTENT,
