@@ -199,16 +199,6 @@ async fn first_snapshot(feed: &Feed, link: &Link) -> Result<ReplicaState, String
             }
             Err(e) => Err(e),
         };
-        // Not HTTP at an http:// URL: stop only when the server really answers in TLS.
-        let result = match result {
-            Err(FeedError::WrongScheme(e)) if !feed.answers_in_tls().await => {
-                Err(FeedError::Other(e.replace(
-                    " (the control plane answers in TLS: use https:// in --control-plane)",
-                    " (not an HTTP answer)",
-                )))
-            }
-            other => other,
-        };
         if let Err(
             FeedError::Untrusted(e)
             | FeedError::WrongScheme(e)

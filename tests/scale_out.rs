@@ -811,6 +811,27 @@ async fn a_node_takes_the_slow_client_limits() {
     );
 }
 
+/// `streamgate gateway` following `control_plane` with `token_file` over `data_dir`, its
+/// plain gateway on a free port, logging at info, with `extra` options and no trust from
+/// the environment.
+fn node_command(
+    control_plane: &str,
+    token_file: &Path,
+    data_dir: &Path,
+    extra: &[&str],
+) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_streamgate"));
+    cmd.args(["gateway", "--control-plane", control_plane, "--node-token"])
+        .arg(token_file)
+        .args(["--gateway-addr", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("STREAMGATE_CONTROL_PLANE_CACERT")
+        .env("RUST_LOG", "info");
+    cmd
+}
+
 /// A `streamgate gateway` child process expected to stop on its own: its exit status and
 /// what it logged, or a panic when it still runs after [`PATIENCE`].
 fn node_exits(
@@ -819,17 +840,12 @@ fn node_exits(
     data_dir: &Path,
     extra: &[&str],
 ) -> (std::process::ExitStatus, String) {
-    let (mut child, stderr, _rx) = spawn_captured(
-        Command::new(env!("CARGO_BIN_EXE_streamgate"))
-            .args(["gateway", "--control-plane", control_plane, "--node-token"])
-            .arg(token_file)
-            .args(["--gateway-addr", "127.0.0.1:0"])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(extra)
-            .env_remove("STREAMGATE_CONTROL_PLANE_CACERT")
-            .env("RUST_LOG", "info"),
-    );
+    let (mut child, stderr, _rx) = spawn_captured(&mut node_command(
+        control_plane,
+        token_file,
+        data_dir,
+        extra,
+    ));
     let deadline = Instant::now() + PATIENCE;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -1059,15 +1075,12 @@ async fn a_fresh_node_stops_on_a_wrong_scheme_or_a_refused_token() {
         }
     });
     let mut waiting = tokio::task::block_in_place(|| {
-        let (child, stderr, _rx) = spawn_captured(
-            Command::new(env!("CARGO_BIN_EXE_streamgate"))
-                .args(["gateway", "--control-plane", &ssh_url, "--node-token"])
-                .arg(&token)
-                .args(["--gateway-addr", "127.0.0.1:0"])
-                .arg("--data-dir")
-                .arg(dir.path().join("edge-ssh"))
-                .env("RUST_LOG", "info"),
-        );
+        let (child, stderr, _rx) = spawn_captured(&mut node_command(
+            &ssh_url,
+            &token,
+            &dir.path().join("edge-ssh"),
+            &[],
+        ));
         std::thread::sleep(Duration::from_secs(3));
         (child, stderr)
     });

@@ -22,6 +22,12 @@ use streamgate::tui::screens::publisher::PublisherView;
 use tui_support::*;
 
 fn signed_in(user: &str, roles: &[Role]) -> App {
+    // The tutorial's application belongs to the signed-in user, so they see it.
+    signed_in_owning(user, roles, user)
+}
+
+/// `user` signed in with `roles` over the tutorial's catalog, its applications `owner`'s.
+fn signed_in_owning(user: &str, roles: &[Role], owner: &str) -> App {
     let mut config = config();
     config.principal = Principal {
         user: user.into(),
@@ -30,9 +36,8 @@ fn signed_in(user: &str, roles: &[Role]) -> App {
     };
     config.signed_in = true;
     let mut catalog = full_catalog();
-    // The tutorial's application belongs to the signed-in user, so they see it.
     for a in catalog.applications.values_mut() {
-        a.owner = user.into();
+        a.owner = owner.into();
     }
     App::new(config, Theme::default(), Arc::new(catalog), NOON)
 }
@@ -165,19 +170,8 @@ fn a_refused_plans_save_leaves_the_edit_unsaved_not_saving() {
 #[test]
 fn a_non_subscriber_is_not_pointed_to_the_wizard() {
     let page = |user: &str, roles: &[Role]| {
-        let mut config = config();
-        config.principal = Principal {
-            user: user.into(),
-            roles: roles.to_vec(),
-            scopes: BTreeSet::new(),
-        };
-        config.signed_in = true;
-        let mut catalog = full_catalog();
         // Every application is someone else's.
-        for a in catalog.applications.values_mut() {
-            a.owner = "someone-else".into();
-        }
-        let mut app = App::new(config, Theme::default(), Arc::new(catalog), NOON);
+        let mut app = signed_in_owning(user, roles, "someone-else");
         press(&mut app, Char('2'));
         press(&mut app, Enter);
         assert!(matches!(app.portal.view, PortalView::Api(_)));

@@ -192,7 +192,26 @@ impl Feed {
                     self.feed_url
                 )));
             }
-            Ok(Err(e)) => return Err(self.transport_error(&e)),
+            Ok(Err(e)) => {
+                // Not HTTP at an http:// URL: told to use https:// only when the server
+                // really answers in TLS.
+                let detail = mgmt_client::innermost(&e);
+                if mgmt_client::handshake_error(&e).is_none()
+                    && self.base.starts_with("http://")
+                    && mgmt_client::tls_answered_plain_http(&detail)
+                {
+                    let url = &self.feed_url;
+                    return Err(if self.answers_in_tls().await {
+                        FeedError::WrongScheme(format!(
+                            "{url}: {detail} (the control plane answers in TLS: use https:// \
+                             in --control-plane)"
+                        ))
+                    } else {
+                        FeedError::Other(format!("{url}: {detail} (not an HTTP answer)"))
+                    });
+                }
+                return Err(self.transport_error(&e));
+            }
             Ok(Ok(resp)) => resp,
         };
         match resp.status() {
@@ -220,13 +239,6 @@ impl Feed {
     pub(super) fn transport_error(&self, e: &(dyn std::error::Error + 'static)) -> FeedError {
         let Some(tls) = mgmt_client::handshake_error(e) else {
             let detail = mgmt_client::innermost(e);
-            if self.base.starts_with("http://") && mgmt_client::tls_answered_plain_http(&detail) {
-                return FeedError::WrongScheme(format!(
-                    "{}: {detail} (the control plane answers in TLS: use https:// in \
-                     --control-plane)",
-                    self.feed_url
-                ));
-            }
             return FeedError::Other(format!("{}: {detail}", self.feed_url));
         };
         let hint = match tls {
