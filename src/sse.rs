@@ -106,6 +106,12 @@ fn find_eol(hay: &[u8]) -> Option<usize> {
     memchr::memchr2(b'\n', b'\r', hay)
 }
 
+/// Whether a complete line (without its terminator) is a `data` field line: its name is
+/// exactly `data`, followed by `:` or by the end of the line.
+fn is_data_line(line: &[u8]) -> bool {
+    line.starts_with(DATA) && line.get(DATA.len()).is_none_or(|&b| b == b':')
+}
+
 /// Consumes the line terminator at `chunk[eol]` (which must be CR or LF).
 ///
 /// Returns the index just past it: past the LF of a CRLF pair if both are in
@@ -184,7 +190,7 @@ enum LineKind {
 /// }
 /// assert_eq!(forward, b"data: a\n\n: ping\n\ndata: b\r\n\r\n");
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventCounter {
     /// Byte order mark detection at the start of the stream.
     bom: BomState,
@@ -263,8 +269,7 @@ impl EventCounter {
                 let line = chunk.get(i..i + p).unwrap_or_default();
                 self.line = if line.is_empty() {
                     LineKind::Start
-                } else if line.starts_with(DATA) && line.get(DATA.len()).is_none_or(|&b| b == b':')
-                {
+                } else if is_data_line(line) {
                     LineKind::Data
                 } else if byte == b':' {
                     LineKind::Comment
@@ -351,14 +356,77 @@ impl EventCounter {
         dispatch.then_some(next)
     }
 
+    /// Scans a whole chunk and calls `on_dispatch` with the offset at which each event
+    /// dispatched in it ends, in order.
+    ///
+    /// The offsets, and the state left for the next chunk, are exactly those of calling
+    /// [`next_dispatch`](Self::next_dispatch) from `0` until it returns `None`; only the
+    /// cost differs. Lines that end in LF are classified in one pass over the chunk's line
+    /// ends (`memchr2_iter`), without the per-line state of the byte-wise scan; from the
+    /// first CR of a chunk on (CRLF or CR line ends), and for the byte order mark at the
+    /// start of a stream, the byte-wise scan takes over.
+    pub fn for_each_dispatch(&mut self, chunk: &[u8], mut on_dispatch: impl FnMut(usize)) {
+        let mut pos = if self.bom == BomState::Done {
+            self.dispatch_lf_lines(chunk, &mut on_dispatch)
+        } else {
+            0
+        };
+        // The rest: the line the chunk ends inside, or everything from a CR on.
+        while let Some(end) = self.next_dispatch(chunk, pos) {
+            on_dispatch(end);
+            pos = end;
+        }
+    }
+
+    /// The LF fast path of [`for_each_dispatch`](Self::for_each_dispatch): handles the
+    /// chunk's lines up to its last LF or its first CR, and returns the offset from which
+    /// the byte-wise scan must go on (`0` when it handled nothing).
+    fn dispatch_lf_lines(&mut self, chunk: &[u8], on_dispatch: &mut impl FnMut(usize)) -> usize {
+        let mut start = 0;
+        if self.skip_lf || self.line != LineKind::Start {
+            // Finish the line the previous chunk left open the byte-wise way, if it ends
+            // in LF here (a CR could pair with an LF beyond the end of a sub-slice).
+            let Some(eol) = find_eol(chunk).filter(|&eol| chunk.get(eol) == Some(&b'\n')) else {
+                return 0;
+            };
+            let head = chunk.get(..=eol).unwrap_or_default();
+            while let Some(end) = self.next_dispatch(head, start) {
+                on_dispatch(end);
+                start = end;
+            }
+            start = eol + 1;
+        }
+        // At a line start: each complete line from here is classified at once.
+        let base = start;
+        let rest = chunk.get(base..).unwrap_or_default();
+        for eol in memchr::memchr2_iter(b'\n', b'\r', rest) {
+            if rest.get(eol) != Some(&b'\n') {
+                break;
+            }
+            let line = chunk.get(start..base + eol).unwrap_or_default();
+            match line.first() {
+                None => {
+                    if self.has_data {
+                        on_dispatch(base + eol + 1);
+                    }
+                    self.has_data = false;
+                    self.has_fields = false;
+                }
+                Some(b':') => {}
+                Some(_) => {
+                    self.has_fields = true;
+                    self.has_data |= is_data_line(line);
+                }
+            }
+            start = base + eol + 1;
+        }
+        start
+    }
+
     /// Scans a whole chunk and returns how many events were dispatched in it.
     pub fn count_events(&mut self, chunk: &[u8]) -> usize {
         let mut count = 0;
-        let mut pos = 0;
-        while let Some(end) = self.next_dispatch(chunk, pos) {
-            count += 1;
-            pos = end;
-        }
+        self.for_each_dispatch(chunk, |_| count += 1);
         count
     }
 

@@ -443,3 +443,47 @@ proptest! {
         }
     }
 }
+
+/// Offsets and final state of `for_each_dispatch` over `chunks`, against the byte-wise
+/// `next_dispatch` loop it must equal (state compared after every chunk).
+fn fast_matches_bytewise(chunks: &[&[u8]]) -> Result<(), TestCaseError> {
+    let mut fast = EventCounter::new();
+    let mut slow = EventCounter::new();
+    for (k, chunk) in chunks.iter().enumerate() {
+        let mut fast_ends = Vec::new();
+        fast.for_each_dispatch(chunk, |end| fast_ends.push(end));
+        let mut slow_ends = Vec::new();
+        let mut pos = 0;
+        while let Some(end) = slow.next_dispatch(chunk, pos) {
+            slow_ends.push(end);
+            pos = end;
+        }
+        prop_assert_eq!(fast_ends, slow_ends, "chunk {}", k);
+        prop_assert_eq!(&fast, &slow, "state after chunk {}", k);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// (d) The one-pass LF path of `for_each_dispatch` reports the offsets, and leaves
+    /// the state, of the byte-wise scan, for generated streams with every mix of line
+    /// ends and for byte soup, whatever the chunking.
+    #[test]
+    fn for_each_dispatch_equals_the_bytewise_scan(
+        stream in stream(),
+        bytes in soup(),
+        cuts in prop::collection::vec(any::<Index>(), 0..12),
+    ) {
+        let want = expected(&stream);
+        let (chunks, _) = split(&want.bytes, &cuts);
+        fast_matches_bytewise(&chunks)?;
+        let (chunks, _) = split(&bytes, &cuts);
+        fast_matches_bytewise(&chunks)?;
+        // LF-only streams stay on the fast path throughout.
+        let lf_only: Vec<u8> = want.bytes.iter().copied().filter(|&b| b != b'\r').collect();
+        let (chunks, _) = split(&lf_only, &cuts);
+        fast_matches_bytewise(&chunks)?;
+    }
+}

@@ -291,11 +291,8 @@ impl Relay {
         };
         let window = metering.window.clone();
         self.ends.clear();
-        let mut pos = 0;
-        while let Some(end) = self.counter.next_dispatch(&chunk, pos) {
-            self.ends.push(end);
-            pos = end;
-        }
+        let ends = &mut self.ends;
+        self.counter.for_each_dispatch(&chunk, |end| ends.push(end));
         let n = self.ends.len() as u64;
         if n == 0 {
             self.queue_whole(chunk);
