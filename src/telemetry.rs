@@ -158,6 +158,9 @@ pub struct Metrics {
     /// counts).
     other_rejections: Mutex<HashMap<u32, u64>>,
     per_api_app: Mutex<crate::fast_map::FastHashMap<(String, String), Arc<PairCounters>>>,
+    /// The gateway's worker threads' loads, in worker order, once they run
+    /// (`--gateway-workers`; unset when the plain port shares the process's runtime).
+    pub workers: std::sync::OnceLock<Vec<Arc<crate::gateway::workers::WorkerLoad>>>,
 }
 
 impl Metrics {
@@ -293,6 +296,31 @@ impl Metrics {
                     .load(Ordering::Relaxed)
                     .to_string(),
             );
+        }
+        if let Some(workers) = self.workers.get() {
+            let now = std::time::Instant::now();
+            let _ = writeln!(
+                out,
+                "# HELP streamgate_gateway_worker_accepted_total Connections each gateway worker thread accepted on the plain port.\n# TYPE streamgate_gateway_worker_accepted_total counter"
+            );
+            for (k, load) in workers.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "streamgate_gateway_worker_accepted_total{{worker=\"{k}\"}} {}",
+                    load.accepted()
+                );
+            }
+            let _ = writeln!(
+                out,
+                "# HELP streamgate_gateway_worker_busy_seconds_total Seconds each gateway worker thread's event loop was busy (not waiting for events).\n# TYPE streamgate_gateway_worker_busy_seconds_total counter"
+            );
+            for (k, load) in workers.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "streamgate_gateway_worker_busy_seconds_total{{worker=\"{k}\"}} {:.6}",
+                    load.busy_at(now).as_secs_f64()
+                );
+            }
         }
         let _ = writeln!(
             out,

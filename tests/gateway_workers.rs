@@ -1,8 +1,8 @@
 //! The gateway's plain port on worker threads of its own (`GatewayOptions::workers`,
 //! `--gateway-workers`): streams accepted on the workers deliver and are metered, a
 //! refusal is answered there, a view change reaches every worker's streams, and shutdown
-//! ends them all with the final comment and stops the threads. Each worker listens on a
-//! socket of its own.
+//! ends them all with the final comment and stops the threads. The workers share one
+//! listening socket, and a light load stays on the first.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -65,8 +65,8 @@ async fn streams_on_worker_threads_deliver_close_on_a_view_change_and_end_at_shu
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(threads_named("self", "sg-gateway-"), 2, "two workers");
-    // Each worker accepts on a socket of its own (SO_REUSEPORT), not on one shared queue.
-    assert_eq!(listening_on(env.gateway_addr().port()), 2);
+    // The workers share one listening socket (and its accept queue).
+    assert_eq!(listening_on(env.gateway_addr().port()), 1);
 
     let (_bye, _, bye) = env.api_on_backend("Bye", "App", endless()).await;
     let (_held, held_api, held) = env.api_on_backend("Held", "Other", endless()).await;
@@ -79,6 +79,37 @@ async fn streams_on_worker_threads_deliver_close_on_a_view_change_and_end_at_shu
         .open_streams
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(open, 14);
+    // Each connection was accepted by one worker, and /metrics says which.
+    let loads = env.telemetry().metrics().workers.get().unwrap();
+    let accepted = |k: usize| loads[k].accepted();
+    assert_eq!(accepted(0) + accepted(1), 15, "connections accepted");
+    let text = env.telemetry().metrics().render_prometheus();
+    for k in 0..2 {
+        let line = format!(
+            "streamgate_gateway_worker_accepted_total{{worker=\"{k}\"}} {}\n",
+            accepted(k)
+        );
+        assert!(text.contains(&line), "{text}");
+    }
+    assert!(
+        text.contains("streamgate_gateway_worker_busy_seconds_total{worker=\"1\"} "),
+        "{text}"
+    );
+    // A light load stays on the first worker: the second one takes connections only while
+    // the first is more than half busy (as it may have been above, opening 14 streams back
+    // to back on a debug build), and goes back to waiting once the first has room again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (first, second) = (accepted(0), accepted(1));
+    let mut paced = Vec::new();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        paced.extend(streams(&env, "/bye/1.0.0/memory", &bye.production, 1).await);
+    }
+    assert_eq!(
+        (accepted(0) - first, accepted(1) - second),
+        (4, 0),
+        "paced connections accepted per worker"
+    );
 
     // A view change reaches the streams of both workers.
     env.control()

@@ -138,14 +138,17 @@ pub async fn serve_transport(
 ) -> io::Result<()> {
     let incomplete = Arc::new(Incomplete::default());
     serve_counted(
-        listener, router, options, metrics, transport, shutdown, incomplete,
+        listener, router, options, metrics, transport, shutdown, incomplete, None,
     )
     .await
 }
 
 /// [`serve_transport`] counting incomplete heads per client address in `incomplete`, which
 /// several accept loops on one port share (the gateway's workers), so the cap
-/// ([`ListenerOptions::max_incomplete_per_ip`]) holds for the port, not per loop.
+/// ([`ListenerOptions::max_incomplete_per_ip`]) holds for the port, not per loop. A
+/// worker's loop (`packing`) accepts only while its gate is open, and while it is closed
+/// takes the socket out of its event loop, so new connections do not wake it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn serve_counted(
     listener: TcpListener,
     router: Router,
@@ -154,6 +157,7 @@ pub(crate) async fn serve_counted(
     transport: Transport,
     shutdown: impl Future<Output = ()> + Send + 'static,
     incomplete: Arc<Incomplete>,
+    mut packing: Option<super::Packing>,
 ) -> io::Result<()> {
     let acceptor = match &transport {
         Transport::Plain | Transport::Gateway(_) => None,
@@ -179,10 +183,31 @@ pub(crate) async fn serve_counted(
         stopped,
     };
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut listening = Listening::Watched(listener);
     loop {
+        if let Some(packing) = &mut packing
+            && !packing.may_accept()
+        {
+            listening = listening.unwatched()?;
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = packing.wait() => {}
+            }
+        }
+        listening = listening.watched()?;
+        let Listening::Watched(listener) = &listening else {
+            continue;
+        };
+        let helping = packing.as_ref().is_some_and(super::Packing::is_helping);
         let accepted = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => accepted,
+            () = tokio::time::sleep(super::workers::RECHECK), if helping => {
+                if let Some(packing) = &mut packing {
+                    packing.recheck();
+                }
+                continue;
+            }
         };
         let (stream, peer) = match accepted {
             Ok(pair) => pair,
@@ -203,6 +228,9 @@ pub(crate) async fn serve_counted(
                 continue;
             }
         };
+        if let Some(packing) = &mut packing {
+            packing.accepted();
+        }
         match incomplete.admit(peer.ip(), options.max_incomplete_per_ip) {
             Some(head) => serving.serve(stream, peer, head, graceful.watcher()),
             None if serving.acceptor.is_none() => {
@@ -224,11 +252,36 @@ pub(crate) async fn serve_counted(
             None => refused_over_cap(&metrics, peer),
         }
     }
-    drop(listener);
+    drop(listening);
     stop.send_replace(true);
     drop(serving);
     tokio::join!(graceful.shutdown(), stop.closed());
     Ok(())
+}
+
+/// A listening socket in an accept loop's event loop (`Watched`: a new connection wakes
+/// it), or out of it (`Unwatched`, while a worker's gate is closed).
+enum Listening {
+    Watched(TcpListener),
+    Unwatched(std::net::TcpListener),
+}
+
+impl Listening {
+    /// The socket in the event loop (registered if it was not).
+    fn watched(self) -> io::Result<Self> {
+        match self {
+            Self::Unwatched(socket) => TcpListener::from_std(socket).map(Self::Watched),
+            watched @ Self::Watched(_) => Ok(watched),
+        }
+    }
+
+    /// The socket out of the event loop (deregistered if it was in).
+    fn unwatched(self) -> io::Result<Self> {
+        match self {
+            Self::Watched(listener) => listener.into_std().map(Self::Unwatched),
+            unwatched @ Self::Unwatched(_) => Ok(unwatched),
+        }
+    }
 }
 
 /// What serves an accepted connection: shared by the accept loop and the over-cap

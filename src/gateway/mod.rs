@@ -21,6 +21,8 @@ mod serve;
 pub use serve::bind_reuse_port;
 mod shared;
 mod upstream;
+pub mod workers;
+use workers::{Packing, WorkerLoad};
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -45,6 +45,7 @@ impl Gateway {
                     listener::Transport::Gateway(direct),
                     shutdown,
                     Arc::default(),
+                    None,
                 )
                 .await
             }
@@ -63,8 +64,9 @@ impl Gateway {
 
     /// [`serve_with_routes`](Self::serve_with_routes) on `workers` threads of their own
     /// ([`GatewayOptions::workers`]): each runs a current-thread runtime with an accept
-    /// loop on a listening socket of its own ([`worker_listeners`]), and keeps the
-    /// connections it accepted.
+    /// loop on the one listening socket ([`worker_listeners`]), gated so that a light load
+    /// stays on the first worker ([`super::workers`]), and keeps the connections it
+    /// accepted.
     /// On `shutdown` every stream gets its final comment; each thread waits up to the
     /// shutdown grace for its connections, then drops what is left with its runtime.
     ///
@@ -83,11 +85,17 @@ impl Gateway {
         tracing::info!(
             "gateway: the plain port is served by {workers} worker thread(s) (--gateway-workers)"
         );
+        let loads: Vec<Arc<WorkerLoad>> = sockets.iter().map(|_| Arc::default()).collect();
+        // The first serve's workers are the ones /metrics shows.
+        let _ = self.inner.telemetry.metrics().workers.set(loads.clone());
+        let packings = Packing::chain(&loads);
         let (stop, stopped) = watch::channel(false);
         // One count of incomplete heads per client address for the port, not per worker.
         let incomplete = Arc::new(listener::Incomplete::default());
         let mut finished = Vec::with_capacity(workers);
-        for (worker, socket) in sockets.into_iter().enumerate() {
+        for (worker, ((socket, packing), load)) in
+            sockets.into_iter().zip(packings).zip(loads).enumerate()
+        {
             let gateway = self.clone();
             let router = router.clone();
             let direct = direct.clone();
@@ -97,8 +105,11 @@ impl Gateway {
             std::thread::Builder::new()
                 .name(format!("sg-gateway-{worker}"))
                 .spawn(move || {
+                    let waking = load.clone();
                     let served = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
+                        .on_thread_park(move || load.parked())
+                        .on_thread_unpark(move || waking.woke())
                         .build()
                         .and_then(|runtime| {
                             runtime.block_on(async move {
@@ -110,7 +121,12 @@ impl Gateway {
                                 let transport = listener::Transport::Gateway(direct);
                                 gateway
                                     .serve_transport(
-                                        listener, router, transport, shutdown, incomplete,
+                                        listener,
+                                        router,
+                                        transport,
+                                        shutdown,
+                                        incomplete,
+                                        Some(packing),
                                     )
                                     .await
                             })
@@ -165,7 +181,7 @@ impl Gateway {
             None => self.router(),
         };
         let transport = listener::Transport::Tls(config);
-        self.serve_transport(listener, router, transport, shutdown, Arc::default())
+        self.serve_transport(listener, router, transport, shutdown, Arc::default(), None)
             .await
     }
 
@@ -180,6 +196,7 @@ impl Gateway {
         transport: listener::Transport,
         shutdown: impl Future<Output = ()> + Send + 'static,
         incomplete: Arc<listener::Incomplete>,
+        packing: Option<Packing>,
     ) -> std::io::Result<()> {
         let inner = self.inner.clone();
         let server = listener::serve_counted(
@@ -193,6 +210,7 @@ impl Gateway {
                 inner.raise_stop();
             },
             incomplete,
+            packing,
         );
         let mut stopped = self.inner.stop.subscribe();
         let grace = self.inner.options.shutdown_grace;
@@ -280,46 +298,27 @@ impl Gateway {
     }
 }
 
-/// One listening socket per gateway worker ([`GatewayOptions::workers`]), all on
-/// `listener`'s address, in blocking-free mode for tokio: `listener` itself, marked
-/// `SO_REUSEPORT`, and `workers - 1` new sockets bound to its address with `SO_REUSEPORT`.
-/// The kernel then spreads new connections over the workers' accept queues, so a connection
-/// wakes only the worker whose queue it lands in (nginx's `listen ... reuseport`), not
-/// every worker waiting on one shared socket. `listener` was bound without the option, so
-/// another process binding the port still gets "address in use".
-///
-/// Where the system refuses that (no `SO_REUSEPORT`), the other workers get duplicates of
-/// `listener` and share its one accept queue.
+/// The listening sockets of `workers` worker threads: `listener` (made non-blocking, for
+/// tokio) and `workers - 1` duplicates of it, so all share its one accept queue. Which
+/// worker takes a connection is up to their accept gates ([`Packing`]): the first while it
+/// keeps up, the next ones as the ones before get busy. (Sockets of their own with
+/// `SO_REUSEPORT` would have the kernel spread connections over every worker by a hash,
+/// however light the load, and each burst of events would wake them all.)
 ///
 /// # Errors
-/// A socket cannot be made non-blocking, or `listener` cannot be duplicated.
+/// The socket cannot be made non-blocking or duplicated.
 fn worker_listeners(
     listener: std::net::TcpListener,
     workers: usize,
 ) -> std::io::Result<Vec<std::net::TcpListener>> {
     listener.set_nonblocking(true)?;
-    let own = |address: SocketAddr| bind_reuse_port(address, LISTEN_BACKLOG);
-    let address = listener.local_addr()?;
-    let shared = socket2::SockRef::from(&listener);
-    // The same accept queue length as the workers' own sockets (`listen` again only
-    // changes it; std binds with 128).
-    if let Err(e) = shared.listen(LISTEN_BACKLOG) {
+    // The same accept queue length as tokio's `TcpListener::bind` (std binds with 128).
+    if let Err(e) = socket2::SockRef::from(&listener).listen(LISTEN_BACKLOG) {
         tracing::debug!("gateway workers: the listening socket's backlog stays: {e}");
     }
-    let reuse = shared.set_reuse_port(true);
     let mut sockets = Vec::with_capacity(workers);
     for _ in 1..workers {
-        let socket = match &reuse {
-            Ok(()) => own(address),
-            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
-        };
-        match socket {
-            Ok(socket) => sockets.push(socket),
-            Err(e) => {
-                tracing::debug!("gateway workers: no socket of their own ({e}); sharing one");
-                sockets.push(listener.try_clone()?);
-            }
-        }
+        sockets.push(listener.try_clone()?);
     }
     sockets.insert(0, listener);
     Ok(sockets)
@@ -349,7 +348,7 @@ pub fn bind_reuse_port(
     Ok(socket.into())
 }
 
-/// The accept queue of a worker's own listening socket ([`worker_listeners`]), as tokio's
+/// The accept queue of the workers' listening socket ([`worker_listeners`]), as tokio's
 /// `TcpListener::bind` asks for.
 const LISTEN_BACKLOG: i32 = 1024;
 
