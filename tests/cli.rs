@@ -253,3 +253,87 @@ async fn errors_are_clear_on_stderr_with_a_failure_status() {
     .await;
     assert!(err.contains("no admin token at"), "{err}");
 }
+
+/// What a lifecycle change says when the API it makes subscribable has nothing deployed.
+const NOTHING_DEPLOYED: &str = "no deployed revision";
+
+/// A revision `api deploy` acknowledged is never reported missing afterwards: the
+/// lifecycle change run right after it (the only command that warns about it), and the
+/// `subscribe` and `token` after that, print no "no deployed revision" warning, round
+/// after round; publishing with nothing deployed, or after undeploying everything, still
+/// warns.
+#[tokio::test]
+async fn a_deployed_revision_is_never_reported_missing() {
+    let s = TestServer::start().await;
+    let deploy = |handle: String| {
+        let s = &s;
+        async move {
+            let rev = ok(
+                s,
+                &[
+                    "api",
+                    "deploy",
+                    &handle,
+                    "--env",
+                    "Production and Sandbox",
+                    "--vhost",
+                    "localhost",
+                    "-q",
+                ],
+            )
+            .await;
+            rev.trim().to_string()
+        }
+    };
+    let no_warning = |args: &[&str], run: &common::Run| {
+        assert!(run.ok, "{args:?}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains(NOTHING_DEPLOYED),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("warning:"), "{args:?}: {}", run.stderr);
+    };
+    for i in 0..5 {
+        let name = format!("Deployed{i}");
+        let context = format!("/deployed{i}");
+        ok(
+            &s,
+            &api_create(&name, &context, "1.0.0", "http://localhost:8080"),
+        )
+        .await;
+        let handle = format!("{name}:1.0.0");
+        ok(&s, &["api", "plans", &handle, "AsyncGold"]).await;
+        deploy(handle.clone()).await;
+        let publish = ["api", "lifecycle", &handle, "Publish"];
+        no_warning(&publish, &streamgate(&s, &publish).await);
+        // Again, after a new revision replaces the first one.
+        ok(&s, &["api", "lifecycle", &handle, "Demote to Created"]).await;
+        deploy(handle.clone()).await;
+        no_warning(&publish, &streamgate(&s, &publish).await);
+        let app = format!("App{i}");
+        ok(&s, &["app", "create", &app, "-q"]).await;
+        let subscribe = ["subscribe", &app, &handle];
+        no_warning(&subscribe, &streamgate(&s, &subscribe).await);
+        ok(&s, &["keys", "generate", &app, "-q"]).await;
+        let token = ["token", &app, "-q"];
+        no_warning(&token, &streamgate(&s, &token).await);
+    }
+    // Nothing deployed: the warning stays.
+    ok(
+        &s,
+        &api_create("Bare", "/bare", "1.0.0", "http://localhost:8080"),
+    )
+    .await;
+    ok(&s, &["api", "plans", "Bare:1.0.0", "AsyncGold"]).await;
+    let run = streamgate(&s, &["api", "lifecycle", "Bare:1.0.0", "Publish"]).await;
+    assert!(run.ok, "{}", run.stderr);
+    assert!(run.stderr.contains(NOTHING_DEPLOYED), "{}", run.stderr);
+    // Deployed, then undeployed everywhere: the warning is back.
+    ok(&s, &["api", "lifecycle", "Bare:1.0.0", "Demote to Created"]).await;
+    let rev = deploy("Bare:1.0.0".to_string()).await;
+    ok(&s, &["api", "undeploy", "Bare:1.0.0", &rev]).await;
+    let run = streamgate(&s, &["api", "lifecycle", "Bare:1.0.0", "Publish"]).await;
+    assert!(run.ok, "{}", run.stderr);
+    assert!(run.stderr.contains(NOTHING_DEPLOYED), "{}", run.stderr);
+}

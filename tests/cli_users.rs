@@ -366,3 +366,76 @@ async fn login_keeps_one_token_per_management_api_url() {
     let denied = fails(&b, c, &["user", "add", "x", "--password-stdin"], "x\n").await;
     assert!(denied.contains("internal_user_mgt_create"), "{denied}");
 }
+
+/// `api list` by a subscriber, whom the Publisher's list refuses (403: it needs the
+/// creator's or publisher's scopes): the Developer Portal's list instead, the APIs they can
+/// subscribe to, under a one-line note that says so; an API still CREATED is not in it.
+#[tokio::test]
+async fn a_subscriber_lists_the_dev_portals_apis() {
+    let s = TestServer::start().await;
+    // The local operator (the data dir's admin token) publishes one API, not the other.
+    let admin = tempfile::tempdir().unwrap();
+    let a = admin.path();
+    let id = ok(&s, a, &observer_create(&["-q"]), "").await;
+    let id = id.trim();
+    ok(&s, a, &["api", "plans", "Observer:1.0.0", "AsyncGold"], "").await;
+    ok(
+        &s,
+        a,
+        &["api", "lifecycle", "Observer:1.0.0", "Publish"],
+        "",
+    )
+    .await;
+    ok(
+        &s,
+        a,
+        &api_create("Draft", "/draft", "1.0.0", "http://localhost:8080"),
+        "",
+    )
+    .await;
+    ok(
+        &s,
+        a,
+        &[
+            "user",
+            "add",
+            "dev1",
+            "--role",
+            "subscriber",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    let config = tempfile::tempdir().unwrap();
+    let c = config.path();
+    ok(
+        &s,
+        c,
+        &["login", "--user", "dev1", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+
+    let out = run(&s, c, &["api", "list"], "").await;
+    assert!(out.ok, "{}", out.stderr);
+    let mut lines = out.stdout.lines();
+    let note = lines.next().unwrap();
+    assert!(note.contains("from the Dev Portal"), "{}", out.stdout);
+    assert!(note.chars().count() <= 80, "{note}");
+    assert!(lines.next().unwrap().starts_with("ID "), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Observer:1.0.0") && out.stdout.contains("AsyncGold"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("Draft"), "{}", out.stdout);
+    // --quiet: just the ids; the Publisher's list for the local operator is unchanged.
+    let quiet = ok(&s, c, &["api", "list", "--quiet"], "").await;
+    assert_eq!(quiet.trim(), id);
+    let all = ok(&s, a, &["api", "list"], "").await;
+    assert!(
+        all.starts_with("ID ") && all.contains("Draft:1.0.0"),
+        "{all}"
+    );
+}

@@ -187,3 +187,94 @@ fn a_non_subscriber_is_not_pointed_to_the_wizard() {
         "No subscribed application: press w for the wizard"
     );
 }
+
+/// Every Developer Portal page at 80x24, as `user` with `roles` (no subscribed
+/// application): the API's Overview, Subscriptions and Try it, the APIs list, the
+/// Applications list and the help of the API's pages.
+fn portal_pages(user: &str, roles: &[Role]) -> Vec<(&'static str, String)> {
+    let mut app = signed_in_owning(user, roles, "someone-else");
+    let mut pages = Vec::new();
+    press(&mut app, Char('2'));
+    pages.push(("APIs", screen(&app)));
+    press(&mut app, Enter);
+    assert!(matches!(app.portal.view, PortalView::Api(_)));
+    pages.push(("Overview", screen(&app)));
+    press(&mut app, Char('?'));
+    pages.push(("help", screen(&app)));
+    press(&mut app, crossterm::event::KeyCode::Esc);
+    press(&mut app, Char('l'));
+    pages.push(("Subscriptions", screen(&app)));
+    press(&mut app, Char('l'));
+    pages.push(("Try it", screen(&app)));
+    press(&mut app, crossterm::event::KeyCode::Esc);
+    press(&mut app, Char('l'));
+    assert!(matches!(app.portal.view, PortalView::Applications));
+    pages.push(("Applications", screen(&app)));
+    pages
+}
+
+/// What points to the wizard, to keys or tokens, which need the subscriber role.
+const SUBSCRIBER_HINTS: [&str; 9] = [
+    "press w",
+    "Press w",
+    "w wizard",
+    "w SUBSCRIPTION",
+    "Key Generation Wizard",
+    "u unsubscribe",
+    "g new token",
+    "c copy token",
+    "the wizard (APIs > w)",
+];
+
+/// A user without the subscriber role (carl: creator and publisher) is shown neither `w`
+/// nor the other subscriber-only keys on the Developer Portal's pages, key bars and help;
+/// the API's pages say, within 80 columns, that subscribing needs the subscriber role. A
+/// subscriber and the admin still see them.
+#[test]
+fn a_non_subscriber_is_shown_no_subscriber_keys() {
+    for (page, text) in portal_pages("carl", &[Role::Creator, Role::Publisher]) {
+        for hint in SUBSCRIBER_HINTS {
+            assert!(!text.contains(hint), "{page} shows {hint:?}:\n{text}");
+        }
+        if matches!(page, "Overview" | "Subscriptions" | "Try it") {
+            assert!(
+                text.contains("subscribing needs the subscriber role")
+                    || text.contains("Subscribing needs the subscriber role"),
+                "{page}:\n{text}"
+            );
+        }
+        if page == "Applications" {
+            assert!(text.contains("the subscriber role"), "{page}:\n{text}");
+        }
+    }
+    for (user, roles) in [("sam", Role::Subscriber), ("admin", Role::Admin)] {
+        let pages = portal_pages(user, &[roles]);
+        let text = |name: &str| {
+            pages
+                .iter()
+                .find(|(p, _)| *p == name)
+                .map(|(_, t)| t.clone())
+                .unwrap()
+        };
+        assert!(text("APIs").contains("w wizard"), "{}", text("APIs"));
+        let overview = text("Overview");
+        assert!(overview.contains("w wizard"), "{overview}");
+        assert!(
+            text("help").contains("Key Generation Wizard"),
+            "{}",
+            text("help")
+        );
+        let subscriptions = text("Subscriptions");
+        assert!(subscriptions.contains("u unsubscribe"), "{subscriptions}");
+        // The admin sees every application, so the API has subscribers for them.
+        if user == "sam" {
+            assert!(overview.contains("none yet: press w"), "{overview}");
+            assert!(
+                subscriptions.contains("Press w (or Enter)"),
+                "{subscriptions}"
+            );
+        }
+        assert!(text("Try it").contains("g new token"), "{}", text("Try it"));
+        assert!(!text("Overview").contains("subscriber role"), "{overview}");
+    }
+}

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::client::{Client, NO_BODY, parse, publisher};
+use super::client::{Client, NO_BODY, devportal, parse, publisher};
 use super::output::{Output, handle_of, object, table};
 use super::{CliError, DEFAULT_ENVIRONMENT};
 use crate::catalog::ApiDraft;
@@ -16,7 +16,7 @@ use crate::mgmt::dto::*;
 pub enum ApiCommand {
     /// Create an SSE API (state CREATED).
     Create(Box<ApiCreateArgs>),
-    /// List APIs.
+    /// List APIs (a subscriber: the Dev Portal's published APIs).
     List,
     /// Show an API with its plans, revisions and deployments.
     Show {
@@ -302,11 +302,27 @@ pub(super) async fn create(client: &Client, args: ApiCreateArgs) -> Result<Outpu
     })
 }
 
-/// `streamgate api list`: list APIs.
+/// What `api list` says above the Dev Portal's list, shown to a caller the Publisher's
+/// list refuses (a subscriber).
+const PORTAL_LIST_NOTE: &str =
+    "Published APIs from the Dev Portal (the full list needs creator or publisher):";
+
+/// `streamgate api list`: list APIs. A caller without the Publisher's scopes (a
+/// subscriber) gets the Developer Portal's list instead: the APIs they can subscribe to.
 pub(super) async fn list(client: &Client) -> Result<Output, CliError> {
-    let (list, value) = client
+    let (list, value) = match client
         .get::<ListDto<ApiInfoDto>>(&publisher("/apis"), &[("limit", "100000")])
-        .await?;
+        .await
+    {
+        // Refused there too: the first refusal says which scopes the Publisher's needs.
+        Err(refused @ CliError::Refused { status: 403, .. }) => {
+            return match portal_list(client).await {
+                Err(CliError::Refused { .. }) => Err(refused),
+                answer => answer,
+            };
+        }
+        answer => answer?,
+    };
     let rows: Vec<Vec<String>> = list
         .list
         .iter()
@@ -325,6 +341,34 @@ pub(super) async fn list(client: &Client) -> Result<Output, CliError> {
         &rows,
         "No APIs yet: create one with `streamgate api create`",
     ))
+}
+
+/// The Developer Portal's APIs (`GET /api/am/devportal/v3/apis`), under a note saying so.
+async fn portal_list(client: &Client) -> Result<Output, CliError> {
+    let (list, value) = client
+        .get::<ListDto<PortalApiInfoDto>>(&devportal("/apis"), &[("limit", "100000")])
+        .await?;
+    let rows: Vec<Vec<String>> = list
+        .list
+        .iter()
+        .map(|a| {
+            vec![
+                a.id.clone(),
+                handle_of(&a.name, &a.version),
+                a.context.clone(),
+                a.lifecycle_status.clone(),
+                a.throttling_policies.join(","),
+            ]
+        })
+        .collect();
+    let mut out = Output::listing(
+        value,
+        &["ID", "API", "CONTEXT", "STATE", "PLANS"],
+        &rows,
+        "No published APIs yet.",
+    );
+    out.human = format!("{PORTAL_LIST_NOTE}\n{}", out.human);
+    Ok(out)
 }
 
 /// `streamgate api show`: show an API with its plans, revisions and deployments.

@@ -273,8 +273,17 @@ impl App {
     }
 
     /// The keys of the screen with the keyboard, for `?`.
+    /// Without the subscriber role, the Developer Portal's subscriber-only keys are left
+    /// out, as in its key bars.
     pub fn help(&self) -> (&'static str, Vec<(&'static str, &'static str)>) {
-        self.focused_screen().help()
+        let (title, keys) = self.focused_screen().help();
+        match self.current_screen() {
+            ScreenId::PortalApis | ScreenId::PortalApi | ScreenId::Applications => (
+                title,
+                crate::tui::screens::portal::for_role(self.config.can_subscribe(), &keys),
+            ),
+            _ => (title, keys),
+        }
     }
 
     /// Whether a text field has the keyboard (letters are typed, not commands).

@@ -17,7 +17,7 @@ use crate::tui::state::{Level, Overlay};
 use crate::tui::widgets::{block, clock, ellipsis, hints, marker};
 
 use super::move_cursor;
-use super::portal::{PortalView, sub_tabs};
+use super::portal::{PortalView, for_role, sub_tabs};
 
 /// One application's page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,8 +127,12 @@ pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Ve
                     validity_secs: crate::keys::DEFAULT_VALIDITY_SECS,
                 }];
             }
-            None => fx.error(format!(
+            None if ctx.config.can_subscribe() => fx.error(format!(
                 "{} has no keys: generate them with the wizard (Dev Portal > API > w)",
+                application.name
+            )),
+            None => fx.error(format!(
+                "{} has no keys: generating them needs the subscriber role",
                 application.name
             )),
         },
@@ -238,7 +242,11 @@ fn draw_list(p: &Portal, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
     if apps.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::from(Span::styled(
-                "  No applications yet: the wizard (APIs > w) creates one.",
+                if ctx.config.can_subscribe() {
+                    "  No applications yet: the wizard (APIs > w) creates one."
+                } else {
+                    "  No applications: creating one needs the subscriber role."
+                },
                 theme.text(),
             ))),
             body,
@@ -293,7 +301,10 @@ fn draw_list(p: &Portal, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
     frame.render_widget(
         hints(
             theme,
-            &[("Enter", "open"), ("x", "delete"), ("h/l", "APIs")],
+            &for_role(
+                ctx.config.can_subscribe(),
+                &[("Enter", "open"), ("x", "delete"), ("h/l", "APIs")],
+            ),
         ),
         foot,
     );
@@ -382,7 +393,14 @@ fn draw_detail(ctx: &Ctx, d: &AppDetail, frame: &mut Frame, area: Rect, focused:
         }
         None => lines.push(Line::from(vec![
             label("Token"),
-            Span::styled("none in this session (g generates one)", theme.muted()),
+            Span::styled(
+                if ctx.config.can_subscribe() {
+                    "none in this session (g generates one)"
+                } else {
+                    "none in this session"
+                },
+                theme.muted(),
+            ),
         ])),
     }
     lines.push(Line::from(Span::styled("Subscriptions", theme.muted())));
@@ -419,14 +437,17 @@ fn draw_detail(ctx: &Ctx, d: &AppDetail, frame: &mut Frame, area: Rect, focused:
     frame.render_widget(
         hints(
             theme,
-            &[
-                ("g", "new token"),
-                ("c", "copy token"),
-                ("u", "unsubscribe"),
-                ("x", "delete"),
-                ("a", "analytics"),
-                ("Esc", "back"),
-            ],
+            &for_role(
+                ctx.config.can_subscribe(),
+                &[
+                    ("g", "new token"),
+                    ("c", "copy token"),
+                    ("u", "unsubscribe"),
+                    ("x", "delete"),
+                    ("a", "analytics"),
+                    ("Esc", "back"),
+                ],
+            ),
         ),
         foot,
     );

@@ -118,6 +118,20 @@ pub fn keymap(c: char) -> Option<Action> {
     }
 }
 
+/// The Developer Portal's keys that act as a subscriber (the wizard, unsubscribing,
+/// keys and tokens, deleting an application): their commands need the subscriber role.
+const SUBSCRIBER_KEYS: [&str; 7] = ["w", "u", "g", "c", "y", "c / y", "x"];
+
+/// Key hints as `can_subscribe` may use them: without the subscriber role, the Developer
+/// Portal's subscriber-only keys are left out (their commands would be refused).
+pub fn for_role<'a>(can_subscribe: bool, pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    pairs
+        .iter()
+        .filter(|(key, _)| can_subscribe || !SUBSCRIBER_KEYS.contains(key))
+        .copied()
+        .collect()
+}
+
 /// Keys, for help.
 pub fn keys() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -289,12 +303,15 @@ fn draw_list(p: &Portal, ctx: &Ctx, frame: &mut Frame, area: Rect, focused: bool
     frame.render_widget(
         hints(
             theme,
-            &[
-                ("Enter", "overview"),
-                ("w", "wizard"),
-                ("t", "try it"),
-                ("h/l", "Applications"),
-            ],
+            &for_role(
+                ctx.config.can_subscribe(),
+                &[
+                    ("Enter", "overview"),
+                    ("w", "wizard"),
+                    ("t", "try it"),
+                    ("h/l", "Applications"),
+                ],
+            ),
         ),
         foot,
     );

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::portal::Portal;
+use super::portal::{Portal, for_role};
 use crate::catalog::{Api, Application, LifecycleState};
 use crate::tui::action::{Action, Command};
 use crate::tui::screen::{Ctx, Effect, Effects};
@@ -248,7 +248,12 @@ pub fn update(p: &mut Portal, ctx: &Ctx, fx: &mut Effects, action: Action) -> Ve
                         validity_secs: crate::keys::DEFAULT_VALIDITY_SECS,
                     }];
                 }
-                None => fx.error(format!("{name} has no keys yet: run the wizard (w)")),
+                None if ctx.config.can_subscribe() => {
+                    fx.error(format!("{name} has no keys yet: run the wizard (w)"))
+                }
+                None => fx.error(format!(
+                    "{name} has no keys yet: generating them needs the subscriber role"
+                )),
             },
             None => fx.error(no_application(ctx)),
         },
@@ -345,7 +350,8 @@ pub fn draw(ctx: &Ctx, v: &PortalApi, frame: &mut Frame, area: Rect, focused: bo
             ("g", "new token"),
         ],
     };
-    frame.render_widget(hints(theme, foot_hints), foot);
+    let foot_hints = for_role(ctx.config.can_subscribe(), foot_hints);
+    frame.render_widget(hints(theme, &foot_hints), foot);
     match v.page {
         PortalPage::Overview => draw_overview(ctx, api, frame, body),
         PortalPage::Subscriptions => draw_subscriptions(ctx, api, v, frame, body, focused),
@@ -403,8 +409,10 @@ fn draw_overview(ctx: &Ctx, api: &Api, frame: &mut Frame, area: Rect) {
             theme,
             "Subscribers",
             Span::styled(
-                if subs.is_empty() {
+                if subs.is_empty() && ctx.config.can_subscribe() {
                     "none yet: press w".to_string()
+                } else if subs.is_empty() {
+                    "none yet (subscribing needs the subscriber role)".to_string()
                 } else {
                     subs.join(", ")
                 },
@@ -426,7 +434,16 @@ fn draw_subscriptions(
     let theme = ctx.theme;
     let subs = subscribers(ctx, &api.id);
     let mut lines = Vec::new();
-    if subs.is_empty() {
+    if subs.is_empty() && !ctx.config.can_subscribe() {
+        lines.push(Line::from(Span::styled(
+            "No application is subscribed yet.",
+            theme.text(),
+        )));
+        lines.push(Line::from(Span::styled(
+            "Subscribing needs the subscriber role: the wizard, keys and tokens too.",
+            theme.text(),
+        )));
+    } else if subs.is_empty() {
         lines.push(Line::from(Span::styled(
             "No application is subscribed yet.",
             theme.text(),
@@ -457,8 +474,10 @@ fn draw_subscriptions(
                 "this session"
             } else if ctx.catalog.keys_of(&a.id).is_empty() {
                 "no keys"
-            } else {
+            } else if ctx.config.can_subscribe() {
                 "g for one"
+            } else {
+                "none"
             };
             lines.push(Line::from(Span::styled(
                 format!(
@@ -510,7 +529,10 @@ fn draw_try_it(ctx: &Ctx, api: &Api, v: &PortalApi, frame: &mut Frame, area: Rec
                 clock(t.issued_at * 1000),
                 t.expires_in
             ),
-            None => "no token in this session (g generates one)".to_string(),
+            None if ctx.config.can_subscribe() => {
+                "no token in this session (g generates one)".to_string()
+            }
+            None => "no token in this session".to_string(),
         };
         lines.push(Line::from(vec![
             Span::styled(
