@@ -142,9 +142,10 @@ struct GatewayServingArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     max_incomplete_per_ip: u64,
     /// Threads of its own serving the gateway's plain port, each with its own event loop
-    /// and listening socket (as nginx's worker_processes auto): a connection stays on the
-    /// thread that accepted it. Default: one per available core. 0: the plain port shares
-    /// the process's runtime.
+    /// (as nginx's worker_processes auto), on one listening socket: a worker takes new
+    /// connections while the one before it is more than half busy, and a connection stays
+    /// on the thread that accepted it. Default: one per available core. 0: the plain port
+    /// shares the process's runtime.
     #[arg(long, value_name = "N", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u16).range(0..=1024))]
     gateway_workers: Option<u16>,
