@@ -1,12 +1,15 @@
 //! The gateway's HTTPS port gets the plain port's listener rules (issue 13): on shutdown
 //! its open streams (HTTP/1.1 and h2) end with the final comment, not dropped after the
 //! grace period; the cap on connections without a complete head per client address
-//! (a stalled TLS handshake counts) and the send timeout for a client that stops reading.
+//! (a stalled TLS handshake counts) and the send timeout for a client that stops reading,
+//! over HTTP/1.1 (the socket fills) and per h2 stream (the client reads the socket but
+//! grants the stream no flow-control window).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -159,4 +162,199 @@ async fn an_https_client_that_stops_reading_is_closed_and_its_backend_connection
     // Never read: the gateway's send buffer fills, then the send timeout (1 s) fires.
     assert_cut_by_send_timeout(&backend, env.telemetry()).await;
     drop(stalled);
+}
+
+/// An h2 connection (the `h2` crate's client) to `env`'s HTTPS gateway whose streams start
+/// with `window` bytes of flow-control window: a stream gets more only when the test
+/// releases what it read (`WINDOW_UPDATE`). Its connection task keeps reading the socket.
+async fn h2_with_window(env: &TestServer, window: u32) -> h2::client::SendRequest<bytes::Bytes> {
+    let tls = tls_connect(env.https_addr(), client_config(&served_pem(env), &[b"h2"])).await;
+    let (sender, connection) = h2::client::Builder::new()
+        .initial_window_size(window)
+        .handshake(tls)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    sender
+}
+
+/// Opens `path` with `token` over `h2`: the 200 answer's body.
+async fn h2_stream(
+    h2: &h2::client::SendRequest<bytes::Bytes>,
+    path: &str,
+    token: &str,
+) -> h2::RecvStream {
+    let request = hyper::Request::builder()
+        .uri(format!("https://localhost{path}"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(())
+        .unwrap();
+    let (answer, _) = h2
+        .clone()
+        .ready()
+        .await
+        .unwrap()
+        .send_request(request, true)
+        .unwrap();
+    let answer = tokio::time::timeout(PATIENCE, answer)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    answer.into_body()
+}
+
+/// Reads `body` on a task of its own, giving back the window of all it reads (a client
+/// that reads normally); the text read so far is in the answer, and the task ends with
+/// the body (`Err` if it was reset).
+fn read_granting(
+    mut body: h2::RecvStream,
+) -> (
+    Arc<Mutex<String>>,
+    tokio::task::JoinHandle<Result<(), h2::Error>>,
+) {
+    let text = Arc::new(Mutex::new(String::new()));
+    let seen = text.clone();
+    let task = tokio::spawn(async move {
+        while let Some(data) = body.data().await {
+            let data = data?;
+            body.flow_control().release_capacity(data.len())?;
+            seen.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&data));
+        }
+        Ok(())
+    });
+    (text, task)
+}
+
+#[tokio::test]
+async fn an_h2_stream_granted_no_window_is_reset_after_the_send_timeout_while_others_go_on() {
+    let env = TestServer::builder()
+        .gateway(limits(64))
+        .https(None)
+        .start()
+        .await;
+    // 20 events a millisecond on each connection.
+    let backend = Backend::start(Script::Events {
+        line_end: "\n",
+        every: Duration::from_millis(1),
+        count: None,
+        batch: 20,
+        wait_for: 0,
+    })
+    .await;
+    let (_, sub) = env
+        .subscribed_api("Flood", "App", Some(&backend.url()), None)
+        .await;
+    let h2 = h2_with_window(&env, 1024).await;
+
+    // A stream that reads what arrives but never grants window: after 1024 bytes the
+    // gateway can send it nothing, while the connection stays readable.
+    let mut stalled = h2_stream(&h2, "/flood/1.0.0/x", &sub.production).await;
+    let mut got = 0;
+    while got < 1024 {
+        let data = tokio::time::timeout(PATIENCE, stalled.data())
+            .await
+            .unwrap();
+        got += data.unwrap().unwrap().len();
+    }
+    let stalled_at = Instant::now();
+    // A stream on the same connection that reads normally.
+    let (kept, kept_task) = read_granting(h2_stream(&h2, "/flood/1.0.0/x", &sub.production).await);
+
+    // The stalled stream is reset after the send timeout (1 s), not long after.
+    let end = match tokio::time::timeout(PATIENCE, stalled.data()).await {
+        Ok(Some(Ok(data))) => panic!("{} bytes beyond the window", data.len()),
+        Ok(end) => end,
+        Err(_) => panic!("the stalled stream is still open after {PATIENCE:?}"),
+    };
+    let waited = stalled_at.elapsed();
+    match end {
+        Some(Err(e)) => assert_eq!(e.reason(), Some(h2::Reason::CANCEL), "{e}"),
+        Some(Ok(_)) => unreachable!(),
+        None => {} // Ended (END_STREAM) would do as well.
+    }
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_secs(4),
+        "reset after {waited:?}"
+    );
+    // Its backend connection is let go at once, and the send timeout counted (once: the
+    // connection itself was not cut).
+    let reset_at = Instant::now();
+    backend.wait_hangups(1).await;
+    assert!(
+        reset_at.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        reset_at.elapsed()
+    );
+    assert_eq!(
+        env.telemetry()
+            .metrics()
+            .send_timeouts
+            .load(Ordering::Relaxed),
+        1
+    );
+
+    // The other stream goes on, past its own send timeout.
+    let before = kept.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = kept.lock().unwrap().len();
+    assert!(after > before + 1000, "{before} -> {after} bytes");
+    assert!(kept.lock().unwrap().contains("id: "));
+    assert!(!kept_task.is_finished(), "{:?}", kept_task.await);
+    assert_eq!(backend.hangups.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        env.telemetry()
+            .metrics()
+            .send_timeouts
+            .load(Ordering::Relaxed),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_idle_h2_stream_whose_heartbeats_are_read_is_not_cut_by_the_send_timeout() {
+    let options = GatewayOptions {
+        heartbeat: Duration::from_millis(100),
+        ..limits(64)
+    };
+    let env = TestServer::builder()
+        .gateway(options)
+        .https(None)
+        .start()
+        .await;
+    // One event, then nothing.
+    let backend =
+        Backend::start(Script::Chunks(vec![(Duration::ZERO, "id: 1\ndata: x\n\n")])).await;
+    let (_, sub) = env
+        .subscribed_api("Quiet", "App", Some(&backend.url()), None)
+        .await;
+    let h2 = h2_with_window(&env, 1024).await;
+    let (text, task) = read_granting(h2_stream(&h2, "/quiet/1.0.0/x", &sub.production).await);
+    // A window-less stream on the same connection that gets nothing to send is idle too.
+    let mut silent = h2_stream(&h2, "/quiet/1.0.0/x", &sub.production).await;
+    let first = tokio::time::timeout(PATIENCE, silent.data()).await.unwrap();
+    assert!(first.unwrap().unwrap().len() < 1024);
+
+    // Three send timeouts of heartbeats (about 30): more than the window, read and
+    // granted again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let heartbeats = text.lock().unwrap().matches(": heartbeat").count();
+    assert!(
+        heartbeats >= 10,
+        "{heartbeats} heartbeats: {:?}",
+        text.lock().unwrap()
+    );
+    assert!(!task.is_finished(), "{:?}", task.await);
+    assert_eq!(backend.hangups.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        env.telemetry()
+            .metrics()
+            .send_timeouts
+            .load(Ordering::Relaxed),
+        0
+    );
 }

@@ -95,7 +95,10 @@ pub(super) fn relay_into_body(mut response: Response) -> Response {
     {
         // The router set `content-length: 0` for the empty body it saw.
         response.headers_mut().remove(header::CONTENT_LENGTH);
-        *response.body_mut() = Body::from_stream((*relay).into_stream());
+        // On an h2 stream (run by `h2_stall::StreamExecutor`), its watchdog is told
+        // how the body is pulled; on HTTP/1.1 the socket's send timeout is enough.
+        let progress = super::h2_stall::Tally::for_this_stream();
+        *response.body_mut() = Body::from_stream((*relay).into_stream(progress));
     }
     response
 }

@@ -9,7 +9,8 @@
 //! The same accept loop serves the TLS listeners ([`Transport::Tls`]): the handshake (at
 //! most [`crate::tls::server::HANDSHAKE_TIMEOUT`]) runs over the send-timeout stream, counts
 //! as part of the incomplete head, and the connection then speaks HTTP/2 or HTTP/1.1 as
-//! ALPN says, with the same header read timeout on HTTP/1.1.
+//! ALPN says, with the same header read timeout on HTTP/1.1, and on HTTP/2 the send
+//! timeout for each stream whose data waits for flow-control window (`gateway::h2_stall`).
 //!
 //! The gateway's plain port ([`Transport::Gateway`]) is served by the gateway's own
 //! HTTP/1.1 connection loop (`gateway::h1_server`) instead of hyper's, with the same
@@ -28,7 +29,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -346,6 +347,10 @@ impl Serving {
         };
         let watcher = graceful;
         let header_read_timeout = self.options.header_read_timeout;
+        // Runs each h2 stream with the send timeout of its own: the socket's is not
+        // reached by a client that reads but grants a stream no window.
+        let executor =
+            super::h2_stall::StreamExecutor::new(self.options.send_timeout, self.metrics.clone());
         tokio::spawn(async move {
             let handshake = acceptor.accept(io);
             let tls = match tokio::time::timeout(crate::tls::server::HANDSHAKE_TIMEOUT, handshake)
@@ -362,7 +367,7 @@ impl Serving {
                     return;
                 }
             };
-            let mut builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(executor);
             builder
                 .http1()
                 .timer(TokioTimer::new())

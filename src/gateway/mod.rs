@@ -10,6 +10,7 @@ mod access;
 mod cors;
 pub mod h1;
 mod h1_server;
+mod h2_stall;
 mod lease;
 pub mod listener;
 mod meter;

@@ -195,14 +195,24 @@ impl Relay {
         relay
     }
 
-    /// The client's body: the relay as a stream of chunks.
+    /// The client's body: the relay as a stream of chunks. With `progress` (an h2
+    /// stream's, see [`super::h2_stall`]) each ask for a chunk and each chunk handed out
+    /// is noted there (two plain stores), so the stream's watchdog sees one held back by
+    /// the client's flow-control window.
     pub(crate) fn into_stream(
         self,
+        progress: Option<super::h2_stall::Tally>,
     ) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static
     {
-        futures_util::stream::unfold(self, |mut relay| async move {
+        futures_util::stream::unfold((self, progress), |(mut relay, mut progress)| async move {
+            if let Some(progress) = &mut progress {
+                progress.asked();
+            }
             let chunk = relay.next_chunk().await?;
-            Some((Ok(chunk), relay))
+            if let Some(progress) = &progress {
+                progress.handed_out();
+            }
+            Some((Ok(chunk), (relay, progress)))
         })
     }
 
