@@ -120,9 +120,9 @@ pub struct GatewayOptions {
     /// replay and per-subscriber queue bounds.
     pub shared: SharedOptions,
     /// Threads of the gateway's own that serve its plain port (`--gateway-workers`), each
-    /// with its own event loop and its own listening socket on the port (`SO_REUSEPORT`),
-    /// as nginx's `worker_processes`: a connection lives on the thread that accepted it, so
-    /// streams wake no other thread. 0 (this type's default; the `streamgate` command's is
+    /// with its own event loop, as nginx's `worker_processes`, on one listening socket; a
+    /// worker takes new connections while the one before it is busy ([`workers`]), and a
+    /// connection lives on the thread that accepted it, so streams wake no other thread. 0 (this type's default; the `streamgate` command's is
     /// one per core): the plain port is served on the process's shared runtime. The TLS
     /// port, the management API and the control plane stay on the shared runtime either
     /// way.

@@ -1,5 +1,5 @@
 //! Serving the gateway: the plain port (on the shared runtime, or on worker threads of its
-//! own, each with a listening socket of its own), the TLS port, shutdown with the final
+//! own, on one listening socket), the TLS port, shutdown with the final
 //! comment, and the periodic tasks of a served gateway (counter flush, quota-store probe).
 
 use super::*;
