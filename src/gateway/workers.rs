@@ -374,8 +374,9 @@ mod tests {
         chain[1].accepted_at(t);
         assert!(!chain[1].may_accept());
 
-        // Opened again, it closes without an accept once worker 0 has room.
-        let t = run(&loads[0], t, 10, Duration::from_millis(9));
+        // Opened again (worker 0's share since its last reading at 200 ms: 110 of 200
+        // ms), it closes without an accept once worker 0 has room.
+        let t = run(&loads[0], t, 10, Duration::from_millis(10));
         chain[0].accepted_at(t);
         assert!(chain[1].is_helping());
         chain[1].recheck_at(t);
