@@ -521,3 +521,37 @@ async fn idle_and_slow_heads_are_closed_after_the_header_read_timeout() {
     assert!(took >= Duration::from_millis(900), "closed after {took:?}");
     assert!(metrics.slow_clients_closed.load(Ordering::Relaxed) >= 2);
 }
+
+#[tokio::test]
+async fn a_transfer_coding_other_than_chunked_is_answered_501_and_closed() {
+    let env = TestServer::start().await;
+    // RFC 9112 §6.1: a server that receives a transfer coding it does not understand
+    // answers 501. `gzip, chunked` was taken as chunked (and the body's gzip ignored);
+    // `gzip` alone got 400. Codings listed over two lines are one list.
+    for te in [
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: x-custom, chunked\r\n",
+    ] {
+        let mut c = Client::connect(env.gateway_addr()).await;
+        c.send(format!("GET /nothing/1.0.0/a HTTP/1.1\r\nHost: x\r\n{te}\r\n").as_bytes())
+            .await;
+        let answer = c.answer().await;
+        assert_eq!(answer.status, 501, "{te:?}: {}", answer.head);
+        assert_eq!(
+            answer.header("connection").as_deref(),
+            Some("close"),
+            "{te:?}"
+        );
+        assert!(c.closed_within(Duration::from_secs(2)).await, "{te:?}");
+    }
+    // `chunked` alone is still read as the body's framing.
+    let mut c = Client::connect(env.gateway_addr()).await;
+    c.send(
+        b"GET /nothing/1.0.0/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n\
+          0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(c.answer().await.status, 404);
+}

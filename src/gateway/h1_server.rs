@@ -12,7 +12,8 @@
 //! header read timeout (also the idle keep-alive timeout), at most [`MAX_HEAD_BYTES`]
 //! (else 431), [`MAX_HEADERS`] header lines (else 431), a target of at most
 //! [`MAX_URI_LEN`] bytes (else 414); a malformed head is answered 400 and the connection
-//! closed. A request body (`Content-Length` or chunked) of at most [`MAX_DISCARDED_BODY`]
+//! closed, as is a `Transfer-Encoding` with a coding other than `chunked` (501, RFC 9112
+//! §6.1: none is implemented). A request body (`Content-Length` or chunked) of at most [`MAX_DISCARDED_BODY`]
 //! is read within the same deadline and discarded (the gateway serves `GET`), a larger one
 //! is answered 413. A client that accepts no bytes for the send timeout while data waits
 //! is closed. `Connection: close` and HTTP/1.0 (keep-alive only when asked for) are
