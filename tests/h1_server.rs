@@ -555,3 +555,28 @@ async fn a_transfer_coding_other_than_chunked_is_answered_501_and_closed() {
     .await;
     assert_eq!(c.answer().await.status, 404);
 }
+
+#[tokio::test]
+async fn connect_is_answered_405_with_allow_and_closed() {
+    let env = TestServer::start().await;
+    // The gateway opens no tunnels: CONNECT gets 405 with `Allow`, as any other method
+    // but GET, HEAD and OPTIONS on an API path (it got 404: its target names no path).
+    // What follows the head is tunnel bytes (here a TLS record), never read as a request.
+    let mut c = Client::connect(env.gateway_addr()).await;
+    c.send(
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\
+          \x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+    )
+    .await;
+    let answer = c.answer().await;
+    assert_eq!(answer.status, 405, "{}", answer.head);
+    assert_eq!(
+        answer.header("allow").as_deref(),
+        Some("GET, HEAD, OPTIONS")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(body["code"], 405, "{body}");
+    assert_eq!(answer.header("connection").as_deref(), Some("close"));
+    assert!(c.closed_within(Duration::from_secs(2)).await, "kept open");
+    assert!(c.buf.is_empty(), "a second answer: {:?}", c.text());
+}

@@ -13,11 +13,13 @@
 //! (else 431), [`MAX_HEADERS`] header lines (else 431), a target of at most
 //! [`MAX_URI_LEN`] bytes (else 414); a malformed head is answered 400 and the connection
 //! closed, as is a `Transfer-Encoding` with a coding other than `chunked` (501, RFC 9112
-//! §6.1: none is implemented). A request body (`Content-Length` or chunked) of at most [`MAX_DISCARDED_BODY`]
-//! is read within the same deadline and discarded (the gateway serves `GET`), a larger one
-//! is answered 413. A client that accepts no bytes for the send timeout while data waits
-//! is closed. `Connection: close` and HTTP/1.0 (keep-alive only when asked for) are
-//! honoured; other answers keep the connection open for the next request.
+//! §6.1: none is implemented). `CONNECT` is answered 405 (the gateway opens no tunnels)
+//! and the connection closed, as what follows its head is a tunnel's bytes. A request
+//! body (`Content-Length` or chunked) of at most [`MAX_DISCARDED_BODY`] is read within the
+//! same deadline and discarded (the gateway serves `GET`), a larger one is answered 413. A
+//! client that accepts no bytes for the send timeout while data waits is closed.
+//! `Connection: close` and HTTP/1.0 (keep-alive only when asked for) are honoured; other
+//! answers keep the connection open for the next request.
 
 use std::future::{Future, poll_fn};
 use std::io::{self, IoSlice};
@@ -220,10 +222,17 @@ impl Connection {
         }
         let Head {
             mut request,
-            framing,
-            keep_alive,
+            mut framing,
+            mut keep_alive,
             expect_continue,
         } = head;
+        if request.method() == Method::CONNECT {
+            // What follows a CONNECT head is not content (RFC 9110 §9.3.6) but the tunnel's
+            // bytes a client may send before the answer: it cannot be framed as a body or
+            // a next request, so nothing is read and the connection closes after the 405.
+            framing = Framing::Length(0);
+            keep_alive = false;
+        }
         match self.discard_body(buf, framing, expect_continue).await {
             Ok(()) => {}
             Err(Refusal::Status(status)) => {
