@@ -580,3 +580,52 @@ async fn connect_is_answered_405_with_allow_and_closed() {
     assert!(c.closed_within(Duration::from_secs(2)).await, "kept open");
     assert!(c.buf.is_empty(), "a second answer: {:?}", c.text());
 }
+
+#[tokio::test]
+async fn a_refused_head_is_answered_whole_though_the_client_still_sends() {
+    let env = TestServer::start().await;
+    // A head over the limit, still without its end, and a malformed one; the client goes
+    // on sending (the rest of its head, a body) after the server answered. The server
+    // closed with those bytes unread, so the client's sending was reset (RST) and, as
+    // curl, it saw "connection reset" instead of the 431 or 400. Now the server shuts its
+    // write side down after the answer and reads and discards what still comes (a
+    // lingering close) before it closes.
+    let oversize = format!(
+        "GET /nothing/1.0.0/a HTTP/1.1\r\nHost: x\r\nX-Big: {}",
+        "b".repeat(500 * 1024)
+    );
+    for (head, status) in [
+        (oversize.into_bytes(), 431),
+        (b"GET /a HTTP/1.1\r\nBad Header: x\r\n\r\n".to_vec(), 400),
+    ] {
+        let socket = TcpStream::connect(env.gateway_addr()).await.unwrap();
+        let (mut rd, mut wr) = socket.into_split();
+        let writer = tokio::spawn(async move {
+            wr.write_all(&head).await?;
+            // The server has answered (and closed, before the fix) by now.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            for _ in 0..8 {
+                wr.write_all(&[b'x'; 8192]).await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok::<_, std::io::Error>(wr)
+        });
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(PATIENCE, rd.read_to_end(&mut got))
+            .await
+            .expect("the gateway answers and ends its side");
+        let written = writer.await.unwrap();
+        assert!(
+            written.is_ok(),
+            "{status}: the client's sending was reset: {:?}",
+            written.err()
+        );
+        assert!(
+            read.is_ok(),
+            "{status}: reading the answer was reset: {read:?}"
+        );
+        let resp = parse_response(&got);
+        assert_eq!(resp.status, status, "{}", resp.head);
+        assert!(resp.head.contains("connection: close"), "{}", resp.head);
+    }
+}
