@@ -521,3 +521,111 @@ async fn idle_and_slow_heads_are_closed_after_the_header_read_timeout() {
     assert!(took >= Duration::from_millis(900), "closed after {took:?}");
     assert!(metrics.slow_clients_closed.load(Ordering::Relaxed) >= 2);
 }
+
+#[tokio::test]
+async fn a_transfer_coding_other_than_chunked_is_answered_501_and_closed() {
+    let env = TestServer::start().await;
+    // RFC 9112 §6.1: a server that receives a transfer coding it does not understand
+    // answers 501. `gzip, chunked` was taken as chunked (and the body's gzip ignored);
+    // `gzip` alone got 400. Codings listed over two lines are one list.
+    for te in [
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: x-custom, chunked\r\n",
+    ] {
+        let mut c = Client::connect(env.gateway_addr()).await;
+        c.send(format!("GET /nothing/1.0.0/a HTTP/1.1\r\nHost: x\r\n{te}\r\n").as_bytes())
+            .await;
+        let answer = c.answer().await;
+        assert_eq!(answer.status, 501, "{te:?}: {}", answer.head);
+        assert_eq!(
+            answer.header("connection").as_deref(),
+            Some("close"),
+            "{te:?}"
+        );
+        assert!(c.closed_within(Duration::from_secs(2)).await, "{te:?}");
+    }
+    // `chunked` alone is still read as the body's framing.
+    let mut c = Client::connect(env.gateway_addr()).await;
+    c.send(
+        b"GET /nothing/1.0.0/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n\
+          0\r\n\r\n",
+    )
+    .await;
+    assert_eq!(c.answer().await.status, 404);
+}
+
+#[tokio::test]
+async fn connect_is_answered_405_with_allow_and_closed() {
+    let env = TestServer::start().await;
+    // The gateway opens no tunnels: CONNECT gets 405 with `Allow`, as any other method
+    // but GET, HEAD and OPTIONS on an API path (it got 404: its target names no path).
+    // What follows the head is tunnel bytes (here a TLS record), never read as a request.
+    let mut c = Client::connect(env.gateway_addr()).await;
+    c.send(
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\
+          \x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+    )
+    .await;
+    let answer = c.answer().await;
+    assert_eq!(answer.status, 405, "{}", answer.head);
+    assert_eq!(
+        answer.header("allow").as_deref(),
+        Some("GET, HEAD, OPTIONS")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(body["code"], 405, "{body}");
+    assert_eq!(answer.header("connection").as_deref(), Some("close"));
+    assert!(c.closed_within(Duration::from_secs(2)).await, "kept open");
+    assert!(c.buf.is_empty(), "a second answer: {:?}", c.text());
+}
+
+#[tokio::test]
+async fn a_refused_head_is_answered_whole_though_the_client_still_sends() {
+    let env = TestServer::start().await;
+    // A head over the limit, still without its end, and a malformed one; the client goes
+    // on sending (the rest of its head, a body) after the server answered. The server
+    // closed with those bytes unread, so the client's sending was reset (RST) and, as
+    // curl, it saw "connection reset" instead of the 431 or 400. Now the server shuts its
+    // write side down after the answer and reads and discards what still comes (a
+    // lingering close) before it closes.
+    let oversize = format!(
+        "GET /nothing/1.0.0/a HTTP/1.1\r\nHost: x\r\nX-Big: {}",
+        "b".repeat(500 * 1024)
+    );
+    for (head, status) in [
+        (oversize.into_bytes(), 431),
+        (b"GET /a HTTP/1.1\r\nBad Header: x\r\n\r\n".to_vec(), 400),
+    ] {
+        let socket = TcpStream::connect(env.gateway_addr()).await.unwrap();
+        let (mut rd, mut wr) = socket.into_split();
+        let writer = tokio::spawn(async move {
+            wr.write_all(&head).await?;
+            // The server has answered (and closed, before the fix) by now.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            for _ in 0..8 {
+                wr.write_all(&[b'x'; 8192]).await?;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok::<_, std::io::Error>(wr)
+        });
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(PATIENCE, rd.read_to_end(&mut got))
+            .await
+            .expect("the gateway answers and ends its side");
+        let written = writer.await.unwrap();
+        assert!(
+            written.is_ok(),
+            "{status}: the client's sending was reset: {:?}",
+            written.err()
+        );
+        assert!(
+            read.is_ok(),
+            "{status}: reading the answer was reset: {read:?}"
+        );
+        let resp = parse_response(&got);
+        assert_eq!(resp.status, status, "{}", resp.head);
+        assert!(resp.head.contains("connection: close"), "{}", resp.head);
+    }
+}

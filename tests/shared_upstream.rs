@@ -647,3 +647,75 @@ async fn the_mode_is_set_over_rest_and_the_cli_and_served_from_the_next_revision
     .await;
     assert!(out.contains("backend stream: per-client"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_joiners_get_the_backends_non_200_answer_the_first_subscriber_got() {
+    // The backend answers late (so every client joins the opening stream), with the head
+    // before the body (so joiners wait for the body too): 404 with a small body for
+    // `/missing`, 500 with a body for `/broken`.
+    let backend = RawBackend::start(|socket, _| async move {
+        let (mut rd, mut wr) = socket.into_split();
+        let Some(head) = read_head(&mut rd).await else {
+            return;
+        };
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let (status, body) = if head.contains("/missing") {
+            ("404 Not Found", "no such topic")
+        } else {
+            ("500 Internal Server Error", "the backend broke")
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        if wr.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = wr.write_all(body.as_bytes()).await;
+        wait_closed(&mut rd).await;
+    })
+    .await;
+    let s = TestServer::with_options(options(quick_linger())).await;
+    let api = shared_api(s.control(), "Gone", backend.url(), &[]).await;
+    let sub = subscriber(
+        s.control(),
+        "Joiners",
+        "Unlimited",
+        &api,
+        Some("AsyncUnlimited"),
+    )
+    .await;
+    let http = client();
+    for (path, status, body) in [
+        ("/gone/1.0.0/missing", 404, "no such topic"),
+        ("/gone/1.0.0/broken", 500, "the backend broke"),
+    ] {
+        let url = s.url(path);
+        let answers = futures_util::future::join_all((0..5).map(|_| {
+            let req = http.get(&url).bearer_auth(&sub.production).send();
+            async move {
+                let resp = req.await.unwrap();
+                let status = resp.status().as_u16();
+                let ct = resp
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap().to_string());
+                (status, ct, resp.text().await.unwrap())
+            }
+        }))
+        .await;
+        for answer in answers {
+            assert_eq!(
+                answer,
+                (status, Some("text/plain".to_string()), body.to_string()),
+                "{path}"
+            );
+        }
+    }
+    assert_eq!(s.gateway().shared_streams(), 0, "no stream stays open");
+    assert!(
+        backend.accepted() >= 2,
+        "one backend request per path at least"
+    );
+}

@@ -12,11 +12,14 @@
 //! header read timeout (also the idle keep-alive timeout), at most [`MAX_HEAD_BYTES`]
 //! (else 431), [`MAX_HEADERS`] header lines (else 431), a target of at most
 //! [`MAX_URI_LEN`] bytes (else 414); a malformed head is answered 400 and the connection
-//! closed. A request body (`Content-Length` or chunked) of at most [`MAX_DISCARDED_BODY`]
-//! is read within the same deadline and discarded (the gateway serves `GET`), a larger one
-//! is answered 413. A client that accepts no bytes for the send timeout while data waits
-//! is closed. `Connection: close` and HTTP/1.0 (keep-alive only when asked for) are
-//! honoured; other answers keep the connection open for the next request.
+//! closed (a lingering close, up to [`LINGER_TIME`]), as is a `Transfer-Encoding` with a
+//! coding other than `chunked` (501, RFC 9112 §6.1: none is implemented). `CONNECT` is answered 405 (the gateway opens no tunnels)
+//! and the connection closed, as what follows its head is a tunnel's bytes. A request
+//! body (`Content-Length` or chunked) of at most [`MAX_DISCARDED_BODY`] is read within the
+//! same deadline and discarded (the gateway serves `GET`), a larger one is answered 413. A
+//! client that accepts no bytes for the send timeout while data waits is closed.
+//! `Connection: close` and HTTP/1.0 (keep-alive only when asked for) are honoured; other
+//! answers keep the connection open for the next request.
 
 use std::future::{Future, poll_fn};
 use std::io::{self, IoSlice};
@@ -60,6 +63,17 @@ pub const MAX_URI_LEN: usize = u16::MAX as usize - 1;
 /// The largest request body read and discarded (bytes, as nginx's `client_max_body_size`
 /// default); a larger one is answered 413 and the connection closed.
 pub const MAX_DISCARDED_BODY: u64 = 1024 * 1024;
+/// The longest a connection refused with an error answer (400, 413, 414, 431, 501, or
+/// CONNECT's 405) goes on reading and discarding what its client still sends, after the
+/// answer and the shutdown of its write side, before it closes (a lingering close, as
+/// nginx's `lingering_close`): closing with unread bytes would send a TCP RST, which can
+/// reach the client before it read the answer, and a client still sending sees
+/// "connection reset" instead of the answer.
+pub const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+/// The most bytes a lingering close reads and discards (as much as a request body the
+/// server reads and discards anyway, [`MAX_DISCARDED_BODY`]); past it the connection is
+/// closed at once.
+pub const LINGER_BYTES: usize = 1024 * 1024;
 /// Capacity of a connection's head buffer when it starts reading a request.
 const HEAD_BUFFER: usize = 4096;
 /// Up to this many bytes a request head is parsed on every read; past it only once its
@@ -222,10 +236,18 @@ impl Connection {
         }
         let Head {
             mut request,
-            framing,
-            keep_alive,
+            mut framing,
+            mut keep_alive,
             expect_continue,
         } = head;
+        let connect = request.method() == Method::CONNECT;
+        if connect {
+            // What follows a CONNECT head is not content (RFC 9110 §9.3.6) but the tunnel's
+            // bytes a client may send before the answer: it cannot be framed as a body or
+            // a next request, so nothing is read and the connection closes after the 405.
+            framing = Framing::Length(0);
+            keep_alive = false;
+        }
         match self.discard_body(buf, framing, expect_continue).await {
             Ok(()) => {}
             Err(Refusal::Status(status)) => {
@@ -268,10 +290,16 @@ impl Connection {
                 http11,
                 keep_alive,
             },
-            None => Step::Answered(
-                self.answer(status, head, body, http11, is_head, keep_alive)
-                    .await,
-            ),
+            None => {
+                let answered = self
+                    .answer(status, head, body, http11, is_head, keep_alive)
+                    .await;
+                if connect && answered.is_ok() {
+                    // A tunnel's bytes may follow the head: not read, so not reset on.
+                    self.linger().await;
+                }
+                Step::Answered(answered)
+            }
         }
     }
 
@@ -421,8 +449,36 @@ impl Connection {
         head.extend_from_slice(b"content-length: 0\r\nconnection: close\r\n");
         date_line(&mut head);
         head.extend_from_slice(b"\r\n");
-        let _ = self.write_all(&mut [IoSlice::new(&head)]).await;
+        if self.write_all(&mut [IoSlice::new(&head)]).await.is_ok() {
+            self.linger().await;
+        }
         tracing::debug!("{}: request refused with {status}; closed", self.peer);
+    }
+
+    /// Before a close after an answer the request's bytes were not all read for: shuts
+    /// the write side down (the client sees the answer end), then reads and discards what
+    /// the client still sends, until it closes, [`LINGER_TIME`] passes, [`LINGER_BYTES`]
+    /// were read, or the listener shuts down; so the close sends no RST that could destroy
+    /// the answer on its way.
+    async fn linger(&mut self) {
+        use tokio::io::AsyncWriteExt as _;
+        if self.stream.shutdown().await.is_err() {
+            return;
+        }
+        let deadline = Instant::now() + LINGER_TIME;
+        let mut scratch = vec![0u8; 16 * 1024];
+        let mut left = LINGER_BYTES;
+        while left > 0 {
+            let read = tokio::select! {
+                biased;
+                _ = self.stop.changed() => return,
+                read = tokio::time::timeout_at(deadline, self.stream.read(&mut scratch)) => read,
+            };
+            match read {
+                Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+                _ => return,
+            }
+        }
     }
 
     /// Writes a non-stream answer: `head` (status line and headers so far) completed with

@@ -339,7 +339,12 @@ impl Gateway {
             .ok()
             .map(|routed| &routed.route.cors)
             .filter(|cors| cors.cors_configuration_enabled);
-        let outcome = if cors::is_preflight(&req.method, &req.headers) {
+        let outcome = if req.method == Method::CONNECT {
+            // The gateway is no proxy and opens no tunnels: CONNECT (whose target names a
+            // host, not a path) is a method the server does not allow, answered as any
+            // other on an API path (RFC 9110 §9.3.6, §15.5.6: 405 with `Allow`).
+            Err(Reject::MethodNotAllowed)
+        } else if cors::is_preflight(&req.method, &req.headers) {
             cors::preflight(cors, &req.headers)
                 .map(|headers| ((StatusCode::OK, headers).into_response(), None))
         } else if req.method == Method::OPTIONS && (routed.is_ok() || req.uri == "*") {

@@ -118,12 +118,7 @@ impl Gateway {
                     sub.position(last_event_id.as_deref());
                     Source::Shared(sub)
                 }
-                Err(answer) => {
-                    return Ok((
-                        self.pass_on(&answer.0, answer.1, path(), client).await,
-                        None,
-                    ));
-                }
+                Err(answer) => return Ok((self.pass_on(&answer, path(), client), None)),
             }
         } else {
             let headers = upstream_headers(&req.headers, client);
@@ -133,7 +128,8 @@ impl Gateway {
             {
                 Answer::Events(body) => Source::Direct(body),
                 Answer::Other(upstream, body) => {
-                    return Ok((self.pass_on(&upstream, body, path(), client).await, None));
+                    let answer = read_other(&upstream, body).await;
+                    return Ok((self.pass_on(&answer, path(), client), None));
                 }
             }
         };
@@ -219,15 +215,15 @@ impl Gateway {
 
     /// Joins the shared backend stream of the admitted revision and backend URL, opening
     /// it for the first subscriber (whose refusal, or the backend's other answer, is as in
-    /// per-client mode). Later subscribers wait for it to be live: 503 (code 101503) with
-    /// the backend's error if it cannot be.
+    /// per-client mode). Later subscribers wait for it to be live: the backend's other
+    /// answer (status and bounded body) if the first subscriber got one, else 503 (code
+    /// 101503) with the backend's error if it cannot be.
     async fn join_shared(
         &self,
         admission: &Admission,
         target: upstream::Target<'_>,
         tls: Option<Arc<rustls::ClientConfig>>,
-    ) -> Result<Result<shared::Subscription, (axum::http::Response<()>, UpstreamBody)>, Reject>
-    {
+    ) -> Result<Result<shared::Subscription, Arc<shared::OtherAnswer>>, Reject> {
         let inner = &*self.inner;
         let target = target.into_owned();
         let key = shared::HubKey {
@@ -237,11 +233,11 @@ impl Gateway {
         let (sub, created) = inner.hubs.join(key, &inner.options.shared);
         let patience = inner.options.connect_timeout + crate::tls::client::HANDSHAKE_TIMEOUT;
         if !created {
-            sub.hub()
-                .ready(patience)
-                .await
-                .map_err(Reject::BackendUnreachable)?;
-            return Ok(Ok(sub));
+            return match sub.hub().ready(patience).await {
+                Ok(()) => Ok(Ok(sub)),
+                Err(shared::NotReady::Answered(answer)) => Ok(Err(answer)),
+                Err(shared::NotReady::Error(e)) => Err(Reject::BackendUnreachable(e)),
+            };
         }
         let hub = sub.hub().clone();
         // Closes the hub if this request is dropped before its first connection is made.
@@ -261,11 +257,23 @@ impl Gateway {
         let body = match answer {
             Ok(Answer::Events(body)) => body,
             Ok(Answer::Other(upstream, body)) => {
-                hub.fail(
-                    &inner.hubs,
-                    &format!("The back end {endpoint} answered {}", upstream.status()),
-                );
-                return Ok(Err((upstream, body)));
+                // Joiners wait for the body (bounded by its reading) and get the same answer;
+                // it is read on a task of its own, so it reaches them even if this client
+                // leaves meanwhile (the guard closes the hub if the task fails).
+                hub.answering(tokio::time::Instant::now() + OTHER_BODY_TIME + ANSWER_MARGIN);
+                let hubs = inner.hubs.clone();
+                let reading = tokio::spawn(async move {
+                    let answer = read_other(&upstream, body).await;
+                    hub.answered(&hubs, answer.clone());
+                    drop(guard.disarm());
+                    Arc::new(answer)
+                });
+                return match reading.await {
+                    Ok(answer) => Ok(Err(answer)),
+                    Err(e) => Err(Reject::BackendUnreachable(format!(
+                        "The back end {endpoint}'s answer could not be read: {e}"
+                    ))),
+                };
             }
             Err(reject) => {
                 hub.fail(&inner.hubs, &reject.detail());
@@ -374,15 +382,15 @@ impl Gateway {
         }
     }
 
-    /// A backend that answered other than 200: its status and body go to the client.
-    async fn pass_on(
+    /// A backend that answered other than 200: its status and bounded body (read with
+    /// [`read_other`]) go to the client.
+    fn pass_on(
         &self,
-        upstream: &axum::http::Response<()>,
-        body: UpstreamBody,
+        answer: &shared::OtherAnswer,
         path: String,
         client: Option<SocketAddr>,
     ) -> Response {
-        let status = upstream.status();
+        let status = answer.status;
         let metrics = self.inner.telemetry.metrics();
         metrics.backend_errors.fetch_add(1, Ordering::Relaxed);
         self.inner.telemetry.report(TrafficEvent::Rejected {
@@ -394,21 +402,16 @@ impl Gateway {
             at: now_millis(),
         });
         let mut builder = Response::builder().status(status);
-        let content_type = upstream.headers().get(header::CONTENT_TYPE);
-        // An event stream under another status is not relayed: a client does not read it
-        // (an EventSource fails such a connection), and an event quota cannot count what
-        // is not a stream the gateway meters.
-        let events = content_type.is_some_and(is_event_stream_type);
-        if events {
-            return builder
-                .body(Body::empty())
-                .unwrap_or_else(|_| status.into_response());
-        }
-        if let Some(ct) = content_type {
+        // An event stream under another status is passed on without its type or body.
+        if let Some(ct) = answer
+            .content_type
+            .as_ref()
+            .filter(|ct| !is_event_stream_type(ct))
+        {
             builder = builder.header(header::CONTENT_TYPE, ct.clone());
         }
         builder
-            .body(Body::from(other_body(body).await))
+            .body(Body::from(answer.body.clone()))
             .unwrap_or_else(|_| status.into_response())
     }
 
@@ -430,6 +433,31 @@ impl Gateway {
 const OTHER_BODY_LIMIT: usize = 64 * 1024;
 /// How long a backend's non-200 body is read for before what came of it is passed on.
 const OTHER_BODY_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How much longer than [`OTHER_BODY_TIME`] joiners of a shared stream wait for the answer
+/// other than 200 its first connection got (the time to hand it over).
+const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A backend's answer other than 200, as passed on: its status, its `Content-Type`, and its
+/// body read with [`other_body`]. An event stream under another status is not relayed (a
+/// client does not read it: an EventSource fails such a connection, and an event quota
+/// cannot count what is not a stream the gateway meters), so its body is not read.
+async fn read_other(
+    upstream: &axum::http::Response<()>,
+    body: UpstreamBody,
+) -> shared::OtherAnswer {
+    let content_type = upstream.headers().get(header::CONTENT_TYPE).cloned();
+    let events = content_type.as_ref().is_some_and(is_event_stream_type);
+    shared::OtherAnswer {
+        status: upstream.status(),
+        content_type,
+        body: if events {
+            bytes::Bytes::new()
+        } else {
+            other_body(body).await
+        },
+    }
+}
 
 /// A backend's non-200 body, whole: up to [`OTHER_BODY_LIMIT`] bytes, what came within
 /// [`OTHER_BODY_TIME`], and up to a failure of the backend connection. Bounded, so a

@@ -103,6 +103,9 @@ struct Held {
 enum Status {
     /// The first connection is being made.
     Connecting,
+    /// The first connection's backend answered other than 200; its bounded body is being
+    /// read until at most the instant given (then the hub closes with that answer).
+    Answering(Instant),
     /// Connection number `gen` is streaming.
     Live,
     /// The last attempt failed with this error; the next is at `retry_at`.
@@ -131,6 +134,30 @@ struct State {
     attempts: u64,
     ended: Option<Ended>,
     subscribers: usize,
+    /// The first connection's answer other than 200, once read: what joiners get.
+    answer: Option<Arc<OtherAnswer>>,
+}
+
+/// A backend's answer other than 200 as it is passed on to a client: its status, content
+/// type and bounded body (empty for an event stream under another status).
+#[derive(Debug, Clone)]
+pub(crate) struct OtherAnswer {
+    /// The backend's status.
+    pub status: axum::http::StatusCode,
+    /// The backend's `Content-Type`, if any.
+    pub content_type: Option<HeaderValue>,
+    /// The body passed on (already bounded).
+    pub body: Bytes,
+}
+
+/// Why a joiner gets no stream from a hub.
+#[derive(Debug, Clone)]
+pub(crate) enum NotReady {
+    /// The backend could not be reached, or the stream closed: the error.
+    Error(String),
+    /// The first connection's backend answered other than 200: every joiner gets that
+    /// answer, as its first subscriber did.
+    Answered(Arc<OtherAnswer>),
 }
 
 /// One shared backend stream and its subscribers.
@@ -174,6 +201,7 @@ impl Hubs {
                 attempts: 0,
                 ended: None,
                 subscribers: 0,
+                answer: None,
             }),
             changed,
             emptied: Notify::new(),
@@ -238,12 +266,28 @@ impl Hub {
         hubs.remove(self, error);
     }
 
-    /// Waits until the backend stream is live; the error otherwise (the first connection
-    /// or the next reconnection attempt failed, or the hub closed), or when `patience`
-    /// (beyond any backoff still to run) passes.
-    pub(crate) async fn ready(&self, patience: Duration) -> Result<(), String> {
+    /// The first connection's backend answered other than 200 and its body is read until
+    /// at most `until`: joiners wait for it (beyond their patience) to get the same answer.
+    pub(crate) fn answering(&self, until: Instant) {
+        self.write().status = Status::Answering(until);
+        self.bump();
+    }
+
+    /// The first connection's backend answered other than 200 with `answer`: the hub
+    /// closes, and those waiting for it get that answer.
+    pub(crate) fn answered(self: &Arc<Self>, hubs: &Hubs, answer: OtherAnswer) {
+        let why = format!("The back end answered {}", answer.status);
+        self.write().answer = Some(Arc::new(answer));
+        hubs.remove(self, &why);
+    }
+
+    /// Waits until the backend stream is live; otherwise the error (the first connection
+    /// or the next reconnection attempt failed, or the hub closed) or the first
+    /// connection's answer other than 200, or an error when `patience` (beyond any backoff
+    /// still to run, or the reading of the first connection's other answer) passes.
+    pub(crate) async fn ready(&self, patience: Duration) -> Result<(), NotReady> {
         let mut rx = self.changed.subscribe();
-        let (attempts, deadline) = {
+        let (attempts, mut deadline) = {
             let st = self.read();
             let wait_until = match &st.status {
                 Status::Down { retry_at, .. } => *retry_at,
@@ -257,22 +301,33 @@ impl Hub {
                 let st = self.read();
                 match &st.status {
                     Status::Live => return Ok(()),
-                    Status::Closed(why) => return Err(why.clone()),
-                    Status::Down { error, .. } if st.attempts > attempts => {
-                        return Err(error.clone());
+                    Status::Closed(why) => {
+                        return Err(match &st.answer {
+                            Some(answer) => NotReady::Answered(answer.clone()),
+                            None => NotReady::Error(why.clone()),
+                        });
                     }
+                    Status::Down { error, .. } if st.attempts > attempts => {
+                        return Err(NotReady::Error(error.clone()));
+                    }
+                    // The answer is on its way: wait for it, bounded by its own reading.
+                    Status::Answering(until) => deadline = deadline.max(*until),
                     _ => {}
                 }
             }
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err("the shared backend stream closed".to_string()),
+                Ok(Err(_)) => {
+                    return Err(NotReady::Error(
+                        "the shared backend stream closed".to_string(),
+                    ));
+                }
                 Err(_) => {
                     let st = self.read();
-                    return Err(match &st.status {
+                    return Err(NotReady::Error(match &st.status {
                         Status::Down { error, .. } => error.clone(),
                         _ => "the shared backend stream did not open in time".to_string(),
-                    });
+                    }));
                 }
             }
         }

@@ -44,7 +44,8 @@ pub(super) fn unsized_head(mut head: Vec<u8>, http11: bool, keep_alive: bool) ->
 
 /// Parses a request head at the start of `buf`: `None` if incomplete, else its length
 /// and the request (with an empty body); the status to refuse it with if it is malformed
-/// (400) or too large (431, 414), as hyper would.
+/// (400) or too large (431, 414), as hyper would, or if its `Transfer-Encoding` names a
+/// coding other than `chunked` (501, RFC 9112 §6.1).
 pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode> {
     let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut lines);
@@ -73,7 +74,7 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
     let mut close = false;
     let mut framing = Framing::Length(0);
     let mut content_length: Option<u64> = None;
-    let mut chunked_te = false;
+    let mut codings = Codings::default();
     let mut expect_continue = false;
     let mut hosts = 0;
     let mut headers = HeaderMap::with_capacity(parsed.headers.len());
@@ -85,15 +86,7 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
             if !http11 {
                 return Err(StatusCode::BAD_REQUEST);
             }
-            // `chunked` must be the final coding (RFC 9112 §6.3).
-            chunked_te = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.rsplit(',').next())
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-            if !chunked_te {
-                return Err(StatusCode::BAD_REQUEST);
-            }
+            codings.add(value.as_bytes());
         } else if name == header::CONTENT_LENGTH {
             let len = value
                 .to_str()
@@ -133,6 +126,7 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
     if http11 && hosts == 0 {
         return Err(StatusCode::BAD_REQUEST);
     }
+    let chunked_te = codings.framing()?;
     if chunked_te {
         framing = Framing::Chunked;
         if headers.remove(header::CONTENT_LENGTH).is_some() {
@@ -161,6 +155,76 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
             expect_continue,
         },
     )))
+}
+
+/// The transfer codings of a request's `Transfer-Encoding` lines, as one list (RFC 9112
+/// §6.1, RFC 9110 §5.3).
+#[derive(Default)]
+struct Codings {
+    /// Whether any `Transfer-Encoding` line was seen.
+    seen: bool,
+    /// How many times `chunked` is listed.
+    chunked: usize,
+    /// Whether `chunked` is the last coding so far.
+    chunked_last: bool,
+    /// Whether a coding other than `chunked` is listed (none is implemented).
+    unknown: bool,
+    /// Whether an element is not a token (with parameters).
+    malformed: bool,
+}
+
+impl Codings {
+    /// Adds the codings of one `Transfer-Encoding` line (empty list elements are skipped,
+    /// RFC 9110 §5.6.1).
+    fn add(&mut self, value: &[u8]) {
+        self.seen = true;
+        for element in value.split(|b| *b == b',') {
+            let element = element.trim_ascii();
+            if element.is_empty() {
+                continue;
+            }
+            let name = element
+                .split(|b| *b == b';')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            if name.is_empty() || !name.iter().all(|b| is_tchar(*b)) {
+                self.malformed = true;
+            }
+            let chunked = element.eq_ignore_ascii_case(b"chunked");
+            if chunked {
+                self.chunked += 1;
+            } else {
+                self.unknown = true;
+            }
+            self.chunked_last = chunked;
+        }
+    }
+
+    /// Whether the body is chunked; the status to refuse the request with when the list
+    /// names a coding the server does not implement (501, RFC 9112 §6.1: every coding but
+    /// `chunked`, which is then not worth checking for), or is malformed, empty, or does
+    /// not end with exactly one `chunked` (400, RFC 9112 §6.1 and §6.3).
+    fn framing(&self) -> Result<bool, StatusCode> {
+        if !self.seen {
+            return Ok(false);
+        }
+        if self.malformed {
+            return Err(StatusCode::BAD_REQUEST);
+        }
+        if self.unknown {
+            return Err(StatusCode::NOT_IMPLEMENTED);
+        }
+        if self.chunked != 1 || !self.chunked_last {
+            return Err(StatusCode::BAD_REQUEST);
+        }
+        Ok(true)
+    }
+}
+
+/// Whether `b` may be in a token (RFC 9110 §5.6.2).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Whether `buf` holds the end of a request head (a line end followed by an empty line:
@@ -322,7 +386,7 @@ mod tests {
         assert!(!head.keep_alive);
         assert_eq!(head.framing, Framing::Length(5));
         let (_, head) = parse_head(
-            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
         )
         .unwrap()
         .unwrap();
@@ -359,7 +423,9 @@ mod tests {
                 bad,
             ),
             (b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", bad),
-            (b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", bad),
+            (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", bad),
+            (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\r\n\r\n", bad),
+            (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \"chunked\"\r\n\r\n", bad),
             (b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", bad),
             (b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", bad),
             (b"G@T / HTTP/1.1\r\n\r\n", bad),
@@ -373,6 +439,19 @@ mod tests {
             (b"GET / HTTP/1.1\r\nHost:\r\n\r\n", bad),
             (b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n", bad),
             (b"GET / HTTP/2.0\r\n\r\n", bad),
+            // RFC 9112 §6.1: a transfer coding the server does not implement.
+            (
+                b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                StatusCode::NOT_IMPLEMENTED,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+                StatusCode::NOT_IMPLEMENTED,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+                StatusCode::NOT_IMPLEMENTED,
+            ),
         ] {
             assert_eq!(
                 parse_head(raw).err(),
