@@ -13,8 +13,9 @@
 //! (else 431), [`MAX_HEADERS`] header lines (else 431), a target of at most
 //! [`MAX_URI_LEN`] bytes (else 414); a malformed head is answered 400 and the connection
 //! closed (a lingering close, up to [`LINGER_TIME`]), as is a `Transfer-Encoding` with a
-//! coding other than `chunked` (501, RFC 9112 §6.1: none is implemented). `CONNECT` is answered 405 (the gateway opens no tunnels)
-//! and the connection closed, as what follows its head is a tunnel's bytes. A request
+//! coding other than `chunked` (501, RFC 9112 §6.1: none is implemented). `CONNECT` is
+//! answered 405 (the gateway opens no tunnels) and the connection closed, as what follows
+//! its head is a tunnel's bytes. A request
 //! body (`Content-Length` or chunked) of at most [`MAX_DISCARDED_BODY`] is read within the
 //! same deadline and discarded (the gateway serves `GET`), a larger one is answered 413. A
 //! client that accepts no bytes for the send timeout while data waits is closed.
