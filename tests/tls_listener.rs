@@ -315,6 +315,64 @@ async fn an_h2_stream_granted_no_window_is_reset_after_the_send_timeout_while_ot
     );
 }
 
+/// A client that reads slowly but steadily (16 KiB a second, the window given back in
+/// 1.6 KiB steps) is not cut by the send timeout (1 s), though one backend read (up to
+/// 32 KiB) takes it longer than that: the gateway hands hyper 8 KiB at a time.
+#[tokio::test]
+async fn an_h2_stream_read_slowly_but_steadily_is_not_cut_by_the_send_timeout() {
+    let env = TestServer::builder()
+        .gateway(limits(64))
+        .https(None)
+        .start()
+        .await;
+    // 20 events a millisecond: the backend is always ahead, so each read is a full one.
+    let backend = Backend::start(Script::Events {
+        line_end: "\n",
+        every: Duration::from_millis(1),
+        count: None,
+        batch: 20,
+        wait_for: 0,
+    })
+    .await;
+    let (_, sub) = env
+        .subscribed_api("Flood", "App", Some(&backend.url()), None)
+        .await;
+    let h2 = h2_with_window(&env, 8 * 1024).await;
+    let mut body = h2_stream(&h2, "/flood/1.0.0/x", &sub.production).await;
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let (mut read, mut owed) = (0, 0);
+    while started.elapsed() < Duration::from_secs(4) {
+        tick.tick().await;
+        // Take what has arrived...
+        while let Ok(next) = tokio::time::timeout(Duration::from_millis(5), body.data()).await {
+            match next {
+                Some(Ok(data)) => {
+                    read += data.len();
+                    owed += data.len();
+                }
+                Some(Err(e)) => panic!("cut after {:?}, {read} bytes: {e}", started.elapsed()),
+                None => panic!("ended after {:?}, {read} bytes", started.elapsed()),
+            }
+        }
+        // ...and give back at most 1.6 KiB of window per 100 ms.
+        let step = owed.min(1638);
+        if step > 0 {
+            body.flow_control().release_capacity(step).unwrap();
+            owed -= step;
+        }
+    }
+    assert!(read > 30_000, "{read} bytes in 4 s");
+    assert_eq!(
+        env.telemetry()
+            .metrics()
+            .send_timeouts
+            .load(Ordering::Relaxed),
+        0
+    );
+    assert_eq!(backend.hangups.load(Ordering::SeqCst), 0);
+}
+
 #[tokio::test]
 async fn an_idle_h2_stream_whose_heartbeats_are_read_is_not_cut_by_the_send_timeout() {
     let options = GatewayOptions {

@@ -28,6 +28,11 @@ use super::meter::EventWindow;
 use super::shared::{Delivery, Subscription};
 use super::upstream::UpstreamBody;
 
+/// The most bytes an h2 stream's body hands hyper at once (half h2's default frame size
+/// limit): with the send timeout it sets the slowest reading an h2 client may do, 8 KiB
+/// per `--send-timeout-secs` (136 bytes a second at the default 60 s).
+pub(crate) const H2_SLICE_BYTES: usize = 8 * 1024;
+
 /// What the gateway writes on an idle stream: a comment a client ignores.
 const HEARTBEAT: &[u8] = b": heartbeat\n\n";
 /// A deadline that never comes, for streams without a token.
@@ -198,21 +203,31 @@ impl Relay {
     /// The client's body: the relay as a stream of chunks. With `progress` (an h2
     /// stream's, see [`super::h2_stall`]) each ask for a chunk and each chunk handed out
     /// is noted there (two plain stores), so the stream's watchdog sees one held back by
-    /// the client's flow-control window.
+    /// the client's flow-control window; and chunks are handed out in slices of at most
+    /// [`H2_SLICE_BYTES`], so the watchdog's "nothing taken for the send timeout" means
+    /// less than a slice went out in it, not less than a whole backend read (up to 32
+    /// KiB): a client reading slowly but steadily is not cut.
     pub(crate) fn into_stream(
         self,
         progress: Option<super::h2_stall::Tally>,
     ) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static
     {
-        futures_util::stream::unfold((self, progress), |(mut relay, mut progress)| async move {
+        let state = (self, progress, Bytes::new());
+        futures_util::stream::unfold(state, |(mut relay, mut progress, mut rest)| async move {
             if let Some(progress) = &mut progress {
                 progress.asked();
             }
-            let chunk = relay.next_chunk().await?;
-            if let Some(progress) = &progress {
-                progress.handed_out();
+            if rest.is_empty() {
+                rest = relay.next_chunk().await?;
             }
-            Some((Ok(chunk), (relay, progress)))
+            let chunk = match &progress {
+                Some(progress) => {
+                    progress.handed_out();
+                    rest.split_to(rest.len().min(H2_SLICE_BYTES))
+                }
+                None => std::mem::take(&mut rest),
+            };
+            Some((Ok(chunk), (relay, progress, rest)))
         })
     }
 
