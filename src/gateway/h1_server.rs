@@ -361,7 +361,8 @@ impl Connection {
 
     /// Reads and discards a request body framed by `framing`, by the header read deadline
     /// (restarted at the end of the head); a body over [`MAX_DISCARDED_BODY`] is refused
-    /// with 413, a malformed chunked one with 400.
+    /// with 413, a malformed chunked one with 400, a trailer section over a head's limits
+    /// ([`MAX_HEAD_BYTES`], [`MAX_HEADERS`] lines) with 431.
     async fn discard_body(
         &mut self,
         buf: &mut Vec<u8>,
@@ -395,14 +396,23 @@ impl Connection {
             },
             Framing::Chunked => {
                 let mut total = 0u64;
-                // Chunks, then the trailer section's lines until the empty one.
+                // Chunks, then the trailer section's lines until the empty one: header
+                // fields, so held to a head's limits (else 431).
                 let mut in_trailers = false;
+                let (mut trailer_bytes, mut trailer_lines) = (0usize, 0usize);
                 loop {
                     if in_trailers {
                         if let Some(end) = buf.windows(2).position(|w| w == b"\r\n") {
                             buf.drain(..end + 2);
                             if end == 0 {
                                 return Ok(());
+                            }
+                            trailer_bytes += end + 2;
+                            trailer_lines += 1;
+                            if trailer_bytes > MAX_HEAD_BYTES || trailer_lines > MAX_HEADERS {
+                                return Err(Refusal::Status(
+                                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                ));
                             }
                             continue;
                         }
