@@ -28,14 +28,15 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::http::HeaderValue;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use crate::sse::{EventCounter, Item, Parser};
-
 use super::upstream::UpstreamBody;
+
+mod splitter;
+use splitter::Splitter;
 
 /// Default time a backend stream stays open after its last subscriber left.
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(5);
@@ -560,103 +561,6 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Cuts a backend stream into complete events (each with the comments and fields before
-/// it) and tracks the last event id and `retry:`.
-struct Splitter {
-    counter: EventCounter,
-    parser: Parser,
-    items: Vec<Item>,
-    partial: BytesMut,
-    last_id: Arc<str>,
-}
-
-impl Splitter {
-    fn new() -> Self {
-        Self {
-            counter: EventCounter::new(),
-            parser: Parser::new(),
-            items: Vec::new(),
-            partial: BytesMut::new(),
-            last_id: Arc::from(""),
-        }
-    }
-
-    /// Starts over for a new connection, keeping the last id and `retry:`.
-    fn restart(&mut self) {
-        self.counter = EventCounter::new();
-        self.partial.clear();
-        let retry = self.parser.retry();
-        let id = self.last_id.to_string();
-        self.parser = Parser::new();
-        // Carry the last id and retry over (a fresh parser would forget them).
-        let mut seed = String::new();
-        if !id.is_empty() {
-            seed.push_str("id: ");
-            seed.push_str(&id);
-            seed.push('\n');
-        }
-        if let Some(r) = retry {
-            seed.push_str(&format!("retry: {r}\n"));
-        }
-        seed.push('\n');
-        self.parser.feed(seed.as_bytes(), &mut self.items);
-        self.items.clear();
-    }
-
-    fn last_id(&self) -> &str {
-        &self.last_id
-    }
-
-    fn retry(&self) -> Option<u64> {
-        self.parser.retry()
-    }
-
-    fn at_boundary(&self) -> bool {
-        self.partial.is_empty() || self.counter.at_event_boundary()
-    }
-
-    /// Appends the events `chunk` completes to `out`; an error when an event grows past
-    /// `max_event` bytes (it could never be queued).
-    fn split(
-        &mut self,
-        chunk: Bytes,
-        out: &mut Vec<(Bytes, Arc<str>)>,
-        max_event: usize,
-    ) -> Result<(), String> {
-        let mut start = 0;
-        while let Some(end) = self.counter.next_dispatch(&chunk, start) {
-            let piece = &chunk[start..end];
-            // Events get buffers of their own (in 16 KiB blocks), so a held event never
-            // pins the backend connection's read buffer.
-            if self.partial.capacity() - self.partial.len() < piece.len() {
-                self.partial.reserve(piece.len().max(16 * 1024));
-            }
-            self.partial.extend_from_slice(piece);
-            let bytes = self.partial.split().freeze();
-            // The parser sees every byte once, in order (so `retry:` counts at once).
-            self.parser.feed(piece, &mut self.items);
-            self.items.clear();
-            if *self.last_id != *self.parser.last_event_id() {
-                self.last_id = Arc::from(self.parser.last_event_id());
-            }
-            out.push((bytes, self.last_id.clone()));
-            start = end;
-        }
-        let rest = &chunk[start..];
-        if !rest.is_empty() {
-            if self.partial.len() + rest.len() > max_event {
-                return Err(format!(
-                    "the backend sent an event larger than {max_event} bytes"
-                ));
-            }
-            self.partial.extend_from_slice(rest);
-            self.parser.feed(rest, &mut self.items);
-            self.items.clear();
-        }
-        Ok(())
-    }
-}
-
 /// What a subscriber gets next.
 pub(crate) enum Delivery {
     /// Events were appended to the output (each a whole event block).
@@ -803,123 +707,4 @@ pub(crate) fn backend_headers(last_event_id: Option<&str>) -> Vec<u8> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_splitter_cuts_complete_events_across_chunks_and_tracks_ids() {
-        let mut s = Splitter::new();
-        let mut out = Vec::new();
-        s.split(
-            Bytes::from_static(b": hi\n\nid: 1\ndata: a\n\nid: 2\nda"),
-            &mut out,
-            1024,
-        )
-        .unwrap();
-        assert_eq!(out.len(), 1);
-        assert_eq!(&out[0].0[..], b": hi\n\nid: 1\ndata: a\n\n");
-        assert_eq!(&*out[0].1, "1");
-        assert!(!s.at_boundary());
-        s.split(
-            Bytes::from_static(b"ta: b\n\ndata: c\r\n\r\nretry: 250\n"),
-            &mut out,
-            1024,
-        )
-        .unwrap();
-        assert_eq!(out.len(), 3);
-        assert_eq!(&out[1].0[..], b"id: 2\ndata: b\n\n");
-        assert_eq!(&*out[2].1, "2", "an event without id keeps the last id");
-        assert_eq!(s.retry(), Some(250));
-        s.restart();
-        assert_eq!(s.last_id(), "2");
-        assert_eq!(s.retry(), Some(250));
-        let err = s.split(Bytes::from(vec![b'x'; 2000]), &mut out, 1024);
-        assert!(err.is_err());
-    }
-
-    #[test]
-    fn backoff_starts_at_the_backends_retry_and_doubles_to_the_cap() {
-        let mut b = None;
-        assert_eq!(next_backoff(&mut b, Some(200)), Duration::from_millis(200));
-        assert_eq!(next_backoff(&mut b, Some(200)), Duration::from_millis(400));
-        let mut b = None;
-        assert_eq!(next_backoff(&mut b, None), DEFAULT_RETRY);
-        for _ in 0..10 {
-            next_backoff(&mut b, None);
-        }
-        assert_eq!(next_backoff(&mut b, None), MAX_BACKOFF);
-    }
-
-    fn hub_with(events: &[(&str, &str)], options: SharedOptions) -> (Hubs, Subscription) {
-        let hubs = Hubs::default();
-        let (sub, created) = hubs.join(
-            HubKey {
-                revision_id: "r".into(),
-                url: "http://b/e".into(),
-            },
-            &options,
-        );
-        assert!(created);
-        sub.hub.write().status = Status::Live;
-        let mut batch: Vec<(Bytes, Arc<str>)> = events
-            .iter()
-            .map(|(id, data)| {
-                (
-                    Bytes::from(format!("id: {id}\ndata: {data}\n\n")),
-                    Arc::from(*id),
-                )
-            })
-            .collect();
-        sub.hub.publish(&mut batch);
-        (hubs, sub)
-    }
-
-    #[tokio::test]
-    async fn replay_starts_after_a_held_id_and_reports_a_gap_otherwise() {
-        let options = SharedOptions {
-            replay_events: 3,
-            ..SharedOptions::default()
-        };
-        let (_hubs, mut sub) = hub_with(&[("1", "a"), ("2", "b"), ("3", "c"), ("4", "d")], options);
-        let mut out = VecDeque::new();
-        sub.position(Some("2"));
-        assert!(matches!(sub.next(&mut out).await, Delivery::Events));
-        assert_eq!(out.len(), 2);
-        assert_eq!(&out[0][..], b"id: 3\ndata: c\n\n");
-        let mut other = Subscription::new(sub.hub.clone());
-        other.position(Some("1"));
-        match other.next(&mut out).await {
-            Delivery::Comment(c) => {
-                assert_eq!(
-                    &c[..],
-                    b": replay gap: events after 1 are no longer held\n\n"
-                )
-            }
-            _ => panic!("a gap comment"),
-        }
-        assert_eq!(sub.hub.read().subscribers, 2);
-        drop(other);
-        assert_eq!(sub.hub.read().subscribers, 1);
-    }
-
-    #[tokio::test]
-    async fn a_subscriber_left_behind_by_the_queue_bound_is_too_slow() {
-        let options = SharedOptions {
-            queue_bytes: 40,
-            replay_bytes: 40,
-            ..SharedOptions::default()
-        };
-        let (_hubs, mut sub) = hub_with(&[("1", "a")], options);
-        sub.position(None);
-        let mut batch: Vec<(Bytes, Arc<str>)> = (0..5)
-            .map(|i| (Bytes::from(format!("id: {i}\ndata: x\n\n")), Arc::from("x")))
-            .collect();
-        sub.hub.publish(&mut batch);
-        let mut out = VecDeque::new();
-        match sub.next(&mut out).await {
-            Delivery::End(why) => assert_eq!(why, TOO_SLOW),
-            _ => panic!("too slow"),
-        }
-    }
-}
+mod tests;
