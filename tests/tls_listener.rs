@@ -164,6 +164,29 @@ async fn an_https_client_that_stops_reading_is_closed_and_its_backend_connection
     drop(stalled);
 }
 
+/// An HTTPS gateway with a 1 s send timeout, and the API `Flood` subscribed to on a
+/// backend that writes 20 events a millisecond on each connection: always ahead of its
+/// client, so each backend read is a full one.
+async fn flood_over_https() -> (TestServer, Backend, Subscriber) {
+    let env = TestServer::builder()
+        .gateway(limits(64))
+        .https(None)
+        .start()
+        .await;
+    let backend = Backend::start(Script::Events {
+        line_end: "\n",
+        every: Duration::from_millis(1),
+        count: None,
+        batch: 20,
+        wait_for: 0,
+    })
+    .await;
+    let (_, sub) = env
+        .subscribed_api("Flood", "App", Some(&backend.url()), None)
+        .await;
+    (env, backend, sub)
+}
+
 /// An h2 connection (the `h2` crate's client) to `env`'s HTTPS gateway whose streams start
 /// with `window` bytes of flow-control window: a stream gets more only when the test
 /// releases what it read (`WINDOW_UPDATE`). Its connection task keeps reading the socket.
@@ -232,23 +255,7 @@ fn read_granting(
 
 #[tokio::test]
 async fn an_h2_stream_granted_no_window_is_reset_after_the_send_timeout_while_others_go_on() {
-    let env = TestServer::builder()
-        .gateway(limits(64))
-        .https(None)
-        .start()
-        .await;
-    // 20 events a millisecond on each connection.
-    let backend = Backend::start(Script::Events {
-        line_end: "\n",
-        every: Duration::from_millis(1),
-        count: None,
-        batch: 20,
-        wait_for: 0,
-    })
-    .await;
-    let (_, sub) = env
-        .subscribed_api("Flood", "App", Some(&backend.url()), None)
-        .await;
+    let (env, backend, sub) = flood_over_https().await;
     let h2 = h2_with_window(&env, 1024).await;
 
     // A stream that reads what arrives but never grants window: after 1024 bytes the
@@ -320,23 +327,7 @@ async fn an_h2_stream_granted_no_window_is_reset_after_the_send_timeout_while_ot
 /// 32 KiB) takes it longer than that: the gateway hands hyper 8 KiB at a time.
 #[tokio::test]
 async fn an_h2_stream_read_slowly_but_steadily_is_not_cut_by_the_send_timeout() {
-    let env = TestServer::builder()
-        .gateway(limits(64))
-        .https(None)
-        .start()
-        .await;
-    // 20 events a millisecond: the backend is always ahead, so each read is a full one.
-    let backend = Backend::start(Script::Events {
-        line_end: "\n",
-        every: Duration::from_millis(1),
-        count: None,
-        batch: 20,
-        wait_for: 0,
-    })
-    .await;
-    let (_, sub) = env
-        .subscribed_api("Flood", "App", Some(&backend.url()), None)
-        .await;
+    let (env, backend, sub) = flood_over_https().await;
     let h2 = h2_with_window(&env, 8 * 1024).await;
     let mut body = h2_stream(&h2, "/flood/1.0.0/x", &sub.production).await;
     let started = Instant::now();
