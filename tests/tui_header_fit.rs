@@ -4,23 +4,15 @@
 
 mod tui_support;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use streamgate::catalog::Role;
-use streamgate::control::Principal;
 use streamgate::tui::Theme;
 use streamgate::tui::app::App;
 use tui_support::*;
 
 fn header_as(user: &str, roles: &[Role]) -> String {
-    let mut config = config();
-    config.principal = Principal {
-        user: user.into(),
-        roles: roles.to_vec(),
-        scopes: BTreeSet::new(),
-    };
-    config.signed_in = true;
+    let config = signed_in_as(user, roles);
     let app = App::new(config, Theme::default(), Arc::new(full_catalog()), NOON);
     screen(&app)
         .lines()

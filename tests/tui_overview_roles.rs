@@ -6,12 +6,10 @@
 
 mod tui_support;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crossterm::event::KeyCode::{Char, Enter};
 use streamgate::catalog::{LifecycleState, Role};
-use streamgate::control::Principal;
 use streamgate::tui::Theme;
 use streamgate::tui::action::Command;
 use streamgate::tui::app::App;
@@ -19,13 +17,7 @@ use streamgate::tui::screens::publisher::PublisherView;
 use tui_support::*;
 
 fn subscriber_on_an_https_api() -> App {
-    let mut config = config();
-    config.principal = Principal {
-        user: "ada".into(),
-        roles: vec![Role::Subscriber],
-        scopes: BTreeSet::new(),
-    };
-    config.signed_in = true;
+    let config = signed_in_as("ada", &[Role::Subscriber]);
     let mut api = observer(LifecycleState::Published, &["AsyncGold"]);
     api.production_endpoint = Some("https://backend.example:8443/events".into());
     let mut app = App::new(config, Theme::default(), Arc::new(catalog_with(api)), NOON);

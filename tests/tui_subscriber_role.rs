@@ -8,12 +8,10 @@
 
 mod tui_support;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crossterm::event::KeyCode::{Char, Enter};
 use streamgate::catalog::{ApplicationDraft, KeyType, Role};
-use streamgate::control::Principal;
 use streamgate::tui::Theme;
 use streamgate::tui::action::Command;
 use streamgate::tui::app::App;
@@ -28,13 +26,7 @@ fn signed_in(user: &str, roles: &[Role]) -> App {
 
 /// `user` signed in with `roles` over the tutorial's catalog, its applications `owner`'s.
 fn signed_in_owning(user: &str, roles: &[Role], owner: &str) -> App {
-    let mut config = config();
-    config.principal = Principal {
-        user: user.into(),
-        roles: roles.to_vec(),
-        scopes: BTreeSet::new(),
-    };
-    config.signed_in = true;
+    let config = signed_in_as(user, roles);
     let mut catalog = full_catalog();
     for a in catalog.applications.values_mut() {
         a.owner = owner.into();

@@ -29,6 +29,19 @@ pub fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
+/// [`config`] signed in as `user` with `roles` (and no scopes of its own).
+pub fn signed_in_as(user: &str, roles: &[streamgate::catalog::Role]) -> AppConfig {
+    AppConfig {
+        principal: streamgate::control::Principal {
+            user: user.into(),
+            roles: roles.to_vec(),
+            scopes: std::collections::BTreeSet::new(),
+        },
+        signed_in: true,
+        ..config()
+    }
+}
+
 /// The defaults of `streamgate`: admin :9443, gateway :8280, backend :8080.
 pub fn config() -> AppConfig {
     AppConfig {
