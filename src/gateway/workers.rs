@@ -206,8 +206,8 @@ impl AcceptGate {
 /// An accept loop's place among the gateway's workers.
 #[derive(Debug)]
 pub struct Packing {
-    /// This worker's load (counts its accepts; opens the next gate when busy).
-    load: Arc<WorkerLoad>,
+    /// This worker's busy share, over its load (which also counts its accepts): opens the
+    /// next gate when busy.
     own: BusyShare,
     /// This worker's gate and the share of the worker before it; `None` for the first
     /// worker, which always takes connections.
@@ -224,7 +224,6 @@ impl Packing {
             .iter()
             .enumerate()
             .map(|(k, load)| Self {
-                load: load.clone(),
                 own: BusyShare::new(load.clone()),
                 gate: k
                     .checked_sub(1)
@@ -276,7 +275,7 @@ impl Packing {
     }
 
     fn accepted_at(&mut self, at: Instant) {
-        self.load.accepted_one();
+        self.own.load.accepted_one();
         if let Some(next) = &self.next
             && self.own.at(at) > OPEN_ABOVE
         {
