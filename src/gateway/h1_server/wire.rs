@@ -245,6 +245,22 @@ pub(super) fn head_ends_after(buf: &[u8], from: usize) -> bool {
 /// address or a bracketed IP literal) with an optional `:port`; no user info, path or
 /// spaces.
 fn valid_host(value: &[u8]) -> bool {
+    // The common `name` or `name:port` (letters, digits, `.`, `-`, `_`, `~`, then digits)
+    // is valid without parsing: an `Authority` parse copies the value into a new buffer.
+    let (name, port) = match value.iter().rposition(|b| *b == b':') {
+        Some(colon) => (&value[..colon], &value[colon + 1..]),
+        None => (value, &[][..]),
+    };
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~');
+    if !name.is_empty() && name.iter().all(plain) && port.iter().all(u8::is_ascii_digit) {
+        return true;
+    }
+    valid_authority(value)
+}
+
+/// [`valid_host`] without its fast path: `value` parsed as an `Authority` (no userinfo)
+/// with a host.
+fn valid_authority(value: &[u8]) -> bool {
     !value.contains(&b'@')
         && std::str::from_utf8(value)
             .ok()
@@ -336,6 +352,20 @@ pub(super) fn chunk_size_line(len: usize, out: &mut [u8; 18]) -> usize {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The fast path of the Host check answers what parsing the value as an
+        /// `Authority` answers, for names, ports, IP literals, userinfo and stray bytes.
+        #[test]
+        fn valid_host_is_the_authority_parse(
+            value in proptest::collection::vec(
+                proptest::sample::select(b"aZ09.-_~:[]@%/?# \t\x7f\xe9!$&'()*+,;=".to_vec()),
+                0..12,
+            ),
+        ) {
+            proptest::prop_assert_eq!(valid_host(&value), valid_authority(&value), "{:?}", String::from_utf8_lossy(&value));
+        }
+    }
 
     #[test]
     fn chunk_size_lines_are_upper_case_hex() {
