@@ -414,6 +414,7 @@ async fn a_reader_that_stops_is_cut_by_the_send_timeout() {
     let (_, sub) = env
         .subscribed_api("Flood", "App", Some(&backend.url()), None)
         .await;
+    let mut traffic = env.telemetry().subscribe();
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stalled = socket.connect(env.gateway_addr()).await.unwrap();
@@ -423,6 +424,19 @@ async fn a_reader_that_stops_is_cut_by_the_send_timeout() {
         .unwrap();
     let start = Instant::now();
     assert_cut_by_send_timeout(&backend, env.telemetry()).await;
+    // The live pane and the analytics say why: the send timeout, not "client left".
+    let reason = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Ok(streamgate::telemetry::TrafficEvent::Closed { reason, .. }) =
+                traffic.recv().await
+            {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(reason, "send timeout: the client read nothing for 1 s");
     // One send timeout after the buffers filled, not the header or keep-alive timeout.
     assert!(
         start.elapsed() < Duration::from_secs(5),

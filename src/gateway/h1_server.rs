@@ -589,6 +589,7 @@ impl Connection {
                     Poll::Ready(chunk) => chunk,
                     Poll::Pending => {
                         if let Some(unsent) = head.take() {
+                            // The first write on an empty socket buffer: no send timeout.
                             self.write_all(&mut [IoSlice::new(&unsent)]).await?;
                         }
                         match self.chunk_or_hang_up(next.as_mut(), &mut discarded).await? {
@@ -601,7 +602,8 @@ impl Connection {
             };
             let Some(chunk) = chunk else { break };
             let prefix = head.take().unwrap_or_default();
-            self.write_chunk(&prefix, &chunk, http11).await?;
+            let written = self.write_chunk(&prefix, &chunk, http11).await;
+            self.note_send_timeout(&mut relay, written)?;
         }
         drop(relay);
         if let Some(unsent) = head {
@@ -609,6 +611,17 @@ impl Connection {
         }
         self.end_unsized_body(http11).await?;
         Ok(next(keep_alive && !discarded && !*self.stop.borrow()))
+    }
+
+    /// Passes on a stream write's outcome; a send timeout is first recorded as the
+    /// stream's end reason (its traffic event then says so, not `client left`).
+    fn note_send_timeout(&self, relay: &mut Relay, written: io::Result<()>) -> io::Result<()> {
+        if let Err(e) = &written
+            && e.kind() == io::ErrorKind::TimedOut
+        {
+            relay.client_stopped_reading(self.options.send_timeout.as_secs());
+        }
+        written
     }
 
     /// Awaits the relay's `next` chunk while watching the client's socket for EOF (bytes

@@ -404,6 +404,15 @@ impl Relay {
         }
     }
 
+    /// Records that the client's connection is closed because it read nothing for the
+    /// send timeout (`secs`), the reason its traffic event gives when the relay is
+    /// dropped (instead of `client left`). Nothing more is written to that client.
+    pub(crate) fn client_stopped_reading(&mut self, secs: u64) {
+        self.reason = Cow::Owned(format!(
+            "send timeout: the client read nothing for {secs} s"
+        ));
+    }
+
     /// Ends the stream with a final comment saying why.
     fn close(&mut self, why: String) {
         self.close_with(why, None);
