@@ -348,6 +348,30 @@ async fn serve_runs_one_gateway_worker_per_core_by_default() {
     );
 }
 
+/// More `--gateway-workers` than cores is served, with a warning in the log that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_gateway_workers_than_cores_is_warned_about() {
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let asked = (cores * 4).to_string();
+    let mut serve = TestServer::builder()
+        .arg("--gateway-workers")
+        .arg(&asked)
+        .spawn_process("warn");
+    let pid = serve.pid().to_string();
+    let workers = || threads_named(&pid, "sg-gateway-");
+    assert!(
+        eventually(|| workers() == cores * 4).await,
+        "{} workers",
+        workers()
+    );
+    let want = format!("--gateway-workers {asked} is more than the {cores} core(s) here");
+    assert!(
+        eventually(|| serve.log().contains(&want)).await,
+        "{}",
+        serve.log()
+    );
+}
+
 /// Opens `n` streams of the tutorial's API with `token`, each read to its first event,
 /// then sends `serve` SIGTERM: it exits in time and with success, and every stream ends
 /// with `: gateway shutting down`.

@@ -85,6 +85,15 @@ impl Gateway {
         tracing::info!(
             "gateway: the plain port is served by {workers} worker thread(s) (--gateway-workers)"
         );
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        if workers > cores {
+            // Harmless (a worker opens only while the one before it is busy), but a
+            // thread and a runtime each that cannot run in parallel: likely a typo.
+            tracing::warn!(
+                "gateway: --gateway-workers {workers} is more than the {cores} core(s) here; \
+                 workers beyond {cores} add threads, not throughput"
+            );
+        }
         let loads: Vec<Arc<WorkerLoad>> = sockets.iter().map(|_| Arc::default()).collect();
         // The first serve's workers are the ones /metrics shows.
         let _ = self.inner.telemetry.metrics().workers.set(loads.clone());
