@@ -554,7 +554,8 @@ fn unknown_transfer_coding(headers: &HeaderMap) -> Option<String> {
 /// lowercase): the client's headers minus credentials and hop-by-hop ones (also those its
 /// `Connection` lists), then `Accept-Encoding: identity` (the event counter must see the
 /// events, not gzip), `Accept: text/event-stream` unless the client sent an `Accept`, and
-/// `X-Forwarded-For` with the client's address appended to the first one it sent.
+/// `X-Forwarded-For` with the client's address appended to the list it sent (its lines
+/// joined with `, `, RFC 9110 §5.3).
 fn upstream_headers(incoming: &HeaderMap, client: Option<SocketAddr>) -> Vec<u8> {
     const FORWARDED_FOR: &str = "x-forwarded-for";
     // What `Connection` lists is hop-by-hop too (RFC 9110 §7.6.1); most requests have none.
@@ -585,20 +586,29 @@ fn upstream_headers(incoming: &HeaderMap, client: Option<SocketAddr>) -> Vec<u8>
     if !accept {
         h1::push_header_line(&mut out, "accept", b"text/event-stream");
     }
-    let prior = incoming.get(FORWARDED_FOR);
+    // Several lines are one list (RFC 9110 §5.3): joined in order with ", ", as nginx's
+    // `$proxy_add_x_forwarded_for` does; a line that is not text is dropped.
+    let mut forwarded = String::new();
+    for prior in incoming.get_all(FORWARDED_FOR) {
+        if let Ok(prior) = prior.to_str() {
+            if !forwarded.is_empty() {
+                forwarded.push_str(", ");
+            }
+            forwarded.push_str(prior);
+        }
+    }
     match client {
         Some(addr) => {
-            let mut forwarded = String::with_capacity(48);
-            if let Some(prior) = prior.and_then(|v| v.to_str().ok()) {
-                forwarded.push_str(prior);
+            if !forwarded.is_empty() {
                 forwarded.push_str(", ");
             }
             push_ip(&mut forwarded, addr.ip());
             h1::push_header_line(&mut out, FORWARDED_FOR, forwarded.as_bytes());
         }
         None => {
-            if let Some(prior) = prior.filter(|_| !(connection && listed(FORWARDED_FOR))) {
-                h1::push_header_line(&mut out, FORWARDED_FOR, prior.as_bytes());
+            let dropped = connection && listed(FORWARDED_FOR);
+            if !forwarded.is_empty() && !dropped {
+                h1::push_header_line(&mut out, FORWARDED_FOR, forwarded.as_bytes());
             }
         }
     }

@@ -47,6 +47,17 @@ fn the_client_address_is_appended_to_x_forwarded_for() {
         Some("203.0.113.9, 192.0.2.7")
     );
     assert_eq!(forwarded(&incoming, None).as_deref(), Some("203.0.113.9"));
+    // Two lines are one list: both kept, in order, then the client.
+    let mut two = incoming.clone();
+    two.append("x-forwarded-for", HeaderValue::from_static("198.51.100.4"));
+    assert_eq!(
+        forwarded(&two, client).as_deref(),
+        Some("203.0.113.9, 198.51.100.4, 192.0.2.7")
+    );
+    assert_eq!(
+        forwarded(&two, None).as_deref(),
+        Some("203.0.113.9, 198.51.100.4")
+    );
     incoming.insert(
         header::CONNECTION,
         HeaderValue::from_static("X-Forwarded-For"),
