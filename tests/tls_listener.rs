@@ -256,6 +256,7 @@ fn read_granting(
 #[tokio::test]
 async fn an_h2_stream_granted_no_window_is_reset_after_the_send_timeout_while_others_go_on() {
     let (env, backend, sub) = flood_over_https().await;
+    let mut traffic = env.telemetry().subscribe();
     let h2 = h2_with_window(&env, 1024).await;
 
     // A stream that reads what arrives but never grants window: after 1024 bytes the
@@ -304,6 +305,19 @@ async fn an_h2_stream_granted_no_window_is_reset_after_the_send_timeout_while_ot
             .load(Ordering::Relaxed),
         1
     );
+    // Its traffic event gives the send timeout as the reason, not "client left".
+    let reason = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Ok(streamgate::telemetry::TrafficEvent::Closed { reason, .. }) =
+                traffic.recv().await
+            {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(reason, "send timeout: the client read nothing for 1 s");
 
     // The other stream goes on, past its own send timeout.
     let before = kept.lock().unwrap().len();

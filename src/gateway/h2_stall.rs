@@ -42,11 +42,17 @@ const MIN_TICK: Duration = Duration::from_millis(10);
 /// handed out (hyper owes the next ask). Zero until the body is first asked: a stream whose
 /// answer is not a relay is never watched.
 #[derive(Debug, Default)]
-pub(super) struct Progress(AtomicU64);
+pub(super) struct Progress(AtomicU64, AtomicU64);
 
 impl Progress {
     fn load(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// Marks the stream as cut by its watchdog after `timeout` (seconds, at least 1), read
+    /// by its body as it is dropped ([`Tally::cut_after_secs`]).
+    fn cut(&self, timeout: Duration) {
+        self.1.store(timeout.as_secs().max(1), Ordering::Relaxed);
     }
 }
 
@@ -80,6 +86,12 @@ impl Tally {
     /// The asked chunk was handed to hyper: the next ask shows it was sent.
     pub(crate) fn handed_out(&self) {
         self.progress.0.store(self.asks << 1 | 1, Ordering::Relaxed);
+    }
+
+    /// The send timeout in seconds if the stream's watchdog cut it (its body is then being
+    /// dropped), else `None`.
+    pub(crate) fn cut_after_secs(&self) -> Option<u64> {
+        Some(self.progress.1.load(Ordering::Relaxed)).filter(|secs| *secs > 0)
     }
 }
 
@@ -176,6 +188,8 @@ impl Watchdog {
             let state = self.progress.load();
             if state & 1 == 1 && state == self.seen {
                 if now.duration_since(self.since) >= self.timeout {
+                    // Before the stream's task is dropped: its body reads this as it goes.
+                    self.progress.cut(self.timeout);
                     return Poll::Ready(());
                 }
             } else {

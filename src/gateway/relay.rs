@@ -212,22 +212,28 @@ impl Relay {
         progress: Option<super::h2_stall::Tally>,
     ) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static
     {
-        let state = (self, progress, Bytes::new());
-        futures_util::stream::unfold(state, |(mut relay, mut progress, mut rest)| async move {
-            if let Some(progress) = &mut progress {
+        let state = (
+            H2Body {
+                relay: self,
+                progress,
+            },
+            Bytes::new(),
+        );
+        futures_util::stream::unfold(state, |(mut body, mut rest)| async move {
+            if let Some(progress) = &mut body.progress {
                 progress.asked();
             }
             if rest.is_empty() {
-                rest = relay.next_chunk().await?;
+                rest = body.relay.next_chunk().await?;
             }
-            let chunk = match &progress {
+            let chunk = match &body.progress {
                 Some(progress) => {
                     progress.handed_out();
                     rest.split_to(rest.len().min(H2_SLICE_BYTES))
                 }
                 None => std::mem::take(&mut rest),
             };
-            Some((Ok(chunk), (relay, progress, rest)))
+            Some((Ok(chunk), (body, rest)))
         })
     }
 
@@ -491,6 +497,25 @@ async fn next_from(source: &mut Source, batch: &mut VecDeque<Bytes>) -> Wake {
     match source {
         Source::Direct(body) => Wake::Upstream(body.next().await),
         Source::Shared(sub) => Wake::Shared(sub.next(batch).await),
+    }
+}
+
+/// A relay as a body, with its h2 stream's tally if it has one: dropped after the stream's
+/// watchdog cut it, the relay's end reason says so (not `client left`).
+struct H2Body {
+    relay: Relay,
+    progress: Option<super::h2_stall::Tally>,
+}
+
+impl Drop for H2Body {
+    fn drop(&mut self) {
+        if let Some(secs) = self
+            .progress
+            .as_ref()
+            .and_then(super::h2_stall::Tally::cut_after_secs)
+        {
+            self.relay.client_stopped_reading(secs);
+        }
     }
 }
 
