@@ -33,6 +33,9 @@ use super::upstream::UpstreamBody;
 /// per `--send-timeout-secs` (136 bytes a second at the default 60 s).
 pub(crate) const H2_SLICE_BYTES: usize = 8 * 1024;
 
+/// A stream's end reason until something else ends it: the client went away.
+const CLIENT_LEFT: &str = "client left";
+
 /// What the gateway writes on an idle stream: a comment a client ignores.
 const HEARTBEAT: &[u8] = b": heartbeat\n\n";
 /// A deadline that never comes, for streams without a token.
@@ -192,7 +195,7 @@ impl Relay {
             ready: None,
             pending: VecDeque::new(),
             done: false,
-            reason: Cow::Borrowed("client left"),
+            reason: Cow::Borrowed(CLIENT_LEFT),
         };
         if parts.stopped {
             relay.close("gateway shutting down".to_string());
@@ -413,7 +416,12 @@ impl Relay {
     /// Records that the client's connection is closed because it read nothing for the
     /// send timeout (`secs`), the reason its traffic event gives when the relay is
     /// dropped (instead of `client left`). Nothing more is written to that client.
+    /// A stream already ending for another reason (its final comment is what could not
+    /// be written) keeps that reason.
     pub(crate) fn client_stopped_reading(&mut self, secs: u64) {
+        if self.reason != CLIENT_LEFT {
+            return;
+        }
         self.reason = Cow::Owned(format!(
             "send timeout: the client read nothing for {secs} s"
         ));
