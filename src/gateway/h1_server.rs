@@ -616,10 +616,12 @@ impl Connection {
     /// Passes on a stream write's outcome; a send timeout is first recorded as the
     /// stream's end reason (its traffic event then says so, not `client left`).
     fn note_send_timeout(&self, relay: &mut Relay, written: io::Result<()>) -> io::Result<()> {
+        // The send timeout's own error, not a kernel ETIMEDOUT (which carries an errno).
         if let Err(e) = &written
             && e.kind() == io::ErrorKind::TimedOut
+            && e.raw_os_error().is_none()
         {
-            relay.client_stopped_reading(self.options.send_timeout.as_secs());
+            relay.client_stopped_reading(self.options.send_timeout.as_secs().max(1));
         }
         written
     }

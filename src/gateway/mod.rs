@@ -587,10 +587,12 @@ fn upstream_headers(incoming: &HeaderMap, client: Option<SocketAddr>) -> Vec<u8>
         h1::push_header_line(&mut out, "accept", b"text/event-stream");
     }
     // Several lines are one list (RFC 9110 §5.3): joined in order with ", ", as nginx's
-    // `$proxy_add_x_forwarded_for` does; a line that is not text is dropped.
+    // `$proxy_add_x_forwarded_for` does; a line that is empty or not text is dropped.
     let mut forwarded = String::new();
     for prior in incoming.get_all(FORWARDED_FOR) {
-        if let Ok(prior) = prior.to_str() {
+        if let Ok(prior) = prior.to_str().map(str::trim)
+            && !prior.is_empty()
+        {
             if !forwarded.is_empty() {
                 forwarded.push_str(", ");
             }

@@ -58,6 +58,12 @@ fn the_client_address_is_appended_to_x_forwarded_for() {
         forwarded(&two, None).as_deref(),
         Some("203.0.113.9, 198.51.100.4")
     );
+    // An empty line adds no empty element.
+    two.append("x-forwarded-for", HeaderValue::from_static(""));
+    assert_eq!(
+        forwarded(&two, client).as_deref(),
+        Some("203.0.113.9, 198.51.100.4, 192.0.2.7")
+    );
     incoming.insert(
         header::CONNECTION,
         HeaderValue::from_static("X-Forwarded-For"),
