@@ -13,7 +13,6 @@ use streamgate::catalog::{KeyType, LifecycleAction, SubscriptionStatus};
 use streamgate::control::{Control, KeyPairRef};
 use streamgate::gateway::GatewayOptions;
 use streamgate::sse::Item;
-use streamgate::telemetry::TrafficEvent;
 
 const LONG: Duration = Duration::from_secs(600);
 
@@ -119,15 +118,7 @@ async fn a_client_hang_up_closes_the_backend_connection() {
     drop(socket);
 
     backend.wait_hangups(1).await;
-    let closed = tokio::time::timeout(PATIENCE, async {
-        loop {
-            if let Ok(TrafficEvent::Closed { reason, events, .. }) = traffic.recv().await {
-                return (reason, events);
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let closed = closed(&mut traffic).await;
     assert_eq!(closed.0, "client left");
     assert!(closed.1 >= 2);
     assert_eq!(env.open_streams(), 0);

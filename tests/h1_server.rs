@@ -425,17 +425,7 @@ async fn a_reader_that_stops_is_cut_by_the_send_timeout() {
     let start = Instant::now();
     assert_cut_by_send_timeout(&backend, env.telemetry()).await;
     // The live pane and the analytics say why: the send timeout, not "client left".
-    let reason = tokio::time::timeout(PATIENCE, async {
-        loop {
-            if let Ok(streamgate::telemetry::TrafficEvent::Closed { reason, .. }) =
-                traffic.recv().await
-            {
-                return reason;
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let (reason, _) = closed(&mut traffic).await;
     assert_eq!(reason, "send timeout: the client read nothing for 1 s");
     // One send timeout after the buffers filled, not the header or keep-alive timeout.
     assert!(

@@ -14,7 +14,6 @@ use common::*;
 use futures_util::FutureExt;
 use streamgate::gateway::GatewayOptions;
 use streamgate::sse::Item;
-use streamgate::telemetry::TrafficEvent;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -59,12 +58,8 @@ async fn a_backend_that_is_down_answers_503_and_tells_only_the_operator_where() 
     let (url, token) = api_on(&env, "Down", &dead).await;
     assert_backend_error(get(&url, Some(&token)).await, 503, &dead).await;
     // The operator's traffic event names the backend and the cause.
-    let detail = loop {
-        if let TrafficEvent::Rejected { code, message, .. } = traffic.recv().await.unwrap() {
-            assert_eq!(code, 101503);
-            break message;
-        }
-    };
+    let (code, detail) = rejection(&mut traffic).await;
+    assert_eq!(code, 101503);
     assert!(detail.contains(&dead), "{detail}");
     assert_eq!(env.backend_errors(), 1);
     assert_eq!(env.open_streams(), 0);
@@ -257,11 +252,7 @@ async fn a_backend_ending_mid_event_never_gets_the_partial_event_dispatched() {
         comments,
         vec!["the backend ended the stream in the middle of an event"]
     );
-    let (events, reason) = loop {
-        if let TrafficEvent::Closed { events, reason, .. } = traffic.recv().await.unwrap() {
-            break (events, reason);
-        }
-    };
+    let (reason, events) = closed(&mut traffic).await;
     assert_eq!(events, 1);
     assert_eq!(
         reason,

@@ -306,17 +306,7 @@ async fn an_h2_stream_granted_no_window_is_reset_after_the_send_timeout_while_ot
         1
     );
     // Its traffic event gives the send timeout as the reason, not "client left".
-    let reason = tokio::time::timeout(PATIENCE, async {
-        loop {
-            if let Ok(streamgate::telemetry::TrafficEvent::Closed { reason, .. }) =
-                traffic.recv().await
-            {
-                return reason;
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let (reason, _) = closed(&mut traffic).await;
     assert_eq!(reason, "send timeout: the client read nothing for 1 s");
 
     // The other stream goes on, past its own send timeout.

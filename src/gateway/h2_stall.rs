@@ -42,17 +42,23 @@ const MIN_TICK: Duration = Duration::from_millis(10);
 /// handed out (hyper owes the next ask). Zero until the body is first asked: a stream whose
 /// answer is not a relay is never watched.
 #[derive(Debug, Default)]
-pub(super) struct Progress(AtomicU64, AtomicU64);
+pub(super) struct Progress {
+    /// `asks << 1 | owed`, as above.
+    state: AtomicU64,
+    /// The send timeout in seconds once the watchdog cut the stream, else 0.
+    cut_secs: AtomicU64,
+}
 
 impl Progress {
     fn load(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.state.load(Ordering::Relaxed)
     }
 
     /// Marks the stream as cut by its watchdog after `timeout` (seconds, at least 1), read
     /// by its body as it is dropped ([`Tally::cut_after_secs`]).
     fn cut(&self, timeout: Duration) {
-        self.1.store(timeout.as_secs().max(1), Ordering::Relaxed);
+        self.cut_secs
+            .store(timeout.as_secs().max(1), Ordering::Relaxed);
     }
 }
 
@@ -80,18 +86,20 @@ impl Tally {
     pub(crate) fn asked(&mut self) {
         // Never back to zero (that means "not a relay").
         self.asks = self.asks.wrapping_add(1).max(1);
-        self.progress.0.store(self.asks << 1, Ordering::Relaxed);
+        self.progress.state.store(self.asks << 1, Ordering::Relaxed);
     }
 
     /// The asked chunk was handed to hyper: the next ask shows it was sent.
     pub(crate) fn handed_out(&self) {
-        self.progress.0.store(self.asks << 1 | 1, Ordering::Relaxed);
+        self.progress
+            .state
+            .store(self.asks << 1 | 1, Ordering::Relaxed);
     }
 
     /// The send timeout in seconds if the stream's watchdog cut it (its body is then being
     /// dropped), else `None`.
     pub(crate) fn cut_after_secs(&self) -> Option<u64> {
-        Some(self.progress.1.load(Ordering::Relaxed)).filter(|secs| *secs > 0)
+        Some(self.progress.cut_secs.load(Ordering::Relaxed)).filter(|secs| *secs > 0)
     }
 }
 

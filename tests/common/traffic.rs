@@ -37,6 +37,20 @@ pub async fn rejection(traffic: &mut Receiver<TrafficEvent>) -> (u32, String) {
     }
 }
 
+/// The next stream end in the traffic log, passing over other events: its reason and the
+/// events it delivered. Waits at most [`PATIENCE`].
+pub async fn closed(traffic: &mut Receiver<TrafficEvent>) -> (String, u64) {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Ok(TrafficEvent::Closed { reason, events, .. }) = traffic.recv().await {
+                return (reason, events);
+            }
+        }
+    })
+    .await
+    .unwrap()
+}
+
 impl super::TestServer {
     /// Events delivered through the gateway so far (the `events_total` counter).
     pub fn events_total(&self) -> u64 {
