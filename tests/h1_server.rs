@@ -406,6 +406,56 @@ async fn hanging_up_on_an_idle_stream_closes_the_backend_within_a_second() {
     assert!(eventually(|| env.open_streams() == 0).await);
 }
 
+/// Bytes a client sends during its stream are read and dropped (the stream goes on); a
+/// client that then closes its side (a FIN: EPOLLRDHUP, seen without a read) has left,
+/// and its backend connection is closed at once.
+#[tokio::test]
+async fn bytes_during_a_stream_are_dropped_and_a_half_close_ends_it() {
+    let env = TestServer::start().await;
+    let (backend, _, sub) = env
+        .api_on_backend(
+            "Chatter",
+            "App",
+            events("\n", Duration::from_millis(20), None),
+        )
+        .await;
+    let mut socket = open_stream(
+        env.gateway_addr(),
+        "/chatter/1.0.0/x",
+        Some(&sub.production),
+    )
+    .await;
+    read_until_contains(&mut socket, "data:").await;
+    socket.write_all(b"stray bytes\r\n").await.unwrap();
+    // Events still come after the stray bytes were read.
+    let mut buf = [0u8; 4096];
+    let mut after = Vec::new();
+    while String::from_utf8_lossy(&after).matches("data:").count() < 3 {
+        let n = socket.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed after stray bytes");
+        after.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(env.open_streams(), 1);
+    let hung_up = Instant::now();
+    socket.shutdown().await.unwrap();
+    backend.wait_hangups(1).await;
+    let took = hung_up.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "the backend was closed after {took:?}"
+    );
+    assert!(eventually(|| env.open_streams() == 0).await);
+    // The gateway closed the connection: the rest is read to its end.
+    let rest = tokio::time::timeout(Duration::from_secs(5), async {
+        while socket.read(&mut buf).await.unwrap_or(0) > 0 {}
+    })
+    .await;
+    assert!(
+        rest.is_ok(),
+        "the connection stayed open after the half-close"
+    );
+}
+
 #[tokio::test]
 async fn a_reader_that_stops_is_cut_by_the_send_timeout() {
     let env =

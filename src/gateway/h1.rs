@@ -15,6 +15,8 @@
 //! and trailer fields are read and dropped (at most [`MAX_TRAILERS`] lines and
 //! [`MAX_TRAILER_BYTES`]).
 
+use std::mem::MaybeUninit;
+
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Response, StatusCode, Version};
 
@@ -125,9 +127,14 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
     let mut start = 0;
     loop {
         let rest = buf.get(start..).unwrap_or_default();
-        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Response::new(&mut fields);
-        let len = match parsed.parse(rest) {
+        // Not initialised first: httparse writes each field it parses.
+        let mut fields = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut []);
+        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut parsed,
+            rest,
+            &mut fields,
+        ) {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
                 return Err(HeadError::TooLarge);

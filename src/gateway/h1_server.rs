@@ -36,8 +36,9 @@ use axum::extract::ConnectInfo;
 use axum::http::{Method, StatusCode, Version, header};
 use axum::response::Response;
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http_body_util::BodyExt;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -656,6 +657,14 @@ impl Connection {
     /// client closed (EOF or an error), `Some(false)` when it sent bytes (read and
     /// dropped), `None` when there was nothing to read.
     fn client_left(&self) -> Option<bool> {
+        // The readiness already says the client closed its side (EPOLLRDHUP): no read is
+        // needed to see the EOF (nginx's `pending_eof`). Resolved from the readiness at
+        // hand, so it registers no waiter.
+        if let Some(Ok(ready)) = self.stream.ready(Interest::READABLE).now_or_never()
+            && ready.is_read_closed()
+        {
+            return Some(true);
+        }
         let mut scratch = [0u8; 512];
         match self.stream.try_read(&mut scratch) {
             Ok(0) => Some(true),

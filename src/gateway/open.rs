@@ -113,7 +113,10 @@ impl Gateway {
                 .get("last-event-id")
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                 .filter(|id| !id.is_empty());
-            match self.join_shared(&admission, target, tls).await? {
+            // Boxed (in a statement of its own): a per-client stream's request would
+            // otherwise carry the room of the shared join's state.
+            let join = Box::pin(self.join_shared(&admission, target, tls));
+            match join.await? {
                 Ok(mut sub) => {
                     sub.position(last_event_id.as_deref());
                     Source::Shared(sub)
@@ -128,7 +131,9 @@ impl Gateway {
             {
                 Answer::Events(body) => Source::Direct(body),
                 Answer::Other(upstream, body) => {
-                    let answer = read_other(&upstream, body).await;
+                    // Boxed: rare, and its state would size every stream's request.
+                    let read = Box::pin(read_other(&upstream, body));
+                    let answer = read.await;
                     return Ok((self.pass_on(&answer, path(), client), None));
                 }
             }

@@ -257,9 +257,12 @@ pub(crate) async fn get(
     let stream = connect(bare, port, tls.is_some()).await?;
     let io = match tls {
         None => Io::Plain(stream),
-        Some(config) => Io::Tls(Box::new(
-            crate::tls::client::handshake(config, bare, stream).await?,
-        )),
+        Some(config) => {
+            // Boxed, in a statement of its own: the handshake's state (rustls' connection)
+            // is large, and every plain backend request would otherwise carry its room.
+            let handshake = Box::pin(crate::tls::client::handshake(config, bare, stream));
+            Io::Tls(Box::new(handshake.await?))
+        }
     };
     exchange(io, &request).await
 }
