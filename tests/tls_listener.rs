@@ -16,7 +16,7 @@ use common::*;
 use rustls_pki_types::ServerName;
 use streamgate::gateway::GatewayOptions;
 use streamgate::gateway::listener::ListenerOptions;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 fn limits(max_incomplete_per_ip: usize) -> GatewayOptions {
@@ -410,4 +410,49 @@ async fn an_idle_h2_stream_whose_heartbeats_are_read_is_not_cut_by_the_send_time
             .load(Ordering::Relaxed),
         0
     );
+}
+
+/// The HTTPS port's HTTP/1.1 refuses a transfer coding other than `chunked` as the plain
+/// port does (501, RFC 9112 §6.1), a malformed list with 400, both closing the
+/// connection; a plain `chunked` body is read as usual.
+#[tokio::test]
+async fn the_https_port_refuses_a_transfer_coding_other_than_chunked() {
+    let env = TestServer::builder().https(None).start().await;
+    let pem = served_pem(&env);
+    for (codings, status) in [
+        ("gzip, chunked", "501"),
+        ("chunked, chunked", "400"),
+        ("chunked", "404"),
+    ] {
+        let mut tls = tls_connect(env.https_addr(), client_config(&pem, &[b"http/1.1"])).await;
+        let request = format!(
+            "POST /nowhere HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: {codings}\r\n\r\n\
+             5\r\nhello\r\n0\r\n\r\n"
+        );
+        tls.write_all(request.as_bytes()).await.unwrap();
+        tls.flush().await.unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
+            let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+                .await
+                .unwrap()
+                .unwrap_or(0);
+            assert!(n > 0, "{codings}: closed without an answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&answer).to_lowercase();
+        assert!(
+            text.starts_with(&format!("http/1.1 {status} ")),
+            "{codings}: {text}"
+        );
+        if status != "404" {
+            assert!(text.contains("connection: close"), "{codings}: {text}");
+            let closed = tokio::time::timeout(Duration::from_secs(5), async {
+                while tls.read(&mut buf).await.unwrap_or(0) > 0 {}
+            })
+            .await;
+            assert!(closed.is_ok(), "{codings}: the connection stayed open");
+        }
+    }
 }

@@ -50,6 +50,8 @@ use super::relay::Relay;
 
 mod wire;
 
+pub(super) use wire::transfer_coding_refusal;
+
 use wire::{
     Framing, Head, chunk_size_line, connection_line, date_line, parse_head, status_line,
     unsized_head, write_headers,

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -326,8 +327,16 @@ impl Serving {
         let tower = TowerToHyperService::new(self.router.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             head.complete();
+            // As on the plain port: a transfer coding the gateway does not implement is
+            // refused (hyper would decode a final `chunked` and ignore the rest).
+            let refusal = (req.version() <= hyper::Version::HTTP_11)
+                .then(|| super::h1_server::transfer_coding_refusal(req.headers()))
+                .flatten();
             req.extensions_mut().insert(ConnectInfo(peer));
-            let answer = hyper::service::Service::call(&tower, req);
+            let answer = match refusal {
+                Some(status) => Either::Left(std::future::ready(Ok(refused(status)))),
+                None => Either::Right(hyper::service::Service::call(&tower, req)),
+            };
             async move { answer.await.map(super::h1_server::relay_into_body) }
         });
         let metrics = self.metrics.clone();
@@ -425,6 +434,17 @@ fn closed_with(metrics: &Metrics, peer: std::net::SocketAddr, e: &hyper::Error) 
     } else {
         tracing::debug!("connection from {peer}: {e}");
     }
+}
+
+/// An answer with `status`, no body, and the connection closed after it.
+fn refused(status: axum::http::StatusCode) -> axum::response::Response {
+    let mut answer = axum::response::Response::new(axum::body::Body::empty());
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    answer
 }
 
 /// Out of descriptors or memory: worth a pause before the next `accept`.
