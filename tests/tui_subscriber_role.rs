@@ -270,3 +270,84 @@ fn a_non_subscriber_is_shown_no_subscriber_keys() {
         assert!(!text("Overview").contains("subscriber role"), "{overview}");
     }
 }
+
+/// The tutorial's step `n` (1-based) selected: to the first step, then down.
+fn select_step(app: &mut App, n: usize) {
+    press(app, Char('4'));
+    for _ in 0..8 {
+        press(app, Char('k'));
+    }
+    for _ in 1..n {
+        press(app, Char('j'));
+    }
+}
+
+/// The tutorial's right column (the selected step's text, right of the quote, the border
+/// and the 37-column checklist of each quoted row), its words joined by single spaces
+/// (the text wraps).
+fn words(app: &App) -> String {
+    screen(app)
+        .lines()
+        .map(|line| {
+            line.chars()
+                .skip(39)
+                .collect::<String>()
+                .replace(['|', '"'], " ")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The guided tutorial says which steps need a role the signed-in user lacks, and Enter on
+/// such a step says why instead of opening a screen whose actions would be refused (carl
+/// is not walked to the subscription wizard).
+#[test]
+fn the_tutorial_names_the_role_a_step_needs_and_does_not_walk_carl_to_the_wizard() {
+    let mut app = carl();
+    select_step(&mut app, 6);
+    assert!(
+        words(&app).contains("carl cannot do this step: it needs the subscriber role"),
+        "{}",
+        screen(&app)
+    );
+    assert!(press(&mut app, Enter).is_empty());
+    assert_eq!(
+        status(&app),
+        "carl cannot do step 6 (Subscribe and get a token): it needs the subscriber role"
+    );
+    assert!(!matches!(app.portal.view, PortalView::Wizard(_)));
+    assert!(
+        words(&app).contains("Step 6:"),
+        "left the tutorial: {}",
+        screen(&app)
+    );
+    // Steps carl's roles cover read as the tutorial gives them.
+    let mut app = carl();
+    select_step(&mut app, 2);
+    assert!(
+        !words(&app).contains("cannot do this step"),
+        "{}",
+        screen(&app)
+    );
+    // A subscriber is told about the creator's steps; the admin about none.
+    let mut app = signed_in("sam", &[Role::Subscriber]);
+    select_step(&mut app, 1);
+    assert!(
+        words(&app).contains("sam cannot do this step: it needs the creator role"),
+        "{}",
+        screen(&app)
+    );
+    let mut app = signed_in("admin", &[Role::Admin]);
+    select_step(&mut app, 1);
+    for _ in 0..8 {
+        assert!(
+            !words(&app).contains("cannot do this step"),
+            "{}",
+            screen(&app)
+        );
+        press(&mut app, Char('j'));
+    }
+}

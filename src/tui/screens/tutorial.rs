@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::catalog::{Api, LifecycleState};
+use crate::catalog::{Api, LifecycleState, Role};
 use crate::tui::action::{Action, Command};
 use crate::tui::screen::{Ctx, Effect, Effects, Nav, Screen};
 use crate::tui::state::display_host;
@@ -69,8 +69,40 @@ pub struct Step {
     pub how: String,
 }
 
-/// The steps, in the tutorial's order.
+/// The role step `step` (0-based) needs: designing the API and its plans take the
+/// creator role, publishing and deploying the publisher role, the application, keys and
+/// token the subscriber role (as the Developer Portal's routes do); starting the memory
+/// backend and invoking the API (any valid token does) none.
+pub fn role_needed(step: usize) -> Option<Role> {
+    match step {
+        0 | 1 => Some(Role::Creator),
+        2 | 3 => Some(Role::Publisher),
+        5 | 6 => Some(Role::Subscriber),
+        _ => None,
+    }
+}
+
+/// The steps, in the tutorial's order; a step whose role the signed-in user does not hold
+/// says so first, and how to sign in as a user who does.
 pub fn steps(ctx: &Ctx) -> Vec<Step> {
+    let mut steps = sample_steps(ctx);
+    let user = &ctx.config.principal.user;
+    for (i, step) in steps.iter_mut().enumerate() {
+        if let Some(role) = role_needed(i).filter(|r| !ctx.config.has_role(*r)) {
+            step.how = format!(
+                "{user} cannot do this step: it needs the {role} role. Start streamgate with \
+                 --user NAME as a user who holds it (an admin adds users on Admin > Users). \
+                 The step: {}",
+                step.how,
+                role = role.as_str(),
+            );
+        }
+    }
+    steps
+}
+
+/// The steps as the tutorial gives them, for a user holding every role.
+fn sample_steps(ctx: &Ctx) -> Vec<Step> {
     let gateway = ctx
         .config
         .gateway_host()
@@ -211,8 +243,22 @@ pub fn update(t: &mut Tutorial, ctx: &Ctx, fx: &mut Effects, action: Action) -> 
     Vec::new()
 }
 
-/// Opens the screen where a step is done.
+/// Opens the screen where a step is done; for a step whose role the signed-in user does
+/// not hold, says so instead.
 pub fn go_to_step(ctx: &Ctx, fx: &mut Effects, step: usize) {
+    if let Some(role) = role_needed(step).filter(|r| !ctx.config.has_role(*r)) {
+        let title = sample_steps(ctx)
+            .get(step)
+            .map(|s| s.title)
+            .unwrap_or_default();
+        fx.error(format!(
+            "{} cannot do step {} ({title}): it needs the {} role",
+            ctx.config.principal.user,
+            step + 1,
+            role.as_str()
+        ));
+        return;
+    }
     let api_id = tutorial_api(ctx).map(|a| a.id.clone());
     let nav = match (step, api_id) {
         (0, _) | (_, None) if step < 4 => Nav::CreateApi,
