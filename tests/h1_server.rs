@@ -407,8 +407,8 @@ async fn hanging_up_on_an_idle_stream_closes_the_backend_within_a_second() {
 }
 
 /// Bytes a client sends during its stream are read and dropped (the stream goes on); a
-/// client that then closes its side (a FIN: EPOLLRDHUP, seen without a read) has left,
-/// and its backend connection is closed at once.
+/// client that then closes its side (a FIN) has left, and its backend connection is
+/// closed at once.
 #[tokio::test]
 async fn bytes_during_a_stream_are_dropped_and_a_half_close_ends_it() {
     let env = TestServer::start().await;

@@ -656,12 +656,14 @@ impl Connection {
     }
 
     /// After the socket was reported readable during a stream: `Some(true)` when the
-    /// client closed (EOF or an error), `Some(false)` when it sent bytes (read and
-    /// dropped), `None` when there was nothing to read.
+    /// client closed its side (its FIN, EOF or an error), `Some(false)` when it sent bytes
+    /// without closing (read and dropped), `None` when there was nothing to read.
     fn client_left(&self) -> Option<bool> {
         // The readiness already says the client closed its side (EPOLLRDHUP): no read is
         // needed to see the EOF (nginx's `pending_eof`). Resolved from the readiness at
-        // hand, so it registers no waiter.
+        // hand, so it registers no waiter. Bytes the client sent just before its FIN stay
+        // unread: the close then resets the connection, which a client that closed its
+        // side mid-stream (and so ends the stream) accepts, as with nginx.
         if let Some(Ok(ready)) = self.stream.ready(Interest::READABLE).now_or_never()
             && ready.is_read_closed()
         {

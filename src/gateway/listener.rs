@@ -327,8 +327,9 @@ impl Serving {
         let tower = TowerToHyperService::new(self.router.clone());
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             head.complete();
-            // As on the plain port: a transfer coding the gateway does not implement is
-            // refused (hyper would decode a final `chunked` and ignore the rest).
+            // As on the gateway's plain port: a transfer coding the server does not
+            // implement is refused (hyper would decode a final `chunked` and ignore the
+            // codings before it).
             let refusal = (req.version() <= hyper::Version::HTTP_11)
                 .then(|| super::h1_server::transfer_coding_refusal(req.headers()))
                 .flatten();

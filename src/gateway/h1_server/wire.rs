@@ -225,10 +225,11 @@ impl Codings {
     }
 }
 
-/// For HTTP/1.x requests parsed by hyper (the HTTPS port), which decodes a final
-/// `chunked` and ignores the codings before it: the status the plain port refuses the
-/// request's `Transfer-Encoding` lines with (501 for a coding other than `chunked`, RFC
-/// 9112 §6.1; 400 for a malformed list), if it does.
+/// For HTTP/1.x requests parsed by hyper (the HTTPS port, the management API), which
+/// decodes a final `chunked` and ignores the codings before it (and answers 400 itself to
+/// a list not ending in `chunked`): the status the plain port refuses the request's
+/// `Transfer-Encoding` lines with (501 for a coding other than `chunked`, RFC 9112 §6.1;
+/// 400 for a malformed list), if it does.
 pub(in crate::gateway) fn transfer_coding_refusal(headers: &HeaderMap) -> Option<StatusCode> {
     let mut codings = Codings::default();
     for line in headers.get_all(header::TRANSFER_ENCODING) {
