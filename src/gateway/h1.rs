@@ -4,8 +4,10 @@
 //! functions over byte slices, with no I/O: [`super::upstream`] drives them on the
 //! socket, reading into a per-thread scratch buffer, so an idle stream holds no buffer.
 //!
-//! The rules follow hyper 1.x's client (which the property tests in `tests/h1_props.rs`
-//! compare this codec with): at most [`MAX_HEADERS`] header fields and [`MAX_HEAD_BYTES`]
+//! The head is read into an [`AnswerHead`]: the status, the version and the few fields the
+//! gateway acts on, with no header map (every field is still checked as valid). The rules
+//! follow hyper 1.x's client (which the property tests in `tests/h1_props.rs` compare this
+//! codec with): at most [`MAX_HEADERS`] header fields and [`MAX_HEAD_BYTES`]
 //! of head; 1xx answers other than 101 skipped; 101, 204 and 304 have no body; a
 //! `Transfer-Encoding` whose last coding is `chunked` is decoded, any other one makes the
 //! body close-delimited (the gateway then refuses the answer, see
@@ -17,8 +19,8 @@
 
 use std::mem::MaybeUninit;
 
-use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::{Response, StatusCode, Version};
+use axum::http::header::HeaderValue;
+use axum::http::{StatusCode, Version};
 
 /// The most bytes a response head (with any 1xx heads before it) may take: 64 KiB.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -65,7 +67,7 @@ pub fn request_head(target: &str, host: &str, port: Option<u16>, header_lines: &
 }
 
 /// Appends the header line `name: value` CRLF (RFC 9112 §5) to `out`. `name` and `value`
-/// come from a parsed [`HeaderMap`] or are constants, so they hold no CR or LF.
+/// come from a parsed `HeaderMap` or are constants, so they hold no CR or LF.
 pub fn push_header_line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
@@ -85,11 +87,42 @@ pub enum Framing {
     Close,
 }
 
+/// What the gateway reads of a backend's answer head: its status, its version and the
+/// few fields it acts on (the first line of each, but `Transfer-Encoding`'s, which are one
+/// list). The other fields are checked as valid and dropped: the gateway passes on only
+/// the status, the `Content-Type` and the body of a non-stream answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerHead {
+    /// The status code.
+    pub status: StatusCode,
+    /// HTTP/1.1, or HTTP/1.0.
+    pub version: Version,
+    /// `Content-Type`.
+    pub content_type: Option<HeaderValue>,
+    /// `Content-Encoding`.
+    pub content_encoding: Option<HeaderValue>,
+    /// `Location` (followed on a redirect).
+    pub location: Option<HeaderValue>,
+    /// The `Transfer-Encoding` lines' codings, if there are any.
+    pub transfer_codings: Option<TransferCodings>,
+}
+
+/// An answer's `Transfer-Encoding` lines, as one list (RFC 9112 §6.1, RFC 9110 §5.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferCodings {
+    /// Whether the list's last coding is `chunked` (the body is then chunked, else it runs
+    /// to the connection's end).
+    pub chunked_last: bool,
+    /// The whole list, lines joined with `, `, when it names a coding other than
+    /// `chunked` (which the gateway does not decode); else `None`.
+    pub unknown: Option<String>,
+}
+
 /// A complete response head.
 #[derive(Debug)]
 pub struct Head {
-    /// Status, version and header fields (the reason phrase is dropped).
-    pub response: Response<()>,
+    /// Status, version and the fields the gateway reads (the reason phrase is dropped).
+    pub answer: AnswerHead,
     /// How the body that follows is delimited.
     pub framing: Framing,
     /// Bytes of input the head took, any skipped 1xx heads included; the body starts here.
@@ -161,63 +194,121 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
         } else {
             Version::HTTP_10
         };
-        let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+        let mut answer = AnswerHead {
+            status,
+            version,
+            content_type: None,
+            content_encoding: None,
+            location: None,
+            transfer_codings: None,
+        };
+        // `Transfer-Encoding` lines, as one list: its last coding, and whether one is not
+        // `chunked`.
+        let (mut te_last_chunked, mut te_unknown) = (false, false);
+        let mut length = Ok(None);
         for field in parsed.headers.iter() {
-            let name = HeaderName::from_bytes(field.name.as_bytes())
-                .map_err(|_| HeadError::Header(field.name.to_string()))?;
-            let value = HeaderValue::from_bytes(field.value)
-                .map_err(|_| HeadError::Header(field.name.to_string()))?;
-            headers.append(name, value);
+            // httparse holds names to tokens; values are held to what `HeaderValue` takes
+            // (as hyper does: visible ASCII, obs-text, spaces and tabs).
+            if !field
+                .value
+                .iter()
+                .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+            {
+                return Err(HeadError::Header(field.name.to_string()));
+            }
+            let name = field.name;
+            let value = || HeaderValue::from_bytes(field.value);
+            if name.eq_ignore_ascii_case("content-type") {
+                if answer.content_type.is_none() {
+                    answer.content_type = value().ok();
+                }
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                let mut last = None;
+                for coding in field.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+                    te_unknown |= !coding.is_empty() && !coding.eq_ignore_ascii_case(b"chunked");
+                    last = Some(coding);
+                }
+                // As hyper reads it: a last line that is not visible ASCII is not chunked.
+                te_last_chunked = field
+                    .value
+                    .iter()
+                    .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+                    && last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
+                let list = answer.transfer_codings.get_or_insert(TransferCodings {
+                    chunked_last: false,
+                    unknown: None,
+                });
+                let text = String::from_utf8_lossy(field.value);
+                match &mut list.unknown {
+                    Some(all) => {
+                        all.push_str(", ");
+                        all.push_str(&text);
+                    }
+                    None => list.unknown = Some(text.into_owned()),
+                }
+            } else if name.eq_ignore_ascii_case("content-length") {
+                length = length.and_then(|known| content_length(known, field.value));
+            } else if name.eq_ignore_ascii_case("content-encoding") {
+                if answer.content_encoding.is_none() {
+                    answer.content_encoding = value().ok();
+                }
+            } else if name.eq_ignore_ascii_case("location") && answer.location.is_none() {
+                answer.location = value().ok();
+            }
         }
-        let framing = framing(code, version, &headers)?;
-        let mut response = Response::new(());
-        *response.status_mut() = status;
-        *response.version_mut() = version;
-        *response.headers_mut() = headers;
+        if let Some(list) = &mut answer.transfer_codings {
+            list.chunked_last = te_last_chunked;
+            if !te_unknown {
+                list.unknown = None;
+            }
+        }
+        let framing = framing(code, &answer, length)?;
         return Ok(Some(Head {
-            response,
+            answer,
             framing,
             len: end,
         }));
     }
 }
 
-/// The body's framing from the status and header fields (RFC 9112 §6.3, as hyper reads it).
-fn framing(code: u16, version: Version, headers: &HeaderMap) -> Result<Framing, HeadError> {
+/// The body's framing from the status and header fields (RFC 9112 §6.3, as hyper reads
+/// it); `length` is what the `Content-Length` lines came to.
+fn framing(
+    code: u16,
+    answer: &AnswerHead,
+    length: Result<Option<u64>, HeadError>,
+) -> Result<Framing, HeadError> {
     if matches!(code, 101 | 204 | 304) {
         return Ok(Framing::Length(0));
     }
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        if version == Version::HTTP_10 {
+    if let Some(list) = &answer.transfer_codings {
+        if answer.version == Version::HTTP_10 {
             return Err(HeadError::TransferEncodingOnHttp10);
         }
         // `chunked` must be the last coding; with another one last the body runs to the
         // connection's end.
-        let chunked = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
-        return Ok(if chunked {
+        return Ok(if list.chunked_last {
             Framing::Chunked
         } else {
             Framing::Close
         });
     }
-    let mut length: Option<u64> = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        let text = value.to_str().map_err(|_| HeadError::ContentLength)?;
-        for part in text.split(',') {
-            let n = decimal(part.trim()).ok_or(HeadError::ContentLength)?;
-            if length.is_some_and(|l| l != n) {
-                return Err(HeadError::ContentLength);
-            }
-            length = Some(n);
+    Ok(length?.map_or(Framing::Close, Framing::Length))
+}
+
+/// `known` (the length so far) after one more `Content-Length` line `value`: a list of
+/// decimal numbers that must all agree.
+fn content_length(known: Option<u64>, value: &[u8]) -> Result<Option<u64>, HeadError> {
+    let text = std::str::from_utf8(value).map_err(|_| HeadError::ContentLength)?;
+    let mut length = known;
+    for part in text.split(',') {
+        let n = decimal(part.trim()).ok_or(HeadError::ContentLength)?;
+        if length.is_some_and(|l| l != n) {
+            return Err(HeadError::ContentLength);
         }
+        length = Some(n);
     }
-    Ok(length.map_or(Framing::Close, Framing::Length))
+    Ok(length)
 }
 
 /// A non-empty string of ASCII digits as a `u64` (no sign, no overflow).
@@ -536,18 +627,31 @@ mod tests {
     #[test]
     fn a_head_is_parsed_incrementally_and_interim_answers_are_skipped() {
         let bytes = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n\
-            HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-A: 1\r\nX-A: 2\r\n\r\ndata";
+            HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-A: 1\r\ncontent-type: x/y\r\n\
+            LOCATION: /next\r\nContent-Encoding: identity\r\n\r\ndata";
         let body_at = bytes.len() - 4;
         for cut in 0..body_at {
             assert!(parse_head(&bytes[..cut]).unwrap().is_none(), "cut at {cut}");
         }
         let head = parse_head(bytes).unwrap().unwrap();
         assert_eq!(head.len, body_at);
-        assert_eq!(head.response.status(), StatusCode::OK);
-        assert_eq!(head.response.version(), Version::HTTP_11);
+        assert_eq!(head.answer.status, StatusCode::OK);
+        assert_eq!(head.answer.version, Version::HTTP_11);
         assert_eq!(head.framing, Framing::Close);
-        let values: Vec<_> = head.response.headers().get_all("x-a").iter().collect();
-        assert_eq!(values, ["1", "2"]);
+        // The first line of each field read, names in any case; the others dropped.
+        assert_eq!(
+            head.answer.content_type.as_ref().map(|v| v.as_bytes()),
+            Some(&b"text/event-stream"[..])
+        );
+        assert_eq!(
+            head.answer.location.as_ref().map(|v| v.as_bytes()),
+            Some(&b"/next"[..])
+        );
+        assert_eq!(
+            head.answer.content_encoding.as_ref().map(|v| v.as_bytes()),
+            Some(&b"identity"[..])
+        );
+        assert_eq!(head.answer.transfer_codings, None);
     }
 
     #[test]

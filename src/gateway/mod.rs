@@ -531,23 +531,11 @@ fn is_dot_segment(segment: &str) -> bool {
     }
 }
 
-/// A transfer coding other than `chunked` in a backend answer, if there is one: hyper
-/// decodes only `chunked`, so anything else would reach the client undecoded and unmetered.
-fn unknown_transfer_coding(headers: &HeaderMap) -> Option<String> {
-    let values = headers.get_all(header::TRANSFER_ENCODING);
-    let unknown = values
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .map(<[u8]>::trim_ascii)
-        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case(b"chunked"));
-    // Allocates only to say why.
-    unknown.then(|| {
-        let codings: Vec<_> = values
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()))
-            .collect();
-        format!("Transfer-Encoding {:?}", codings.join(", "))
-    })
+/// A transfer coding other than `chunked` in a backend answer, if there is one: only
+/// `chunked` is decoded, so anything else would reach the client undecoded and unmetered.
+fn unknown_transfer_coding(answer: &h1::AnswerHead) -> Option<String> {
+    let list = answer.transfer_codings.as_ref()?.unknown.as_ref()?;
+    Some(format!("Transfer-Encoding {list:?}"))
 }
 
 /// The header lines of the backend request (`name: value` CRLF each, RFC 9112 §5, names
@@ -645,9 +633,9 @@ fn push_ip(out: &mut String, ip: std::net::IpAddr) {
 /// Why a backend's 200 answer is no event stream the gateway may relay, if it is not: a
 /// content type other than `text/event-stream` (parameters and case aside), or a content
 /// encoding the event counter cannot read.
-fn not_an_event_stream(headers: &HeaderMap) -> Option<String> {
+fn not_an_event_stream(answer: &h1::AnswerHead) -> Option<String> {
     // Allocates only to say why.
-    let content_type = headers.get(header::CONTENT_TYPE);
+    let content_type = answer.content_type.as_ref();
     if !content_type.is_some_and(is_event_stream_type) {
         let content_type = content_type.map(HeaderValue::as_bytes);
         return Some(match content_type {
@@ -655,8 +643,9 @@ fn not_an_event_stream(headers: &HeaderMap) -> Option<String> {
             None => "no Content-Type".to_string(),
         });
     }
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
+    let encoding = answer
+        .content_encoding
+        .as_ref()
         .map(|v| v.as_bytes().trim_ascii());
     match encoding {
         Some(e) if !e.is_empty() && !e.eq_ignore_ascii_case(b"identity") => {

@@ -191,14 +191,14 @@ impl Gateway {
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<Answer, Reject> {
         let (upstream, body) = self.follow(target, header_lines, endpoint, tls).await?;
-        if let Some(why) = unknown_transfer_coding(upstream.headers()) {
+        if let Some(why) = unknown_transfer_coding(&upstream) {
             // `chunked` is decoded (`h1`); any other coding would reach the client unread
             // by the event counter (RFC 9112 §6.1: decode or refuse).
             return Err(Reject::BackendNotSse(format!(
                 "The back end {endpoint} answered with {why}, which the gateway does not decode"
             )));
         }
-        if upstream.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if upstream.status == StatusCode::SWITCHING_PROTOCOLS {
             // The gateway never asks for an upgrade (it drops `Upgrade`), so a 101 is not a
             // valid answer (RFC 9110 §15.2.2), and what follows it is not HTTP.
             return Err(Reject::BackendNotSse(format!(
@@ -206,10 +206,10 @@ impl Gateway {
                  was asked"
             )));
         }
-        if upstream.status() != StatusCode::OK {
+        if upstream.status != StatusCode::OK {
             return Ok(Answer::Other(upstream, body));
         }
-        if let Some(why) = not_an_event_stream(upstream.headers()) {
+        if let Some(why) = not_an_event_stream(&upstream) {
             // Neither relayed nor metered: an event quota cannot count what is not events.
             return Err(Reject::BackendNotSse(format!(
                 "The back end {endpoint} answered 200 with {why}, not an event stream"
@@ -298,7 +298,7 @@ impl Gateway {
                     Ok(Answer::Events(body)) => Ok(body),
                     Ok(Answer::Other(upstream, _)) => Err(format!(
                         "The back end {endpoint} answered {}",
-                        upstream.status()
+                        upstream.status
                     )),
                     Err(reject) => Err(reject.detail()),
                 }
@@ -324,7 +324,7 @@ impl Gateway {
         header_lines: Vec<u8>,
         endpoint: &str,
         tls: Option<Arc<rustls::ClientConfig>>,
-    ) -> Result<(axum::http::Response<()>, UpstreamBody), Reject> {
+    ) -> Result<(h1::AnswerHead, UpstreamBody), Reject> {
         // An https backend also gets its TLS handshake's own bound, so a stalled handshake
         // is reported as such. Redirects stay on the endpoint's origin, so `tls` holds
         // for every hop.
@@ -353,10 +353,10 @@ impl Gateway {
                     )));
                 }
             };
-            let redirect = matches!(upstream.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+            let redirect = matches!(upstream.status.as_u16(), 301 | 302 | 303 | 307 | 308);
             let location = upstream
-                .headers()
-                .get(header::LOCATION)
+                .location
+                .as_ref()
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
             let (true, Some(location)) = (redirect, location) else {
                 return Ok((upstream, body));
@@ -373,7 +373,7 @@ impl Gateway {
                 return Err(Reject::BackendRedirect(format!(
                     "The back end {endpoint} redirected ({}) to {next}, outside the \
                      endpoint's scheme, host and port; not followed",
-                    upstream.status().as_u16()
+                    upstream.status.as_u16()
                 )));
             }
             hops += 1;
@@ -447,14 +447,11 @@ const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
 /// body read with [`other_body`]. An event stream under another status is not relayed (a
 /// client does not read it: an EventSource fails such a connection, and an event quota
 /// cannot count what is not a stream the gateway meters), so its body is not read.
-async fn read_other(
-    upstream: &axum::http::Response<()>,
-    body: UpstreamBody,
-) -> shared::OtherAnswer {
-    let content_type = upstream.headers().get(header::CONTENT_TYPE).cloned();
+async fn read_other(upstream: &h1::AnswerHead, body: UpstreamBody) -> shared::OtherAnswer {
+    let content_type = upstream.content_type.clone();
     let events = content_type.as_ref().is_some_and(is_event_stream_type);
     shared::OtherAnswer {
-        status: upstream.status(),
+        status: upstream.status,
         content_type,
         body: if events {
             bytes::Bytes::new()
@@ -487,7 +484,7 @@ enum Answer {
     /// 200 with an event stream.
     Events(UpstreamBody),
     /// Another status, passed on to the client.
-    Other(axum::http::Response<()>, UpstreamBody),
+    Other(h1::AnswerHead, UpstreamBody),
 }
 
 /// Fails a new shared stream whose first subscriber left before its backend answered.

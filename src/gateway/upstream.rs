@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use axum::http::Response;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -232,7 +231,7 @@ pub(crate) async fn get(
     target: &Target<'_>,
     header_lines: &[u8],
     tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
-) -> Result<(Response<()>, UpstreamBody), String> {
+) -> Result<(h1::AnswerHead, UpstreamBody), String> {
     let url = &target.url;
     let tls = match (url.scheme(), tls) {
         ("http", _) => None,
@@ -269,7 +268,7 @@ pub(crate) async fn get(
 
 /// The HTTP/1.1 exchange on a connected (plain or TLS) stream: the request, then the
 /// response head.
-async fn exchange(mut io: Io, request: &[u8]) -> Result<(Response<()>, UpstreamBody), String> {
+async fn exchange(mut io: Io, request: &[u8]) -> Result<(h1::AnswerHead, UpstreamBody), String> {
     io.write_all(request)
         .await
         .map_err(|e| format!("sending the request failed: {e}"))?;
@@ -303,7 +302,7 @@ async fn exchange(mut io: Io, request: &[u8]) -> Result<(Response<()>, UpstreamB
             early,
             failed: None,
         };
-        return Ok((head.response, body));
+        return Ok((head.answer, body));
     }
 }
 /// A TCP connection to the first of `host`'s addresses that accepts one, with Nagle off if
