@@ -52,11 +52,12 @@ impl Fields {
             .iter()
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
-        let unknown = lines
+        let unknown = headers
+            .get_all("transfer-encoding")
             .iter()
-            .flat_map(|l| l.split(','))
-            .map(str::trim)
-            .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case("chunked"));
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .map(<[u8]>::trim_ascii)
+            .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case(b"chunked"));
         Fields {
             content_type: first("content-type"),
             content_encoding: first("content-encoding"),
@@ -464,6 +465,9 @@ fn content_lengths_read_as_hyper_reads_them() {
         "",
         "99999999999999999999",
         "05",
+        "5\u{a0}",
+        "\u{3000}5",
+        "5,\u{85}5",
     ] {
         let bytes = format!("HTTP/1.1 200 OK\r\nContent-Length: {value}\r\n\r\nhello");
         let expected = hypers(bytes.as_bytes());

@@ -207,8 +207,9 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
         let (mut te_last_chunked, mut te_unknown) = (false, false);
         let mut length = Ok(None);
         for field in parsed.headers.iter() {
-            // httparse holds names to tokens; values are held to what `HeaderValue` takes
-            // (as hyper does: visible ASCII, obs-text, spaces and tabs).
+            // httparse holds names to tokens (http's `HeaderName` set) and values to what
+            // `HeaderValue` takes (visible ASCII, obs-text, spaces and tabs); checked
+            // again here, as the header map's construction did.
             if !field
                 .value
                 .iter()
@@ -299,6 +300,14 @@ fn framing(
 /// `known` (the length so far) after one more `Content-Length` line `value`: a list of
 /// decimal numbers that must all agree.
 fn content_length(known: Option<u64>, value: &[u8]) -> Result<Option<u64>, HeadError> {
+    // Visible ASCII only (as hyper's `to_str`): a byte above 0x7f, even one of Unicode's
+    // spaces, makes it invalid, not trimmed.
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
+        return Err(HeadError::ContentLength);
+    }
     let text = std::str::from_utf8(value).map_err(|_| HeadError::ContentLength)?;
     let mut length = known;
     for part in text.split(',') {
