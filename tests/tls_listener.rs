@@ -16,7 +16,7 @@ use common::*;
 use rustls_pki_types::ServerName;
 use streamgate::gateway::GatewayOptions;
 use streamgate::gateway::listener::ListenerOptions;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 fn limits(max_incomplete_per_ip: usize) -> GatewayOptions {
@@ -434,27 +434,19 @@ async fn the_https_port_refuses_a_transfer_coding_other_than_chunked() {
         );
         tls.write_all(request.as_bytes()).await.unwrap();
         tls.flush().await.unwrap();
-        let mut answer = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
-            let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
-                .await
-                .unwrap()
-                .unwrap_or(0);
-            assert!(n > 0, "{codings}: closed without an answer");
-            answer.extend_from_slice(&buf[..n]);
-        }
-        let text = String::from_utf8_lossy(&answer).to_lowercase();
+        let answer = tokio::time::timeout(Duration::from_secs(5), read_head(&mut tls))
+            .await
+            .unwrap();
+        let text = answer
+            .unwrap_or_else(|| panic!("{codings}: closed without an answer"))
+            .to_lowercase();
         assert!(
             text.starts_with(&format!("http/1.1 {status} ")),
             "{codings}: {text}"
         );
         if status != "404" {
             assert!(text.contains("connection: close"), "{codings}: {text}");
-            let closed = tokio::time::timeout(Duration::from_secs(5), async {
-                while tls.read(&mut buf).await.unwrap_or(0) > 0 {}
-            })
-            .await;
+            let closed = tokio::time::timeout(Duration::from_secs(5), wait_closed(&mut tls)).await;
             assert!(closed.is_ok(), "{codings}: the connection stayed open");
         }
     }

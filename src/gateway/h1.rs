@@ -202,9 +202,8 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
             location: None,
             transfer_codings: None,
         };
-        // `Transfer-Encoding` lines, as one list: its last coding, and whether one is not
-        // `chunked`.
-        let (mut te_last_chunked, mut te_unknown) = (false, false);
+        // Whether a `Transfer-Encoding` line names a coding other than `chunked`.
+        let mut te_unknown = false;
         let mut length = Ok(None);
         for field in parsed.headers.iter() {
             // httparse holds names to tokens (http's `HeaderName` set) and values to what
@@ -224,29 +223,21 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
                     answer.content_type = value().ok();
                 }
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                let mut last = None;
-                for coding in field.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
-                    te_unknown |= !coding.is_empty() && !coding.eq_ignore_ascii_case(b"chunked");
-                    last = Some(coding);
-                }
-                // As hyper reads it: a last line that is not visible ASCII is not chunked.
-                te_last_chunked = field
-                    .value
-                    .iter()
-                    .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
-                    && last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
-                let list = answer.transfer_codings.get_or_insert(TransferCodings {
-                    chunked_last: false,
+                let codings = || field.value.split(|b| *b == b',').map(<[u8]>::trim_ascii);
+                te_unknown |=
+                    codings().any(|c| !c.is_empty() && !c.eq_ignore_ascii_case(b"chunked"));
+                // As hyper reads it: the last line's last coding, and a line that is not
+                // visible ASCII is not chunked.
+                let chunked_last = visible_ascii(field.value)
+                    && field
+                        .value
+                        .rsplit(|b| *b == b',')
+                        .next()
+                        .is_some_and(|c| c.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+                answer.transfer_codings = Some(TransferCodings {
+                    chunked_last,
                     unknown: None,
                 });
-                let text = String::from_utf8_lossy(field.value);
-                match &mut list.unknown {
-                    Some(all) => {
-                        all.push_str(", ");
-                        all.push_str(&text);
-                    }
-                    None => list.unknown = Some(text.into_owned()),
-                }
             } else if name.eq_ignore_ascii_case("content-length") {
                 length = length.and_then(|known| content_length(known, field.value));
             } else if name.eq_ignore_ascii_case("content-encoding") {
@@ -257,11 +248,15 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
                 answer.location = value().ok();
             }
         }
-        if let Some(list) = &mut answer.transfer_codings {
-            list.chunked_last = te_last_chunked;
-            if !te_unknown {
-                list.unknown = None;
-            }
+        if te_unknown && let Some(list) = &mut answer.transfer_codings {
+            // Built only to say why: every line, in order.
+            let lines: Vec<_> = parsed
+                .headers
+                .iter()
+                .filter(|f| f.name.eq_ignore_ascii_case("transfer-encoding"))
+                .map(|f| String::from_utf8_lossy(f.value))
+                .collect();
+            list.unknown = Some(lines.join(", "));
         }
         let framing = framing(code, &answer, length)?;
         return Ok(Some(Head {
@@ -302,10 +297,7 @@ fn framing(
 fn content_length(known: Option<u64>, value: &[u8]) -> Result<Option<u64>, HeadError> {
     // Visible ASCII only (as hyper's `to_str`): a byte above 0x7f, even one of Unicode's
     // spaces, makes it invalid, not trimmed.
-    if !value
-        .iter()
-        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
-    {
+    if !visible_ascii(value) {
         return Err(HeadError::ContentLength);
     }
     let text = std::str::from_utf8(value).map_err(|_| HeadError::ContentLength)?;
@@ -318,6 +310,14 @@ fn content_length(known: Option<u64>, value: &[u8]) -> Result<Option<u64>, HeadE
         length = Some(n);
     }
     Ok(length)
+}
+
+/// Whether `value` is what `HeaderValue::to_str` (and so hyper) reads as text: visible
+/// ASCII, spaces and tabs.
+fn visible_ascii(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
 }
 
 /// A non-empty string of ASCII digits as a `u64` (no sign, no overflow).

@@ -82,13 +82,18 @@ pub fn role_needed(step: usize) -> Option<Role> {
     }
 }
 
+/// The role step `step` needs that the signed-in user does not hold, if any.
+fn missing_role(ctx: &Ctx, step: usize) -> Option<Role> {
+    role_needed(step).filter(|r| !ctx.config.has_role(*r))
+}
+
 /// The steps, in the tutorial's order; a step whose role the signed-in user does not hold
 /// says so first, and how to sign in as a user who does.
 pub fn steps(ctx: &Ctx) -> Vec<Step> {
     let mut steps = sample_steps(ctx);
     let user = &ctx.config.principal.user;
     for (i, step) in steps.iter_mut().enumerate() {
-        if let Some(role) = role_needed(i).filter(|r| !ctx.config.has_role(*r)) {
+        if let Some(role) = missing_role(ctx, i) {
             step.how = format!(
                 "{user} cannot do this step: it needs the {role} role. Start streamgate with \
                  --user NAME as a user who holds it (an admin adds users on Admin > Users). \
@@ -246,7 +251,7 @@ pub fn update(t: &mut Tutorial, ctx: &Ctx, fx: &mut Effects, action: Action) -> 
 /// Opens the screen where a step is done; for a step whose role the signed-in user does
 /// not hold, says so instead.
 pub fn go_to_step(ctx: &Ctx, fx: &mut Effects, step: usize) {
-    if let Some(role) = role_needed(step).filter(|r| !ctx.config.has_role(*r)) {
+    if let Some(role) = missing_role(ctx, step) {
         let title = sample_steps(ctx)
             .get(step)
             .map(|s| s.title)
