@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, Method, header};
+use axum::http::Method;
 
 use crate::catalog::{KeyType, LifecycleState, SubscriptionStatus};
 use crate::control::{GatewayView, Route, SubscriptionView};
@@ -67,15 +67,14 @@ pub(crate) struct Caller {
 /// (header and query, two headers, two query parameters) is refused as ambiguous, as RFC
 /// 6750 §2 asks: which copy was checked must never be in doubt.
 pub(crate) fn request_token(
-    headers: &HeaderMap,
+    fields: super::fields::Fields<'_>,
     query: Option<&str>,
 ) -> Result<Option<String>, Reject> {
     // A value with bytes beyond visible ASCII is still a token sent (and refused as
     // invalid), not a missing one.
-    let mut bearer = headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .map(|v| utf8_lossy(v.as_bytes()))
+    let mut bearer = fields
+        .get_all("authorization")
+        .map(utf8_lossy)
         .filter_map(|v| {
             let (scheme, token) = v.trim().split_once(' ')?;
             scheme
@@ -499,7 +498,9 @@ impl Rights {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::gateway::fields::Fields;
     use axum::http::HeaderValue;
+    use axum::http::{HeaderMap, header};
 
     proptest::proptest! {
         /// The fast path answers what `String::from_utf8_lossy` answers, for any bytes:
@@ -523,21 +524,27 @@ mod tests {
     fn the_token_comes_from_the_header_or_the_query_never_both() {
         let mut headers = HeaderMap::new();
         assert_eq!(
-            request_token(&headers, Some("a=1&access_token=x%2Ey")),
+            request_token(Fields::Map(&headers), Some("a=1&access_token=x%2Ey")),
             Ok(Some("x.y".into()))
         );
-        assert_eq!(request_token(&headers, Some("access_token=")), Ok(None));
         assert_eq!(
-            request_token(&headers, Some("access_token=a&access_token=b")),
+            request_token(Fields::Map(&headers), Some("access_token=")),
+            Ok(None)
+        );
+        assert_eq!(
+            request_token(Fields::Map(&headers), Some("access_token=a&access_token=b")),
             Err(Reject::AmbiguousCredentials)
         );
         headers.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("bearer abc"),
         );
-        assert_eq!(request_token(&headers, None), Ok(Some("abc".into())));
         assert_eq!(
-            request_token(&headers, Some("access_token=q")),
+            request_token(Fields::Map(&headers), None),
+            Ok(Some("abc".into()))
+        );
+        assert_eq!(
+            request_token(Fields::Map(&headers), Some("access_token=q")),
             Err(Reject::AmbiguousCredentials)
         );
         headers.append(
@@ -545,13 +552,13 @@ mod tests {
             HeaderValue::from_static("Bearer other"),
         );
         assert_eq!(
-            request_token(&headers, None),
+            request_token(Fields::Map(&headers), None),
             Err(Reject::AmbiguousCredentials)
         );
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(request_token(&headers, None), Ok(None));
+        assert_eq!(request_token(Fields::Map(&headers), None), Ok(None));
         assert_eq!(
-            request_token(&headers, Some("access_token=q")),
+            request_token(Fields::Map(&headers), Some("access_token=q")),
             Ok(Some("q".into()))
         );
         // A token with bytes beyond visible ASCII was sent (and is refused by the check),
@@ -560,7 +567,9 @@ mod tests {
             header::AUTHORIZATION,
             HeaderValue::from_bytes("Bearer tökén".as_bytes()).unwrap(),
         );
-        assert!(matches!(request_token(&headers, None), Ok(Some(t)) if t.starts_with('t')));
+        assert!(
+            matches!(request_token(Fields::Map(&headers), None), Ok(Some(t)) if t.starts_with('t'))
+        );
     }
 
     #[test]

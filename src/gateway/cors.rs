@@ -11,6 +11,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 
 use crate::catalog::CorsConfiguration;
 
+use super::fields::Fields;
+
 use super::reject::Reject;
 
 /// How long browsers may cache a preflight answer.
@@ -25,22 +27,22 @@ const EXPOSE_HEADERS: &str = "retry-after, www-authenticate";
 
 /// Whether a request is a CORS preflight: `OPTIONS` with `Origin` and
 /// `Access-Control-Request-Method`.
-pub(crate) fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
+pub(crate) fn is_preflight(method: &Method, fields: Fields<'_>) -> bool {
     method == Method::OPTIONS
-        && headers.contains_key(header::ORIGIN)
-        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        && fields.contains("origin")
+        && fields.contains("access-control-request-method")
 }
 
 /// Refuses a request whose `Origin` the API's enabled configuration does not allow.
 /// Requests without `Origin` (not from a browser's cross-origin fetch) pass.
 pub(crate) fn check_origin(
     cors: Option<&CorsConfiguration>,
-    headers: &HeaderMap,
+    fields: Fields<'_>,
 ) -> Result<(), Reject> {
-    let (Some(cors), Some(origin)) = (cors, headers.get(header::ORIGIN)) else {
+    let (Some(cors), Some(origin)) = (cors, fields.get("origin")) else {
         return Ok(());
     };
-    let origin = String::from_utf8_lossy(origin.as_bytes());
+    let origin = String::from_utf8_lossy(origin);
     if cors.allows_origin(&origin) {
         Ok(())
     } else {
@@ -54,9 +56,9 @@ pub(crate) fn check_origin(
 /// allow its origin, method or headers.
 pub(crate) fn preflight(
     cors: Option<&CorsConfiguration>,
-    headers: &HeaderMap,
+    fields: Fields<'_>,
 ) -> Result<HeaderMap, Reject> {
-    check_origin(cors, headers)?;
+    check_origin(cors, fields)?;
     let mut out = HeaderMap::new();
     let (methods, allow_headers) = match cors {
         None => (
@@ -74,18 +76,18 @@ pub(crate) fn preflight(
             } else {
                 cors.access_control_allow_headers.join(", ")
             };
-            let asked = headers
-                .get(header::ACCESS_CONTROL_REQUEST_METHOD)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+            let asked = fields
+                .get("access-control-request-method")
+                .map(|v| String::from_utf8_lossy(v).trim().to_string())
                 .unwrap_or_default();
             if !listed(&methods, &asked, true) {
                 return Err(Reject::CorsForbidden(format!(
                     "The method {asked} is not allowed by this API's CORS configuration"
                 )));
             }
-            let asked_headers = headers
-                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            let asked_headers = fields
+                .get("access-control-request-headers")
+                .map(|v| String::from_utf8_lossy(v).into_owned())
                 .unwrap_or_default();
             if let Some(h) = asked_headers
                 .split(',')
@@ -100,7 +102,7 @@ pub(crate) fn preflight(
             (methods, allow_headers)
         }
     };
-    allow_origin(&mut out, cors, headers.get(header::ORIGIN));
+    Allowance::of(cors, fields.get("origin")).apply(&mut out);
     insert(&mut out, header::ACCESS_CONTROL_ALLOW_METHODS, &methods);
     insert(
         &mut out,
@@ -112,7 +114,7 @@ pub(crate) fn preflight(
         header::ACCESS_CONTROL_MAX_AGE,
         &MAX_AGE.as_secs().to_string(),
     );
-    // One `Vary` (replacing the `origin` one `allow_origin` may have added).
+    // One `Vary` (replacing the `origin` one the allowance may have added).
     out.insert(
         header::VARY,
         HeaderValue::from_static(
@@ -127,39 +129,104 @@ pub(crate) fn preflight(
 pub(crate) fn decorate(
     out: &mut HeaderMap,
     cors: Option<&CorsConfiguration>,
-    origin: Option<&HeaderValue>,
+    origin: Option<&[u8]>,
 ) {
-    allow_origin(out, cors, origin);
-    insert(out, header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_HEADERS);
+    Allowance::of(cors, origin).decorate(out);
 }
 
-/// `Access-Control-Allow-Origin` (with `Vary: Origin` and credentials for an enabled
-/// configuration).
-fn allow_origin(
-    out: &mut HeaderMap,
-    cors: Option<&CorsConfiguration>,
-    origin: Option<&HeaderValue>,
-) {
-    let Some(cors) = cors else {
-        out.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        return;
-    };
-    out.append(header::VARY, HeaderValue::from_static("origin"));
-    let Some(origin) = origin else {
-        return;
-    };
-    if !cors.allows_origin(&String::from_utf8_lossy(origin.as_bytes())) {
-        return;
+/// What an answer says of the request's origin (the Fetch standard's CORS protocol).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Allowance {
+    /// No enabled configuration: `Access-Control-Allow-Origin: *`.
+    Any,
+    /// An enabled configuration and no allowed `Origin`: only `Vary: origin`.
+    Vary,
+    /// An enabled configuration that allows the request's `Origin`: echoed, after
+    /// `Vary: origin`, with `Access-Control-Allow-Credentials: true` when configured.
+    Echo {
+        origin: HeaderValue,
+        credentials: bool,
+    },
+}
+
+impl Allowance {
+    /// The allowance for a request with `origin` (its `Origin` value, if any).
+    pub(crate) fn of(cors: Option<&CorsConfiguration>, origin: Option<&[u8]>) -> Self {
+        let Some(cors) = cors else {
+            return Allowance::Any;
+        };
+        let Some(origin) = origin else {
+            return Allowance::Vary;
+        };
+        if !cors.allows_origin(&String::from_utf8_lossy(origin)) {
+            return Allowance::Vary;
+        }
+        // A request's field value is a valid answer field value (the same rules).
+        match HeaderValue::from_bytes(origin) {
+            Ok(origin) => Allowance::Echo {
+                origin,
+                credentials: cors.access_control_allow_credentials,
+            },
+            Err(_) => Allowance::Vary,
+        }
     }
-    out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-    if cors.access_control_allow_credentials {
-        out.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
+
+    /// Adds an actual answer's CORS lines to `out`: the allowance's, then
+    /// `Access-Control-Expose-Headers`.
+    pub(crate) fn decorate(&self, out: &mut HeaderMap) {
+        self.apply(out);
+        insert(out, header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_HEADERS);
+    }
+
+    /// Adds the allowance's lines to `out`.
+    fn apply(&self, out: &mut HeaderMap) {
+        match self {
+            Allowance::Any => {
+                out.insert(
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                );
+            }
+            Allowance::Vary => {
+                out.append(header::VARY, HeaderValue::from_static("origin"));
+            }
+            Allowance::Echo {
+                origin,
+                credentials,
+            } => {
+                out.append(header::VARY, HeaderValue::from_static("origin"));
+                out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+                if *credentials {
+                    out.insert(
+                        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                        HeaderValue::from_static("true"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The lines [`decorate`] adds, as HTTP/1.1 field lines (RFC 9112 §5) in its order, for
+    /// an answer head written without a map.
+    pub(crate) fn write_lines(&self, out: &mut Vec<u8>) {
+        match self {
+            Allowance::Any => out.extend_from_slice(b"access-control-allow-origin: *\r\n"),
+            Allowance::Vary => out.extend_from_slice(b"vary: origin\r\n"),
+            Allowance::Echo {
+                origin,
+                credentials,
+            } => {
+                out.extend_from_slice(b"vary: origin\r\naccess-control-allow-origin: ");
+                out.extend_from_slice(origin.as_bytes());
+                out.extend_from_slice(b"\r\n");
+                if *credentials {
+                    out.extend_from_slice(b"access-control-allow-credentials: true\r\n");
+                }
+            }
+        }
+        out.extend_from_slice(b"access-control-expose-headers: ");
+        out.extend_from_slice(EXPOSE_HEADERS.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -212,28 +279,32 @@ mod tests {
         let cors = config(&["http://app.example:8000"], true);
         let mut out = HeaderMap::new();
         let req = request("http://app.example:8000");
-        decorate(&mut out, Some(&cors), req.get(header::ORIGIN));
+        decorate(
+            &mut out,
+            Some(&cors),
+            req.get(header::ORIGIN).map(HeaderValue::as_bytes),
+        );
         assert_eq!(
             out["access-control-allow-origin"],
             "http://app.example:8000"
         );
         assert_eq!(out["access-control-allow-credentials"], "true");
         assert_eq!(out["vary"], "origin");
-        assert!(check_origin(Some(&cors), &request("http://evil.example")).is_err());
-        assert!(preflight(Some(&cors), &request("http://evil.example")).is_err());
+        assert!(check_origin(Some(&cors), Fields::Map(&request("http://evil.example"))).is_err());
+        assert!(preflight(Some(&cors), Fields::Map(&request("http://evil.example"))).is_err());
         let mut asks_put = request("http://app.example:8000");
         asks_put.insert(
             header::ACCESS_CONTROL_REQUEST_METHOD,
             HeaderValue::from_static("PUT"),
         );
-        assert!(preflight(Some(&cors), &asks_put).is_err());
+        assert!(preflight(Some(&cors), Fields::Map(&asks_put)).is_err());
         let mut asks_header = request("http://app.example:8000");
         asks_header.insert(
             header::ACCESS_CONTROL_REQUEST_HEADERS,
             HeaderValue::from_static("last-event-id, x-custom"),
         );
-        assert!(preflight(Some(&cors), &asks_header).is_err());
-        assert!(check_origin(Some(&cors), &HeaderMap::new()).is_ok());
+        assert!(preflight(Some(&cors), Fields::Map(&asks_header)).is_err());
+        assert!(check_origin(Some(&cors), Fields::Map(&HeaderMap::new())).is_ok());
     }
 
     #[test]
@@ -242,11 +313,45 @@ mod tests {
         decorate(
             &mut out,
             None,
-            request("http://any.example").get(header::ORIGIN),
+            request("http://any.example")
+                .get(header::ORIGIN)
+                .map(HeaderValue::as_bytes),
         );
         assert_eq!(out["access-control-allow-origin"], "*");
         assert!(out.get("access-control-allow-credentials").is_none());
-        let pre = preflight(None, &request("http://any.example")).unwrap();
+        let pre = preflight(None, Fields::Map(&request("http://any.example"))).unwrap();
         assert_eq!(pre["access-control-allow-origin"], "*");
+    }
+
+    #[test]
+    fn written_lines_are_the_decorated_maps() {
+        let allowed = config(&["http://app.example:8000"], true);
+        let no_credentials = config(&["http://app.example:8000"], false);
+        let origin = Some(&b"http://app.example:8000"[..]);
+        for (cors, origin) in [
+            (None, origin),
+            (None, None),
+            (Some(&allowed), origin),
+            (Some(&no_credentials), origin),
+            (Some(&allowed), Some(&b"http://evil.example"[..])),
+            (Some(&allowed), None),
+        ] {
+            let mut map = HeaderMap::new();
+            decorate(&mut map, cors, origin);
+            let mut from_map = Vec::new();
+            for (name, value) in &map {
+                from_map.extend_from_slice(name.as_str().as_bytes());
+                from_map.extend_from_slice(b": ");
+                from_map.extend_from_slice(value.as_bytes());
+                from_map.extend_from_slice(b"\r\n");
+            }
+            let mut written = Vec::new();
+            Allowance::of(cors, origin).write_lines(&mut written);
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(from_map).unwrap(),
+                "{cors:?} {origin:?}"
+            );
+        }
     }
 }

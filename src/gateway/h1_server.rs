@@ -33,7 +33,7 @@ use std::task::Poll;
 use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::extract::ConnectInfo;
-use axum::http::{Method, StatusCode, Version, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::FutureExt as _;
@@ -47,6 +47,7 @@ use crate::telemetry::Metrics;
 
 use super::listener::{HeadGuard, ListenerOptions};
 use super::relay::Relay;
+use super::{Answered, STREAM_HEAD};
 
 mod wire;
 
@@ -238,13 +239,8 @@ impl Connection {
         if let Some(guard) = self.head.take() {
             guard.complete();
         }
-        let Head {
-            mut request,
-            mut framing,
-            mut keep_alive,
-            expect_continue,
-        } = head;
-        let connect = request.method() == Method::CONNECT;
+        let connect = head.method == Method::CONNECT;
+        let (mut framing, mut keep_alive) = (head.framing, head.keep_alive);
         if connect {
             // What follows a CONNECT head is not content (RFC 9110 §9.3.6) but the tunnel's
             // bytes a client may send before the answer: it cannot be framed as a body or
@@ -252,7 +248,7 @@ impl Connection {
             framing = Framing::Length(0);
             keep_alive = false;
         }
-        match self.discard_body(buf, framing, expect_continue).await {
+        match self.discard_body(buf, framing, head.expect_continue).await {
             Ok(()) => {}
             Err(Refusal::Status(status)) => {
                 self.refuse(status).await;
@@ -260,17 +256,32 @@ impl Connection {
             }
             Err(Refusal::Close) => return Step::Answered(Ok(Next::Close)),
         }
-        let version = request.version();
-        let is_head = request.method() == Method::HEAD;
+        let http11 = head.http11;
+        let is_head = head.method == Method::HEAD;
         // Boxed: the gateway's (or the router's) future (admission, the backend request)
         // is large and lives only until the answer.
         let (response, relay) = match &self.service {
             // Called directly: the client's address and the relay need no extensions.
             Service::Gateway(gateway) => {
-                let (parts, _body) = request.into_parts();
-                Box::pin(gateway.answer(&parts, Some(self.peer))).await
+                match Box::pin(gateway.answer(head.view(), Some(self.peer))).await {
+                    Answered::Stream { relay, allowance } => {
+                        // The stream's head from constants: no map, no response.
+                        let mut head = Vec::with_capacity(256);
+                        head.extend_from_slice(STREAM_HEAD);
+                        allowance.write_lines(&mut head);
+                        date_line(&mut head);
+                        return Step::Stream {
+                            relay,
+                            head,
+                            http11,
+                            keep_alive: keep_alive && !*self.stop.borrow(),
+                        };
+                    }
+                    Answered::Response(response) => (response, None),
+                }
             }
             Service::Router(router) => {
+                let mut request = head.to_request();
                 request.extensions_mut().insert(ConnectInfo(self.peer));
                 let call = Box::pin(tower::ServiceExt::oneshot(router.clone(), request));
                 let mut response = match call.await {
@@ -284,8 +295,9 @@ impl Connection {
                 (response, relay)
             }
         };
+        // The head's bytes are not held past the answer's head.
+        drop(head);
         let keep_alive = keep_alive && !*self.stop.borrow();
-        let http11 = version == Version::HTTP_11;
         let (status, head, body) = head_of(response);
         match relay {
             Some(relay) => Step::Stream {
@@ -310,6 +322,9 @@ impl Connection {
     /// Reads until `buf` holds a complete request head, within the header read timeout;
     /// answers it and removes its bytes from `buf` (what follows stays, pipelined).
     async fn read_head(&mut self, buf: &mut Vec<u8>) -> Result<Head, Refusal> {
+        if buf.is_empty() && self.head.is_some() {
+            self.read_at_once(buf);
+        }
         let deadline = Instant::now() + self.options.header_read_timeout;
         // How much of `buf` was looked at for the head's end.
         let mut scanned = 0;
@@ -319,9 +334,8 @@ impl Connection {
             // not parsed again from its start on every read.
             if !buf.is_empty()
                 && (buf.len() <= EAGER_PARSE_BYTES || wire::head_ends_after(buf, scanned))
-                && let Some((len, head)) = parse_head(buf).map_err(Refusal::Status)?
+                && let Some(head) = parse_head(buf).map_err(Refusal::Status)?
             {
-                buf.drain(..len);
                 return Ok(head);
             }
             scanned = buf.len();
@@ -330,6 +344,36 @@ impl Connection {
             }
             self.fill(buf, deadline, "request head").await?;
         }
+    }
+
+    /// A new connection's first bytes, read without waiting: a client sends its request
+    /// as soon as it is connected, so it is usually there when the connection is
+    /// accepted, before the event loop has reported the socket readable. Read then, the
+    /// first head costs no timer and no second poll of the connection's task. Nothing
+    /// there yet (or an error, or the end) leaves `buf` empty for the waiting read, which
+    /// then sees the same.
+    /// It reads into a per-thread scratch buffer (zeroed once, not per connection) and
+    /// copies what came.
+    fn read_at_once(&self, buf: &mut Vec<u8>) {
+        use std::io::Read as _;
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const {
+                std::cell::RefCell::new(Vec::new())
+            };
+        }
+        let socket = socket2::SockRef::from(&self.stream);
+        SCRATCH.with(|scratch| {
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                return;
+            };
+            if scratch.len() < HEAD_BUFFER {
+                scratch.resize(HEAD_BUFFER, 0);
+            }
+            if let Ok(n) = (&*socket).read(&mut scratch[..]) {
+                buf.reserve(HEAD_BUFFER);
+                buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
+            }
+        });
     }
 
     /// Reads more bytes into `buf`, by `deadline`: EOF, an error, the deadline (counted as
@@ -778,5 +822,48 @@ mod tests {
         let task = connection.run();
         let size = std::mem::size_of_val(&task);
         assert!(size <= 2 * 1024, "a connection's future is {size} bytes");
+    }
+
+    /// The plain port writes a stream's head from constants; hyper's listeners get it as a
+    /// response: the same lines in the same order, for every CORS allowance.
+    #[test]
+    fn a_streams_constant_head_is_its_responses() {
+        use crate::gateway::cors::Allowance;
+        let allowances = [
+            Allowance::Any,
+            Allowance::Vary,
+            Allowance::Echo {
+                origin: axum::http::HeaderValue::from_static("http://app.example"),
+                credentials: true,
+            },
+            Allowance::Echo {
+                origin: axum::http::HeaderValue::from_static("http://app.example"),
+                credentials: false,
+            },
+        ];
+        let without_date = |head: Vec<u8>| -> String {
+            String::from_utf8(head)
+                .unwrap()
+                .split_inclusive("\r\n")
+                .filter(|line| !line.starts_with("date: "))
+                .collect()
+        };
+        for allowance in allowances {
+            let mut response = axum::response::IntoResponse::into_response((
+                super::super::stream_headers(),
+                Body::empty(),
+            ));
+            allowance.decorate(response.headers_mut());
+            let (status, from_response, _) = head_of(response);
+            assert_eq!(status, StatusCode::OK);
+            let mut constant = STREAM_HEAD.to_vec();
+            allowance.write_lines(&mut constant);
+            date_line(&mut constant);
+            assert_eq!(
+                without_date(constant),
+                without_date(from_response),
+                "{allowance:?}"
+            );
+        }
     }
 }

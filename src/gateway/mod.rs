@@ -8,6 +8,7 @@
 
 mod access;
 mod cors;
+mod fields;
 pub mod h1;
 mod h1_server;
 mod h2_stall;
@@ -34,7 +35,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 
@@ -311,7 +312,10 @@ impl Gateway {
         // The body is not read (the gateway serves GET); the head is lent to `answer`.
         let (req, _body) = req.into_parts();
         let client = req.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-        let (mut response, relay) = self.answer(&req, client).await;
+        let (mut response, relay) = self
+            .answer(fields::RequestHead::of(&req), client)
+            .await
+            .into_parts();
         if let Some(relay) = relay {
             response
                 .extensions_mut()
@@ -325,10 +329,10 @@ impl Gateway {
     /// it directly, with no router and no extensions between.
     pub(super) async fn answer(
         &self,
-        req: &axum::http::request::Parts,
+        req: fields::RequestHead<'_>,
         client: Option<SocketAddr>,
-    ) -> (Response, Option<Box<Relay>>) {
-        let origin = req.headers.get(header::ORIGIN);
+    ) -> Answered {
+        let origin = req.fields.get("origin");
         // Watch before reading the view, so a change in between is not missed.
         let watcher = self.inner.control.view_beacon().watch();
         let view = self.inner.control.view();
@@ -339,18 +343,18 @@ impl Gateway {
             .ok()
             .map(|routed| &routed.route.cors)
             .filter(|cors| cors.cors_configuration_enabled);
-        let outcome = if req.method == Method::CONNECT {
+        let outcome = if *req.method == Method::CONNECT {
             // The gateway is no proxy and opens no tunnels: CONNECT (whose target names a
             // host, not a path) is a method the server does not allow, answered as any
             // other on an API path (RFC 9110 §9.3.6, §15.5.6: 405 with `Allow`).
             Err(Reject::MethodNotAllowed)
-        } else if cors::is_preflight(&req.method, &req.headers) {
-            cors::preflight(cors, &req.headers)
-                .map(|headers| ((StatusCode::OK, headers).into_response(), None))
-        } else if req.method == Method::OPTIONS && (routed.is_ok() || req.uri == "*") {
+        } else if cors::is_preflight(req.method, req.fields) {
+            cors::preflight(cors, req.fields)
+                .map(|headers| Answered::Response((StatusCode::OK, headers).into_response()))
+        } else if *req.method == Method::OPTIONS && (routed.is_ok() || req.uri == "*") {
             // A plain OPTIONS asks what the resource (or, as `OPTIONS *`, the server) allows
             // (RFC 9110 §9.3.7): said, not refused with the method it lists.
-            Ok((
+            Ok(Answered::Response(
                 (
                     StatusCode::NO_CONTENT,
                     [(
@@ -359,10 +363,9 @@ impl Gateway {
                     )],
                 )
                     .into_response(),
-                None,
             ))
         } else {
-            match cors::check_origin(cors, &req.headers) {
+            match cors::check_origin(cors, req.fields) {
                 // Refused before anything else: no backend call, nothing metered.
                 Err(reject) => Err(reject),
                 Ok(()) => {
@@ -371,11 +374,17 @@ impl Gateway {
                         watcher,
                         routed: &routed,
                     };
-                    self.open(req, client, seen)
+                    self.open(&req, client, seen)
                         .await
-                        .map(|(mut response, relay)| {
-                            cors::decorate(response.headers_mut(), cors, origin);
-                            (response, relay)
+                        .map(|opened| match opened {
+                            Opened::Response(mut response) => {
+                                cors::decorate(response.headers_mut(), cors, origin);
+                                Answered::Response(response)
+                            }
+                            Opened::Stream(relay) => Answered::Stream {
+                                relay,
+                                allowance: cors::Allowance::of(cors, origin),
+                            },
                         })
                 }
             }
@@ -406,7 +415,7 @@ impl Gateway {
                     // Errors carry CORS too, so the page can read them.
                     cors::decorate(response.headers_mut(), cors, origin);
                 }
-                (response, None)
+                Answered::Response(response)
             }
         }
     }
@@ -415,6 +424,46 @@ impl Gateway {
 async fn handle(State(gateway): State<Gateway>, req: Request) -> Response {
     gateway.handle(req).await
 }
+
+/// What the gateway answers a request with.
+pub(super) enum Answered {
+    /// A whole answer: an error, a preflight, a backend's other answer, HEAD.
+    Response(Response),
+    /// An event stream: its relay and what its head says of CORS (the rest of its head is
+    /// [`stream_headers`], or [`STREAM_HEAD`] written without a map).
+    Stream {
+        relay: Box<Relay>,
+        allowance: cors::Allowance,
+    },
+}
+
+impl Answered {
+    /// The answer as a response (a stream's head, with an empty body: the plain port's
+    /// connection loop drives the relay itself, hyper's connections get it as a
+    /// streaming body, `h1_server::relay_into_body`) and the stream's relay.
+    pub(super) fn into_parts(self) -> (Response, Option<Box<Relay>>) {
+        match self {
+            Answered::Response(response) => (response, None),
+            Answered::Stream { relay, allowance } => {
+                let mut response = (stream_headers(), Body::empty()).into_response();
+                allowance.decorate(response.headers_mut());
+                (response, Some(relay))
+            }
+        }
+    }
+}
+
+/// What [`Gateway::open`] came to: an answer, or an event stream's relay.
+pub(super) enum Opened {
+    Response(Response),
+    Stream(Box<Relay>),
+}
+
+/// A stream answer's status line and [`stream_headers`] as HTTP/1.1 field lines, in
+/// their order (RFC 9112 §4, §5); its CORS lines ([`cors::Allowance::write_lines`]) and
+/// `date` follow.
+pub(super) const STREAM_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+    cache-control: no-cache\r\nx-accel-buffering: no\r\n";
 
 /// The headers of a stream answer (and of HEAD on a stream URL).
 fn stream_headers() -> [(HeaderName, HeaderValue); 3] {
@@ -544,87 +593,92 @@ fn unknown_transfer_coding(answer: &h1::AnswerHead) -> Option<String> {
 /// events, not gzip), `Accept: text/event-stream` unless the client sent an `Accept`, and
 /// `X-Forwarded-For` with the client's address appended to the list it sent (its lines
 /// joined with `, `, RFC 9110 §5.3).
-fn upstream_headers(incoming: &HeaderMap, client: Option<SocketAddr>) -> Vec<u8> {
+fn upstream_headers(incoming: fields::Fields<'_>, client: Option<SocketAddr>) -> Vec<u8> {
     const FORWARDED_FOR: &str = "x-forwarded-for";
     // What `Connection` lists is hop-by-hop too (RFC 9110 §7.6.1); most requests have none.
-    let listed = |name: &str| {
+    let listed = |name: &[u8]| {
         incoming
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|h| h.trim().eq_ignore_ascii_case(name))
+            .get_all("connection")
+            .flat_map(|v| v.split(|b| *b == b','))
+            .any(|h| h.trim_ascii().eq_ignore_ascii_case(name))
     };
-    let connection = incoming.contains_key(header::CONNECTION);
+    let connection = incoming.contains("connection");
     let mut out = Vec::with_capacity(256);
     let mut accept = false;
-    for (name, value) in incoming {
-        let n = name.as_str();
-        if NOT_FORWARDED.contains(&n)
-            || name == header::ACCEPT_ENCODING
-            || n == FORWARDED_FOR
-            || (connection && listed(n))
-        {
+    // Several lines are one list (RFC 9110 §5.3): joined in order with ", ", as nginx's
+    // `$proxy_add_x_forwarded_for` does; a line that is empty or not text is dropped.
+    let mut forwarded: Vec<&[u8]> = Vec::new();
+    for (name, value) in incoming.iter() {
+        if name.eq_ignore_ascii_case(FORWARDED_FOR.as_bytes()) {
+            let prior = value.trim_ascii();
+            if !prior.is_empty()
+                && value
+                    .iter()
+                    .all(|b| *b == b'\t' || (0x20..0x7f).contains(b))
+            {
+                forwarded.push(prior);
+            }
             continue;
         }
-        accept |= name == header::ACCEPT;
-        h1::push_header_line(&mut out, n, value.as_bytes());
+        if not_forwarded(name) || (connection && listed(name)) {
+            continue;
+        }
+        accept |= name.eq_ignore_ascii_case(b"accept");
+        h1::push_header_line_lowercase(&mut out, name, value);
     }
     h1::push_header_line(&mut out, "accept-encoding", b"identity");
     if !accept {
         h1::push_header_line(&mut out, "accept", b"text/event-stream");
     }
-    // Several lines are one list (RFC 9110 §5.3): joined in order with ", ", as nginx's
-    // `$proxy_add_x_forwarded_for` does; a line that is empty or not text is dropped.
-    let mut forwarded = String::new();
-    for prior in incoming.get_all(FORWARDED_FOR) {
-        if let Ok(prior) = prior.to_str().map(str::trim)
-            && !prior.is_empty()
-        {
-            if !forwarded.is_empty() {
-                forwarded.push_str(", ");
-            }
-            forwarded.push_str(prior);
-        }
+    let dropped = client.is_none() && connection && listed(FORWARDED_FOR.as_bytes());
+    if dropped || (client.is_none() && forwarded.is_empty()) {
+        return out;
     }
-    match client {
-        Some(addr) => {
-            if !forwarded.is_empty() {
-                forwarded.push_str(", ");
-            }
-            push_ip(&mut forwarded, addr.ip());
-            h1::push_header_line(&mut out, FORWARDED_FOR, forwarded.as_bytes());
+    out.extend_from_slice(b"x-forwarded-for: ");
+    for (i, prior) in forwarded.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
         }
-        None => {
-            let dropped = connection && listed(FORWARDED_FOR);
-            if !forwarded.is_empty() && !dropped {
-                h1::push_header_line(&mut out, FORWARDED_FOR, forwarded.as_bytes());
-            }
-        }
+        out.extend_from_slice(prior);
     }
+    if let Some(addr) = client {
+        if !forwarded.is_empty() {
+            out.extend_from_slice(b", ");
+        }
+        push_ip(&mut out, addr.ip());
+    }
+    out.extend_from_slice(b"\r\n");
     out
+}
+
+/// Whether a request field named `name` (any case) is one of [`NOT_FORWARDED`].
+fn not_forwarded(name: &[u8]) -> bool {
+    NOT_FORWARDED
+        .iter()
+        .any(|n| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Appends `ip` as text (RFC 4001: dotted decimal, or RFC 5952 for IPv6), an IPv4
 /// address without the formatting machinery (once per stream open).
-fn push_ip(out: &mut String, ip: std::net::IpAddr) {
+fn push_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push('.');
+                    out.push(b'.');
                 }
                 if octet >= 100 {
-                    out.push(char::from(b'0' + octet / 100));
+                    out.push(b'0' + octet / 100);
                 }
                 if octet >= 10 {
-                    out.push(char::from(b'0' + octet / 10 % 10));
+                    out.push(b'0' + octet / 10 % 10);
                 }
-                out.push(char::from(b'0' + octet % 10));
+                out.push(b'0' + octet % 10);
             }
         }
         std::net::IpAddr::V6(v6) => {
-            use std::fmt::Write;
+            use std::io::Write;
+            // Writing to a Vec cannot fail.
             let _ = write!(out, "{v6}");
         }
     }

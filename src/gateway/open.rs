@@ -19,10 +19,10 @@ impl Gateway {
     /// body) and, for an event stream, its relay.
     pub(super) async fn open(
         &self,
-        req: &axum::http::request::Parts,
+        req: &fields::RequestHead<'_>,
         client: Option<SocketAddr>,
         view: Seen<'_>,
-    ) -> Result<(Response, Option<Box<Relay>>), Reject> {
+    ) -> Result<Opened, Reject> {
         let inner = &*self.inner;
         let Seen {
             view,
@@ -30,14 +30,14 @@ impl Gateway {
             routed,
         } = view;
         let query = req.uri.query();
-        let token = access::request_token(&req.headers, query)?;
+        let token = access::request_token(req.fields, query)?;
         // A path that cannot be routed is refused after a malformed credential header.
         let routed = routed.as_ref().map_err(Reject::clone)?;
-        let head = req.method == Method::HEAD;
+        let head = *req.method == Method::HEAD;
         let admission = access::admit(
             view,
             inner.control.keys(),
-            &req.method,
+            req.method,
             req.uri.path(),
             routed,
             token.as_deref(),
@@ -92,7 +92,9 @@ impl Gateway {
         if head {
             // What GET would answer after the same checks, without opening the backend
             // stream (RFC 9110 §9.3.2): nothing is relayed, nothing metered.
-            return Ok(((StatusCode::OK, stream_headers()).into_response(), None));
+            return Ok(Opened::Response(
+                (StatusCode::OK, stream_headers()).into_response(),
+            ));
         }
         let tls = crate::tls::client::for_backend(
             &inner.control.snapshot(),
@@ -109,9 +111,9 @@ impl Gateway {
         let path = || format!("{}{}", admission.route.base_path, admission.resource);
         let source = if admission.route.backend_stream == BackendStream::Shared {
             let last_event_id = req
-                .headers
+                .fields
                 .get("last-event-id")
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .map(|v| String::from_utf8_lossy(v).into_owned())
                 .filter(|id| !id.is_empty());
             // Boxed (in a statement of its own): a per-client stream's request would
             // otherwise carry the room of the shared join's state.
@@ -121,10 +123,10 @@ impl Gateway {
                     sub.position(last_event_id.as_deref());
                     Source::Shared(sub)
                 }
-                Err(answer) => return Ok((self.pass_on(&answer, path(), client), None)),
+                Err(answer) => return Ok(Opened::Response(self.pass_on(&answer, path(), client))),
             }
         } else {
-            let headers = upstream_headers(&req.headers, client);
+            let headers = upstream_headers(req.fields, client);
             match self
                 .connect(target, headers, admission.endpoint(), tls)
                 .await?
@@ -134,7 +136,7 @@ impl Gateway {
                     // Boxed: rare, and its state would size every stream's request.
                     let read = Box::pin(read_other(&upstream, body));
                     let answer = read.await;
-                    return Ok((self.pass_on(&answer, path(), client), None));
+                    return Ok(Opened::Response(self.pass_on(&answer, path(), client)));
                 }
             }
         };
@@ -174,10 +176,7 @@ impl Gateway {
             stop: inner.stop_beacon.watch(),
             stopped: *inner.stop.borrow(),
         });
-        // The body is left empty: the plain port's connection loop drives the relay itself,
-        // hyper's connections get it as a streaming body (`h1_server::relay_into_body`).
-        let response = (stream_headers(), Body::empty()).into_response();
-        Ok((response, Some(Box::new(relay))))
+        Ok(Opened::Stream(Box::new(relay)))
     }
 
     /// Sends the backend request and checks the answer is an event stream the gateway may

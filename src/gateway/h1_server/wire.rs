@@ -4,8 +4,9 @@
 use std::mem::MaybeUninit;
 use std::time::SystemTime;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+
+use crate::gateway::fields::{HeadLines, Located, RequestHead};
 
 use super::{MAX_HEAD_BYTES, MAX_HEADERS, MAX_URI_LEN};
 
@@ -18,10 +19,14 @@ pub(super) enum Framing {
     Chunked,
 }
 
-/// A parsed request head.
+/// A parsed request head: its bytes and where its field lines lie in them.
 pub(super) struct Head {
-    /// The request, with an empty body.
-    pub(super) request: axum::http::Request<Body>,
+    pub(super) method: Method,
+    pub(super) uri: Uri,
+    /// HTTP/1.1 (else HTTP/1.0).
+    pub(super) http11: bool,
+    /// The field lines as sent, in the head's own bytes.
+    pub(super) lines: HeadLines,
     pub(super) framing: Framing,
     /// Whether the client asked to keep the connection (HTTP/1.1 unless `close`, HTTP/1.0
     /// with `keep-alive`).
@@ -43,11 +48,38 @@ pub(super) fn unsized_head(mut head: Vec<u8>, http11: bool, keep_alive: bool) ->
     (head, keep_alive)
 }
 
-/// Parses a request head at the start of `buf`: `None` if incomplete, else its length
-/// and the request (with an empty body); the status to refuse it with if it is malformed
-/// (400) or too large (431, 414), as hyper would, or if its `Transfer-Encoding` names a
-/// coding other than `chunked` (501, RFC 9112 §6.1).
-pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode> {
+impl Head {
+    /// The head as the gateway's request path reads it.
+    pub(super) fn view(&self) -> RequestHead<'_> {
+        RequestHead {
+            method: &self.method,
+            uri: &self.uri,
+            fields: crate::gateway::fields::Fields::Lines(&self.lines),
+        }
+    }
+
+    /// The request as the `http` crate's (an empty body), for a router.
+    pub(super) fn to_request(&self) -> axum::http::Request<axum::body::Body> {
+        let mut request = axum::http::Request::new(axum::body::Body::empty());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.version_mut() = if self.http11 {
+            axum::http::Version::HTTP_11
+        } else {
+            axum::http::Version::HTTP_10
+        };
+        *request.headers_mut() = self.lines.to_map();
+        request
+    }
+}
+
+/// Parses a request head at the start of `buf`: `None` if incomplete (`buf` untouched),
+/// else the head, its bytes taken from `buf` (what follows stays, pipelined); the status
+/// to refuse it with if it is malformed (400) or too large (431, 414), as hyper would, or
+/// if its `Transfer-Encoding` names a coding other than `chunked` (501, RFC 9112 §6.1).
+/// The field lines are kept as `httparse` checked them (tokens for names; visible ASCII,
+/// spaces, tabs and obs-text for values: what `HeaderName` and `HeaderValue` accept).
+pub(super) fn parse_head(buf: &mut Vec<u8>) -> Result<Option<Head>, StatusCode> {
     // Not initialised first: httparse writes each line it parses (3 KiB less to clear
     // per request).
     let mut lines = [const { MaybeUninit::uninit() }; MAX_HEADERS];
@@ -80,19 +112,16 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
     let mut codings = Codings::default();
     let mut expect_continue = false;
     let mut hosts = 0;
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
     for line in parsed.headers.iter() {
-        let name =
-            HeaderName::from_bytes(line.name.as_bytes()).map_err(|_| StatusCode::BAD_REQUEST)?;
-        let value = HeaderValue::from_bytes(line.value).map_err(|_| StatusCode::BAD_REQUEST)?;
-        if name == header::TRANSFER_ENCODING {
+        let name = line.name.as_bytes();
+        let value = line.value;
+        if name.eq_ignore_ascii_case(b"transfer-encoding") {
             if !http11 {
                 return Err(StatusCode::BAD_REQUEST);
             }
-            codings.add(value.as_bytes());
-        } else if name == header::CONTENT_LENGTH {
-            let len = value
-                .to_str()
+            codings.add(value);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            let len = std::str::from_utf8(value)
                 .ok()
                 .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|v| v.parse::<u64>().ok())
@@ -101,8 +130,12 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
                 return Err(StatusCode::BAD_REQUEST);
             }
             content_length = Some(len);
-        } else if name == header::CONNECTION {
-            let tokens = value.to_str().unwrap_or_default();
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            // Tokens are ASCII: a value with obs-text names none (as `to_str` failing).
+            let tokens = std::str::from_utf8(value)
+                .ok()
+                .filter(|v| v.is_ascii())
+                .unwrap_or_default();
             let has = |token: &str| {
                 tokens
                     .split(',')
@@ -114,15 +147,14 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
             } else if !http11 && has("keep-alive") {
                 keep_alive = true;
             }
-        } else if name == header::EXPECT {
-            expect_continue = value.as_bytes().eq_ignore_ascii_case(b"100-continue");
-        } else if name == header::HOST {
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            expect_continue = value.eq_ignore_ascii_case(b"100-continue");
+        } else if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
-            if hosts > 1 || !valid_host(value.as_bytes()) {
+            if hosts > 1 || !valid_host(value) {
                 return Err(StatusCode::BAD_REQUEST);
             }
         }
-        headers.append(name, value);
     }
     // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (400), as are two Host
     // lines or an invalid one (above).
@@ -132,32 +164,34 @@ pub(super) fn parse_head(buf: &[u8]) -> Result<Option<(usize, Head)>, StatusCode
     let chunked_te = codings.framing()?;
     if chunked_te {
         framing = Framing::Chunked;
-        if headers.remove(header::CONTENT_LENGTH).is_some() {
+        if content_length.is_some() {
             // Both: Transfer-Encoding frames the body, and the connection is closed after
-            // the answer (RFC 9112 §6.3: a possible request smuggling attempt).
+            // the answer (RFC 9112 §6.3: a possible request smuggling attempt). The
+            // `Content-Length` line is never forwarded (`NOT_FORWARDED`).
             keep_alive = false;
         }
     } else if let Some(len) = content_length {
         framing = Framing::Length(len);
     }
-    let mut request = axum::http::Request::new(Body::empty());
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = if http11 {
-        Version::HTTP_11
+    let located = Located::of(buf, parsed.headers).ok_or(StatusCode::BAD_REQUEST)?;
+    // The head's bytes, taken without a copy when nothing follows it (the usual case).
+    let bytes = if len == buf.len() {
+        std::mem::take(buf)
     } else {
-        Version::HTTP_10
+        let rest = buf.get(len..).unwrap_or_default().to_vec();
+        buf.truncate(len);
+        std::mem::replace(buf, rest)
     };
-    *request.headers_mut() = headers;
-    Ok(Some((
-        len,
-        Head {
-            request,
-            framing,
-            keep_alive,
-            expect_continue,
-        },
-    )))
+    let lines = HeadLines::new(bytes, located).ok_or(StatusCode::BAD_REQUEST)?;
+    Ok(Some(Head {
+        method,
+        uri,
+        http11,
+        lines,
+        framing,
+        keep_alive,
+        expect_continue,
+    }))
 }
 
 /// The transfer codings of a request's `Transfer-Encoding` lines, as one list (RFC 9112
@@ -398,52 +432,54 @@ mod tests {
         }
     }
 
+    /// [`parse_head`] on a copy of `raw`.
+    fn parse(raw: &[u8]) -> Result<Option<Head>, StatusCode> {
+        parse_head(&mut raw.to_vec())
+    }
+
     #[test]
     fn heads_parse_with_framing_and_keep_alive() {
-        assert!(
-            parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n")
-                .unwrap()
-                .is_none()
-        );
-        let (len, head) = parse_head(b"GET /a?b HTTP/1.1\r\nHost: x\r\n\r\nGET")
-            .unwrap()
-            .unwrap();
-        assert_eq!(len, 30);
-        assert_eq!(head.request.uri(), "/a?b");
+        let mut partial = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
+        assert!(parse_head(&mut partial).unwrap().is_none());
+        assert_eq!(partial, b"GET / HTTP/1.1\r\nHost: x\r\n", "left as it was");
+        let mut buf = b"GET /a?b HTTP/1.1\r\nHost: x\r\n\r\nGET".to_vec();
+        let head = parse_head(&mut buf).unwrap().unwrap();
+        // The head's bytes are taken; what follows stays, pipelined.
+        assert_eq!(buf, b"GET");
+        assert_eq!(head.uri, "/a?b");
+        assert_eq!(head.view().fields.get("host"), Some(&b"x"[..]));
         assert!(head.keep_alive);
         assert_eq!(head.framing, Framing::Length(0));
-        let (_, head) = parse_head(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        let head = parse(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert!(!head.keep_alive);
         // Host: optional on HTTP/1.0; a name, an address with a port, an IP literal.
         for host in ["x", "127.0.0.1:8280", "[::1]:8280", "api.example.com"] {
             let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
-            assert!(parse_head(raw.as_bytes()).is_ok(), "{host:?}");
+            assert!(parse(raw.as_bytes()).is_ok(), "{host:?}");
         }
-        assert_eq!(head.request.version(), Version::HTTP_10);
-        let (_, head) = parse_head(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+        assert!(!head.http11);
+        let head = parse(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(head.keep_alive);
-        let (_, head) = parse_head(
+        let head = parse(
             b"POST / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\nContent-Length: 5\r\n\r\n",
         )
         .unwrap()
         .unwrap();
         assert!(!head.keep_alive);
         assert_eq!(head.framing, Framing::Length(5));
-        let (_, head) = parse_head(
+        let head = parse(
             b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
         )
         .unwrap()
         .unwrap();
         assert_eq!(head.framing, Framing::Chunked);
-        assert!(!head.request.headers().contains_key(header::CONTENT_LENGTH));
         // Both framings: the connection ends after the answer (RFC 9112 §6.3).
         assert!(!head.keep_alive);
-        let (_, head) =
-            parse_head(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-                .unwrap()
-                .unwrap();
+        let head = parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(head.keep_alive);
     }
 
@@ -500,7 +536,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                parse_head(raw).err(),
+                parse(raw).err(),
                 Some(want),
                 "{}",
                 String::from_utf8_lossy(raw)
@@ -511,13 +547,10 @@ mod tests {
             .collect();
         let raw = format!("GET / HTTP/1.1\r\n{many}\r\n");
         assert_eq!(
-            parse_head(raw.as_bytes()).err(),
+            parse(raw.as_bytes()).err(),
             Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
         );
         let raw = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_URI_LEN));
-        assert_eq!(
-            parse_head(raw.as_bytes()).err(),
-            Some(StatusCode::URI_TOO_LONG)
-        );
+        assert_eq!(parse(raw.as_bytes()).err(), Some(StatusCode::URI_TOO_LONG));
     }
 }
