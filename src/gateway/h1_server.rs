@@ -322,9 +322,6 @@ impl Connection {
     /// Reads until `buf` holds a complete request head, within the header read timeout;
     /// answers it and removes its bytes from `buf` (what follows stays, pipelined).
     async fn read_head(&mut self, buf: &mut Vec<u8>) -> Result<Head, Refusal> {
-        if buf.is_empty() && self.head.is_some() {
-            self.read_at_once(buf);
-        }
         let deadline = Instant::now() + self.options.header_read_timeout;
         // How much of `buf` was looked at for the head's end.
         let mut scanned = 0;
@@ -344,36 +341,6 @@ impl Connection {
             }
             self.fill(buf, deadline, "request head").await?;
         }
-    }
-
-    /// A new connection's first bytes, read without waiting: a client sends its request
-    /// as soon as it is connected, so it is usually there when the connection is
-    /// accepted, before the event loop has reported the socket readable. Read then, the
-    /// first head costs no timer and no second poll of the connection's task. Nothing
-    /// there yet (or an error, or the end) leaves `buf` empty for the waiting read, which
-    /// then sees the same.
-    /// It reads into a per-thread scratch buffer (zeroed once, not per connection) and
-    /// copies what came.
-    fn read_at_once(&self, buf: &mut Vec<u8>) {
-        use std::io::Read as _;
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<Vec<u8>> = const {
-                std::cell::RefCell::new(Vec::new())
-            };
-        }
-        let socket = socket2::SockRef::from(&self.stream);
-        SCRATCH.with(|scratch| {
-            let Ok(mut scratch) = scratch.try_borrow_mut() else {
-                return;
-            };
-            if scratch.len() < HEAD_BUFFER {
-                scratch.resize(HEAD_BUFFER, 0);
-            }
-            if let Ok(n) = (&*socket).read(&mut scratch[..]) {
-                buf.reserve(HEAD_BUFFER);
-                buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
-            }
-        });
     }
 
     /// Reads more bytes into `buf`, by `deadline`: EOF, an error, the deadline (counted as

@@ -176,6 +176,10 @@ pub(crate) async fn serve_counted(
     // The own loop's connections hold a receiver each: shutdown is a `true` sent to them,
     // and they are all gone when the sender sees no receiver left.
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let nodelay_inherited = cfg!(target_os = "linux")
+        && socket2::SockRef::from(&listener)
+            .set_tcp_nodelay(true)
+            .is_ok();
     let serving = Serving {
         own_loop,
         router,
@@ -183,6 +187,7 @@ pub(crate) async fn serve_counted(
         metrics: metrics.clone(),
         acceptor,
         stopped,
+        nodelay_inherited,
     };
     let mut shutdown = std::pin::pin!(shutdown);
     let mut listening = Listening::Watched(listener);
@@ -296,6 +301,10 @@ struct Serving {
     metrics: Arc<Metrics>,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     stopped: tokio::sync::watch::Receiver<bool>,
+    /// Whether accepted sockets come with `TCP_NODELAY` already: set on the listening
+    /// socket, which Linux's accepted sockets inherit, so a connection costs no
+    /// `setsockopt` of its own.
+    nodelay_inherited: bool,
 }
 
 impl Serving {
@@ -309,7 +318,9 @@ impl Serving {
         graceful: hyper_util::server::graceful::Watcher,
     ) {
         // Events go out as they come; a failure here only costs latency.
-        let _ = stream.set_nodelay(true);
+        if !self.nodelay_inherited {
+            let _ = stream.set_nodelay(true);
+        }
         if let Some(service) = &self.own_loop {
             let connection = super::h1_server::Connection {
                 stream,
@@ -624,6 +635,21 @@ impl AsyncWrite for SendTimeout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The listener sets `TCP_NODELAY` once, on the listening socket: what makes that
+    /// enough is that Linux's accepted sockets inherit it (and only then).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn accepted_sockets_inherit_the_listeners_nodelay() -> io::Result<()> {
+        for nodelay in [true, false] {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            socket2::SockRef::from(&listener).set_tcp_nodelay(nodelay)?;
+            let _client = TcpStream::connect(listener.local_addr()?).await?;
+            let (accepted, _) = listener.accept().await?;
+            assert_eq!(accepted.nodelay()?, nodelay);
+        }
+        Ok(())
+    }
 
     #[test]
     fn incomplete_heads_are_capped_per_address() {
