@@ -36,7 +36,8 @@ pub(crate) enum Fields<'a> {
 
 /// A request head's bytes and where each field line's name and value lie in them, as
 /// `httparse` found them (names are tokens, values visible ASCII, spaces, tabs or
-/// obs-text, RFC 9112 §5: what `HeaderName` and `HeaderValue` accept).
+/// obs-text, RFC 9112 §5: what `HeaderName` and `HeaderValue` accept; the plain port's
+/// parser also refuses a name longer than `HeaderName`'s limit).
 #[derive(Debug, Default)]
 pub(crate) struct HeadLines {
     bytes: Vec<u8>,
@@ -110,7 +111,8 @@ impl HeadLines {
         let mut map = HeaderMap::with_capacity(self.spans.len());
         for span in &self.spans {
             let (name, value) = self.line(span);
-            // Both were checked by httparse, whose rules are the http crate's.
+            // Both were checked by httparse, whose rules are the http crate's (and the
+            // name's length by `parse_head`).
             if let (Ok(name), Ok(value)) = (
                 header::HeaderName::from_bytes(name),
                 HeaderValue::from_bytes(value),

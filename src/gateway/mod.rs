@@ -324,9 +324,10 @@ impl Gateway {
         response
     }
 
-    /// Answers the request `req` from `client`: the answer (for an event stream its head,
-    /// with an empty body) and the stream's relay. The plain port's connection loop calls
-    /// it directly, with no router and no extensions between.
+    /// Answers the request `req` from `client`: a whole answer, or an event stream's relay
+    /// and what its head says of CORS ([`Answered::into_parts`] makes the head a
+    /// response). The plain port's connection loop calls it directly, with no router and
+    /// no extensions between, and writes a stream's head from constants.
     pub(super) async fn answer(
         &self,
         req: fields::RequestHead<'_>,
@@ -596,9 +597,11 @@ fn unknown_transfer_coding(answer: &h1::AnswerHead) -> Option<String> {
 fn upstream_headers(incoming: fields::Fields<'_>, client: Option<SocketAddr>) -> Vec<u8> {
     const FORWARDED_FOR: &str = "x-forwarded-for";
     // What `Connection` lists is hop-by-hop too (RFC 9110 §7.6.1); most requests have none.
+    // A line that is not text (obs-text) lists nothing, as `HeaderValue::to_str` fails.
     let listed = |name: &[u8]| {
         incoming
             .get_all("connection")
+            .filter(|v| v.iter().all(|b| *b == b'\t' || (0x20..0x7f).contains(b)))
             .flat_map(|v| v.split(|b| *b == b','))
             .any(|h| h.trim_ascii().eq_ignore_ascii_case(name))
     };

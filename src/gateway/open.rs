@@ -15,8 +15,8 @@ pub(super) struct Seen<'a> {
 }
 
 impl Gateway {
-    /// Admits a request and opens its backend stream: the answer's head (with an empty
-    /// body) and, for an event stream, its relay.
+    /// Admits a request and opens its backend stream: for an event stream its relay (the
+    /// answer's head is the caller's: [`Answered`]), else the whole answer.
     pub(super) async fn open(
         &self,
         req: &fields::RequestHead<'_>,

@@ -71,6 +71,12 @@ fn the_client_address_is_appended_to_x_forwarded_for() {
         HeaderValue::from_static("X-Forwarded-For"),
     );
     assert_eq!(forwarded(&incoming, None), None);
+    // A `Connection` line that is not text (obs-text) lists nothing.
+    incoming.insert(
+        header::CONNECTION,
+        HeaderValue::from_bytes(b"X-Forwarded-For, caf\xe9").unwrap(),
+    );
+    assert_eq!(forwarded(&incoming, None).as_deref(), Some("203.0.113.9"));
 }
 
 #[test]

@@ -19,6 +19,10 @@ pub(super) enum Framing {
     Chunked,
 }
 
+/// The longest field name `HeaderName` takes (its `MAX_HEADER_NAME_LEN`): a longer one was
+/// refused (400) when the head was read into a `HeaderMap`, and still is.
+const MAX_HEADER_NAME_LEN: usize = (1 << 16) - 1;
+
 /// A parsed request head: its bytes and where its field lines lie in them.
 pub(super) struct Head {
     pub(super) method: Method,
@@ -68,7 +72,13 @@ impl Head {
         } else {
             axum::http::Version::HTTP_10
         };
-        *request.headers_mut() = self.lines.to_map();
+        let mut headers = self.lines.to_map();
+        if self.framing == Framing::Chunked {
+            // `Transfer-Encoding` frames the body; a `Content-Length` beside it is not
+            // passed on (RFC 9112 §6.3), as hyper does.
+            headers.remove(header::CONTENT_LENGTH);
+        }
+        *request.headers_mut() = headers;
         request
     }
 }
@@ -78,7 +88,8 @@ impl Head {
 /// to refuse it with if it is malformed (400) or too large (431, 414), as hyper would, or
 /// if its `Transfer-Encoding` names a coding other than `chunked` (501, RFC 9112 §6.1).
 /// The field lines are kept as `httparse` checked them (tokens for names; visible ASCII,
-/// spaces, tabs and obs-text for values: what `HeaderName` and `HeaderValue` accept).
+/// spaces, tabs and obs-text for values: what `HeaderName` and `HeaderValue` accept); a
+/// name longer than `HeaderName` takes (64 KiB - 1) is refused (400), as before.
 pub(super) fn parse_head(buf: &mut Vec<u8>) -> Result<Option<Head>, StatusCode> {
     // Not initialised first: httparse writes each line it parses (3 KiB less to clear
     // per request).
@@ -115,6 +126,9 @@ pub(super) fn parse_head(buf: &mut Vec<u8>) -> Result<Option<Head>, StatusCode> 
     for line in parsed.headers.iter() {
         let name = line.name.as_bytes();
         let value = line.value;
+        if name.len() > MAX_HEADER_NAME_LEN {
+            return Err(StatusCode::BAD_REQUEST);
+        }
         if name.eq_ignore_ascii_case(b"transfer-encoding") {
             if !http11 {
                 return Err(StatusCode::BAD_REQUEST);
@@ -477,6 +491,10 @@ mod tests {
         assert_eq!(head.framing, Framing::Chunked);
         // Both framings: the connection ends after the answer (RFC 9112 §6.3).
         assert!(!head.keep_alive);
+        // A router gets no `Content-Length` beside `Transfer-Encoding` (as from hyper).
+        let request = head.to_request();
+        assert!(!request.headers().contains_key(header::CONTENT_LENGTH));
+        assert_eq!(request.headers()[header::TRANSFER_ENCODING], "chunked");
         let head = parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
             .unwrap()
             .unwrap();
@@ -550,6 +568,14 @@ mod tests {
             parse(raw.as_bytes()).err(),
             Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
         );
+        // A name `HeaderName` cannot hold: 400, as when heads were read into a map.
+        let long = "a".repeat(MAX_HEADER_NAME_LEN + 1);
+        assert!(axum::http::HeaderName::from_bytes(long.as_bytes()).is_err());
+        let raw = format!("GET / HTTP/1.1\r\nHost: x\r\n{long}: 1\r\n\r\n");
+        assert!(raw.len() <= MAX_HEAD_BYTES);
+        assert_eq!(parse(raw.as_bytes()).err(), Some(StatusCode::BAD_REQUEST));
+        let raw = format!("GET / HTTP/1.1\r\nHost: x\r\n{}: 1\r\n\r\n", &long[1..]);
+        assert!(parse(raw.as_bytes()).is_ok());
         let raw = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_URI_LEN));
         assert_eq!(parse(raw.as_bytes()).err(), Some(StatusCode::URI_TOO_LONG));
     }
