@@ -20,8 +20,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 type Outcome = Result<(u16, Version, Fields, Vec<u8>), String>;
 
 /// The fields the gateway reads of an answer head (`h1::AnswerHead`): the first
-/// `Content-Type`, `Content-Encoding` and `Location` line, and the `Transfer-Encoding`
-/// lines joined with `, ` when they name a coding other than `chunked`.
+/// `Content-Type` and `Location` line, the first `Content-Encoding` line that names a coding
+/// (else the first), and the `Transfer-Encoding` lines joined with `, ` when they name a
+/// coding other than `chunked`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Fields {
     content_type: Option<Vec<u8>>,
@@ -58,9 +59,22 @@ impl Fields {
             .flat_map(|v| v.as_bytes().split(|b| *b == b','))
             .map(<[u8]>::trim_ascii)
             .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case(b"chunked"));
+        let encodings: Vec<Vec<u8>> = headers
+            .get_all("content-encoding")
+            .iter()
+            .map(|v| v.as_bytes().to_vec())
+            .collect();
+        let names_coding = |v: &&Vec<u8>| {
+            let v = v.trim_ascii();
+            !v.is_empty() && !v.eq_ignore_ascii_case(b"identity")
+        };
         Fields {
             content_type: first("content-type"),
-            content_encoding: first("content-encoding"),
+            content_encoding: encodings
+                .iter()
+                .find(names_coding)
+                .or(encodings.first())
+                .cloned(),
             location: first("location"),
             unknown_codings: unknown.then(|| lines.join(", ")),
         }
@@ -212,7 +226,14 @@ fn chunk() -> impl Strategy<Value = Chunk> {
 }
 
 fn field() -> impl Strategy<Value = (String, String)> {
-    (
+    // Content-Encoding lines also with `identity` (one list with the others, read as the
+    // first line naming a coding).
+    let encoding = (
+        prop::sample::select(vec!["Content-Encoding", "content-encoding"]),
+        prop::sample::select(vec!["identity", "Identity", "gzip", "br, identity"]),
+    )
+        .prop_map(|(n, v)| (n.to_string(), v.to_string()));
+    let any_field = (
         prop::sample::select(vec![
             "Content-Type",
             "content-type",
@@ -230,7 +251,8 @@ fn field() -> impl Strategy<Value = (String, String)> {
         ]),
         "[a-zA-Z0-9/;=,._-][a-zA-Z0-9/;=,._ -]{0,30}[a-zA-Z0-9/;=,._-]",
     )
-        .prop_map(|(n, v)| (n.to_string(), v))
+        .prop_map(|(n, v)| (n.to_string(), v));
+    prop_oneof![4 => any_field, 1 => encoding]
 }
 
 fn body() -> impl Strategy<Value = Body> {

@@ -371,6 +371,12 @@ async fn a_backend_answering_other_than_an_event_stream_gets_502() {
             "Content-Type: text/event-stream\r\nContent-Encoding: gzip\r\n",
             "\x1f\u{8b}data: 1\n\n",
         ),
+        // Two lines are one list: `identity` then `gzip` is gzip.
+        (
+            "200 OK",
+            "Content-Type: text/event-stream\r\nContent-Encoding: identity\r\nContent-Encoding: gzip\r\n",
+            "\x1f\u{8b}data: 1\n\n",
+        ),
         // Never asked for (the gateway drops `Upgrade`): not a valid answer, and what
         // follows is not HTTP. It was passed on as the final answer.
         (

@@ -108,12 +108,19 @@ pub struct AnswerHead {
     pub version: Version,
     /// `Content-Type`.
     pub content_type: Option<HeaderValue>,
-    /// `Content-Encoding`.
+    /// `Content-Encoding`: the first line that names a coding (not empty, not
+    /// `identity`), else the first line.
     pub content_encoding: Option<HeaderValue>,
     /// `Location` (followed on a redirect).
     pub location: Option<HeaderValue>,
     /// The `Transfer-Encoding` lines' codings, if there are any.
     pub transfer_codings: Option<TransferCodings>,
+}
+
+/// Whether a `Content-Encoding` line names a coding: not empty and not `identity`.
+fn names_coding(value: &[u8]) -> bool {
+    let value = value.trim_ascii();
+    !value.is_empty() && !value.eq_ignore_ascii_case(b"identity")
 }
 
 /// An answer's `Transfer-Encoding` lines, as one list (RFC 9112 §6.1, RFC 9110 §5.3).
@@ -250,8 +257,14 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<Head>, HeadError> {
             } else if name.eq_ignore_ascii_case("content-length") {
                 length = length.and_then(|known| content_length(known, field.value));
             } else if name.eq_ignore_ascii_case("content-encoding") {
-                if answer.content_encoding.is_none() {
-                    answer.content_encoding = value().ok();
+                // Several lines are one list (RFC 9110 §5.3): `identity` on one and `gzip`
+                // on the next is gzip, so the first line naming a coding is kept.
+                let replace = match &answer.content_encoding {
+                    None => true,
+                    Some(kept) => !names_coding(kept.as_bytes()) && names_coding(field.value),
+                };
+                if replace && let Ok(v) = value() {
+                    answer.content_encoding = Some(v);
                 }
             } else if name.eq_ignore_ascii_case("location") && answer.location.is_none() {
                 answer.location = value().ok();
@@ -670,6 +683,30 @@ mod tests {
             Some(&b"identity"[..])
         );
         assert_eq!(head.answer.transfer_codings, None);
+        // Content-Encoding lines are one list: a coding on a later line is the one kept.
+        for (lines, want) in [
+            (
+                "Content-Encoding: identity\r\nContent-Encoding: gzip\r\n",
+                "gzip",
+            ),
+            ("Content-Encoding: \r\ncontent-encoding: br\r\n", "br"),
+            (
+                "Content-Encoding: gzip\r\nContent-Encoding: identity\r\n",
+                "gzip",
+            ),
+            (
+                "Content-Encoding: identity\r\nContent-Encoding: Identity\r\n",
+                "identity",
+            ),
+        ] {
+            let raw = format!("HTTP/1.1 200 OK\r\n{lines}\r\n");
+            let head = parse_head(raw.as_bytes()).unwrap().unwrap();
+            assert_eq!(
+                head.answer.content_encoding.as_ref().map(|v| v.as_bytes()),
+                Some(want.as_bytes()),
+                "{lines:?}"
+            );
+        }
     }
 
     #[test]
