@@ -160,7 +160,8 @@ pub enum HeadError {
     /// A header field that is not a valid name or value.
     #[error("invalid header field {0:?}")]
     Header(String),
-    /// `Content-Length` not a decimal number, or several that differ.
+    /// `Content-Length` not a decimal number, several that differ, or one above
+    /// `u64::MAX - 2` (hyper's bound).
     #[error("invalid Content-Length")]
     ContentLength,
     /// `Transfer-Encoding` in an HTTP/1.0 answer (RFC 9112 §6.1: the framing is faulty).
@@ -311,8 +312,17 @@ fn framing(
             Framing::Close
         });
     }
-    Ok(length?.map_or(Framing::Close, Framing::Length))
+    match length? {
+        // hyper's bound (its `DecodedLength`): the two largest values are its markers for
+        // "chunked" and "to the close", and a body that long cannot come.
+        Some(len) if len > MAX_CONTENT_LENGTH => Err(HeadError::ContentLength),
+        Some(len) => Ok(Framing::Length(len)),
+        None => Ok(Framing::Close),
+    }
 }
+
+/// The largest `Content-Length` taken (hyper's: `u64::MAX - 2`).
+const MAX_CONTENT_LENGTH: u64 = u64::MAX - 2;
 
 /// `known` (the length so far) after one more `Content-Length` line `value`: a list of
 /// decimal numbers that must all agree.
@@ -749,6 +759,20 @@ mod tests {
             framing("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n"),
             Err(HeadError::ContentLength)
         );
+        // hyper's bound: u64::MAX - 2 is taken, the two above it refused.
+        for (len, ok) in [
+            (u64::MAX - 2, true),
+            (u64::MAX - 1, false),
+            (u64::MAX, false),
+        ] {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n");
+            let want = if ok {
+                Ok(Framing::Length(len))
+            } else {
+                Err(HeadError::ContentLength)
+            };
+            assert_eq!(framing(&head), want, "{len}");
+        }
         assert_eq!(
             framing("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
             Err(HeadError::TransferEncodingOnHttp10)
