@@ -252,7 +252,21 @@ fn field() -> impl Strategy<Value = (String, String)> {
         "[a-zA-Z0-9/;=,._-][a-zA-Z0-9/;=,._ -]{0,30}[a-zA-Z0-9/;=,._-]",
     )
         .prop_map(|(n, v)| (n.to_string(), v));
-    prop_oneof![4 => any_field, 1 => encoding]
+    // Framing lines beside the body's own: a repeated `Transfer-Encoding` list (one list
+    // with the body's), a `Content-Length` with it or alone.
+    let framing = prop_oneof![
+        prop::sample::select(vec![
+            "chunked",
+            "Chunked",
+            "gzip",
+            "gzip, chunked",
+            ", chunked"
+        ])
+        .prop_map(|v| ("Transfer-Encoding".to_string(), v.to_string())),
+        prop::sample::select(vec!["0", "5", "600", "5, 5"])
+            .prop_map(|v| ("Content-Length".to_string(), v.to_string())),
+    ];
+    prop_oneof![8 => any_field, 2 => encoding, 1 => framing]
 }
 
 fn body() -> impl Strategy<Value = Body> {
