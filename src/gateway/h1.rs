@@ -346,7 +346,7 @@ fn content_length(known: Option<u64>, value: &[u8]) -> Result<Option<u64>, HeadE
 
 /// Whether `value` is what `HeaderValue::to_str` (and so hyper) reads as text: visible
 /// ASCII, spaces and tabs.
-fn visible_ascii(value: &[u8]) -> bool {
+pub(crate) fn visible_ascii(value: &[u8]) -> bool {
     value
         .iter()
         .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))

@@ -45,9 +45,9 @@ use tokio::time::Instant;
 
 use crate::telemetry::Metrics;
 
+use super::Answered;
 use super::listener::{HeadGuard, ListenerOptions};
 use super::relay::Relay;
-use super::{Answered, STREAM_HEAD};
 
 mod wire;
 
@@ -265,14 +265,9 @@ impl Connection {
             Service::Gateway(gateway) => {
                 match Box::pin(gateway.answer(head.view(), Some(self.peer))).await {
                     Answered::Stream { relay, allowance } => {
-                        // The stream's head from constants: no map, no response.
-                        let mut head = Vec::with_capacity(256);
-                        head.extend_from_slice(STREAM_HEAD);
-                        allowance.write_lines(&mut head);
-                        date_line(&mut head);
                         return Step::Stream {
                             relay,
-                            head,
+                            head: stream_head(&allowance),
                             http11,
                             keep_alive: keep_alive && !*self.stop.borrow(),
                         };
@@ -744,6 +739,17 @@ impl Connection {
     }
 }
 
+/// The start of an event stream's head from constants (no map, no response): the status
+/// line and the stream's fields ([`super::STREAM_HEAD`]), what `allowance` says of CORS,
+/// `date`.
+fn stream_head(allowance: &super::cors::Allowance) -> Vec<u8> {
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(super::STREAM_HEAD);
+    allowance.write_lines(&mut head);
+    date_line(&mut head);
+    head
+}
+
 /// Splits an answer into its status, the start of its head (status line, the handler's
 /// headers but the framing ones, `date`) and its body.
 fn head_of(response: Response) -> (StatusCode, Vec<u8>, Body) {
@@ -823,11 +829,8 @@ mod tests {
             allowance.decorate(response.headers_mut());
             let (status, from_response, _) = head_of(response);
             assert_eq!(status, StatusCode::OK);
-            let mut constant = STREAM_HEAD.to_vec();
-            allowance.write_lines(&mut constant);
-            date_line(&mut constant);
             assert_eq!(
-                without_date(constant),
+                without_date(stream_head(&allowance)),
                 without_date(from_response),
                 "{allowance:?}"
             );

@@ -366,7 +366,7 @@ impl Gateway {
                     .into_response(),
             ))
         } else {
-            match cors::check_origin(cors, req.fields) {
+            match cors::check_origin(cors, origin) {
                 // Refused before anything else: no backend call, nothing metered.
                 Err(reject) => Err(reject),
                 Ok(()) => {
@@ -601,7 +601,7 @@ fn upstream_headers(incoming: fields::Fields<'_>, client: Option<SocketAddr>) ->
     let listed = |name: &[u8]| {
         incoming
             .get_all("connection")
-            .filter(|v| v.iter().all(|b| *b == b'\t' || (0x20..0x7f).contains(b)))
+            .filter(|v| h1::visible_ascii(v))
             .flat_map(|v| v.split(|b| *b == b','))
             .any(|h| h.trim_ascii().eq_ignore_ascii_case(name))
     };
@@ -614,11 +614,7 @@ fn upstream_headers(incoming: fields::Fields<'_>, client: Option<SocketAddr>) ->
     for (name, value) in incoming.iter() {
         if name.eq_ignore_ascii_case(FORWARDED_FOR.as_bytes()) {
             let prior = value.trim_ascii();
-            if !prior.is_empty()
-                && value
-                    .iter()
-                    .all(|b| *b == b'\t' || (0x20..0x7f).contains(b))
-            {
+            if !prior.is_empty() && h1::visible_ascii(value) {
                 forwarded.push(prior);
             }
             continue;
