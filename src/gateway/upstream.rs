@@ -139,6 +139,25 @@ impl UpstreamBody {
     }
 }
 
+impl Drop for UpstreamBody {
+    /// A body dropped before its end (the client left, the stream lost its right, a
+    /// timeout) abandons the backend's answer: the socket is reset (`SO_LINGER` 0) rather
+    /// than shut down, as HAProxy closes an aborted server connection, so the backend
+    /// learns at once that nobody reads, and the gateway's side keeps no `TIME_WAIT` entry
+    /// (one per aborted stream otherwise, held 60 s in the ephemeral port range).
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let tcp = match &self.io {
+            Io::Plain(tcp) => tcp,
+            Io::Tls(tls) => tls.get_ref().0,
+        };
+        // Best effort: without it the close is an orderly one.
+        let _ = tcp.set_zero_linger();
+    }
+}
+
 impl futures_util::Stream for UpstreamBody {
     type Item = Result<Bytes, BodyError>;
 
@@ -339,4 +358,64 @@ async fn connect(host: &str, port: u16, nodelay: bool) -> Result<TcpStream, Stri
         }
     }
     Err(last.unwrap_or_else(|| format!("{host} has no address")))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A backend on `127.0.0.1:0` that reads one request head, writes `answer`, and then
+    /// reports what its next read of the connection gives: `Ok(0)` for an orderly close,
+    /// an error for a reset.
+    async fn backend(
+        answer: &'static [u8],
+    ) -> (
+        Target<'static>,
+        tokio::task::JoinHandle<std::io::Result<usize>>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let next_read = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await?;
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.ends_with(b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await?;
+                assert_ne!(n, 0, "the request head ended early");
+                head.extend_from_slice(&buf[..n]);
+            }
+            socket.write_all(answer).await?;
+            socket.read(&mut buf).await
+        });
+        let url = reqwest::Url::parse(&format!("http://{addr}/events")).unwrap();
+        (Target::of(url), next_read)
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_before_its_end_resets_the_backend_connection() {
+        let (target, next_read) =
+            backend(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata:1\r\n").await;
+        let (head, mut body) = get(&target, b"", None).await.unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"data:1");
+        drop(body);
+        let read = next_read.await.unwrap();
+        let kind = read.as_ref().map_err(std::io::Error::kind);
+        assert_eq!(kind, Err(std::io::ErrorKind::ConnectionReset), "{read:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_read_to_its_end_closes_the_backend_connection_in_order() {
+        let (target, next_read) =
+            backend(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\ndata:1").await;
+        let (_, mut body) = get(&target, b"", None).await.unwrap();
+        assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"data:1");
+        assert!(body.next().await.is_none());
+        drop(body);
+        assert_eq!(next_read.await.unwrap().unwrap(), 0);
+    }
 }
