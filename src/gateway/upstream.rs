@@ -75,11 +75,38 @@ impl Io {
     }
 }
 
-/// The body of a backend's answer, as a stream of its data (never empty chunks; chunked
-/// framing and trailers removed). Owns the connection: dropping it closes the socket.
-/// Holds no buffer between polls.
-pub(crate) struct UpstreamBody {
+/// A backend connection, from the request on. Dropped before its answer ended (the client
+/// left, the stream lost its right, a timeout, an answer refused or broken), it is reset
+/// (`SO_LINGER` 0, then close) rather than shut down, as HAProxy aborts a server
+/// connection: the backend learns at once that nobody reads, and neither side keeps a
+/// socket for it (an orderly close leaves the gateway's side in `FIN-WAIT-2`, up to
+/// `tcp_fin_timeout`, and the backend's in `CLOSE-WAIT` until its next write).
+struct Conn {
     io: Io,
+    /// The answer ended (its framing is complete, or the backend closed its side first):
+    /// the close is an orderly one.
+    ended: bool,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        let tcp = match &self.io {
+            Io::Plain(tcp) => tcp,
+            Io::Tls(tls) => tls.get_ref().0,
+        };
+        // Best effort: without it the close is an orderly one.
+        let _ = tcp.set_zero_linger();
+    }
+}
+
+/// The body of a backend's answer, as a stream of its data (never empty chunks; chunked
+/// framing and trailers removed). Owns the connection: dropping it closes the socket, with
+/// a reset if the answer had not ended (see [`Conn`]). Holds no buffer between polls.
+pub(crate) struct UpstreamBody {
+    conn: Conn,
     decoder: Decoder,
     /// Bytes that came in with the head, not yet decoded (handed out on the first poll).
     early: Option<Bytes>,
@@ -108,6 +135,7 @@ impl UpstreamBody {
         }
         if self.decoder.is_done() {
             self.done = true;
+            self.conn.ended = true;
         }
         Ok(out.freeze())
     }
@@ -128,33 +156,16 @@ impl UpstreamBody {
         cx: &mut Context<'_>,
         scratch: &mut [u8],
     ) -> Poll<Result<Option<Bytes>, BodyError>> {
-        let n = ready!(self.io.poll_read(cx, scratch))?;
+        let n = ready!(self.conn.io.poll_read(cx, scratch))?;
         if n == 0 {
             self.done = true;
+            // The backend closed first: nothing to abort, whatever the framing says.
+            self.conn.ended = true;
             self.decoder.eof()?;
             return Poll::Ready(Ok(None));
         }
         let input = scratch.get(..n).unwrap_or_default();
         Poll::Ready(self.decode(input).map(Some))
-    }
-}
-
-impl Drop for UpstreamBody {
-    /// A body dropped before its end (the client left, the stream lost its right, a
-    /// timeout) abandons the backend's answer: the socket is reset (`SO_LINGER` 0) rather
-    /// than shut down, as HAProxy closes an aborted server connection, so the backend
-    /// learns at once that nobody reads, and the gateway's side keeps no `TIME_WAIT` entry
-    /// (one per aborted stream otherwise, held 60 s in the ephemeral port range).
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let tcp = match &self.io {
-            Io::Plain(tcp) => tcp,
-            Io::Tls(tls) => tls.get_ref().0,
-        };
-        // Best effort: without it the close is an orderly one.
-        let _ = tcp.set_zero_linger();
     }
 }
 
@@ -282,23 +293,29 @@ pub(crate) async fn get(
             Io::Tls(Box::new(handshake.await?))
         }
     };
-    exchange(io, &request).await
+    exchange(Conn { io, ended: false }, &request).await
 }
 
 /// The HTTP/1.1 exchange on a connected (plain or TLS) stream: the request, then the
 /// response head.
-async fn exchange(mut io: Io, request: &[u8]) -> Result<(h1::AnswerHead, UpstreamBody), String> {
-    io.write_all(request)
+async fn exchange(
+    mut conn: Conn,
+    request: &[u8],
+) -> Result<(h1::AnswerHead, UpstreamBody), String> {
+    conn.io
+        .write_all(request)
         .await
         .map_err(|e| format!("sending the request failed: {e}"))?;
     let mut buf = BytesMut::new();
     loop {
         buf.reserve(HEAD_READ);
-        let n = io
+        let n = conn
+            .io
             .read_buf(&mut buf)
             .await
             .map_err(|e| format!("reading the response head failed: {e}"))?;
         if n == 0 {
+            conn.ended = true;
             return Err(if buf.is_empty() {
                 "the back end closed the connection without answering".to_string()
             } else {
@@ -312,8 +329,9 @@ async fn exchange(mut io: Io, request: &[u8]) -> Result<(h1::AnswerHead, Upstrea
         let early = buf.split_off(head.len);
         let early = (!early.is_empty()).then(|| early.freeze());
         let decoder = Decoder::new(head.framing);
+        conn.ended = decoder.is_done();
         let body = UpstreamBody {
-            io,
+            conn,
             // A body framed as empty (`Content-Length: 0`, 204, 304) is over before a
             // read: the connection may stay open with nothing more to come.
             done: decoder.is_done(),
@@ -403,6 +421,34 @@ mod tests {
         assert_eq!(head.status, 200);
         assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"data:1");
         drop(body);
+        let read = next_read.await.unwrap();
+        let kind = read.as_ref().map_err(std::io::Error::kind);
+        assert_eq!(kind, Err(std::io::ErrorKind::ConnectionReset), "{read:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_given_up_on_a_framing_error_resets_the_backend_connection() {
+        let (target, next_read) =
+            backend(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata:1\r\nzz\r\n")
+                .await;
+        let (_, mut body) = get(&target, b"", None).await.unwrap();
+        assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"data:1");
+        assert!(body.next().await.unwrap().is_err());
+        drop(body);
+        let read = next_read.await.unwrap();
+        let kind = read.as_ref().map_err(std::io::Error::kind);
+        assert_eq!(kind, Err(std::io::ErrorKind::ConnectionReset), "{read:?}");
+    }
+
+    #[tokio::test]
+    async fn a_head_not_answered_in_time_resets_the_backend_connection() {
+        let (target, next_read) = backend(b"").await;
+        let waited = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            get(&target, b"", None),
+        )
+        .await;
+        assert!(waited.is_err(), "the backend answered nothing");
         let read = next_read.await.unwrap();
         let kind = read.as_ref().map_err(std::io::Error::kind);
         assert_eq!(kind, Err(std::io::ErrorKind::ConnectionReset), "{read:?}");
