@@ -329,12 +329,13 @@ async fn exchange(
         let early = buf.split_off(head.len);
         let early = (!early.is_empty()).then(|| early.freeze());
         let decoder = Decoder::new(head.framing);
-        conn.ended = decoder.is_done();
+        // A body framed as empty (`Content-Length: 0`, 204, 304) is over before a read:
+        // the connection may stay open with nothing more to come.
+        let ended = decoder.is_done();
+        conn.ended = ended;
         let body = UpstreamBody {
             conn,
-            // A body framed as empty (`Content-Length: 0`, 204, 304) is over before a
-            // read: the connection may stay open with nothing more to come.
-            done: decoder.is_done(),
+            done: ended,
             decoder,
             early,
             failed: None,
@@ -413,6 +414,13 @@ mod tests {
         (Target::of(url), next_read)
     }
 
+    /// Asserts the backend's next read saw a reset.
+    async fn assert_reset(next_read: tokio::task::JoinHandle<std::io::Result<usize>>) {
+        let read = next_read.await.unwrap();
+        let kind = read.as_ref().map_err(std::io::Error::kind);
+        assert_eq!(kind, Err(std::io::ErrorKind::ConnectionReset), "{read:?}");
+    }
+
     #[tokio::test]
     async fn a_body_dropped_before_its_end_resets_the_backend_connection() {
         let (target, next_read) =
@@ -421,9 +429,7 @@ mod tests {
         assert_eq!(head.status, 200);
         assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"data:1");
         drop(body);
-        let read = next_read.await.unwrap();
-        let kind = read.as_ref().map_err(std::io::Error::kind);
-        assert_eq!(kind, Err(std::io::ErrorKind::ConnectionReset), "{read:?}");
+        assert_reset(next_read).await;
     }
 
     #[tokio::test]
@@ -435,9 +441,7 @@ mod tests {
         assert_eq!(body.next().await.unwrap().unwrap().as_ref(), b"data:1");
         assert!(body.next().await.unwrap().is_err());
         drop(body);
-        let read = next_read.await.unwrap();
-        let kind = read.as_ref().map_err(std::io::Error::kind);
-        assert_eq!(kind, Err(std::io::ErrorKind::ConnectionReset), "{read:?}");
+        assert_reset(next_read).await;
     }
 
     #[tokio::test]
@@ -449,9 +453,7 @@ mod tests {
         )
         .await;
         assert!(waited.is_err(), "the backend answered nothing");
-        let read = next_read.await.unwrap();
-        let kind = read.as_ref().map_err(std::io::Error::kind);
-        assert_eq!(kind, Err(std::io::ErrorKind::ConnectionReset), "{read:?}");
+        assert_reset(next_read).await;
     }
 
     #[tokio::test]
